@@ -1,0 +1,113 @@
+/**
+ * Retry policies, one per endpoint. Only transient failures are retried (connection errors,
+ * attempt timeouts, 500, 503, 429); 429 and 503 wait at least `Retry-After`. Everything else —
+ * including info's 502, which means the order failed — is an answer, not a fault.
+ */
+import { Duration, Schedule } from "effect"
+import { RateLimited, type TransientFailure } from "./Errors.js"
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. 1 disables retries. */
+  readonly maxAttempts: number
+  /** First backoff delay; doubles each retry, ±20 % jitter. */
+  readonly baseDelay: Duration.Duration
+  /** Cap on a single backoff delay (Retry-After may exceed it: the server's word wins). */
+  readonly maxDelay: Duration.Duration
+  /** Cap on the time spent retrying, from the first failure. */
+  readonly maxElapsed: Duration.Duration
+  /** Deadline for one attempt: connect, send, headers and body. */
+  readonly attemptTimeout: Duration.Duration
+}
+
+export const EndpointNames = [
+  "validatePurchase",
+  "registerPurchase",
+  "purchaseInfo",
+  "downloadUrl",
+  "viewUrl",
+  "cancelOrderLine",
+  "listAssets",
+  "health"
+] as const
+export type EndpointName = (typeof EndpointNames)[number]
+
+const policy = (
+  maxAttempts: number,
+  baseDelay: Duration.DurationInput,
+  maxDelay: Duration.DurationInput,
+  maxElapsed: Duration.DurationInput,
+  attemptTimeout: Duration.DurationInput
+): RetryPolicy => ({
+  maxAttempts,
+  baseDelay: Duration.decode(baseDelay),
+  maxDelay: Duration.decode(maxDelay),
+  maxElapsed: Duration.decode(maxElapsed),
+  attemptTimeout: Duration.decode(attemptTimeout)
+})
+
+/**
+ * The defaults. Calls a customer waits on (validate, URLs) give up sooner; calls a worker makes
+ * in the background (register, cancel, catalog) persist longer.
+ */
+export const DefaultRetryPolicies: Readonly<Record<EndpointName, RetryPolicy>> = {
+  validatePurchase: policy(3, "200 millis", "2 seconds", "10 seconds", "10 seconds"),
+  registerPurchase: policy(5, "250 millis", "5 seconds", "30 seconds", "10 seconds"),
+  purchaseInfo: policy(4, "200 millis", "3 seconds", "15 seconds", "10 seconds"),
+  downloadUrl: policy(3, "200 millis", "2 seconds", "10 seconds", "10 seconds"),
+  viewUrl: policy(3, "200 millis", "2 seconds", "10 seconds", "10 seconds"),
+  cancelOrderLine: policy(5, "250 millis", "5 seconds", "30 seconds", "10 seconds"),
+  listAssets: policy(4, "500 millis", "5 seconds", "30 seconds", "15 seconds"),
+  health: policy(2, "100 millis", "1 second", "5 seconds", "5 seconds")
+}
+
+/** Statuses whose response is worth another attempt, whatever its body. */
+export const RetryableStatuses: ReadonlySet<number> = new Set([429, 500, 503])
+
+export const isTransient = (error: { readonly _tag: string }): error is TransientFailure => {
+  switch (error._tag) {
+    case "ServerError":
+    case "RateLimited":
+    case "ConnectionFailed":
+    case "AttemptTimedOut":
+      return true
+    case "UnexpectedResponse":
+      return "status" in error && typeof error.status === "number" && RetryableStatuses.has(error.status)
+    default:
+      return false
+  }
+}
+
+/**
+ * The schedule for one policy, fed with the transient failure that triggered each retry:
+ * exponential from `baseDelay` with jitter, each delay capped at `maxDelay`, raised to the
+ * server's `Retry-After` when it sent one, at most `maxAttempts - 1` retries within `maxElapsed`.
+ */
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, { readonly _tag: string }> => {
+  const backoff = Schedule.exponential(policy.baseDelay).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((delay) => Duration.min(delay, policy.maxDelay))
+  )
+  const atLeastRetryAfter = Schedule.identity<{ readonly _tag: string }>().pipe(
+    Schedule.addDelay((failure) =>
+      failure instanceof RateLimited && failure.retryAfterMillis !== undefined
+        ? Duration.millis(failure.retryAfterMillis)
+        : Duration.zero
+    )
+  )
+  return atLeastRetryAfter.pipe(
+    Schedule.intersect(backoff),
+    Schedule.intersect(Schedule.recurs(Math.max(0, policy.maxAttempts - 1))),
+    Schedule.upTo(policy.maxElapsed)
+  )
+}
+
+/**
+ * `Retry-After` is either delta-seconds or an HTTP-date. Returns milliseconds to wait, if any.
+ */
+export const parseRetryAfter = (value: string | undefined, nowMillis: number): number | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMillis)
+}
