@@ -1,0 +1,132 @@
+/**
+ * The Node HTTP server every app uses, with graceful shutdown: on scope close
+ * it stops accepting connections, lets in-flight requests finish within a
+ * grace period, then closes whatever is left.
+ */
+import type * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as Etag from "@effect/platform/Etag"
+import type * as HttpPlatform from "@effect/platform/HttpPlatform"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { createServer, type Server, type ServerResponse } from "node:http"
+import * as ServiceConfig from "./ServiceConfig.js"
+
+export interface ServerOptions {
+  readonly port: number
+  /** Interface to bind; Node's default (all interfaces) when omitted. */
+  readonly host?: string
+  /** Time in-flight requests get to finish on shutdown. Default: 10 seconds. */
+  readonly shutdownGrace?: Duration.DurationInput
+}
+
+/** What `serverLayer` provides: the server plus the platform services `HttpApiBuilder.serve` / `HttpServer.serve` need. */
+export type ServerServices =
+  | HttpServer.HttpServer
+  | HttpPlatform.HttpPlatform
+  | Etag.Generator
+  | NodeContext.NodeContext
+
+const defaultGrace = Duration.seconds(10)
+
+/** Tracks in-flight requests so shutdown knows when it is done draining. */
+const trackInFlight = (server: Server) => {
+  const inFlight = new Set<ServerResponse>()
+  let shuttingDown = false
+  server.on("request", (_request, response: ServerResponse) => {
+    inFlight.add(response)
+    // Once a response is sent during shutdown, its keep-alive connection is idle and must not hold the close.
+    response.on("close", () => {
+      inFlight.delete(response)
+      if (shuttingDown) server.closeIdleConnections()
+    })
+  })
+  return {
+    count: () => inFlight.size,
+    beginShutdown: () => {
+      shuttingDown = true
+    }
+  }
+}
+
+const gracefulClose = (
+  server: Server,
+  tracker: ReturnType<typeof trackInFlight>,
+  grace: Duration.Duration
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (!server.listening) return
+    tracker.beginShutdown()
+    yield* Effect.logInfo("shutting down HTTP server", {
+      inFlightRequests: tracker.count(),
+      grace: Duration.format(grace)
+    })
+    const closed = Effect.async<void, Error>((resume) => {
+      server.close((error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+      server.closeIdleConnections()
+    })
+    // Finalizers run uninterruptibly; the wait itself must be interruptible for the timeout to cut it short.
+    const drained = yield* Effect.timeoutOption(Effect.interruptible(closed), grace)
+    if (Option.isNone(drained)) {
+      yield* Effect.logWarning("shutdown grace period elapsed, closing remaining connections", {
+        inFlightRequests: tracker.count()
+      })
+      server.closeAllConnections()
+    } else {
+      yield* Effect.logInfo("HTTP server closed")
+    }
+  }).pipe(
+    // Shutdown must go on regardless; record why the close was not clean.
+    Effect.catchAll((error) => Effect.logWarning("closing the HTTP server failed", error.message))
+  )
+
+/** A scoped `HttpServer` whose shutdown drains in-flight requests first. */
+export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServer, ServeError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const server = createServer()
+    const tracker = trackInFlight(server)
+    const grace = options.shutdownGrace === undefined ? defaultGrace : Duration.decode(options.shutdownGrace)
+    const listen = options.host === undefined ? { port: options.port } : { port: options.port, host: options.host }
+    const inner = yield* NodeHttpServer.make(() => server, listen)
+    const shutdown = yield* Effect.cached(gracefulClose(server, tracker, grace))
+    // Fallback when nothing was served; added after the platform's own close, so it runs first.
+    yield* Effect.addFinalizer(() => shutdown)
+    yield* Effect.logInfo(`listening on ${HttpServer.formatAddress(inner.address)}`)
+    return HttpServer.make({
+      address: inner.address,
+      // The drain finalizer is added after the handler is attached, so it runs while requests are still handled.
+      serve: (app, middleware) =>
+        Effect.zipRight(
+          middleware === undefined ? inner.serve(app) : inner.serve(app, middleware),
+          Effect.addFinalizer(() => shutdown)
+        )
+    })
+  })
+
+/** `NodeHttpServer.layer` with graceful shutdown and a log line with the listening address. */
+export const serverLayer = (options: ServerOptions): Layer.Layer<ServerServices, ServeError> =>
+  Layer.mergeAll(Layer.scoped(HttpServer.HttpServer, make(options)), NodeHttpServer.layerContext)
+
+/** `serverLayer` configured from `PORT` (default `defaultPort`), `HOST` (optional) and `SHUTDOWN_GRACE` (default 10 seconds). */
+export const serverLayerFromConfig = (
+  defaultPort: number
+): Layer.Layer<ServerServices, ServeError | ServiceConfig.InvalidConfiguration> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      ServiceConfig.loadConfig(
+        Config.all({
+          port: ServiceConfig.port("PORT", defaultPort),
+          host: Config.option(Config.string("HOST")),
+          shutdownGrace: ServiceConfig.shutdownGrace
+        })
+      ),
+      ({ host, port, shutdownGrace }) =>
+        serverLayer(Option.isSome(host) ? { port, host: host.value, shutdownGrace } : { port, shutdownGrace })
+    )
+  )

@@ -1,0 +1,60 @@
+/**
+ * One logging setup for every app: human-readable output on a terminal,
+ * one JSON object per line everywhere else (containers, log shippers).
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as ServiceConfig from "./ServiceConfig.js"
+
+export type Format = "pretty" | "json"
+
+export interface Settings {
+  readonly format: Format
+  readonly level: LogLevel.LogLevel
+}
+
+/** Receives one finished JSON log line (without the trailing newline). */
+export type LineSink = (line: string) => void
+
+/** `pretty` when stdout is a terminal, `json` otherwise. */
+export const detectFormat = (): Format => (process.stdout.isTTY === true ? "pretty" : "json")
+
+/** `LOG_FORMAT` (pretty | json, default: detected from stdout) and `LOG_LEVEL` (default Info, case-insensitive). */
+export const config: Config.Config<Settings> = Config.all({
+  format: Config.literal("pretty", "json")("LOG_FORMAT").pipe(Config.withDefault(detectFormat())),
+  level: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+})
+
+/** The settings used when the configured ones are invalid, so the problem itself can still be logged. */
+export const fallbackSettings = (): Settings => ({ format: detectFormat(), level: LogLevel.Info })
+
+export const loadSettings: Effect.Effect<Settings, ServiceConfig.InvalidConfiguration> = ServiceConfig.loadConfig(
+  config
+)
+
+// This is the logger itself, so writing straight to stdout is intended.
+const writeToStdout: LineSink = (line) => {
+  process.stdout.write(`${line}\n`)
+}
+
+/** Effect's structured JSON logger, one line per entry, delivered to `sink`. */
+export const jsonLogger = (sink: LineSink = writeToStdout): Logger.Logger<unknown, void> =>
+  Logger.make((options) => sink(Logger.jsonLogger.log(options)))
+
+/** Replaces Effect's default logger according to `settings`; `sink` redirects JSON lines (tests). */
+export const layerWith = (settings: Settings, sink?: LineSink): Layer.Layer<never> =>
+  Layer.merge(
+    Logger.replace(
+      Logger.defaultLogger,
+      settings.format === "json" ? jsonLogger(sink) : Logger.prettyLoggerDefault
+    ),
+    Logger.minimumLogLevel(settings.level)
+  )
+
+/** Logging configured from `LOG_FORMAT` / `LOG_LEVEL`; fails with `InvalidConfiguration` on bad values. */
+export const layer: Layer.Layer<never, ServiceConfig.InvalidConfiguration> = Layer.unwrapEffect(
+  Effect.map(loadSettings, (settings) => layerWith(settings))
+)
