@@ -1,0 +1,7 @@
+export * from "./Catalog.js"
+export * from "./Faults.js"
+export * from "./Regions.js"
+export * as Sandbox from "./Sandbox.js"
+export { SandboxServer } from "./Sandbox.js"
+export * from "./SandboxConfig.js"
+export * from "./SandboxState.js"
