@@ -118,10 +118,11 @@ export const OrderProcessingFailedWire = Schema.transform(
   {
     strict: true,
     decode: (b) => new OrderProcessingFailed(b),
+    // An Error's `message` is "" when unset: that is no message on the wire.
     encode: ({ status, message }) =>
       OrderProcessingFailedResponse.make({
         ...(status === undefined ? {} : { status }),
-        ...(message === undefined ? {} : { message })
+        ...(message === undefined || message === "" ? {} : { message })
       })
   }
 ).annotations(HttpApiSchema.annotations({ status: 502 }))

@@ -1,0 +1,201 @@
+/**
+ * The sandbox over raw HTTP (no client of ours in between): auth, the wire format, fulfilment,
+ * expiring URLs, and its fault controls.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Duration, ManagedRuntime, Redacted } from "effect"
+import * as Sandbox from "../src/Sandbox.js"
+import { SandboxState } from "../src/SandboxState.js"
+import type { SandboxOptions } from "../src/SandboxConfig.js"
+
+const token = "sandbox-suite-token"
+const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" }
+
+const start = async (options: Partial<SandboxOptions> = {}) => {
+  const runtime = ManagedRuntime.make(Sandbox.layerTest({ accessTokens: [Redacted.make(token)], ...options }))
+  const { url } = await runtime.runPromise(Sandbox.SandboxServer)
+  const state = await runtime.runPromise(SandboxState)
+  return { url, state, runtime }
+}
+type Started = Awaited<ReturnType<typeof start>>
+
+let orderNumber = 700_000 + Math.floor(Math.random() * 100_000)
+const nextOrder = () => ++orderNumber
+
+const post = (url: string, body: unknown, headers: Record<string, string> = auth) =>
+  fetch(url, { method: "POST", headers, body: JSON.stringify(body) })
+
+const buy = async (base: string, assetId = 4000, extra: Record<string, unknown> = {}) => {
+  const v = await post(`${base}/purchase/validate-purchase-before-payment`, { asset_id: assetId, customer_ip: "192.0.2.7", quantity: 1 })
+  expect(v.status).toBe(200)
+  const { token: validation } = (await v.json()) as { token: string }
+  const order = nextOrder()
+  const r = await post(`${base}/purchase/register`, {
+    token: validation,
+    order_number: order,
+    order_line_id: 1,
+    unit_price: 3.99,
+    line_item_price: 3.99,
+    customer: "John Customer",
+    ...extra
+  })
+  expect(r.status).toBe(201)
+  expect(await r.text()).toBe("")
+  return order
+}
+
+describe("sandbox over HTTP", () => {
+  let s: Started
+  beforeAll(async () => {
+    s = await start({ fulfilmentDelay: Duration.hours(1), fulfilmentPolls: 2, urlTtl: Duration.millis(300) })
+  })
+  afterAll(() => s.runtime.dispose())
+
+  it("needs a bearer token everywhere but /health, and says which environment it is", async () => {
+    const health = await fetch(`${s.url}/health`)
+    expect(health.status).toBe(200)
+    expect(health.headers.get("x-environment")).toBe("sandbox")
+    expect(await health.json()).toEqual([
+      { name: "api", health: true },
+      { name: "dam", health: true }
+    ])
+    const missing = await fetch(`${s.url}/purchase/info?order_id=1`)
+    expect(missing.status).toBe(401)
+    expect(await missing.json()).toMatchObject({ name: "Unauthorized", status: 401 })
+    const wrong = await fetch(`${s.url}/assets/list`, { headers: { authorization: "Bearer nope" } })
+    expect(wrong.status).toBe(401)
+    expect(wrong.headers.get("x-environment")).toBeNull()
+  })
+
+  it("answers 400 with a message for a malformed payload", async () => {
+    const res = await post(`${s.url}/purchase/validate-purchase-before-payment`, { asset_id: "x" })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { message: string }).message).toMatch(/asset_id|customer_ip/)
+  })
+
+  it("keeps a registered order PROCESSING (202) until it is polled enough, then 200 with URLs", async () => {
+    const order = await buy(s.url)
+    const first = await fetch(`${s.url}/purchase/info?order_id=${order}`, { headers: auth })
+    expect(first.status).toBe(202)
+    expect(await first.json()).toEqual({ status: "PROCESSING" })
+    const second = await fetch(`${s.url}/purchase/info?order_id=${order}`, { headers: auth })
+    expect(second.status).toBe(200)
+    const [item] = (await second.json()) as Array<Record<string, unknown>>
+    expect(item).toMatchObject({ order_id: order, order_line_id: 1, asset_id: 4000, status: "COMPLETED", country_code: "US" })
+    expect(String(item?.download_url)).toMatch(/\/nf\/download\/[0-9a-f]{32}$/)
+  })
+
+  it("hands out download URLs that work, then expire (410)", async () => {
+    const order = await buy(s.url)
+    await s.runtime.runPromise(s.state.settleLine(order, 1, "COMPLETED"))
+    const res = await fetch(`${s.url}/purchase/download-url?order_id=${order}&order_line_id=1`, { headers: auth })
+    const { url } = (await res.json()) as { url: string }
+    const other = await fetch(`${s.url}/purchase/download-url?order_id=${order}&order_line_id=1`, { headers: auth })
+    expect(((await other.json()) as { url: string }).url).not.toBe(url)
+    expect((await fetch(url)).status).toBe(200)
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect((await fetch(url)).status).toBe(410)
+    expect((await fetch(`${s.url}/nf/download/${"0".repeat(32)}`)).status).toBe(404)
+  })
+
+  it("registers ensemble parts as lines of their own, and refuses a repeated line (409)", async () => {
+    const order = await buy(s.url, 4003, {
+      unit_price: 12.5,
+      line_item_price: 12.5,
+      parts: [
+        { asset_id: 4004, order_line_id: 2 },
+        { asset_id: 4005, order_line_id: 3 }
+      ]
+    })
+    for (const line of [1, 2, 3]) await s.runtime.runPromise(s.state.settleLine(order, line, "COMPLETED"))
+    const info = await fetch(`${s.url}/purchase/info?order_id=${order}`, { headers: auth })
+    const items = (await info.json()) as Array<{ order_line_id: number; asset_id: number }>
+    expect(items.map((i) => [i.order_line_id, i.asset_id])).toEqual([
+      [1, 4003],
+      [2, 4004],
+      [3, 4005]
+    ])
+    const v = await post(`${s.url}/purchase/validate-purchase-before-payment`, { asset_id: 4005, customer_ip: "192.0.2.7", quantity: 1 })
+    const { token: validation } = (await v.json()) as { token: string }
+    const again = await post(`${s.url}/purchase/register`, {
+      token: validation,
+      order_number: order,
+      order_line_id: 3,
+      unit_price: 1,
+      line_item_price: 1,
+      customer: "John Customer"
+    })
+    expect(again.status).toBe(409)
+    expect(await again.json()).toMatchObject({ name: "OrderAlreadyExists", status: 409 })
+  })
+
+  it("lets faults be set and scripted over HTTP, validating what it is sent", async () => {
+    const bad = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", body: JSON.stringify({ error_rate: 2 }) })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { message: string }).message).toContain("error_rate")
+    const script = await fetch(`${s.url}/_sandbox/faults/script`, {
+      method: "POST",
+      body: JSON.stringify([{ kind: "teapot418", endpoint: "health", times: 2 }, { kind: "html502", endpoint: "health" }])
+    })
+    expect(script.status).toBe(204)
+    expect((await fetch(`${s.url}/health`)).status).toBe(418)
+    expect((await fetch(`${s.url}/health`)).status).toBe(418)
+    const html = await fetch(`${s.url}/health`)
+    expect(html.status).toBe(502)
+    expect(await html.text()).toContain("502 Bad Gateway")
+    expect((await fetch(`${s.url}/health`)).status).toBe(200)
+    const stats = (await (await fetch(`${s.url}/_sandbox/stats`)).json()) as { faults: Record<string, number> }
+    expect(stats.faults).toMatchObject({ teapot418: 2, html502: 1 })
+    const set = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", body: JSON.stringify({ error_rate: 1, endpoints: ["health"] }) })
+    expect(set.status).toBe(204)
+    const failing = await fetch(`${s.url}/health`)
+    expect(failing.status).toBe(500)
+    expect(await failing.json()).toMatchObject({ status: 500 })
+    expect((await fetch(`${s.url}/_sandbox/stats`)).status).toBe(200)
+    expect((await fetch(`${s.url}/_sandbox/reset`, { method: "POST" })).status).toBe(204)
+    expect((await fetch(`${s.url}/health`)).status).toBe(200)
+  })
+
+  it("resets the connection when told to", async () => {
+    await s.runtime.runPromise(s.state.scriptFaults([{ kind: "resetBefore", endpoint: "health", times: 1, retry_after_seconds: 1, delay_ms: 0, status: 200, body: "" }]))
+    await expect(fetch(`${s.url}/health`)).rejects.toThrow()
+    expect((await fetch(`${s.url}/health`)).status).toBe(200)
+  })
+
+  it("pages the catalog by keyset, with a next_page URL that works", async () => {
+    const first = (await (await fetch(`${s.url}/assets/list?page_size=5`, { headers: auth })).json()) as {
+      assets: Array<{ asset_id: number }>
+      last_id: number
+      next_page: string
+    }
+    expect(first.assets.map((a) => a.asset_id)).toEqual([4000, 4001, 4002, 4003, 4004])
+    expect(first.last_id).toBe(4004)
+    const second = (await (await fetch(first.next_page, { headers: auth })).json()) as { assets: Array<{ asset_id: number }> }
+    expect(second.assets[0]?.asset_id).toBe(4005)
+    const last = (await (await fetch(`${s.url}/assets/list?page_size=5&last_id=5195`, { headers: auth })).json()) as {
+      assets: Array<unknown>
+      next_page: string | null
+    }
+    expect(last.assets).toHaveLength(4)
+    expect(last.next_page).toBeNull()
+  })
+})
+
+describe("sandbox fault dice", () => {
+  it("are seeded: the same seed gives the same faults", async () => {
+    const sequence = async () => {
+      const s = await start({ seed: 7 })
+      await s.runtime.runPromise(
+        s.state.setFaults({ ...(await s.runtime.runPromise(s.state.getFaults)), error_rate: 0.5 })
+      )
+      const statuses: Array<number> = []
+      for (let i = 0; i < 20; i++) statuses.push((await fetch(`${s.url}/health`)).status)
+      await s.runtime.dispose()
+      return statuses
+    }
+    const a = await sequence()
+    expect(a).toContain(500)
+    expect(a).toContain(200)
+    expect(await sequence()).toEqual(a)
+  })
+})
