@@ -1,0 +1,198 @@
+import { SqlClient } from "@effect/sql/SqlClient"
+import { Clock, Effect, Option, Schema } from "effect"
+import { IllegalTransition, type InvalidInput, type LeaseLost, NotFound, type StorageError } from "./Errors.js"
+import { boundedText, DbInt, DbMillis, decodeInput, decodeRows, Identifier, LeaseMillis, storage } from "./internal/codec.js"
+import * as Leases from "./internal/lease.js"
+import { ClaimRequest, Lease } from "./Lease.js"
+
+export const InboxState = Schema.Literal("pending", "processed", "dead")
+export type InboxState = typeof InboxState.Type
+
+/** Largest raw webhook body accepted; bigger is refused, not truncated (it must stay verifiable). */
+export const MaxBodyBytes = 1024 * 1024
+/** Events per `appendBatch`; keeps one statement well inside both engines' parameter limits. */
+export const MaxBatchSize = 500
+
+export class InboxEvent extends Schema.Class<InboxEvent>("InboxEvent")({
+  eventId: Schema.String,
+  source: Schema.String,
+  eventType: Schema.String,
+  body: Schema.String,
+  receivedAt: DbMillis,
+  state: InboxState,
+  attempts: DbInt,
+  nextAttemptAt: DbMillis,
+  lastError: Schema.OptionFromNullOr(Schema.String),
+  processedAt: Schema.OptionFromNullOr(DbMillis)
+}) {}
+
+export const NewInboundEvent = Schema.Struct({
+  eventId: Identifier,
+  source: Identifier,
+  eventType: boundedText(128).pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { message: () => "must be like order.paid" })),
+  /** Raw body exactly as received (signature checks need the original bytes). */
+  body: boundedText(MaxBodyBytes)
+})
+export type NewInboundEvent = typeof NewInboundEvent.Type
+
+const Batch = Schema.Array(NewInboundEvent).pipe(
+  Schema.minItems(1),
+  Schema.maxItems(MaxBatchSize, { message: () => `at most ${MaxBatchSize} events per batch` })
+)
+
+export interface AppendOutcome {
+  readonly eventId: string
+  /** `duplicate`: the event id was already stored (or appeared earlier in the same batch). */
+  readonly outcome: "new" | "duplicate"
+}
+
+export interface ClaimedInboxEvent {
+  readonly lease: Lease
+  readonly event: InboxEvent
+}
+
+const InboxClaimRequest = Schema.Struct({ ...ClaimRequest.fields, source: Schema.optional(Identifier) })
+export type InboxClaimRequest = typeof InboxClaimRequest.Type
+
+const RetryRequest = Schema.Struct({
+  error: Schema.String,
+  nextAttemptAt: Schema.Int.pipe(Schema.nonNegative())
+})
+const MaxErrorChars = 2000
+
+const inboxLeases: Leases.LeaseTable = {
+  entity: "inbox event",
+  table: "webhook_inbox",
+  key: "event_id",
+  dueColumn: "next_attempt_at",
+  eligible: (sql) => sql`state = 'pending'`
+}
+
+export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
+  accessors: true,
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient
+    const decodeEvents = decodeRows(InboxEvent, "inbox event")
+
+    /**
+     * Store a batch of received events in ONE transaction and ONE multi-row
+     * statement (group commit). Each event is reported as new or duplicate;
+     * a bad event rejects the whole batch before anything is written.
+     */
+    const appendBatch = (
+      events: ReadonlyArray<NewInboundEvent>
+    ): Effect.Effect<ReadonlyArray<AppendOutcome>, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const batch = yield* decodeInput(Batch)(events)
+        const now = yield* Clock.currentTimeMillis
+        const firstSeen = new Map<string, NewInboundEvent>()
+        for (const event of batch) if (!firstSeen.has(event.eventId)) firstSeen.set(event.eventId, event)
+        const rows = Array.from(firstSeen.values(), (e) => ({
+          eventId: e.eventId,
+          source: e.source,
+          eventType: e.eventType,
+          body: e.body,
+          receivedAt: now,
+          state: "pending",
+          attempts: 0,
+          nextAttemptAt: now,
+          updatedAt: now
+        }))
+        const inserted = yield* sql.withTransaction(
+          sql<{ eventId: string }>`INSERT INTO webhook_inbox ${sql.insert(rows)}
+            ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
+        )
+        const fresh = new Set(inserted.map((r) => r.eventId))
+        return batch.map((event): AppendOutcome => {
+          const isNew = fresh.delete(event.eventId)
+          return { eventId: event.eventId, outcome: isNew ? "new" : "duplicate" }
+        })
+      }).pipe(storage, Effect.withSpan("Inbox.appendBatch"))
+
+    const get = (eventId: string): Effect.Effect<Option.Option<InboxEvent>, InvalidInput | StorageError> =>
+      decodeInput(Identifier)(eventId).pipe(
+        Effect.flatMap((id) => sql`SELECT * FROM webhook_inbox WHERE event_id = ${id}`),
+        Effect.flatMap(decodeEvents),
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        storage
+      )
+
+    /** Lease up to `limit` pending events that are due, oldest first. */
+    const claim = (request: InboxClaimRequest): Effect.Effect<ReadonlyArray<ClaimedInboxEvent>, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(InboxClaimRequest)(request)
+        const claimed = yield* sql.withTransaction(
+          Leases.claim(sql, inboxLeases, {
+            ...req,
+            ...(req.source === undefined ? {} : { filter: sql`source = ${req.source}` })
+          })
+        )
+        const events = yield* decodeEvents(claimed.rows)
+        return events.map((event) => ({
+          event,
+          lease: new Lease({ itemId: event.eventId, leaseId: claimed.leaseId, owner: claimed.owner, expiresAt: claimed.expiresAt })
+        }))
+      }).pipe(storage, Effect.withSpan("Inbox.claim"))
+
+    const renew = (lease: Lease, leaseMs: number): Effect.Effect<Lease, LeaseLost | InvalidInput | StorageError> =>
+      decodeInput(LeaseMillis)(leaseMs).pipe(
+        Effect.flatMap((ms) => Leases.renew(sql, inboxLeases, lease, ms)),
+        storage
+      )
+
+    /** Done: the event will not be handed out again. Requires the lease. */
+    const complete = (lease: Lease): Effect.Effect<void, LeaseLost | StorageError> =>
+      Leases.finish(sql, inboxLeases, lease, (now) => ({ state: "processed", processedAt: now, lastError: null })).pipe(
+        Effect.asVoid,
+        storage
+      )
+
+    /** Failed this time; hand it out again at `nextAttemptAt`. Requires the lease. */
+    const retryLater = (
+      lease: Lease,
+      options: { readonly error: string; readonly nextAttemptAt: number }
+    ): Effect.Effect<void, LeaseLost | InvalidInput | StorageError> =>
+      decodeInput(RetryRequest)(options).pipe(
+        Effect.flatMap((opts) =>
+          Leases.finish(sql, inboxLeases, lease, () => ({
+            nextAttemptAt: opts.nextAttemptAt,
+            lastError: opts.error.slice(0, MaxErrorChars)
+          }))
+        ),
+        Effect.asVoid,
+        storage
+      )
+
+    /** Give up on the event; it stays queryable and can be replayed. Requires the lease. */
+    const deadLetter = (lease: Lease, options: { readonly error: string }): Effect.Effect<void, LeaseLost | StorageError> =>
+      Leases.finish(sql, inboxLeases, lease, () => ({ state: "dead", lastError: options.error.slice(0, MaxErrorChars) })).pipe(
+        Effect.asVoid,
+        storage
+      )
+
+    const listDead = (limit: number): Effect.Effect<ReadonlyArray<InboxEvent>, InvalidInput | StorageError> =>
+      decodeInput(Schema.Int.pipe(Schema.between(1, 500)))(limit).pipe(
+        Effect.flatMap((n) => sql`SELECT * FROM webhook_inbox WHERE state = 'dead' ORDER BY received_at, event_id LIMIT ${n}`),
+        Effect.flatMap(decodeEvents),
+        storage
+      )
+
+    /** Put a dead event back in the queue, due now. */
+    const replay = (eventId: string): Effect.Effect<InboxEvent, NotFound | IllegalTransition | InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const id = yield* decodeInput(Identifier)(eventId)
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* sql`UPDATE webhook_inbox SET state = 'pending', next_attempt_at = ${now}, updated_at = ${now}
+          WHERE event_id = ${id} AND state = 'dead' RETURNING *`.pipe(Effect.flatMap(decodeEvents))
+        const replayed = rows[0]
+        if (replayed !== undefined) return replayed
+        const current = yield* get(id)
+        return yield* Option.match(current, {
+          onNone: () => Effect.fail(new NotFound({ entity: "inbox event", id })),
+          onSome: (e) => Effect.fail(new IllegalTransition({ entity: "inbox event", id, from: e.state, to: "pending" }))
+        })
+      }).pipe(storage)
+
+    return { appendBatch, get, claim, renew, complete, retryLater, deadLetter, listDead, replay } as const
+  })
+}) {}

@@ -1,0 +1,195 @@
+import * as Migrator from "@effect/sql/Migrator"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { Effect } from "effect"
+import { StorageError } from "./Errors.js"
+
+/**
+ * Portable DDL: every statement runs unchanged on SQLite and PostgreSQL.
+ * Timestamps are epoch milliseconds in BIGINT, booleans INTEGER 0/1, JSON TEXT.
+ * Migrations are frozen history: never edit one that has shipped, add a new one.
+ */
+const ddl = (statements: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient
+    for (const statement of statements) {
+      yield* sql.unsafe(statement)
+    }
+  })
+
+const m0001_initial = ddl([
+  `CREATE TABLE orders (
+    order_number TEXT PRIMARY KEY,
+    next_check_at BIGINT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_id TEXT,
+    lease_owner TEXT,
+    lease_expires_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  )`,
+  `CREATE INDEX orders_due ON orders (next_check_at)`,
+  `CREATE TABLE order_lines (
+    order_number TEXT NOT NULL REFERENCES orders (order_number),
+    order_line_id TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    unit_price_minor BIGINT NOT NULL,
+    total_price_minor BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    customer_email TEXT NOT NULL,
+    customer_name TEXT,
+    validation_token TEXT,
+    token_expires_at BIGINT,
+    state TEXT NOT NULL CHECK (state IN ('paid', 'registering', 'registered', 'processing', 'completed',
+      'failed', 'cancel_requested', 'cancelled', 'needs_attention')),
+    attention_reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_check_at BIGINT,
+    last_error TEXT,
+    remote_snapshot TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (order_number, order_line_id)
+  )`,
+  `CREATE INDEX order_lines_by_state ON order_lines (state, order_number, order_line_id)`,
+  `CREATE TABLE webhook_inbox (
+    event_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'processed', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error TEXT,
+    lease_id TEXT,
+    lease_owner TEXT,
+    lease_expires_at BIGINT,
+    updated_at BIGINT NOT NULL
+  )`,
+  `CREATE INDEX webhook_inbox_due ON webhook_inbox (state, next_attempt_at)`,
+  `CREATE TABLE subscribers (
+    subscriber_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    signing_secret TEXT NOT NULL,
+    secret_hint TEXT NOT NULL,
+    event_filter TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT,
+    disabled_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  )`
+])
+
+const m0002_outbound_and_reconcile = ddl([
+  `ALTER TABLE webhook_inbox ADD COLUMN processed_at BIGINT`,
+  `CREATE TABLE order_event_sequences (
+    order_number TEXT PRIMARY KEY,
+    last_sequence INTEGER NOT NULL
+  )`,
+  `CREATE TABLE outbound_events (
+    event_id TEXT PRIMARY KEY,
+    order_number TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (order_number, sequence)
+  )`,
+  `CREATE TABLE deliveries (
+    delivery_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES outbound_events (event_id),
+    subscriber_id TEXT NOT NULL REFERENCES subscribers (subscriber_id),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_status_code INTEGER,
+    last_error TEXT,
+    lease_id TEXT,
+    lease_owner TEXT,
+    lease_expires_at BIGINT,
+    delivered_at BIGINT,
+    dead_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (event_id, subscriber_id)
+  )`,
+  `CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at)`,
+  `CREATE INDEX deliveries_by_subscriber ON deliveries (subscriber_id, state, delivery_id)`,
+  `CREATE TABLE reconcile_runs (
+    run_id TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    examined INTEGER NOT NULL DEFAULT 0,
+    drifted INTEGER NOT NULL DEFAULT 0,
+    repaired INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+  )`,
+  `CREATE TABLE reconcile_drifts (
+    drift_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES reconcile_runs (run_id),
+    order_number TEXT NOT NULL,
+    order_line_id TEXT,
+    expected TEXT NOT NULL,
+    observed TEXT NOT NULL,
+    action TEXT NOT NULL,
+    result TEXT NOT NULL,
+    recorded_at BIGINT NOT NULL
+  )`,
+  `CREATE INDEX reconcile_drifts_by_run ON reconcile_drifts (run_id, recorded_at)`
+])
+
+/** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
+export const all = {
+  "0001_initial": m0001_initial,
+  "0002_outbound_and_reconcile": m0002_outbound_and_reconcile
+} as const
+
+export const latestVersion = 2
+
+export const migrationsTable = "store_migrations"
+
+/**
+ * Bring the schema up to date (or up to `upTo`, for testing upgrades).
+ * Idempotent. On PostgreSQL a transaction-scoped advisory lock serialises
+ * replicas starting at the same time, and the bookkeeping table is created
+ * under that lock so concurrent first starts cannot race on it.
+ */
+export const run = (options?: { readonly upTo?: number }): Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  StorageError,
+  SqlClient
+> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient
+    const upTo = options?.upTo ?? Number.POSITIVE_INFINITY
+    const selected = Object.fromEntries(
+      Object.entries(all).filter(([key]) => Number.parseInt(key, 10) <= upTo)
+    )
+    const migrate = Migrator.make({})({ loader: Migrator.fromRecord(selected), table: migrationsTable })
+    return yield* sql.onDialectOrElse({
+      pg: () =>
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`SELECT pg_advisory_xact_lock(7206431980)`
+            yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${migrationsTable} (
+              migration_id integer primary key,
+              created_at timestamp with time zone not null default now(),
+              name text not null)`)
+            return yield* migrate
+          })
+        ),
+      orElse: () => migrate
+    })
+  }).pipe(
+    Effect.mapError(
+      (cause) => new StorageError({ message: `Store migration failed: ${cause.message}`, cause })
+    ),
+    Effect.catchAllDefect(
+      (cause) => Effect.fail(new StorageError({ message: `Store migration failed: ${String(cause)}`, cause }))
+    )
+  )

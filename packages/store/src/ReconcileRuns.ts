@@ -1,0 +1,164 @@
+import { SqlClient } from "@effect/sql/SqlClient"
+import { Clock, Effect, Option, Schema } from "effect"
+import { IllegalTransition, InvalidInput, NotFound, type StorageError } from "./Errors.js"
+import { boundedText, DbInt, DbJson, DbMillis, decodeInput, decodeRows, encodeJson, Identifier, NonNegativeInt, newId, storage } from "./internal/codec.js"
+
+export const RunStatus = Schema.Literal("running", "completed", "failed")
+export type RunStatus = typeof RunStatus.Type
+
+export class ReconcileRun extends Schema.Class<ReconcileRun>("ReconcileRun")({
+  runId: Schema.String,
+  startedAt: DbMillis,
+  endedAt: Schema.OptionFromNullOr(DbMillis),
+  status: RunStatus,
+  examined: DbInt,
+  drifted: DbInt,
+  repaired: DbInt,
+  failed: DbInt,
+  error: Schema.OptionFromNullOr(Schema.String)
+}) {}
+
+/** What the reconciler found for one order (line) and what it did about it. */
+export class Drift extends Schema.Class<Drift>("Drift")({
+  driftId: Schema.String,
+  runId: Schema.String,
+  orderNumber: Schema.String,
+  orderLineId: Schema.OptionFromNullOr(Schema.String),
+  expected: DbJson,
+  observed: DbJson,
+  action: Schema.String,
+  result: Schema.String,
+  recordedAt: DbMillis
+}) {}
+
+const MaxDriftValueBytes = 64 * 1024
+
+export const NewDrift = Schema.Struct({
+  runId: Identifier,
+  orderNumber: Identifier,
+  orderLineId: Schema.optional(Identifier),
+  /** Any JSON value (a state name, a snapshot…). */
+  expected: Schema.Unknown,
+  observed: Schema.Unknown,
+  action: boundedText(200).pipe(Schema.minLength(1)),
+  result: boundedText(2000).pipe(Schema.minLength(1))
+})
+export type NewDrift = typeof NewDrift.Type
+
+export const FinishRun = Schema.Struct({
+  runId: Identifier,
+  status: Schema.Literal("completed", "failed"),
+  examined: NonNegativeInt,
+  drifted: NonNegativeInt,
+  repaired: NonNegativeInt,
+  failed: NonNegativeInt,
+  error: Schema.optional(boundedText(4000))
+})
+export type FinishRun = typeof FinishRun.Type
+
+export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/store/ReconcileRuns", {
+  accessors: true,
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient
+    const decodeRuns = decodeRows(ReconcileRun, "reconcile run")
+    const decodeDrifts = decodeRows(Drift, "drift")
+
+    const find = (runId: string) =>
+      sql`SELECT * FROM reconcile_runs WHERE run_id = ${runId}`.pipe(
+        Effect.flatMap(decodeRuns),
+        Effect.flatMap((rows) =>
+          rows[0] === undefined ? Effect.fail(new NotFound({ entity: "reconcile run", id: runId })) : Effect.succeed(rows[0])
+        )
+      )
+
+    const start: Effect.Effect<ReconcileRun, StorageError> = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const runId = yield* newId
+      const rows = yield* sql`INSERT INTO reconcile_runs ${sql.insert({
+        runId,
+        startedAt: now,
+        status: "running",
+        examined: 0,
+        drifted: 0,
+        repaired: 0,
+        failed: 0
+      })} RETURNING *`.pipe(Effect.flatMap(decodeRuns))
+      return rows[0] ?? (yield* Effect.dieMessage("INSERT … RETURNING returned no row"))
+    }).pipe(storage)
+
+    /** One drift record; call inside `Store.transaction` with the repair it describes. */
+    const recordDrift = (input: NewDrift): Effect.Effect<Drift, InvalidInput | NotFound | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(NewDrift)(input)
+        const expected = yield* encodeJson(req.expected, "expected")
+        const observed = yield* encodeJson(req.observed, "observed")
+        for (const [field, value] of [["expected", expected], ["observed", observed]] as const) {
+          if (Buffer.byteLength(value, "utf8") > MaxDriftValueBytes) {
+            return yield* new InvalidInput({ field, message: `must be at most ${MaxDriftValueBytes} bytes as JSON` })
+          }
+        }
+        yield* find(req.runId)
+        const now = yield* Clock.currentTimeMillis
+        const driftId = yield* newId
+        const rows = yield* sql`INSERT INTO reconcile_drifts ${sql.insert({
+          driftId,
+          runId: req.runId,
+          orderNumber: req.orderNumber,
+          orderLineId: req.orderLineId ?? null,
+          expected,
+          observed,
+          action: req.action,
+          result: req.result,
+          recordedAt: now
+        })} RETURNING *`.pipe(Effect.flatMap(decodeDrifts))
+        return rows[0] ?? (yield* Effect.dieMessage("INSERT … RETURNING returned no row"))
+      }).pipe(storage)
+
+    /** Close a running run with its counts. Finishing twice is an `IllegalTransition`. */
+    const finish = (input: FinishRun): Effect.Effect<ReconcileRun, InvalidInput | NotFound | IllegalTransition | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(FinishRun)(input)
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* sql`UPDATE reconcile_runs SET ${sql.update({
+          endedAt: now,
+          status: req.status,
+          examined: req.examined,
+          drifted: req.drifted,
+          repaired: req.repaired,
+          failed: req.failed,
+          error: req.error ?? null
+        })} WHERE run_id = ${req.runId} AND status = 'running' RETURNING *`.pipe(Effect.flatMap(decodeRuns))
+        const run = rows[0]
+        if (run !== undefined) return run
+        const current = yield* find(req.runId)
+        return yield* new IllegalTransition({ entity: "reconcile run", id: req.runId, from: current.status, to: req.status })
+      }).pipe(storage)
+
+    const get = (runId: string): Effect.Effect<ReconcileRun, InvalidInput | NotFound | StorageError> =>
+      decodeInput(Identifier)(runId).pipe(Effect.flatMap(find), storage)
+
+    /** Most recent first. */
+    const listRuns = (limit: number): Effect.Effect<ReadonlyArray<ReconcileRun>, InvalidInput | StorageError> =>
+      decodeInput(Schema.Int.pipe(Schema.between(1, 500)))(limit).pipe(
+        Effect.flatMap((n) => sql`SELECT * FROM reconcile_runs ORDER BY started_at DESC, run_id LIMIT ${n}`),
+        Effect.flatMap(decodeRuns),
+        storage
+      )
+
+    const driftsOf = (runId: string): Effect.Effect<ReadonlyArray<Drift>, InvalidInput | StorageError> =>
+      decodeInput(Identifier)(runId).pipe(
+        Effect.flatMap((id) => sql`SELECT * FROM reconcile_drifts WHERE run_id = ${id} ORDER BY recorded_at, drift_id`),
+        Effect.flatMap(decodeDrifts),
+        storage
+      )
+
+    const latest: Effect.Effect<Option.Option<ReconcileRun>, StorageError> = sql`SELECT * FROM reconcile_runs
+      ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
+      Effect.flatMap(decodeRuns),
+      Effect.map((rows) => Option.fromNullable(rows[0])),
+      storage
+    )
+
+    return { start, recordDrift, finish, get, listRuns, driftsOf, latest } as const
+  })
+}) {}

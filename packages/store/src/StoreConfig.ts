@@ -1,0 +1,42 @@
+import { Config, Redacted } from "effect"
+import { join } from "node:path"
+
+/** Which engine the store runs on, decided once at start-up from the environment. */
+export type StoreTarget =
+  | { readonly _tag: "Sqlite"; readonly dataDir: string; readonly filename: string }
+  | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted<string> }
+
+export const SqliteFileName = "hlconnect.db"
+
+const isPostgresUrl = (value: Redacted.Redacted<string>): boolean => {
+  const raw = Redacted.value(value)
+  if (!/^postgres(ql)?:\/\//i.test(raw)) return false
+  try {
+    new URL(raw)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * `DATABASE_URL` (optional, secret): a `postgres://` or `postgresql://` URL selects
+ * PostgreSQL; any other value is a config error naming the variable.
+ * `DATA_DIR` (default `.data`): where the embedded SQLite file `hlconnect.db` lives.
+ */
+export const StoreConfig: Config.Config<StoreTarget> = Config.all({
+  databaseUrl: Config.redacted("DATABASE_URL").pipe(
+    Config.validate({
+      message: "DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded SQLite store)",
+      validation: isPostgresUrl
+    }),
+    Config.option
+  ),
+  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data"))
+}).pipe(
+  Config.map(({ databaseUrl, dataDir }): StoreTarget =>
+    databaseUrl._tag === "Some"
+      ? { _tag: "Postgres", url: databaseUrl.value }
+      : { _tag: "Sqlite", dataDir, filename: join(dataDir, SqliteFileName) }
+  )
+)

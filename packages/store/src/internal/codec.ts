@@ -1,0 +1,93 @@
+import { SqlError } from "@effect/sql/SqlError"
+import { Effect, ParseResult, Schema } from "effect"
+import { randomUUID } from "node:crypto"
+import { InvalidInput, StorageError } from "../Errors.js"
+
+/**
+ * Integers read back from either engine. `pg` returns BIGINT/COUNT as strings,
+ * SQLite returns numbers, so rows accept both and decode to a number.
+ */
+export const DbInt: Schema.Schema<number, number | string> = Schema.Union(
+  Schema.Int,
+  Schema.compose(Schema.NumberFromString, Schema.Int)
+)
+
+/** Epoch milliseconds, stored as BIGINT (pg) / INTEGER (SQLite). */
+export const DbMillis = DbInt
+
+/** Booleans are stored as INTEGER 0/1 on both engines so rows decode the same way. */
+export const DbFlag = Schema.transform(DbInt, Schema.Boolean, {
+  strict: true,
+  decode: (n) => n !== 0,
+  encode: (b) => (b ? 1 : 0)
+})
+
+/** JSON kept as TEXT on both engines (portable; the store never queries inside it). */
+export const DbJson = Schema.parseJson()
+
+/** Opaque identifiers from vendors and callers: printable, no whitespace, bounded. */
+export const Identifier = Schema.String.pipe(
+  Schema.minLength(1, { message: () => "must not be empty" }),
+  Schema.maxLength(128, { message: () => "must be at most 128 characters" }),
+  Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._:#/@-]*$/, {
+    message: () => "must start with a letter or digit and contain only letters, digits and . _ : # / @ -"
+  })
+)
+
+export const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
+export const PositiveInt = Schema.Int.pipe(Schema.positive())
+
+/** Lease durations: at least 1 ms, at most one day (a longer lease hides a dead worker). */
+export const LeaseMillis = Schema.Int.pipe(Schema.between(1, 86_400_000))
+export const ClaimLimit = Schema.Int.pipe(Schema.between(1, 1000))
+
+/** UTF-8 size of a string, for payload limits. */
+export const byteLength = (s: string): number => Buffer.byteLength(s, "utf8")
+
+export const boundedText = (maxBytes: number) =>
+  Schema.String.pipe(
+    Schema.filter((s) => byteLength(s) <= maxBytes || `must be at most ${maxBytes} bytes (UTF-8)`)
+  )
+
+/** Decode caller input; any problem becomes `InvalidInput` naming the offending field. */
+export const decodeInput =
+  <A, I>(schema: Schema.Schema<A, I, never>) =>
+  (input: unknown): Effect.Effect<A, InvalidInput> =>
+    Schema.decodeUnknown(schema, { errors: "first", onExcessProperty: "ignore" })(input).pipe(
+      Effect.mapError((error) => {
+        const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+        const field = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "input"
+        return new InvalidInput({ field, message: issue?.message ?? error.message })
+      })
+    )
+
+/** Decode database rows; a row that does not match the schema is a storage fault, not bad input. */
+export const decodeRows =
+  <A, I>(schema: Schema.Schema<A, I, never>, what: string) =>
+  (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, StorageError> =>
+    Schema.decodeUnknown(Schema.Array(schema))(rows).pipe(
+      Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause }))
+    )
+
+export const decodeRow =
+  <A, I>(schema: Schema.Schema<A, I, never>, what: string) =>
+  (row: unknown): Effect.Effect<A, StorageError> =>
+    Schema.decodeUnknown(schema)(row).pipe(
+      Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause }))
+    )
+
+export const encodeJson = (value: unknown, field: string): Effect.Effect<string, InvalidInput> =>
+  Effect.try({
+    try: () => JSON.stringify(value) ?? "null",
+    catch: () => new InvalidInput({ field, message: "must be JSON-serialisable" })
+  })
+
+/** Map driver failures to the domain's `StorageError`, leaving every other error untouched. */
+export const storage = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Extract<E, SqlError>> | StorageError, R> =>
+  Effect.catchIf(
+    self,
+    (e): e is Extract<E, SqlError> => e instanceof SqlError,
+    (e) => Effect.fail(new StorageError({ message: e.message, cause: e.cause ?? e }))
+  )
+
+export const newId: Effect.Effect<string> = Effect.sync(() => randomUUID())
