@@ -143,13 +143,17 @@ const m0002_outbound_and_reconcile = ddl([
   `CREATE INDEX reconcile_drifts_by_run ON reconcile_drifts (run_id, recorded_at)`
 ])
 
+/** Ensemble parts registered with a line: each part is its own HL Connect order line. */
+const m0003_order_line_parts = ddl([`ALTER TABLE order_lines ADD COLUMN parts TEXT`])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
-  "0002_outbound_and_reconcile": m0002_outbound_and_reconcile
+  "0002_outbound_and_reconcile": m0002_outbound_and_reconcile,
+  "0003_order_line_parts": m0003_order_line_parts
 } as const
 
-export const latestVersion = 2
+export const latestVersion = 3
 
 export const migrationsTable = "store_migrations"
 

@@ -37,9 +37,10 @@ export type OrderLineState = typeof OrderLineState.Type
 export const terminalStates: ReadonlyArray<OrderLineState> = ["completed", "failed", "cancelled"]
 
 /**
- * Allowed moves. Terminal states only lead to `needs_attention`, so a remote
- * contradiction (e.g. a refund after completion) is flagged rather than
- * silently rewriting history; `needs_attention` is where an operator or the
+ * Allowed moves. Terminal states only lead to `needs_attention` — so a remote
+ * contradiction is flagged rather than silently rewriting history — except that
+ * a completed line may be refunded (`cancel_requested`), as HL Connect lets a
+ * vendor cancel a fulfilled line. `needs_attention` is where an operator or the
  * reconciler resolves a line to whatever state is true.
  */
 export const allowedTransitions: { readonly [S in OrderLineState]: ReadonlyArray<OrderLineState> } = {
@@ -49,7 +50,7 @@ export const allowedTransitions: { readonly [S in OrderLineState]: ReadonlyArray
   processing: ["completed", "failed", "cancel_requested", "needs_attention"],
   cancel_requested: ["cancelled", "needs_attention"],
   cancelled: ["needs_attention"],
-  completed: ["needs_attention"],
+  completed: ["cancel_requested", "needs_attention"],
   failed: ["needs_attention"],
   needs_attention: [
     "paid",
@@ -90,6 +91,8 @@ export class OrderLine extends Schema.Class<OrderLine>("OrderLine")({
   nextCheckAt: Schema.OptionFromNullOr(DbMillis),
   lastError: Schema.OptionFromNullOr(Schema.String),
   remoteSnapshot: Schema.OptionFromNullOr(DbJson),
+  /** Ensemble parts registered with this line (each an HL Connect order line of its own). */
+  parts: Schema.OptionFromNullOr(Schema.parseJson(Schema.Array(Schema.Struct({ asset: Schema.String, orderLineId: Schema.String })))),
   version: DbInt,
   createdAt: DbMillis,
   updatedAt: DbMillis
@@ -139,6 +142,11 @@ export const NewOrderLine = Schema.Struct({
   customerName: Schema.optional(boundedText(512)),
   validationToken: Schema.optional(Schema.RedactedFromSelf(boundedText(4096))),
   tokenExpiresAt: Schema.optional(Millis),
+  parts: Schema.optional(
+    Schema.Array(Schema.Struct({ asset: boundedText(512).pipe(Schema.minLength(1)), orderLineId: Identifier })).pipe(
+      Schema.maxItems(64)
+    )
+  ),
   /** When the line is first due for a check; defaults to now, so an abandoned line is picked up. */
   nextCheckAt: Schema.optional(Millis)
 })
@@ -259,6 +267,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
               nextCheckAt,
               lastError: null,
               remoteSnapshot: null,
+              parts: line.parts === undefined ? null : JSON.stringify(line.parts),
               version: 1,
               createdAt: now,
               updatedAt: now

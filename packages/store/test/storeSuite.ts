@@ -45,7 +45,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
       it.effect("from empty: creates every table; a second run is a no-op", () =>
         Effect.gen(function* () {
           const first = yield* Migrations.run()
-          assert.deepStrictEqual(first.map(([id]) => id), [1, 2])
+          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
           for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
@@ -64,7 +64,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* sql`INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, attempts, next_attempt_at, updated_at)
             VALUES ('evt-v1', 'vendor', 'order.paid', '{"x":1}', 1, 'pending', 0, 1, 1)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [2])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3])
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
           assert.strictEqual(found.state, "registered")
@@ -88,6 +88,22 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.isFalse(again.created)
           assert.strictEqual(again.line.asset, "HL-ASSET-1")
           assert.strictEqual(yield* count("order_lines"), 1)
+        }).pipe(provideStore))
+
+      it.effect("keeps a line's ensemble parts, and refuses too many", () =>
+        Effect.gen(function* () {
+          const parts = [
+            { asset: "4004", orderLineId: "2" },
+            { asset: "4005", orderLineId: "3" }
+          ]
+          const { line: created } = yield* OrderLines.create(line("1009", "1", { parts }))
+          assert.deepStrictEqual(Option.getOrNull(created.parts), parts)
+          const plain = yield* OrderLines.create(line("1009", "4"))
+          assert.isTrue(Option.isNone(plain.line.parts))
+          const tooMany = Array.from({ length: 65 }, (_, i) => ({ asset: "4004", orderLineId: `p${i}` }))
+          const refused = yield* Effect.flip(OrderLines.create(line("1010", "1", { parts: tooMany })))
+          assert.strictEqual(refused._tag, "InvalidInput")
+          assert.strictEqual(yield* count("order_lines"), 2)
         }).pipe(provideStore))
 
       it.effect("walks the happy path, bumping the version each step", () =>
