@@ -1,0 +1,379 @@
+/**
+ * The order workflow, shared by the webhook relay and the reconciler: register a paid line,
+ * cancel a refunded one, and bring an order in line with HL Connect. Every state change and the
+ * event it publishes commit in one transaction; every update is compare-and-set, so two workers
+ * racing on one line cannot undo each other's work (the loser sees `Skipped`).
+ */
+import {
+  type CallError,
+  HlConnect,
+  type InvalidRequest,
+  type OrderItem,
+  type PurchaseOutcome,
+  type Unauthorized
+} from "@hlconnect/core"
+import { type NotFound, OrderLines, Outbox, Store, type StorageError, type InvalidInput } from "@hlconnect/store"
+import { Clock, Data, Effect, Option, Redacted } from "effect"
+import { eventFor, eventTypeOf } from "./OrderEvents.js"
+import { type Decision, needsRemote, planOrder, type RemoteView } from "./Plan.js"
+import { backoff, defaultPolicy, type FulfilmentPolicy } from "./Policy.js"
+
+/** Work cannot go on: HL Connect refuses our credentials or we talk to the wrong environment. */
+export class FulfilmentHalted extends Data.TaggedError("FulfilmentHalted")<{
+  readonly reason: "Unauthorized" | "EnvironmentMismatch"
+  readonly message: string
+}> {}
+
+export type FulfilmentError = FulfilmentHalted | StorageError | NotFound | InvalidInput
+
+/** What became of a line the workflow acted on. */
+export type LineOutcome =
+  | { readonly _tag: "Registered" }
+  | { readonly _tag: "Cancelled" }
+  | { readonly _tag: "Transitioned"; readonly to: OrderLines.OrderLineState }
+  | { readonly _tag: "NeedsAttention"; readonly reason: string }
+  | { readonly _tag: "RetryLater"; readonly at: number; readonly error: string }
+  | { readonly _tag: "Waiting"; readonly nextCheckAt: number }
+  | { readonly _tag: "Unchanged" }
+  /** Another worker changed the line first, or it is not in a state this step applies to. */
+  | { readonly _tag: "Skipped"; readonly state: OrderLines.OrderLineState }
+
+export interface LineReport {
+  readonly orderLineId: string
+  readonly from: OrderLines.OrderLineState
+  readonly action: Decision["action"]["_tag"]
+  readonly drift?: { readonly expected: string; readonly observed: string }
+  readonly outcome: LineOutcome
+}
+
+export interface OrderReport {
+  readonly orderNumber: string
+  readonly remote: RemoteView["_tag"]
+  readonly lines: ReadonlyArray<LineReport>
+}
+
+const parseId = (field: string, value: string): number | string => {
+  const n = Number(value)
+  return /^\d+$/.test(value) && Number.isSafeInteger(n) && n >= 1 ? n : `${field} ${JSON.stringify(value)} is not an HL Connect id (an integer ≥ 1)`
+}
+
+/** Remote snapshots are stored; URLs are credentials, so they are stripped first. */
+const snapshotOf = (item: OrderItem | undefined) => {
+  if (item === undefined) return undefined
+  const { download_url: _download, view_url: _view, ...rest } = item
+  return { ...rest }
+}
+
+const isHalting = (error: { readonly _tag: string }): error is Unauthorized | { readonly _tag: "EnvironmentMismatch"; readonly message: string } =>
+  error._tag === "Unauthorized" || error._tag === "EnvironmentMismatch"
+
+const halted = (error: { readonly _tag: string; readonly message: string }) =>
+  new FulfilmentHalted({
+    reason: error._tag === "Unauthorized" ? "Unauthorized" : "EnvironmentMismatch",
+    message:
+      error._tag === "Unauthorized"
+        ? `HL Connect refused the access token (401): ${error.message}. Check HLCONNECT_TOKEN.`
+        : `HL Connect answered from another environment: ${error.message}. Check HLCONNECT_BASE_URL and HLCONNECT_EXPECTED_ENVIRONMENT.`
+  })
+
+export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilment/Fulfilment", {
+  effect: (policy: FulfilmentPolicy = defaultPolicy) =>
+    Effect.gen(function* () {
+      const hl = yield* HlConnect
+      const store = yield* Store.Store
+      const lines = yield* OrderLines.OrderLines
+      const outbox = yield* Outbox.Outbox
+
+      /**
+       * Moves a line and publishes its event, atomically. A concurrent change (stale version,
+       * or a transition no longer legal from the state another worker left) is `Skipped`.
+       */
+      const move = (
+        line: OrderLines.OrderLine,
+        to: OrderLines.OrderLineState,
+        extra: { readonly reason?: string; readonly nextCheckAt?: number | null; readonly remoteSnapshot?: unknown; readonly lastError?: string | null; readonly attempts?: number } = {}
+      ): Effect.Effect<LineOutcome | OrderLines.OrderLine, StorageError | NotFound | InvalidInput> =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const terminal = to === "completed" || to === "failed" || to === "cancelled" || to === "needs_attention"
+          const moved = yield* store.transaction(
+            Effect.gen(function* () {
+              const next = yield* lines.transition({
+                orderNumber: line.orderNumber,
+                orderLineId: line.orderLineId,
+                expectedVersion: line.version,
+                to,
+                ...(extra.reason === undefined ? {} : { reason: extra.reason }),
+                nextCheckAt: extra.nextCheckAt !== undefined ? extra.nextCheckAt : terminal ? null : now,
+                ...(extra.remoteSnapshot === undefined ? {} : { remoteSnapshot: extra.remoteSnapshot }),
+                ...(extra.lastError === undefined ? {} : { lastError: extra.lastError }),
+                ...(extra.attempts === undefined ? {} : { attempts: extra.attempts })
+              })
+              const type = eventTypeOf(to)
+              if (type !== undefined) {
+                yield* outbox.append({ orderNumber: next.orderNumber, eventType: type, payload: eventFor(type, next, now) })
+              }
+              return next
+            })
+          )
+          return moved
+        }).pipe(
+          Effect.catchTags({
+            StaleVersion: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state }),
+            IllegalTransition: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state })
+          })
+        )
+
+      const toOutcome = (result: LineOutcome | OrderLines.OrderLine, outcome: LineOutcome): LineOutcome =>
+        result instanceof OrderLines.OrderLine ? outcome : result
+
+      const needsAttention = (line: OrderLines.OrderLine, reason: string, extra: { readonly remoteSnapshot?: unknown } = {}) =>
+        Effect.map(move(line, "needs_attention", { reason, ...extra }), (r) => toOutcome(r, { _tag: "NeedsAttention", reason }))
+
+      /** Records a transient failure and schedules the next try, backing off by attempts. */
+      const retryLater = (line: OrderLines.OrderLine, error: string) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const at = now + backoff(policy.retryDelay, policy.maxCheckDelay, line.attempts)
+          return yield* lines
+            .recordCheck({
+              orderNumber: line.orderNumber,
+              orderLineId: line.orderLineId,
+              expectedVersion: line.version,
+              nextCheckAt: at,
+              lastError: error,
+              attempts: line.attempts + 1
+            })
+            .pipe(
+              Effect.as<LineOutcome>({ _tag: "RetryLater", at, error }),
+              Effect.catchTags({
+                StaleVersion: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state }),
+                IllegalTransition: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state })
+              })
+            )
+        })
+
+      const describe = (error: CallError | InvalidRequest): string =>
+        error._tag === "InvalidRequest" ? `${error.field}: ${error.message}` : error.message
+
+      /**
+       * Registers a `paid` line with HL Connect, idempotently. A line already `registering` may
+       * have been sent by a worker that crashed mid-call, so a 409 then means it is registered.
+       */
+      const registerLine = (current: OrderLines.OrderLine): Effect.Effect<LineOutcome, FulfilmentError> =>
+        Effect.gen(function* () {
+          if (current.state !== "paid" && current.state !== "registering") return { _tag: "Skipped", state: current.state } as const
+          const now = yield* Clock.currentTimeMillis
+          const token = Option.getOrUndefined(current.validationToken)
+          if (token === undefined) return yield* needsAttention(current, "no validation token: validate the purchase again")
+          const customer = Option.getOrUndefined(current.customerName) ?? current.customerEmail
+          const orderNumber = parseId("order number", current.orderNumber)
+          const orderLineId = parseId("order line id", current.orderLineId)
+          if (typeof orderNumber === "string") return yield* needsAttention(current, orderNumber)
+          if (typeof orderLineId === "string") return yield* needsAttention(current, orderLineId)
+          const parts: Array<{ asset_id: number; order_line_id: number }> = []
+          for (const part of Option.getOrElse(current.parts, () => [])) {
+            const assetId = parseId("part asset", part.asset)
+            const partLine = parseId("part order line id", part.orderLineId)
+            if (typeof assetId === "string") return yield* needsAttention(current, assetId)
+            if (typeof partLine === "string") return yield* needsAttention(current, partLine)
+            parts.push({ asset_id: assetId, order_line_id: partLine })
+          }
+          const mayHaveBeenSentBefore = current.state === "registering"
+          if (!mayHaveBeenSentBefore && Option.exists(current.tokenExpiresAt, (exp) => exp <= now)) {
+            return yield* needsAttention(current, "validation token expired before registration: validate the purchase again")
+          }
+          // Record the intent before the call: after a crash, `registering` tells the next worker it may have been sent.
+          const line = mayHaveBeenSentBefore ? current : yield* move(current, "registering", { lastError: null })
+          if (!(line instanceof OrderLines.OrderLine)) return line
+          const result = yield* hl
+            .registerPurchase(
+              {
+                token: Redacted.value(token),
+                order_number: orderNumber,
+                order_line_id: orderLineId,
+                unit_price: line.unitPriceMinor / 100,
+                line_item_price: line.totalPriceMinor / 100,
+                customer,
+                ...(parts.length === 0 ? {} : { parts })
+              },
+              { mayHaveBeenSentBefore }
+            )
+            .pipe(Effect.either)
+          if (result._tag === "Right") {
+            const registeredAt = yield* Clock.currentTimeMillis
+            const moved = yield* move(line, "registered", {
+              nextCheckAt: registeredAt + backoff(policy.firstCheckDelay, policy.maxCheckDelay, 0),
+              lastError: null,
+              attempts: 0
+            })
+            return toOutcome(moved, { _tag: "Registered" })
+          }
+          const error = result.left
+          if (isHalting(error)) return yield* Effect.fail(halted(error))
+          switch (error._tag) {
+            case "ValidationRejected":
+              return yield* needsAttention(
+                line,
+                error.reason === "TokenExpired"
+                  ? `validation token expired: validate the purchase again (${error.message})`
+                  : `HL Connect refused the registration: ${error.message}`
+              )
+            case "AssetNotFound":
+              return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`)
+            case "OrderAlreadyExists":
+              return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`)
+            case "InvalidRequest":
+              return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`)
+            default:
+              return yield* retryLater(line, describe(error))
+          }
+        })
+
+      /**
+       * A refund: a line never sent to HL Connect is cancelled here and now; any other line is
+       * marked `cancel_requested` for `cancelLine` (the caller's next step, or the reconciler's).
+       */
+      const requestCancel = (line: OrderLines.OrderLine): Effect.Effect<LineOutcome, FulfilmentError> =>
+        Effect.gen(function* () {
+          switch (line.state) {
+            case "cancel_requested":
+            case "cancelled":
+            case "failed":
+            case "needs_attention":
+              return { _tag: "Skipped", state: line.state } as const
+            case "paid": {
+              const requested = yield* move(line, "cancel_requested")
+              if (!(requested instanceof OrderLines.OrderLine)) return requested
+              return toOutcome(yield* move(requested, "cancelled"), { _tag: "Cancelled" })
+            }
+            default:
+              return toOutcome(yield* move(line, "cancel_requested"), { _tag: "Transitioned", to: "cancel_requested" })
+          }
+        })
+
+      const remoteViewOf = (outcome: PurchaseOutcome): RemoteView =>
+        outcome._tag === "Completed"
+          ? { _tag: "Completed", items: outcome.items }
+          : outcome._tag === "Processing"
+            ? { _tag: "Processing" }
+            : { _tag: "Failed", message: outcome.message }
+
+      /** HL Connect's view of an order; only credentials problems fail, the rest is data. */
+      const readRemote = (orderNumber: string): Effect.Effect<RemoteView, FulfilmentHalted> => {
+        const id = parseId("order number", orderNumber)
+        if (typeof id === "string") return Effect.succeed({ _tag: "Unreadable", error: id })
+        return hl.purchaseInfo({ order_id: id }).pipe(
+          Effect.map(remoteViewOf),
+          Effect.catchAll((error): Effect.Effect<RemoteView, FulfilmentHalted> => {
+            if (isHalting(error)) return Effect.fail(halted(error))
+            return Effect.succeed(error._tag === "OrderNotFound" ? { _tag: "NotFound" } : { _tag: "Unreadable", error: describe(error) })
+          })
+        )
+      }
+
+      /** Sends the cancellation of a `cancel_requested` line. */
+      const cancelLine = (line: OrderLines.OrderLine): Effect.Effect<LineOutcome, FulfilmentError> =>
+        Effect.gen(function* () {
+          if (line.state !== "cancel_requested") return { _tag: "Skipped", state: line.state } as const
+          const orderNumber = parseId("order number", line.orderNumber)
+          const orderLineId = parseId("order line id", line.orderLineId)
+          if (typeof orderNumber === "string") return yield* needsAttention(line, orderNumber)
+          if (typeof orderLineId === "string") return yield* needsAttention(line, orderLineId)
+          const result = yield* hl.cancelOrderLine({ order_id: orderNumber, order_line_id: orderLineId }).pipe(Effect.either)
+          if (result._tag === "Right") return toOutcome(yield* move(line, "cancelled"), { _tag: "Cancelled" })
+          const error = result.left
+          if (isHalting(error)) return yield* Effect.fail(halted(error))
+          switch (error._tag) {
+            case "InvalidOrderStatus": {
+              // Ask what the status is, so the record says why it could not be cancelled.
+              const remote = yield* readRemote(line.orderNumber)
+              const item = remote._tag === "Completed" ? remote.items.find((i) => String(i.order_line_id) === line.orderLineId) : undefined
+              if (item?.status === "CANCELLED") return toOutcome(yield* move(line, "cancelled"), { _tag: "Cancelled" })
+              const status = item?.status ?? remote._tag
+              return yield* needsAttention(line, `HL Connect cannot cancel the line (status ${status}): ${error.message}`, {
+                remoteSnapshot: snapshotOf(item) ?? { status }
+              })
+            }
+            case "OrderNotFound":
+              return yield* needsAttention(line, `HL Connect has no such order line to cancel: ${error.message}`)
+            case "InvalidRequest":
+              return yield* needsAttention(line, `the line cannot be cancelled as stored: ${describe(error)}`)
+            default:
+              return yield* retryLater(line, describe(error))
+          }
+        })
+
+      const apply = (decision: Decision): Effect.Effect<LineOutcome, FulfilmentError> => {
+        const { line, action } = decision
+        switch (action._tag) {
+          case "Register":
+            return registerLine(line)
+          case "Cancel":
+            return cancelLine(line)
+          case "Transition": {
+            const snapshot = snapshotOf(decision.remote)
+            const extra = {
+              ...(action.reason === undefined ? {} : { reason: action.reason }),
+              ...(snapshot === undefined ? {} : { remoteSnapshot: snapshot })
+            }
+            return Effect.map(move(line, action.to, extra), (r) =>
+              toOutcome(r, action.to === "needs_attention" ? { _tag: "NeedsAttention", reason: action.reason ?? "" } : { _tag: "Transitioned", to: action.to })
+            )
+          }
+          case "Wait":
+            return lines
+              .recordCheck({
+                orderNumber: line.orderNumber,
+                orderLineId: line.orderLineId,
+                expectedVersion: line.version,
+                nextCheckAt: action.nextCheckAt,
+                attempts: line.attempts + 1,
+                lastError: action.error ?? null,
+                ...(decision.remote === undefined ? {} : { remoteSnapshot: snapshotOf(decision.remote) })
+              })
+              .pipe(
+                Effect.as<LineOutcome>({ _tag: "Waiting", nextCheckAt: action.nextCheckAt }),
+                Effect.catchTags({
+                  StaleVersion: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state }),
+                  IllegalTransition: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state })
+                })
+              )
+          case "Nothing":
+            return Effect.succeed({ _tag: "Unchanged" })
+        }
+      }
+
+      /**
+       * Brings one order in line with HL Connect: one `purchaseInfo` for all its lines, then each
+       * line's decision. With `dryRun`, decides and reports but changes nothing (no calls that
+       * change HL Connect, no writes).
+       */
+      const reconcileOrder = (
+        orderLines: ReadonlyArray<OrderLines.OrderLine>,
+        options: { readonly dryRun?: boolean } = {}
+      ): Effect.Effect<OrderReport, FulfilmentError> =>
+        Effect.gen(function* () {
+          const first = orderLines[0]
+          if (first === undefined) return { orderNumber: "", remote: "NotAsked", lines: [] }
+          const remote: RemoteView = needsRemote(orderLines) ? yield* readRemote(first.orderNumber) : { _tag: "NotAsked" }
+          const now = yield* Clock.currentTimeMillis
+          const decisions = planOrder(orderLines, remote, now, policy)
+          const reports = yield* Effect.forEach(decisions, (decision) =>
+            Effect.map(
+              options.dryRun === true ? Effect.succeed<LineOutcome>({ _tag: "Unchanged" }) : apply(decision),
+              (outcome): LineReport => ({
+                orderLineId: decision.line.orderLineId,
+                from: decision.line.state,
+                action: decision.action._tag,
+                ...(decision.drift === undefined ? {} : { drift: decision.drift }),
+                outcome
+              })
+            )
+          )
+          return { orderNumber: first.orderNumber, remote: remote._tag, lines: reports }
+        })
+
+      return { registerLine, requestCancel, cancelLine, reconcileOrder, readRemote, policy } as const
+    })
+}) {}

@@ -1,0 +1,142 @@
+/**
+ * The reconciler's judgement, as a pure function: given an order's local lines and HL Connect's
+ * view of it, what should happen to each line. Level-triggered: it looks only at the state now,
+ * never at what happened before, so running it twice changes nothing the second time.
+ */
+import type { OrderItem } from "@hlconnect/core"
+import type { OrderLines } from "@hlconnect/store"
+import { Duration } from "effect"
+import { backoff, type FulfilmentPolicy } from "./Policy.js"
+
+/** What HL Connect says about the order (one `purchaseInfo` per order covers every line). */
+export type RemoteView =
+  | { readonly _tag: "Completed"; readonly items: ReadonlyArray<OrderItem> }
+  | { readonly _tag: "Processing" }
+  | { readonly _tag: "Failed"; readonly message: string | undefined }
+  | { readonly _tag: "NotFound" }
+  /** HL Connect could not be read this time (unavailable, unexpected answer). */
+  | { readonly _tag: "Unreadable"; readonly error: string }
+  /** No line needed HL Connect's view, so it was not asked. */
+  | { readonly _tag: "NotAsked" }
+
+export type Action =
+  | { readonly _tag: "Register" }
+  | { readonly _tag: "Cancel" }
+  | { readonly _tag: "Transition"; readonly to: OrderLines.OrderLineState; readonly reason?: string }
+  /** Stay put; look again at `nextCheckAt`. */
+  | { readonly _tag: "Wait"; readonly nextCheckAt: number; readonly error?: string }
+  | { readonly _tag: "Nothing" }
+
+export interface Drift {
+  readonly expected: string
+  readonly observed: string
+}
+
+export interface Decision {
+  readonly line: OrderLines.OrderLine
+  readonly action: Action
+  /** Set when local and remote disagree in a way no normal transition explains. */
+  readonly drift?: Drift
+  /** The remote item for this line, if HL Connect listed it. */
+  readonly remote?: OrderItem
+}
+
+/** Whether the order's remote view is needed to decide anything (paid lines alone are not). */
+export const needsRemote = (lines: ReadonlyArray<OrderLines.OrderLine>): boolean =>
+  lines.some((line) => line.state !== "paid" && line.state !== "registering" && line.state !== "needs_attention")
+
+const remoteStatusOf = (remote: RemoteView, line: OrderLines.OrderLine): { status: string; item?: OrderItem } => {
+  switch (remote._tag) {
+    case "Completed": {
+      const item = remote.items.find((i) => String(i.order_line_id) === line.orderLineId)
+      return item === undefined ? { status: "ABSENT" } : { status: item.status ?? "UNKNOWN", item }
+    }
+    case "Processing":
+      return { status: "PROCESSING" }
+    case "Failed":
+      return { status: "FAILED" }
+    case "NotFound":
+      return { status: "NOT_FOUND" }
+    case "Unreadable":
+    case "NotAsked":
+      return { status: "UNREADABLE" }
+  }
+}
+
+const attention = (reason: string, drift?: Drift): Pick<Decision, "action" | "drift"> =>
+  drift === undefined
+    ? { action: { _tag: "Transition", to: "needs_attention", reason } }
+    : { action: { _tag: "Transition", to: "needs_attention", reason }, drift }
+
+export const planLine = (
+  line: OrderLines.OrderLine,
+  remote: RemoteView,
+  now: number,
+  policy: FulfilmentPolicy
+): Decision => {
+  const { status, item } = remoteStatusOf(remote, line)
+  const decide = (d: Pick<Decision, "action" | "drift">): Decision => ({ line, ...d, ...(item === undefined ? {} : { remote: item }) })
+  const wait = (error?: string): Decision =>
+    decide({
+      action: {
+        _tag: "Wait",
+        nextCheckAt: now + backoff(error === undefined ? policy.firstCheckDelay : policy.retryDelay, policy.maxCheckDelay, line.attempts),
+        ...(error === undefined ? {} : { error })
+      }
+    })
+  const pastDeadline = now - line.createdAt > Duration.toMillis(policy.fulfilmentDeadline)
+
+  switch (line.state) {
+    case "paid":
+    case "registering":
+      return decide({ action: { _tag: "Register" } })
+    case "cancel_requested":
+      return decide({ action: { _tag: "Cancel" } })
+    case "registered":
+    case "processing": {
+      switch (status) {
+        case "COMPLETED":
+          return decide({ action: { _tag: "Transition", to: "completed" } })
+        case "FAILED":
+          return decide({ action: { _tag: "Transition", to: "failed", reason: remote._tag === "Failed" ? (remote.message ?? "fulfilment failed") : "fulfilment failed" } })
+        case "PROCESSING":
+          if (pastDeadline) {
+            return decide(attention(`not fulfilled within ${Duration.format(policy.fulfilmentDeadline)}`))
+          }
+          return line.state === "registered"
+            ? decide({ action: { _tag: "Transition", to: "processing" } })
+            : wait()
+        case "UNREADABLE":
+          return wait(remote._tag === "Unreadable" ? remote.error : "HL Connect was not asked")
+        case "CANCELLED":
+          return decide(attention("HL Connect cancelled the line without a local request", { expected: line.state, observed: status }))
+        case "NOT_FOUND":
+        case "ABSENT":
+          return decide(attention("HL Connect does not know this registered line", { expected: line.state, observed: status }))
+        default:
+          return decide(attention(`HL Connect reports an unknown status ${status}`, { expected: line.state, observed: status }))
+      }
+    }
+    case "completed":
+      return status === "COMPLETED" || status === "UNREADABLE"
+        ? decide({ action: { _tag: "Nothing" } })
+        : decide(attention(`completed locally, but HL Connect says ${status}`, { expected: "COMPLETED", observed: status }))
+    case "failed":
+      return status === "FAILED" || status === "UNREADABLE"
+        ? decide({ action: { _tag: "Nothing" } })
+        : decide(attention(`failed locally, but HL Connect says ${status}`, { expected: "FAILED", observed: status }))
+    case "cancelled":
+      return status === "CANCELLED" || status === "UNREADABLE" || status === "NOT_FOUND"
+        ? decide({ action: { _tag: "Nothing" } })
+        : decide(attention(`cancelled locally, but HL Connect says ${status}`, { expected: "CANCELLED", observed: status }))
+    case "needs_attention":
+      return decide({ action: { _tag: "Nothing" } })
+  }
+}
+
+export const planOrder = (
+  lines: ReadonlyArray<OrderLines.OrderLine>,
+  remote: RemoteView,
+  now: number,
+  policy: FulfilmentPolicy
+): ReadonlyArray<Decision> => lines.map((line) => planLine(line, remote, now, policy))
