@@ -10,5 +10,5 @@ if [ "$(pnpm --version 2>/dev/null)" != "10.34.9" ]; then
   PATH="$PWD/.ci/bin:$PWD/node_modules/.bin:$PATH"
   export PATH
 fi
-pnpm install --frozen-lockfile --prefer-offline --reporter=silent
+pnpm install --frozen-lockfile --prefer-offline
 exec "$@"
