@@ -84,7 +84,7 @@ export interface RegisterOptions {
 
 const EXCERPT_LENGTH = 300
 /** Bodies may hold download/view URLs, which are credentials: never let one into an error. */
-const redactUrls = (text: string) => text.replace(/https?:\/\/[^\s"'<>]+/g, "<url redacted>")
+const redactUrls = (text: string) => text.replace(/https?:(?:\\?\/){2}[^\s"'<>]+/g, "<url redacted>")
 const excerptOf = (body: string) => redactUrls(body.slice(0, EXCERPT_LENGTH * 2)).slice(0, EXCERPT_LENGTH)
 
 const unexpected = (response: RawResponse) =>
@@ -108,8 +108,9 @@ const bodyAs = <A, I>(schema: Schema.Schema<A, I>) => {
 /** A documented error status: decode its ErrorResponse into the tagged error and fail with it. */
 const failWith = <E, I>(schema: Schema.Schema<E, I>) => {
   const decode = bodyAs(schema)
+  // The server's message lands in the error: redact URLs first (JSON stays valid: they end at a quote).
   return (response: RawResponse): Effect.Effect<never, E | UnexpectedResponse> =>
-    Effect.flatMap(decode(response), Effect.fail)
+    Effect.flatMap(decode({ ...response, body: redactUrls(response.body) }), Effect.fail)
 }
 
 const firstHeader = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
@@ -122,12 +123,9 @@ const validInput = <A, I>(schema: Schema.Schema<A, I>) => {
     const decoded = decode(input)
     if (decoded._tag === "Right") return Effect.succeed(decoded.right)
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
-    return Effect.fail(
-      new InvalidRequest({
-        field: issue === undefined || issue.path.length === 0 ? "(input)" : issue.path.join("."),
-        message: issue?.message ?? "invalid input"
-      })
-    )
+    const field = issue === undefined || issue.path.length === 0 ? "(input)" : issue.path.join(".")
+    // The message names the field too: it is what ends up in logs and in `String(error)`.
+    return Effect.fail(new InvalidRequest({ field, message: `${field}: ${issue?.message ?? "invalid input"}` }))
   }
 }
 

@@ -94,10 +94,15 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, {
         : Duration.zero
     )
   )
-  return atLeastRetryAfter.pipe(
+  const retries = atLeastRetryAfter.pipe(
     Schedule.intersect(backoff),
-    Schedule.intersect(Schedule.recurs(Math.max(0, policy.maxAttempts - 1))),
-    Schedule.upTo(policy.maxElapsed)
+    Schedule.intersect(Schedule.recurs(Math.max(0, policy.maxAttempts - 1)))
+  )
+  // `maxElapsed` bounds when a retry would start, its wait included: a Retry-After (or backoff)
+  // that ends past the cap gives up now instead of sleeping beyond it.
+  return Schedule.delays(retries).pipe(
+    Schedule.intersect(Schedule.elapsed),
+    Schedule.whileOutput(([delay, elapsed]) => Duration.lessThanOrEqualTo(Duration.sum(elapsed, delay), policy.maxElapsed))
   )
 }
 

@@ -2,7 +2,7 @@
  * Applies the configured faults to API requests, counts what the sandbox saw, and stamps
  * `X-Environment` on every success, as HL Connect does.
  */
-import { HttpApi, HttpApiBuilder, type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { HlConnectApi } from "@hlconnect/core"
 import { Duration, Effect } from "effect"
@@ -99,6 +99,9 @@ const faults = (state: SandboxState, app: HttpApp.Default): HttpApp.Default =>
         return HttpServerResponse.empty({ status: 500 })
       }
       case undefined:
-        return respond(yield* app)
+        // Typed errors (401, 404, 409 …) become responses only after this middleware, so the
+        // final response is counted (and stamped) just before it is written.
+        yield* HttpApp.appendPreResponseHandler((_request, response) => Effect.sync(() => respond(response)))
+        return yield* app
     }
   })
