@@ -53,7 +53,7 @@ import {
   ViewUrl
 } from "./Models.js"
 import { AlreadyRegistered, Completed, Failed, type PurchaseOutcome, Processing, Registered, type RegistrationOutcome } from "./Outcomes.js"
-import { DefaultRetryPolicies, type EndpointName, EndpointNames, isTransient, parseRetryAfter, type RetryPolicy, retrySchedule } from "./RetryPolicy.js"
+import { DefaultRetryPolicies, type EndpointName, EndpointNames, isTransient, parseRetryAfter, type RetryPolicy, retrySchedule, retryWhile } from "./RetryPolicy.js"
 import { makeAgent, type PreparedRequest, type RawResponse, send } from "./Transport.js"
 
 /** Failures any call can end with once its own answers are exhausted. */
@@ -219,7 +219,7 @@ const make = (options: HlConnectOptions) =>
     ): Effect.Effect<A, E | CallError> => {
       const timeoutMillis = Duration.toMillis(policyOf(endpoint).attemptTimeout)
       const schedule = schedules.get(endpoint) ?? retrySchedule(DefaultRetryPolicies[endpoint])
-      const endpointLabel = MetricLabel.make("endpoint", endpoint)
+      const labels = metricLabelsOf(endpoint)
       const answer = (response: RawResponse): Effect.Effect<A, E | TransientFailure | EnvironmentMismatch> => {
         const status = response.status
         if (status === 429 || status === 503) {
@@ -238,29 +238,29 @@ const make = (options: HlConnectOptions) =>
         const started = performance.now()
         const attempt = Effect.suspend(() => {
           attempts++
-          attemptsTotal.unsafeUpdate(1, [endpointLabel])
+          attemptsTotal.unsafeUpdate(1, labels.endpoint)
           return Effect.flatMap(send(dispatcher, origin, request, timeoutMillis), answer)
         })
         const isRetryable = (failure: E | TransientFailure | EnvironmentMismatch): failure is TransientFailure =>
           isTransient(failure)
-        return inFlight.withPermits(1)(paced(attempt)).pipe(
-          Effect.tapError((failure) => {
-            if (onTransientFailure !== undefined && isRetryable(failure)) onTransientFailure(failure)
-            return Effect.void
-          }),
-          Effect.retry({ schedule, while: isRetryable }),
+        const limited = inFlight.withPermits(1)(paced(attempt))
+        const observed =
+          onTransientFailure === undefined
+            ? limited
+            : Effect.tapError(limited, (failure) => {
+                if (isRetryable(failure)) onTransientFailure(failure)
+                return Effect.void
+              })
+        return retryWhile(observed, schedule, isRetryable).pipe(
           Effect.catchIf(isRetryable, (lastCause) =>
             Effect.fail(new HlConnectUnavailable({ endpoint, attempts, lastCause }))
           ),
           Effect.onExit((exit) => {
-            callDuration.unsafeUpdate((performance.now() - started) / 1000, [endpointLabel])
-            callsTotal.unsafeUpdate(1, [endpointLabel, MetricLabel.make("outcome", outcomeOf(exit))])
+            callDuration.unsafeUpdate((performance.now() - started) / 1000, labels.endpoint)
+            callsTotal.unsafeUpdate(1, labels.outcome(outcomeOf(exit)))
             return Effect.void
           }),
-          Effect.withSpan(`HlConnect.${endpoint}`, {
-            kind: "client",
-            attributes: { "hlconnect.endpoint": endpoint, "http.request.method": request.method }
-          })
+          Effect.withSpan(`HlConnect.${endpoint}`, spanOptionsOf(endpoint, request.method))
         )
       })
     }
@@ -483,6 +483,65 @@ const outcomeOf = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string 
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) return failure.value._tag
   return Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "defect"
+}
+
+/**
+ * Metric labels per endpoint (and outcome), made once: `Metric.unsafeUpdate` caches its hook by
+ * the identity of the label array, so a fresh array per call means a fresh metric key, hash and
+ * registry lookup per call.
+ */
+interface EndpointLabels {
+  readonly endpoint: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly outcome: (outcome: string) => ReadonlyArray<MetricLabel.MetricLabel>
+}
+const endpointLabels = new Map<EndpointName, EndpointLabels>()
+const metricLabelsOf = (endpoint: EndpointName): EndpointLabels => {
+  const cached = endpointLabels.get(endpoint)
+  if (cached !== undefined) return cached
+  const endpointLabel = MetricLabel.make("endpoint", endpoint)
+  const byOutcome = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  const labels: EndpointLabels = {
+    endpoint: [endpointLabel],
+    outcome: (outcome) => {
+      let outcomeLabels = byOutcome.get(outcome)
+      if (outcomeLabels === undefined) {
+        outcomeLabels = [endpointLabel, MetricLabel.make("outcome", outcome)]
+        byOutcome.set(outcome, outcomeLabels)
+      }
+      return outcomeLabels
+    }
+  }
+  endpointLabels.set(endpoint, labels)
+  return labels
+}
+
+interface SpanOptions {
+  readonly kind: "client"
+  readonly attributes: Readonly<Record<string, string>>
+  readonly captureStackTrace: () => string | undefined
+}
+const spanOptions = new Map<string, SpanOptions>()
+/**
+ * The span's options per endpoint, made once. Effect would otherwise capture a stack trace (a
+ * `new Error()`) per call for the span's `code.stacktrace`; the frame it records is always this
+ * module's `call`, so one capture per endpoint records the same.
+ */
+const spanOptionsOf = (endpoint: EndpointName, method: PreparedRequest["method"]): SpanOptions => {
+  const key = `${endpoint} ${method}`
+  const cached = spanOptions.get(key)
+  if (cached !== undefined) return cached
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 2
+  const site = new Error()
+  Error.stackTraceLimit = limit
+  let frame: string | undefined
+  const options: SpanOptions = {
+    kind: "client",
+    attributes: { "hlconnect.endpoint": endpoint, "http.request.method": method },
+    captureStackTrace: () => (frame ??= site.stack?.split("\n")[2]?.trim())
+  }
+  spanOptions.set(key, options)
+  return options
 }
 
 const callsTotal = Metric.counter("hlconnect_client_calls_total", {

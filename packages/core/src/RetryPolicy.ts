@@ -3,7 +3,7 @@
  * attempt timeouts, 500, 503, 429); 429 and 503 wait at least `Retry-After`. Everything else —
  * including info's 502, which means the order failed — is an answer, not a fault.
  */
-import { Duration, Schedule } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import { RateLimited, type TransientFailure } from "./Errors.js"
 
 export interface RetryPolicy {
@@ -105,6 +105,29 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, {
     Schedule.whileOutput(([delay, elapsed]) => Duration.lessThanOrEqualTo(Duration.sum(elapsed, delay), policy.maxElapsed))
   )
 }
+
+/**
+ * `Effect.retry(effect, { schedule, while: isRetryable })`, except that the schedule's driver is
+ * only made once an attempt has failed retryably: a call that succeeds at once pays nothing for
+ * its retry policy. The schedule is stepped with each retryable failure, exactly as
+ * `Effect.retry` does (its delay slept, the last failure kept when it is done); other failures
+ * pass through untouched.
+ */
+export const retryWhile = <A, E, T extends E>(
+  attempt: Effect.Effect<A, E>,
+  schedule: Schedule.Schedule<unknown, T>,
+  isRetryable: (failure: E) => failure is T
+): Effect.Effect<A, E> =>
+  Effect.catchIf(attempt, isRetryable, (first) =>
+    Effect.flatMap(Schedule.driver(schedule), (driver) => {
+      const retryAfter = (failure: T): Effect.Effect<A, E> =>
+        Effect.matchEffect(driver.next(failure), {
+          onFailure: () => Effect.fail(failure),
+          onSuccess: () => Effect.catchIf(attempt, isRetryable, retryAfter)
+        })
+      return retryAfter(first)
+    })
+  )
 
 /**
  * `Retry-After` is either delta-seconds or an HTTP-date. Returns milliseconds to wait, if any.
