@@ -223,8 +223,11 @@ const make = (options: HlConnectOptions) =>
       const answer = (response: RawResponse): Effect.Effect<A, E | TransientFailure | EnvironmentMismatch> => {
         const status = response.status
         if (status === 429 || status === 503) {
-          const retryAfter = parseRetryAfter(firstHeader(response.headers["retry-after"]), Date.now())
-          return Effect.fail(new RateLimited(retryAfter === undefined ? { status } : { status, retryAfterMillis: retryAfter }))
+          // An HTTP-date Retry-After is relative to Effect's clock (so TestClock governs it too).
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const retryAfter = parseRetryAfter(firstHeader(response.headers["retry-after"]), now)
+            return Effect.fail(new RateLimited(retryAfter === undefined ? { status } : { status, retryAfterMillis: retryAfter }))
+          })
         }
         if (status === 500) return decodeServerError(response)
         if (status >= 200 && status < 300) {
