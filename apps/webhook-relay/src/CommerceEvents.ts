@@ -1,0 +1,168 @@
+/**
+ * The commerce events the relay accepts (snake_case on the wire, Standard Webhooks envelope
+ * `{ type, timestamp?, data }`):
+ *
+ * - `order.paid`: `data = { order_number, customer: { name, email }, currency?, lines: [{ order_line_id,
+ *   asset_id, quantity, unit_price, line_price, validation_token, token_expires_at?, parts?: [{ asset_id,
+ *   order_line_id }] }] }`. Prices are decimals in major units (number or string, at most 2 decimals);
+ *   `token_expires_at` is the `exp_date` (Unix seconds) HL Connect returned with the token.
+ * - `order.refunded`: `data = { order_number, order_line_ids? }` (omitted: every line of the order).
+ * - `order.line_cancelled`: `data = { order_number, order_line_ids }`.
+ *
+ * Ids are HL Connect ids: positive integers, as JSON numbers or digit strings; stored as strings.
+ */
+import { Either, ParseResult, Schema } from "effect"
+
+const digits = /^[1-9]\d{0,15}$/
+
+/** An HL Connect id (integer ≥ 1) sent as a number or a string; decoded to its decimal string. */
+export const WireId = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Number), Schema.String, {
+  strict: true,
+  decode: (value, _, ast) => {
+    const text = typeof value === "number" ? String(value) : value.trim()
+    return digits.test(text) && Number.isSafeInteger(Number(text))
+      ? ParseResult.succeed(text)
+      : ParseResult.fail(new ParseResult.Type(ast, value, "must be a positive integer id (number or digit string)"))
+  },
+  encode: (s) => ParseResult.succeed(s)
+})
+
+const minorOf = (value: string | number): number | undefined => {
+  if (typeof value === "string") {
+    // Strings are parsed exactly: no binary floating point involved.
+    const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(value.trim())
+    if (m === null) return undefined
+    return Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"))
+  }
+  if (!Number.isFinite(value) || value < 0 || value > 1e12) return undefined
+  const minor = Math.round(value * 100)
+  // 3.999 is not a price in a 2-decimal currency; 0.1 + 0.2 style noise is.
+  return Math.abs(minor - value * 100) < 1e-6 ? minor : undefined
+}
+
+/** A non-negative decimal price with at most 2 decimals, decoded to minor units (cents). */
+export const Price = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Number), Schema.Int, {
+  strict: true,
+  decode: (value, _, ast) => {
+    const minor = minorOf(value)
+    return minor === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, value, "must be a non-negative decimal with at most 2 decimals, like 3.99"))
+      : ParseResult.succeed(minor)
+  },
+  encode: (minor) => ParseResult.succeed(minor / 100)
+})
+
+const NonEmpty = (max: number) =>
+  Schema.String.pipe(
+    Schema.minLength(1, { message: () => "must not be empty" }),
+    Schema.maxLength(max, { message: () => `must be at most ${max} characters` })
+  )
+
+export const Customer = Schema.Struct({
+  name: NonEmpty(512),
+  email: NonEmpty(320).pipe(Schema.pattern(/^[^\s@]+@[^\s@]+$/, { message: () => "must be an email address" }))
+})
+
+export const PaidLine = Schema.Struct({
+  order_line_id: WireId,
+  asset_id: WireId,
+  quantity: Schema.Int.pipe(Schema.between(1, 100_000, { message: () => "must be an integer between 1 and 100000" })),
+  unit_price: Price,
+  line_price: Price,
+  validation_token: NonEmpty(4096),
+  token_expires_at: Schema.optional(Schema.Int.pipe(Schema.positive({ message: () => "must be Unix seconds" }))),
+  parts: Schema.optional(
+    Schema.Array(Schema.Struct({ asset_id: WireId, order_line_id: WireId })).pipe(
+      Schema.maxItems(64, { message: () => "at most 64 parts" })
+    )
+  )
+}).pipe(
+  Schema.filter((line) =>
+    line.unit_price * line.quantity === line.line_price || {
+      path: ["line_price"],
+      message: "must equal unit_price × quantity"
+    }
+  )
+)
+export type PaidLine = typeof PaidLine.Type
+
+const distinctLineIds = (ids: ReadonlyArray<string>): boolean => new Set(ids).size === ids.length
+
+export const OrderPaid = Schema.Struct({
+  order_number: WireId,
+  customer: Customer,
+  currency: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like USD" }))),
+  lines: Schema.Array(PaidLine).pipe(
+    Schema.minItems(1, { message: () => "must list at least one line" }),
+    Schema.maxItems(100, { message: () => "at most 100 lines per order" })
+  )
+}).pipe(
+  Schema.filter((order) =>
+    distinctLineIds(order.lines.flatMap((l) => [l.order_line_id, ...(l.parts ?? []).map((p) => p.order_line_id)])) || {
+      path: ["lines"],
+      message: "order_line_id values (lines and parts) must be distinct"
+    }
+  )
+)
+export type OrderPaid = typeof OrderPaid.Type
+
+const LineIds = Schema.Array(WireId).pipe(
+  Schema.minItems(1, { message: () => "must list at least one line id" }),
+  Schema.maxItems(100, { message: () => "at most 100 line ids" }),
+  Schema.filter((ids) => distinctLineIds(ids) || "must not repeat a line id")
+)
+
+export const OrderRefunded = Schema.Struct({ order_number: WireId, order_line_ids: Schema.optional(LineIds) })
+export type OrderRefunded = typeof OrderRefunded.Type
+
+export const OrderLineCancelled = Schema.Struct({ order_number: WireId, order_line_ids: LineIds })
+export type OrderLineCancelled = typeof OrderLineCancelled.Type
+
+export const CommerceEvent = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("order.paid"), timestamp: Schema.optional(Schema.String), data: OrderPaid }),
+  Schema.Struct({ type: Schema.Literal("order.refunded"), timestamp: Schema.optional(Schema.String), data: OrderRefunded }),
+  Schema.Struct({ type: Schema.Literal("order.line_cancelled"), timestamp: Schema.optional(Schema.String), data: OrderLineCancelled })
+)
+export type CommerceEvent = typeof CommerceEvent.Type
+
+export const eventTypes = ["order.paid", "order.refunded", "order.line_cancelled"] as const
+export type CommerceEventType = (typeof eventTypes)[number]
+
+const isEventType = (t: unknown): t is CommerceEventType => eventTypes.some((e) => e === t)
+
+/** Why a body is not an event we accept: 400 (not JSON / no envelope) or 422 (wrong content). */
+export class MalformedEvent extends Schema.TaggedError<MalformedEvent>()("MalformedEvent", {
+  status: Schema.Literal(400, 422),
+  message: Schema.String
+}) {}
+
+const decodeEnvelope = Schema.decodeUnknownEither(CommerceEvent, { errors: "first", onExcessProperty: "ignore" })
+
+const describe = (error: ParseResult.ParseError): string => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (issue === undefined) return error.message
+  const path = issue.path.map(String).join(".")
+  return path === "" ? issue.message : `${path}: ${issue.message}`
+}
+
+/** Parses and decodes a (verified) raw body. */
+export const parse = (body: string): Either.Either<CommerceEvent, MalformedEvent> => {
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch (error) {
+    return Either.left(new MalformedEvent({ status: 400, message: `body is not JSON: ${error instanceof Error ? error.message : String(error)}` }))
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json) || !("type" in json)) {
+    return Either.left(new MalformedEvent({ status: 400, message: "body must be a JSON object with type and data" }))
+  }
+  if (!isEventType(json.type)) {
+    return Either.left(
+      new MalformedEvent({
+        status: 422,
+        message: `unknown event type ${JSON.stringify(json.type)}; accepted: ${eventTypes.join(", ")}`
+      })
+    )
+  }
+  return Either.mapLeft(decodeEnvelope(json), (error) => new MalformedEvent({ status: 422, message: `${json.type}: ${describe(error)}` }))
+}

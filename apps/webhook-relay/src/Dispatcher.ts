@@ -1,0 +1,223 @@
+/**
+ * Drains the inbox: `order.paid` creates the order's lines (one transaction) and registers each
+ * with HL Connect; `order.refunded` / `order.line_cancelled` request and send cancellation.
+ * Transient failures retry with exponential backoff; permanent ones (asset unknown, token
+ * expired or refused…) dead-letter the event with the reason, replayable through the admin API.
+ */
+import { Fulfilment, type FulfilmentError } from "@hlconnect/fulfilment"
+import { Inbox, type Lease, OrderLines, Store } from "@hlconnect/store"
+import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope } from "effect"
+import { randomUUID } from "node:crypto"
+import { type CommerceEvent, parse } from "./CommerceEvents.js"
+import type { Doorbell } from "./Doorbell.js"
+import { source } from "./Ingest.js"
+import type { RelayConfig } from "./RelayConfig.js"
+
+export const dispatchedTotal = Metric.counter("relay_dispatch_total", {
+  description: "Inbox events handled, by event type and outcome (completed, retry, dead).",
+  incremental: true
+})
+
+/** What handling an event came to. */
+export type Verdict =
+  | { readonly _tag: "Done" }
+  | { readonly _tag: "Transient"; readonly error: string; readonly at?: number }
+  | { readonly _tag: "Permanent"; readonly reason: string }
+
+const done: Verdict = { _tag: "Done" }
+
+/** HL Connect refused our credentials: retry much later, loudly. */
+const haltedDelay = Duration.minutes(5)
+const maxRetryDelay = Duration.minutes(10)
+/** Lines are the relay's to register first; the reconciler takes over only if the relay does not. */
+const reconcilerGrace = Duration.minutes(2)
+
+/** The verdict for an order's lines after acting on them: the worst one wins. */
+const combine = (verdicts: ReadonlyArray<Verdict>): Verdict => {
+  const transient = verdicts.filter((v) => v._tag === "Transient")
+  if (transient.length > 0) {
+    const ats = transient.flatMap((v) => (v.at === undefined ? [] : [v.at]))
+    return { _tag: "Transient", error: transient.map((v) => v.error).join("; "), ...(ats.length === 0 ? {} : { at: Math.min(...ats) }) }
+  }
+  const permanent = verdicts.filter((v) => v._tag === "Permanent")
+  return permanent.length > 0 ? { _tag: "Permanent", reason: permanent.map((v) => v.reason).join("; ") } : done
+}
+
+export const make = (
+  config: RelayConfig,
+  options: { readonly bell: Doorbell; readonly deliveries: Doorbell; readonly owner?: string }
+) =>
+  Effect.gen(function* () {
+    const inbox = yield* Inbox.Inbox
+    const lines = yield* OrderLines.OrderLines
+    const store = yield* Store.Store
+    const fulfilment = yield* Fulfilment
+    const owner = options.owner ?? `relay-dispatcher-${randomUUID()}`
+
+    /** Judges a line by the state it ended in (robust to races with the reconciler). */
+    const judge = (key: OrderLines.OrderLineKey, retryAt?: number) =>
+      Effect.map(lines.get(key), (line): Verdict => {
+        switch (line.state) {
+          case "paid":
+          case "registering":
+          case "cancel_requested":
+            return {
+              _tag: "Transient",
+              error: `line ${line.orderLineId} is still ${line.state}${Option.match(line.lastError, { onNone: () => "", onSome: (e) => `: ${e}` })}`,
+              ...(retryAt === undefined ? {} : { at: retryAt })
+            }
+          case "needs_attention":
+            return {
+              _tag: "Permanent",
+              reason: `line ${line.orderLineId}: ${Option.getOrElse(line.attentionReason, () => "needs attention")}`
+            }
+          default:
+            return done
+        }
+      })
+
+    const paid = (data: Extract<CommerceEvent, { type: "order.paid" }>["data"]) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const created = yield* store.transaction(
+          Effect.forEach(data.lines, (l) =>
+            lines.create({
+              orderNumber: data.order_number,
+              orderLineId: l.order_line_id,
+              asset: l.asset_id,
+              quantity: l.quantity,
+              unitPriceMinor: l.unit_price,
+              totalPriceMinor: l.line_price,
+              currency: data.currency ?? config.currency,
+              customerEmail: data.customer.email,
+              customerName: data.customer.name,
+              validationToken: Redacted.make(l.validation_token),
+              ...(l.token_expires_at === undefined ? {} : { tokenExpiresAt: l.token_expires_at * 1000 }),
+              ...(l.parts === undefined ? {} : { parts: l.parts.map((p) => ({ asset: p.asset_id, orderLineId: p.order_line_id })) }),
+              nextCheckAt: now + Duration.toMillis(reconcilerGrace)
+            })
+          )
+        )
+        const verdicts = yield* Effect.forEach(created, ({ line }) =>
+          Effect.flatMap(fulfilment.registerLine(line), (outcome) => judge(line, outcome._tag === "RetryLater" ? outcome.at : undefined))
+        )
+        return combine(verdicts)
+      })
+
+    const cancel = (orderNumber: string, lineIds: ReadonlyArray<string> | undefined) =>
+      Effect.gen(function* () {
+        const order = yield* lines.findOrder(orderNumber)
+        // The order.paid may still be on its way (senders do not guarantee order).
+        if (Option.isNone(order)) return { _tag: "Transient", error: `order ${orderNumber} is not known (yet)` } satisfies Verdict
+        const targets = lineIds ?? order.value.lines.map((l) => l.orderLineId)
+        const verdicts = yield* Effect.forEach(targets, (id) =>
+          Effect.gen(function* () {
+            const line = order.value.lines.find((l) => l.orderLineId === id)
+            if (line === undefined) return { _tag: "Permanent", reason: `order ${orderNumber} has no line ${id}` } satisfies Verdict
+            const requested = yield* fulfilment.requestCancel(line)
+            const current = yield* lines.get(line)
+            const sent = current.state === "cancel_requested" ? yield* fulfilment.cancelLine(current) : requested
+            if (current.state === "failed") return done
+            return yield* judge(line, sent._tag === "RetryLater" ? sent.at : undefined)
+          })
+        )
+        return combine(verdicts)
+      })
+
+    const handle = (event: Inbox.InboxEvent): Effect.Effect<Verdict, FulfilmentError> => {
+      const decoded = parse(event.body)
+      // Verified and decoded at ingest; failing now means the schema changed since.
+      if (Either.isLeft(decoded)) return Effect.succeed({ _tag: "Permanent", reason: `undecodable event: ${decoded.left.message}` })
+      const e = decoded.right
+      switch (e.type) {
+        case "order.paid":
+          return paid(e.data)
+        case "order.refunded":
+          return cancel(e.data.order_number, e.data.order_line_ids)
+        case "order.line_cancelled":
+          return cancel(e.data.order_number, e.data.order_line_ids)
+      }
+    }
+
+    const retryDelay = (attempts: number) =>
+      Math.min(Duration.toMillis(maxRetryDelay), Duration.toMillis(config.dispatchRetryDelay) * 2 ** Math.min(Math.max(attempts - 1, 0), 20))
+
+    const settle = (lease: Lease, event: Inbox.InboxEvent, verdict: Verdict) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        switch (verdict._tag) {
+          case "Done":
+            yield* inbox.complete(lease)
+            yield* count(event.eventType, "completed")
+            return
+          case "Permanent":
+            yield* inbox.deadLetter(lease, { error: verdict.reason })
+            yield* count(event.eventType, "dead")
+            yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, eventType: event.eventType, reason: verdict.reason })
+            return
+          case "Transient": {
+            if (event.attempts >= config.dispatchMaxAttempts) {
+              const reason = `gave up after ${event.attempts} attempts: ${verdict.error}`
+              yield* inbox.deadLetter(lease, { error: reason })
+              yield* count(event.eventType, "dead")
+              yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, reason })
+              return
+            }
+            const at = Math.max(verdict.at ?? 0, now + retryDelay(event.attempts))
+            yield* inbox.retryLater(lease, { error: verdict.error, nextAttemptAt: at })
+            yield* count(event.eventType, "retry")
+            return
+          }
+        }
+      })
+
+    const count = (eventType: string, outcome: string) =>
+      Metric.increment(Metric.tagged(Metric.tagged(dispatchedTotal, "event_type", eventType), "outcome", outcome))
+
+    const process = (lease: Lease, event: Inbox.InboxEvent) =>
+      handle(event).pipe(
+        Effect.catchTag("FulfilmentHalted", (halted) =>
+          Effect.zipRight(
+            Effect.logError("HL Connect work halted; event will be retried", { eventId: event.eventId, message: halted.message }),
+            Effect.map(Clock.currentTimeMillis, (now): Verdict => ({ _tag: "Transient", error: halted.message, at: now + Duration.toMillis(haltedDelay) }))
+          )
+        ),
+        Effect.catchTags({
+          NotFound: (e) => Effect.succeed<Verdict>({ _tag: "Permanent", reason: e.message }),
+          InvalidInput: (e) => Effect.succeed<Verdict>({ _tag: "Permanent", reason: `${e.field}: ${e.message}` }),
+          StorageError: (e) => Effect.succeed<Verdict>({ _tag: "Transient", error: `storage: ${e.message}` })
+        }),
+        Effect.flatMap((verdict) => settle(lease, event, verdict)),
+        Effect.zipRight(options.deliveries.ring),
+        Effect.catchAllCause((cause) =>
+          Effect.logError("inbox event handling failed; the lease will expire and it will be retried", { eventId: event.eventId }, cause)
+        ),
+        Effect.annotateLogs({ eventId: event.eventId, eventType: event.eventType })
+      )
+
+    /** One pass: claim due events and handle them, per order in arrival order, orders concurrently. */
+    const drainOnce = Effect.gen(function* () {
+      const claimed = yield* inbox.claim({ owner, limit: 32, leaseMs: 120_000, source })
+      const byOrder = new Map<string, Array<Inbox.ClaimedInboxEvent>>()
+      for (const c of claimed) {
+        const decoded = parse(c.event.body)
+        const key = Either.isRight(decoded) ? decoded.right.data.order_number : c.event.eventId
+        const group = byOrder.get(key)
+        if (group === undefined) byOrder.set(key, [c])
+        else group.push(c)
+      }
+      yield* Effect.forEach(byOrder.values(), (group) => Effect.forEach(group, (c) => process(c.lease, c.event), { discard: true }), {
+        concurrency: 8,
+        discard: true
+      })
+      return claimed.length
+    })
+
+    const run: Effect.Effect<never, never, Scope.Scope> = drainOnce.pipe(
+      Effect.catchAllCause((cause) => Effect.as(Effect.logError("inbox claim failed", cause), 0)),
+      Effect.flatMap((n) => (n === 0 ? options.bell.wait(config.pollInterval) : Effect.void)),
+      Effect.forever
+    )
+
+    return { run, drainOnce } as const
+  })

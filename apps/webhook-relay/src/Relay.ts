@@ -1,0 +1,98 @@
+/**
+ * The relay as one layer: the HTTP routes (ingest, admin, ops) on the provided `HttpServer`,
+ * plus the dispatcher and delivery workers as scoped fibers. On shutdown the server drains
+ * first, then the workers stop, then the committer tells any queued request it was not stored.
+ */
+import { HttpRouter, HttpServer } from "@effect/platform"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { HlConnect } from "@hlconnect/core"
+import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
+import { Health, HttpMetrics, HttpServing, loadConfig, OpsRoutes } from "@hlconnect/service"
+import { Store, Subscribers } from "@hlconnect/store"
+import { Effect, Layer } from "effect"
+import * as Admin from "./Admin.js"
+import * as Delivery from "./Delivery.js"
+import * as Dispatcher from "./Dispatcher.js"
+import * as Doorbell from "./Doorbell.js"
+import * as InboxWriter from "./InboxWriter.js"
+import * as Ingest from "./Ingest.js"
+import * as RelayConfig from "./RelayConfig.js"
+
+export const ingestPath = "/webhooks/commerce"
+
+/** Creates the configured subscribers that do not exist yet (matched by URL), so restarts are idempotent. */
+const seedSubscribers = (config: RelayConfig.RelayConfig) =>
+  Effect.gen(function* () {
+    if (config.seedSubscribers.length === 0) return
+    const subscribers = yield* Subscribers.Subscribers
+    const existing = new Set((yield* subscribers.list()).map((s) => s.url))
+    for (const seed of config.seedSubscribers) {
+      if (existing.has(seed.url)) continue
+      const created = yield* subscribers.create({ url: seed.url, signingSecret: seed.secret, eventFilter: seed.events })
+      yield* Effect.logInfo("subscriber seeded from RELAY_SUBSCRIBERS", { subscriberId: created.subscriberId, url: created.url })
+    }
+  })
+
+export interface Options {
+  /** Group commit on (default) or one commit per event (for comparison). */
+  readonly groupCommit?: boolean
+  /** Start the dispatcher and delivery workers (default true). */
+  readonly workers?: boolean
+  /** `auto` (default): a worker thread on SQLite files, else the store; `store`: always the store. */
+  readonly inboxWriter?: "auto" | "store" | InboxWriter.InboxWriter
+}
+
+/** The relay on whatever server, store, HL Connect client and Fulfilment are provided. */
+export const layer = (
+  config: RelayConfig.RelayConfig,
+  options: Options = {}
+): Layer.Layer<never, never, HttpServer.HttpServer | Health.Health | Fulfilment | Store.StoreServices | SqlClient> =>
+  Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const inboxBell = yield* Doorbell.make
+      const deliveryBell = yield* Doorbell.make
+      yield* seedSubscribers(config).pipe(Effect.orDie)
+      const health = yield* Health.Health
+      const sql = yield* SqlClient
+      yield* health.register("store", sql`SELECT 1`)
+
+      const writer =
+        typeof options.inboxWriter === "object"
+          ? options.inboxWriter
+          : options.inboxWriter === "store"
+            ? yield* InboxWriter.store
+            : yield* InboxWriter.make
+      yield* Effect.logInfo(`inbox commits via ${writer.kind}`)
+      const ingest = yield* Ingest.make(config, writer, { grouped: options.groupCommit ?? true, onCommitted: inboxBell.ring })
+      const admin = yield* Admin.make(config, { inbox: inboxBell, deliveries: deliveryBell })
+      if (options.workers ?? true) {
+        const dispatcher = yield* Dispatcher.make(config, { bell: inboxBell, deliveries: deliveryBell })
+        const delivery = yield* Delivery.make(config, { bell: deliveryBell })
+        yield* Effect.forkScoped(dispatcher.run)
+        yield* Effect.forkScoped(delivery.run)
+      }
+
+      const app = HttpRouter.concat(admin, OpsRoutes.router).pipe(
+        HttpRouter.post(ingestPath, ingest.handler),
+        HttpRouter.provideService(Health.Health, health)
+      )
+      yield* HttpServer.serveEffect(app, HttpMetrics.middleware)
+    })
+  )
+
+/** `layer` with Fulfilment and Health wired: needs the server, the store and HL Connect. */
+export const layerWith = (config: RelayConfig.RelayConfig, policy: FulfilmentPolicy, options: Options = {}) =>
+  layer(config, options).pipe(Layer.provide(Layer.mergeAll(Fulfilment.Default(policy), Health.Health.Default)))
+
+/** Everything from the environment: `PORT` (4020), `RELAY_*`, `HLCONNECT_*`, `DATABASE_URL`/`DATA_DIR`, `FULFILMENT_*`. */
+export const layerConfig = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* RelayConfig.load
+    const policy = yield* loadConfig(FulfilmentConfig)
+    return layerWith(config, policy).pipe(
+      Layer.provide(HttpServing.serverLayerFromConfig(4020)),
+      Layer.provideMerge(HlConnect.layerConfig()),
+      Layer.provideMerge(Store.layer)
+    )
+  })
+)

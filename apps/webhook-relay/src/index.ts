@@ -1,0 +1,12 @@
+/** The relay as composable pieces; `Relay.layer` / `Relay.layerConfig` is the whole app. */
+export * as Admin from "./Admin.js"
+export * as CommerceEvents from "./CommerceEvents.js"
+export * as Delivery from "./Delivery.js"
+export * as Dispatcher from "./Dispatcher.js"
+export * as Doorbell from "./Doorbell.js"
+export * as GroupCommit from "./GroupCommit.js"
+export * as InboxWriter from "./InboxWriter.js"
+export * as Ingest from "./Ingest.js"
+export * as Relay from "./Relay.js"
+export * as RelayConfig from "./RelayConfig.js"
+export * as Signature from "./Signature.js"
