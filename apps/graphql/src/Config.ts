@@ -1,0 +1,75 @@
+/**
+ * The facade's own settings, read once at start-up. Every problem is reported at once,
+ * naming its variable (`loadConfig`).
+ */
+import { type InvalidConfiguration, loadConfig } from "@hlconnect/service"
+import { Config, type Effect, Option, Redacted } from "effect"
+
+export interface Limits {
+  /** Deepest selection allowed (GraphQL Armor max-depth). */
+  readonly maxDepth: number
+  /** Aliases per operation (GraphQL Armor max-aliases). */
+  readonly maxAliases: number
+  /** Static query cost (GraphQL Armor cost-limit). */
+  readonly maxCost: number
+  /** Tokens per document (GraphQL Armor max-tokens). */
+  readonly maxTokens: number
+}
+
+export interface GraphqlSettings {
+  /** Bearer keys callers authenticate with; never logged. */
+  readonly apiKeys: ReadonlyArray<Redacted.Redacted<string>>
+  readonly production: boolean
+  readonly introspection: boolean
+  readonly graphiql: boolean
+  /** Where GraphiQL's scripts and styles are served from; `None`: the installed package, else the CDN. */
+  readonly graphiqlAssetsDir: Option.Option<string>
+  /** HL Connect calls one loader batch runs at once (the client caps the total, HLCONNECT_MAX_IN_FLIGHT). */
+  readonly upstreamConcurrency: number
+  readonly limits: Limits
+}
+
+export const defaultLimits: Limits = { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }
+
+const atLeast = (min: number) => ({ message: `must be at least ${min}`, validation: (n: number) => n >= min })
+const int = (name: string, min: number, fallback: number) =>
+  Config.integer(name).pipe(Config.validate(atLeast(min)), Config.withDefault(fallback))
+
+/**
+ * `GRAPHQL_API_KEYS` (required, comma-separated, secret), `NODE_ENV`, `GRAPHQL_INTROSPECTION` and
+ * `GRAPHIQL` (default: on unless `NODE_ENV=production`), `GRAPHIQL_ASSETS_DIR`,
+ * `GRAPHQL_UPSTREAM_CONCURRENCY` (16), `GRAPHQL_MAX_DEPTH` (8), `GRAPHQL_MAX_ALIASES` (15),
+ * `GRAPHQL_MAX_COST` (5000), `GRAPHQL_MAX_TOKENS` (2000).
+ */
+export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
+  apiKeys: Config.array(Config.redacted(), "GRAPHQL_API_KEYS").pipe(
+    Config.validate({
+      message: "must list at least one key, none of them empty",
+      validation: (keys) => keys.length > 0 && keys.every((key) => Redacted.value(key).trim() !== "")
+    })
+  ),
+  nodeEnv: Config.string("NODE_ENV").pipe(Config.withDefault("development")),
+  introspection: Config.option(Config.boolean("GRAPHQL_INTROSPECTION")),
+  graphiql: Config.option(Config.boolean("GRAPHIQL")),
+  graphiqlAssetsDir: Config.option(Config.nonEmptyString("GRAPHIQL_ASSETS_DIR")),
+  upstreamConcurrency: int("GRAPHQL_UPSTREAM_CONCURRENCY", 1, 16),
+  limits: Config.all({
+    maxDepth: int("GRAPHQL_MAX_DEPTH", 1, defaultLimits.maxDepth),
+    maxAliases: int("GRAPHQL_MAX_ALIASES", 0, defaultLimits.maxAliases),
+    maxCost: int("GRAPHQL_MAX_COST", 1, defaultLimits.maxCost),
+    maxTokens: int("GRAPHQL_MAX_TOKENS", 1, defaultLimits.maxTokens)
+  })
+}).pipe(
+  Config.map(({ nodeEnv, introspection, graphiql, ...rest }): GraphqlSettings => {
+    // Development conveniences are on by default everywhere but production.
+    const production = nodeEnv === "production"
+    return {
+      ...rest,
+      production,
+      introspection: Option.getOrElse(introspection, () => !production),
+      graphiql: Option.getOrElse(graphiql, () => !production)
+    }
+  })
+)
+
+export const loadSettings: Effect.Effect<GraphqlSettings, InvalidConfiguration> = loadConfig(GraphqlConfig)

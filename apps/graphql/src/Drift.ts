@@ -1,0 +1,63 @@
+/**
+ * Drift between the local view of an order line and HL Connect's: what the reconciler has not
+ * (yet) repaired, or cannot. Pure, so the rules are tested without a server.
+ */
+import type { OrderLines } from "@hlconnect/store"
+import type { PurchaseStatus } from "./schema/Purchase.js"
+
+type LineState = OrderLines.OrderLineState
+
+export interface LineDrift {
+  /** Any of the flags below. */
+  readonly drifted: boolean
+  /** The line is parked for an operator (`needs_attention`). */
+  readonly needsAttention: boolean
+  /** Locally registered (or later), but HL Connect does not know the line. */
+  readonly missingRemotely: boolean
+  /** HL Connect reports a status the local state does not account for. */
+  readonly stateMismatch: boolean
+  /** One sentence for humans, when drifted. */
+  readonly description: string | null
+}
+
+/** The line's status at HL Connect; `undefined` when HL Connect does not know it. */
+export const remoteLineStatus = (outcome: PurchaseStatus, orderLineId: string): string | undefined => {
+  switch (outcome._tag) {
+    case "Completed":
+      return outcome.items.find((item) => String(item.order_line_id) === orderLineId)?.status
+    case "Processing":
+      return "PROCESSING"
+    case "Failed":
+      return "FAILED"
+    case "OrderNotFound":
+      return undefined
+  }
+}
+
+/** Remote statuses each local state is consistent with; `undefined`: not registered yet, anything goes. */
+const expected: { readonly [S in LineState]: ReadonlyArray<string> | undefined } = {
+  paid: undefined,
+  registering: undefined,
+  registered: ["PROCESSING"],
+  processing: ["PROCESSING"],
+  completed: ["COMPLETED"],
+  failed: ["FAILED"],
+  cancel_requested: ["PROCESSING", "COMPLETED", "CANCELLED", "FAILED"],
+  cancelled: ["CANCELLED"],
+  needs_attention: undefined
+}
+
+export const lineDrift = (state: LineState, remoteStatus: string | undefined): LineDrift => {
+  const needsAttention = state === "needs_attention"
+  const allowed = expected[state]
+  const missingRemotely = allowed !== undefined && remoteStatus === undefined
+  const stateMismatch = allowed !== undefined && remoteStatus !== undefined && !allowed.includes(remoteStatus)
+  const description = needsAttention
+    ? "the line needs an operator's attention"
+    : missingRemotely
+      ? `locally ${state}, but HL Connect does not know the line`
+      : stateMismatch
+        ? `locally ${state}, but HL Connect reports ${remoteStatus}`
+        : null
+  return { drifted: needsAttention || missingRemotely || stateMismatch, needsAttention, missingRemotely, stateMismatch, description }
+}

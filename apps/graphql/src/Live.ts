@@ -1,0 +1,26 @@
+/**
+ * The facade wired from the environment: its own settings, the HL Connect client, the store
+ * and the HTTP server (`PORT`, default 4000). All configuration is read and validated before
+ * anything starts, and every problem is reported at once, by variable name.
+ */
+import { HlConnect, HlConnectConfig } from "@hlconnect/core"
+import { Health, HttpServing, loadConfig } from "@hlconnect/service"
+import { Store, StoreConfig } from "@hlconnect/store"
+import { Config, Effect, Layer } from "effect"
+import { GraphqlConfig } from "./Config.js"
+import * as Server from "./Server.js"
+
+export const defaultPort = 4000
+
+const AllConfig = Config.all({ graphql: GraphqlConfig, hlconnect: HlConnectConfig, store: StoreConfig })
+
+export const GraphqlLive = Layer.unwrapEffect(
+  Effect.map(loadConfig(AllConfig), ({ graphql, hlconnect, store }) =>
+    Server.layer(graphql).pipe(
+      Layer.provide(Health.Health.Default),
+      Layer.provide(HlConnect.layer(hlconnect)),
+      Layer.provide(store._tag === "Postgres" ? Store.layerPg({ url: store.url }) : Store.layerSqlite({ filename: store.filename })),
+      Layer.provide(HttpServing.serverLayerFromConfig(defaultPort))
+    )
+  )
+)

@@ -1,0 +1,109 @@
+/**
+ * The HTTP side: `/graphql` (API key first, then yoga), GraphiQL's assets, and the shared ops
+ * routes (`/health/live`, `/health/ready`, `/metrics`, no key needed), served with request
+ * metrics on whatever `HttpServer` is provided.
+ */
+import type { SqlClient } from "@effect/sql/SqlClient"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { HlConnect } from "@hlconnect/core"
+import { Health, HttpMetrics, OpsRoutes } from "@hlconnect/service"
+import { OrderLines } from "@hlconnect/store"
+import { Effect, Layer, Option } from "effect"
+import * as ApiKeys from "./ApiKeys.js"
+import type { ResolverServices } from "./Runner.js"
+import type { GraphqlSettings } from "./Config.js"
+import * as GraphiqlAssets from "./GraphiqlAssets.js"
+import { Loaders } from "./Loaders.js"
+import * as Yoga from "./Yoga.js"
+
+const unauthorized = HttpServerResponse.unsafeJson(
+  { errors: [{ message: "Missing or invalid API key: send `Authorization: Bearer <key>`.", extensions: { code: "UNAUTHENTICATED" } }] },
+  { status: 401, headers: { "www-authenticate": 'Bearer realm="graphql"', "cache-control": "no-store" } }
+)
+
+const wantsHtml = (request: HttpServerRequest.HttpServerRequest) =>
+  request.method === "GET" && (request.headers.accept ?? "").includes("text/html")
+
+/** Readiness: the store answers and HL Connect is reachable. */
+const registerReadiness = Effect.gen(function* () {
+  const health = yield* Health.Health
+  const hl = yield* HlConnect
+  const orderLines = yield* OrderLines.OrderLines
+  yield* health.register("store", orderLines.findOrder("readiness-probe"))
+  yield* health.register("hlconnect", hl.health(), { timeout: "5 seconds" })
+})
+
+/**
+ * The router: `/graphql` behind the API key (only the GraphiQL page itself is open; its
+ * queries need a key like any other), GraphiQL's assets, and the ops routes.
+ */
+export const makeRouter = (settings: GraphqlSettings) =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<ResolverServices>()
+    const assetsDir = settings.graphiql ? GraphiqlAssets.locate(settings.graphiqlAssetsDir) : Option.none()
+    if (settings.graphiql) {
+      yield* Option.match(assetsDir, {
+        onNone: () => Effect.logWarning("GraphiQL assets not found (GRAPHIQL_ASSETS_DIR, @graphql-yoga/graphiql): the page loads them from the CDN"),
+        onSome: (dir) =>
+          GraphiqlAssets.isAvailable(dir)
+            ? Effect.logInfo("GraphiQL served with local assets")
+            : Effect.logWarning(`GRAPHIQL_ASSETS_DIR has no GraphiQL build (yoga-graphiql.umd.js): ${dir}`)
+      })
+    }
+    const yoga = Yoga.make({ settings, runtime, localGraphiqlAssets: Option.isSome(assetsDir) })
+    yield* Effect.addFinalizer(() => Effect.promise(async () => {
+      await yoga.dispose()
+    }))
+    const keys = ApiKeys.make(settings.apiKeys)
+    const yogaApp = HttpApp.fromWebHandler(async (request) => yoga.fetch(request))
+
+    const graphql = Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const page = settings.graphiql && wantsHtml(request)
+      if (!page && !keys.authorize(request.headers.authorization)) return unauthorized
+      const response = yield* yogaApp
+      // Results may hold download and view URLs, which are credentials: never cache them.
+      return page ? response : HttpServerResponse.setHeader(response, "cache-control", "no-store")
+    })
+
+    const graphiqlAssets = Option.match(assetsDir, {
+      onNone: () => HttpRouter.empty,
+      onSome: (dir) => {
+        const serve = GraphiqlAssets.serve(dir)
+        return HttpRouter.empty.pipe(
+          HttpRouter.get(
+            `${GraphiqlAssets.assetsPath}/*`,
+            Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+              serve((request.url.split("?", 1)[0] ?? "").slice(GraphiqlAssets.assetsPath.length + 1))
+            )
+          )
+        )
+      }
+    })
+
+    return HttpRouter.empty.pipe(
+      HttpRouter.get(Yoga.graphqlPath, graphql),
+      HttpRouter.post(Yoga.graphqlPath, graphql),
+      HttpRouter.concat(graphiqlAssets),
+      HttpRouter.concat(OpsRoutes.router)
+    )
+  })
+
+/**
+ * Serves the facade on the provided `HttpServer`. Needs the HL Connect client, the store and
+ * `Health`; provides nothing. This is the layer an all-in-one launcher composes.
+ */
+export const layer = (
+  settings: GraphqlSettings
+): Layer.Layer<never, never, HttpServer.HttpServer | HlConnect | OrderLines.OrderLines | SqlClient | Health.Health> =>
+  Layer.unwrapScoped(
+    Effect.gen(function* () {
+      yield* registerReadiness
+      const router = yield* makeRouter(settings)
+      return HttpServer.serve(router, HttpMetrics.middleware)
+    })
+  ).pipe(Layer.provide(Loaders.Default({ upstreamConcurrency: settings.upstreamConcurrency })))

@@ -1,0 +1,112 @@
+/**
+ * The yoga instance: the schema, per-request effect runners, GraphQL Armor limits, masked
+ * errors with correlation ids, GraphiQL, and yoga's own logs routed into Effect's logger.
+ */
+import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions"
+import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit"
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases"
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth"
+import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens"
+import { Cause, Effect, Runtime } from "effect"
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from "graphql"
+import { createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from "graphql-yoga"
+import type { ResolverServices } from "./Runner.js"
+import * as Context from "./Context.js"
+import type { GraphqlContext } from "./Context.js"
+import type { GraphqlSettings } from "./Config.js"
+import { maskedMessage, reportUnexpected } from "./Errors.js"
+import * as GraphiqlAssets from "./GraphiqlAssets.js"
+import { schema } from "./schema/index.js"
+
+export const graphqlPath = "/graphql"
+
+export type Yoga = YogaServerInstance<Record<string, never>, GraphqlContext>
+
+/** Yoga's log lines, into Effect's logger (so they get the same format and annotations). */
+const yogaLogger = (runtime: Runtime.Runtime<never>): YogaLogger => {
+  const runSync = Runtime.runSync(runtime)
+  const log =
+    (level: "debug" | "info" | "warn" | "error") =>
+    (...args: ReadonlyArray<unknown>) => {
+      const [first, ...rest] = args
+      const line = typeof first === "string" ? first : String(first)
+      // Yoga logs each error it masks; `maskError` has already logged it, with its correlation id.
+      const effect =
+        level === "debug" || (level === "error" && first instanceof Error)
+          ? Effect.logDebug(line)
+          : level === "info"
+            ? Effect.logInfo(line)
+            : level === "warn"
+              ? Effect.logWarning(line)
+              : Effect.logError(line)
+      runSync(rest.length === 0 ? effect : Effect.annotateLogs(effect, "details", rest.map(String).join(" ")))
+    }
+  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }
+}
+
+const isDeliberate = (error: unknown): boolean =>
+  error instanceof GraphQLError && (error.originalError === undefined || error.originalError === null || isDeliberate(error.originalError))
+
+/** GraphQL's own rule, as a plugin: introspection can be turned off in production. */
+const disableIntrospection: Plugin = {
+  onValidate: ({ addValidationRule }) => {
+    addValidationRule(NoSchemaIntrospectionCustomRule)
+  }
+}
+
+const defaultQuery = `# Every request needs an API key: set it under "Headers" below, e.g.
+# { "Authorization": "Bearer <key>" }
+query Health {
+  health {
+    ok
+    components { name ok detail }
+  }
+}
+`
+
+export interface YogaOptions {
+  readonly settings: GraphqlSettings
+  readonly runtime: Runtime.Runtime<ResolverServices>
+  /** Serve GraphiQL's assets ourselves instead of from the CDN. */
+  readonly localGraphiqlAssets: boolean
+}
+
+export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Yoga => {
+  const runSync = Runtime.runSync(runtime)
+  const { limits } = settings
+  // Limits are explained to callers in development, not to a prober in production.
+  const exposeLimits = !settings.production
+  const plugins: Array<Plugin> = [
+    maxTokensPlugin({ n: limits.maxTokens, exposeLimits }),
+    maxDepthPlugin({ n: limits.maxDepth, exposeLimits, flattenFragments: true }),
+    maxAliasesPlugin({ n: limits.maxAliases, exposeLimits }),
+    costLimitPlugin({ maxCost: limits.maxCost, exposeLimits })
+  ]
+  if (settings.production) plugins.push(blockFieldSuggestionsPlugin())
+  if (!settings.introspection) plugins.push(disableIntrospection)
+  return createYoga<Record<string, never>, GraphqlContext>({
+    schema,
+    graphqlEndpoint: graphqlPath,
+    landingPage: false,
+    // Only GET and POST on one endpoint: no batching of operations, no multipart uploads.
+    batching: false,
+    logging: yogaLogger(runtime),
+    context: () => Context.make(runtime),
+    maskedErrors: {
+      errorMessage: maskedMessage,
+      // Our resolvers already turned their failures into masked errors with a correlation id;
+      // anything else (a thrown bug) gets one here, logged with the error itself.
+      maskError: (error) => {
+        if (isDeliberate(error)) return error instanceof GraphQLError ? error : new GraphQLError(maskedMessage)
+        const original = error instanceof GraphQLError && error.originalError != null ? error.originalError : error
+        const masked = runSync(reportUnexpected(Cause.die(original), error instanceof GraphQLError ? error.path?.join(".") : undefined))
+        return error instanceof GraphQLError
+          ? new GraphQLError(masked.message, { nodes: error.nodes ?? null, path: error.path ?? null, extensions: masked.extensions })
+          : masked
+      }
+    },
+    graphiql: settings.graphiql ? { title: "HL Connect GraphQL", defaultQuery } : false,
+    renderGraphiQL: GraphiqlAssets.render(localGraphiqlAssets),
+    plugins
+  })
+}

@@ -1,0 +1,143 @@
+/**
+ * The local view of orders (the store's order lines: states, timestamps, check bookkeeping),
+ * joined with HL Connect's live answer and the drift between the two.
+ */
+import { OrderLines } from "@hlconnect/store"
+import { Effect, Option } from "effect"
+import { GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLString } from "graphql"
+import { lineDrift, remoteLineStatus } from "../Drift.js"
+import { Loaders } from "../Loaders.js"
+import { type Context, listOf, nonNull, nullableListOf, objectType } from "./Builders.js"
+import { DateTimeType } from "./Connections.js"
+import { PurchaseStatusType, parseOrderId } from "./Purchase.js"
+import type { GraphQLResolveInfo } from "graphql"
+
+type Order = OrderLines.Order
+type OrderLine = OrderLines.OrderLine
+
+/** Generated from the store's state literals, so a new state cannot be forgotten here. */
+export const OrderLineStateType = new GraphQLEnumType({
+  name: "OrderLineState",
+  description: "Where a line is in the local fulfilment state machine.",
+  values: Object.fromEntries(OrderLines.OrderLineState.literals.map((state) => [state, { value: state }]))
+})
+
+/** Optional text, whether the store models it as `Option` or as a plain string. */
+const text = (value: string | Option.Option<string> | undefined): string | null =>
+  value === undefined ? null : Option.isOption(value) ? Option.getOrNull(value) : value
+
+/** HL Connect's status of this line, through the request's loader; `undefined` when unknown there. */
+const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo): Promise<string | undefined> => {
+  const orderId = parseOrderId(line.orderNumber)
+  if (orderId === undefined) return Promise.resolve(undefined)
+  return ctx.purchaseStatus.load(orderId, info).then((outcome) => remoteLineStatus(outcome, line.orderLineId))
+}
+
+/** A fresh download or view URL, every time it is selected; null while the line is not fulfilled. */
+const freshUrl =
+  (kind: "download" | "view") =>
+  (line: OrderLine, _args: unknown, ctx: Context, info: GraphQLResolveInfo): Promise<string | null> | null => {
+    const orderId = parseOrderId(line.orderNumber)
+    const orderLineId = parseOrderId(line.orderLineId)
+    if (orderId === undefined || orderLineId === undefined) return null
+    return ctx.run(
+      Effect.flatMap(Loaders, (loaders) => loaders.freshUrl(kind, orderId, orderLineId)).pipe(
+        Effect.map((answer) => answer.url ?? null),
+        Effect.catchTag("OrderNotFound", () => Effect.succeed(null))
+      ),
+      info
+    )
+  }
+
+export const LineDriftType = objectType<ReturnType<typeof lineDrift>>({
+  name: "LineDrift",
+  description: "How the local line and HL Connect's view of it disagree.",
+  fields: {
+    drifted: { type: nonNull(GraphQLBoolean), resolve: (d) => d.drifted },
+    needsAttention: { type: nonNull(GraphQLBoolean), resolve: (d) => d.needsAttention },
+    missingRemotely: { type: nonNull(GraphQLBoolean), resolve: (d) => d.missingRemotely },
+    stateMismatch: { type: nonNull(GraphQLBoolean), resolve: (d) => d.stateMismatch },
+    description: { type: GraphQLString, resolve: (d) => d.description }
+  }
+})
+
+type Part = Option.Option.Value<OrderLine["parts"]>[number]
+
+export const OrderLinePartType = objectType<Part>({
+  name: "OrderLinePart",
+  description: "An ensemble part registered with the line; each part is an HL Connect order line of its own.",
+  fields: {
+    asset: { type: nonNull(GraphQLString), resolve: (p) => p.asset },
+    orderLineId: { type: nonNull(GraphQLID), resolve: (p) => p.orderLineId }
+  }
+})
+
+export const OrderLineType = objectType<OrderLine>({
+  name: "OrderLine",
+  fields: {
+    orderNumber: { type: nonNull(GraphQLID), resolve: (l) => l.orderNumber },
+    orderLineId: { type: nonNull(GraphQLID), resolve: (l) => l.orderLineId },
+    asset: { type: nonNull(GraphQLString), resolve: (l) => l.asset },
+    quantity: { type: nonNull(GraphQLInt), resolve: (l) => l.quantity },
+    unitPriceMinor: { type: nonNull(GraphQLInt), description: "In minor units (cents).", resolve: (l) => l.unitPriceMinor },
+    totalPriceMinor: { type: nonNull(GraphQLInt), description: "In minor units (cents).", resolve: (l) => l.totalPriceMinor },
+    currency: { type: nonNull(GraphQLString), description: "ISO 4217.", resolve: (l) => l.currency },
+    customerName: { type: GraphQLString, resolve: (l) => text(l.customerName) },
+    customerEmail: { type: GraphQLString, resolve: (l) => text(l.customerEmail) },
+    state: { type: nonNull(OrderLineStateType), resolve: (l) => l.state },
+    attentionReason: { type: GraphQLString, resolve: (l) => Option.getOrNull(l.attentionReason) },
+    attempts: { type: nonNull(GraphQLInt), description: "Checks made so far.", resolve: (l) => l.attempts },
+    nextCheckAt: { type: DateTimeType, resolve: (l) => Option.getOrNull(l.nextCheckAt) },
+    lastError: { type: GraphQLString, resolve: (l) => Option.getOrNull(l.lastError) },
+    parts: { type: nullableListOf(OrderLinePartType), resolve: (l) => Option.getOrNull(l.parts) },
+    version: { type: nonNull(GraphQLInt), resolve: (l) => l.version },
+    createdAt: { type: nonNull(DateTimeType), resolve: (l) => l.createdAt },
+    updatedAt: { type: nonNull(DateTimeType), resolve: (l) => l.updatedAt },
+    remoteStatus: {
+      type: GraphQLString,
+      description: "The line's status at HL Connect, live; null when HL Connect does not know the line.",
+      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((status) => status ?? null)
+    },
+    drift: {
+      type: nonNull(LineDriftType),
+      description: "Local state against HL Connect's live status.",
+      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((status) => lineDrift(l.state, status))
+    },
+    downloadUrl: {
+      type: GraphQLString,
+      description: "A fresh download URL from HL Connect on every selection (a credential valid ~30 min); null until fulfilled.",
+      resolve: freshUrl("download")
+    },
+    viewUrl: {
+      type: GraphQLString,
+      description: "A fresh view URL from HL Connect on every selection (a credential valid ~30 min); null until fulfilled.",
+      resolve: freshUrl("view")
+    }
+  }
+})
+
+export const OrderType = objectType<Order>({
+  name: "Order",
+  description: "An order as stored locally, with HL Connect's live answer about it.",
+  fields: {
+    orderNumber: { type: nonNull(GraphQLID), resolve: (o) => o.orderNumber },
+    lines: { type: listOf(OrderLineType), resolve: (o) => o.lines },
+    nextCheckAt: { type: DateTimeType, description: "When the reconciler looks at it next.", resolve: (o) => Option.getOrNull(o.nextCheckAt) },
+    remote: {
+      type: PurchaseStatusType,
+      description: "HL Connect's live answer; null when the order number cannot be an HL Connect order id.",
+      resolve: (o, _args, ctx, info) => {
+        const orderId = parseOrderId(o.orderNumber)
+        return orderId === undefined ? null : ctx.purchaseStatus.load(orderId, info)
+      }
+    },
+    drifted: {
+      type: nonNull(GraphQLBoolean),
+      description: "Whether any line drifted (see `OrderLine.drift`).",
+      resolve: (o, _args, ctx, info) =>
+        Promise.all(o.lines.map((line) => remoteStatusOf(line, ctx, info))).then((statuses) =>
+          o.lines.some((line, i) => lineDrift(line.state, statuses[i]).drifted)
+        )
+    }
+  }
+})

@@ -1,0 +1,80 @@
+/**
+ * Expected failures, as union members rather than `errors[]`: each is one of core's tagged
+ * errors, shown with HL Connect's own message. graphql-js treats any `Error` a resolver returns
+ * as a field error, so the errors are handed over as plain data (`Pick`s of core's classes).
+ */
+import type {
+  AssetNotFound,
+  BadRequest,
+  InvalidOrderStatus,
+  InvalidRequest,
+  OrderAlreadyExists,
+  OrderNotFound,
+  ValidationRejected
+} from "@hlconnect/core"
+import { GraphQLInterfaceType, GraphQLString } from "graphql"
+import { nonNull, objectType } from "./Builders.js"
+
+export const Problem = new GraphQLInterfaceType({
+  name: "Problem",
+  description: "An expected failure: part of the result, with HL Connect's message.",
+  fields: { message: { type: nonNull(GraphQLString) } }
+})
+
+/** A problem as data: its tag and HL Connect's message. */
+export type ProblemData<E extends { readonly _tag: string; readonly message: string }> = Pick<E, "_tag" | "message">
+
+export const problemData = <E extends { readonly _tag: string; readonly message: string }>(e: E): ProblemData<E> => ({
+  _tag: e._tag,
+  message: e.message
+})
+
+export type ValidationRejectedData = Pick<ValidationRejected, "_tag" | "message" | "reason">
+
+export const validationRejectedData = (e: ValidationRejected): ValidationRejectedData => ({
+  _tag: e._tag,
+  message: e.message,
+  ...(e.reason === undefined ? {} : { reason: e.reason })
+})
+
+export type InvalidInputData = Pick<InvalidRequest, "_tag" | "field" | "message">
+
+export const invalidInputData = (e: InvalidRequest): InvalidInputData => ({ _tag: e._tag, field: e.field, message: e.message })
+
+const message = { message: { type: nonNull(GraphQLString), resolve: (e: { readonly message: string }) => e.message } }
+
+const problem = <E extends { readonly _tag: string; readonly message: string }>(name: string, description: string) =>
+  objectType<ProblemData<E>>({ name, description, interfaces: [Problem], fields: message })
+
+export const AssetNotFoundType = problem<AssetNotFound>("AssetNotFound", "HL Connect knows no such asset (404).")
+export const BadRequestType = problem<BadRequest>("BadRequest", "HL Connect refused the request as malformed (400).")
+export const OrderNotFoundType = problem<OrderNotFound>("OrderNotFound", "HL Connect knows no such order or order line (404).")
+export const OrderAlreadyExistsType = problem<OrderAlreadyExists>(
+  "OrderAlreadyExists",
+  "This order line was already registered, by another caller (409)."
+)
+export const InvalidOrderStatusType = problem<InvalidOrderStatus>(
+  "InvalidOrderStatus",
+  "The line's status no longer allows cancellation (400)."
+)
+
+export const ValidationRejectedType = objectType<ValidationRejectedData>({
+  name: "ValidationRejected",
+  description:
+    "HL Connect refused the purchase (422): region, quantity, price, an unknown or expired token … `reason` is its machine-readable name (e.g. TokenExpired).",
+  interfaces: [Problem],
+  fields: {
+    ...message,
+    reason: { type: GraphQLString, resolve: (e) => e.reason ?? null }
+  }
+})
+
+export const InvalidInputType = objectType<InvalidInputData>({
+  name: "InvalidInput",
+  description: "The input is invalid; nothing was sent to HL Connect. `field` names the offending input field.",
+  interfaces: [Problem],
+  fields: {
+    ...message,
+    field: { type: nonNull(GraphQLString), resolve: (e) => e.field }
+  }
+})

@@ -1,0 +1,81 @@
+/** Pure parts: drift rules, API key checks, the GraphiQL page rewrite. */
+import fc from "fast-check"
+import { ConfigProvider, Effect, Redacted } from "effect"
+import { describe, expect, it } from "vitest"
+import * as ApiKeys from "../src/ApiKeys.js"
+import { loadSettings } from "../src/Config.js"
+import { lineDrift, remoteLineStatus } from "../src/Drift.js"
+import * as GraphiqlAssets from "../src/GraphiqlAssets.js"
+import { Completed, OrderItem, Processing } from "@hlconnect/core"
+
+describe("drift", () => {
+  it("flags what the reconciler has not repaired", () => {
+    expect(lineDrift("completed", "COMPLETED").drifted).toBe(false)
+    expect(lineDrift("processing", "COMPLETED")).toMatchObject({ drifted: true, stateMismatch: true })
+    expect(lineDrift("registered", undefined)).toMatchObject({ drifted: true, missingRemotely: true })
+    expect(lineDrift("paid", undefined).drifted).toBe(false)
+    expect(lineDrift("needs_attention", "COMPLETED")).toMatchObject({ drifted: true, needsAttention: true, stateMismatch: false })
+    expect(lineDrift("cancel_requested", "COMPLETED").drifted).toBe(false)
+  })
+
+  it("reads a line's remote status from each outcome", () => {
+    const completed = Completed.make({ items: [OrderItem.make({ order_line_id: 2, status: "CANCELLED" })] })
+    expect(remoteLineStatus(completed, "2")).toBe("CANCELLED")
+    expect(remoteLineStatus(completed, "3")).toBeUndefined()
+    expect(remoteLineStatus(Processing.make({}), "1")).toBe("PROCESSING")
+    expect(remoteLineStatus({ _tag: "OrderNotFound", message: "no" }, "1")).toBeUndefined()
+  })
+})
+
+describe("API keys", () => {
+  it("accepts exactly the configured keys, as bearer tokens", () => {
+    const token = fc.stringMatching(/^[A-Za-z0-9._~+/=-]{1,64}$/)
+    fc.assert(
+      fc.property(fc.uniqueArray(token, { minLength: 1, maxLength: 4 }), token, (keys, other) => {
+        const check = ApiKeys.make(keys.map((key) => Redacted.make(key)))
+        for (const key of keys) expect(check.authorize(`Bearer ${key}`)).toBe(true)
+        expect(check.authorize(`Bearer ${other}`)).toBe(keys.includes(other))
+        expect(check.authorize(other)).toBe(false)
+        expect(check.authorize(undefined)).toBe(false)
+        expect(check.authorize("Bearer ")).toBe(false)
+      })
+    )
+  })
+})
+
+describe("GraphiQL page", () => {
+  it("points at local assets, with no request leaving for a CDN", () => {
+    const html = GraphiqlAssets.render(true)({ title: "t" })
+    expect(html).toContain("/graphiql/assets/yoga-graphiql.umd.js")
+    expect(html).toContain("/graphiql/assets/monacoeditorwork/editor.worker.bundle.js")
+    expect(html).not.toMatch(/https?:\/\//)
+    expect(GraphiqlAssets.render(false)({ title: "t" })).toContain("unpkg.com")
+  })
+})
+
+describe("configuration", () => {
+  const load = (env: Record<string, string>) =>
+    Effect.runPromise(Effect.either(loadSettings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))))
+
+  it("needs API keys, and names every bad variable at once", async () => {
+    const result = await load({ GRAPHQL_MAX_DEPTH: "0" })
+    expect(result._tag).toBe("Left")
+    const message = result._tag === "Left" ? result.left.message : ""
+    expect(message).toContain("GRAPHQL_API_KEYS")
+    expect(message).toContain("GRAPHQL_MAX_DEPTH")
+  })
+
+  it("development conveniences default on, and off in production", async () => {
+    const dev = await load({ GRAPHQL_API_KEYS: "key-one,key-two" })
+    expect(dev._tag === "Right" ? [dev.right.introspection, dev.right.graphiql, dev.right.apiKeys.length, dev.right.limits] : dev).toEqual([
+      true,
+      true,
+      2,
+      { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }
+    ])
+    const prod = await load({ GRAPHQL_API_KEYS: "a", NODE_ENV: "production", GRAPHIQL: "true" })
+    expect(prod._tag === "Right" ? [prod.right.production, prod.right.introspection, prod.right.graphiql] : prod).toEqual([true, false, true])
+    // Keys never print.
+    expect(dev._tag === "Right" ? String(dev.right.apiKeys) : "").toBe("<redacted>,<redacted>")
+  })
+})
