@@ -18,6 +18,9 @@ export const dispatchedTotal = Metric.counter("relay_dispatch_total", {
   incremental: true
 })
 
+type PaidData = Extract<CommerceEvent, { type: "order.paid" }>["data"]
+type PaidLine = PaidData["lines"][number]
+
 /** What handling an event came to. */
 export type Verdict =
   | { readonly _tag: "Done" }
@@ -76,7 +79,39 @@ export const make = (
         }
       })
 
-    const paid = (data: Extract<CommerceEvent, { type: "order.paid" }>["data"]) =>
+    /**
+     * A line parked in `needs_attention` because its token expired is stuck until the shop
+     * validates the purchase again; a later `order.paid` carrying a different, unexpired token
+     * is that validation: the token is replaced and the line goes back to `paid` to register.
+     */
+    const refreshExpiredToken = (line: OrderLines.OrderLine, source: PaidLine, now: number) =>
+      Effect.gen(function* () {
+        const expiresAt = source.token_expires_at === undefined ? undefined : source.token_expires_at * 1000
+        const tokenExpired =
+          Option.exists(line.tokenExpiresAt, (exp) => exp <= now) ||
+          Option.exists(line.attentionReason, (r) => r.includes("validation token expired"))
+        const fresh =
+          Option.getOrUndefined(Option.map(line.validationToken, Redacted.value)) !== source.validation_token &&
+          (expiresAt === undefined || expiresAt > now)
+        if (line.state !== "needs_attention" || !tokenExpired || !fresh) return line
+        const replaced = yield* lines
+          .replaceValidationToken({
+            orderNumber: line.orderNumber,
+            orderLineId: line.orderLineId,
+            expectedVersion: line.version,
+            token: Redacted.make(source.validation_token),
+            ...(expiresAt === undefined ? {} : { tokenExpiresAt: expiresAt }),
+            nextCheckAt: now + Duration.toMillis(reconcilerGrace)
+          })
+          .pipe(
+            Effect.tap(() => Effect.logInfo("validation token replaced; line back to paid", { orderNumber: line.orderNumber, orderLineId: line.orderLineId })),
+            // Someone else moved the line meanwhile: judge it as it now is.
+            Effect.catchTags({ StaleVersion: () => lines.get(line), IllegalTransition: () => lines.get(line) })
+          )
+        return replaced
+      })
+
+    const paid = (data: PaidData) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const created = yield* store.transaction(
@@ -98,8 +133,13 @@ export const make = (
             })
           )
         )
-        const verdicts = yield* Effect.forEach(created, ({ line }) =>
-          Effect.flatMap(fulfilment.registerLine(line), (outcome) => judge(line, outcome._tag === "RetryLater" ? outcome.at : undefined))
+        const verdicts = yield* Effect.forEach(created, ({ line, created: isNew }) =>
+          Effect.gen(function* () {
+            const source = data.lines.find((l) => l.order_line_id === line.orderLineId)
+            const current = !isNew && source !== undefined ? yield* refreshExpiredToken(line, source, now) : line
+            const outcome = yield* fulfilment.registerLine(current)
+            return yield* judge(current, outcome._tag === "RetryLater" ? outcome.at : undefined)
+          })
         )
         return combine(verdicts)
       })

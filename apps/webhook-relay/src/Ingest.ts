@@ -5,8 +5,7 @@
  */
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Inbox, type InvalidInput, type StorageError } from "@hlconnect/store"
-import type { InboxWriter } from "./InboxWriter.js"
+import { Inbox, type InboxWriter, type InvalidInput, type StorageError } from "@hlconnect/store"
 import { Clock, Data, Duration, Effect, Either, Metric, type Scope } from "effect"
 import type { IncomingMessage } from "node:http"
 import { parse } from "./CommerceEvents.js"
@@ -70,7 +69,7 @@ export interface Ingest {
 /** The handler, with its group-commit fiber running in the surrounding scope. */
 export const make = (
   config: RelayConfig,
-  writer: InboxWriter,
+  writer: InboxWriter.InboxWriterService,
   options: { readonly grouped?: boolean; readonly onCommitted?: Effect.Effect<void> } = {}
 ): Effect.Effect<Ingest, never, Scope.Scope> =>
   Effect.gen(function* () {

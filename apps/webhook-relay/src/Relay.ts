@@ -8,13 +8,12 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { HlConnect } from "@hlconnect/core"
 import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
 import { Health, HttpMetrics, HttpServing, loadConfig, OpsRoutes } from "@hlconnect/service"
-import { Store, Subscribers } from "@hlconnect/store"
+import { InboxWriter, Store, Subscribers } from "@hlconnect/store"
 import { Effect, Layer } from "effect"
 import * as Admin from "./Admin.js"
 import * as Delivery from "./Delivery.js"
 import * as Dispatcher from "./Dispatcher.js"
 import * as Doorbell from "./Doorbell.js"
-import * as InboxWriter from "./InboxWriter.js"
 import * as Ingest from "./Ingest.js"
 import * as RelayConfig from "./RelayConfig.js"
 
@@ -38,8 +37,8 @@ export interface Options {
   readonly groupCommit?: boolean
   /** Start the dispatcher and delivery workers (default true). */
   readonly workers?: boolean
-  /** `auto` (default): a worker thread on SQLite files, else the store; `store`: always the store. */
-  readonly inboxWriter?: "auto" | "store" | InboxWriter.InboxWriter
+  /** `auto` (default): the store's choice (a worker thread on SQLite files); `store`: always `Inbox.appendBatch`. */
+  readonly inboxWriter?: "auto" | "store" | InboxWriter.InboxWriterService
 }
 
 /** The relay on whatever server, store, HL Connect client and Fulfilment are provided. */
@@ -60,8 +59,9 @@ export const layer = (
         typeof options.inboxWriter === "object"
           ? options.inboxWriter
           : options.inboxWriter === "store"
-            ? yield* InboxWriter.store
-            : yield* InboxWriter.make
+            ? yield* InboxWriter.makeStore
+            : // A relay that cannot write its inbox must not start.
+              yield* Effect.orDie(InboxWriter.make)
       yield* Effect.logInfo(`inbox commits via ${writer.kind}`)
       const ingest = yield* Ingest.make(config, writer, { grouped: options.groupCommit ?? true, onCommitted: inboxBell.ring })
       const admin = yield* Admin.make(config, { inbox: inboxBell, deliveries: deliveryBell })

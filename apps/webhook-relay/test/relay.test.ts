@@ -187,6 +187,22 @@ describe.each(engines)("relay on $name", (engine) => {
       expect((await admin(relay, "POST", "/admin/inbox/no-such-event/replay")).status).toBe(404)
     })
 
+    it("expired token: dead letter; a new order.paid with a fresh token replaces it and registers the line exactly once", async () => {
+      const order = nextOrderNumber()
+      const stale = await validToken(relay)
+      const expired = await send(relay, paidEvent(order, [{ id: 1, token: stale.token, exp: Math.floor(Date.now() / 1000) - 10 }]))
+      await eventually(async () => ((await inboxEvent(relay, expired.id))?.state === "dead" ? true : undefined), 10_000, "dead letter")
+      expect((await lineState(relay, order, 1)).state).toBe("needs_attention")
+      const fresh = await validToken(relay)
+      const revalidated = await send(relay, paidEvent(order, [{ id: 1, token: fresh.token, exp: fresh.exp }]))
+      expect(revalidated.status).toBe(202)
+      await eventually(async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined), 10_000, "registration")
+      await eventually(async () => ((await inboxEvent(relay, revalidated.id))?.state === "processed" ? true : undefined), 10_000, "processed")
+      await new Promise((r) => setTimeout(r, 300))
+      expect((await registrations())[`${order}:1`]).toBe(1)
+      expect((await inboxEvent(relay, expired.id))?.state).toBe("dead")
+    })
+
     it("admin API requires the bearer token", async () => {
       const r = await fetch(`${relay.url}/admin/subscribers`)
       expect(r.status).toBe(401)

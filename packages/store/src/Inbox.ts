@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Schema } from "effect"
 import { IllegalTransition, type InvalidInput, type LeaseLost, NotFound, type StorageError } from "./Errors.js"
 import { boundedText, DbInt, DbMillis, decodeInput, decodeRows, Identifier, LeaseMillis, storage } from "./internal/codec.js"
+import { type AppendOutcome, inboxOnConflict, outcomesFor, rowsForBatch } from "./internal/inboxRows.js"
 import * as Leases from "./internal/lease.js"
 import { ClaimRequest, Lease } from "./Lease.js"
 
@@ -35,16 +36,13 @@ export const NewInboundEvent = Schema.Struct({
 })
 export type NewInboundEvent = typeof NewInboundEvent.Type
 
-const Batch = Schema.Array(NewInboundEvent).pipe(
+/** What `appendBatch` (and the `InboxWriter`) accept: 1..MaxBatchSize events. */
+export const NewInboundBatch = Schema.Array(NewInboundEvent).pipe(
   Schema.minItems(1),
   Schema.maxItems(MaxBatchSize, { message: () => `at most ${MaxBatchSize} events per batch` })
 )
 
-export interface AppendOutcome {
-  readonly eventId: string
-  /** `duplicate`: the event id was already stored (or appeared earlier in the same batch). */
-  readonly outcome: "new" | "duplicate"
-}
+export type { AppendOutcome } from "./internal/inboxRows.js"
 
 export interface ClaimedInboxEvent {
   readonly lease: Lease
@@ -83,30 +81,15 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
       events: ReadonlyArray<NewInboundEvent>
     ): Effect.Effect<ReadonlyArray<AppendOutcome>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
-        const batch = yield* decodeInput(Batch)(events)
+        const batch = yield* decodeInput(NewInboundBatch)(events)
         const now = yield* Clock.currentTimeMillis
-        const firstSeen = new Map<string, NewInboundEvent>()
-        for (const event of batch) if (!firstSeen.has(event.eventId)) firstSeen.set(event.eventId, event)
-        const rows = Array.from(firstSeen.values(), (e) => ({
-          eventId: e.eventId,
-          source: e.source,
-          eventType: e.eventType,
-          body: e.body,
-          receivedAt: now,
-          state: "pending",
-          attempts: 0,
-          nextAttemptAt: now,
-          updatedAt: now
-        }))
         const inserted = yield* sql.withTransaction(
-          sql<{ eventId: string }>`INSERT INTO webhook_inbox ${sql.insert(rows)}
-            ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
+          sql<{ eventId: string }>`INSERT INTO webhook_inbox ${sql.insert(rowsForBatch(batch, now))} ${sql.literal(inboxOnConflict)}`
         )
-        const fresh = new Set(inserted.map((r) => r.eventId))
-        return batch.map((event): AppendOutcome => {
-          const isNew = fresh.delete(event.eventId)
-          return { eventId: event.eventId, outcome: isNew ? "new" : "duplicate" }
-        })
+        return outcomesFor(
+          batch,
+          inserted.map((r) => r.eventId)
+        )
       }).pipe(storage, Effect.withSpan("Inbox.appendBatch"))
 
     const get = (eventId: string): Effect.Effect<Option.Option<InboxEvent>, InvalidInput | StorageError> =>

@@ -174,6 +174,20 @@ export type TransitionRequest = typeof TransitionRequest.Type
 export const RecordCheckRequest = Schema.Struct({ ...OrderLineKey.fields, ...CheckFields })
 export type RecordCheckRequest = typeof RecordCheckRequest.Type
 
+export const ReplaceTokenRequest = Schema.Struct({
+  ...OrderLineKey.fields,
+  expectedVersion: PositiveInt,
+  token: Schema.RedactedFromSelf(boundedText(4096).pipe(Schema.minLength(1))),
+  /** Omitted: the new token's expiry is unknown (the old one's no longer applies). */
+  tokenExpiresAt: Schema.optional(Millis),
+  /** When the line is next due for a check; defaults to now (as on create). */
+  nextCheckAt: Schema.optional(Millis)
+})
+export type ReplaceTokenRequest = typeof ReplaceTokenRequest.Type
+
+/** Only a line not yet sent to HL Connect may take a new token. */
+export const tokenReplaceableStates: ReadonlyArray<OrderLineState> = ["paid", "needs_attention"]
+
 export const ListByStateRequest = Schema.Struct({
   state: OrderLineState,
   limit: Schema.Int.pipe(Schema.between(1, 500)),
@@ -396,6 +410,49 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       decodeInput(RecordCheckRequest)(request).pipe(Effect.flatMap((req) => casUpdate(req, undefined, undefined)))
 
     /**
+     * Give a line a fresh validation token (compare-and-set on `expectedVersion`). Allowed
+     * while the line is `paid` or `needs_attention`; a `needs_attention` line goes back to
+     * `paid` in the same update (reason and last error cleared), so it is registered again.
+     */
+    const replaceValidationToken = (
+      request: ReplaceTokenRequest
+    ): Effect.Effect<OrderLine, IllegalTransition | StaleVersion | NotFound | InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(ReplaceTokenRequest)(request)
+        const now = yield* Clock.currentTimeMillis
+        const nextCheckAt = req.nextCheckAt ?? now
+        const id = `${req.orderNumber}/${req.orderLineId}`
+        return yield* sql.withTransaction(
+          Effect.gen(function* () {
+            // State precondition inside the UPDATE, as in casUpdate: atomic, no read-then-write.
+            const updated = yield* sql`UPDATE order_lines SET
+                validation_token = ${Redacted.value(req.token)},
+                token_expires_at = ${req.tokenExpiresAt ?? null},
+                state = 'paid',
+                attention_reason = NULL,
+                last_error = CASE WHEN state = 'needs_attention' THEN NULL ELSE last_error END,
+                attempts = CASE WHEN state = 'needs_attention' THEN 0 ELSE attempts END,
+                next_check_at = ${nextCheckAt},
+                version = ${req.expectedVersion + 1},
+                updated_at = ${now}
+              WHERE order_number = ${req.orderNumber} AND order_line_id = ${req.orderLineId}
+                AND version = ${req.expectedVersion} AND ${sql.in("state", tokenReplaceableStates)}
+              RETURNING *`.pipe(Effect.flatMap(decodeLines))
+            const line = updated[0]
+            if (line === undefined) {
+              const current = yield* mustExist(req)
+              if (current.version === req.expectedVersion) {
+                return yield* new IllegalTransition({ entity: "order line", id, from: current.state, to: "paid (new validation token)" })
+              }
+              return yield* new StaleVersion({ entity: "order line", id, expected: req.expectedVersion, actual: current.version })
+            }
+            yield* scheduleOrder(req.orderNumber, nextCheckAt, now)
+            return line
+          })
+        )
+      }).pipe(storage, Effect.withSpan("OrderLines.replaceValidationToken"))
+
+    /**
      * Lease up to `limit` orders whose next check is due. One worker then owns
      * every line of each claimed order until the lease expires or is released.
      */
@@ -465,6 +522,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       listByState,
       transition,
       recordCheck,
+      replaceValidationToken,
       claimDueOrders,
       renewOrderLease,
       releaseOrder

@@ -1,7 +1,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql/SqlClient"
-import { Clock, type ConfigError, Context, Effect, Layer, Redacted, Schema, String as Str } from "effect"
+import { Clock, type ConfigError, Context, Effect, Layer, Option, Redacted, Schema, String as Str } from "effect"
 import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
 import { StorageError } from "./Errors.js"
@@ -26,8 +26,19 @@ export class Store extends Effect.Service<Store>()("@hlconnect/store/Store", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient
     const engine: Engine = sql.onDialectOrElse({ pg: () => "pg" as const, orElse: () => "sqlite" as const })
+    // The file behind the main SQLite database ("" for :memory:), so other connections
+    // (the inbox writer's worker thread) can open the same one.
+    const sqliteFile: Option.Option<string> =
+      engine === "sqlite"
+        ? yield* sql<{ name: string; file: string }>`PRAGMA database_list`.pipe(
+            Effect.map((rows) => Option.fromNullable(rows.find((r) => r.name === "main")?.file).pipe(Option.filter((f) => f !== ""))),
+            Effect.orElseSucceed(() => Option.none())
+          )
+        : Option.none()
     return {
       engine,
+      /** SQLite only: the database file; `None` on PostgreSQL and for in-memory databases. */
+      sqliteFile,
       /** Run `self` in one transaction (nested calls become savepoints). Any failure rolls back. */
       transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => storage(sql.withTransaction(self)),
       /** The store's notion of now (epoch ms): Effect's Clock, so tests can use TestClock. */

@@ -1,5 +1,6 @@
 export * from "./Errors.js"
 export * as Inbox from "./Inbox.js"
+export * as InboxWriter from "./InboxWriter.js"
 export * from "./Lease.js"
 export * as Migrations from "./Migrations.js"
 export * as OrderLines from "./OrderLines.js"

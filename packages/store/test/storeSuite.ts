@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
 import { Inbox } from "../src/Inbox.js"
+import * as InboxWriter from "../src/InboxWriter.js"
 import * as Migrations from "../src/Migrations.js"
 import { type NewOrderLine, OrderLines } from "../src/OrderLines.js"
 import { Outbox } from "../src/Outbox.js"
@@ -166,6 +167,42 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.isTrue(Option.isNone(resolved.attentionReason))
         }).pipe(provideStore))
 
+      it.effect("replaceValidationToken: compare-and-set, paid or needs_attention only, needs_attention goes back to paid", () =>
+        Effect.gen(function* () {
+          const key = { orderNumber: "1011", orderLineId: "A" }
+          yield* OrderLines.create(line("1011", "A"))
+          const fresh = Redacted.make("tok_fresh_456")
+          const onPaid = yield* OrderLines.replaceValidationToken({ ...key, expectedVersion: 1, token: fresh, tokenExpiresAt: 2_000_000 })
+          assert.strictEqual(onPaid.state, "paid")
+          assert.strictEqual(onPaid.version, 2)
+          assert.strictEqual(Option.map(onPaid.validationToken, Redacted.value).pipe(Option.getOrNull), "tok_fresh_456")
+          assert.strictEqual(Option.getOrNull(onPaid.tokenExpiresAt), 2_000_000)
+          const flagged = yield* OrderLines.transition({
+            ...key, expectedVersion: 2, to: "needs_attention", reason: "validation token expired", lastError: "expired", attempts: 3
+          })
+          const stale = yield* OrderLines.replaceValidationToken({ ...key, expectedVersion: 2, token: fresh }).pipe(Effect.flip)
+          assert.strictEqual(stale._tag, "StaleVersion")
+          const back = yield* OrderLines.replaceValidationToken({ ...key, expectedVersion: flagged.version, token: Redacted.make("tok_third") })
+          assert.strictEqual(back.state, "paid")
+          assert.strictEqual(back.version, flagged.version + 1)
+          assert.isTrue(Option.isNone(back.attentionReason))
+          assert.isTrue(Option.isNone(back.lastError))
+          assert.isTrue(Option.isNone(back.tokenExpiresAt), "an omitted expiry clears the old one")
+          assert.strictEqual(back.attempts, 0)
+          assert.isTrue(Option.isSome(back.nextCheckAt), "due for a check again")
+          assert.strictEqual(String(back.validationToken.pipe(Option.getOrNull)), "<redacted>")
+          const registering = yield* OrderLines.transition({ ...key, expectedVersion: back.version, to: "registering" })
+          const refused = yield* OrderLines.replaceValidationToken({ ...key, expectedVersion: registering.version, token: fresh }).pipe(Effect.flip)
+          assert.strictEqual(refused._tag, "IllegalTransition")
+          if (refused._tag === "IllegalTransition") assert.strictEqual(refused.from, "registering")
+          const missing = yield* OrderLines.replaceValidationToken({ orderNumber: "nope", orderLineId: "A", expectedVersion: 1, token: fresh }).pipe(Effect.flip)
+          assert.strictEqual(missing._tag, "NotFound")
+          const empty = yield* OrderLines.replaceValidationToken({ ...key, expectedVersion: registering.version, token: Redacted.make("") }).pipe(Effect.flip)
+          assert.strictEqual(empty._tag, "InvalidInput")
+          const after = yield* OrderLines.get(key)
+          assert.deepStrictEqual(after, registering)
+        }).pipe(provideStore))
+
       it.effect("bad input (unknown state, malformed ids, oversize snapshot) is InvalidInput and leaves the database unchanged", () =>
         Effect.gen(function* () {
           const { line: created } = yield* OrderLines.create(line("1006", "A"))
@@ -269,6 +306,34 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual(empty._tag, "InvalidInput")
           assert.strictEqual(yield* count("webhook_inbox"), 0)
         }).pipe(provideStore))
+
+      it.live("InboxWriter (engine's choice) behaves like appendBatch: new/duplicate per event, rows readable, bad input writes nothing", () =>
+        Effect.gen(function* () {
+          const writer = yield* InboxWriter.InboxWriter
+          assert.strictEqual(writer.kind, engine.name === "sqlite" ? "sqlite-worker" : "store")
+          const first = yield* writer.appendBatch([event("w1"), event("w2"), event("w1")])
+          assert.deepStrictEqual(first.map((o) => [o.eventId, o.outcome]), [["w1", "new"], ["w2", "new"], ["w1", "duplicate"]])
+          const second = yield* writer.appendBatch([event("w2"), event("w3")])
+          assert.deepStrictEqual(second.map((o) => o.outcome), ["duplicate", "new"])
+          // The store's own path agrees on what is there, and the other way round.
+          const viaStore = yield* Inbox.appendBatch([event("w3"), event("w4")])
+          assert.deepStrictEqual(viaStore.map((o) => o.outcome), ["duplicate", "new"])
+          const afterStore = yield* writer.appendBatch([event("w4")])
+          assert.deepStrictEqual(afterStore.map((o) => o.outcome), ["duplicate"])
+          const stored = yield* Inbox.get("w1")
+          assert.deepStrictEqual(
+            Option.map(stored, (e) => [e.state, e.attempts, e.source, e.eventType, e.body, Option.isNone(e.lastError)]),
+            Option.some(["pending", 0, "vendor", "order.paid", '{"ok":true}', true])
+          )
+          const bad = yield* writer.appendBatch([event("w5"), event("big", "x".repeat(1024 * 1024 + 1))]).pipe(Effect.flip)
+          assert.strictEqual(bad._tag, "InvalidInput")
+          if (bad._tag === "InvalidInput") assert.strictEqual(bad.field, "1.body")
+          const empty = yield* Effect.flip(writer.appendBatch([]))
+          assert.strictEqual(empty._tag, "InvalidInput")
+          assert.strictEqual(yield* count("webhook_inbox"), 4)
+          const claimed = yield* Inbox.claim({ owner: "t", limit: 10, leaseMs: 1000 })
+          assert.deepStrictEqual(claimed.map((c) => c.event.eventId).sort(), ["w1", "w2", "w3", "w4"])
+        }).pipe(Effect.provide(InboxWriter.layer.pipe(Layer.provideMerge(engine.store())))))
 
       it.effect("leases: no double claim while live, reclaim after TTL, complete requires the lease", () =>
         Effect.gen(function* () {

@@ -1,0 +1,115 @@
+/**
+ * Worker thread of the SQLite `InboxWriter`: owns its own better-sqlite3 connection to the
+ * store's file and runs the group commits, so their fsync (synchronous=FULL) blocks this
+ * thread instead of the event loop. The statement comes from `inboxRows.ts`, shared with
+ * `Inbox.appendBatch`.
+ */
+import { Schema } from "effect"
+import { createRequire } from "node:module"
+import { parentPort, workerData } from "node:worker_threads"
+import { type InboxRowValue, sqliteInsertStatement } from "./inboxRows.js"
+import { type Reply, Request, WorkerData } from "./inboxWriterProtocol.js"
+
+/** The part of better-sqlite3 used here (the package ships no type declarations). */
+interface Statement {
+  readonly run: (...params: ReadonlyArray<InboxRowValue>) => unknown
+  readonly all: (...params: ReadonlyArray<InboxRowValue>) => ReadonlyArray<unknown>
+}
+interface Database {
+  readonly pragma: (source: string) => unknown
+  readonly prepare: (source: string) => Statement
+  readonly close: () => unknown
+  readonly inTransaction: boolean
+}
+type DatabaseConstructor = new (filename: string) => Database
+
+const isConstructor = (u: unknown): u is DatabaseConstructor => typeof u === "function"
+
+/**
+ * better-sqlite3 is the store's driver only through @effect/sql-sqlite-node, and pnpm's
+ * strict layout hides it from this package, so it is resolved the way that client resolves
+ * it (rather than declared a second time in package.json, where the versions could differ).
+ */
+const loadDriver = (): DatabaseConstructor => {
+  const fromStore = createRequire(import.meta.url)
+  const fromClient = createRequire(fromStore.resolve("@effect/sql-sqlite-node"))
+  const driver: unknown = fromClient(fromClient.resolve("better-sqlite3"))
+  if (!isConstructor(driver)) throw new Error("better-sqlite3 did not export a Database constructor")
+  return driver
+}
+
+const Inserted = Schema.Array(Schema.Struct({ event_id: Schema.String }))
+const decodeInserted = Schema.decodeUnknownSync(Inserted)
+const decodeRequest = Schema.decodeUnknownSync(Request)
+
+const port = parentPort
+if (port === null) throw new Error("inboxWriterWorker must run as a worker thread")
+const send = (reply: Reply) => port.postMessage(reply)
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+const open = (): Database => {
+  const { filename } = Schema.decodeUnknownSync(WorkerData)(workerData)
+  const Driver = loadDriver()
+  const db = new Driver(filename)
+  // Same durability as the store's own connection (Store.sqliteClient).
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = FULL")
+  db.pragma("busy_timeout = 5000")
+  return db
+}
+
+let db: Database | undefined
+try {
+  db = open()
+  send({ _tag: "Ready" })
+} catch (e) {
+  send({ _tag: "StartFailed", message: messageOf(e) })
+  port.close()
+}
+
+if (db !== undefined) {
+  const conn = db
+  const begin = conn.prepare("BEGIN IMMEDIATE")
+  const commit = conn.prepare("COMMIT")
+  const rollback = conn.prepare("ROLLBACK")
+  // One prepared statement per batch size seen (at most MaxBatchSize of them).
+  const inserts = new Map<number, Statement>()
+  const insertFor = (n: number): Statement => {
+    let s = inserts.get(n)
+    if (s === undefined) {
+      s = conn.prepare(sqliteInsertStatement(n))
+      inserts.set(n, s)
+    }
+    return s
+  }
+  const append = (rows: ReadonlyArray<ReadonlyArray<InboxRowValue>>): ReadonlyArray<string> => {
+    begin.run()
+    try {
+      const inserted = decodeInserted(insertFor(rows.length).all(...rows.flat()))
+      commit.run()
+      return inserted.map((r) => r.event_id)
+    } catch (e) {
+      // A failed COMMIT may already have rolled back.
+      if (conn.inTransaction) rollback.run()
+      throw e
+    }
+  }
+  port.on("message", (raw: unknown) => {
+    let request: Request
+    try {
+      request = decodeRequest(raw)
+    } catch {
+      return
+    }
+    if (request._tag === "Close") {
+      conn.close()
+      port.close()
+      return
+    }
+    try {
+      send({ _tag: "Appended", id: request.id, inserted: append(request.rows) })
+    } catch (e) {
+      send({ _tag: "AppendFailed", id: request.id, message: messageOf(e) })
+    }
+  })
+}

@@ -1,0 +1,74 @@
+import { SqlClient } from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Inbox } from "../src/Inbox.js"
+import * as InboxWriter from "../src/InboxWriter.js"
+import { layerSqlite } from "../src/Store.js"
+
+const event = (eventId: string) => ({ eventId, source: "commerce", eventType: "order.paid", body: `{"id":"${eventId}"}` })
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "hlconnect-writer-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+)
+
+/** A fresh store + writer on `filename`, torn down (worker terminated) at the end of `self`. */
+const withWriter = <A, E>(filename: string, self: Effect.Effect<A, E, InboxWriter.InboxWriter | Inbox | SqlClient>) =>
+  Effect.provide(self, InboxWriter.layer.pipe(Layer.provideMerge(layerSqlite({ filename }))))
+
+describe("InboxWriter on a SQLite file (worker thread)", () => {
+  it.live("survives closing and reopening: earlier events stay duplicates, new ones are appended", () =>
+    Effect.gen(function* () {
+      const filename = join(yield* tempDir, "data", "hlconnect.db")
+      yield* withWriter(
+        filename,
+        Effect.gen(function* () {
+          const writer = yield* InboxWriter.InboxWriter
+          assert.strictEqual(writer.kind, "sqlite-worker")
+          const outcomes = yield* writer.appendBatch([event("a"), event("b")])
+          assert.deepStrictEqual(outcomes.map((o) => o.outcome), ["new", "new"])
+        })
+      )
+      yield* withWriter(
+        filename,
+        Effect.gen(function* () {
+          const writer = yield* InboxWriter.InboxWriter
+          const outcomes = yield* writer.appendBatch([event("b"), event("c"), event("c")])
+          assert.deepStrictEqual(outcomes.map((o) => o.outcome), ["duplicate", "new", "duplicate"])
+          const stored = yield* Inbox.get("a")
+          assert.deepStrictEqual(Option.map(stored, (e) => e.body), Option.some('{"id":"a"}'))
+        })
+      )
+    }).pipe(Effect.scoped))
+
+  it.live("a failing commit is a StorageError for that batch; the writer keeps working afterwards", () =>
+    Effect.gen(function* () {
+      const filename = join(yield* tempDir, "hlconnect.db")
+      yield* withWriter(
+        filename,
+        Effect.gen(function* () {
+          const writer = yield* InboxWriter.InboxWriter
+          const sql = yield* SqlClient
+          // Make the worker's INSERT fail: a trigger refuses the row.
+          yield* sql`CREATE TRIGGER refuse BEFORE INSERT ON webhook_inbox WHEN NEW.event_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END`
+          const failed = yield* writer.appendBatch([event("ok"), event("bad")]).pipe(Effect.flip)
+          assert.strictEqual(failed._tag, "StorageError")
+          assert.include(failed.message, "refused")
+          assert.isTrue(Option.isNone(yield* Inbox.get("ok")), "the batch rolled back as a whole")
+          const after = yield* writer.appendBatch([event("ok")])
+          assert.deepStrictEqual(after.map((o) => o.outcome), ["new"])
+        })
+      )
+    }).pipe(Effect.scoped))
+
+  it.live("a database the worker cannot open is a clear StorageError at start", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const error = yield* InboxWriter.makeSqliteWorker(join(dir, "missing", "dir", "x.db")).pipe(Effect.scoped, Effect.flip)
+      assert.strictEqual(error._tag, "StorageError")
+      assert.include(error.message, "cannot open")
+    }).pipe(Effect.scoped))
+})
