@@ -550,15 +550,17 @@ describe("answers nobody documented", () => {
 })
 
 describe("URLs and tokens expire", () => {
+  // Two sandboxes, so a short token TTL cannot expire the tokens the URL test needs.
   let quick: RunningSandbox
+  let quickUrls: RunningSandbox
   beforeAll(async () => {
-    quick = await startSandbox({
-      fulfilmentDelay: Duration.zero,
-      validationTokenTtl: Duration.millis(300),
-      urlTtl: Duration.millis(300)
-    })
+    quick = await startSandbox({ fulfilmentDelay: Duration.zero, validationTokenTtl: Duration.millis(300) })
+    quickUrls = await startSandbox({ fulfilmentDelay: Duration.zero, urlTtl: Duration.millis(1500) })
   })
-  afterAll(() => quick.close())
+  afterAll(async () => {
+    await quick.close()
+    await quickUrls.close()
+  })
 
   it.live("422 TokenExpired: registering after the validation token's TTL", () =>
     withClient(quick, {}, (client) =>
@@ -573,7 +575,7 @@ describe("URLs and tokens expire", () => {
   )
 
   it.live("a download/view URL works until urlTtl, then answers 410", () =>
-    withClient(quick, {}, (client) =>
+    withClient(quickUrls, {}, (client) =>
       Effect.gen(function* () {
         const request = yield* validatedRegistration(client)
         yield* client.registerPurchase(request)
@@ -582,7 +584,7 @@ describe("URLs and tokens expire", () => {
         const line = { order_id: request.order_number, order_line_id: 1 }
         const urls = [(yield* client.downloadUrl(line)).url, (yield* client.viewUrl(line)).url ?? "", outcome.items[0]?.download_url ?? ""]
         for (const url of urls) assert.strictEqual((yield* Effect.promise(() => fetch(url))).status, 200)
-        yield* liveSleep(400)
+        yield* liveSleep(1600)
         for (const url of urls) assert.strictEqual((yield* Effect.promise(() => fetch(url))).status, 410)
         // A fresh one works again.
         const fresh = yield* client.downloadUrl(line)
