@@ -1,0 +1,143 @@
+/**
+ * `pnpm bench`:
+ *  1. throughput — 10,000 paid orders registered against a sandbox (its own process) that adds a
+ *     fixed latency L to every call, at concurrency C: orders/s against the ceiling C/L (≥ 0.9);
+ *  2. memory — peak RSS of a child process reconciling 10k vs 100k orders (≤ 1.3×: it streams).
+ * Exits 0 regardless; read the PASS/FAIL lines.
+ */
+import { HlConnect } from "@hlconnect/core"
+import { Store } from "@hlconnect/store"
+import { Effect, Redacted } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Reconciler } from "../src/Reconciler.js"
+import { BenchToken, benchLayer, seedPaid } from "./support.js"
+
+const L = Number(process.env.BENCH_LATENCY_MS ?? 20)
+const C = Number(process.env.BENCH_CONCURRENCY ?? 32)
+const N = Number(process.env.BENCH_ORDERS ?? 10_000)
+const BIG = Number(process.env.BENCH_BIG_ORDERS ?? 100_000)
+
+const here = fileURLToPath(new URL(".", import.meta.url))
+const packageDir = join(here, "..")
+const scratch = mkdtempSync(join(process.platform === "linux" ? "/dev/shm" : tmpdir(), "reconcile-bench-"))
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const startSandbox = async (): Promise<{ url: string; child: ChildProcess }> => {
+  const port = await freePort()
+  const child = spawn(process.execPath, [join(packageDir, "../../packages/sandbox/dist/main.js")], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      SANDBOX_TOKENS: BenchToken,
+      SANDBOX_LATENCY_MS: String(L),
+      SANDBOX_FULFILMENT_DELAY: "0 millis",
+      LOG_LEVEL: "error"
+    },
+    stdio: "ignore"
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 200; i++) {
+    const up = await fetch(`${url}/health/live`).then((r) => r.ok, () => false)
+    if (up) return { url, child }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error("sandbox did not start")
+}
+
+const seedStore = (filename: string, n: number, token: string) =>
+  Effect.runPromise(seedPaid(n, token).pipe(Effect.provide(Store.layerSqlite({ filename }))))
+
+const rssOf = (filename: string) =>
+  new Promise<{ examined: number; ms: number; peakRss: number }>((resolve, reject) => {
+    // A bounded old space makes V8 collect rather than grow lazily with run time, so the peak
+    // reflects what the pass keeps alive; a pass that loaded every order would not fit at 100k.
+    const child = spawn(process.execPath, ["--max-old-space-size=128", "--import", "tsx", join(here, "rss-child.ts")], {
+      cwd: packageDir,
+      env: { ...process.env, BENCH_DB: filename, LOG_LEVEL: "error" },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString()
+    })
+    child.on("exit", (code) => {
+      try {
+        resolve(JSON.parse(out.trim().split("\n").pop() ?? ""))
+      } catch {
+        reject(new Error(`rss child exited ${code}: ${out}`))
+      }
+    })
+  })
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+
+const main = async () => {
+  const sandbox = await startSandbox()
+  try {
+    // 1. Throughput.
+    const token = await Effect.runPromise(
+      Effect.flatMap(HlConnect, (hl) => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 })).pipe(
+        Effect.provide(HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken) }))
+      )
+    )
+    // What the client + sandbox deliver on this machine with no store and no workflow: a reference
+    // for when the host, not the reconciler, is the limit (C/L assumes free CPU).
+    const probes = Math.min(N, 2000)
+    const raw = await Effect.runPromise(
+      Effect.gen(function* () {
+        const hl = yield* HlConnect
+        const started = Date.now()
+        yield* Effect.forEach(Array.from({ length: probes }), () => Effect.either(hl.purchaseInfo({ order_id: 1 })), {
+          concurrency: C,
+          discard: true
+        })
+        return probes / ((Date.now() - started) / 1000)
+      }).pipe(Effect.provide(HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken), maxInFlight: 256 })))
+    )
+    const db = join(scratch, "throughput.db")
+    await seedStore(db, N, token.token)
+    const summary = await Effect.runPromise(
+      Effect.flatMap(Reconciler, (r) => r.runPass({ dryRun: false, concurrency: C, owner: "bench", batch: 500 })).pipe(
+        Effect.provide(benchLayer(db, sandbox.url))
+      )
+    )
+    const perSecond = summary.examined / (summary.durationMs / 1000)
+    const ceiling = C / (L / 1000)
+    const ratio = perSecond / ceiling
+    console.log(`throughput: ${summary.examined} orders (${JSON.stringify(summary.transitions)}) in ${(summary.durationMs / 1000).toFixed(1)} s`)
+    console.log(`  ${perSecond.toFixed(0)} orders/s vs limit C/L = ${C}/${L}ms = ${ceiling.toFixed(0)}/s → ${ratio.toFixed(2)}`)
+    console.log(`  raw client calls on this host at concurrency ${C}: ${raw.toFixed(0)}/s → reconciler at ${(perSecond / raw).toFixed(2)} of it`)
+    console.log(`${ratio >= 0.9 ? "PASS" : "FAIL"} throughput ≥ 0.9 of C/L (${ratio.toFixed(2)})`)
+  } finally {
+    sandbox.child.kill()
+  }
+
+  // 2. Memory: the same pass over 10k and over 100k orders, each in a fresh process.
+  const small = join(scratch, "rss-small.db")
+  const big = join(scratch, "rss-big.db")
+  await seedStore(small, N, "unused-token")
+  await seedStore(big, BIG, "unused-token")
+  const a = await rssOf(small)
+  const b = await rssOf(big)
+  const growth = b.peakRss / a.peakRss
+  console.log(`memory: ${a.examined} orders → peak RSS ${mb(a.peakRss)} (${(a.ms / 1000).toFixed(1)} s); ${b.examined} orders → ${mb(b.peakRss)} (${(b.ms / 1000).toFixed(1)} s)`)
+  console.log(`${growth <= 1.3 ? "PASS" : "FAIL"} peak RSS at ${BIG} vs ${N} orders ≤ 1.3× (${growth.toFixed(2)}×)`)
+}
+
+main()
+  .catch((error: unknown) => console.log(`bench failed: ${String(error)}`))
+  .finally(() => rmSync(scratch, { recursive: true, force: true }))

@@ -1,0 +1,163 @@
+/**
+ * `reconcile run --once | --schedule "<cron>" [--dry-run] [--order <n>] [--limit <n>] [--concurrency <n>] [--json]`
+ * `reconcile report [--run <id>] [--json]`
+ *
+ * Exit codes (`run --once`): 0 clean; 2 something needs attention, failed or could not be
+ * reconciled; 3 the run was stopped (HL Connect refused our token, wrong environment);
+ * 1 invalid configuration or an unexpected failure.
+ */
+import { Command, Options } from "@effect/cli"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { HlConnect } from "@hlconnect/core"
+import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
+import { Health, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes, ServiceConfig } from "@hlconnect/service"
+import { ReconcileRuns, Store } from "@hlconnect/store"
+import { ConfigError, Console, Data, Duration, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
+import { isClean, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
+import { makeOwnerId, ReconcilerConfig } from "./ReconcilerConfig.js"
+import { progressLine, renderRun, renderSummary, runToJson } from "./Report.js"
+import { parseCron, runOnSchedule } from "./Schedule.js"
+
+export const ExitCode = { clean: 0, unexpected: 1, notClean: 2, halted: 3 } as const
+
+export class InvalidArguments extends Data.TaggedError("InvalidArguments")<{ readonly message: string }> {}
+
+const asInvalidConfiguration = <E>(error: E | ConfigError.ConfigError): E | InvalidConfiguration =>
+  ConfigError.isConfigError(error) ? ServiceConfig.fromConfigError(error) : error
+
+/** The store chosen by DATABASE_URL / DATA_DIR. */
+export const storeLayer = Store.layer.pipe(Layer.mapError(asInvalidConfiguration))
+
+/** Reconciler + workflow + store + HL Connect client (HLCONNECT_*). */
+export const appLayer = (policy: FulfilmentPolicy) =>
+  Reconciler.Default.pipe(
+    Layer.provideMerge(Fulfilment.Default(policy)),
+    Layer.provideMerge(storeLayer),
+    Layer.provide(HlConnect.layerConfig().pipe(Layer.mapError(asInvalidConfiguration)))
+  )
+
+/** `/health/live`, `/health/ready`, `/metrics` on PORT (default 4030) while scheduled. */
+const opsLayer = HttpServer.serve(OpsRoutes.router).pipe(
+  Layer.provide(Health.Health.Default),
+  Layer.provide(HttpServing.serverLayerFromConfig(4030))
+)
+
+const setExitCode = (code: number) =>
+  Effect.sync(() => {
+    process.exitCode = code
+  })
+
+const exitCodeOf = (summary: PassSummary): number =>
+  summary.status === "failed" ? ExitCode.halted : isClean(summary) ? ExitCode.clean : ExitCode.notClean
+
+/** On a terminal: one progress line on stderr, rewritten in place while the pass works. */
+const withProgress = <A, E, R>(run: (onProgress: PassOptions["onProgress"]) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    if (process.stderr.isTTY !== true) return yield* run(undefined)
+    const latest = yield* Ref.make({ examined: 0, changed: 0, drift: 0, errors: 0 })
+    const draw = Effect.flatMap(Ref.get(latest), (counts) =>
+      Effect.sync(() => {
+        process.stderr.write(`\r${progressLine(counts)}\u001b[K`)
+      })
+    )
+    const painter = yield* Effect.fork(Effect.repeat(draw, Schedule.spaced(Duration.millis(200))))
+    return yield* run((counts) => Ref.set(latest, counts)).pipe(
+      Effect.ensuring(
+        Effect.zipRight(
+          Fiber.interrupt(painter),
+          Effect.sync(() => {
+            process.stderr.write("\r\u001b[K")
+          })
+        )
+      )
+    )
+  })
+
+const positive = (name: string, value: Option.Option<number>) =>
+  Option.match(value, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (n) =>
+      Number.isInteger(n) && n >= 1 ? Effect.succeed(n) : Effect.fail(new InvalidArguments({ message: `--${name} must be an integer ≥ 1` }))
+  })
+
+const run = Command.make(
+  "run",
+  {
+    once: Options.boolean("once").pipe(Options.withDescription("One pass, then exit (0 clean, 2 needs attention, 3 stopped)")),
+    schedule: Options.text("schedule").pipe(Options.withDescription('Cron expression, e.g. "*/5 * * * *"'), Options.optional),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Report what would be done; change nothing")),
+    order: Options.text("order").pipe(Options.withDescription("Reconcile this order only, due or not"), Options.optional),
+    limit: Options.integer("limit").pipe(Options.withDescription("At most this many orders per pass"), Options.optional),
+    concurrency: Options.integer("concurrency").pipe(Options.withDescription("Orders at once (default RECONCILE_CONCURRENCY)"), Options.optional),
+    json: Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON")),
+    listOrders: Options.boolean("list-orders").pipe(Options.withDescription("Include the examined order numbers in the JSON summary"))
+  },
+  (args) =>
+    Effect.gen(function* () {
+      if (args.once && Option.isSome(args.schedule)) {
+        return yield* new InvalidArguments({ message: "--once and --schedule exclude each other" })
+      }
+      const settings = yield* loadConfig(ReconcilerConfig)
+      const policy = yield* loadConfig(FulfilmentConfig)
+      const limit = yield* positive("limit", args.limit)
+      const concurrency = (yield* positive("concurrency", args.concurrency)) ?? settings.concurrency
+      const cron = Option.isSome(args.schedule) ? Option.some(yield* parseCron(args.schedule.value)) : Option.none()
+      const owner = makeOwnerId()
+      const passOptions = (onProgress: PassOptions["onProgress"]): PassOptions => ({
+        dryRun: args.dryRun,
+        concurrency,
+        owner,
+        batch: settings.batch,
+        lease: settings.lease,
+        listOrders: args.listOrders,
+        ...(Option.isSome(args.order) ? { order: args.order.value } : {}),
+        ...(limit === undefined ? {} : { limit }),
+        ...(onProgress === undefined ? {} : { onProgress })
+      })
+
+      const program = Effect.gen(function* () {
+        const reconciler = yield* Reconciler
+        if (Option.isNone(cron)) {
+          const summary = yield* withProgress((onProgress) => reconciler.runPass(passOptions(onProgress)))
+          yield* process.stdout.isTTY === true && !args.json ? Console.log(renderSummary(summary)) : Console.log(JSON.stringify(summary))
+          return yield* setExitCode(exitCodeOf(summary))
+        }
+        const latest = yield* ReconcileRuns.ReconcileRuns.pipe(Effect.flatMap((runs) => runs.latest))
+        const pass = Effect.gen(function* () {
+          const summary = yield* reconciler.runPass(passOptions(undefined))
+          const { orders: _orders, ...fields } = summary
+          yield* summary.status === "failed" ? Effect.logError("run stopped", fields) : Effect.logInfo("run finished", fields)
+        })
+        yield* Effect.logInfo(`reconciling on schedule ${args.schedule.pipe(Option.getOrElse(() => ""))}`, { owner, concurrency })
+        return yield* runOnSchedule(cron.value, pass, Option.match(latest, { onNone: () => ({}), onSome: (r) => ({ lastRunAt: r.startedAt }) })).pipe(
+          Effect.provide(opsLayer)
+        )
+      })
+      return yield* Effect.provide(program, appLayer(policy))
+    })
+).pipe(Command.withDescription("Drive every due order toward its end state and repair drift"))
+
+const report = Command.make(
+  "report",
+  {
+    run: Options.text("run").pipe(Options.withDescription("Run id (default: the latest run)"), Options.optional),
+    json: Options.boolean("json").pipe(Options.withDescription("Print as JSON"))
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const runs = yield* ReconcileRuns.ReconcileRuns
+      const found = Option.isSome(args.run) ? Option.some(yield* runs.get(args.run.value)) : yield* runs.latest
+      if (Option.isNone(found)) {
+        yield* Console.error("no reconcile run recorded yet")
+        return yield* setExitCode(ExitCode.notClean)
+      }
+      const drifts = yield* runs.driftsOf(found.value.runId)
+      yield* args.json || process.stdout.isTTY !== true
+        ? Console.log(JSON.stringify(runToJson(found.value, drifts)))
+        : Console.log(renderRun(found.value, drifts))
+    }).pipe(Effect.provide(storeLayer))
+).pipe(Command.withDescription("Print a past run with its drift records"))
+
+export const command = Command.make("reconcile").pipe(Command.withSubcommands([run, report]))
+
+export const cli = Command.run(command, { name: "reconcile", version: "0.0.0" })

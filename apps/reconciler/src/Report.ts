@@ -1,0 +1,83 @@
+/**
+ * How a pass or a stored run is shown: a summary table for people on a terminal, one JSON
+ * document for machines.
+ */
+import type { ReconcileRuns } from "@hlconnect/store"
+import { Option } from "effect"
+import type { PassSummary } from "./Reconciler.js"
+
+const table = (rows: ReadonlyArray<readonly [string, string]>): string => {
+  const width = Math.max(...rows.map(([k]) => k.length))
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")
+}
+
+export const renderSummary = (summary: PassSummary): string => {
+  const transitions = Object.entries(summary.transitions).sort(([a], [b]) => a.localeCompare(b))
+  const rows: Array<readonly [string, string]> = [
+    ["run", summary.runId],
+    ["status", summary.status + (summary.dryRun ? " (dry run: nothing changed)" : "")],
+    ["duration", `${(summary.durationMs / 1000).toFixed(1)} s`],
+    ["examined", String(summary.examined)],
+    ["changed", String(summary.changed)],
+    ["drift", String(summary.drift)],
+    ["needs attention", String(summary.needsAttention)],
+    ["failed lines", String(summary.failed)],
+    ["errors", String(summary.errors)]
+  ]
+  const lines = ["Reconcile run", table(rows)]
+  if (transitions.length > 0) {
+    lines.push(summary.dryRun ? "Would do" : "Transitions", table(transitions.map(([k, n]) => [k, String(n)] as const)))
+  }
+  if (summary.error !== undefined) lines.push(`Stopped: ${summary.error}`)
+  return lines.join("\n")
+}
+
+export const progressLine = (counts: { readonly examined: number; readonly changed: number; readonly drift: number; readonly errors: number }): string =>
+  `reconciling… examined ${counts.examined}, changed ${counts.changed}, drift ${counts.drift}, errors ${counts.errors}`
+
+const json = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value))
+
+export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>) => ({
+  runId: run.runId,
+  status: run.status,
+  startedAt: new Date(run.startedAt).toISOString(),
+  endedAt: Option.match(run.endedAt, { onNone: () => null, onSome: (t) => new Date(t).toISOString() }),
+  examined: run.examined,
+  drifted: run.drifted,
+  repaired: run.repaired,
+  failed: run.failed,
+  error: Option.getOrNull(run.error),
+  drifts: drifts.map((d) => ({
+    orderNumber: d.orderNumber,
+    orderLineId: Option.getOrNull(d.orderLineId),
+    expected: d.expected,
+    observed: d.observed,
+    action: d.action,
+    result: d.result,
+    recordedAt: new Date(d.recordedAt).toISOString()
+  }))
+})
+
+export const renderRun = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>): string => {
+  const view = runToJson(run, drifts)
+  const lines = [
+    `Reconcile run ${view.runId}`,
+    table([
+      ["status", view.status],
+      ["started", view.startedAt],
+      ["ended", view.endedAt ?? "-"],
+      ["examined", String(view.examined)],
+      ["drifted", String(view.drifted)],
+      ["changed", String(view.repaired)],
+      ["problems", String(view.failed)],
+      ["error", view.error ?? "-"]
+    ])
+  ]
+  if (drifts.length > 0) {
+    lines.push("Drift")
+    for (const d of view.drifts) {
+      lines.push(`  order ${d.orderNumber}/${d.orderLineId ?? "*"}: expected ${json(d.expected)}, observed ${json(d.observed)} → ${d.action}: ${d.result}`)
+    }
+  }
+  return lines.join("\n")
+}

@@ -1,0 +1,178 @@
+/**
+ * The `reconcile` binary (dist/main.js) as a child process: exit codes usable from cron, the
+ * stored report, and two replicas on one PostgreSQL sharing the work without overlap.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { FaultSettings } from "@hlconnect/sandbox"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { OrderLines, Store } from "@hlconnect/store"
+import { Duration, Effect, Redacted } from "effect"
+import { execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { dropSchema, postgresUrl, seedPaid, uniqueSchema } from "./support/env.js"
+import { type RunningSandbox, SandboxToken, startSandbox } from "./support/sandbox.js"
+
+const packageDir = fileURLToPath(new URL("..", import.meta.url))
+let sandbox: RunningSandbox
+const dataDir = mkdtempSync(join(tmpdir(), "reconciler-cli-"))
+
+beforeAll(async () => {
+  // The binary under test is the built one.
+  execFileSync(process.execPath, [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: packageDir })
+  sandbox = await startSandbox({ fulfilmentDelay: Duration.zero })
+}, 60_000)
+afterAll(async () => {
+  await sandbox.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const baseEnv = (): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "DATABASE_URL") env[k] = v
+  return {
+    ...env,
+    HLCONNECT_BASE_URL: sandbox.url,
+    HLCONNECT_TOKEN: SandboxToken,
+    FULFILMENT_FIRST_CHECK: "0 millis",
+    FULFILMENT_MAX_CHECK_DELAY: "0 millis",
+    FULFILMENT_RETRY_DELAY: "0 millis",
+    LOG_LEVEL: "warning"
+  }
+}
+
+const reconcile = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.promise(
+    () =>
+      new Promise<CliResult>((resolve) => {
+        const child = spawn(process.execPath, [join(packageDir, "dist/main.js"), ...args], { cwd: packageDir, env })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (c: Buffer) => {
+          stdout += c.toString()
+        })
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c.toString()
+        })
+        child.on("exit", (code) => resolve({ code, stdout, stderr }))
+      })
+  )
+
+/** The summary / report a command printed (the fields the tests read). */
+interface Printed {
+  readonly runId?: string
+  readonly status?: string
+  readonly examined?: number
+  readonly needsAttention?: number
+  readonly error?: string | null
+  readonly transitions?: Readonly<Record<string, number>>
+  readonly orders?: ReadonlyArray<string>
+}
+
+const lastJson = (result: CliResult | undefined): Printed => {
+  const line = result?.stdout.trim().split("\n").pop() ?? ""
+  try {
+    const printed: Printed = JSON.parse(line)
+    return printed
+  } catch {
+    throw new Error(`not JSON: ${result?.stdout}\nstderr: ${result?.stderr}`)
+  }
+}
+
+describe("reconcile CLI on SQLite", () => {
+  const sqliteEnv = () => ({ ...baseEnv(), DATA_DIR: dataDir })
+  const store = Store.layerSqlite({ filename: join(dataDir, "hlconnect.db") })
+
+  it.live("run --once exits 0 when clean, 2 when something needs attention, 3 on 401; report prints the run", () =>
+    Effect.gen(function* () {
+      yield* seedPaid(sandbox)
+      yield* seedPaid(sandbox)
+      const clean = yield* reconcile(["run", "--once", "--json"], sqliteEnv())
+      assert.strictEqual(clean.code, 0, clean.stderr)
+      const summary = lastJson(clean)
+      assert.strictEqual(summary.examined, 2)
+      assert.deepStrictEqual(summary.transitions, { "paid→registered": 2 })
+
+      yield* seedPaid(sandbox, { expired: true })
+      const attention = yield* reconcile(["run", "--once", "--json"], sqliteEnv())
+      assert.strictEqual(attention.code, 2, attention.stderr)
+      assert.strictEqual(lastJson(attention).needsAttention, 1)
+      assert.strictEqual(lastJson(attention).transitions?.["registered→completed"], 2)
+
+      yield* seedPaid(sandbox)
+      const refused = yield* reconcile(["run", "--once", "--json"], { ...sqliteEnv(), HLCONNECT_TOKEN: "wrong" })
+      assert.strictEqual(refused.code, 3)
+      assert.match(String(lastJson(refused).error), /401/)
+      assert.match(refused.stderr, /HLCONNECT_TOKEN/)
+
+      const report = yield* reconcile(["report", "--json"], sqliteEnv())
+      assert.strictEqual(report.code, 0, report.stderr)
+      assert.strictEqual(lastJson(report).status, "failed")
+      const badConfig = yield* reconcile(["run", "--once"], { ...sqliteEnv(), RECONCILE_CONCURRENCY: "zero" })
+      assert.strictEqual(badConfig.code, 1)
+      assert.match(badConfig.stderr, /RECONCILE_CONCURRENCY/)
+    }).pipe(Effect.provide(store)), 150_000)
+})
+
+const pgUrl = postgresUrl()
+
+const makeAllDue = Effect.flatMap(SqlClient, (sql) => sql`UPDATE orders SET next_check_at = 0`)
+
+describe.skipIf(pgUrl === undefined)("two reconciler processes on one PostgreSQL", () => {
+  it.live("each order is examined by exactly one of them per pass, and all end completed", () =>
+    Effect.gen(function* () {
+      const url = pgUrl ?? ""
+      const schema = uniqueSchema()
+      yield* Effect.addFinalizer(() => dropSchema(url, schema))
+      const store = Store.layerPg({ url: Redacted.make(url), schema })
+      const orders = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), () => seedPaid(sandbox), {
+        concurrency: 8
+      }).pipe(Effect.provide(store))
+      const all = orders.map((l) => l.orderNumber).sort()
+      // Slow HL Connect and small batches keep both processes busy at once.
+      yield* Effect.promise(() => sandbox.run(sandbox.state.setFaults(FaultSettings.make({ latency_ms: 150 }))))
+      const withSchema = new URL(url)
+      withSchema.searchParams.set("options", `-c search_path=${schema}`)
+      // A registered order is next due in a minute: not again in this pass, whenever the other process starts it.
+      const env = {
+        ...baseEnv(),
+        DATABASE_URL: withSchema.toString(),
+        RECONCILE_BATCH: "3",
+        FULFILMENT_FIRST_CHECK: "1 minute",
+        FULFILMENT_MAX_CHECK_DELAY: "1 hour"
+      }
+      for (const pass of [1, 2]) {
+        // The minute has passed.
+        if (pass === 2) yield* makeAllDue.pipe(Effect.provide(store))
+        const [a, b] = yield* Effect.all(
+          [
+            reconcile(["run", "--once", "--json", "--list-orders", "--concurrency", "2"], env),
+            reconcile(["run", "--once", "--json", "--list-orders", "--concurrency", "2"], env)
+          ],
+          { concurrency: 2 }
+        )
+        assert.strictEqual(a?.code, 0, a?.stderr)
+        assert.strictEqual(b?.code, 0, b?.stderr)
+        const seenA = lastJson(a).orders ?? []
+        const seenB = lastJson(b).orders ?? []
+        const overlap = seenA.filter((n) => seenB.includes(n))
+        assert.deepStrictEqual(overlap, [], `pass ${pass}: examined by both`)
+        assert.deepStrictEqual([...seenA, ...seenB].sort(), all, `pass ${pass}: every order examined`)
+        if (pass === 1) assert.isAbove(Math.min(seenA.length, seenB.length), 0, "both did some of the work")
+      }
+      yield* Effect.promise(() => sandbox.run(sandbox.state.setFaults(FaultSettings.make({}))))
+      const states = yield* Effect.forEach(orders, (l) =>
+        Effect.map(OrderLines.OrderLines.get({ orderNumber: l.orderNumber, orderLineId: "1" }), (x) => x.state)
+      ).pipe(Effect.provide(store))
+      assert.deepStrictEqual(new Set(states), new Set(["completed"]))
+    }).pipe(Effect.scoped), 150_000)
+})
+

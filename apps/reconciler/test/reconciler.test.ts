@@ -1,0 +1,236 @@
+/**
+ * Every transition the reconciler drives, against a real sandbox over HTTP, on SQLite and on
+ * PostgreSQL (a unique schema per test).
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Fulfilment } from "@hlconnect/fulfilment"
+import { OrderLines, Outbox, ReconcileRuns } from "@hlconnect/store"
+import { Duration, Effect, Option } from "effect"
+import { isClean, type PassOptions, Reconciler } from "../src/Reconciler.js"
+import { engines, forceStates, sqliteEngine, freshOrderNumber, reconcilerEnv, seedPaid, snapshotLines, testPolicy } from "./support/env.js"
+import { type RunningSandbox, startSandbox } from "./support/sandbox.js"
+
+let sandbox: RunningSandbox
+
+beforeAll(async () => {
+  // Lines stay PROCESSING until a test settles them: every step is deterministic.
+  sandbox = await startSandbox({ fulfilmentDelay: Duration.hours(1), fulfilmentPolls: 0 })
+})
+afterAll(() => sandbox.close())
+
+const pass = (options: Partial<PassOptions> = {}) =>
+  Effect.flatMap(Reconciler, (r) => r.runPass({ dryRun: false, concurrency: 4, owner: "test", ...options }))
+
+const lineOf = (orderNumber: string) => OrderLines.OrderLines.get({ orderNumber, orderLineId: "1" })
+
+const eventsOf = (orderNumber: string) =>
+  Effect.map(
+    Effect.flatMap(Outbox.Outbox, (o) => o.eventsForOrder(orderNumber)),
+    (events) => events.map((e) => e.eventType)
+  )
+
+const settle = (orderNumber: string, status: "COMPLETED" | "FAILED" | "CANCELLED" | "PROCESSING") =>
+  Effect.promise(() => sandbox.run(sandbox.state.settleLine(Number(orderNumber), 1, status).pipe(Effect.orDie)))
+
+const stats = () => Effect.promise(() => sandbox.run(sandbox.state.stats))
+
+for (const engine of engines()) {
+  describe(`reconciler on ${engine.name}`, () => {
+    const env = (options: Parameters<typeof reconcilerEnv>[2] = {}) => reconcilerEnv(engine, sandbox, options)
+
+    it.live("paid → registered → processing → completed, with an order.completed event; a second run changes nothing", () =>
+      Effect.gen(function* () {
+        const line = yield* seedPaid(sandbox)
+        const n = line.orderNumber
+        const first = yield* pass({ order: n })
+        assert.strictEqual((yield* lineOf(n)).state, "registered")
+        assert.deepStrictEqual(first.transitions, { "paid→registered": 1 })
+        assert.strictEqual((yield* stats()).registrations[`${n}:1`], 1)
+
+        yield* pass({ order: n })
+        assert.strictEqual((yield* lineOf(n)).state, "processing")
+        yield* pass({ order: n })
+        assert.strictEqual((yield* lineOf(n)).state, "processing", "still PROCESSING remotely: waits")
+
+        yield* settle(n, "COMPLETED")
+        const done = yield* pass({ order: n })
+        assert.strictEqual((yield* lineOf(n)).state, "completed")
+        assert.deepStrictEqual(done.transitions, { "processing→completed": 1 })
+        assert.isTrue(isClean(done))
+        assert.deepStrictEqual(yield* eventsOf(n), ["order.completed"])
+
+        const before = yield* snapshotLines
+        const again = yield* pass({ order: n })
+        // --order works outside the lease schedule, so the order is looked at once more when due.
+        const due = yield* pass()
+        assert.strictEqual(again.changed, 0)
+        assert.strictEqual(again.drift, 0)
+        assert.strictEqual(due.changed, 0)
+        assert.strictEqual((yield* pass()).examined, 0, "a completed order is no longer due")
+        assert.strictEqual(yield* snapshotLines, before)
+      }).pipe(Effect.provide(env())))
+
+    it.live("claims due orders: one pass moves each order one step, never twice", () =>
+      Effect.gen(function* () {
+        const seeded = yield* Effect.forEach([1, 2, 3, 4, 5], () => seedPaid(sandbox))
+        const first = yield* pass({ batch: 2, concurrency: 2 })
+        assert.strictEqual(first.examined, 5)
+        assert.strictEqual(first.transitions["paid→registered"], 5)
+        const second = yield* pass({ batch: 2 })
+        assert.strictEqual(second.examined, 5)
+        assert.strictEqual(second.transitions["registered→processing"], 5)
+        for (const line of seeded) yield* settle(line.orderNumber, "COMPLETED")
+        const third = yield* pass({ limit: 3 })
+        assert.strictEqual(third.examined, 3, "--limit")
+        yield* pass()
+        for (const line of seeded) assert.strictEqual((yield* lineOf(line.orderNumber)).state, "completed")
+        assert.strictEqual((yield* pass()).examined, 0)
+      }).pipe(Effect.provide(env())))
+
+    it.live("a failing asset ends failed with an order.failed event", () =>
+      Effect.gen(function* () {
+        const line = yield* seedPaid(sandbox, { asset: 4999 })
+        yield* pass({ order: line.orderNumber })
+        yield* settle(line.orderNumber, "FAILED")
+        const summary = yield* pass({ order: line.orderNumber })
+        assert.strictEqual((yield* lineOf(line.orderNumber)).state, "failed")
+        assert.deepStrictEqual(yield* eventsOf(line.orderNumber), ["order.failed"])
+        assert.strictEqual(summary.failed, 1)
+        assert.isFalse(isClean(summary))
+      }).pipe(Effect.provide(env())))
+
+    it.live("an expired validation token → needs_attention with that reason, not an endless retry", () =>
+      Effect.gen(function* () {
+        const line = yield* seedPaid(sandbox, { expired: true })
+        const before = (yield* stats()).requests.registerPurchase ?? 0
+        const summary = yield* pass()
+        const after = yield* lineOf(line.orderNumber)
+        assert.strictEqual(after.state, "needs_attention")
+        assert.match(Option.getOrElse(after.attentionReason, () => ""), /expired/)
+        assert.deepStrictEqual(yield* eventsOf(line.orderNumber), ["order.needs_attention"])
+        assert.strictEqual(summary.needsAttention, 1)
+        assert.strictEqual((yield* stats()).requests.registerPurchase ?? 0, before, "never sent")
+        assert.strictEqual((yield* pass()).examined, 0, "not retried")
+      }).pipe(Effect.provide(env())))
+
+    it.live("cancel_requested → cancelled with an order.cancelled event", () =>
+      Effect.gen(function* () {
+        const line = yield* seedPaid(sandbox)
+        yield* pass({ order: line.orderNumber })
+        const registered = yield* lineOf(line.orderNumber)
+        yield* Effect.flatMap(Fulfilment, (f) => f.requestCancel(registered))
+        assert.strictEqual((yield* lineOf(line.orderNumber)).state, "cancel_requested")
+        const summary = yield* pass()
+        assert.strictEqual((yield* lineOf(line.orderNumber)).state, "cancelled")
+        assert.deepStrictEqual(summary.transitions, { "cancel_requested→cancelled": 1 })
+        assert.deepStrictEqual(yield* eventsOf(line.orderNumber), ["order.cancelled"])
+      }).pipe(Effect.provide(env())))
+
+    it.live("a refused cancel (400) → needs_attention with the remote status", () =>
+      Effect.gen(function* () {
+        const line = yield* seedPaid(sandbox)
+        yield* pass({ order: line.orderNumber })
+        yield* settle(line.orderNumber, "FAILED")
+        yield* Effect.flatMap(Fulfilment, (f) => Effect.flatMap(lineOf(line.orderNumber), f.requestCancel))
+        const summary = yield* pass()
+        const after = yield* lineOf(line.orderNumber)
+        assert.strictEqual(after.state, "needs_attention")
+        assert.match(Option.getOrElse(after.attentionReason, () => ""), /cannot cancel.*Failed/i)
+        assert.strictEqual(summary.needsAttention, 1)
+      }).pipe(Effect.provide(env())))
+
+    it.live("drift: local completed, remote 404 → recorded and flagged", () =>
+      Effect.gen(function* () {
+        // An order the sandbox never saw, completed locally.
+        const line = yield* seedPaid(sandbox)
+        yield* forceStates(line, ["registering", "registered", "completed"])
+        const summary = yield* pass({ order: line.orderNumber })
+        assert.strictEqual(summary.drift, 1)
+        assert.strictEqual((yield* lineOf(line.orderNumber)).state, "needs_attention")
+        const drifts = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.driftsOf(summary.runId))
+        assert.strictEqual(drifts.length, 1)
+        assert.strictEqual(drifts[0]?.expected, "COMPLETED")
+        assert.strictEqual(drifts[0]?.observed, "NOT_FOUND")
+        assert.match(drifts[0]?.result ?? "", /needs_attention/)
+        const run = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.get(summary.runId))
+        assert.strictEqual(run.drifted, 1)
+        assert.strictEqual(run.status, "completed")
+      }).pipe(Effect.provide(env())))
+
+    it.live("drift: local failed, remote COMPLETED → recorded and flagged", () =>
+      Effect.gen(function* () {
+        const line = yield* seedPaid(sandbox)
+        yield* pass({ order: line.orderNumber })
+        yield* settle(line.orderNumber, "COMPLETED")
+        yield* forceStates(yield* lineOf(line.orderNumber), ["failed"])
+        const summary = yield* pass({ order: line.orderNumber })
+        const drifts = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.driftsOf(summary.runId))
+        assert.deepStrictEqual(drifts.map((d) => [d.expected, d.observed]), [["FAILED", "COMPLETED"]])
+        assert.strictEqual((yield* lineOf(line.orderNumber)).state, "needs_attention")
+      }).pipe(Effect.provide(env())))
+
+    it.live("dry run changes nothing and calls nothing that changes HL Connect", () =>
+      Effect.gen(function* () {
+        const seeded = yield* Effect.forEach([1, 2, 3], () => seedPaid(sandbox))
+        const drifting = yield* seedPaid(sandbox)
+        yield* forceStates(drifting, ["registering", "registered", "completed"])
+        const before = yield* snapshotLines
+        const registrations = (yield* stats()).requests.registerPurchase ?? 0
+        // Small batches: orders handed back untouched must not be claimed again by the same pass.
+        const summary = yield* pass({ dryRun: true, batch: 2 })
+        const drifted = yield* pass({ dryRun: true, order: drifting.orderNumber })
+        assert.strictEqual(yield* snapshotLines, before)
+        assert.strictEqual((yield* stats()).requests.registerPurchase ?? 0, registrations)
+        assert.strictEqual(summary.examined, 4)
+        assert.strictEqual(summary.changed, 0)
+        assert.strictEqual(summary.drift, 1)
+        assert.deepStrictEqual(summary.transitions, { "would Register": 3, "would Transition": 1 })
+        assert.strictEqual(drifted.drift, 1)
+        const drifts = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.driftsOf(summary.runId))
+        assert.match(drifts[0]?.result ?? "", /dry run/)
+        // Still due: the dry run gave the orders back untouched.
+        const real = yield* pass({ batch: 2 })
+        assert.strictEqual(real.transitions["paid→registered"], seeded.length)
+        assert.strictEqual(real.examined, 4)
+      }).pipe(Effect.provide(env())))
+
+    it.live("401 stops the run at once with a clear message and few requests", () =>
+      Effect.gen(function* () {
+        yield* Effect.forEach(Array.from({ length: 12 }, (_, i) => i), () => seedPaid(sandbox))
+        const before = (yield* stats()).requests.registerPurchase ?? 0
+        const summary = yield* pass({ concurrency: 2, batch: 4 })
+        const sent = ((yield* stats()).requests.registerPurchase ?? 0) - before
+        assert.strictEqual(summary.status, "failed")
+        assert.match(summary.error ?? "", /401.*HLCONNECT_TOKEN/)
+        assert.isAtMost(sent, 2)
+        assert.isAtMost(summary.examined, 2)
+        const run = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.get(summary.runId))
+        assert.strictEqual(run.status, "failed")
+        assert.match(Option.getOrElse(run.error, () => ""), /401/)
+        // The claimed orders were given back, not left leased.
+        const lines = yield* OrderLines.OrderLines
+        const claimable = yield* lines.claimDueOrders({ owner: "check", limit: 100, leaseMs: 1000 })
+        assert.strictEqual(claimable.length, 12)
+      }).pipe(Effect.provide(env({ token: "wrong-token" }))))
+
+    it.live("--order on an unknown order fails clearly", () =>
+      Effect.gen(function* () {
+        const result = yield* Effect.flip(pass({ order: freshOrderNumber() }))
+        assert.strictEqual(result._tag, "OrderNotFound")
+      }).pipe(Effect.provide(env())))
+  })
+}
+
+describe("deadline", () => {
+  it.live("registered and still PROCESSING past the deadline → needs_attention", () =>
+    Effect.gen(function* () {
+      const line = yield* seedPaid(sandbox)
+      yield* pass({ order: line.orderNumber })
+      const summary = yield* pass({ order: line.orderNumber })
+      assert.strictEqual((yield* lineOf(line.orderNumber)).state, "needs_attention")
+      assert.match(Option.getOrElse((yield* lineOf(line.orderNumber)).attentionReason, () => ""), /not fulfilled within/)
+      assert.strictEqual(summary.needsAttention, 1)
+    }).pipe(
+      Effect.provide(reconcilerEnv(sqliteEngine, sandbox, { policy: { ...testPolicy, fulfilmentDeadline: Duration.zero } }))
+    ))
+})

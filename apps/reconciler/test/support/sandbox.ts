@@ -1,0 +1,34 @@
+/**
+ * A real sandbox server for tests and benches, on its own runtime (live clock), so a test may
+ * put its client on a TestClock while the server keeps real time.
+ */
+import { HlConnect, type HlConnectOptions } from "@hlconnect/core"
+import { Sandbox, type SandboxOptions, SandboxServer, SandboxState } from "@hlconnect/sandbox"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+
+export const SandboxToken = "sandbox-test-token-6f1c2a"
+
+export interface RunningSandbox {
+  readonly url: string
+  readonly state: SandboxState
+  /** Runs an effect of the sandbox's state on the sandbox's runtime. */
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
+  readonly close: () => Promise<void>
+}
+
+export const startSandbox = async (options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> => {
+  const runtime = ManagedRuntime.make(
+    Sandbox.layerTest({ accessTokens: [Redacted.make(SandboxToken)], ...options })
+  )
+  const { url, state } = await runtime.runPromise(
+    Effect.all({ url: Effect.map(SandboxServer, (s) => s.url), state: SandboxState })
+  )
+  return { url, state, run: (effect) => runtime.runPromise(effect), close: () => runtime.dispose() }
+}
+
+/** The client layer pointed at a running sandbox. */
+export const clientLayer = (sandbox: { readonly url: string }, options: Partial<HlConnectOptions> = {}) =>
+  HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(SandboxToken), ...options })
+
+export const provideClient = (sandbox: { readonly url: string }, options: Partial<HlConnectOptions> = {}) =>
+  Layer.fresh(clientLayer(sandbox, options))
