@@ -197,6 +197,13 @@ export type ListByStateRequest = typeof ListByStateRequest.Type
 
 const Cursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.String, Schema.String)))
 const encodeCursor = Schema.encodeSync(Cursor)
+/** An order-level cursor: the last order number of the page. */
+const OrderCursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Struct({ after: Schema.String }))).pipe(
+  Schema.transform(Schema.String, { strict: true, decode: ({ after }) => after, encode: (after) => ({ after }) })
+)
+const encodeOrderCursor = Schema.encodeSync(OrderCursor)
+const OrderNumbers = Schema.Array(Identifier).pipe(Schema.maxItems(500))
+const OrderNumberRow = Schema.Struct({ orderNumber: Schema.String })
 
 const ReleaseRequest = Schema.Struct({ nextCheckAt: Schema.optional(Schema.NullOr(Millis)) })
 
@@ -307,6 +314,57 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         if (order === undefined) return Option.none()
         const lines = yield* linesOf(id)
         return Option.some({ orderNumber: order.orderNumber, nextCheckAt: order.nextCheckAt, lines })
+      }).pipe(storage)
+
+    /**
+     * Many orders in two queries (for batch readers such as the GraphQL facade), keyed by order
+     * number; unknown numbers are absent. At most 500 numbers per call.
+     */
+    const findOrders = (orderNumbers: ReadonlyArray<string>): Effect.Effect<ReadonlyMap<string, Order>, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const ids = yield* decodeInput(OrderNumbers)(orderNumbers)
+        if (ids.length === 0) return new Map<string, Order>()
+        const orders = yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE ${sql.in("order_number", ids)}`.pipe(
+          Effect.flatMap(decodeRows(OrderRow, "order"))
+        )
+        const lines = yield* sql`SELECT * FROM order_lines WHERE ${sql.in("order_number", ids)}
+          ORDER BY order_number, order_line_id`.pipe(Effect.flatMap(decodeLines))
+        const byOrder = new Map<string, Array<OrderLine>>()
+        for (const line of lines) {
+          const list = byOrder.get(line.orderNumber)
+          if (list === undefined) byOrder.set(line.orderNumber, [line])
+          else list.push(line)
+        }
+        return new Map(
+          orders.map((order): [string, Order] => [
+            order.orderNumber,
+            { orderNumber: order.orderNumber, nextCheckAt: order.nextCheckAt, lines: byOrder.get(order.orderNumber) ?? [] }
+          ])
+        )
+      }).pipe(storage)
+
+    /**
+     * Order numbers with at least one line in `state`, in order, cursor-paged by order; each item
+     * carries the cursor that resumes right after it (for connection edges).
+     */
+    const listOrdersByState = (
+      request: ListByStateRequest
+    ): Effect.Effect<Page<{ readonly orderNumber: string; readonly cursor: string }>, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(ListByStateRequest)(request)
+        const after =
+          req.cursor === undefined ? undefined : yield* decodeInput(OrderCursor)(req.cursor).pipe(
+            Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor" }))
+          )
+        const rows = yield* (after === undefined
+          ? sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state}
+                ORDER BY order_number LIMIT ${req.limit + 1}`
+          : sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state} AND order_number > ${after}
+                ORDER BY order_number LIMIT ${req.limit + 1}`
+        ).pipe(Effect.flatMap(decodeRows(OrderNumberRow, "order")))
+        const items = rows.slice(0, req.limit).map((row) => ({ orderNumber: row.orderNumber, cursor: encodeOrderCursor(row.orderNumber) }))
+        const last = items[items.length - 1]
+        return { items, nextCursor: rows.length > req.limit && last !== undefined ? Option.some(last.cursor) : Option.none() }
       }).pipe(storage)
 
     /** Lines in one state, in key order, cursor-paged (stable under concurrent inserts). */
@@ -519,7 +577,9 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       create,
       get,
       findOrder,
+      findOrders,
       listByState,
+      listOrdersByState,
       transition,
       recordCheck,
       replaceValidationToken,

@@ -251,6 +251,33 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual(bad._tag, "InvalidInput")
         }).pipe(provideStore))
 
+      it.effect("reads many orders at once, and pages orders (not lines) by state", () =>
+        Effect.gen(function* () {
+          for (const [o, l] of [["2101", "A"], ["2101", "B"], ["2102", "A"], ["2103", "A"], ["2103", "B"], ["2104", "A"]] as const) {
+            yield* OrderLines.create(line(o, l))
+          }
+          yield* OrderLines.transition({ orderNumber: "2102", orderLineId: "A", expectedVersion: 1, to: "registering" })
+          const found = yield* OrderLines.findOrders(["2101", "2103", "9999", "2101"])
+          assert.deepStrictEqual([...found.keys()].sort(), ["2101", "2103"])
+          assert.deepStrictEqual(found.get("2103")?.lines.map((l) => l.orderLineId), ["A", "B"])
+          assert.strictEqual((yield* OrderLines.findOrders([])).size, 0)
+          assert.strictEqual((yield* OrderLines.findOrders(["bad id!"]).pipe(Effect.flip))._tag, "InvalidInput")
+
+          const seen: Array<string> = []
+          let cursor: string | undefined
+          do {
+            const page = yield* OrderLines.listOrdersByState({ state: "paid", limit: 2, ...(cursor === undefined ? {} : { cursor }) })
+            seen.push(...page.items.map((item) => item.orderNumber))
+            cursor = Option.getOrUndefined(page.nextCursor)
+          } while (cursor !== undefined)
+          assert.deepStrictEqual(seen, ["2101", "2103", "2104"], "each order once, however many lines it has")
+          const first = yield* OrderLines.listOrdersByState({ state: "paid", limit: 3 })
+          const resumed = yield* OrderLines.listOrdersByState({ state: "paid", limit: 3, cursor: first.items[0]?.cursor ?? "" })
+          assert.deepStrictEqual(resumed.items.map((item) => item.orderNumber), ["2103", "2104"], "an item's cursor resumes after it")
+          const bad = yield* OrderLines.listOrdersByState({ state: "paid", limit: 2, cursor: "nope" }).pipe(Effect.flip)
+          assert.strictEqual(bad._tag, "InvalidInput")
+        }).pipe(provideStore))
+
       it.effect("claims per ORDER NUMBER: one worker gets all lines; lease expiry returns the order", () =>
         Effect.gen(function* () {
           yield* OrderLines.create(line("3001", "A"))
