@@ -9,11 +9,16 @@
  *   `cancel_requested`, so the workflow tries them again once the cause is fixed)
  * - `GET  /admin/deliveries/dead?subscriber_id=&limit=&cursor=`, `GET /admin/deliveries/:id`,
  *   `POST /admin/deliveries/:id/replay`, `POST /admin/deliveries/dead/replay` `{subscriber_id?}`
+ * - `GET  /admin/inbox?state=pending|processed|dead&limit=&cursor=`, `GET /admin/deliveries?state=pending|delivered|dead&subscriber_id=&limit=&cursor=`
+ *   (oldest first; `next_cursor` is null on the last page)
+ * - `POST /admin/inbox/dead/replay` `{since}`, `POST /admin/deliveries/dead/replay` `{since?, subscriber_id?}`: every
+ *   dead letter from `since` (ISO 8601) on, back to pending
  * - `GET  /admin/orders/:order/events` (the events and their per-order sequence)
  *
  * Inbound bodies are never returned: they hold validation tokens (credentials).
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { SqlClient } from "@effect/sql/SqlClient"
 import { Inbox, OrderLines, Outbox, Subscribers } from "@hlconnect/store"
 import { parse } from "./CommerceEvents.js"
 import { Effect, Option, Redacted, Schema } from "effect"
@@ -75,7 +80,24 @@ const NewSubscriberBody = Schema.Struct({
 const ReasonBody = Schema.Struct({ reason: Schema.String })
 const RotateBody = Schema.Struct({ secret: Schema.optional(Schema.String) })
 const ReplayBody = Schema.Struct({ reset_lines: Schema.optionalWith(Schema.Boolean, { default: () => false }) })
-const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String) })
+const Since = Schema.DateFromString.pipe(Schema.validDate())
+const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since) })
+const InboxReplayBody = Schema.Struct({ since: Since })
+
+/** Opaque page cursor: the sort key (millis, id) of the last item, base64url. */
+const Cursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.Int, Schema.String)))
+const encodeCursor = Schema.encodeSync(Cursor)
+const ListQuery = <S extends string>(...states: ReadonlyArray<S>) =>
+  Schema.Struct({
+    state: Schema.Literal(...states),
+    limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 }),
+    cursor: Schema.optional(Cursor),
+    subscriber_id: Schema.optional(Schema.String)
+  })
+const InboxList = ListQuery("pending", "processed", "dead")
+const DeliveryList = ListQuery("pending", "delivered", "dead")
+const InboxRows = Schema.Array(Inbox.InboxEvent)
+const DeliveryRows = Schema.Array(Outbox.Delivery)
 const Limit = Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 })
 
 /** Errors of the store mapped to statuses; anything else is a 500 (logged, not echoed). */
@@ -117,6 +139,68 @@ export const make = (config: RelayConfig, options: { readonly deliveries: Doorbe
     const inbox = yield* Inbox.Inbox
     const outbox = yield* Outbox.Outbox
     const lines = yield* OrderLines.OrderLines
+    const sql = yield* SqlClient
+
+    // The store lists dead letters only; listing by state pages on (time, id) directly.
+    const listInbox = (q: typeof InboxList.Type) =>
+      Effect.gen(function* () {
+        const after = q.cursor === undefined ? sql`1 = 1` : sql`(received_at > ${q.cursor[0]} OR (received_at = ${q.cursor[0]} AND event_id > ${q.cursor[1]}))`
+        const rows = yield* sql`SELECT * FROM webhook_inbox WHERE state = ${q.state} AND ${after}
+          ORDER BY received_at, event_id LIMIT ${q.limit + 1}`.pipe(Effect.flatMap(Schema.decodeUnknown(InboxRows)))
+        const items = rows.slice(0, q.limit)
+        const last = items[items.length - 1]
+        return {
+          items: items.map(inboxJson),
+          next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor([last.receivedAt, last.eventId]) : null
+        }
+      })
+
+    const listDeliveries = (q: typeof DeliveryList.Type) =>
+      Effect.gen(function* () {
+        const after = q.cursor === undefined ? sql`1 = 1` : sql`(created_at > ${q.cursor[0]} OR (created_at = ${q.cursor[0]} AND delivery_id > ${q.cursor[1]}))`
+        const bySubscriber = q.subscriber_id === undefined ? sql`1 = 1` : sql`subscriber_id = ${q.subscriber_id}`
+        const rows = yield* sql`SELECT * FROM deliveries WHERE state = ${q.state} AND ${bySubscriber} AND ${after}
+          ORDER BY created_at, delivery_id LIMIT ${q.limit + 1}`.pipe(Effect.flatMap(Schema.decodeUnknown(DeliveryRows)))
+        const items = rows.slice(0, q.limit)
+        const last = items[items.length - 1]
+        return {
+          items: items.map(deliveryJson),
+          next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor([last.createdAt, last.deliveryId]) : null
+        }
+      })
+
+    /** Replays ids in pages; one that changed state meanwhile (replayed or handled by someone else) is skipped. */
+    const replayAll = <E, R>(ids: (after: string) => Effect.Effect<ReadonlyArray<string>, E, R>, replay: (id: string) => Effect.Effect<unknown, unknown>) =>
+      Effect.gen(function* () {
+        let replayed = 0
+        let after = ""
+        for (;;) {
+          const page = yield* ids(after)
+          for (const id of page) {
+            const ok = yield* Effect.isSuccess(replay(id))
+            if (ok) replayed++
+          }
+          const last = page[page.length - 1]
+          if (last === undefined || page.length < 500) return replayed
+          after = last
+        }
+      })
+
+    // Inbox rows have no dead_at: updated_at is when the lease finished with "dead".
+    const deadInboxSince = (since: number) => (after: string) =>
+      Effect.map(
+        sql<{ eventId: string }>`SELECT event_id FROM webhook_inbox WHERE state = 'dead' AND updated_at >= ${since} AND event_id > ${after}
+          ORDER BY event_id LIMIT 500`,
+        (rows) => rows.map((r) => r.eventId)
+      )
+
+    const deadDeliveriesSince = (since: number, subscriberId: string | undefined) => (after: string) =>
+      Effect.map(
+        sql<{ deliveryId: string }>`SELECT delivery_id FROM deliveries WHERE state = 'dead' AND COALESCE(dead_at, updated_at) >= ${since}
+          AND ${subscriberId === undefined ? sql`1 = 1` : sql`subscriber_id = ${subscriberId}`} AND delivery_id > ${after}
+          ORDER BY delivery_id LIMIT 500`,
+        (rows) => rows.map((r) => r.deliveryId)
+      )
 
     /** Puts the event's lines that need attention back where the workflow will act on them. */
     const resetLines = (eventId: string) =>
@@ -196,6 +280,25 @@ export const make = (config: RelayConfig, options: { readonly deliveries: Doorbe
         )
       ),
       HttpRouter.get(
+        "/admin/inbox",
+        guard(Effect.flatMap(HttpServerRequest.schemaSearchParams(InboxList), (q) => Effect.map(listInbox(q), (page) => json(page))))
+      ),
+      HttpRouter.post(
+        "/admin/inbox/dead/replay",
+        guard(
+          Effect.gen(function* () {
+            const body = yield* HttpServerRequest.schemaBodyJson(InboxReplayBody)
+            const replayed = yield* replayAll(deadInboxSince(body.since.getTime()), inbox.replay)
+            yield* options.inbox.ring
+            return json({ replayed })
+          })
+        )
+      ),
+      HttpRouter.get(
+        "/admin/deliveries",
+        guard(Effect.flatMap(HttpServerRequest.schemaSearchParams(DeliveryList), (q) => Effect.map(listDeliveries(q), (page) => json(page))))
+      ),
+      HttpRouter.get(
         "/admin/inbox/dead",
         guard(
           Effect.gen(function* () {
@@ -252,19 +355,10 @@ export const make = (config: RelayConfig, options: { readonly deliveries: Doorbe
         "/admin/deliveries/dead/replay",
         guard(
           Effect.gen(function* () {
-            const body = yield* HttpServerRequest.schemaBodyJson(BulkReplayBody).pipe(Effect.orElseSucceed(() => ({ subscriber_id: undefined })))
-            let replayed = 0
-            for (;;) {
-              const page = yield* outbox.listDeadLettered({
-                limit: 500,
-                ...(body.subscriber_id === undefined ? {} : { subscriberId: body.subscriber_id })
-              })
-              for (const d of page.items) {
-                yield* outbox.replay(d.deliveryId)
-                replayed++
-              }
-              if (Option.isNone(page.nextCursor) || page.items.length === 0) break
-            }
+            // An empty body means "all"; a malformed one is a 400, never "all".
+            const text = yield* Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => r.text)
+            const body = yield* Schema.decodeUnknown(Schema.parseJson(BulkReplayBody))(text.trim() === "" ? "{}" : text)
+            const replayed = yield* replayAll(deadDeliveriesSince(body.since?.getTime() ?? 0, body.subscriber_id), outbox.replay)
             yield* options.deliveries.ring
             return json({ replayed })
           })

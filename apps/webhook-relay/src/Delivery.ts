@@ -9,6 +9,7 @@ import { Clock, Duration, Effect, Either, Metric, Redacted, type Scope } from "e
 import { randomUUID } from "node:crypto"
 import type { Doorbell } from "./Doorbell.js"
 import type { RelayConfig } from "./RelayConfig.js"
+import * as RelayMetrics from "./RelayMetrics.js"
 import { decodeSecret, signedHeaders } from "./Signature.js"
 
 export const deliveriesTotal = Metric.counter("relay_deliveries_total", {
@@ -16,7 +17,19 @@ export const deliveriesTotal = Metric.counter("relay_deliveries_total", {
   incremental: true
 })
 
-const count = (outcome: string) => Metric.increment(Metric.tagged(deliveriesTotal, "outcome", outcome))
+const deadDelivery = Metric.increment(Metric.tagged(RelayMetrics.deadLettered, "kind", "delivery"))
+
+const count = (outcome: string) =>
+  Effect.zipRight(
+    Metric.increment(Metric.tagged(deliveriesTotal, "outcome", outcome)),
+    outcome === "retry"
+      ? Metric.increment(RelayMetrics.deliveryRetries)
+      : outcome === "dead" || outcome === "disabled"
+        ? deadDelivery
+        : outcome === "delivered"
+          ? Metric.increment(RelayMetrics.delivered)
+          : Effect.void
+  )
 
 /** The longest `Retry-After` honoured; beyond it the schedule applies. */
 const maxRetryAfterMs = 24 * 3600 * 1000
@@ -146,6 +159,7 @@ export const make = (config: RelayConfig, options: { readonly bell: Doorbell; re
         if (status >= 200 && status < 300) {
           yield* outbox.markDelivered(lease, { statusCode: status })
           yield* count("delivered")
+          yield* Metric.update(RelayMetrics.deliveryLag, Math.max(0, (yield* Clock.currentTimeMillis) - event.createdAt) / 1000)
           return
         }
         if (status === 410) {

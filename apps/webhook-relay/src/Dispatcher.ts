@@ -12,6 +12,7 @@ import { type CommerceEvent, parse } from "./CommerceEvents.js"
 import type { Doorbell } from "./Doorbell.js"
 import { source } from "./Ingest.js"
 import type { RelayConfig } from "./RelayConfig.js"
+import * as RelayMetrics from "./RelayMetrics.js"
 
 export const dispatchedTotal = Metric.counter("relay_dispatch_total", {
   description: "Inbox events handled, by event type and outcome (completed, retry, dead).",
@@ -189,10 +190,13 @@ export const make = (
           case "Done":
             yield* inbox.complete(lease)
             yield* count(event.eventType, "completed")
+            yield* Metric.increment(Metric.tagged(RelayMetrics.dispatched, "event_type", event.eventType))
+            yield* Metric.update(RelayMetrics.inboxLag, Math.max(0, now - event.receivedAt) / 1000)
             return
           case "Permanent":
             yield* inbox.deadLetter(lease, { error: verdict.reason })
             yield* count(event.eventType, "dead")
+            yield* deadInbox
             yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, eventType: event.eventType, reason: verdict.reason })
             return
           case "Transient": {
@@ -200,16 +204,20 @@ export const make = (
               const reason = `gave up after ${event.attempts} attempts: ${verdict.error}`
               yield* inbox.deadLetter(lease, { error: reason })
               yield* count(event.eventType, "dead")
+              yield* deadInbox
               yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, reason })
               return
             }
             const at = Math.max(verdict.at ?? 0, now + retryDelay(event.attempts))
             yield* inbox.retryLater(lease, { error: verdict.error, nextAttemptAt: at })
             yield* count(event.eventType, "retry")
+            yield* Metric.increment(RelayMetrics.dispatchRetries)
             return
           }
         }
       })
+
+    const deadInbox = Metric.increment(Metric.tagged(RelayMetrics.deadLettered, "kind", "inbox"))
 
     const count = (eventType: string, outcome: string) =>
       Metric.increment(Metric.tagged(Metric.tagged(dispatchedTotal, "event_type", eventType), "outcome", outcome))

@@ -2,12 +2,17 @@
  * Adaptive group commit: one committer fiber takes everything queued (up to `maxBatch`) and
  * commits it at once. Idle, a request is committed immediately (a batch of one); under load,
  * what arrives during a commit is batched into the next, so one fsync serves many requests.
+ *
+ * The queue is a plain array with callbacks so the ingest fast path (outside any fiber) can
+ * enqueue without paying for a fiber, a Deferred and a Queue per request.
  */
-import { Deferred, Effect, Metric, MetricBoundaries, Queue, type Scope } from "effect"
+import { Effect, Exit, FiberId, Metric, MetricBoundaries, type Scope } from "effect"
 
 export interface GroupCommit<A, B, E> {
   /** Resolves once the item's batch is committed (or fails with the batch's error). */
   readonly submit: (item: A) => Effect.Effect<B, E>
+  /** The same, for callers outside a fiber: `done` is called exactly once, interrupted at shutdown. */
+  readonly submitCallback: (item: A, done: (exit: Exit.Exit<B, E>) => void) => void
 }
 
 export const batchSize = Metric.histogram(
@@ -18,7 +23,7 @@ export const batchSize = Metric.histogram(
 
 interface Pending<A, B, E> {
   readonly item: A
-  readonly done: Deferred.Deferred<B, E>
+  readonly done: (exit: Exit.Exit<B, E>) => void
 }
 
 export const make = <A, B, E>(options: {
@@ -29,50 +34,77 @@ export const make = <A, B, E>(options: {
   readonly grouped?: boolean
 }): Effect.Effect<GroupCommit<A, B, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const queue = yield* Queue.bounded<Pending<A, B, E>>(options.maxBatch * 64)
     const max = options.grouped === false ? 1 : options.maxBatch
+    let queue: Array<Pending<A, B, E>> = []
+    let wake: (() => void) | undefined
+    let closed = false
+
+    const settle = (batch: ReadonlyArray<Pending<A, B, E>>, exit: Exit.Exit<ReadonlyArray<B>, E>) => {
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]
+        if (p === undefined) continue
+        if (exit._tag === "Failure") p.done(Exit.failCause(exit.cause))
+        else {
+          const result = exit.value[i]
+          p.done(result === undefined ? Exit.die(new Error("group commit: missing result")) : Exit.succeed(result))
+        }
+      }
+    }
 
     const commitBatch = (batch: ReadonlyArray<Pending<A, B, E>>) =>
       options.commit(batch.map((p) => p.item)).pipe(
         Effect.exit,
-        Effect.flatMap((exit) =>
-          Effect.forEach(
-            batch,
-            (p, i) => {
-              if (exit._tag === "Failure") return Deferred.failCause(p.done, exit.cause)
-              const result = exit.value[i]
-              return result === undefined ? Deferred.die(p.done, new Error("group commit: missing result")) : Deferred.succeed(p.done, result)
-            },
-            { discard: true }
-          )
-        ),
+        Effect.map((exit) => settle(batch, exit)),
         Effect.zipRight(Metric.update(batchSize, batch.length))
       )
 
-    // After the first item, one macrotask turn lets requests already on the sockets join the batch.
-    const turn = Effect.async<void>((resume) => {
-      setImmediate(() => resume(Effect.void))
+    // Waits for work; after the first item, one macrotask turn lets requests already on the sockets join the batch.
+    const next = Effect.async<ReadonlyArray<Pending<A, B, E>>>((resume) => {
+      const take = () => {
+        const batch = queue.length <= max ? queue : queue.slice(0, max)
+        queue = queue.length <= max ? [] : queue.slice(max)
+        resume(Effect.succeed(batch))
+      }
+      const arm = () => {
+        if (max === 1) take()
+        else setImmediate(take)
+      }
+      if (queue.length > 0) arm()
+      else
+        wake = () => {
+          wake = undefined
+          arm()
+        }
+      return Effect.sync(() => {
+        wake = undefined
+      })
     })
-    yield* Queue.take(queue).pipe(
-      Effect.flatMap((first) =>
-        max === 1
-          ? Effect.succeed([first])
-          : Effect.zipRight(turn, Effect.map(Queue.takeUpTo(queue, max - 1), (rest) => [first, ...rest]))
-      ),
-      Effect.flatMap(commitBatch),
-      Effect.forever,
-      Effect.forkScoped
-    )
+
+    yield* next.pipe(Effect.flatMap(commitBatch), Effect.forever, Effect.forkScoped)
 
     // Requests still queued at shutdown are told so (the HTTP server has drained before this runs).
     yield* Effect.addFinalizer(() =>
-      Queue.takeAll(queue).pipe(
-        Effect.flatMap((rest) => Effect.forEach(rest, (p) => Deferred.interrupt(p.done), { discard: true }))
-      )
+      Effect.sync(() => {
+        closed = true
+        const rest = queue
+        queue = []
+        for (const p of rest) p.done(Exit.interrupt(FiberId.none))
+      })
     )
 
-    const submit = (item: A): Effect.Effect<B, E> =>
-      Effect.flatMap(Deferred.make<B, E>(), (done) => Effect.zipRight(Queue.offer(queue, { item, done }), Deferred.await(done)))
+    const submitCallback = (item: A, done: (exit: Exit.Exit<B, E>) => void) => {
+      if (closed) {
+        done(Exit.interrupt(FiberId.none))
+        return
+      }
+      queue.push({ item, done })
+      if (wake !== undefined) wake()
+    }
 
-    return { submit }
+    const submit = (item: A): Effect.Effect<B, E> =>
+      Effect.async<B, E>((resume) => {
+        submitCallback(item, (exit) => resume(exit))
+      })
+
+    return { submit, submitCallback }
   })

@@ -17,7 +17,7 @@ import * as Doorbell from "./Doorbell.js"
 import * as Ingest from "./Ingest.js"
 import * as RelayConfig from "./RelayConfig.js"
 
-export const ingestPath = "/webhooks/commerce"
+export const ingestPath = Ingest.path
 
 /** Creates the configured subscribers that do not exist yet (matched by URL), so restarts are idempotent. */
 const seedSubscribers = (config: RelayConfig.RelayConfig) =>
@@ -39,6 +39,8 @@ export interface Options {
   readonly workers?: boolean
   /** `auto` (default): the store's choice (a worker thread on SQLite files); `store`: always `Inbox.appendBatch`. */
   readonly inboxWriter?: "auto" | "store" | InboxWriter.InboxWriterService
+  /** Take `POST /webhooks/commerce` on the raw node:http request, before the Effect router (default true). */
+  readonly fastPath?: boolean
 }
 
 /** The relay on whatever server, store, HL Connect client and Fulfilment are provided. */
@@ -76,6 +78,10 @@ export const layer = (
         HttpRouter.post(ingestPath, ingest.handler),
         HttpRouter.provideService(Health.Health, health)
       )
+      const server = yield* HttpServer.HttpServer
+      // Registered before serving, so it is removed after the server has drained.
+      const fast = (options.fastPath ?? true) && (yield* HttpServing.addRawHandler(server, ingest.handleRaw))
+      yield* Effect.logDebug(fast ? "ingest on the raw node:http fast path" : "ingest on the Effect router")
       yield* HttpServer.serveEffect(app, HttpMetrics.middleware)
     })
   )

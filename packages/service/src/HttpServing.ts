@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { createServer, type Server, type ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import * as ServiceConfig from "./ServiceConfig.js"
 
 export interface ServerOptions {
@@ -86,6 +86,61 @@ const gracefulClose = (
     Effect.catchAll((error) => Effect.logWarning("closing the HTTP server failed", error.message))
   )
 
+/**
+ * Handles a request on the raw `node:http` objects before the Effect app sees it, for hot
+ * paths where the per-request cost of the Effect HTTP stack matters; returns false to pass
+ * the request on. It must answer every request it takes.
+ */
+export type RawHandler = (request: IncomingMessage, response: ServerResponse) => boolean
+
+// Keyed by the HttpServer this module made, so the public HttpServer interface stays unchanged.
+const rawHandlers = new WeakMap<HttpServer.HttpServer, Array<RawHandler>>()
+
+/**
+ * Puts `handler` in front of the app served on `server` until the scope closes. Returns false
+ * (and does nothing) when `server` was not made by this module.
+ */
+export const addRawHandler = (
+  server: HttpServer.HttpServer,
+  handler: RawHandler
+): Effect.Effect<boolean, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const handlers = rawHandlers.get(server)
+    if (handlers === undefined) return Effect.succeed(false)
+    return Effect.as(
+      Effect.acquireRelease(
+        Effect.sync(() => handlers.push(handler)),
+        () =>
+          Effect.sync(() => {
+            const i = handlers.indexOf(handler)
+            if (i >= 0) handlers.splice(i, 1)
+          })
+      ),
+      true
+    )
+  })
+
+type RequestListener = (request: IncomingMessage, response: ServerResponse) => void
+// Listeners of the "request" event are request listeners; Node types them as bare `Function`.
+const isRequestListener = (f: unknown): f is RequestListener => typeof f === "function"
+
+/** Routes the listeners `attach` adds to "request" through the raw handlers first. */
+const withRawHandlers = <A, E, R>(server: Server, handlers: ReadonlyArray<RawHandler>, attach: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const before = new Set(server.listeners("request"))
+    const result = yield* attach
+    const added = server.listeners("request").filter((l) => !before.has(l)).filter(isRequestListener)
+    if (added.length === 0) return result
+    for (const l of added) server.off("request", l)
+    const routed = (request: IncomingMessage, response: ServerResponse) => {
+      for (const h of handlers) if (h(request, response)) return
+      for (const l of added) l.call(server, request, response)
+    }
+    server.on("request", routed)
+    yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", routed)))
+    return result
+  })
+
 /** A scoped `HttpServer` whose shutdown drains in-flight requests first. */
 export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServer, ServeError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -98,15 +153,18 @@ export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServe
     // Fallback when nothing was served; added after the platform's own close, so it runs first.
     yield* Effect.addFinalizer(() => shutdown)
     yield* Effect.logInfo(`listening on ${HttpServer.formatAddress(inner.address)}`)
-    return HttpServer.make({
+    const handlers: Array<RawHandler> = []
+    const made = HttpServer.make({
       address: inner.address,
       // The drain finalizer is added after the handler is attached, so it runs while requests are still handled.
       serve: (app, middleware) =>
         Effect.zipRight(
-          middleware === undefined ? inner.serve(app) : inner.serve(app, middleware),
+          withRawHandlers(server, handlers, middleware === undefined ? inner.serve(app) : inner.serve(app, middleware)),
           Effect.addFinalizer(() => shutdown)
         )
     })
+    rawHandlers.set(made, handlers)
+    return made
   })
 
 /** `NodeHttpServer.layer` with graceful shutdown and a log line with the listening address. */
