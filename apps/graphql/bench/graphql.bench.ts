@@ -6,7 +6,7 @@
  */
 import { HlConnect } from "@hlconnect/core"
 import { Duration, Effect, ManagedRuntime, Redacted } from "effect"
-import { SandboxToken } from "../test/support/sandbox.js"
+import { SandboxToken } from "@hlconnect/sandbox"
 import { registerAtSandbox, resetStats, storeOrder, upstreamRequests } from "../test/support/seed.js"
 import { field, startServer } from "../test/support/server.js"
 

@@ -4,7 +4,7 @@
  */
 import { Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { SandboxToken } from "./support/sandbox.js"
+import { SandboxToken } from "@hlconnect/sandbox"
 import { registerAtSandbox, settle, storeOrder } from "./support/seed.js"
 import { ApiKey, field, startServer, type TestServer } from "./support/server.js"
 

@@ -8,7 +8,7 @@ import { OrderLines } from "@hlconnect/store"
 import { Duration, Effect } from "effect"
 import { Reconciler } from "../src/Reconciler.js"
 import { engines, reconcilerEnv, seedPaid } from "./support/env.js"
-import { type RunningSandbox, startSandbox } from "./support/sandbox.js"
+import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 
 let sandbox: RunningSandbox
 

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { dropSchema, postgresUrl, seedPaid, uniqueSchema } from "./support/env.js"
-import { type RunningSandbox, SandboxToken, startSandbox } from "./support/sandbox.js"
+import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 let sandbox: RunningSandbox

@@ -8,7 +8,7 @@ import { OrderLines, Outbox, ReconcileRuns } from "@hlconnect/store"
 import { Duration, Effect, Option } from "effect"
 import { isClean, type PassOptions, Reconciler } from "../src/Reconciler.js"
 import { engines, forceStates, sqliteEngine, freshOrderNumber, reconcilerEnv, seedPaid, snapshotLines, testPolicy } from "./support/env.js"
-import { type RunningSandbox, startSandbox } from "./support/sandbox.js"
+import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 
 let sandbox: RunningSandbox
 

@@ -18,7 +18,7 @@ import { join } from "node:path"
 import * as Relay from "../src/Relay.js"
 import * as RelayConfig from "../src/RelayConfig.js"
 import { decodeSecret, signedHeaders } from "../src/Signature.js"
-import { clientLayer, startSandbox } from "../test/sandbox.js"
+import { clientLayer, startSandbox } from "@hlconnect/sandbox"
 
 const senders = 64
 const seconds = Number(process.env.BENCH_SECONDS ?? "2.5")

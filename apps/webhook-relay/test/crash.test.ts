@@ -20,7 +20,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Webhook } from "standardwebhooks"
 import { afterAll, describe, expect, it } from "vitest"
-import { clientLayer, SandboxToken, startSandbox } from "./sandbox.js"
+import { clientLayer, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 import { asRecord, eventually, newSecret, startReceiver } from "./support.js"
 
 const orders = Number(process.env.CRASH_ORDERS ?? "1000")

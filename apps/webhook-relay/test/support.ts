@@ -16,7 +16,7 @@ import { join } from "node:path"
 import { Webhook } from "standardwebhooks"
 import * as Relay from "../src/Relay.js"
 import * as RelayConfig from "../src/RelayConfig.js"
-import { clientLayer, type RunningSandbox, startSandbox } from "./sandbox.js"
+import { clientLayer, type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 
 /** DATABASE_URL, or `undefined` to skip PostgreSQL runs; under CI / REQUIRE_POSTGRES a missing URL fails. */
 export const postgresUrl = (): string | undefined => {

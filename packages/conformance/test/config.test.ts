@@ -6,7 +6,7 @@ import { afterAll, assert, beforeAll, beforeEach, describe, it } from "@effect/v
 import { HlConnect, type InvalidRequest } from "@hlconnect/core"
 import { FaultSettings } from "@hlconnect/sandbox"
 import { ConfigProvider, Duration, Effect, Either, Layer, Option, Stream } from "effect"
-import { type RunningSandbox, SandboxToken, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 import { failsWith, liveSleep, setFaults, stats, totalRequests, validatedRegistration, withClient } from "./helpers.js"
 
 let sandbox: RunningSandbox

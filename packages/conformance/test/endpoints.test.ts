@@ -15,7 +15,7 @@ import {
   type ValidatePurchaseError
 } from "@hlconnect/core"
 import { Chunk, Duration, Effect, Option, Redacted, Stream } from "effect"
-import { type RunningSandbox, SandboxToken, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 import { assertTag, failsWith, liveSleep, orderNumber, reset, script, stats, validatedRegistration, withClient } from "./helpers.js"
 
 let sandbox: RunningSandbox

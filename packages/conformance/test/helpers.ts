@@ -6,7 +6,7 @@ import { EndpointNames, HlConnect, type HlConnectOptions, type PurchaseRegisterR
 import { type FaultSettings, ScriptedFault, type SandboxStats } from "@hlconnect/sandbox"
 import { assert } from "@effect/vitest"
 import { Cause, type Context, Duration, Effect, Exit, Option, Tracer } from "effect"
-import { clientLayer, type RunningSandbox } from "../support/sandbox.js"
+import { clientLayer, type RunningSandbox } from "@hlconnect/sandbox"
 
 let nextOrder = 100_000 + Math.floor(Math.random() * 1_000_000_000)
 /** A fresh order number, unique across the tests of a run. */

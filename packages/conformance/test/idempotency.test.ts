@@ -4,7 +4,7 @@
  */
 import { afterAll, assert, beforeAll, beforeEach, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { type RunningSandbox, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 import { assertTag, failsWith, fastRetries, script, stats, validatedRegistration, withClient } from "./helpers.js"
 
 let sandbox: RunningSandbox

@@ -4,7 +4,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Metric, type MetricPair, MetricState } from "effect"
-import { type RunningSandbox, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 import { fastRetries, orderNumber, recordingTracer, script, withClient } from "./helpers.js"
 
 let sandbox: RunningSandbox

@@ -3,7 +3,7 @@
  * with the documented statuses; `/docs` serves the interactive page.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { type RunningSandbox, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 
 let sandbox: RunningSandbox
 beforeAll(async () => {

@@ -4,7 +4,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { makePromiseClient } from "@hlconnect/core"
 import { Redacted } from "effect"
-import { type RunningSandbox, SandboxToken, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 import { orderNumber } from "./helpers.js"
 
 let sandbox: RunningSandbox

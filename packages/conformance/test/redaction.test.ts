@@ -8,7 +8,7 @@ import { FaultSettings } from "@hlconnect/sandbox"
 import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { inspect } from "node:util"
-import { type RunningSandbox, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 import { failsWith, fastRetries, orderNumber, recordingTracer, reset, script, setFaults, validatedRegistration, withClient } from "./helpers.js"
 
 const secret = `hlc-SECRET-${randomBytes(12).toString("hex")}`

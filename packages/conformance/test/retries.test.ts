@@ -6,7 +6,7 @@ import { afterAll, assert, beforeAll, beforeEach, describe, it } from "@effect/v
 import type { PurchaseInfoError, ValidatePurchaseError } from "@hlconnect/core"
 import { FaultSettings } from "@hlconnect/sandbox"
 import { Duration, Effect, Fiber, TestClock } from "effect"
-import { type RunningSandbox, startSandbox } from "../support/sandbox.js"
+import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 import {
   assertTag,
   eventually,

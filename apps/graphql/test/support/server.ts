@@ -14,7 +14,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { defaultLimits, type GraphqlSettings } from "../../src/Config.js"
 import * as Server from "../../src/Server.js"
-import { type RunningSandbox, SandboxToken, startSandbox } from "./sandbox.js"
+import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 
 export const ApiKey = "test-key-3b9d0c7e"
 export const OtherApiKey = "second-key-for-rotation"

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Reconciler } from "../../src/Reconciler.js"
-import { provideClient, SandboxToken } from "./sandbox.js"
+import { provideClient, SandboxToken } from "@hlconnect/sandbox"
 
 export interface Engine {
   readonly name: "sqlite" | "pg"

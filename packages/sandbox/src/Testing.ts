@@ -1,11 +1,15 @@
 /**
- * A real sandbox server for tests and benches, on its own runtime (live clock), so a test may
- * put its client on a TestClock while the server keeps real time.
+ * For tests and benches of other packages: a real sandbox server on its own runtime (live
+ * clock, so a test may put its client on a TestClock while the server keeps real time), and a
+ * client layer pointed at it.
  */
 import { HlConnect, type HlConnectOptions } from "@hlconnect/core"
-import { Sandbox, type SandboxOptions, SandboxServer, SandboxState } from "@hlconnect/sandbox"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import * as Sandbox from "./Sandbox.js"
+import type { SandboxOptions } from "./SandboxConfig.js"
+import { SandboxState } from "./SandboxState.js"
 
+/** The bearer token `startSandbox` accepts (unless `accessTokens` says otherwise). */
 export const SandboxToken = "sandbox-test-token-6f1c2a"
 
 export interface RunningSandbox {
@@ -17,11 +21,9 @@ export interface RunningSandbox {
 }
 
 export const startSandbox = async (options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> => {
-  const runtime = ManagedRuntime.make(
-    Sandbox.layerTest({ accessTokens: [Redacted.make(SandboxToken)], ...options })
-  )
+  const runtime = ManagedRuntime.make(Sandbox.layerTest({ accessTokens: [Redacted.make(SandboxToken)], ...options }))
   const { url, state } = await runtime.runPromise(
-    Effect.all({ url: Effect.map(SandboxServer, (s) => s.url), state: SandboxState })
+    Effect.all({ url: Effect.map(Sandbox.SandboxServer, (s) => s.url), state: SandboxState })
   )
   return { url, state, run: (effect) => runtime.runPromise(effect), close: () => runtime.dispose() }
 }
@@ -30,5 +32,6 @@ export const startSandbox = async (options: Partial<SandboxOptions> = {}): Promi
 export const clientLayer = (sandbox: { readonly url: string }, options: Partial<HlConnectOptions> = {}) =>
   HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(SandboxToken), ...options })
 
+/** `clientLayer`, fresh for each use (its own connection pool). */
 export const provideClient = (sandbox: { readonly url: string }, options: Partial<HlConnectOptions> = {}) =>
   Layer.fresh(clientLayer(sandbox, options))
