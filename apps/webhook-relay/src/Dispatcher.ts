@@ -245,7 +245,7 @@ export const make = (
 
     /** One pass: claim due events and handle them, per order in arrival order, orders concurrently. */
     const drainOnce = Effect.gen(function* () {
-      const claimed = yield* inbox.claim({ owner, limit: 32, leaseMs: 120_000, source })
+      const claimed = yield* inbox.claim({ owner, limit: 32, leaseMs: Duration.toMillis(config.dispatchLease), source })
       const byOrder = new Map<string, Array<Inbox.ClaimedInboxEvent>>()
       for (const c of claimed) {
         const decoded = parse(c.event.body)

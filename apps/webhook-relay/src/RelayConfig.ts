@@ -33,6 +33,8 @@ export interface RelayConfig {
   readonly dispatchRetryDelay: Duration.Duration
   /** Dispatcher: attempts before a transiently failing event is dead-lettered. */
   readonly dispatchMaxAttempts: number
+  /** Dispatcher: how long a claimed inbox event stays leased; a crashed replica's events come back after it. */
+  readonly dispatchLease: Duration.Duration
   /** Concurrent deliveries. */
   readonly deliveryConcurrency: number
 }
@@ -57,6 +59,7 @@ export const defaults = {
   commitBatchSize: 256,
   dispatchRetryDelay: Duration.seconds(5),
   dispatchMaxAttempts: 25,
+  dispatchLease: Duration.minutes(2),
   deliveryConcurrency: 16
 } as const
 
@@ -160,6 +163,10 @@ export const RelayConfig: Config.Config<RelayConfig> = Config.all({
   ),
   dispatchRetryDelay: Config.duration("RELAY_DISPATCH_RETRY_DELAY").pipe(Config.withDefault(defaults.dispatchRetryDelay)),
   dispatchMaxAttempts: positiveInt("RELAY_DISPATCH_MAX_ATTEMPTS", defaults.dispatchMaxAttempts),
+  dispatchLease: Config.duration("RELAY_DISPATCH_LEASE").pipe(
+    check("must be between 1 second and 1 hour", (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })),
+    Config.withDefault(defaults.dispatchLease)
+  ),
   deliveryConcurrency: positiveInt("RELAY_DELIVERY_CONCURRENCY", defaults.deliveryConcurrency)
 })
 

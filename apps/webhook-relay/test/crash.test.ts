@@ -50,11 +50,7 @@ const progress = (what: string) => {
   if (process.env.CRASH_PROGRESS === "1") process.stderr.write(`crash test +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`)
 }
 
-// UNFINISHED: hangs at the sandbox validations (see the README); opt in with CRASH_TEST=1 until fixed.
-const enabled = process.env.CRASH_TEST === "1"
-if (!enabled) process.stderr.write("\n⚠ crash test SKIPPED (unfinished; CRASH_TEST=1 runs it)\n\n")
-
-describe.skipIf(!enabled)("crash test", () => {
+describe("crash test", () => {
   const cleanups: Array<() => Promise<void>> = []
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined)
@@ -91,6 +87,8 @@ describe.skipIf(!enabled)("crash test", () => {
         RELAY_POLL_INTERVAL: "100 millis",
         RELAY_RETRY_SCHEDULE: "200 millis,200 millis,500 millis,1 second,2 seconds",
         RELAY_DISPATCH_RETRY_DELAY: "200 millis",
+        // The killed relay's leased events come back after this (the default is 2 minutes).
+        RELAY_DISPATCH_LEASE: "2 seconds",
         RELAY_DELIVERY_TIMEOUT: "5 seconds",
         LOG_FORMAT: "json",
         LOG_LEVEL: "Warn",
@@ -102,7 +100,8 @@ describe.skipIf(!enabled)("crash test", () => {
       child = proc
       await eventually(async () => {
         if (proc.exitCode !== null) throw new Error(`relay exited with ${proc.exitCode}; see ${join(dir, "relay.log")}`)
-        return (await fetch(`${url}/health/ready`)).ok ? true : undefined
+        // A bounded probe: a connection made while the relay is still starting may get no answer.
+        return (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined
       }, 20_000, "relay ready")
     }
     const kill = async () => {
@@ -179,9 +178,9 @@ describe.skipIf(!enabled)("crash test", () => {
     const registrations = async () => asRecord(asRecord(await sandbox.run(sandbox.state.stats)).registrations)
     await eventually(async () => {
       const regs = await registrations()
-    progress("all registered")
       return events.every((_, i) => Number(regs[`${base + i}:1`] ?? 0) >= 1) ? true : undefined
     }, 40_000, "every line registered at the sandbox")
+    progress("all registered")
     // Stop cleanly so the completions below have the database to themselves.
     const proc = child
     if (proc !== undefined) {
