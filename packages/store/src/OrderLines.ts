@@ -52,16 +52,8 @@ export const allowedTransitions: { readonly [S in OrderLineState]: ReadonlyArray
   cancelled: ["needs_attention"],
   completed: ["cancel_requested", "needs_attention"],
   failed: ["needs_attention"],
-  needs_attention: [
-    "paid",
-    "registering",
-    "registered",
-    "processing",
-    "completed",
-    "failed",
-    "cancel_requested",
-    "cancelled"
-  ]
+  // An operator (or the reconciler) may resolve a flagged line to any other state.
+  needs_attention: OrderLineState.literals.filter((state) => state !== "needs_attention")
 }
 
 export const canTransition = (from: OrderLineState, to: OrderLineState): boolean =>
