@@ -1,6 +1,3 @@
-import { Store } from "@hlconnect/store"
-import { Redacted } from "effect"
-import { randomBytes } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   admin,
@@ -13,7 +10,7 @@ import {
   nextOrderNumber,
   paidEvent,
   post,
-  postgresUrl,
+  enginesUnderTest,
   type RunningRelay,
   send,
   signed,
@@ -22,13 +19,7 @@ import {
   validToken
 } from "./support.js"
 
-const pgUrl = postgresUrl()
-const engines = [
-  { name: "sqlite", store: undefined },
-  ...(pgUrl === undefined
-    ? []
-    : [{ name: "pg", store: () => Store.layerPg({ url: Redacted.make(pgUrl), schema: `relay_admin_${randomBytes(6).toString("hex")}` }) }])
-]
+const engines = enginesUnderTest("relay_admin")
 
 const items = (json: Record<string, unknown>) => (Array.isArray(json.items) ? json.items.map(asRecord) : [])
 

@@ -1,7 +1,6 @@
 import { Fulfilment } from "@hlconnect/fulfilment"
-import { OrderLines, Store } from "@hlconnect/store"
-import { Effect, Option, Redacted } from "effect"
-import { randomBytes } from "node:crypto"
+import { OrderLines } from "@hlconnect/store"
+import { Effect, Option } from "effect"
 import fc from "fast-check"
 import { Webhook } from "standardwebhooks"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -16,7 +15,7 @@ import {
   lineState,
   newSecret,
   nextOrderNumber,
-  postgresUrl,
+  enginesUnderTest,
   paidEvent,
   post,
   type RunningRelay,
@@ -27,13 +26,7 @@ import {
   validToken
 } from "./support.js"
 
-const pgUrl = postgresUrl()
-const engines = [
-  { name: "sqlite", store: undefined },
-  ...(pgUrl === undefined
-    ? []
-    : [{ name: "pg", store: () => Store.layerPg({ url: Redacted.make(pgUrl), schema: `relay_${randomBytes(6).toString("hex")}` }) }])
-]
+const engines = enginesUnderTest("relay")
 
 describe.each(engines)("relay on $name", (engine) => {
   let relay: RunningRelay

@@ -33,6 +33,20 @@ export const postgresUrl = (): string | undefined => {
 export const asRecord = (v: unknown): Record<string, unknown> =>
   typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v)) : {}
 
+/**
+ * The engines a suite runs on: SQLite always, PostgreSQL (a fresh schema per suite, named with
+ * `prefix`) when `postgresUrl()` gives a URL.
+ */
+export const enginesUnderTest = (prefix: string) => {
+  const url = postgresUrl()
+  return [
+    { name: "sqlite", store: undefined },
+    ...(url === undefined
+      ? []
+      : [{ name: "pg", store: () => Store.layerPg({ url: Redacted.make(url), schema: `${prefix}_${randomBytes(6).toString("hex")}` }) }])
+  ]
+}
+
 export const newSecret = () => `whsec_${randomBytes(24).toString("base64")}`
 export const adminToken = "admin-token-0123456789abcdef"
 
