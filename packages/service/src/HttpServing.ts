@@ -124,28 +124,64 @@ type RequestListener = (request: IncomingMessage, response: ServerResponse) => v
 // Listeners of the "request" event are request listeners; Node types them as bare `Function`.
 const isRequestListener = (f: unknown): f is RequestListener => typeof f === "function"
 
-/** Routes the listeners `attach` adds to "request" through the raw handlers first. */
-const withRawHandlers = <A, E, R>(server: Server, handlers: ReadonlyArray<RawHandler>, attach: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const before = new Set(server.listeners("request"))
-    const result = yield* attach
-    const added = server.listeners("request").filter((l) => !before.has(l)).filter(isRequestListener)
-    if (added.length === 0) return result
-    for (const l of added) server.off("request", l)
-    const routed = (request: IncomingMessage, response: ServerResponse) => {
-      for (const h of handlers) if (h(request, response)) return
-      for (const l of added) l.call(server, request, response)
-    }
-    server.on("request", routed)
-    yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", routed)))
-    return result
+/**
+ * The answer while no app is served: before `serve` (the app's routes are still being built:
+ * the socket listens from the start, so the address is known) and after the served scope has
+ * closed. Without it a request would reach a server with no "request" listener and hang.
+ */
+const notServing = (response: ServerResponse, phase: "starting" | "stopping") => {
+  const body = JSON.stringify({
+    error: "unavailable",
+    message: phase === "starting" ? "the service is starting; retry shortly" : "the service is shutting down"
   })
+  response.writeHead(503, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "retry-after": "1",
+    "cache-control": "no-store",
+    connection: "close"
+  })
+  response.end(body)
+}
 
-/** A scoped `HttpServer` whose shutdown drains in-flight requests first. */
+/**
+ * The server's one request listener: 503 until an app is served, then the raw handlers, then
+ * the app. Switching is a single assignment, so there is no moment without an answer.
+ */
+const makeDispatch = (server: Server, handlers: ReadonlyArray<RawHandler>) => {
+  let app: ReadonlyArray<RequestListener> = []
+  let served = false
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    if (app.length === 0) return notServing(response, served ? "stopping" : "starting")
+    for (const h of handlers) if (h(request, response)) return
+    for (const l of app) l.call(server, request, response)
+  })
+  /** Runs `attach` (the platform's serve) and takes over the listeners it added to "request". */
+  return <A, E, R>(attach: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Scope.Scope> =>
+    Effect.gen(function*() {
+      const before = new Set(server.listeners("request"))
+      const result = yield* attach
+      const added = server.listeners("request").filter((l) => !before.has(l)).filter(isRequestListener)
+      for (const l of added) server.off("request", l)
+      app = [...app, ...added]
+      served = true
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          app = app.filter((l) => !added.includes(l))
+        })
+      )
+      return result
+    })
+}
+
+/** A scoped `HttpServer` whose shutdown drains in-flight requests first; 503 (never silence) until it serves. */
 export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServer, ServeError, Scope.Scope> =>
   Effect.gen(function*() {
     const server = createServer()
     const tracker = trackInFlight(server)
+    const handlers: Array<RawHandler> = []
+    // Before listening: from the first connection on, every request gets an answer.
+    const serveThrough = makeDispatch(server, handlers)
     const grace = options.shutdownGrace === undefined ? defaultGrace : Duration.decode(options.shutdownGrace)
     const listen = options.host === undefined ? { port: options.port } : { port: options.port, host: options.host }
     const inner = yield* NodeHttpServer.make(() => server, listen)
@@ -153,13 +189,12 @@ export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServe
     // Fallback when nothing was served; added after the platform's own close, so it runs first.
     yield* Effect.addFinalizer(() => shutdown)
     yield* Effect.logInfo(`listening on ${HttpServer.formatAddress(inner.address)}`)
-    const handlers: Array<RawHandler> = []
     const made = HttpServer.make({
       address: inner.address,
-      // The drain finalizer is added after the handler is attached, so it runs while requests are still handled.
+      // The drain finalizer is added after the app is attached, so it runs while requests are still handled.
       serve: (app, middleware) =>
         Effect.zipRight(
-          withRawHandlers(server, handlers, middleware === undefined ? inner.serve(app) : inner.serve(app, middleware)),
+          serveThrough(middleware === undefined ? inner.serve(app) : inner.serve(app, middleware)),
           Effect.addFinalizer(() => shutdown)
         )
     })
