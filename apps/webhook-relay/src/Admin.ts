@@ -3,14 +3,17 @@
  *
  * - `GET  /admin/subscribers`, `POST /admin/subscribers` `{url, events?, secret?}` (secret returned once),
  *   `GET /admin/subscribers/:id`, `POST /admin/subscribers/:id/disable` `{reason}`, `POST …/enable`,
- *   `POST …/rotate-secret` `{secret?}` (new secret returned once)
+ *   `POST …/rotate-secret` `{secret?, overlap_seconds?}` (new secret returned once; the ones in use keep signing
+ *   for the overlap, default `RELAY_SECRET_ROTATION_OVERLAP`). A subscriber's JSON shows its active secrets as
+ *   hints with their expiry, and its failing streak (`failing_since`, `last_failure_at`, `disables_at`, `failure_warning`).
+ *   A new subscriber's URL must be https:// with a public address unless `RELAY_ALLOW_PRIVATE_SUBSCRIBERS` (422 naming the problem).
  * - `GET  /admin/inbox/dead?limit=`, `GET /admin/inbox/:id`, `POST /admin/inbox/:id/replay` `{reset_lines?}`
  *   (`reset_lines: true` first moves the event's `needs_attention` lines back to `paid` /
  *   `cancel_requested`, so the workflow tries them again once the cause is fixed)
  * - `GET  /admin/deliveries/dead?subscriber_id=&limit=&cursor=`, `GET /admin/deliveries/:id`,
  *   `POST /admin/deliveries/:id/replay`, `POST /admin/deliveries/dead/replay` `{subscriber_id?}`
- * - `GET  /admin/inbox?state=pending|processed|dead&limit=&cursor=`, `GET /admin/deliveries?state=pending|delivered|dead&subscriber_id=&limit=&cursor=`
- *   (oldest first; `next_cursor` is null on the last page)
+ * - `GET  /admin/inbox?state=pending|processed|dead&limit=&cursor=&since=`, `GET /admin/deliveries?state=pending|delivered|dead&subscriber_id=&limit=&cursor=&since=`
+ *   (oldest first; `next_cursor` is null on the last page; `since`: last updated at or after it, for a dead letter when it was dead-lettered)
  * - `POST /admin/inbox/dead/replay` `{since}`, `POST /admin/deliveries/dead/replay` `{since?, subscriber_id?}`: every
  *   dead letter from `since` (ISO 8601) on, back to pending
  * - `GET  /admin/orders/:order/events` (the events and their per-order sequence)
@@ -18,15 +21,28 @@
  * Inbound bodies are never returned: they hold validation tokens (credentials).
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { SqlClient } from "@effect/sql/SqlClient"
-import { Inbox, OrderLines, Outbox, Subscribers } from "@hlconnect/store"
-import { parse } from "./CommerceEvents.js"
-import { Effect, Option, Redacted, Schema } from "effect"
+import type { RequestError } from "@effect/platform/HttpServerError"
+import {
+  type IllegalTransition,
+  Inbox,
+  type InvalidInput,
+  type LeaseLost,
+  type NotFound,
+  OrderLines,
+  Outbox,
+  type StaleVersion,
+  type StorageError,
+  Subscribers
+} from "@hlconnect/store"
+import { Duration, Effect, Option, type ParseResult, Redacted, Schema } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
+import { parse } from "./CommerceEvents.js"
 import { generateSecret } from "./Delivery.js"
 import type { Doorbell } from "./Doorbell.js"
 import type { RelayConfig } from "./RelayConfig.js"
-import { decodeSecret } from "./Signature.js"
+import { decodeSecret, type InvalidSecret } from "./Signature.js"
+import * as SubscriberHealth from "./SubscriberHealth.js"
+import type * as SubscriberUrl from "./SubscriberUrl.js"
 
 const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status, headers: { "cache-control": "no-store" } })
 const problem = (status: number, error: string, message: string) => json({ error, message }, status)
@@ -34,16 +50,32 @@ const problem = (status: number, error: string, message: string) => json({ error
 const iso = (ms: number) => new Date(ms).toISOString()
 const opt = <A, B>(o: Option.Option<A>, f: (a: A) => B): B | null => (Option.isSome(o) ? f(o.value) : null)
 
-const subscriberJson = (s: Subscribers.Subscriber) => ({
-  id: s.subscriberId,
-  url: s.url,
-  secret_hint: s.secretHint,
-  events: s.eventFilter,
-  enabled: s.enabled,
-  disabled_reason: opt(s.disabledReason, (r) => r),
-  disabled_at: opt(s.disabledAt, iso),
-  created_at: iso(s.createdAt)
+const secretJson = (s: Subscribers.SubscriberSecret) => ({
+  id: s.secretId,
+  hint: s.secretHint,
+  created_at: iso(s.createdAt),
+  expires_at: opt(s.expiresAt, iso)
 })
+
+/** Never a secret: its hint, and each active one's hint and expiry (`null`: the newest, no expiry). */
+const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets: ReadonlyArray<Subscribers.SubscriberSecret>) => {
+  const health = SubscriberHealth.status(config, s)
+  return {
+    id: s.subscriberId,
+    url: s.url,
+    secret_hint: s.secretHint,
+    secrets: secrets.map(secretJson),
+    events: s.eventFilter,
+    enabled: s.enabled,
+    disabled_reason: opt(s.disabledReason, (r) => r),
+    disabled_at: opt(s.disabledAt, iso),
+    created_at: iso(s.createdAt),
+    failing_since: opt(health.failingSince, iso),
+    last_failure_at: opt(health.lastFailureAt, iso),
+    disables_at: opt(health.disablesAt, iso),
+    failure_warning: health.warningLevel === 0 ? null : `failing for ${health.warningLevel} % of ${Duration.format(config.subscriberDisableAfter)}`
+  }
+}
 
 const inboxJson = (e: Inbox.InboxEvent) => ({
   id: e.eventId,
@@ -78,52 +110,64 @@ const NewSubscriberBody = Schema.Struct({
   secret: Schema.optional(Schema.String)
 })
 const ReasonBody = Schema.Struct({ reason: Schema.String })
-const RotateBody = Schema.Struct({ secret: Schema.optional(Schema.String) })
+const RotateBody = Schema.Struct({
+  secret: Schema.optional(Schema.String),
+  /** How long the secrets in use keep signing next to the new one; default RELAY_SECRET_ROTATION_OVERLAP, 0 revokes them now. */
+  overlap_seconds: Schema.optional(Schema.Int.pipe(Schema.between(0, Duration.toSeconds(Duration.days(30)))))
+})
 const ReplayBody = Schema.Struct({ reset_lines: Schema.optionalWith(Schema.Boolean, { default: () => false }) })
 const Since = Schema.DateFromString.pipe(Schema.validDate())
 const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since) })
 const InboxReplayBody = Schema.Struct({ since: Since })
 
-/** Opaque page cursor: the sort key (millis, id) of the last item, base64url. */
-const Cursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.Int, Schema.String)))
-const encodeCursor = Schema.encodeSync(Cursor)
+/** A JSON body where an empty one means `{}`; a malformed one is a 400, never the default. */
+const optionalJsonBody = <A, I>(schema: Schema.Schema<A, I>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => r.text).pipe(
+    Effect.flatMap((text) => Schema.decodeUnknown(Schema.parseJson(schema))(text.trim() === "" ? "{}" : text))
+  )
+
 const ListQuery = <S extends string>(...states: ReadonlyArray<S>) =>
   Schema.Struct({
     state: Schema.Literal(...states),
     limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 }),
-    cursor: Schema.optional(Cursor),
+    /** Opaque: a `next_cursor` passed back unchanged (the store checks it). */
+    cursor: Schema.optional(Schema.String),
+    since: Schema.optional(Since),
     subscriber_id: Schema.optional(Schema.String)
   })
 const InboxList = ListQuery("pending", "processed", "dead")
 const DeliveryList = ListQuery("pending", "delivered", "dead")
-const InboxRows = Schema.Array(Inbox.InboxEvent)
-const DeliveryRows = Schema.Array(Outbox.Delivery)
 const Limit = Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 })
 
-/** Errors of the store mapped to statuses; anything else is a 500 (logged, not echoed). */
-const handleErrors = <R>(self: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, R>) =>
-  self.pipe(
-    Effect.catchAll((e: unknown) => {
-      if (typeof e === "object" && e !== null && "_tag" in e) {
-        switch (e._tag) {
-          case "NotFound":
-            return Effect.succeed(problem(404, "not_found", e instanceof Error ? e.message : "not found"))
-          case "InvalidInput":
-            return Effect.succeed(
-              problem(422, "invalid_input", "field" in e && "message" in e ? `${String(e.field)}: ${String(e.message)}` : "invalid input")
-            )
-          case "IllegalTransition":
-            return Effect.succeed(problem(409, "conflict", e instanceof Error ? e.message : "not in a replayable state"))
-          case "ParseError":
-          case "RequestError":
-            return Effect.succeed(problem(400, "bad_request", e instanceof Error ? e.message : "unreadable request"))
-          case "InvalidSecret":
-            return Effect.succeed(problem(422, "invalid_secret", e instanceof Error ? e.message : "invalid secret"))
-        }
-      }
-      return Effect.zipRight(Effect.logError("admin request failed", e), Effect.succeed(problem(500, "internal", "see the relay's logs")))
-    })
-  )
+/** Everything an admin handler may fail with; each maps to a status below. */
+type AdminError =
+  | NotFound
+  | InvalidInput
+  | IllegalTransition
+  | StaleVersion
+  | LeaseLost
+  | StorageError
+  | ParseResult.ParseError
+  | RequestError
+  | InvalidSecret
+  | SubscriberUrl.SubscriberUrlRejected
+
+/** Errors mapped to statuses; a storage failure is a 500 (logged, not echoed). */
+const handleErrors = <R>(self: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
+  Effect.catchTags(self, {
+    NotFound: (e) => Effect.succeed(problem(404, "not_found", e.message)),
+    // A page cursor not handed out by this API is a bad request, as any other malformed query parameter.
+    InvalidInput: (e) =>
+      Effect.succeed(e.field === "cursor" ? problem(400, "bad_request", `cursor: ${e.message}`) : problem(422, "invalid_input", `${e.field}: ${e.message}`)),
+    IllegalTransition: (e) => Effect.succeed(problem(409, "conflict", e.message)),
+    StaleVersion: (e) => Effect.succeed(problem(409, "conflict", e.message)),
+    LeaseLost: (e) => Effect.succeed(problem(409, "conflict", e.message)),
+    ParseError: (e) => Effect.succeed(problem(400, "bad_request", e.message)),
+    RequestError: (e) => Effect.succeed(problem(400, "bad_request", e.message)),
+    InvalidSecret: (e) => Effect.succeed(problem(422, "invalid_secret", e.message)),
+    SubscriberUrlRejected: (e) => Effect.succeed(problem(422, e.code, e.message)),
+    StorageError: (e) => Effect.zipRight(Effect.logError("admin request failed", e), Effect.succeed(problem(500, "internal", "see the relay's logs")))
+  })
 
 const secretFrom = (given: string | undefined) =>
   Effect.gen(function* () {
@@ -133,74 +177,72 @@ const secretFrom = (given: string | undefined) =>
     return secret
   })
 
-export const make = (config: RelayConfig, options: { readonly deliveries: Doorbell; readonly inbox: Doorbell }) =>
+/** Pages through a listing to its end, replaying each item; one that changed state meanwhile is skipped. */
+const replayAll = <A, E, E2>(
+  page: (cursor: string | undefined) => Effect.Effect<OrderLines.Page<A>, E>,
+  replay: (item: A) => Effect.Effect<unknown, E2>
+) =>
+  Effect.gen(function* () {
+    let replayed = 0
+    let cursor: string | undefined
+    do {
+      const current = yield* page(cursor)
+      for (const item of current.items) {
+        if (yield* Effect.isSuccess(replay(item))) replayed++
+      }
+      cursor = Option.getOrUndefined(current.nextCursor)
+    } while (cursor !== undefined)
+    return replayed
+  })
+
+export const make = (
+  config: RelayConfig,
+  options: { readonly deliveries: Doorbell; readonly inbox: Doorbell; readonly guard: SubscriberUrl.Guard }
+) =>
   Effect.gen(function* () {
     const subscribers = yield* Subscribers.Subscribers
     const inbox = yield* Inbox.Inbox
     const outbox = yield* Outbox.Outbox
     const lines = yield* OrderLines.OrderLines
-    const sql = yield* SqlClient
 
-    // The store lists dead letters only; listing by state pages on (time, id) directly.
     const listInbox = (q: typeof InboxList.Type) =>
-      Effect.gen(function* () {
-        const after = q.cursor === undefined ? sql`1 = 1` : sql`(received_at > ${q.cursor[0]} OR (received_at = ${q.cursor[0]} AND event_id > ${q.cursor[1]}))`
-        const rows = yield* sql`SELECT * FROM webhook_inbox WHERE state = ${q.state} AND ${after}
-          ORDER BY received_at, event_id LIMIT ${q.limit + 1}`.pipe(Effect.flatMap(Schema.decodeUnknown(InboxRows)))
-        const items = rows.slice(0, q.limit)
-        const last = items[items.length - 1]
-        return {
-          items: items.map(inboxJson),
-          next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor([last.receivedAt, last.eventId]) : null
-        }
-      })
+      Effect.map(
+        inbox.listByState({
+          state: q.state,
+          limit: q.limit,
+          ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+          ...(q.since === undefined ? {} : { since: q.since.getTime() })
+        }),
+        (page) => ({ items: page.items.map(inboxJson), next_cursor: Option.getOrNull(page.nextCursor) })
+      )
 
     const listDeliveries = (q: typeof DeliveryList.Type) =>
-      Effect.gen(function* () {
-        const after = q.cursor === undefined ? sql`1 = 1` : sql`(created_at > ${q.cursor[0]} OR (created_at = ${q.cursor[0]} AND delivery_id > ${q.cursor[1]}))`
-        const bySubscriber = q.subscriber_id === undefined ? sql`1 = 1` : sql`subscriber_id = ${q.subscriber_id}`
-        const rows = yield* sql`SELECT * FROM deliveries WHERE state = ${q.state} AND ${bySubscriber} AND ${after}
-          ORDER BY created_at, delivery_id LIMIT ${q.limit + 1}`.pipe(Effect.flatMap(Schema.decodeUnknown(DeliveryRows)))
-        const items = rows.slice(0, q.limit)
-        const last = items[items.length - 1]
-        return {
-          items: items.map(deliveryJson),
-          next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor([last.createdAt, last.deliveryId]) : null
-        }
-      })
+      Effect.map(
+        outbox.listDeliveries({
+          state: q.state,
+          limit: q.limit,
+          ...(q.subscriber_id === undefined ? {} : { subscriberId: q.subscriber_id }),
+          ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+          ...(q.since === undefined ? {} : { since: q.since.getTime() })
+        }),
+        (page) => ({ items: page.items.map(deliveryJson), next_cursor: Option.getOrNull(page.nextCursor) })
+      )
 
-    /** Replays ids in pages; one that changed state meanwhile (replayed or handled by someone else) is skipped. */
-    const replayAll = <E, R>(ids: (after: string) => Effect.Effect<ReadonlyArray<string>, E, R>, replay: (id: string) => Effect.Effect<unknown, unknown>) =>
+    /** Subscribers as JSON with their secrets' hints (one query per 500 subscribers). */
+    const subscribersJson = (all: ReadonlyArray<Subscribers.Subscriber>) =>
       Effect.gen(function* () {
-        let replayed = 0
-        let after = ""
-        for (;;) {
-          const page = yield* ids(after)
-          for (const id of page) {
-            const ok = yield* Effect.isSuccess(replay(id))
-            if (ok) replayed++
+        const hints = new Map<string, Array<Subscribers.SubscriberSecret>>()
+        for (let i = 0; i < all.length; i += 500) {
+          for (const hint of yield* subscribers.secretHints(all.slice(i, i + 500).map((s) => s.subscriberId))) {
+            const list = hints.get(hint.subscriberId) ?? []
+            list.push(hint)
+            hints.set(hint.subscriberId, list)
           }
-          const last = page[page.length - 1]
-          if (last === undefined || page.length < 500) return replayed
-          after = last
         }
+        return all.map((s) => subscriberJson(config, s, hints.get(s.subscriberId) ?? []))
       })
-
-    // Inbox rows have no dead_at: updated_at is when the lease finished with "dead".
-    const deadInboxSince = (since: number) => (after: string) =>
-      Effect.map(
-        sql<{ eventId: string }>`SELECT event_id FROM webhook_inbox WHERE state = 'dead' AND updated_at >= ${since} AND event_id > ${after}
-          ORDER BY event_id LIMIT 500`,
-        (rows) => rows.map((r) => r.eventId)
-      )
-
-    const deadDeliveriesSince = (since: number, subscriberId: string | undefined) => (after: string) =>
-      Effect.map(
-        sql<{ deliveryId: string }>`SELECT delivery_id FROM deliveries WHERE state = 'dead' AND COALESCE(dead_at, updated_at) >= ${since}
-          AND ${subscriberId === undefined ? sql`1 = 1` : sql`subscriber_id = ${subscriberId}`} AND delivery_id > ${after}
-          ORDER BY delivery_id LIMIT 500`,
-        (rows) => rows.map((r) => r.deliveryId)
-      )
+    const subscriberResponse = (s: Subscribers.Subscriber, extra: Record<string, unknown> = {}, status = 200) =>
+      Effect.map(subscribersJson([s]), ([one]) => json({ ...one, ...extra }, status))
 
     /** Puts the event's lines that need attention back where the workflow will act on them. */
     const resetLines = (eventId: string) =>
@@ -225,7 +267,7 @@ export const make = (config: RelayConfig, options: { readonly deliveries: Doorbe
 
     const expected = Option.map(config.adminToken, (t) => digest(Redacted.value(t)))
 
-    const guard = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, R>) =>
+    const guard = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
       Effect.gen(function* () {
         if (Option.isNone(expected)) return problem(503, "admin_disabled", "the admin API is disabled: set RELAY_ADMIN_TOKEN")
         const request = yield* HttpServerRequest.HttpServerRequest
@@ -244,38 +286,47 @@ export const make = (config: RelayConfig, options: { readonly deliveries: Doorbe
     const id = Effect.map(HttpRouter.params, (p) => p.id ?? "")
 
     const router = HttpRouter.empty.pipe(
-      HttpRouter.get("/admin/subscribers", guard(Effect.map(subscribers.list(), (all) => json({ items: all.map(subscriberJson) })))),
+      HttpRouter.get(
+        "/admin/subscribers",
+        guard(Effect.flatMap(subscribers.list(), (all) => Effect.map(subscribersJson(all), (items) => json({ items }))))
+      ),
       HttpRouter.post(
         "/admin/subscribers",
         guard(
           Effect.gen(function* () {
             const body = yield* HttpServerRequest.schemaBodyJson(NewSubscriberBody)
+            // HTTPS and a public address (unless RELAY_ALLOW_PRIVATE_SUBSCRIBERS); checked again before every delivery.
+            yield* options.guard.check(body.url)
             const secret = yield* secretFrom(body.secret)
             const created = yield* subscribers.create({ url: body.url, signingSecret: secret, eventFilter: body.events })
             // The only time the secret is shown.
-            return json({ ...subscriberJson(created), secret: Redacted.value(secret) }, 201)
+            return yield* subscriberResponse(created, { secret: Redacted.value(secret) }, 201)
           })
         )
       ),
-      HttpRouter.get("/admin/subscribers/:id", guard(Effect.flatMap(id, (s) => Effect.map(subscribers.get(s), (x) => json(subscriberJson(x)))))),
+      HttpRouter.get("/admin/subscribers/:id", guard(Effect.flatMap(id, (s) => Effect.flatMap(subscribers.get(s), (x) => subscriberResponse(x))))),
       HttpRouter.post(
         "/admin/subscribers/:id/disable",
         guard(
           Effect.gen(function* () {
             const body = yield* HttpServerRequest.schemaBodyJson(ReasonBody)
-            return json(subscriberJson(yield* subscribers.disable(yield* id, body.reason)))
+            return yield* subscriberResponse(yield* subscribers.disable(yield* id, body.reason))
           })
         )
       ),
-      HttpRouter.post("/admin/subscribers/:id/enable", guard(Effect.flatMap(id, (s) => Effect.map(subscribers.enable(s), (x) => json(subscriberJson(x)))))),
+      HttpRouter.post("/admin/subscribers/:id/enable", guard(Effect.flatMap(id, (s) => Effect.flatMap(subscribers.enable(s), (x) => subscriberResponse(x))))),
       HttpRouter.post(
         "/admin/subscribers/:id/rotate-secret",
         guard(
           Effect.gen(function* () {
-            const body = yield* HttpServerRequest.schemaBodyJson(RotateBody).pipe(Effect.orElseSucceed(() => ({ secret: undefined })))
+            // An empty body generates a secret with the default overlap; a malformed one is a 400.
+            const body = yield* optionalJsonBody(RotateBody)
             const secret = yield* secretFrom(body.secret)
-            const updated = yield* subscribers.rotateSecret(yield* id, secret)
-            return json({ ...subscriberJson(updated), secret: Redacted.value(secret) })
+            const overlap = body.overlap_seconds === undefined ? config.secretRotationOverlap : Duration.seconds(body.overlap_seconds)
+            const updated = yield* subscribers.rotateSecret(yield* id, secret, { overlapMs: Duration.toMillis(overlap) })
+            yield* Effect.logInfo("subscriber secret rotated", { subscriberId: updated.subscriberId, overlap: Duration.format(overlap) })
+            // The only time the new secret is shown; the older ones are listed as hints with their expiry.
+            return yield* subscriberResponse(updated, { secret: Redacted.value(secret) })
           })
         )
       ),
@@ -288,7 +339,10 @@ export const make = (config: RelayConfig, options: { readonly deliveries: Doorbe
         guard(
           Effect.gen(function* () {
             const body = yield* HttpServerRequest.schemaBodyJson(InboxReplayBody)
-            const replayed = yield* replayAll(deadInboxSince(body.since.getTime()), inbox.replay)
+            const replayed = yield* replayAll(
+              (cursor) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit: 500, ...(cursor === undefined ? {} : { cursor }) }),
+              (event) => inbox.replay(event.eventId)
+            )
             yield* options.inbox.ring
             return json({ replayed })
           })
@@ -356,9 +410,18 @@ export const make = (config: RelayConfig, options: { readonly deliveries: Doorbe
         guard(
           Effect.gen(function* () {
             // An empty body means "all"; a malformed one is a 400, never "all".
-            const text = yield* Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => r.text)
-            const body = yield* Schema.decodeUnknown(Schema.parseJson(BulkReplayBody))(text.trim() === "" ? "{}" : text)
-            const replayed = yield* replayAll(deadDeliveriesSince(body.since?.getTime() ?? 0, body.subscriber_id), outbox.replay)
+            const body = yield* optionalJsonBody(BulkReplayBody)
+            const replayed = yield* replayAll(
+              (cursor) =>
+                outbox.listDeliveries({
+                  state: "dead",
+                  limit: 500,
+                  ...(body.subscriber_id === undefined ? {} : { subscriberId: body.subscriber_id }),
+                  ...(body.since === undefined ? {} : { since: body.since.getTime() }),
+                  ...(cursor === undefined ? {} : { cursor })
+                }),
+              (delivery) => outbox.replay(delivery.deliveryId)
+            )
             yield* options.deliveries.ring
             return json({ replayed })
           })

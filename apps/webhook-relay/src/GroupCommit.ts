@@ -32,6 +32,12 @@ export const make = <A, B, E>(options: {
   readonly commit: (items: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>, E>
   /** When false, every item commits alone (for comparison benches). */
   readonly grouped?: boolean
+  /**
+   * Batches committing at once (default 1). More than one only where the committer keeps
+   * submission order itself (the SQLite writer's worker thread takes one batch at a time):
+   * the next batch is then formed and handed over while the previous one syncs.
+   */
+  readonly inFlight?: number
 }): Effect.Effect<GroupCommit<A, B, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const max = options.grouped === false ? 1 : options.maxBatch
@@ -51,12 +57,21 @@ export const make = <A, B, E>(options: {
       }
     }
 
-    const commitBatch = (batch: ReadonlyArray<Pending<A, B, E>>) =>
-      options.commit(batch.map((p) => p.item)).pipe(
+    const commitBatch = (batch: ReadonlyArray<Pending<A, B, E>>) => {
+      // Exactly once, also when the commit is interrupted (shutdown) before it settles.
+      let settled = false
+      const finish = (exit: Exit.Exit<ReadonlyArray<B>, E>) => {
+        if (settled) return
+        settled = true
+        settle(batch, exit)
+      }
+      return options.commit(batch.map((p) => p.item)).pipe(
         Effect.exit,
-        Effect.map((exit) => settle(batch, exit)),
+        Effect.map(finish),
+        Effect.onInterrupt(() => Effect.sync(() => finish(Exit.interrupt(FiberId.none)))),
         Effect.zipRight(Metric.update(batchSize, batch.length))
       )
+    }
 
     // Waits for work; after the first item, one macrotask turn lets requests already on the sockets join the batch.
     const next = Effect.async<ReadonlyArray<Pending<A, B, E>>>((resume) => {
@@ -80,7 +95,19 @@ export const make = <A, B, E>(options: {
       })
     })
 
-    yield* next.pipe(Effect.flatMap(commitBatch), Effect.forever, Effect.forkScoped)
+    const inFlight = Math.max(1, options.inFlight ?? 1)
+    if (inFlight === 1) {
+      yield* next.pipe(Effect.flatMap(commitBatch), Effect.forever, Effect.forkScoped)
+    } else {
+      // A permit before taking a batch: while all are busy, arrivals keep growing the next batch.
+      const permits = yield* Effect.makeSemaphore(inFlight)
+      const commitInBackground = (batch: ReadonlyArray<Pending<A, B, E>>) =>
+        commitBatch(batch).pipe(
+          Effect.ensuring(permits.release(1)),
+          Effect.fork
+        )
+      yield* permits.take(1).pipe(Effect.zipRight(next), Effect.flatMap(commitInBackground), Effect.forever, Effect.forkScoped)
+    }
 
     // Requests still queued at shutdown are told so (the HTTP server has drained before this runs).
     yield* Effect.addFinalizer(() =>

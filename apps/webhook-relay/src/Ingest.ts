@@ -3,23 +3,26 @@
  * schema decoding → durable commit to the inbox (group commit) → 2xx. Nothing unverified or
  * invalid reaches the store; a storage failure answers 503 so the sender retries.
  *
- * Two entry points share one decision function: `handleRaw` on the raw `node:http` objects
- * (the fast path, installed in front of the Effect router: the Effect HTTP stack costs more
- * CPU per request than verifying and committing) and `handler`, the same on the Effect router.
+ * Two entry points share one pipeline: `handleRaw` on the raw `node:http` objects (the fast
+ * path, installed in front of the Effect router: the Effect HTTP stack costs more CPU per
+ * request than verifying and committing) and `handler`, the same on the Effect router.
+ *
+ * Where the verdict is reached (`InboundAdmission`): with a SQLite inbox writer it runs on the
+ * writer's worker thread, next to the commit, so this thread only reads bodies and writes
+ * answers; otherwise here, before the group commit (PostgreSQL).
  */
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { HttpMetrics } from "@hlconnect/service"
-import { Inbox, type InboxWriter, type InvalidInput, type StorageError } from "@hlconnect/store"
-import { Cause, Data, Duration, Effect, Either, Exit, MetricLabel, Runtime, type Scope } from "effect"
+import { type Admission, Inbox, type InboxWriter, type InvalidInput, type StorageError } from "@hlconnect/store"
+import { Cause, Data, Effect, Either, Exit, MetricLabel, Runtime, type Scope } from "effect"
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
-import { parse } from "./CommerceEvents.js"
 import * as GroupCommit from "./GroupCommit.js"
+import { admit, settingsOf, unverifiedReasons } from "./InboundAdmission.js"
 import type { RelayConfig } from "./RelayConfig.js"
 import { bump } from "./RelayMetrics.js"
-import { verify } from "./Signature.js"
 
-export const source = "commerce"
+export { source } from "./InboundAdmission.js"
 export const path = "/webhooks/commerce"
 
 export { inboundRequests as inboundTotal } from "./RelayMetrics.js"
@@ -60,9 +63,6 @@ const readBodyCallback = (message: IncomingMessage, limit: number, done: (result
 export const readBody = (message: IncomingMessage, limit: number): Effect.Effect<Buffer, BodyTooLarge | BodyUnreadable> =>
   Effect.async<Buffer, BodyTooLarge | BodyUnreadable>((resume) => readBodyCallback(message, limit, (r) => resume(r)))
 
-const identifier = /^[A-Za-z0-9][A-Za-z0-9._:#/@-]{0,127}$/
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-
 /** An answer: status, JSON body, extra headers. */
 interface Reply {
   readonly status: number
@@ -95,7 +95,6 @@ export const make = (
 ): Effect.Effect<Ingest, never, Scope.Scope> =>
   Effect.gen(function* () {
     const limit = Math.min(config.maxBodyBytes, Inbox.MaxBodyBytes)
-    const toleranceSeconds = Math.floor(Duration.toSeconds(config.timestampTolerance))
     const onCommitted = options.onCommitted ?? Effect.void
     const committer = yield* GroupCommit.make<Inbox.NewInboundEvent, Inbox.AppendOutcome, StorageError | InvalidInput>({
       maxBatch: config.commitBatchSize,
@@ -112,70 +111,81 @@ export const make = (
       return reply
     }
 
-    /** Everything after the body is read: a reply now, or an event to commit. */
-    const decide = (
-      headers: IncomingHttpHeaders,
-      body: Buffer
-    ): { readonly _tag: "Reply"; readonly reply: Reply } | { readonly _tag: "Commit"; readonly event: Inbox.NewInboundEvent } => {
-      const verified = verify(
-        { id: header(headers, "webhook-id"), timestamp: header(headers, "webhook-timestamp"), signature: header(headers, "webhook-signature") },
-        body,
-        { keys: config.webhookKeys, toleranceSeconds, nowMillis: Date.now() }
-      )
-      if (Either.isLeft(verified)) {
-        const e = verified.left
-        return {
-          _tag: "Reply",
-          reply: reject(
-            e._tag === "StaleTimestamp" ? `stale_${e.direction}` : "bad_signature",
-            problem(401, e._tag === "StaleTimestamp" ? "stale_timestamp" : "invalid_signature", e.message)
-          )
-        }
-      }
-      bump.verified()
-      const id = verified.right.id
-      if (!identifier.test(id)) {
-        return {
-          _tag: "Reply",
-          reply: reject(
-            "malformed",
-            problem(400, "invalid_webhook_id", "webhook-id must be 1–128 letters, digits or . _ : # / @ - (starting with a letter or digit)")
-          )
-        }
-      }
-      let text: string
-      try {
-        text = utf8.decode(body)
-      } catch {
-        return { _tag: "Reply", reply: reject("malformed", problem(400, "malformed_body", "body is not valid UTF-8")) }
-      }
-      const event = parse(text)
-      if (Either.isLeft(event)) {
-        const status = event.left.status
-        return {
-          _tag: "Reply",
-          reply: reject(status === 400 ? "malformed" : "invalid", problem(status, status === 400 ? "malformed_body" : "invalid_event", event.left.message))
-        }
-      }
-      return { _tag: "Commit", event: { eventId: id, source, eventType: event.right.type, body: text } }
+    const settings = settingsOf(config)
+
+    const rejected = (r: { readonly status: number; readonly error: string; readonly message: string; readonly reason: string }): Reply => {
+      if (!unverifiedReasons.has(r.reason)) bump.verified()
+      return reject(r.reason, problem(r.status, r.error, r.message))
+    }
+
+    const notStored = (eventId: string | undefined, error: string): Reply => {
+      bump.result("storage_error")
+      runFork(Effect.logError("inbox commit failed; answered 503", { error, webhookId: eventId }))
+      return unavailable
+    }
+
+    const stored = (eventId: string, outcome: "new" | "duplicate"): Reply => {
+      const duplicate = outcome === "duplicate"
+      bump.result(duplicate ? "duplicate" : "accepted")
+      return { status: duplicate ? 200 : 202, body: JSON.stringify({ status: duplicate ? "duplicate" : "accepted", id: eventId }) }
     }
 
     const committed = (eventId: string, exit: Exit.Exit<Inbox.AppendOutcome, StorageError | InvalidInput>): Reply => {
-      if (Exit.isSuccess(exit)) {
-        const duplicate = exit.value.outcome === "duplicate"
-        bump.result(duplicate ? "duplicate" : "accepted")
-        return { status: duplicate ? 200 : 202, body: JSON.stringify({ status: duplicate ? "duplicate" : "accepted", id: eventId }) }
-      }
+      if (Exit.isSuccess(exit)) return stored(eventId, exit.value.outcome)
       // An interrupted commit (shutdown) must not look like success either.
-      bump.result("storage_error")
       const failure = Cause.failureOption(exit.cause)
-      runFork(
-        Effect.logError("inbox commit failed; answered 503", {
-          error: failure._tag === "Some" ? failure.value.message : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause),
-          webhookId: eventId
-        })
+      return notStored(
+        eventId,
+        failure._tag === "Some" ? failure.value.message : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause)
       )
-      return unavailable
+    }
+
+    /** Verdict and commit on the writer's worker thread: this thread only hands over the bytes. */
+    const admitBatch = writer.admitBatch
+    const admitter =
+      admitBatch === undefined
+        ? undefined
+        : yield* GroupCommit.make<Admission.RawInbound, Admission.AdmissionOutcome, StorageError>({
+            maxBatch: Math.min(config.commitBatchSize, Inbox.MaxBatchSize),
+            grouped: options.grouped ?? true,
+            inFlight: 2,
+            commit: (items) =>
+              Effect.tap(admitBatch(items), (outcomes) => (outcomes.some((o) => o._tag === "Stored" && o.outcome === "new") ? onCommitted : Effect.void))
+          })
+
+    const admittedReply = (raw: Admission.RawInbound, exit: Exit.Exit<Admission.AdmissionOutcome, StorageError>): Reply => {
+      if (Exit.isFailure(exit)) {
+        const failure = Cause.failureOption(exit.cause)
+        bump.verified()
+        return notStored(raw.id, failure._tag === "Some" ? failure.value.message : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause))
+      }
+      const outcome = exit.value
+      switch (outcome._tag) {
+        case "Stored":
+          bump.verified()
+          return stored(outcome.eventId, outcome.outcome)
+        case "Rejected":
+          return rejected(outcome)
+        case "NotStored":
+          bump.verified()
+          return notStored(raw.id, outcome.message)
+      }
+    }
+
+    /** After the body is read: a verdict and commit, then `answer`. */
+    const admitAndCommit = (raw: Admission.RawInbound, answer: (reply: Reply) => void) => {
+      if (admitter !== undefined) return admitter.submitCallback(raw, (exit) => answer(admittedReply(raw, exit)))
+      let verdict: Admission.Verdict
+      try {
+        verdict = admit(settings, raw, Date.now())
+      } catch (error) {
+        runFork(Effect.logError("ingest failed", String(error)))
+        return answer(unavailable)
+      }
+      if (verdict._tag === "Reject") return answer(rejected(verdict))
+      bump.verified()
+      const eventId = verdict.event.eventId
+      committer.submitCallback(verdict.event, (exit) => answer(committed(eventId, exit)))
     }
 
     /** The whole pipeline on callbacks; `answer` is called exactly once. */
@@ -189,16 +199,11 @@ export const make = (
             read.left._tag === "BodyTooLarge" ? reject("too_large", tooLarge) : reject("unreadable", problem(400, "unreadable_body", read.left.message))
           )
         }
-        let decision: ReturnType<typeof decide>
-        try {
-          decision = decide(message.headers, read.right)
-        } catch (error) {
-          runFork(Effect.logError("ingest failed", String(error)))
-          return answer(unavailable)
-        }
-        if (decision._tag === "Reply") return answer(decision.reply)
-        const eventId = decision.event.eventId
-        committer.submitCallback(decision.event, (exit) => answer(committed(eventId, exit)))
+        const headers = message.headers
+        admitAndCommit(
+          { id: header(headers, "webhook-id"), timestamp: header(headers, "webhook-timestamp"), signature: header(headers, "webhook-signature"), body: read.right },
+          answer
+        )
       })
     }
 

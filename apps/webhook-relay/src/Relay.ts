@@ -9,24 +9,33 @@ import { HlConnect } from "@hlconnect/core"
 import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
 import { Health, HttpMetrics, HttpServing, loadConfig, OpsRoutes } from "@hlconnect/service"
 import { InboxWriter, Store, Subscribers } from "@hlconnect/store"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as Admin from "./Admin.js"
 import * as Delivery from "./Delivery.js"
 import * as Dispatcher from "./Dispatcher.js"
 import * as Doorbell from "./Doorbell.js"
+import * as InboundAdmission from "./InboundAdmission.js"
 import * as Ingest from "./Ingest.js"
 import * as RelayConfig from "./RelayConfig.js"
+import * as SubscriberHealth from "./SubscriberHealth.js"
+import * as SubscriberUrl from "./SubscriberUrl.js"
 
 export const ingestPath = Ingest.path
 
-/** Creates the configured subscribers that do not exist yet (matched by URL), so restarts are idempotent. */
-const seedSubscribers = (config: RelayConfig.RelayConfig) =>
+/**
+ * Creates the configured subscribers that do not exist yet (matched by URL), so restarts are
+ * idempotent. Their URLs pass the same guard as the admin API's.
+ */
+const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.Guard) =>
   Effect.gen(function* () {
     if (config.seedSubscribers.length === 0) return
     const subscribers = yield* Subscribers.Subscribers
     const existing = new Set((yield* subscribers.list()).map((s) => s.url))
-    for (const seed of config.seedSubscribers) {
+    for (const [i, seed] of config.seedSubscribers.entries()) {
       if (existing.has(seed.url)) continue
+      yield* guard.check(seed.url).pipe(
+        Effect.mapError((e) => new SubscriberUrl.SubscriberUrlRejected({ code: e.code, message: `RELAY_SUBSCRIBERS #${i + 1}: ${e.message}` }))
+      )
       const created = yield* subscribers.create({ url: seed.url, signingSecret: seed.secret, eventFilter: seed.events })
       yield* Effect.logInfo("subscriber seeded from RELAY_SUBSCRIBERS", { subscriberId: created.subscriberId, url: created.url })
     }
@@ -37,7 +46,10 @@ export interface Options {
   readonly groupCommit?: boolean
   /** Start the dispatcher and delivery workers (default true). */
   readonly workers?: boolean
-  /** `auto` (default): the store's choice (a worker thread on SQLite files); `store`: always `Inbox.appendBatch`. */
+  /**
+   * `auto` (default): the store's choice — on a SQLite file, a worker thread that also verifies
+   * and decodes (`InboundAdmission`); `store`: always `Inbox.appendBatch`, verdicts on this thread.
+   */
   readonly inboxWriter?: "auto" | "store" | InboxWriter.InboxWriterService
   /** Take `POST /webhooks/commerce` on the raw node:http request, before the Effect router (default true). */
   readonly fastPath?: boolean
@@ -52,7 +64,16 @@ export const layer = (
     Effect.gen(function* () {
       const inboxBell = yield* Doorbell.make
       const deliveryBell = yield* Doorbell.make
-      yield* seedSubscribers(config).pipe(Effect.orDie)
+      // Tests may provide their own resolver (to play DNS tricks); otherwise the system's.
+      const resolver = yield* Effect.serviceOption(SubscriberUrl.HostResolver).pipe(
+        Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => Effect.provide(SubscriberUrl.HostResolver, SubscriberUrl.HostResolver.Default) }))
+      )
+      const guard = SubscriberUrl.make({ allowPrivate: config.allowPrivateSubscribers, resolver })
+      if (config.allowPrivateSubscribers) {
+        yield* Effect.logWarning("RELAY_ALLOW_PRIVATE_SUBSCRIBERS is on: subscribers may be http:// and private addresses (development only)")
+      }
+      // A relay that cannot seed its configured subscribers (bad URL, store down) must not start.
+      yield* seedSubscribers(config, guard).pipe(Effect.orDie)
       const health = yield* Health.Health
       const sql = yield* SqlClient
       yield* health.register("store", sql`SELECT 1`)
@@ -63,15 +84,17 @@ export const layer = (
           : options.inboxWriter === "store"
             ? yield* InboxWriter.makeStore
             : // A relay that cannot write its inbox must not start.
-              yield* Effect.orDie(InboxWriter.make)
-      yield* Effect.logInfo(`inbox commits via ${writer.kind}`)
+              yield* Effect.orDie(InboxWriter.makeWith({ admission: InboundAdmission.module(InboundAdmission.settingsOf(config)) }))
+      yield* Effect.logInfo(`inbox commits via ${writer.kind}${writer.admitBatch === undefined ? "" : " (verified and decoded there too)"}`)
       const ingest = yield* Ingest.make(config, writer, { grouped: options.groupCommit ?? true, onCommitted: inboxBell.ring })
-      const admin = yield* Admin.make(config, { inbox: inboxBell, deliveries: deliveryBell })
+      const admin = yield* Admin.make(config, { inbox: inboxBell, deliveries: deliveryBell, guard })
       if (options.workers ?? true) {
+        const health = yield* SubscriberHealth.make(config)
         const dispatcher = yield* Dispatcher.make(config, { bell: inboxBell, deliveries: deliveryBell })
-        const delivery = yield* Delivery.make(config, { bell: deliveryBell })
+        const delivery = yield* Delivery.make(config, { bell: deliveryBell, guard, health })
         yield* Effect.forkScoped(dispatcher.run)
         yield* Effect.forkScoped(delivery.run)
+        yield* Effect.forkScoped(health.run)
       }
 
       const app = HttpRouter.concat(admin, OpsRoutes.router).pipe(

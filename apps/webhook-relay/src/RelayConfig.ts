@@ -37,7 +37,21 @@ export interface RelayConfig {
   readonly dispatchLease: Duration.Duration
   /** Concurrent deliveries. */
   readonly deliveryConcurrency: number
+  /** Allow `http://` and private / loopback / link-local subscriber addresses (development and tests only). */
+  readonly allowPrivateSubscribers: boolean
+  /** How long a rotated-out subscriber secret keeps signing next to the new one (default; a rotation may override). */
+  readonly secretRotationOverlap: Duration.Duration
+  /** A subscriber failing with no success for this long is disabled (the first failure after it disables). */
+  readonly subscriberDisableAfter: Duration.Duration
+  /** How often failing subscribers are checked for warnings, and expired rotated-out secrets dropped. */
+  readonly subscriberCheckInterval: Duration.Duration
 }
+
+/** Warnings before auto-disable, in percent of `subscriberDisableAfter`. */
+export const failureWarningLevels: ReadonlyArray<number> = [50, 90]
+
+/** The longest rotation overlap accepted (the store's cap). */
+export const maxRotationOverlap = Duration.days(30)
 
 export const svixSchedule: ReadonlyArray<Duration.Duration> = [
   Duration.seconds(5),
@@ -60,7 +74,11 @@ export const defaults = {
   dispatchRetryDelay: Duration.seconds(5),
   dispatchMaxAttempts: 25,
   dispatchLease: Duration.minutes(2),
-  deliveryConcurrency: 16
+  deliveryConcurrency: 16,
+  allowPrivateSubscribers: false,
+  secretRotationOverlap: Duration.hours(24),
+  subscriberDisableAfter: Duration.days(5),
+  subscriberCheckInterval: Duration.minutes(1)
 } as const
 
 const invalid = (message: string) => Either.left(ConfigError.InvalidData([], message))
@@ -167,7 +185,23 @@ export const RelayConfig: Config.Config<RelayConfig> = Config.all({
     check("must be between 1 second and 1 hour", (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })),
     Config.withDefault(defaults.dispatchLease)
   ),
-  deliveryConcurrency: positiveInt("RELAY_DELIVERY_CONCURRENCY", defaults.deliveryConcurrency)
+  deliveryConcurrency: positiveInt("RELAY_DELIVERY_CONCURRENCY", defaults.deliveryConcurrency),
+  // true/false (also yes/no, on/off, 1/0); anything else is a config error naming the variable.
+  allowPrivateSubscribers: Config.boolean("RELAY_ALLOW_PRIVATE_SUBSCRIBERS").pipe(Config.withDefault(defaults.allowPrivateSubscribers)),
+  secretRotationOverlap: Config.duration("RELAY_SECRET_ROTATION_OVERLAP").pipe(
+    check("must be between 0 and 30 days", (d) => Duration.lessThanOrEqualTo(d, maxRotationOverlap)),
+    Config.withDefault(defaults.secretRotationOverlap)
+  ),
+  subscriberDisableAfter: Config.duration("RELAY_SUBSCRIBER_DISABLE_AFTER").pipe(
+    check("must be at least 1 second", (d) => Duration.greaterThanOrEqualTo(d, Duration.seconds(1))),
+    Config.withDefault(defaults.subscriberDisableAfter)
+  ),
+  subscriberCheckInterval: Config.duration("RELAY_SUBSCRIBER_CHECK_INTERVAL").pipe(
+    check("must be between 10 milliseconds and 1 hour", (d) =>
+      Duration.between(d, { minimum: Duration.millis(10), maximum: Duration.hours(1) })
+    ),
+    Config.withDefault(defaults.subscriberCheckInterval)
+  )
 })
 
 export const load = ServiceConfig.loadConfig(RelayConfig)

@@ -44,7 +44,7 @@ export const decodeSecret = (secret: Redacted.Redacted<string>): Either.Either<S
   return Either.right({ key: Redacted.make(key) })
 }
 
-const mac = (key: SigningKey, id: string, timestamp: string, body: Buffer | string): Buffer =>
+const mac = (key: SigningKey, id: string, timestamp: string, body: Uint8Array | string): Buffer =>
   createHmac("sha256", Redacted.value(key.key)).update(`${id}.${timestamp}.`).update(body).digest()
 
 /** `v1,<base64>` for one key. */
@@ -85,7 +85,7 @@ const maxSignatureHeader = 4096
  */
 export const verify = (
   headers: SignatureHeaders,
-  body: Buffer,
+  body: Uint8Array,
   options: VerifyOptions
 ): Either.Either<{ readonly id: string; readonly timestamp: number }, VerificationError> => {
   const { id, signature, timestamp } = headers

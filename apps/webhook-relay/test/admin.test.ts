@@ -108,6 +108,11 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     expect(seen.map((d) => d.id).sort()).toEqual([...ids].sort())
     expect(pages).toBe(2)
     expect((await admin(relay, "GET", `/admin/deliveries?state=pending&subscriber_id=${sub}`)).json.items).toEqual([])
+    // `since`: dead-lettered at or after it.
+    const later = new Date(Date.now() + 60_000).toISOString()
+    expect(items((await admin(relay, "GET", `/admin/deliveries?state=dead&subscriber_id=${sub}&since=${later}`)).json)).toEqual([])
+    expect(items((await admin(relay, "GET", `/admin/deliveries?state=dead&subscriber_id=${sub}&since=${before}`)).json)).toHaveLength(3)
+    expect((await admin(relay, "GET", `/admin/deliveries?state=dead&since=soon`)).status).toBe(400)
 
     fail = false
     expect((await admin(relay, "POST", "/admin/deliveries/dead/replay", { since: "not a date" })).status).toBe(400)

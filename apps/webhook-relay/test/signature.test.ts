@@ -119,13 +119,27 @@ describe("RelayConfig", () => {
         ["RELAY_ADMIN_TOKEN", "short"],
         ["RELAY_RETRY_SCHEDULE", "5 seconds,bogus"],
         ["RELAY_SUBSCRIBERS", '[{"url":"http://x","secret":"whsec_topsecretvalue"'],
-        ["RELAY_MAX_BODY_BYTES", "99999999"]
+        ["RELAY_MAX_BODY_BYTES", "99999999"],
+        ["RELAY_ALLOW_PRIVATE_SUBSCRIBERS", "maybe"],
+        ["RELAY_SECRET_ROTATION_OVERLAP", "40 days"],
+        ["RELAY_SUBSCRIBER_DISABLE_AFTER", "0 seconds"],
+        ["RELAY_SUBSCRIBER_CHECK_INTERVAL", "soon"]
       ])
     )
     const exit = await Effect.runPromiseExit(Effect.withConfigProvider(load, provider))
     expect(Exit.isFailure(exit)).toBe(true)
     const text = Exit.isFailure(exit) ? String(exit.cause._tag === "Fail" ? exit.cause.error.message : JSON.stringify(exit)) : ""
-    for (const name of ["RELAY_WEBHOOK_SECRETS", "RELAY_ADMIN_TOKEN", "RELAY_RETRY_SCHEDULE", "RELAY_SUBSCRIBERS", "RELAY_MAX_BODY_BYTES"]) {
+    for (const name of [
+      "RELAY_WEBHOOK_SECRETS",
+      "RELAY_ADMIN_TOKEN",
+      "RELAY_RETRY_SCHEDULE",
+      "RELAY_SUBSCRIBERS",
+      "RELAY_MAX_BODY_BYTES",
+      "RELAY_ALLOW_PRIVATE_SUBSCRIBERS",
+      "RELAY_SECRET_ROTATION_OVERLAP",
+      "RELAY_SUBSCRIBER_DISABLE_AFTER",
+      "RELAY_SUBSCRIBER_CHECK_INTERVAL"
+    ]) {
       expect(text).toContain(name)
     }
     expect(text).not.toContain("topsecretvalue")
@@ -142,5 +156,16 @@ describe("RelayConfig", () => {
     expect(Duration.toSeconds(c.deliveryTimeout)).toBe(15)
     expect(c.currency).toBe("USD")
     expect(Option.isNone(c.adminToken)).toBe(true)
+    expect(c.allowPrivateSubscribers).toBe(false)
+    expect(Duration.toHours(c.secretRotationOverlap)).toBe(24)
+    expect(Duration.toHours(c.subscriberDisableAfter)).toBe(5 * 24)
+    expect(Duration.toMinutes(c.subscriberCheckInterval)).toBe(1)
+  })
+
+  it("RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true is read as on", async () => {
+    const { ConfigProvider, Effect } = await import("effect")
+    const { load } = await import("../src/RelayConfig.js")
+    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_ALLOW_PRIVATE_SUBSCRIBERS", "true"]]))
+    expect((await Effect.runPromise(Effect.withConfigProvider(load, provider))).allowPrivateSubscribers).toBe(true)
   })
 })

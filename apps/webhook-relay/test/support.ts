@@ -16,6 +16,7 @@ import { join } from "node:path"
 import { Webhook } from "standardwebhooks"
 import * as Relay from "../src/Relay.js"
 import * as RelayConfig from "../src/RelayConfig.js"
+import * as SubscriberUrl from "../src/SubscriberUrl.js"
 import { clientLayer, type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 
 /** DATABASE_URL, or `undefined` to skip PostgreSQL runs; under CI / REQUIRE_POSTGRES a missing URL fails. */
@@ -66,6 +67,10 @@ export const startRelay = async (
     readonly store?: Layer.Layer<Store.StoreServices | SqlClient, unknown>
     readonly secrets?: ReadonlyArray<string>
     readonly relay?: Relay.Options
+    /** Name resolution for subscriber hosts (default: the system's). */
+    readonly resolver?: SubscriberUrl.HostResolver
+    /** Collects every log line (all levels, logfmt) instead of discarding them. */
+    readonly logs?: Array<string>
   } = {}
 ): Promise<RunningRelay> => {
   const sandbox = await startSandbox()
@@ -79,18 +84,41 @@ export const startRelay = async (
     retryJitter: 0,
     dispatchRetryDelay: Duration.millis(200),
     deliveryTimeout: Duration.seconds(2),
+    // Subscribers here are local http:// servers.
+    allowPrivateSubscribers: true,
     ...overrides
   })
   const store = options.store ?? Store.layerSqlite({ filename: join(dir, "relay.db") })
-  const layer = Relay.layer(config, options.relay).pipe(
+  const logs = options.logs
+  const logging =
+    logs === undefined
+      ? Logger.minimumLogLevel(process.env.RELAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
+      : Layer.merge(
+          Logger.replace(
+            Logger.defaultLogger,
+            Logger.map(Logger.logfmtLogger, (line) => {
+              logs.push(line)
+            })
+          ),
+          Logger.minimumLogLevel(LogLevel.All)
+        )
+  const relayLayer = options.resolver === undefined ? Relay.layer(config, options.relay) : Relay.layer(config, options.relay).pipe(
+    Layer.provide(Layer.succeed(SubscriberUrl.HostResolver, options.resolver))
+  )
+  const layer = relayLayer.pipe(
     Layer.provideMerge(Layer.mergeAll(Fulfilment.Default(defaultPolicy), Health.Health.Default)),
     Layer.provideMerge(HttpServing.serverLayer({ port: 0, host: "127.0.0.1", shutdownGrace: Duration.seconds(1) })),
     Layer.provideMerge(clientLayer(sandbox)),
     Layer.provideMerge(store),
-    Layer.provide(Logger.minimumLogLevel(process.env.RELAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None))
+    Layer.provide(logging)
   )
   const runtime = ManagedRuntime.make(layer)
-  const address = await runtime.runPromise(Effect.map(HttpServer.HttpServer, (s) => s.address))
+  const address = await runtime.runPromise(Effect.map(HttpServer.HttpServer, (s) => s.address)).catch(async (error: unknown) => {
+    await runtime.dispose()
+    await sandbox.close()
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  })
   const url = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
   return {
     url,
@@ -192,6 +220,24 @@ export interface Received {
   readonly headers: IncomingMessage["headers"]
   readonly body: string
 }
+
+/** The headers of a received request as `standardwebhooks` wants them. */
+export const headersOf = (r: Received): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(r.headers)) if (typeof v === "string") headers[k] = v
+  return headers
+}
+
+/** A resolver answering from a mutable table; a missing name does not resolve. */
+export const fakeDns = (table: Map<string, string>) =>
+  SubscriberUrl.HostResolver.make({
+    lookup: (hostname) => {
+      const address = table.get(hostname)
+      return address === undefined
+        ? Effect.fail(new SubscriberUrl.HostUnresolvable({ hostname, message: `getaddrinfo ENOTFOUND ${hostname}` }))
+        : Effect.succeed([{ address, family: address.includes(":") ? 6 : 4 }])
+    }
+  })
 
 /** A local subscriber endpoint; `respond` decides each answer. */
 export const startReceiver = async (respond: (n: number, req: Received, res: ServerResponse) => void = (_n, _r, res) => res.end("ok")) => {

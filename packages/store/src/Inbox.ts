@@ -1,18 +1,27 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Schema } from "effect"
 import { IllegalTransition, type InvalidInput, type LeaseLost, NotFound, type StorageError } from "./Errors.js"
-import { boundedText, DbInt, DbMillis, decodeInput, decodeRows, Identifier, LeaseMillis, storage } from "./internal/codec.js"
+import {
+  DbInt,
+  DbMillis,
+  decodeInput,
+  decodeRows,
+  decodeTimeIdCursor,
+  encodeTimeIdCursor,
+  Identifier,
+  LeaseMillis,
+  storage
+} from "./internal/codec.js"
+import { NewInboundBatch, type NewInboundEvent } from "./internal/inboundEvent.js"
 import { type AppendOutcome, inboxOnConflict, outcomesFor, rowsForBatch } from "./internal/inboxRows.js"
 import * as Leases from "./internal/lease.js"
 import { ClaimRequest, Lease } from "./Lease.js"
+import type { Page } from "./OrderLines.js"
 
 export const InboxState = Schema.Literal("pending", "processed", "dead")
 export type InboxState = typeof InboxState.Type
 
-/** Largest raw webhook body accepted; bigger is refused, not truncated (it must stay verifiable). */
-export const MaxBodyBytes = 1024 * 1024
-/** Events per `appendBatch`; keeps one statement well inside both engines' parameter limits. */
-export const MaxBatchSize = 500
+export { MaxBatchSize, MaxBodyBytes, NewInboundBatch, NewInboundEvent } from "./internal/inboundEvent.js"
 
 export class InboxEvent extends Schema.Class<InboxEvent>("InboxEvent")({
   eventId: Schema.String,
@@ -26,21 +35,6 @@ export class InboxEvent extends Schema.Class<InboxEvent>("InboxEvent")({
   lastError: Schema.OptionFromNullOr(Schema.String),
   processedAt: Schema.OptionFromNullOr(DbMillis)
 }) {}
-
-export const NewInboundEvent = Schema.Struct({
-  eventId: Identifier,
-  source: Identifier,
-  eventType: boundedText(128).pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { message: () => "must be like order.paid" })),
-  /** Raw body exactly as received (signature checks need the original bytes). */
-  body: boundedText(MaxBodyBytes)
-})
-export type NewInboundEvent = typeof NewInboundEvent.Type
-
-/** What `appendBatch` (and the `InboxWriter`) accept: 1..MaxBatchSize events. */
-export const NewInboundBatch = Schema.Array(NewInboundEvent).pipe(
-  Schema.minItems(1),
-  Schema.maxItems(MaxBatchSize, { message: () => `at most ${MaxBatchSize} events per batch` })
-)
 
 export type { AppendOutcome } from "./internal/inboxRows.js"
 
@@ -57,6 +51,16 @@ const RetryRequest = Schema.Struct({
   nextAttemptAt: Schema.Int.pipe(Schema.nonNegative())
 })
 const MaxErrorChars = 2000
+
+export const ListByStateRequest = Schema.Struct({
+  state: InboxState,
+  limit: Schema.Int.pipe(Schema.between(1, 500)),
+  /** A `nextCursor` from the previous page, unchanged. */
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(1024))),
+  /** Epoch ms: only events last updated (`updated_at`) at or after it: a dead or processed one when it got there, a pending one at its last attempt. */
+  since: Schema.optional(Schema.Int.pipe(Schema.nonNegative()))
+})
+export type ListByStateRequest = typeof ListByStateRequest.Type
 
 const inboxLeases: Leases.LeaseTable = {
   entity: "inbox event",
@@ -160,6 +164,29 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         storage
       )
 
+    /**
+     * Events in one state, oldest received first, keyset-paged on (received_at, event_id):
+     * stable while events are added or change state between pages.
+     */
+    const listByState = (request: ListByStateRequest): Effect.Effect<Page<InboxEvent>, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(ListByStateRequest)(request)
+        const after = yield* decodeTimeIdCursor(req.cursor)
+        const conditions = [sql`state = ${req.state}`]
+        if (req.since !== undefined) conditions.push(sql`updated_at >= ${req.since}`)
+        if (after !== undefined) {
+          conditions.push(sql`(received_at > ${after[0]} OR (received_at = ${after[0]} AND event_id > ${after[1]}))`)
+        }
+        const rows = yield* sql`SELECT * FROM webhook_inbox WHERE ${sql.and(conditions)}
+          ORDER BY received_at, event_id LIMIT ${req.limit + 1}`.pipe(Effect.flatMap(decodeEvents))
+        const items = rows.slice(0, req.limit)
+        const last = items[items.length - 1]
+        return {
+          items,
+          nextCursor: rows.length > req.limit && last !== undefined ? Option.some(encodeTimeIdCursor([last.receivedAt, last.eventId])) : Option.none()
+        }
+      }).pipe(storage, Effect.withSpan("Inbox.listByState"))
+
     /** Put a dead event back in the queue, due now. */
     const replay = (eventId: string): Effect.Effect<InboxEvent, NotFound | IllegalTransition | InvalidInput | StorageError> =>
       Effect.gen(function* () {
@@ -176,6 +203,6 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         })
       }).pipe(storage)
 
-    return { appendBatch, get, claim, renew, complete, retryLater, deadLetter, listDead, replay } as const
+    return { appendBatch, get, claim, renew, complete, retryLater, deadLetter, listDead, listByState, replay } as const
   })
 }) {}

@@ -5,14 +5,15 @@
  * written by a worker thread holding its own connection to the same WAL file. Both validate
  * with `Inbox.NewInboundBatch` and build rows from the same definition (`internal/inboxRows`).
  */
-import { Clock, Context, Deferred, Effect, Layer, Option, Schema, type Scope } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Schema, type Scope } from "effect"
 import { existsSync } from "node:fs"
 import { Worker } from "node:worker_threads"
+import type { AdmissionModule, AdmissionOutcome, RawInbound } from "./Admission.js"
 import { type InvalidInput, StorageError } from "./Errors.js"
 import { Inbox, NewInboundBatch, type NewInboundEvent } from "./Inbox.js"
 import { decodeInput } from "./internal/codec.js"
 import { type AppendOutcome, outcomesFor, rowsForBatch, rowValues } from "./internal/inboxRows.js"
-import { Reply, type Request } from "./internal/inboxWriterProtocol.js"
+import { Reply, type Request, type WorkerData } from "./internal/inboxWriterProtocol.js"
 import { Store } from "./Store.js"
 
 export interface InboxWriterService {
@@ -20,6 +21,12 @@ export interface InboxWriterService {
   readonly kind: "store" | "sqlite-worker"
   /** Same contract as `Inbox.appendBatch`: one transaction, one outcome per event, bad input writes nothing. */
   readonly appendBatch: (events: ReadonlyArray<NewInboundEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, InvalidInput | StorageError>
+  /**
+   * Present when an admission module runs next to the commits (a SQLite worker started with
+   * one): raw requests in, one outcome per request, in order. Batches are committed in the
+   * order they are submitted, so several may be in flight.
+   */
+  readonly admitBatch?: (items: ReadonlyArray<RawInbound>) => Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError>
 }
 
 export class InboxWriter extends Context.Tag("@hlconnect/store/InboxWriter")<InboxWriter, InboxWriterService>() {}
@@ -35,12 +42,14 @@ export const makeStore: Effect.Effect<InboxWriterService, never, Inbox> = Effect
  * (vitest, tsx) only the .ts file exists, and Node cannot start a worker on it (a worker
  * does not inherit the tsx loader), so a bootstrap loads it through tsx's API (dev only).
  */
-const startWorker = (filename: string): Worker => {
+const startWorker = (workerData: typeof WorkerData.Encoded): Worker => {
   const compiled = new URL("./internal/inboxWriterWorker.js", import.meta.url)
-  if (existsSync(compiled)) return new Worker(compiled, { workerData: { filename } })
-  const source = new URL("./internal/inboxWriterWorker.ts", import.meta.url).href
-  const bootstrap = `import("tsx/esm/api").then((tsx) => tsx.tsImport(${JSON.stringify(source)}, ${JSON.stringify(source)}))`
-  return new Worker(bootstrap, { eval: true, workerData: { filename } })
+  const typescriptAdmission = workerData.admission?.url.endsWith(".ts") === true
+  if (existsSync(compiled) && !typescriptAdmission) return new Worker(compiled, { workerData })
+  // From source (tests, tsx) the worker or its admission module is TypeScript: tsx handles every import there.
+  const entry = existsSync(compiled) ? compiled.href : new URL("./internal/inboxWriterWorker.ts", import.meta.url).href
+  const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`
+  return new Worker(bootstrap, { eval: true, workerData })
 }
 
 const decodeReply = Schema.decodeUnknownOption(Reply)
@@ -48,6 +57,7 @@ const decodeReply = Schema.decodeUnknownOption(Reply)
 interface Running {
   readonly worker: Worker
   readonly pending: Map<number, Deferred.Deferred<ReadonlyArray<string>, StorageError>>
+  readonly admitting: Map<number, (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void>
 }
 
 const failure = (message: string) => new StorageError({ message: `inbox writer: ${message}`, cause: message })
@@ -57,20 +67,25 @@ const failure = (message: string) => new StorageError({ message: `inbox writer: 
  * be migrated). The worker is started now and terminated when the scope closes. If it dies,
  * the batches in flight fail with `StorageError` and the next batch starts a new one.
  */
-export const makeSqliteWorker = (filename: string): Effect.Effect<InboxWriterService, StorageError, Scope.Scope> =>
+export const makeSqliteWorker = (
+  filename: string,
+  options: { readonly admission?: AdmissionModule } = {}
+): Effect.Effect<InboxWriterService, StorageError, Scope.Scope> =>
   Effect.gen(function* () {
     let running: Running | undefined
     let closed = false
     let nextId = 0
 
     const start = Effect.async<Running, StorageError>((resume) => {
-      const worker = startWorker(filename)
-      const self: Running = { worker, pending: new Map() }
+      const worker = startWorker(options.admission === undefined ? { filename } : { filename, admission: options.admission })
+      const self: Running = { worker, pending: new Map(), admitting: new Map() }
       let started = false
       const stop = (message: string) => {
         if (running === self) running = undefined
         for (const done of self.pending.values()) Deferred.unsafeDone(done, Effect.fail(failure(message)))
         self.pending.clear()
+        for (const done of self.admitting.values()) done(Exit.fail(failure(message)))
+        self.admitting.clear()
         if (!started) {
           started = true
           resume(Effect.fail(failure(message)))
@@ -90,8 +105,21 @@ export const makeSqliteWorker = (filename: string): Effect.Effect<InboxWriterSer
             return
           case "StartFailed":
             return stop(`cannot open ${filename}: ${m.message}`)
+          case "AdmitResults": {
+            const done = self.admitting.get(m.id)
+            if (done === undefined) return
+            self.admitting.delete(m.id)
+            done(Exit.succeed(m.results))
+            return
+          }
           case "Appended":
           case "AppendFailed": {
+            const admitted = self.admitting.get(m.id)
+            if (admitted !== undefined && m._tag === "AppendFailed") {
+              self.admitting.delete(m.id)
+              admitted(Exit.fail(failure(m.message)))
+              return
+            }
             const done = self.pending.get(m.id)
             if (done === undefined) return
             self.pending.delete(m.id)
@@ -144,18 +172,39 @@ export const makeSqliteWorker = (filename: string): Effect.Effect<InboxWriterSer
         return outcomesFor(batch, yield* Deferred.await(done))
       }).pipe(Effect.withSpan("InboxWriter.appendBatch"))
 
-    return { kind: "sqlite-worker", appendBatch } satisfies InboxWriterService
+    /** Callback-shaped: no fiber or Deferred per batch on the receiving thread's hot path. */
+    const admitBatch = (items: ReadonlyArray<RawInbound>): Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError> =>
+      Effect.flatMap(current, (r) =>
+        Effect.async<ReadonlyArray<AdmissionOutcome>, StorageError>((resume) => {
+          const id = nextId++
+          r.admitting.set(id, (exit) => resume(exit))
+          r.worker.postMessage({ _tag: "Admit", id, items } satisfies Request)
+        })
+      )
+
+    return options.admission === undefined
+      ? ({ kind: "sqlite-worker", appendBatch } satisfies InboxWriterService)
+      : ({ kind: "sqlite-worker", appendBatch, admitBatch } satisfies InboxWriterService)
   })
 
-/** Chosen from the store's engine: a worker thread on a SQLite file, else `Inbox.appendBatch`. */
-export const make: Effect.Effect<InboxWriterService, StorageError, Store | Inbox | Scope.Scope> = Effect.gen(function* () {
-  const store = yield* Store
-  return yield* Option.match(store.sqliteFile, {
-    // PostgreSQL is asynchronous already; an in-memory SQLite database cannot be shared with another connection.
-    onNone: () => makeStore,
-    onSome: makeSqliteWorker
+/**
+ * Chosen from the store's engine: a worker thread on a SQLite file (running `admission`, when
+ * given, next to the commits), else `Inbox.appendBatch` (the caller admits on its own thread).
+ */
+export const makeWith = (options: {
+  readonly admission?: AdmissionModule
+}): Effect.Effect<InboxWriterService, StorageError, Store | Inbox | Scope.Scope> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    return yield* Option.match(store.sqliteFile, {
+      // PostgreSQL is asynchronous already; an in-memory SQLite database cannot be shared with another connection.
+      onNone: () => makeStore,
+      onSome: (filename) => makeSqliteWorker(filename, options)
+    })
   })
-})
+
+/** `makeWith` without admission. */
+export const make: Effect.Effect<InboxWriterService, StorageError, Store | Inbox | Scope.Scope> = makeWith({})
 
 /** `InboxWriter` for the provided store (see `make`). */
 export const layer: Layer.Layer<InboxWriter, StorageError, Store | Inbox> = Layer.scoped(InboxWriter, make)

@@ -146,14 +146,40 @@ const m0002_outbound_and_reconcile = ddl([
 /** Ensemble parts registered with a line: each part is its own HL Connect order line. */
 const m0003_order_line_parts = ddl([`ALTER TABLE order_lines ADD COLUMN parts TEXT`])
 
+/**
+ * Several active signing secrets per subscriber (rotation with an overlap), the failing-streak
+ * bookkeeping behind warn-then-disable, and an index for listing deliveries by state.
+ * Each subscriber's one secret moves to `subscriber_secrets` (no expiry) and the old column goes,
+ * so a secret is stored in one place only.
+ */
+const m0004_subscriber_secrets_and_health = ddl([
+  `CREATE TABLE subscriber_secrets (
+    secret_id TEXT PRIMARY KEY,
+    subscriber_id TEXT NOT NULL REFERENCES subscribers (subscriber_id),
+    secret TEXT NOT NULL,
+    secret_hint TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT
+  )`,
+  `CREATE INDEX subscriber_secrets_by_subscriber ON subscriber_secrets (subscriber_id, created_at)`,
+  `INSERT INTO subscriber_secrets (secret_id, subscriber_id, secret, secret_hint, created_at, expires_at)
+    SELECT 'migrated:' || subscriber_id, subscriber_id, signing_secret, secret_hint, updated_at, NULL FROM subscribers`,
+  `ALTER TABLE subscribers DROP COLUMN signing_secret`,
+  `ALTER TABLE subscribers ADD COLUMN failing_since BIGINT`,
+  `ALTER TABLE subscribers ADD COLUMN last_failure_at BIGINT`,
+  `ALTER TABLE subscribers ADD COLUMN failure_warning INTEGER NOT NULL DEFAULT 0`,
+  `CREATE INDEX deliveries_by_state ON deliveries (state, created_at, delivery_id)`
+])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
   "0002_outbound_and_reconcile": m0002_outbound_and_reconcile,
-  "0003_order_line_parts": m0003_order_line_parts
+  "0003_order_line_parts": m0003_order_line_parts,
+  "0004_subscriber_secrets_and_health": m0004_subscriber_secrets_and_health
 } as const
 
-export const latestVersion = 3
+export const latestVersion = 4
 
 export const migrationsTable = "store_migrations"
 

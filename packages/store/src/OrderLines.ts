@@ -16,6 +16,7 @@ import {
 } from "./internal/codec.js"
 import * as Leases from "./internal/lease.js"
 import { ClaimRequest, Lease } from "./Lease.js"
+import { atomically } from "./internal/atomically.js"
 
 // ---------------------------------------------------------------------------
 // State machine
@@ -222,6 +223,8 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient
     const decodeLines = decodeRows(OrderLine, "order line")
+    const decodeOrders = decodeRows(OrderRow, "order")
+    const decodeOrderNumbers = decodeRows(OrderNumberRow, "order")
 
     /** Pull the order's next check earlier (never later) so a newly due line is seen. */
     const scheduleOrder = (orderNumber: string, at: number, now: number) =>
@@ -300,7 +303,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       Effect.gen(function* () {
         const id = yield* decodeInput(Identifier)(orderNumber)
         const rows = yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE order_number = ${id}`.pipe(
-          Effect.flatMap(decodeRows(OrderRow, "order"))
+          Effect.flatMap(decodeOrders)
         )
         const order = rows[0]
         if (order === undefined) return Option.none()
@@ -317,7 +320,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         const ids = yield* decodeInput(OrderNumbers)(orderNumbers)
         if (ids.length === 0) return new Map<string, Order>()
         const orders = yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE ${sql.in("order_number", ids)}`.pipe(
-          Effect.flatMap(decodeRows(OrderRow, "order"))
+          Effect.flatMap(decodeOrders)
         )
         const lines = yield* sql`SELECT * FROM order_lines WHERE ${sql.in("order_number", ids)}
           ORDER BY order_number, order_line_id`.pipe(Effect.flatMap(decodeLines))
@@ -353,7 +356,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
                 ORDER BY order_number LIMIT ${req.limit + 1}`
           : sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state} AND order_number > ${after}
                 ORDER BY order_number LIMIT ${req.limit + 1}`
-        ).pipe(Effect.flatMap(decodeRows(OrderNumberRow, "order")))
+        ).pipe(Effect.flatMap(decodeOrderNumbers))
         const items = rows.slice(0, req.limit).map((row) => ({ orderNumber: row.orderNumber, cursor: encodeOrderCursor(row.orderNumber) }))
         const last = items[items.length - 1]
         return { items, nextCursor: rows.length > req.limit && last !== undefined ? Option.some(last.cursor) : Option.none() }
@@ -418,7 +421,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         if (req.lastError !== undefined) changes.lastError = req.lastError?.slice(0, MaxErrorChars) ?? null
         if (snapshot !== undefined) changes.remoteSnapshot = snapshot
         if (req.attempts !== undefined) changes.attempts = req.attempts
-        return yield* sql.withTransaction(
+        return yield* atomically(sql)(
           Effect.gen(function* () {
             const updated =
               fromStates !== undefined && fromStates.length === 0
@@ -512,7 +515,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         return yield* sql.withTransaction(
           Effect.gen(function* () {
             const claimed = yield* Leases.claim(sql, orderLeases, req)
-            const orders = yield* decodeRows(OrderRow, "order")(claimed.rows)
+            const orders = yield* decodeOrders(claimed.rows)
             return yield* Effect.forEach(orders, (order) =>
               linesOf(order.orderNumber).pipe(
                 Effect.map(

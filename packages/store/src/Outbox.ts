@@ -7,7 +7,9 @@ import {
   DbMillis,
   decodeInput,
   decodeRows,
+  decodeTimeIdCursor,
   encodeJson,
+  encodeTimeIdCursor,
   Identifier,
   LeaseMillis,
   newId,
@@ -16,7 +18,8 @@ import {
 import * as Leases from "./internal/lease.js"
 import { ClaimRequest, Lease } from "./Lease.js"
 import type { Page } from "./OrderLines.js"
-import { matchesFilter, Subscriber } from "./Subscribers.js"
+import { matchesFilter, publicColumns, Subscriber } from "./Subscribers.js"
+import { atomically } from "./internal/atomically.js"
 
 /** Largest outbound payload (as JSON) accepted. */
 export const MaxPayloadBytes = 256 * 1024
@@ -84,6 +87,21 @@ const ListDeadRequest = Schema.Struct({
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(128)))
 })
 
+export const ListDeliveriesRequest = Schema.Struct({
+  state: DeliveryState,
+  subscriberId: Schema.optional(Identifier),
+  limit: Schema.Int.pipe(Schema.between(1, 500)),
+  /** A `nextCursor` from the previous page, unchanged. */
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(1024))),
+  /** Epoch ms: only deliveries last updated (`updated_at`) at or after it: a dead or delivered one when it got there, a pending one at its last attempt. */
+  since: Schema.optional(Schema.Int.pipe(Schema.nonNegative()))
+})
+export type ListDeliveriesRequest = typeof ListDeliveriesRequest.Type
+
+/** `lastError` of a delivery created for (or stopped by) a disabled subscriber: kept, replayable once re-enabled. */
+export const subscriberDisabledError = (reason: Option.Option<string>): string =>
+  `subscriber disabled: ${Option.getOrElse(reason, () => "no reason given")}; enable it, then replay`
+
 const deliveryLeases: Leases.LeaseTable = {
   entity: "delivery",
   table: "deliveries",
@@ -98,11 +116,14 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
     const sql = yield* SqlClient
     const decodeEvents = decodeRows(OutboundEvent, "outbound event")
     const decodeDeliveries = decodeRows(Delivery, "delivery")
+    const decodeSequence = decodeRows(Schema.Struct({ lastSequence: DbInt }), "sequence")
+    const decodeTargets = decodeRows(Subscriber, "subscriber")
 
     /**
      * Record an event for an order with the next per-order sequence number and
-     * fan it out to one pending delivery per enabled, matching subscriber.
-     * Call inside `Store.transaction` with the state change that caused it.
+     * fan it out to one delivery per matching subscriber: pending for an enabled one; for a
+     * disabled one dead-lettered at once with the reason (never dropped: replayable after
+     * re-enabling). Call inside `Store.transaction` with the state change that caused it.
      */
     const append = (
       input: NewOutboundEvent
@@ -115,14 +136,14 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
         }
         const now = yield* Clock.currentTimeMillis
         const eventId = yield* newId
-        return yield* sql.withTransaction(
+        return yield* atomically(sql)(
           Effect.gen(function* () {
             // The counter row is locked by this upsert until commit, so concurrent
             // appends for one order get distinct, gap-free sequence numbers.
             const seqRows = yield* sql`INSERT INTO order_event_sequences (order_number, last_sequence)
               VALUES (${req.orderNumber}, 1)
               ON CONFLICT (order_number) DO UPDATE SET last_sequence = order_event_sequences.last_sequence + 1
-              RETURNING last_sequence`.pipe(Effect.flatMap(decodeRows(Schema.Struct({ lastSequence: DbInt }), "sequence")))
+              RETURNING last_sequence`.pipe(Effect.flatMap(decodeSequence))
             const sequence = seqRows[0]?.lastSequence ?? 1
             const events = yield* sql`INSERT INTO outbound_events ${sql.insert({
               eventId,
@@ -132,18 +153,20 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
               payload,
               createdAt: now
             })} RETURNING *`.pipe(Effect.flatMap(decodeEvents))
-            const subscribers = yield* sql`SELECT subscriber_id, url, secret_hint, event_filter, enabled,
-                disabled_reason, disabled_at, created_at, updated_at
-              FROM subscribers WHERE enabled = 1`.pipe(Effect.flatMap(decodeRows(Subscriber, "subscriber")))
+            const subscribers = yield* sql`SELECT ${sql.literal(publicColumns)} FROM subscribers`.pipe(
+              Effect.flatMap(decodeTargets)
+            )
             const targets = subscribers.filter((s) => matchesFilter(s.eventFilter, req.eventType))
             const rows = yield* Effect.forEach(targets, (s) =>
               Effect.map(newId, (deliveryId) => ({
                 deliveryId,
                 eventId,
                 subscriberId: s.subscriberId,
-                state: "pending",
+                state: s.enabled ? "pending" : "dead",
                 attempts: 0,
                 nextAttemptAt: now,
+                lastError: s.enabled ? null : subscriberDisabledError(s.disabledReason),
+                deadAt: s.enabled ? null : now,
                 createdAt: now,
                 updatedAt: now
               }))
@@ -283,6 +306,30 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
         }
       }).pipe(storage)
 
+    /**
+     * Deliveries in one state (optionally of one subscriber), oldest first, keyset-paged on
+     * (created_at, delivery_id): stable while deliveries are added or change state between pages.
+     */
+    const listDeliveries = (request: ListDeliveriesRequest): Effect.Effect<Page<Delivery>, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(ListDeliveriesRequest)(request)
+        const after = yield* decodeTimeIdCursor(req.cursor)
+        const conditions = [sql`state = ${req.state}`]
+        if (req.subscriberId !== undefined) conditions.push(sql`subscriber_id = ${req.subscriberId}`)
+        if (req.since !== undefined) conditions.push(sql`updated_at >= ${req.since}`)
+        if (after !== undefined) {
+          conditions.push(sql`(created_at > ${after[0]} OR (created_at = ${after[0]} AND delivery_id > ${after[1]}))`)
+        }
+        const rows = yield* sql`SELECT * FROM deliveries WHERE ${sql.and(conditions)}
+          ORDER BY created_at, delivery_id LIMIT ${req.limit + 1}`.pipe(Effect.flatMap(decodeDeliveries))
+        const items = rows.slice(0, req.limit)
+        const last = items[items.length - 1]
+        return {
+          items,
+          nextCursor: rows.length > req.limit && last !== undefined ? Option.some(encodeTimeIdCursor([last.createdAt, last.deliveryId])) : Option.none()
+        }
+      }).pipe(storage, Effect.withSpan("Outbox.listDeliveries"))
+
     /** Re-queue a dead-lettered delivery, due now, with a fresh attempt count. */
     const replay = (deliveryId: string): Effect.Effect<Delivery, NotFound | IllegalTransition | InvalidInput | StorageError> =>
       Effect.gen(function* () {
@@ -307,6 +354,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
       scheduleRetry,
       deadLetter,
       listDeadLettered,
+      listDeliveries,
       replay
     } as const
   })

@@ -60,8 +60,22 @@ export const layerServices: Layer.Layer<StoreServices, never, SqlClient> = Layer
   ReconcileRuns.Default
 )
 
+/** Column names are a small fixed set and every row of every result is renamed: convert each name once. */
+const memoized = (convert: (name: string) => string): ((name: string) => string) => {
+  const seen = new Map<string, string>()
+  return (name) => {
+    let converted = seen.get(name)
+    if (converted === undefined) {
+      converted = convert(name)
+      // Bounded: names come from our own SQL, but a runaway dynamic alias must not grow this forever.
+      if (seen.size < 10_000) seen.set(name, converted)
+    }
+    return converted
+  }
+}
+
 // Repositories write snake_case SQL and read camelCase rows.
-const nameTransforms = { transformQueryNames: Str.camelToSnake, transformResultNames: Str.snakeToCamel } as const
+const nameTransforms = { transformQueryNames: memoized(Str.camelToSnake), transformResultNames: memoized(Str.snakeToCamel) } as const
 
 const toStorageError = (what: string) => (cause: unknown) =>
   new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })

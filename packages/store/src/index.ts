@@ -1,3 +1,4 @@
+export * as Admission from "./Admission.js"
 export * from "./Errors.js"
 export * as Inbox from "./Inbox.js"
 export * as InboxWriter from "./InboxWriter.js"

@@ -72,3 +72,51 @@ describe("InboxWriter on a SQLite file (worker thread)", () => {
       assert.include(error.message, "cannot open")
     }).pipe(Effect.scoped))
 })
+
+describe("InboxWriter with an admission module (worker thread)", () => {
+  const admission = { url: new URL("./fixtures/admission.ts", import.meta.url).href, options: { secret: "s3cret" } }
+  const raw = (id: string, signature: string, body: string) => ({ id, signature, body: new TextEncoder().encode(body) })
+
+  it.live("verdicts and commits per request, in order: stored, duplicate, rejected, not storable", () =>
+    Effect.gen(function* () {
+      const filename = join(yield* tempDir, "hlconnect.db")
+      yield* Effect.gen(function* () {
+        const writer = yield* InboxWriter.makeWith({ admission })
+        const admitBatch = writer.admitBatch
+        if (admitBatch === undefined) return assert.fail("a SQLite writer with an admission module admits")
+        const outcomes = yield* admitBatch([
+          raw("a", "s3cret", '{"type":"order.paid"}'),
+          raw("b", "forged", '{"type":"order.paid"}'),
+          raw("a", "s3cret", '{"type":"order.paid"}'),
+          raw("c", "s3cret", "not json"),
+          raw("d", "malformed", "{}"),
+          raw("bad id!", "s3cret", '{"type":"order.paid"}')
+        ])
+        assert.deepStrictEqual(outcomes.map((o) => (o._tag === "Stored" ? `${o._tag}:${o.outcome}` : o._tag === "Rejected" ? `${o._tag}:${o.status}` : o._tag)), [
+          "Stored:new",
+          "Rejected:401",
+          "Stored:duplicate",
+          "Rejected:422",
+          "NotStored",
+          "NotStored"
+        ])
+        // Only the admitted, storable event is in the inbox; a later batch sees it as a duplicate.
+        assert.isTrue(Option.isSome(yield* Inbox.get("a")))
+        assert.isTrue(Option.isNone(yield* Inbox.get("b")))
+        assert.isTrue(Option.isNone(yield* Inbox.get("c")))
+        const again = yield* admitBatch([raw("a", "s3cret", '{"type":"order.paid"}'), raw("e", "s3cret", '{"type":"order.refunded"}')])
+        assert.deepStrictEqual(again.map((o) => (o._tag === "Stored" ? o.outcome : o._tag)), ["duplicate", "new"])
+        assert.deepStrictEqual(Option.map(yield* Inbox.get("e"), (e) => e.eventType), Option.some("order.refunded"))
+      }).pipe(Effect.provide(layerSqlite({ filename })))
+    }).pipe(Effect.scoped))
+
+  it.live("a module without makeAdmission stops the writer from starting, with the reason", () =>
+    Effect.gen(function* () {
+      const filename = join(yield* tempDir, "hlconnect.db")
+      const failed = yield* InboxWriter.makeWith({ admission: { url: new URL("./utils.ts", import.meta.url).href, options: {} } }).pipe(
+        Effect.provide(layerSqlite({ filename })),
+        Effect.flip
+      )
+      assert.include(failed.message, "does not export makeAdmission")
+    }).pipe(Effect.scoped))
+})

@@ -5,7 +5,7 @@ import { Inbox } from "../src/Inbox.js"
 import * as InboxWriter from "../src/InboxWriter.js"
 import * as Migrations from "../src/Migrations.js"
 import { type NewOrderLine, OrderLines } from "../src/OrderLines.js"
-import { Outbox } from "../src/Outbox.js"
+import { type Delivery, Outbox } from "../src/Outbox.js"
 import { ReconcileRuns } from "../src/ReconcileRuns.js"
 import { layerServices, Store } from "../src/Store.js"
 import { Subscribers } from "../src/Subscribers.js"
@@ -46,10 +46,10 @@ export const storeSuite = (engine: EngineUnderTest) =>
       it.effect("from empty: creates every table; a second run is a no-op", () =>
         Effect.gen(function* () {
           const first = yield* Migrations.run()
-          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3])
+          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
-          for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
+          for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
             assert.strictEqual(yield* count(table), 0, table)
           }
         }).pipe(Effect.provide(engine.emptyClient())))
@@ -65,7 +65,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* sql`INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, attempts, next_attempt_at, updated_at)
             VALUES ('evt-v1', 'vendor', 'order.paid', '{"x":1}', 1, 'pending', 0, 1, 1)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4])
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
           assert.strictEqual(found.state, "registered")
@@ -73,6 +73,31 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const event = yield* Inbox.get("evt-v1").pipe(Effect.provide(services))
           assert.isTrue(Option.isSome(event))
           assert.isTrue(Option.isNone(Option.flatMap(event, (e) => e.processedAt)))
+        }).pipe(Effect.scoped, Effect.provide(engine.emptyClient())))
+
+      it.effect("from v3: a subscriber's secret moves to subscriber_secrets (still signs, never readable elsewhere)", () =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient
+          yield* Migrations.run({ upTo: 3 })
+          yield* sql`INSERT INTO subscribers (subscriber_id, url, signing_secret, secret_hint, event_filter, enabled,
+            disabled_reason, disabled_at, created_at, updated_at)
+            VALUES ('sub-v3', 'https://v3.example/h', 'whsec_abcdefghijklmnop1234', 'whsec_…1234', '["*"]', 0, 'paused', 7, 1, 5)`
+          const upgraded = yield* Migrations.run()
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [4])
+          const services = yield* Layer.build(layerServices)
+          const sub = yield* Subscribers.get("sub-v3").pipe(Effect.provide(services))
+          assert.strictEqual(sub.secretHint, "whsec_…1234")
+          assert.isFalse(sub.enabled)
+          assert.strictEqual(Option.getOrNull(sub.disabledReason), "paused")
+          assert.isTrue(Option.isNone(sub.failingSince))
+          assert.strictEqual(sub.failureWarning, 0)
+          const secrets = yield* Subscribers.signingSecrets("sub-v3").pipe(Effect.provide(services))
+          assert.deepStrictEqual(secrets.map(Redacted.value), ["whsec_abcdefghijklmnop1234"])
+          const hints = yield* Subscribers.secretHints(["sub-v3"]).pipe(Effect.provide(services))
+          assert.deepStrictEqual(hints.map((h) => [h.secretHint, h.createdAt, Option.getOrNull(h.expiresAt)]), [["whsec_…1234", 5, null]])
+          // The old column is gone: the secret lives in one place only.
+          const column = yield* Effect.exit(sql`SELECT signing_secret FROM subscribers`)
+          assert.isTrue(Exit.isFailure(column))
         }).pipe(Effect.scoped, Effect.provide(engine.emptyClient())))
     })
 
@@ -405,8 +430,55 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual((yield* Inbox.claim({ owner: "w", limit: 1, leaseMs: 1000 })).length, 0)
           const replayed = yield* Inbox.replay("r1")
           assert.strictEqual(replayed.state, "pending")
+          assert.strictEqual((yield* Inbox.listByState({ state: "dead", limit: 10 })).items.length, 0)
           assert.strictEqual((yield* Inbox.replay("r1").pipe(Effect.flip))._tag, "IllegalTransition")
           assert.strictEqual((yield* Inbox.claim({ owner: "w", limit: 1, leaseMs: 1000 })).length, 1)
+        }).pipe(provideStore))
+    })
+
+    describe("inbox listing", () => {
+      const event = (eventId: string) => ({ eventId, source: "vendor", eventType: "order.paid", body: "{}" })
+
+      it.effect("listByState: oldest first, keyset pages stable while items change state, since, bad cursor", () =>
+        Effect.gen(function* () {
+          // Received at 0, 0, 10, 10, 20 (ties broken by id).
+          yield* Inbox.appendBatch([event("l-b"), event("l-a")])
+          yield* TestClock.adjust(10)
+          yield* Inbox.appendBatch([event("l-d"), event("l-c")])
+          yield* TestClock.adjust(10)
+          yield* Inbox.appendBatch([event("l-e")])
+          const first = yield* Inbox.listByState({ state: "pending", limit: 2 })
+          assert.deepStrictEqual(first.items.map((e) => e.eventId), ["l-a", "l-b"])
+          // An item of the next page changes state between pages; paging goes on where it was.
+          const claimed = yield* Inbox.claim({ owner: "w", limit: 5, leaseMs: 1000 })
+          const c = claimed.find((x) => x.event.eventId === "l-c")
+          if (c === undefined) return assert.fail("claim")
+          yield* Inbox.complete(c.lease)
+          const second = yield* Inbox.listByState({ state: "pending", limit: 2, cursor: Option.getOrThrow(first.nextCursor) })
+          assert.deepStrictEqual(second.items.map((e) => e.eventId), ["l-d", "l-e"])
+          assert.isTrue(Option.isNone(second.nextCursor))
+          assert.deepStrictEqual((yield* Inbox.listByState({ state: "processed", limit: 10 })).items.map((e) => e.eventId), ["l-c"])
+
+          // Dead letters: `since` is when they went dead, not when they were received.
+          const others = claimed.filter((x) => x.event.eventId !== "l-c")
+          const [early, ...late] = others
+          if (early === undefined) return assert.fail("claims")
+          yield* Inbox.deadLetter(early.lease, { error: "x" })
+          yield* TestClock.adjust(500)
+          for (const x of late) yield* Inbox.deadLetter(x.lease, { error: "y" })
+          const dead = yield* Inbox.listByState({ state: "dead", limit: 10 })
+          assert.strictEqual(dead.items.length, 4)
+          const recent = yield* Inbox.listByState({ state: "dead", limit: 10, since: 520 })
+          assert.deepStrictEqual(recent.items.map((e) => e.eventId), late.map((x) => x.event.eventId).sort())
+          assert.strictEqual((yield* Inbox.listByState({ state: "dead", limit: 10, since: 10_000 })).items.length, 0)
+
+          const bad = yield* Inbox.listByState({ state: "dead", limit: 10, cursor: "not-a-cursor" }).pipe(Effect.flip)
+          assert.strictEqual(bad._tag, "InvalidInput")
+          if (bad._tag === "InvalidInput") assert.strictEqual(bad.field, "cursor")
+          const badState = yield* Inbox.listByState(fromJson('{"state":"lost","limit":10}')).pipe(Effect.flip)
+          assert.strictEqual(badState._tag, "InvalidInput")
+          if (badState._tag === "InvalidInput") assert.strictEqual(badState.field, "state")
+          assert.strictEqual((yield* Inbox.listByState({ state: "dead", limit: 501 }).pipe(Effect.flip))._tag, "InvalidInput")
         }).pipe(provideStore))
     })
 
@@ -417,9 +489,12 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual(created.secretHint, "whsec_…1234")
           const reads = [created, yield* Subscribers.get(created.subscriberId), ...(yield* Subscribers.list())]
           for (const s of reads) assert.notInclude(JSON.stringify(s) + String(s), "abcdefghijklmnop")
-          const signing = yield* Subscribers.signingSecret(created.subscriberId)
-          assert.strictEqual(Redacted.value(signing), Redacted.value(secret))
+          const signing = yield* Subscribers.signingSecrets(created.subscriberId)
+          assert.deepStrictEqual(signing.map(Redacted.value), [Redacted.value(secret)])
           assert.notInclude(String(signing), "abcdefghijklmnop")
+          const hints = yield* Subscribers.secretHints([created.subscriberId])
+          assert.notInclude(JSON.stringify(hints) + String(hints), "abcdefghijklmnop")
+          assert.deepStrictEqual(hints.map((h) => h.secretHint), ["whsec_…1234"])
           const disabled = yield* Subscribers.disable(created.subscriberId, "410 Gone")
           assert.isFalse(disabled.enabled)
           assert.strictEqual(Option.getOrNull(disabled.disabledReason), "410 Gone")
@@ -428,11 +503,98 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const bad = yield* Subscribers.create({ url: "ftp://x", signingSecret: secret, eventFilter: ["*"] }).pipe(Effect.flip)
           assert.strictEqual(bad._tag, "InvalidInput")
           assert.strictEqual((yield* Subscribers.get("missing").pipe(Effect.flip))._tag, "NotFound")
+          assert.strictEqual((yield* Subscribers.signingSecrets("missing").pipe(Effect.flip))._tag, "NotFound")
+        }).pipe(provideStore))
+
+      it.effect("rotation: old and new secrets both active during the overlap, newest first; the old one dropped after it", () =>
+        Effect.gen(function* () {
+          const day = 24 * 3600 * 1000
+          const sub = yield* Subscribers.create({ url: "https://rotate.example/h", signingSecret: secret, eventFilter: ["*"] })
+          yield* TestClock.adjust(1000)
+          const second = Redacted.make("whsec_second_secret_00000000000002")
+          const rotated = yield* Subscribers.rotateSecret(sub.subscriberId, second, { overlapMs: day })
+          assert.strictEqual(rotated.secretHint, "whsec_…0002")
+          assert.deepStrictEqual((yield* Subscribers.signingSecrets(sub.subscriberId)).map(Redacted.value), [Redacted.value(second), Redacted.value(secret)])
+          const hints = yield* Subscribers.secretHints([sub.subscriberId])
+          assert.deepStrictEqual(hints.map((h) => [h.secretHint, Option.getOrNull(h.expiresAt)]), [["whsec_…0002", null], ["whsec_…1234", 1000 + day]])
+          yield* TestClock.adjust(day - 1)
+          assert.strictEqual((yield* Subscribers.signingSecrets(sub.subscriberId)).length, 2, "still in the overlap")
+          yield* TestClock.adjust(1)
+          assert.deepStrictEqual((yield* Subscribers.signingSecrets(sub.subscriberId)).map(Redacted.value), [Redacted.value(second)])
+          assert.strictEqual(yield* count("subscriber_secrets"), 2, "expired but not yet purged")
+          assert.strictEqual(yield* Subscribers.purgeExpiredSecrets, 1)
+          assert.strictEqual(yield* count("subscriber_secrets"), 1)
+
+          // A second rotation within an overlap never extends an older secret's life.
+          const third = Redacted.make("whsec_third_secret_000000000000003")
+          yield* Subscribers.rotateSecret(sub.subscriberId, third, { overlapMs: day })
+          yield* TestClock.adjust(1000)
+          yield* Subscribers.rotateSecret(sub.subscriberId, Redacted.make("whsec_fourth_secret_00000000000004"), { overlapMs: 2 * day })
+          const expiries = (yield* Subscribers.secretHints([sub.subscriberId])).map((h) => [h.secretHint, Option.getOrNull(h.expiresAt)])
+          const now = 1000 + day + 1000
+          assert.deepStrictEqual(expiries, [["whsec_…0004", null], ["whsec_…0003", now + 2 * day], ["whsec_…0002", now - 1000 + day]])
+          // No overlap: every older secret is revoked at once (a leaked secret).
+          yield* Subscribers.rotateSecret(sub.subscriberId, Redacted.make("whsec_fifth_secret_000000000000005"), { overlapMs: 0 })
+          assert.deepStrictEqual((yield* Subscribers.signingSecrets(sub.subscriberId)).map(Redacted.value), ["whsec_fifth_secret_000000000000005"])
+          assert.strictEqual(yield* count("subscriber_secrets"), 1)
+
+          for (let i = 0; i < 4; i++) {
+            yield* Subscribers.rotateSecret(sub.subscriberId, Redacted.make(`whsec_many_secret_00000000000000${i}`), { overlapMs: day })
+          }
+          const tooMany = yield* Subscribers.rotateSecret(sub.subscriberId, Redacted.make("whsec_one_too_many_0000000000000"), { overlapMs: day }).pipe(Effect.flip)
+          assert.strictEqual(tooMany._tag, "InvalidInput")
+          assert.strictEqual((yield* Subscribers.signingSecrets(sub.subscriberId)).length, 5, "a refused rotation changes nothing")
+          const short = yield* Subscribers.rotateSecret(sub.subscriberId, Redacted.make("short"), { overlapMs: day }).pipe(Effect.flip)
+          assert.strictEqual(short._tag, "InvalidInput")
+          const negative = yield* Subscribers.rotateSecret(sub.subscriberId, second, { overlapMs: -1 }).pipe(Effect.flip)
+          assert.strictEqual(negative._tag, "InvalidInput")
+          assert.strictEqual((yield* Subscribers.rotateSecret("missing", second, { overlapMs: 0 }).pipe(Effect.flip))._tag, "NotFound")
+        }).pipe(provideStore))
+
+      it.effect("failing streak: started once, warnings given once per level, a success or enable ends it, disable only while still failing", () =>
+        Effect.gen(function* () {
+          const sub = yield* Subscribers.create({ url: "https://failing.example/h", signingSecret: secret, eventFilter: ["*"] })
+          const id = sub.subscriberId
+          yield* Subscribers.recordSuccess(id)
+          assert.isTrue(Option.isNone((yield* Subscribers.get(id)).failingSince))
+          yield* TestClock.adjust(100)
+          const first = yield* Subscribers.recordFailure(id)
+          assert.deepStrictEqual([Option.getOrNull(first.failingSince), Option.getOrNull(first.lastFailureAt)], [100, 100])
+          yield* TestClock.adjust(50)
+          const again = yield* Subscribers.recordFailure(id)
+          assert.deepStrictEqual([Option.getOrNull(again.failingSince), Option.getOrNull(again.lastFailureAt)], [100, 150])
+          assert.deepStrictEqual((yield* Subscribers.listFailing).map((s) => s.subscriberId), [id])
+
+          assert.isTrue(yield* Subscribers.markFailureWarning({ subscriberId: id, failingSince: 100, level: 50 }))
+          assert.isFalse(yield* Subscribers.markFailureWarning({ subscriberId: id, failingSince: 100, level: 50 }), "given once")
+          assert.isFalse(yield* Subscribers.markFailureWarning({ subscriberId: id, failingSince: 99, level: 90 }), "another streak")
+          assert.strictEqual((yield* Subscribers.get(id)).failureWarning, 50)
+
+          yield* Subscribers.recordSuccess(id)
+          const healthy = yield* Subscribers.get(id)
+          assert.isTrue(Option.isNone(healthy.failingSince))
+          assert.strictEqual(healthy.failureWarning, 0)
+          assert.strictEqual((yield* Subscribers.listFailing).length, 0)
+          assert.isFalse(yield* Subscribers.disableIfStillFailing({ subscriberId: id, failingSince: 100, reason: "failing" }), "recovered meanwhile")
+          assert.isTrue((yield* Subscribers.get(id)).enabled)
+
+          yield* TestClock.adjust(50)
+          yield* Subscribers.recordFailure(id)
+          assert.isTrue(yield* Subscribers.disableIfStillFailing({ subscriberId: id, failingSince: 200, reason: "failing for 5 days" }))
+          const disabled = yield* Subscribers.get(id)
+          assert.isFalse(disabled.enabled)
+          assert.strictEqual(Option.getOrNull(disabled.disabledReason), "failing for 5 days")
+          assert.isFalse(yield* Subscribers.disableIfStillFailing({ subscriberId: id, failingSince: 200, reason: "again" }), "already disabled")
+          assert.strictEqual((yield* Subscribers.listFailing).length, 0, "disabled ones are not watched")
+          const enabled = yield* Subscribers.enable(id)
+          assert.isTrue(enabled.enabled)
+          assert.isTrue(Option.isNone(enabled.failingSince), "a fresh start")
+          assert.strictEqual((yield* Subscribers.recordFailure("missing").pipe(Effect.flip))._tag, "NotFound")
         }).pipe(provideStore))
     })
 
     describe("outbound events and deliveries", () => {
-      it.effect("per-order sequence; one delivery per matching enabled subscriber; retry, dead-letter, replay", () =>
+      it.effect("per-order sequence; one delivery per matching subscriber (held dead for a disabled one); retry, dead-letter, replay", () =>
         Effect.gen(function* () {
           const all = yield* Subscribers.create({ url: "https://a.example/h", signingSecret: secret, eventFilter: ["*"] })
           const orders = yield* Subscribers.create({ url: "https://b.example/h", signingSecret: secret, eventFilter: ["order.completed"] })
@@ -442,8 +604,13 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const e2 = yield* Outbox.append({ orderNumber: "4001", eventType: "order.completed", payload: { n: 2 } })
           const other = yield* Outbox.append({ orderNumber: "4002", eventType: "order.completed", payload: { n: 3 } })
           assert.deepStrictEqual([e1.event.sequence, e2.event.sequence, other.event.sequence], [1, 2, 1])
-          assert.deepStrictEqual(e1.deliveries.map((d) => d.subscriberId), [all.subscriberId])
-          assert.strictEqual(e2.deliveries.length, 2)
+          const pending = (ds: ReadonlyArray<Delivery>) => ds.filter((d) => d.state === "pending")
+          assert.deepStrictEqual(pending(e1.deliveries).map((d) => d.subscriberId), [all.subscriberId])
+          assert.strictEqual(pending(e2.deliveries).length, 2)
+          // Never dropped for a disabled subscriber: dead-lettered with the reason, replayable once enabled.
+          const held = e1.deliveries.filter((d) => d.subscriberId === off.subscriberId)
+          assert.deepStrictEqual(held.map((d) => [d.state, Option.getOrNull(d.lastError)]), [["dead", "subscriber disabled: paused; enable it, then replay"]])
+          assert.strictEqual(e2.deliveries.length, 3)
           assert.deepStrictEqual((yield* Outbox.eventsForOrder("4001")).map((e) => e.payload), [{ n: 1 }, { n: 2 }])
 
           const forB = yield* Outbox.claimDue({ owner: "d1", limit: 10, leaseMs: 1000, subscriberId: orders.subscriberId })
@@ -463,7 +630,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           if (first === undefined) return assert.fail("claims")
           const dead = yield* Outbox.deadLetter(first.lease, { statusCode: 410, error: "gone" })
           assert.strictEqual(dead.state, "dead")
-          const page = yield* Outbox.listDeadLettered({ limit: 10 })
+          const page = yield* Outbox.listDeadLettered({ limit: 10, subscriberId: all.subscriberId })
           assert.deepStrictEqual(page.items.map((d) => d.deliveryId), [dead.deliveryId])
           assert.isTrue(Option.isNone(page.nextCursor))
           const replayed = yield* Outbox.replay(dead.deliveryId)
@@ -473,6 +640,65 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const bad = yield* Outbox.append({ orderNumber: "4001", eventType: "x", payload: { blob: "y".repeat(300_000) } }).pipe(Effect.flip)
           assert.strictEqual(bad._tag, "InvalidInput")
           assert.strictEqual(yield* count("outbound_events"), 3)
+          yield* Subscribers.enable(off.subscriberId)
+          const heldOne = held[0]
+          if (heldOne === undefined) return assert.fail("held delivery")
+          assert.strictEqual((yield* Outbox.replay(heldOne.deliveryId)).state, "pending")
+          const forOff = yield* Outbox.claimDue({ owner: "d3", limit: 10, leaseMs: 1000, subscriberId: off.subscriberId })
+          assert.deepStrictEqual(forOff.map((c) => c.delivery.deliveryId), [heldOne.deliveryId])
+        }).pipe(provideStore))
+
+      it.effect("listDeliveries: by state and subscriber, oldest first, keyset pages, since", () =>
+        Effect.gen(function* () {
+          const a = yield* Subscribers.create({ url: "https://a.example/h", signingSecret: secret, eventFilter: ["*"] })
+          const b = yield* Subscribers.create({ url: "https://b.example/h", signingSecret: secret, eventFilter: ["*"] })
+          const created: Array<string> = []
+          for (let i = 0; i < 5; i++) {
+            const { deliveries } = yield* Outbox.append({ orderNumber: `47${i}`, eventType: "order.completed", payload: { i } })
+            created.push(...deliveries.filter((d) => d.subscriberId === a.subscriberId).map((d) => d.deliveryId))
+            // Two appends in the same millisecond still page in a stable order (tie broken by id).
+            if (i % 2 === 1) yield* TestClock.adjust(10)
+          }
+          const pages: Array<ReadonlyArray<string>> = []
+          let cursor: string | undefined
+          do {
+            const page = yield* Outbox.listDeliveries({ state: "pending", subscriberId: a.subscriberId, limit: 2, ...(cursor === undefined ? {} : { cursor }) })
+            pages.push(page.items.map((d) => d.deliveryId))
+            assert.isTrue(page.items.every((d) => d.subscriberId === a.subscriberId && d.state === "pending"))
+            cursor = Option.getOrUndefined(page.nextCursor)
+          } while (cursor !== undefined)
+          assert.deepStrictEqual(pages.map((p) => p.length), [2, 2, 1])
+          const seen = pages.flat()
+          assert.strictEqual(new Set(seen).size, 5)
+          assert.sameMembers(seen, created)
+          const both = yield* Outbox.listDeliveries({ state: "pending", limit: 100 })
+          assert.strictEqual(both.items.length, 10)
+          assert.isTrue(Option.isNone(both.nextCursor))
+          const times = both.items.map((d) => d.createdAt)
+          assert.deepStrictEqual(times, [...times].sort((x, y) => x - y), "oldest first")
+
+          // Dead-letter two of b's, at different times: `since` picks by when they went dead.
+          yield* TestClock.adjust(1000)
+          const claimed = yield* Outbox.claimDue({ owner: "w", limit: 2, leaseMs: 60_000, subscriberId: b.subscriberId })
+          const [c1, c2] = claimed
+          if (c1 === undefined || c2 === undefined) return assert.fail("claims")
+          yield* Outbox.deadLetter(c1.lease, { error: "gave up" })
+          yield* TestClock.adjust(1000)
+          const cutoff = yield* TestClock.currentTimeMillis
+          yield* Outbox.deadLetter(c2.lease, { error: "gave up" })
+          const allDead = yield* Outbox.listDeliveries({ state: "dead", limit: 10 })
+          const byKey = [c1.delivery, c2.delivery].sort((x, y) => x.createdAt - y.createdAt || (x.deliveryId < y.deliveryId ? -1 : 1))
+          assert.deepStrictEqual(allDead.items.map((d) => d.deliveryId), byKey.map((d) => d.deliveryId))
+          const sinceCutoff = yield* Outbox.listDeliveries({ state: "dead", limit: 10, since: cutoff })
+          assert.deepStrictEqual(sinceCutoff.items.map((d) => d.deliveryId), [c2.delivery.deliveryId])
+          assert.strictEqual((yield* Outbox.listDeliveries({ state: "dead", limit: 10, subscriberId: a.subscriberId })).items.length, 0)
+
+          const badCursor = yield* Outbox.listDeliveries({ state: "dead", limit: 10, cursor: "nope" }).pipe(Effect.flip)
+          assert.strictEqual(badCursor._tag, "InvalidInput")
+          if (badCursor._tag === "InvalidInput") assert.strictEqual(badCursor.field, "cursor")
+          const badState = yield* Outbox.listDeliveries(fromJson('{"state":"gone","limit":10}')).pipe(Effect.flip)
+          assert.strictEqual(badState._tag, "InvalidInput")
+          assert.strictEqual((yield* Outbox.listDeliveries({ state: "dead", limit: 0 }).pipe(Effect.flip))._tag, "InvalidInput")
         }).pipe(provideStore))
     })
 

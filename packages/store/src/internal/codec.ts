@@ -61,20 +61,23 @@ export const decodeInput =
       })
     )
 
-/** Decode database rows; a row that does not match the schema is a storage fault, not bad input. */
-export const decodeRows =
-  <A, I>(schema: Schema.Schema<A, I, never>, what: string) =>
-  (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, StorageError> =>
-    Schema.decodeUnknown(Schema.Array(schema))(rows).pipe(
-      Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause }))
-    )
+/**
+ * Decode database rows; a row that does not match the schema is a storage fault, not bad input.
+ * The parser is built when this is called: call it once per schema (a module constant), not
+ * per query — `Schema.Array(schema)` and its parser are not free.
+ */
+export const decodeRows = <A, I>(schema: Schema.Schema<A, I, never>, what: string) => {
+  const decode = Schema.decodeUnknown(Schema.Array(schema))
+  return (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, StorageError> =>
+    decode(rows).pipe(Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause })))
+}
 
-export const decodeRow =
-  <A, I>(schema: Schema.Schema<A, I, never>, what: string) =>
-  (row: unknown): Effect.Effect<A, StorageError> =>
-    Schema.decodeUnknown(schema)(row).pipe(
-      Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause }))
-    )
+/** `decodeRows` for one row; same advice. */
+export const decodeRow = <A, I>(schema: Schema.Schema<A, I, never>, what: string) => {
+  const decode = Schema.decodeUnknown(schema)
+  return (row: unknown): Effect.Effect<A, StorageError> =>
+    decode(row).pipe(Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause })))
+}
 
 export const encodeJson = (value: unknown, field: string): Effect.Effect<string, InvalidInput> =>
   Effect.try({
@@ -91,3 +94,17 @@ export const storage = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A,
   )
 
 export const newId: Effect.Effect<string> = Effect.sync(() => randomUUID())
+
+/**
+ * An opaque keyset cursor: the sort key (epoch millis, id) of the last item of a page,
+ * as base64url JSON. Callers pass it back unchanged; anything else is `InvalidInput` on `cursor`.
+ */
+export const TimeIdCursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.Int, Schema.String)))
+export const encodeTimeIdCursor = Schema.encodeSync(TimeIdCursor)
+
+export const decodeTimeIdCursor = (cursor: string | undefined): Effect.Effect<readonly [number, string] | undefined, InvalidInput> =>
+  cursor === undefined
+    ? Effect.succeed(undefined)
+    : Schema.decodeUnknown(TimeIdCursor)(cursor).pipe(
+        Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor (pass back a next_cursor unchanged)" }))
+      )

@@ -1,0 +1,191 @@
+/**
+ * HTTPS-only / SSRF guard for subscriber URLs: at registration (admin API, RELAY_SUBSCRIBERS)
+ * and again before every delivery, after DNS resolution (DNS rebinding), connecting to the
+ * checked address.
+ */
+import { Effect, Either, Option, Redacted } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as SubscriberUrl from "../src/SubscriberUrl.js"
+import {
+  admin,
+  appendOutbound,
+  eventually,
+  fakeDns,
+  getDelivery,
+  getSubscriber,
+  newSecret,
+  type RunningRelay,
+  startReceiver,
+  startRelay
+} from "./support.js"
+
+describe("address classification", () => {
+  it.each([
+    ["127.0.0.1", "loopback"],
+    ["127.255.0.9", "loopback"],
+    ["::1", "loopback"],
+    ["10.1.2.3", "private"],
+    ["172.31.255.255", "private"],
+    ["192.168.0.10", "private"],
+    ["100.64.0.1", "carrier-grade NAT"],
+    ["169.254.10.20", "link-local"],
+    ["169.254.169.254", "metadata"],
+    ["100.100.100.200", "metadata"],
+    ["fd00:ec2::254", "metadata"],
+    ["fe80::1", "link-local"],
+    ["fe80::1%eth0", "link-local"],
+    ["fd12:3456::1", "unique-local"],
+    ["fc00::1", "unique-local"],
+    ["0.0.0.0", "unspecified"],
+    ["::", "unspecified"],
+    ["224.0.0.1", "multicast"],
+    ["ff02::1", "multicast"],
+    ["255.255.255.255", "reserved"],
+    ["192.0.2.1", "documentation"],
+    ["2001:db8::1", "documentation"],
+    ["::ffff:127.0.0.1", "loopback"],
+    ["::ffff:7f00:1", "loopback"],
+    ["::ffff:169.254.169.254", "metadata"],
+    ["64:ff9b::a00:1", "private"],
+    ["2002:c0a8:0101::1", "private"]
+  ])("%s is refused (%s)", (address, label) => {
+    const reason = SubscriberUrl.blockedReason(address)
+    expect(Option.getOrElse(reason, () => "allowed")).toContain(label)
+  })
+
+  it.each(["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"])(
+    "%s is public",
+    (address) => {
+      expect(Option.isNone(SubscriberUrl.blockedReason(address))).toBe(true)
+    }
+  )
+})
+
+describe("the guard", () => {
+  const dns = new Map([
+    ["public.example.test", "93.184.216.34"],
+    ["internal.example.test", "10.0.0.5"],
+    ["v6.example.test", "fd00::5"]
+  ])
+  const guard = SubscriberUrl.make({ allowPrivate: false, resolver: fakeDns(dns) })
+  const check = (url: string) => Effect.runPromise(Effect.either(guard.check(url)))
+  const code = async (url: string) => {
+    const r = await check(url)
+    return Either.isLeft(r) ? `${r.left.code}: ${r.left.message}` : "allowed"
+  }
+
+  it("requires https, a resolvable host and public addresses, naming the problem", async () => {
+    expect(await code("http://public.example.test/hook")).toMatch(/^https_required: url must use https:\/\/ .*RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true/)
+    expect(await code("ftp://public.example.test/")).toMatch(/^invalid_url/)
+    expect(await code("not a url")).toMatch(/^invalid_url/)
+    expect(await code("https://127.0.0.1/hook")).toBe(
+      "private_address: url host 127.0.0.1, a loopback address; subscribers must be public (set RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true for development)"
+    )
+    expect(await code("https://[::1]:8443/hook")).toMatch(/^private_address: url host ::1, a loopback address/)
+    expect(await code("https://2130706433/")).toMatch(/^private_address: url host 127\.0\.0\.1/)
+    expect(await code("https://internal.example.test/hook")).toMatch(/^private_address: url host internal\.example\.test resolves to 10\.0\.0\.5, a private address/)
+    expect(await code("https://v6.example.test/hook")).toMatch(/unique-local/)
+    expect(await code("https://nowhere.example.test/hook")).toMatch(/^unresolvable_host: url host nowhere\.example\.test does not resolve/)
+    const ok = await check("https://public.example.test:8443/hook?x=1")
+    expect(Either.isRight(ok) && [ok.right.addresses, ok.right.url.host]).toEqual([[{ address: "93.184.216.34", family: 4 }], "public.example.test:8443"])
+  })
+
+  it("one private address among public ones is enough to refuse", async () => {
+    const mixed = SubscriberUrl.make({
+      allowPrivate: false,
+      resolver: SubscriberUrl.HostResolver.make({
+        lookup: () => Effect.succeed([{ address: "93.184.216.34", family: 4 }, { address: "fe80::1", family: 6 }])
+      })
+    })
+    const r = await Effect.runPromise(Effect.either(mixed.check("https://mixed.example.test/")))
+    expect(Either.isLeft(r) && r.left.message).toMatch(/resolves to fe80::1, a link-local address/)
+  })
+
+  it("RELAY_ALLOW_PRIVATE_SUBSCRIBERS lets http and private addresses through, still pinned to the resolved address", async () => {
+    const open = SubscriberUrl.make({ allowPrivate: true, resolver: fakeDns(dns) })
+    const r = await Effect.runPromise(Effect.either(open.check("http://internal.example.test:9/x")))
+    expect(Either.isRight(r) && r.right.addresses).toEqual([{ address: "10.0.0.5", family: 4 }])
+    const literal = await Effect.runPromise(Effect.either(open.check("http://127.0.0.1:9/x")))
+    expect(Either.isRight(literal)).toBe(true)
+  })
+})
+
+describe("relay with the guard on (the default)", () => {
+  let relay: RunningRelay
+  const dns = new Map<string, string>()
+  beforeAll(async () => {
+    relay = await startRelay({ allowPrivateSubscribers: false }, { resolver: fakeDns(dns) })
+  })
+  afterAll(async () => {
+    await relay?.close()
+  })
+
+  it("the admin API refuses http, private and unresolvable subscribers with a 4xx naming the problem", async () => {
+    dns.set("internal.example.test", "192.168.1.20")
+    const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
+      ["http://hooks.example.test/in", "https_required", /must use https:\/\//],
+      ["https://127.0.0.1:8443/in", "private_address", /loopback/],
+      ["https://[::ffff:169.254.169.254]/latest", "private_address", /metadata/],
+      ["https://internal.example.test/in", "private_address", /resolves to 192\.168\.1\.20, a private address/],
+      ["https://nowhere.example.test/in", "unresolvable_host", /does not resolve/]
+    ]
+    for (const [url, error, message] of cases) {
+      const r = await admin(relay, "POST", "/admin/subscribers", { url, events: ["*"], secret: newSecret() })
+      expect(r.status, url).toBe(422)
+      expect(r.json.error, url).toBe(error)
+      expect(String(r.json.message), url).toMatch(message)
+    }
+    const listed = await admin(relay, "GET", "/admin/subscribers")
+    expect(listed.json.items).toEqual([])
+  })
+
+  it("DNS rebinding: a host that resolved publicly at registration and privately at delivery is not contacted", async () => {
+    const receiver = await startReceiver()
+    const port = new URL(receiver.url).port
+    dns.set("rebind.example.test", "93.184.216.34")
+    const created = await admin(relay, "POST", "/admin/subscribers", { url: `https://rebind.example.test:${port}/hook`, events: ["test.rebind"], secret: newSecret() })
+    expect(created.status).toBe(201)
+    // Now the name points inside (at the local receiver's address).
+    dns.set("rebind.example.test", "127.0.0.1")
+    const { deliveries } = await appendOutbound(relay, "8200", "test.rebind", {})
+    const id = deliveries[0]?.deliveryId ?? ""
+    const dead = await eventually(async () => {
+      const d = await getDelivery(relay, id)
+      return d.state === "dead" ? d : undefined
+    }, 10_000, "dead letter")
+    expect(Option.getOrElse(dead.lastError, () => "")).toContain("resolves to 127.0.0.1, a loopback address")
+    expect(receiver.received).toHaveLength(0)
+    // It counts as a failed attempt: the failing streak has begun.
+    expect(Option.isSome((await getSubscriber(relay, String(created.json.id))).failingSince)).toBe(true)
+    await receiver.close()
+  })
+
+  it("RELAY_SUBSCRIBERS are checked too: a relay seeded with a private URL does not start", async () => {
+    await expect(
+      startRelay({ allowPrivateSubscribers: false, seedSubscribers: [{ url: "http://127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }] })
+    ).rejects.toThrow(/RELAY_SUBSCRIBERS #1: url must use https:\/\//)
+  })
+})
+
+describe("relay delivering to the checked address", () => {
+  it("connects to the address the guard resolved (the system resolver does not know the name), Host header intact", async () => {
+    const receiver = await startReceiver()
+    const port = new URL(receiver.url).port
+    const relay = await startRelay({}, { resolver: fakeDns(new Map([["receiver.example.test", "127.0.0.1"]])) })
+    try {
+      const created = await admin(relay, "POST", "/admin/subscribers", {
+        url: `http://receiver.example.test:${port}/hook`,
+        events: ["test.pinned"],
+        secret: newSecret()
+      })
+      expect(created.status).toBe(201)
+      const { deliveries } = await appendOutbound(relay, "8300", "test.pinned", {})
+      const id = deliveries[0]?.deliveryId ?? ""
+      await eventually(async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined), 10_000, "delivery")
+      expect(receiver.received[0]?.headers.host).toBe(`receiver.example.test:${port}`)
+    } finally {
+      await relay.close()
+      await receiver.close()
+    }
+  })
+})
