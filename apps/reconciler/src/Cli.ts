@@ -1,5 +1,6 @@
 /**
  * `reconcile run --once | --schedule "<cron>" [--dry-run] [--order <n>] [--limit <n>] [--concurrency <n>] [--json]`
+ * `reconcile serve` (the service: on `RECONCILE_SCHEDULE`, configured by the environment only)
  * `reconcile report [--run <id>] [--json]`
  *
  * Exit codes (`run --once`): 0 clean; 2 something needs attention, failed or could not be
@@ -16,7 +17,8 @@ import { ConfigError, Console, Data, Duration, Effect, Fiber, Layer, Option, Ref
 import { isClean, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
 import { makeOwnerId, ReconcilerConfig } from "./ReconcilerConfig.js"
 import { progressLine, renderRun, renderSummary, runToJson } from "./Report.js"
-import { parseCron, runOnSchedule } from "./Schedule.js"
+import { parseCron } from "./Schedule.js"
+import * as Scheduled from "./Scheduled.js"
 
 export const ExitCode = { clean: 0, unexpected: 1, notClean: 2, halted: 3 } as const
 
@@ -101,7 +103,9 @@ const run = Command.make(
       const policy = yield* loadConfig(FulfilmentConfig)
       const limit = yield* positive("limit", args.limit)
       const concurrency = (yield* positive("concurrency", args.concurrency)) ?? settings.concurrency
-      const cron = Option.isSome(args.schedule) ? Option.some(yield* parseCron(args.schedule.value)) : Option.none()
+      const cron = Option.isSome(args.schedule)
+        ? Option.some({ expression: args.schedule.value, cron: yield* parseCron(args.schedule.value) })
+        : Option.none()
       const owner = makeOwnerId()
       const passOptions = (onProgress: PassOptions["onProgress"]): PassOptions => ({
         dryRun: args.dryRun,
@@ -122,20 +126,31 @@ const run = Command.make(
           yield* process.stdout.isTTY === true && !args.json ? Console.log(renderSummary(summary)) : Console.log(JSON.stringify(summary))
           return yield* setExitCode(exitCodeOf(summary))
         }
-        const latest = yield* ReconcileRuns.ReconcileRuns.pipe(Effect.flatMap((runs) => runs.latest))
-        const pass = Effect.gen(function* () {
-          const summary = yield* reconciler.runPass(passOptions(undefined))
-          const { orders: _orders, ...fields } = summary
-          yield* summary.status === "failed" ? Effect.logError("run stopped", fields) : Effect.logInfo("run finished", fields)
+        const loop = yield* Scheduled.prepare({
+          schedule: cron.value,
+          settings,
+          owner,
+          concurrency,
+          dryRun: args.dryRun,
+          ...(limit === undefined ? {} : { limit })
         })
-        yield* Effect.logInfo(`reconciling on schedule ${args.schedule.pipe(Option.getOrElse(() => ""))}`, { owner, concurrency })
-        return yield* runOnSchedule(cron.value, pass, Option.match(latest, { onNone: () => ({}), onSome: (r) => ({ lastRunAt: r.startedAt }) })).pipe(
-          Effect.provide(opsLayer)
-        )
+        return yield* loop.pipe(Effect.provide(opsLayer))
       })
       return yield* Effect.provide(program, appLayer(policy))
     })
 ).pipe(Command.withDescription("Drive every due order toward its end state and repair drift"))
+
+const serve = Command.make("serve", {}, () =>
+  Effect.gen(function* () {
+    const { policy, schedule, settings } = yield* loadConfig(Scheduled.ScheduledConfig())
+    const program = Effect.flatMap(Scheduled.prepare({ schedule, settings }), (loop) => Effect.provide(loop, opsLayer))
+    return yield* Effect.provide(program, appLayer(policy))
+  })
+).pipe(
+  Command.withDescription(
+    `Reconcile on RECONCILE_SCHEDULE (default "${Scheduled.defaultSchedule}") until stopped; /health/*, /metrics on PORT (4030)`
+  )
+)
 
 const report = Command.make(
   "report",
@@ -158,6 +173,6 @@ const report = Command.make(
     }).pipe(Effect.provide(storeLayer))
 ).pipe(Command.withDescription("Print a past run with its drift records"))
 
-export const command = Command.make("reconcile").pipe(Command.withSubcommands([run, report]))
+export const command = Command.make("reconcile").pipe(Command.withSubcommands([run, serve, report]))
 
 export const cli = Command.run(command, { name: "reconcile", version: "0.0.0" })

@@ -34,6 +34,8 @@ export const ticksBetween = (cron: Cron.Cron, from: number, to: number, cap = 10
 export interface ScheduleOptions {
   /** When the last stored run started: a tick since then was missed while we were down. */
   readonly lastRunAt?: number
+  /** Log each tick's start at Debug instead of Info (a schedule of a few seconds would flood the log). */
+  readonly quietTicks?: boolean
 }
 
 /** Never returns: sleeps to each tick and starts `pass` unless the previous one still runs. */
@@ -51,7 +53,8 @@ export const runOnSchedule = <E, R>(
           return yield* Effect.logWarning(`skipping scheduled run (${reason}): the previous run is still going`)
         }
         running = true
-        yield* Effect.logInfo(`scheduled run starting (${reason})`)
+        const started = `scheduled run starting (${reason})`
+        yield* options.quietTicks === true ? Effect.logDebug(started) : Effect.logInfo(started)
         // A child of the loop: interrupted with it on shutdown.
         yield* Effect.fork(
           pass.pipe(

@@ -6,7 +6,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { FaultSettings } from "@hlconnect/sandbox"
 import { SqlClient } from "@effect/sql/SqlClient"
 import { OrderLines, Store } from "@hlconnect/store"
-import { Duration, Effect, Redacted } from "effect"
+import { Duration, Effect, Redacted, Schedule } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -120,6 +120,35 @@ describe("reconcile CLI on SQLite", () => {
       assert.strictEqual(badConfig.code, 1)
       assert.match(badConfig.stderr, /RECONCILE_CONCURRENCY/)
     }).pipe(Effect.provide(store)), 150_000)
+
+  it.live("serve (= pnpm start): reconciles on RECONCILE_SCHEDULE until SIGTERM, then exits 0; a bad schedule names the variable", () =>
+    Effect.gen(function* () {
+      const badSchedule = yield* reconcile(["serve"], { ...sqliteEnv(), RECONCILE_SCHEDULE: "every second" })
+      assert.strictEqual(badSchedule.code, 1)
+      assert.match(badSchedule.stderr, /RECONCILE_SCHEDULE/)
+
+      const line = yield* seedPaid(sandbox)
+      const child = spawn(process.execPath, [join(packageDir, "dist/main.js"), "serve"], {
+        cwd: packageDir,
+        env: { ...sqliteEnv(), RECONCILE_SCHEDULE: "* * * * * *", PORT: "0", LOG_LEVEL: "info" }
+      })
+      let stderr = ""
+      child.stderr.on("data", (c: Buffer) => {
+        stderr += c.toString()
+      })
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      const lines = yield* OrderLines.OrderLines
+      // Scheduled passes register it, then see it complete at the sandbox (no fulfilment delay there).
+      yield* lines.get({ orderNumber: line.orderNumber, orderLineId: line.orderLineId }).pipe(
+        Effect.flatMap((l) => (l.state === "completed" ? Effect.void : Effect.fail(`still ${l.state}`))),
+        Effect.retry(Schedule.spaced(Duration.millis(250)).pipe(Schedule.upTo(Duration.seconds(60))))
+      )
+      child.kill("SIGTERM")
+      const code = yield* Effect.promise(() => exited)
+      assert.strictEqual(code, 0, stderr)
+      assert.match(stderr, /reconciling on schedule \* \* \* \* \* \*/)
+    }).pipe(Effect.scoped, Effect.provide(store)), 120_000)
 })
 
 const pgUrl = postgresUrl()
