@@ -1,0 +1,131 @@
+/**
+ * The whole product in one process, as layers: the sandbox (unless `HLCONNECT_BASE_URL` names a
+ * real HL Connect), the webhook relay, the reconciler on its schedule and the GraphQL facade, each
+ * on its own port, all on one store and one HL Connect client. Closing the scope (SIGINT/SIGTERM)
+ * stops the apps before what they depend on: servers drain, workers stop, then the store closes.
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import { type HlConnect, HlConnectConfig, type HlConnectOptions } from "@hlconnect/core"
+import { GraphqlConfig, type GraphqlSettings, layer as graphqlLayer } from "@hlconnect/graphql"
+import { Scheduled } from "@hlconnect/reconciler"
+import { SandboxConfig, type SandboxOptions } from "@hlconnect/sandbox"
+import { Health, HttpMetrics, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes } from "@hlconnect/service"
+import { Store, StoreConfig, type StoreTarget } from "@hlconnect/store"
+import { Relay, RelayConfig } from "@hlconnect/webhook-relay"
+import { Config, Effect, Layer, Option } from "effect"
+import * as Addresses from "./Addresses.js"
+import * as Banner from "./Banner.js"
+import * as DemoSubscriber from "./DemoSubscriber.js"
+import { LauncherConfig, type LauncherSettings, defaultSchedule } from "./LauncherConfig.js"
+import * as LauncherFile from "./LauncherFile.js"
+import * as Secrets from "./Secrets.js"
+import * as Upstream from "./Upstream.js"
+
+const AppsConfig = Config.all({
+  relay: RelayConfig.RelayConfig,
+  graphql: GraphqlConfig,
+  sandbox: SandboxConfig,
+  hlconnect: HlConnectConfig,
+  store: StoreConfig,
+  reconciler: Scheduled.ScheduledConfig(defaultSchedule)
+})
+
+/** Everything the launcher runs with, read and validated before anything starts. */
+export interface Plan {
+  readonly settings: LauncherSettings
+  readonly filePath: string
+  readonly file: LauncherFile.LauncherFile
+  readonly relay: RelayConfig.RelayConfig
+  readonly graphql: GraphqlSettings
+  readonly sandbox: SandboxOptions
+  readonly hlconnect: HlConnectOptions
+  readonly store: StoreTarget
+  readonly reconciler: Scheduled.ScheduledSettings
+}
+
+/**
+ * The launcher's settings, then every app's own configuration at once (each problem named by its
+ * variable), with the generated secrets standing in for unset ones.
+ */
+export const loadPlan: Effect.Effect<Plan, InvalidConfiguration | LauncherFile.LauncherFileError> = Effect.gen(function* () {
+  const settings = yield* loadConfig(LauncherConfig)
+  const filePath = LauncherFile.pathIn(settings.dataDir)
+  const file = yield* LauncherFile.loadOrCreate(filePath)
+  const provider = Secrets.provider(file.generated, { sandbox: Option.isNone(settings.upstream) })
+  const apps = yield* loadConfig(AppsConfig).pipe(Effect.withConfigProvider(provider))
+  return { settings, filePath, file, ...apps }
+})
+
+/** The relay's configuration with the demo subscriber added to the subscribers it seeds. */
+const withDemoSubscriber = (config: RelayConfig.RelayConfig, demo: DemoSubscriber.DemoSubscriber["Type"]): RelayConfig.RelayConfig =>
+  Option.match(demo, {
+    onNone: () => config,
+    onSome: ({ secret, url }) => ({ ...config, seedSubscribers: [...config.seedSubscribers, { url, secret, events: ["*"] }] })
+  })
+
+export const layer = (plan: Plan) => {
+  const { ports, host, shutdownGrace } = plan.settings
+  const server = (port: number, app: string) => HttpServing.serverLayer({ port, host, shutdownGrace }).pipe(Layer.annotateLogs("app", app))
+
+  // One store and one HL Connect client for every app: the same layer value is built once.
+  const store = plan.store._tag === "Postgres" ? Store.layerPg({ url: plan.store.url }) : Store.layerSqlite({ filename: plan.store.filename })
+  const upstream: Layer.Layer<HlConnect | Upstream.Upstream, ServeError> = Option.match(plan.settings.upstream, {
+    onNone: () => Upstream.sandbox(plan.hlconnect, { options: plan.sandbox, server: server(ports.sandbox, "sandbox") }),
+    onSome: (url) => Upstream.remote(plan.hlconnect, url)
+  })
+
+  // Provides the workflow (Fulfilment) too: the relay registers and cancels through the same one.
+  const reconciler = Scheduled.layerWith(
+    { schedule: plan.reconciler.schedule, settings: plan.reconciler.settings, quietTicks: true },
+    plan.reconciler.policy
+  ).pipe(
+    Layer.annotateLogs("app", "reconciler"),
+    Layer.provide(store),
+    Layer.provide(upstream)
+  )
+  const reconcilerOps = Layer.merge(
+    HttpServer.serve(OpsRoutes.router, HttpMetrics.middleware).pipe(Layer.provide(Layer.fresh(Health.Health.Default))),
+    Addresses.fromServer(Addresses.ReconcilerAddress)
+  ).pipe(Layer.annotateLogs("app", "reconciler"), Layer.provide(server(ports.reconciler, "reconciler")))
+
+  const demo: Layer.Layer<DemoSubscriber.DemoSubscriber, DemoSubscriber.InvalidDemoSecret | ServeError> = plan.settings
+      .demoSubscriber
+    ? DemoSubscriber.layer(plan.file.generated.demoSubscriberSecret).pipe(
+        Layer.annotateLogs("app", "demo-subscriber"),
+        Layer.provide(server(ports.demoSubscriber, "demo-subscriber"))
+      )
+    : DemoSubscriber.off
+
+  const relay = Layer.unwrapEffect(Effect.map(DemoSubscriber.DemoSubscriber, (d) => Relay.layer(withDemoSubscriber(plan.relay, d)))).pipe(
+    Layer.annotateLogs("app", "relay"),
+    Layer.merge(Addresses.fromServer(Addresses.RelayAddress)),
+    Layer.provide(Layer.fresh(Health.Health.Default)),
+    Layer.provide(server(ports.relay, "relay")),
+    Layer.provide(demo),
+    Layer.provide(reconciler),
+    Layer.provide(store)
+  )
+
+  const graphql = graphqlLayer(plan.graphql).pipe(
+    Layer.annotateLogs("app", "graphql"),
+    Layer.merge(Addresses.fromServer(Addresses.GraphqlAddress)),
+    Layer.provide(Layer.fresh(Health.Health.Default)),
+    Layer.provide(server(ports.graphql, "graphql")),
+    Layer.provide(upstream),
+    Layer.provide(store)
+  )
+
+  const banner = Banner.announce({
+    settings: plan.settings,
+    file: plan.file,
+    filePath: plan.filePath,
+    storeDescription: plan.store._tag === "Postgres" ? "PostgreSQL (DATABASE_URL)" : `SQLite ${plan.store.filename}`,
+    schedule: plan.reconciler.schedule.expression
+  })
+  // Announced once every app is up.
+  return Layer.effectDiscard(banner).pipe(Layer.provide(Layer.mergeAll(relay, graphql, reconciler, reconcilerOps, demo, upstream)))
+}
+
+/** `loadPlan` then `layer`: the launcher as `main` runs it. */
+export const LauncherLive = Layer.unwrapEffect(Effect.map(loadPlan, layer))

@@ -1,0 +1,106 @@
+/**
+ * `<DATA_DIR>/launcher.json` (mode 0600): the secrets a zero-config run generated, kept so a
+ * restart (and the stored demo subscriber) keeps them, and where everything listens, so
+ * `npm run demo` finds the running launcher.
+ */
+import { Data, Effect, Option, Redacted, Schema } from "effect"
+import { randomBytes } from "node:crypto"
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises"
+import { join, resolve } from "node:path"
+
+export class LauncherFileError extends Data.TaggedError("LauncherFileError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+const Secret = Schema.Redacted(Schema.String)
+
+export const GeneratedSecrets = Schema.Struct({
+  relayWebhookSecret: Secret,
+  relayAdminToken: Secret,
+  graphqlApiKey: Secret,
+  sandboxToken: Secret,
+  demoSubscriberSecret: Secret
+})
+export type GeneratedSecrets = typeof GeneratedSecrets.Type
+
+export const Endpoints = Schema.Struct({
+  graphql: Schema.String,
+  relayIngest: Schema.String,
+  /** Whether the apps talk to the in-process sandbox (the demo refuses to buy from a real HL Connect). */
+  sandbox: Schema.Boolean
+})
+export type Endpoints = typeof Endpoints.Type
+
+export const LauncherFile = Schema.Struct({
+  generated: GeneratedSecrets,
+  /** Written once everything listens. */
+  endpoints: Schema.optional(Endpoints)
+})
+export type LauncherFile = typeof LauncherFile.Type
+
+const FileJson = Schema.parseJson(LauncherFile, { space: 2 })
+
+export const fileName = "launcher.json"
+
+export const pathIn = (dataDir: string): string => resolve(join(dataDir, fileName))
+
+const token = (prefix: string, bytes: number) => Redacted.make(`${prefix}${randomBytes(bytes).toString("base64url")}`)
+// Standard Webhooks secrets are `whsec_` + base64 of the key bytes.
+const webhookSecret = () => Redacted.make(`whsec_${randomBytes(32).toString("base64")}`)
+
+export const generate = (): GeneratedSecrets => ({
+  relayWebhookSecret: webhookSecret(),
+  relayAdminToken: token("adm_", 24),
+  graphqlApiKey: token("hlc_", 24),
+  sandboxToken: token("sbx_", 24),
+  demoSubscriberSecret: webhookSecret()
+})
+
+const isMissing = (error: unknown) =>
+  typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT"
+
+/** The file, or `None` when there is none yet. */
+export const read = (path: string): Effect.Effect<Option.Option<LauncherFile>, LauncherFileError> =>
+  Effect.gen(function* () {
+    const text = yield* Effect.tryPromise({
+      try: () => readFile(path, "utf8").then(Option.some, (error: unknown) => (isMissing(error) ? Option.none() : Promise.reject(error))),
+      catch: (cause) => new LauncherFileError({ message: `cannot read ${path}`, cause })
+    })
+    if (Option.isNone(text)) return Option.none()
+    const decoded = yield* Schema.decodeUnknown(FileJson)(text.value).pipe(
+      // The file holds secrets: name the problem, never echo the content.
+      Effect.mapError(() => new LauncherFileError({ message: `${path} is not a launcher file; delete it to generate new secrets` }))
+    )
+    return Option.some(decoded)
+  })
+
+/** Writes atomically (a temporary file renamed over), readable by the owner only. */
+export const write = (path: string, file: LauncherFile): Effect.Effect<void, LauncherFileError> =>
+  Effect.gen(function* () {
+    const text = yield* Schema.encode(FileJson)(file).pipe(
+      Effect.mapError((cause) => new LauncherFileError({ message: `cannot encode ${path}`, cause }))
+    )
+    const temporary = `${path}.${process.pid}.tmp`
+    yield* Effect.tryPromise({
+      try: async () => {
+        await mkdir(join(path, ".."), { recursive: true })
+        await writeFile(temporary, `${text}\n`, { mode: 0o600 })
+        await chmod(temporary, 0o600)
+        await rename(temporary, path)
+      },
+      catch: (cause) => new LauncherFileError({ message: `cannot write ${path}`, cause })
+    })
+  })
+
+/** The stored secrets, generated and stored on the first run. */
+export const loadOrCreate = (path: string): Effect.Effect<LauncherFile, LauncherFileError> =>
+  Effect.flatMap(read(path), (existing) =>
+    Option.match(existing, {
+      onSome: Effect.succeed,
+      onNone: () => {
+        const created: LauncherFile = { generated: generate() }
+        return Effect.as(write(path, created), created)
+      }
+    })
+  )
