@@ -5,12 +5,12 @@
  *  2. memory — peak RSS of a child process reconciling 10k vs 100k orders (≤ 1.3×: it streams).
  * Exits 0 regardless; read the PASS/FAIL lines.
  */
+import { freePort } from "@hlconnect/sandbox"
 import { HlConnect } from "@hlconnect/core"
 import { Store } from "@hlconnect/store"
 import { Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -28,15 +28,6 @@ const here = fileURLToPath(new URL(".", import.meta.url))
 const packageDir = join(here, "..")
 const scratch = mkdtempSync(join(process.platform === "linux" ? "/dev/shm" : tmpdir(), "reconcile-bench-"))
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const startSandbox = async (): Promise<{ url: string; child: ChildProcess }> => {
   const port = await freePort()

@@ -14,13 +14,12 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { createWriteStream, existsSync, readdirSync, statSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Webhook } from "standardwebhooks"
 import { afterAll, describe, expect, it } from "vitest"
-import { clientLayer, SandboxToken, startSandbox } from "@hlconnect/sandbox"
+import { clientLayer, freePort, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 import { asRecord, eventually, newSecret, startReceiver } from "./support.js"
 
 const orders = Number(process.env.CRASH_ORDERS ?? "1000")
@@ -34,16 +33,6 @@ const ensureBuilt = () => {
   execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: appDir, stdio: "inherit" })
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
 
 const t0 = Date.now()
 const progress = (what: string) => {

@@ -5,12 +5,11 @@
  * 503 + Retry-After (so a webhook sender retries), and nothing is stored.
  */
 import { defaultPolicy, Fulfilment } from "@hlconnect/fulfilment"
-import { clientLayer, startSandbox } from "@hlconnect/sandbox"
+import { clientLayer, freePort, startSandbox } from "@hlconnect/sandbox"
 import { Health, HttpServing } from "@hlconnect/service"
 import { Inbox, Store } from "@hlconnect/store"
 import { Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -19,16 +18,6 @@ import * as RelayConfig from "../src/RelayConfig.js"
 import * as SubscriberUrl from "../src/SubscriberUrl.js"
 import { adminToken, asRecord, newSecret, signed } from "./support.js"
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
 
 const refused = (error: unknown) =>
   error instanceof Error && error.cause instanceof Error && "code" in error.cause && error.cause.code === "ECONNREFUSED"

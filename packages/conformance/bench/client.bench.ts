@@ -14,9 +14,9 @@
  * over the rounds; req/s and CPU are the median of the rounds. It is a report, not a test: it
  * exits 0 whether the targets pass or not.
  */
+import { freePort } from "@hlconnect/sandbox"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { setFlagsFromString } from "node:v8"
@@ -50,16 +50,6 @@ const hasTaskset = (() => {
   }
 })()
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => (port === 0 ? reject(new Error("no free port")) : resolve(port)))
-    })
-  })
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 

@@ -5,6 +5,7 @@
  */
 import { HlConnect, type HlConnectOptions } from "@hlconnect/core"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { createServer } from "node:net"
 import * as Sandbox from "./Sandbox.js"
 import type { SandboxOptions } from "./SandboxConfig.js"
 import { SandboxState } from "./SandboxState.js"
@@ -35,3 +36,15 @@ export const clientLayer = (sandbox: { readonly url: string }, options: Partial<
 /** `clientLayer`, fresh for each use (its own connection pool). */
 export const provideClient = (sandbox: { readonly url: string }, options: Partial<HlConnectOptions> = {}) =>
   Layer.fresh(clientLayer(sandbox, options))
+
+/** A TCP port free on 127.0.0.1 right now, for a child process that must be told its port up front. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+    server.on("error", reject)
+  })
