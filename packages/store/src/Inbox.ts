@@ -7,7 +7,7 @@ import {
   decodeInput,
   decodeRows,
   decodeTimeIdCursor,
-  encodeTimeIdCursor,
+  timeIdPage,
   Identifier,
   LeaseMillis,
   storage
@@ -179,12 +179,7 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         }
         const rows = yield* sql`SELECT * FROM webhook_inbox WHERE ${sql.and(conditions)}
           ORDER BY received_at, event_id LIMIT ${req.limit + 1}`.pipe(Effect.flatMap(decodeEvents))
-        const items = rows.slice(0, req.limit)
-        const last = items[items.length - 1]
-        return {
-          items,
-          nextCursor: rows.length > req.limit && last !== undefined ? Option.some(encodeTimeIdCursor([last.receivedAt, last.eventId])) : Option.none()
-        }
+        return timeIdPage(rows, req.limit, (e) => [e.receivedAt, e.eventId])
       }).pipe(storage, Effect.withSpan("Inbox.listByState"))
 
     /** Put a dead event back in the queue, due now. */

@@ -9,7 +9,7 @@ import {
   decodeRows,
   decodeTimeIdCursor,
   encodeJson,
-  encodeTimeIdCursor,
+  timeIdPage,
   Identifier,
   LeaseMillis,
   newId,
@@ -322,12 +322,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
         }
         const rows = yield* sql`SELECT * FROM deliveries WHERE ${sql.and(conditions)}
           ORDER BY created_at, delivery_id LIMIT ${req.limit + 1}`.pipe(Effect.flatMap(decodeDeliveries))
-        const items = rows.slice(0, req.limit)
-        const last = items[items.length - 1]
-        return {
-          items,
-          nextCursor: rows.length > req.limit && last !== undefined ? Option.some(encodeTimeIdCursor([last.createdAt, last.deliveryId])) : Option.none()
-        }
+        return timeIdPage(rows, req.limit, (d) => [d.createdAt, d.deliveryId])
       }).pipe(storage, Effect.withSpan("Outbox.listDeliveries"))
 
     /** Re-queue a dead-lettered delivery, due now, with a fresh attempt count. */

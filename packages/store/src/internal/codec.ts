@@ -1,5 +1,5 @@
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Option, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { InvalidInput, StorageError } from "../Errors.js"
 
@@ -108,3 +108,17 @@ export const decodeTimeIdCursor = (cursor: string | undefined): Effect.Effect<re
     : Schema.decodeUnknown(TimeIdCursor)(cursor).pipe(
         Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor (pass back a next_cursor unchanged)" }))
       )
+
+/**
+ * A keyset page from rows fetched with `LIMIT limit + 1`: the first `limit`, and a cursor after
+ * the last of them when there was one more.
+ */
+export const timeIdPage = <A>(
+  rows: ReadonlyArray<A>,
+  limit: number,
+  keyOf: (row: A) => readonly [number, string]
+): { readonly items: ReadonlyArray<A>; readonly nextCursor: Option.Option<string> } => {
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1]
+  return { items, nextCursor: rows.length > limit && last !== undefined ? Option.some(encodeTimeIdCursor(keyOf(last))) : Option.none() }
+}
