@@ -411,7 +411,8 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         // upgrade a read lock (which another process could make fail with BUSY).
         const fromStates = to === undefined ? undefined : OrderLineState.literals.filter((s) => canTransition(s, to))
         const nextCheckAt =
-          to !== undefined && terminalStates.includes(to) && req.nextCheckAt === undefined ? null : req.nextCheckAt
+          // Terminal and parked lines are nobody's to check again unless the caller says when.
+          to !== undefined && (terminalStates.includes(to) || to === "needs_attention") && req.nextCheckAt === undefined ? null : req.nextCheckAt
         const changes: Record<string, unknown> = { version: req.expectedVersion + 1, updatedAt: now }
         if (to !== undefined) {
           changes.state = to

@@ -188,6 +188,8 @@ export const storeSuite = (engine: EngineUnderTest) =>
             orderNumber: "1005", orderLineId: "A", expectedVersion: 2, to: "needs_attention", reason: "token expired before registration"
           })
           assert.strictEqual(Option.getOrNull(flagged.attentionReason), "token expired before registration")
+          // Parked for an operator: no longer due for the reconciler (it had a next check at 60 s).
+          assert.isTrue(Option.isNone(flagged.nextCheckAt))
           const resolved = yield* OrderLines.transition({ orderNumber: "1005", orderLineId: "A", expectedVersion: 3, to: "cancel_requested" })
           assert.isTrue(Option.isNone(resolved.attentionReason))
         }).pipe(provideStore))
