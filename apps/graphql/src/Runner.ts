@@ -4,6 +4,7 @@
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { HlConnect } from "@hlconnect/core"
+import type { Fulfilment } from "@hlconnect/fulfilment"
 import type { OrderLines } from "@hlconnect/store"
 import { Effect, Exit, Runtime } from "effect"
 import type { GraphQLResolveInfo } from "graphql"
@@ -11,7 +12,7 @@ import { toGraphQLError } from "./Errors.js"
 import type { Loaders } from "./Loaders.js"
 
 /** What resolver effects may use. */
-export type ResolverServices = Loaders | HlConnect | OrderLines.OrderLines | SqlClient
+export type ResolverServices = Loaders | HlConnect | OrderLines.OrderLines | SqlClient | Fulfilment
 
 export type Run = <A, E>(effect: Effect.Effect<A, E, ResolverServices>, info?: GraphQLResolveInfo) => Promise<A>
 

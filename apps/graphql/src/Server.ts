@@ -10,6 +10,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HlConnect } from "@hlconnect/core"
+import type { Fulfilment } from "@hlconnect/fulfilment"
 import { Health, HttpMetrics, OpsRoutes } from "@hlconnect/service"
 import { OrderLines } from "@hlconnect/store"
 import { Effect, Layer, Option } from "effect"
@@ -94,12 +95,14 @@ export const makeRouter = (settings: GraphqlSettings) =>
   })
 
 /**
- * Serves the facade on the provided `HttpServer`. Needs the HL Connect client, the store and
- * `Health`; provides nothing. This is the layer an all-in-one launcher composes.
+ * Serves the facade on the provided `HttpServer`. Needs the HL Connect client, the store, the
+ * order workflow (`Fulfilment`: the mutations register and cancel through it) and `Health`;
+ * provides nothing. This is the layer an all-in-one launcher composes, with the `Fulfilment`
+ * its other apps share.
  */
 export const layer = (
   settings: GraphqlSettings
-): Layer.Layer<never, never, HttpServer.HttpServer | HlConnect | OrderLines.OrderLines | SqlClient | Health.Health> =>
+): Layer.Layer<never, never, HttpServer.HttpServer | HlConnect | OrderLines.OrderLines | SqlClient | Fulfilment | Health.Health> =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       yield* registerReadiness

@@ -59,11 +59,21 @@ describe("masked errors", () => {
   })
 
   it("mutations: an unexpected failure is masked too, not a union member", async () => {
+    // A line unknown locally goes to HL Connect directly: nobody retries it, so the caller learns.
     await script("teapot418", "cancelOrderLine")
-    const { body } = await server.query(`mutation { cancelOrderLine(orderNumber: "7001", orderLineId: "1") { __typename } }`)
+    const { body } = await server.query(`mutation { cancelOrderLine(orderNumber: "7999", orderLineId: "1") { __typename } }`)
     expect(body.data).toBeNull()
     expect(body.errors?.[0]?.message).toBe("Unexpected error.")
     expect(body.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR")
+  })
+
+  it("mutations: for a line recorded locally, an unexpected answer is the reconciler's to retry", async () => {
+    await storeOrder(server, "7003", [{ lineId: 1, state: "registered" }])
+    await script("teapot418", "cancelOrderLine")
+    const { body } = await server.query(
+      `mutation { cancelOrderLine(orderNumber: "7003", orderLineId: "1") { __typename ... on RetryScheduled { state error } } }`
+    )
+    expect(field(body.data, "cancelOrderLine")).toEqual({ __typename: "RetryScheduled", state: "cancel_requested", error: expect.stringContaining("418") })
   })
 
   it("HL Connect refusing our own token is unexpected (a misconfiguration), and masked", async () => {

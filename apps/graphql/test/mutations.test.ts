@@ -1,10 +1,12 @@
 /**
  * The three mutations: each success and each expected failure as a union member, with
- * HL Connect's own message; unexpected failures are covered in errors.test.ts.
+ * HL Connect's own message; unexpected failures are covered in errors.test.ts, the store and
+ * reconciler side of the workflow in workflow.test.ts.
  */
-import { Duration } from "effect"
+import { OrderLines } from "@hlconnect/store"
+import { Duration, Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { registerAtSandbox } from "./support/seed.js"
+import { registerAtSandbox, upstreamRequests } from "./support/seed.js"
 import { field, startServer, type TestServer } from "./support/server.js"
 
 const validate = `mutation($input: ValidatePurchaseInput!) { validatePurchase(input: $input) {
@@ -22,12 +24,16 @@ const register = `mutation($input: RegisterPurchaseInput!) { registerPurchase(in
   ... on Problem { message }
   ... on ValidationRejected { reason }
   ... on InvalidInput { field }
+  ... on OrderLineConflict { fields }
+  ... on OrderLineBlocked { state }
+  ... on RetryScheduled { error state }
 } }`
 
 const cancel = `mutation($orderNumber: ID!, $orderLineId: ID!) { cancelOrderLine(orderNumber: $orderNumber, orderLineId: $orderLineId) {
   __typename
-  ... on OrderLineCancelled { orderNumber orderLineId }
+  ... on OrderLineCancelled { orderNumber orderLineId tracked }
   ... on Problem { message }
+  ... on InvalidOrderStatus { remoteStatus }
   ... on InvalidInput { field }
 } }`
 
@@ -54,11 +60,19 @@ describe("mutations", () => {
   const purchase = (overrides: Record<string, unknown>) => ({
     orderNumber: "2001",
     orderLineId: "1",
+    assetId: 4000,
+    quantity: 1,
     unitPrice: 3.99,
     lineItemPrice: 3.99,
+    currency: "EUR",
     customer: "Fanny Mendelssohn",
+    customerEmail: "fanny@example.com",
     ...overrides
   })
+  const localLine = (orderNumber: string, orderLineId = "1") =>
+    server.run(Effect.flatMap(OrderLines.OrderLines, (lines) => lines.findOrder(orderNumber))).then((order) =>
+      order._tag === "Some" ? order.value.lines.find((l) => l.orderLineId === orderLineId) : undefined
+    )
 
   it("validatePurchase: a token, or why HL Connect would refuse", async () => {
     const ok = await validatePurchase({ assetId: 4000, customerIp: "192.0.2.1", quantity: 1 })
@@ -95,34 +109,92 @@ describe("mutations", () => {
     })
   })
 
-  it("registerPurchase: registered, already exists, already registered, refused", async () => {
-    expect(await registerPurchase(purchase({ token: await token() }))).toEqual({ __typename: "Registered", orderNumber: "2001", orderLineId: "1" })
+  it("registerPurchase: registered, repeated, conflicting, refused", async () => {
+    const first = purchase({ token: await token() })
+    expect(await registerPurchase(first)).toEqual({ __typename: "Registered", orderNumber: "2001", orderLineId: "1" })
+    expect((await localLine("2001"))?.state).toBe("registered")
+    const calls = (await upstreamRequests(server)).registerPurchase
+
+    // The same purchase again, with the same or a fresh token: answered from the store.
+    expect(await registerPurchase(first)).toEqual({ __typename: "AlreadyRegistered", orderNumber: "2001", orderLineId: "1" })
     expect(await registerPurchase(purchase({ token: await token() }))).toEqual({
-      __typename: "OrderAlreadyExists",
-      message: "order 2001 line 1 is already registered"
-    })
-    // The caller says an earlier attempt may have gone through: a 409 is then the wanted outcome.
-    expect(await registerPurchase(purchase({ token: await token(), mayHaveBeenSentBefore: true }))).toEqual({
       __typename: "AlreadyRegistered",
       orderNumber: "2001",
       orderLineId: "1"
     })
+    // The caller's retry flag is no longer needed (the store knows), and harmless.
+    expect(field(await registerPurchase({ ...first, mayHaveBeenSentBefore: true }), "__typename")).toBe("AlreadyRegistered")
+    expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
+
+    // The same line with other content: a conflict, and nothing changes.
+    const before = await localLine("2001")
+    expect(await registerPurchase(purchase({ token: await token(), unitPrice: 4.99, lineItemPrice: 4.99 }))).toEqual({
+      __typename: "OrderLineConflict",
+      message: "order 2001 line 1 is already recorded with a different unitPrice, lineItemPrice; nothing was changed",
+      fields: ["unitPrice", "lineItemPrice"]
+    })
+    expect(await localLine("2001")).toEqual(before)
+    expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
+
     expect(await registerPurchase(purchase({ orderNumber: "2002", token: "never-issued" }))).toEqual({
       __typename: "ValidationRejected",
       message: "the validation token is unknown",
       reason: "InvalidToken"
     })
+    expect((await localLine("2002"))?.state).toBe("needs_attention")
+    // Validating again is the fix: the line takes the new token and is registered.
+    expect(await registerPurchase(purchase({ orderNumber: "2002", token: await token() }))).toEqual({
+      __typename: "Registered",
+      orderNumber: "2002",
+      orderLineId: "1"
+    })
     expect(
-      await registerPurchase(purchase({ orderNumber: "2002", token: await token(), parts: [{ assetId: 1, orderLineId: "2" }] }))
+      await registerPurchase(purchase({ orderNumber: "2003", token: await token(), parts: [{ assetId: 1, orderLineId: "2" }] }))
     ).toEqual({ __typename: "AssetNotFound", message: "asset 1 does not exist" })
-    expect(await registerPurchase(purchase({ orderNumber: "web-1", token: await token() }))).toMatchObject({
-      __typename: "InvalidInput",
-      field: "orderNumber"
+    // Parked with the reason; asked again, the line says so instead of sending it again.
+    expect(
+      await registerPurchase(purchase({ orderNumber: "2003", token: await token(), parts: [{ assetId: 1, orderLineId: "2" }] }))
+    ).toEqual({
+      __typename: "OrderLineBlocked",
+      message: "order 2003 line 1 needs attention: HL Connect does not know the asset: asset 1 does not exist",
+      state: "needs_attention"
     })
-    expect(await registerPurchase(purchase({ orderNumber: "2003", token: await token(), customer: "   " }))).toMatchObject({
-      __typename: "InvalidInput",
-      field: "customer"
+  })
+
+  it("registerPurchase: a line another system registered is OrderAlreadyExists", async () => {
+    await registerAtSandbox(server, 2101, [{ lineId: 1 }])
+    expect(await registerPurchase(purchase({ orderNumber: "2101", token: await token() }))).toEqual({
+      __typename: "OrderAlreadyExists",
+      message: "order 2101 line 1 is already registered"
     })
+    expect((await localLine("2101"))?.state).toBe("needs_attention")
+  })
+
+  it("registerPurchase: invalid input is refused before anything is stored or sent", async () => {
+    const calls = (await upstreamRequests(server)).registerPurchase
+    const refused = async (overrides: Record<string, unknown>) => field(await registerPurchase(purchase({ token: "t", ...overrides })), "field")
+    expect(await refused({ orderNumber: "web-1" })).toBe("orderNumber")
+    expect(await refused({ orderNumber: "2201", customer: "   " })).toBe("customer")
+    expect(await refused({ orderNumber: "2201", unitPrice: 3.999, lineItemPrice: 3.999 })).toBe("unitPrice")
+    expect(await refused({ orderNumber: "2201", quantity: 2 })).toBe("lineItemPrice")
+    expect(await refused({ orderNumber: "2201", currency: "euro" })).toBe("currency")
+    expect(await refused({ orderNumber: "2201", customerEmail: "fanny" })).toBe("customerEmail")
+    expect(await refused({ orderNumber: "2201", parts: [{ assetId: 4001, orderLineId: "1" }] })).toBe("parts")
+    expect(await refused({ orderNumber: "2201", parts: [{ assetId: 4001, orderLineId: "0" }] })).toBe("parts.0.orderLineId")
+    expect(await localLine("2201")).toBeUndefined()
+    expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
+  })
+
+  it("registerPurchase: HL Connect unavailable leaves the line to the reconciler; asking again retries it", async () => {
+    await server.sandbox.run(
+      server.sandbox.state.scriptFaults([
+        { kind: "error500", endpoint: "registerPurchase", times: 1, status: 200, body: "", retry_after_seconds: 0, delay_ms: 0 }
+      ])
+    )
+    const input = purchase({ orderNumber: "2301", token: await token() })
+    expect(await registerPurchase(input)).toMatchObject({ __typename: "RetryScheduled", state: "registering", error: expect.stringContaining("unavailable") })
+    expect((await localLine("2301"))?.state).toBe("registering")
+    expect(await registerPurchase(input)).toEqual({ __typename: "Registered", orderNumber: "2301", orderLineId: "1" })
   })
 
   it("registerPurchase: an expired token is ValidationRejected TokenExpired", async () => {
@@ -142,19 +214,21 @@ describe("mutations", () => {
     }
   })
 
-  it("cancelOrderLine: cancelled, then an invalid status; unknown lines; bad ids", async () => {
+  it("cancelOrderLine: a line unknown locally is cancelled at HL Connect directly (tracked: false)", async () => {
     await registerAtSandbox(server, 3001, [{ lineId: 1 }])
     const cancelLine = async (orderNumber: string, orderLineId: string) => {
       const { body } = await server.query(cancel, { orderNumber, orderLineId })
       expect(body.errors).toBeUndefined()
       return field(body.data, "cancelOrderLine")
     }
-    expect(await cancelLine("3001", "1")).toEqual({ __typename: "OrderLineCancelled", orderNumber: "3001", orderLineId: "1" })
+    expect(await cancelLine("3001", "1")).toEqual({ __typename: "OrderLineCancelled", orderNumber: "3001", orderLineId: "1", tracked: false })
     expect(await cancelLine("3001", "1")).toEqual({
       __typename: "InvalidOrderStatus",
-      message: "order line 1 is CANCELLED and cannot be cancelled"
+      message: "order line 1 is CANCELLED and cannot be cancelled",
+      remoteStatus: null
     })
     expect(await cancelLine("3001", "9")).toEqual({ __typename: "OrderNotFound", message: "no order line 9 in order 3001" })
     expect(await cancelLine("3001", "first")).toMatchObject({ __typename: "InvalidInput", field: "orderLineId" })
+    expect(await localLine("3001")).toBeUndefined()
   })
 })

@@ -4,7 +4,7 @@
  * Transient failures retry with exponential backoff; permanent ones (asset unknown, token
  * expired or refused…) dead-letter the event with the reason, replayable through the admin API.
  */
-import { Fulfilment, type FulfilmentError } from "@hlconnect/fulfilment"
+import { Fulfilment, type FulfilmentError, PaidOrder } from "@hlconnect/fulfilment"
 import { Inbox, type Lease, OrderLines, Store } from "@hlconnect/store"
 import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
@@ -115,24 +115,9 @@ export const make = (
     const paid = (data: PaidData) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
+        const order = { ...data, currency: data.currency ?? config.currency }
         const created = yield* store.transaction(
-          Effect.forEach(data.lines, (l) =>
-            lines.create({
-              orderNumber: data.order_number,
-              orderLineId: l.order_line_id,
-              asset: l.asset_id,
-              quantity: l.quantity,
-              unitPriceMinor: l.unit_price,
-              totalPriceMinor: l.line_price,
-              currency: data.currency ?? config.currency,
-              customerEmail: data.customer.email,
-              customerName: data.customer.name,
-              validationToken: Redacted.make(l.validation_token),
-              ...(l.token_expires_at === undefined ? {} : { tokenExpiresAt: l.token_expires_at * 1000 }),
-              ...(l.parts === undefined ? {} : { parts: l.parts.map((p) => ({ asset: p.asset_id, orderLineId: p.order_line_id })) }),
-              nextCheckAt: now + Duration.toMillis(reconcilerGrace)
-            })
-          )
+          Effect.forEach(PaidOrder.newOrderLines(order, { nextCheckAt: now + Duration.toMillis(reconcilerGrace) }), (line) => lines.create(line))
         )
         const verdicts = yield* Effect.forEach(created, ({ line, created: isNew }) =>
           Effect.gen(function* () {

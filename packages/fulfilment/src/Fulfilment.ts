@@ -5,17 +5,22 @@
  * racing on one line cannot undo each other's work (the loser sees `Skipped`).
  */
 import {
+  type AssetNotFound,
   type CallError,
   HlConnect,
+  type InvalidOrderStatus,
   type InvalidRequest,
+  type OrderAlreadyExists,
   type OrderItem,
+  type OrderNotFound,
   type PurchaseOutcome,
-  type Unauthorized
+  type Unauthorized,
+  ValidationRejected
 } from "@hlconnect/core"
 import { type NotFound, OrderLines, Outbox, Store, type StorageError, type InvalidInput } from "@hlconnect/store"
 import { Clock, Data, Effect, Option, Redacted } from "effect"
 import { eventFor, eventTypeOf } from "./OrderEvents.js"
-import { type Decision, needsRemote, planOrder, type RemoteView } from "./Plan.js"
+import { type Decision, needsRemote, planOrder, type RemoteView, remoteStatusOf } from "./Plan.js"
 import { backoff, defaultPolicy, type FulfilmentPolicy } from "./Policy.js"
 
 /** Work cannot go on: HL Connect refuses our credentials or we talk to the wrong environment. */
@@ -26,12 +31,24 @@ export class FulfilmentHalted extends Data.TaggedError("FulfilmentHalted")<{
 
 export type FulfilmentError = FulfilmentHalted | StorageError | NotFound | InvalidInput
 
+/**
+ * The refusal behind a `NeedsAttention`, as HL Connect worded it (or as we would have, for an
+ * expired token caught before sending), for callers that answer a person rather than a log.
+ */
+export type Refusal = ValidationRejected | AssetNotFound | OrderAlreadyExists | InvalidRequest | OrderNotFound | InvalidOrderStatus
+
 /** What became of a line the workflow acted on. */
 export type LineOutcome =
   | { readonly _tag: "Registered" }
   | { readonly _tag: "Cancelled" }
   | { readonly _tag: "Transitioned"; readonly to: OrderLines.OrderLineState }
-  | { readonly _tag: "NeedsAttention"; readonly reason: string }
+  | {
+      readonly _tag: "NeedsAttention"
+      readonly reason: string
+      readonly refusal?: Refusal
+      /** HL Connect's status of the line, when a cancellation was refused. */
+      readonly remoteStatus?: string
+    }
   | { readonly _tag: "RetryLater"; readonly at: number; readonly error: string }
   | { readonly _tag: "Waiting"; readonly nextCheckAt: number }
   | { readonly _tag: "Unchanged" }
@@ -63,6 +80,21 @@ const snapshotOf = (item: OrderItem | undefined) => {
   const { download_url: _download, view_url: _view, ...rest } = item
   return { ...rest }
 }
+
+/**
+ * How a registration parked for want of a valid token starts its reason: validating the purchase
+ * again (a new token) is the fix, so a caller holding a new token may put the line back to `paid`.
+ */
+const newTokenReasons = {
+  missing: "no validation token",
+  expired: "validation token expired",
+  refused: "HL Connect refused the registration"
+} as const
+
+/** A `needs_attention` line that a new validation token would unblock (see `newTokenReasons`). */
+export const awaitsNewToken = (line: OrderLines.OrderLine): boolean =>
+  line.state === "needs_attention" &&
+  Option.exists(line.attentionReason, (reason) => Object.values(newTokenReasons).some((start) => reason.startsWith(start)))
 
 const isHalting = (error: { readonly _tag: string }): error is Unauthorized | { readonly _tag: "EnvironmentMismatch"; readonly message: string } =>
   error._tag === "Unauthorized" || error._tag === "EnvironmentMismatch"
@@ -127,8 +159,16 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
       const toOutcome = (result: LineOutcome | OrderLines.OrderLine, outcome: LineOutcome): LineOutcome =>
         result instanceof OrderLines.OrderLine ? outcome : result
 
-      const needsAttention = (line: OrderLines.OrderLine, reason: string, extra: { readonly remoteSnapshot?: unknown } = {}) =>
-        Effect.map(move(line, "needs_attention", { reason, ...extra }), (r) => toOutcome(r, { _tag: "NeedsAttention", reason }))
+      const needsAttention = (
+        line: OrderLines.OrderLine,
+        reason: string,
+        extra: { readonly remoteSnapshot?: unknown; readonly refusal?: Refusal; readonly remoteStatus?: string } = {}
+      ) => {
+        const { remoteSnapshot, ...why } = extra
+        return Effect.map(move(line, "needs_attention", remoteSnapshot === undefined ? { reason } : { reason, remoteSnapshot }), (r) =>
+          toOutcome(r, { _tag: "NeedsAttention", reason, ...why })
+        )
+      }
 
       /** Records a transient failure and schedules the next try, backing off by attempts. */
       const retryLater = (line: OrderLines.OrderLine, error: string) =>
@@ -165,7 +205,7 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           if (current.state !== "paid" && current.state !== "registering") return { _tag: "Skipped", state: current.state } as const
           const now = yield* Clock.currentTimeMillis
           const token = Option.getOrUndefined(current.validationToken)
-          if (token === undefined) return yield* needsAttention(current, "no validation token: validate the purchase again")
+          if (token === undefined) return yield* needsAttention(current, `${newTokenReasons.missing}: validate the purchase again`)
           const customer = Option.getOrUndefined(current.customerName) ?? current.customerEmail
           const orderNumber = parseId("order number", current.orderNumber)
           const orderLineId = parseId("order line id", current.orderLineId)
@@ -181,7 +221,8 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           }
           const mayHaveBeenSentBefore = current.state === "registering"
           if (!mayHaveBeenSentBefore && Option.exists(current.tokenExpiresAt, (exp) => exp <= now)) {
-            return yield* needsAttention(current, "validation token expired before registration: validate the purchase again")
+            const message = `${newTokenReasons.expired} before registration: validate the purchase again`
+            return yield* needsAttention(current, message, { refusal: new ValidationRejected({ message, reason: "TokenExpired" }) })
           }
           // Record the intent before the call: after a crash, `registering` tells the next worker it may have been sent.
           const line = mayHaveBeenSentBefore ? current : yield* move(current, "registering", { lastError: null })
@@ -216,15 +257,18 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
               return yield* needsAttention(
                 line,
                 error.reason === "TokenExpired"
-                  ? `validation token expired: validate the purchase again (${error.message})`
-                  : `HL Connect refused the registration: ${error.message}`
+                  ? `${newTokenReasons.expired}: validate the purchase again (${error.message})`
+                  : `${newTokenReasons.refused}: ${error.message}`,
+                { refusal: error }
               )
             case "AssetNotFound":
-              return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`)
+              return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`, { refusal: error })
             case "OrderAlreadyExists":
-              return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`)
+              return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`, {
+                refusal: error
+              })
             case "InvalidRequest":
-              return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`)
+              return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`, { refusal: error })
             default:
               return yield* retryLater(line, describe(error))
           }
@@ -287,18 +331,18 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           switch (error._tag) {
             case "InvalidOrderStatus": {
               // Ask what the status is, so the record says why it could not be cancelled.
-              const remote = yield* readRemote(line.orderNumber)
-              const item = remote._tag === "Completed" ? remote.items.find((i) => String(i.order_line_id) === line.orderLineId) : undefined
-              if (item?.status === "CANCELLED") return toOutcome(yield* move(line, "cancelled"), { _tag: "Cancelled" })
-              const status = item?.status ?? remote._tag
+              const { status, item } = remoteStatusOf(yield* readRemote(line.orderNumber), line)
+              if (status === "CANCELLED") return toOutcome(yield* move(line, "cancelled"), { _tag: "Cancelled" })
               return yield* needsAttention(line, `HL Connect cannot cancel the line (status ${status}): ${error.message}`, {
-                remoteSnapshot: snapshotOf(item) ?? { status }
+                remoteSnapshot: snapshotOf(item) ?? { status },
+                refusal: error,
+                remoteStatus: status
               })
             }
             case "OrderNotFound":
-              return yield* needsAttention(line, `HL Connect has no such order line to cancel: ${error.message}`)
+              return yield* needsAttention(line, `HL Connect has no such order line to cancel: ${error.message}`, { refusal: error })
             case "InvalidRequest":
-              return yield* needsAttention(line, `the line cannot be cancelled as stored: ${describe(error)}`)
+              return yield* needsAttention(line, `the line cannot be cancelled as stored: ${describe(error)}`, { refusal: error })
             default:
               return yield* retryLater(line, describe(error))
           }

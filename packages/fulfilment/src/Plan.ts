@@ -45,7 +45,8 @@ export interface Decision {
 export const needsRemote = (lines: ReadonlyArray<OrderLines.OrderLine>): boolean =>
   lines.some((line) => line.state !== "paid" && line.state !== "registering" && line.state !== "needs_attention")
 
-const remoteStatusOf = (remote: RemoteView, line: OrderLines.OrderLine): { status: string; item?: OrderItem } => {
+/** The line's status in HL Connect's view (its item's status, or the whole order's answer in upper case). */
+export const remoteStatusOf = (remote: RemoteView, line: OrderLines.OrderLine): { status: string; item?: OrderItem } => {
   switch (remote._tag) {
     case "Completed": {
       const item = remote.items.find((i) => String(i.order_line_id) === line.orderLineId)

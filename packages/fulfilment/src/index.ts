@@ -1,4 +1,5 @@
 export * from "./Fulfilment.js"
 export * from "./OrderEvents.js"
+export * as PaidOrder from "./PaidOrder.js"
 export * from "./Plan.js"
 export * from "./Policy.js"

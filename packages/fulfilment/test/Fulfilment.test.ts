@@ -134,11 +134,37 @@ describe("Fulfilment", () => {
       const line = yield* paidLine({ expired: true })
       const outcome = yield* fulfilment.registerLine(line)
       assert.strictEqual(outcome._tag, "NeedsAttention")
+      // Worded for a person as HL Connect would: a caller can answer "validate again".
+      if (outcome._tag === "NeedsAttention") assert.strictEqual(outcome.refusal?._tag === "ValidationRejected" && outcome.refusal.reason, "TokenExpired")
       const after = yield* reload(line)
       assert.strictEqual(after.state, "needs_attention")
       assert.include(Option.getOrElse(after.attentionReason, () => ""), "expired")
       assert.strictEqual(yield* registrations(line), 0)
       assert.strictEqual((yield* events(line.orderNumber))[0]?.eventType, "order.needs_attention")
+    }).pipe(Effect.provide(workflow()))
+  )
+
+  it.live("names HL Connect's refusal of a registration alongside the reason", () =>
+    Effect.gen(function* () {
+      const fulfilment = yield* Fulfilment
+      const line = yield* paidLine()
+      const withPart = yield* OrderLines.OrderLines.create({
+        orderNumber: String(++nextOrder),
+        orderLineId: "1",
+        asset: "4000",
+        quantity: 1,
+        unitPriceMinor: 399,
+        totalPriceMinor: 399,
+        currency: "USD",
+        customerEmail: "john@example.com",
+        validationToken: Option.getOrThrow(line.validationToken),
+        parts: [{ asset: "1", orderLineId: "2" }]
+      })
+      const outcome = yield* fulfilment.registerLine(withPart.line)
+      assert.deepStrictEqual(
+        outcome._tag === "NeedsAttention" ? [outcome.refusal?._tag, outcome.refusal?.message] : outcome._tag,
+        ["AssetNotFound", "asset 1 does not exist"]
+      )
     }).pipe(Effect.provide(workflow()))
   )
 
@@ -185,6 +211,10 @@ describe("Fulfilment", () => {
       yield* fulfilment.requestCancel(yield* reload(line))
       const outcome = yield* fulfilment.cancelLine(yield* reload(line))
       assert.strictEqual(outcome._tag, "NeedsAttention")
+      if (outcome._tag === "NeedsAttention") {
+        assert.strictEqual(outcome.refusal?._tag, "InvalidOrderStatus")
+        assert.strictEqual(outcome.remoteStatus, "FAILED")
+      }
       const after = yield* reload(line)
       assert.include(Option.getOrElse(after.attentionReason, () => ""), "FAILED")
     }).pipe(Effect.provide(workflow()))

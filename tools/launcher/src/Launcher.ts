@@ -75,7 +75,7 @@ export const layer = (plan: Plan) => {
     onSome: (url) => Upstream.remote(plan.hlconnect, url)
   })
 
-  // Provides the workflow (Fulfilment) too: the relay registers and cancels through the same one.
+  // Provides the workflow (Fulfilment) too: the relay and GraphQL register and cancel through the same one.
   const reconciler = Scheduled.layerWith(
     { schedule: plan.reconciler.schedule, settings: plan.reconciler.settings, quietTicks: true },
     plan.reconciler.policy
@@ -112,6 +112,7 @@ export const layer = (plan: Plan) => {
     Layer.merge(Addresses.fromServer(Addresses.GraphqlAddress)),
     Layer.provide(Layer.fresh(Health.Health.Default)),
     Layer.provide(server(ports.graphql, "graphql")),
+    Layer.provide(reconciler),
     Layer.provide(upstream),
     Layer.provide(store)
   )

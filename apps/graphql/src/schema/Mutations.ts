@@ -1,18 +1,13 @@
 /**
  * The three HL Connect writes. Each returns a union of its success and the failures its
  * endpoint documents; anything else (HL Connect unavailable, a bad token of ours …) goes to
- * `errors[]`, masked.
+ * `errors[]`, masked. `registerPurchase` and `cancelOrderLine` go through the order workflow
+ * (see `Registration`, `Cancellation`), so their unions also hold the workflow's own problems.
  */
 import {
-  type AlreadyRegistered,
   type AssetNotFound,
   type BadRequest,
   HlConnect,
-  type InvalidOrderStatus,
-  InvalidRequest,
-  type OrderAlreadyExists,
-  type OrderNotFound,
-  type Registered,
   type ValidationToken
 } from "@hlconnect/core"
 import { Effect } from "effect"
@@ -27,6 +22,9 @@ import {
   GraphQLNonNull,
   GraphQLString
 } from "graphql"
+import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
+import { inSchemaTerms } from "../MutationInput.js"
+import { type Registration, type RegisterResult, register } from "../Registration.js"
 import { type Context, nonNull, objectType, type Tagged, tagged, taggedUnion } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
 import {
@@ -44,22 +42,7 @@ import {
   ValidationRejectedType,
   validationRejectedData
 } from "./Problems.js"
-import { parseOrderId } from "./Purchase.js"
-
-/** Core names fields as on the wire (`customer_ip`); callers know them as in this schema (`customerIp`). */
-const toSchemaField = (field: string) => field.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
-const inSchemaTerms = (e: InvalidRequest): InvalidInputData => {
-  const field = toSchemaField(e.field)
-  return invalidInputData(new InvalidRequest({ field, message: e.message.replace(e.field, field) }))
-}
-
-/** An `ID` argument HL Connect needs as a positive integer, or `InvalidInput` naming it. */
-const positiveId = (field: string, raw: string): Effect.Effect<number, InvalidRequest> => {
-  const id = parseOrderId(raw)
-  return id === undefined
-    ? Effect.fail(new InvalidRequest({ field, message: `${field}: expected a positive integer, got ${JSON.stringify(raw)}` }))
-    : Effect.succeed(id)
-}
+import { OrderLineBlockedType, OrderLineConflictType, RetryScheduledType } from "./Workflow.js"
 
 // ---------------------------------------------------------------------------
 // validatePurchase
@@ -117,7 +100,7 @@ const validatePurchase: GraphQLFieldConfig<unknown, Context, ValidatePurchaseArg
           AssetNotFound: (e) => Effect.succeed(problemData(e)),
           ValidationRejected: (e) => Effect.succeed(validationRejectedData(e)),
           BadRequest: (e) => Effect.succeed(problemData(e)),
-          InvalidRequest: (e) => Effect.succeed(inSchemaTerms(e))
+          InvalidRequest: (e) => Effect.succeed(invalidInputData(inSchemaTerms(e)))
         })
       ),
       info
@@ -128,8 +111,6 @@ const validatePurchase: GraphQLFieldConfig<unknown, Context, ValidatePurchaseArg
 // registerPurchase
 // ---------------------------------------------------------------------------
 
-type Registration = (Registered | AlreadyRegistered) & { readonly order_number: number; readonly order_line_id: number }
-
 const registrationFields = {
   orderNumber: { type: nonNull(GraphQLID), resolve: (r: Registration) => r.order_number },
   orderLineId: { type: nonNull(GraphQLID), resolve: (r: Registration) => r.order_line_id }
@@ -137,28 +118,32 @@ const registrationFields = {
 
 export const RegisteredType = objectType<Registration & { readonly _tag: "Registered" }>({
   name: "Registered",
-  description: "HL Connect accepted the registration (201); fulfilment follows asynchronously.",
+  description:
+    "HL Connect accepted the registration (201). The line is recorded locally as `registered`; the reconciler follows it to completion and publishes `order.completed`.",
   fields: registrationFields
 })
 
 export const AlreadyRegisteredType = objectType<Registration & { readonly _tag: "AlreadyRegistered" }>({
   name: "AlreadyRegistered",
-  description: "An earlier attempt of this same registration already reached HL Connect: it exists, as wanted.",
+  description:
+    "This same purchase was registered before (it is recorded locally as registered or further): nothing new was sent to HL Connect.",
   fields: registrationFields
 })
 
-export const RegisterPurchaseResultType = taggedUnion<
-  Registration | ProblemData<AssetNotFound> | ProblemData<OrderAlreadyExists> | ValidationRejectedData | InvalidInputData
->({
+export const RegisterPurchaseResultType = taggedUnion<RegisterResult>({
   name: "RegisterPurchaseResult",
-  description: "The registration, or why HL Connect refused it (e.g. ValidationRejected with reason TokenExpired).",
+  description:
+    "The registration, why HL Connect refused it (e.g. ValidationRejected with reason TokenExpired), or what the local workflow says (a conflicting record, a blocked line, a retry scheduled).",
   members: {
     Registered: RegisteredType,
     AlreadyRegistered: AlreadyRegisteredType,
     AssetNotFound: AssetNotFoundType,
     OrderAlreadyExists: OrderAlreadyExistsType,
     ValidationRejected: ValidationRejectedType,
-    InvalidRequest: InvalidInputType
+    InvalidRequest: InvalidInputType,
+    RetryScheduled: RetryScheduledType,
+    OrderLineConflict: OrderLineConflictType,
+    OrderLineBlocked: OrderLineBlockedType
   }
 })
 
@@ -170,129 +155,75 @@ const PurchasePartInput = new GraphQLInputObjectType({
 
 const RegisterPurchaseInput = new GraphQLInputObjectType({
   name: "RegisterPurchaseInput",
+  description:
+    "A paid purchase, recorded locally as the webhook relay records `order.paid`, then registered with HL Connect. Repeating the same input is safe.",
   fields: {
     token: { type: nonNull(GraphQLString), description: "From `validatePurchase`." },
     orderNumber: { type: nonNull(GraphQLID) },
     orderLineId: { type: nonNull(GraphQLID) },
-    unitPrice: { type: nonNull(GraphQLFloat) },
-    lineItemPrice: { type: nonNull(GraphQLFloat), description: "Total for the quantity." },
+    assetId: { type: nonNull(GraphQLInt), description: "The asset validated with `token`." },
+    quantity: { type: nonNull(GraphQLInt), description: "As validated." },
+    unitPrice: { type: nonNull(GraphQLFloat), description: "In major units, at most 2 decimals (3.99)." },
+    lineItemPrice: { type: nonNull(GraphQLFloat), description: "Total for the quantity: unitPrice × quantity." },
+    currency: { type: nonNull(GraphQLString), description: "ISO 4217, e.g. EUR." },
     customer: { type: nonNull(GraphQLString), description: "The customer's name; may be printed on the asset." },
+    customerEmail: { type: nonNull(GraphQLString) },
     parts: { type: new GraphQLList(new GraphQLNonNull(PurchasePartInput)) },
     mayHaveBeenSentBefore: {
       type: GraphQLBoolean,
       defaultValue: false,
-      description: "Set when an earlier attempt may have reached HL Connect: a 409 then means AlreadyRegistered."
+      deprecationReason: "Ignored: the local record knows whether an earlier attempt may have reached HL Connect.",
+      description: "Ignored (see deprecation)."
     }
   }
 })
 
-interface RegisterPurchaseArgs {
-  readonly input: {
-    readonly token: string
-    readonly orderNumber: string
-    readonly orderLineId: string
-    readonly unitPrice: number
-    readonly lineItemPrice: number
-    readonly customer: string
-    readonly parts?: ReadonlyArray<{ readonly assetId: number; readonly orderLineId: string }> | null
-    readonly mayHaveBeenSentBefore?: boolean | null
-  }
-}
-
-const registerPurchase: GraphQLFieldConfig<unknown, Context, RegisterPurchaseArgs> = {
+const registerPurchase: GraphQLFieldConfig<unknown, Context, { readonly input: unknown }> = {
   type: nonNull(RegisterPurchaseResultType),
-  description: "Register a paid purchase with HL Connect.",
+  description:
+    "Record a paid purchase locally and register it with HL Connect, through the same workflow as the webhook relay (idempotent; followed by the reconciler).",
   args: { input: { type: nonNull(RegisterPurchaseInput) } },
-  resolve: (_source, { input }, ctx, info) =>
-    ctx.run(
-      Effect.gen(function* () {
-        const hl = yield* HlConnect
-        const order_number = yield* positiveId("orderNumber", input.orderNumber)
-        const order_line_id = yield* positiveId("orderLineId", input.orderLineId)
-        const parts = yield* Effect.forEach(input.parts ?? [], (part, i) =>
-          Effect.map(positiveId(`parts.${i}.orderLineId`, part.orderLineId), (id) => ({ asset_id: part.assetId, order_line_id: id }))
-        )
-        const outcome = yield* hl.registerPurchase(
-          {
-            token: input.token,
-            order_number,
-            order_line_id,
-            unit_price: input.unitPrice,
-            line_item_price: input.lineItemPrice,
-            customer: input.customer,
-            ...(parts.length === 0 ? {} : { parts })
-          },
-          { mayHaveBeenSentBefore: input.mayHaveBeenSentBefore === true }
-        )
-        return { ...outcome, order_number, order_line_id }
-      }).pipe(
-        Effect.catchTags({
-          AssetNotFound: (e) => Effect.succeed(problemData(e)),
-          OrderAlreadyExists: (e) => Effect.succeed(problemData(e)),
-          ValidationRejected: (e) => Effect.succeed(validationRejectedData(e)),
-          InvalidRequest: (e) => Effect.succeed(inSchemaTerms(e))
-        })
-      ),
-      info
-    )
+  resolve: (_source, { input }, ctx, info) => ctx.run(register(input), info)
 }
 
 // ---------------------------------------------------------------------------
 // cancelOrderLine
 // ---------------------------------------------------------------------------
 
-type Cancelled = Tagged<"OrderLineCancelled", { readonly order_id: number; readonly order_line_id: number }>
-
 export const OrderLineCancelledType = objectType<Cancelled>({
   name: "OrderLineCancelled",
-  description: "HL Connect cancelled the line (201).",
+  description:
+    "The line is cancelled: through the local workflow when `tracked` (recorded as `cancelled`, `order.cancelled` published; never sent lines are cancelled without calling HL Connect), else directly at HL Connect (201).",
   fields: {
     orderNumber: { type: nonNull(GraphQLID), resolve: (c) => c.order_id },
-    orderLineId: { type: nonNull(GraphQLID), resolve: (c) => c.order_line_id }
+    orderLineId: { type: nonNull(GraphQLID), resolve: (c) => c.order_line_id },
+    tracked: {
+      type: nonNull(GraphQLBoolean),
+      description: "Whether the line is recorded locally. False: unknown here (e.g. registered by another system), cancelled at HL Connect only.",
+      resolve: (c) => c.tracked
+    }
   }
 })
 
-export const CancelOrderLineResultType = taggedUnion<
-  Cancelled | ProblemData<InvalidOrderStatus> | ProblemData<OrderNotFound> | InvalidInputData
->({
+export const CancelOrderLineResultType = taggedUnion<CancelResult>({
   name: "CancelOrderLineResult",
-  description: "The cancellation, or why HL Connect refused it.",
+  description: "The cancellation, why HL Connect refused it, or what the local workflow says (a blocked line, a retry scheduled).",
   members: {
     OrderLineCancelled: OrderLineCancelledType,
     InvalidOrderStatus: InvalidOrderStatusType,
     OrderNotFound: OrderNotFoundType,
-    InvalidRequest: InvalidInputType
+    InvalidRequest: InvalidInputType,
+    RetryScheduled: RetryScheduledType,
+    OrderLineBlocked: OrderLineBlockedType
   }
 })
 
-interface CancelOrderLineArgs {
-  readonly orderNumber: string
-  readonly orderLineId: string
-}
-
-const cancelOrderLine: GraphQLFieldConfig<unknown, Context, CancelOrderLineArgs> = {
+const cancelOrderLine: GraphQLFieldConfig<unknown, Context, { readonly orderNumber: string; readonly orderLineId: string }> = {
   type: nonNull(CancelOrderLineResultType),
-  description: "Cancel one order line at HL Connect.",
+  description:
+    "Cancel one order line: through the local workflow when the line is recorded here, else directly at HL Connect (see `tracked`).",
   args: { orderNumber: { type: nonNull(GraphQLID) }, orderLineId: { type: nonNull(GraphQLID) } },
-  resolve: (_source, args, ctx, info) =>
-    ctx.run(
-      Effect.gen(function* () {
-        const hl = yield* HlConnect
-        const ref = {
-          order_id: yield* positiveId("orderNumber", args.orderNumber),
-          order_line_id: yield* positiveId("orderLineId", args.orderLineId)
-        }
-        yield* hl.cancelOrderLine(ref)
-        return tagged("OrderLineCancelled")(ref)
-      }).pipe(
-        Effect.catchTags({
-          InvalidOrderStatus: (e) => Effect.succeed(problemData(e)),
-          OrderNotFound: (e) => Effect.succeed(problemData(e)),
-          InvalidRequest: (e) => Effect.succeed(inSchemaTerms(e))
-        })
-      ),
-      info
-    )
+  resolve: (_source, args, ctx, info) => ctx.run(cancel(args), info)
 }
 
 export const mutationFields = { validatePurchase, registerPurchase, cancelOrderLine }

@@ -53,10 +53,21 @@ export const OrderAlreadyExistsType = problem<OrderAlreadyExists>(
   "OrderAlreadyExists",
   "This order line was already registered, by another caller (409)."
 )
-export const InvalidOrderStatusType = problem<InvalidOrderStatus>(
-  "InvalidOrderStatus",
-  "The line's status no longer allows cancellation (400)."
-)
+export type InvalidOrderStatusData = ProblemData<InvalidOrderStatus> & { readonly remoteStatus?: string }
+
+export const InvalidOrderStatusType = objectType<InvalidOrderStatusData>({
+  name: "InvalidOrderStatus",
+  description: "The line's status no longer allows cancellation (400).",
+  interfaces: [Problem],
+  fields: {
+    ...message,
+    remoteStatus: {
+      type: GraphQLString,
+      description: "HL Connect's status of the line (e.g. COMPLETED, FAILED), when the line is tracked locally and HL Connect said it.",
+      resolve: (e) => e.remoteStatus ?? null
+    }
+  }
+})
 
 export const ValidationRejectedType = objectType<ValidationRejectedData>({
   name: "ValidationRejected",

@@ -5,9 +5,10 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import type { SqlClient } from "@effect/sql/SqlClient"
 import { HlConnect, type HlConnectOptions } from "@hlconnect/core"
+import { Fulfilment } from "@hlconnect/fulfilment"
 import type { SandboxOptions } from "@hlconnect/sandbox"
 import { Health, HttpServing, Logging } from "@hlconnect/service"
-import { type OrderLines, Store } from "@hlconnect/store"
+import { Store } from "@hlconnect/store"
 import { Duration, type Effect, Layer, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -36,8 +37,8 @@ export interface TestServer {
   readonly sandbox: RunningSandbox
   /** JSON log lines the server wrote. */
   readonly logs: ReadonlyArray<string>
-  /** Runs an effect against the server's own store and client. */
-  readonly run: <A, E>(effect: Effect.Effect<A, E, OrderLines.OrderLines | HlConnect | SqlClient>) => Promise<A>
+  /** Runs an effect against the server's own store, client and workflow. */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Store.StoreServices | HlConnect | SqlClient | Fulfilment>) => Promise<A>
   /** POSTs a GraphQL operation with the API key (or `headers` instead). */
   readonly query: (
     query: string,
@@ -70,10 +71,9 @@ export const startServer = async (options: StartOptions = {}): Promise<TestServe
   const sandbox = await startSandbox({ fulfilmentDelay: Duration.hours(1), ...options.sandbox })
   const dir = await mkdtemp(join(tmpdir(), "hlconnect-graphql-"))
   const logs: Array<string> = []
-  const services = Layer.mergeAll(
-    Health.Health.Default,
-    HlConnect.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(SandboxToken), maxAttempts: 1, ...options.client }),
-    Store.layerSqlite({ filename: join(dir, "store.db") })
+  const services = Layer.mergeAll(Health.Health.Default, Fulfilment.Default()).pipe(
+    Layer.provideMerge(HlConnect.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(SandboxToken), maxAttempts: 1, ...options.client })),
+    Layer.provideMerge(Store.layerSqlite({ filename: join(dir, "store.db") }))
   )
   const layer = Server.layer(testSettings(options.settings)).pipe(
     Layer.provideMerge(services),
