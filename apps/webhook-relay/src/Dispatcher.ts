@@ -33,8 +33,6 @@ const done: Verdict = { _tag: "Done" }
 /** HL Connect refused our credentials: retry much later, loudly. */
 const haltedDelay = Duration.minutes(5)
 const maxRetryDelay = Duration.minutes(10)
-/** Lines are the relay's to register first; the reconciler takes over only if the relay does not. */
-const reconcilerGrace = Duration.minutes(2)
 
 /** The verdict for an order's lines after acting on them: the worst one wins. */
 const combine = (verdicts: ReadonlyArray<Verdict>): Verdict => {
@@ -102,7 +100,7 @@ export const make = (
             expectedVersion: line.version,
             token: Redacted.make(source.validation_token),
             ...(expiresAt === undefined ? {} : { tokenExpiresAt: expiresAt }),
-            nextCheckAt: now + Duration.toMillis(reconcilerGrace)
+            nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace)
           })
           .pipe(
             Effect.tap(() => Effect.logInfo("validation token replaced; line back to paid", { orderNumber: line.orderNumber, orderLineId: line.orderLineId })),
@@ -117,7 +115,7 @@ export const make = (
         const now = yield* Clock.currentTimeMillis
         const order = { ...data, currency: data.currency ?? config.currency }
         const created = yield* store.transaction(
-          Effect.forEach(PaidOrder.newOrderLines(order, { nextCheckAt: now + Duration.toMillis(reconcilerGrace) }), (line) => lines.create(line))
+          Effect.forEach(PaidOrder.newOrderLines(order, { nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace) }), (line) => lines.create(line))
         )
         const verdicts = yield* Effect.forEach(created, ({ line, created: isNew }) =>
           Effect.gen(function* () {

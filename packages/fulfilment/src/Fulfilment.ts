@@ -18,9 +18,10 @@ import {
   ValidationRejected
 } from "@hlconnect/core"
 import { type NotFound, OrderLines, Outbox, Store, type StorageError, type InvalidInput } from "@hlconnect/store"
-import { Clock, Data, Effect, Option, Redacted } from "effect"
+import { Clock, Data, Duration, Effect, Option, Redacted } from "effect"
 import { eventFor, eventTypeOf } from "./OrderEvents.js"
 import { type Decision, needsRemote, planOrder, type RemoteView, remoteStatusOf } from "./Plan.js"
+import { registrationGrace } from "./PaidOrder.js"
 import { backoff, defaultPolicy, type FulfilmentPolicy } from "./Policy.js"
 
 /** Work cannot go on: HL Connect refuses our credentials or we talk to the wrong environment. */
@@ -193,6 +194,18 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             )
         })
 
+      /** A registering line whose call ended without an outcome to record: due for another try now. */
+      const dueAgainNow = (line: OrderLines.OrderLine, lastError: string) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          lines.recordCheck({
+            orderNumber: line.orderNumber,
+            orderLineId: line.orderLineId,
+            expectedVersion: line.version,
+            nextCheckAt: now,
+            lastError
+          })
+        ).pipe(Effect.asVoid, Effect.catchTags({ StaleVersion: () => Effect.void, IllegalTransition: () => Effect.void }))
+
       const describe = (error: CallError | InvalidRequest): string =>
         error._tag === "InvalidRequest" ? `${error.field}: ${error.message}` : error.message
 
@@ -225,22 +238,39 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             return yield* needsAttention(current, message, { refusal: new ValidationRejected({ message, reason: "TokenExpired" }) })
           }
           // Record the intent before the call: after a crash, `registering` tells the next worker it may have been sent.
-          const line = mayHaveBeenSentBefore ? current : yield* move(current, "registering", { lastError: null })
-          if (!(line instanceof OrderLines.OrderLine)) return line
-          const result = yield* hl
-            .registerPurchase(
-              {
-                token: Redacted.value(token),
-                order_number: orderNumber,
-                order_line_id: orderLineId,
-                unit_price: line.unitPriceMinor / 100,
-                line_item_price: line.totalPriceMinor / 100,
-                customer,
-                ...(parts.length === 0 ? {} : { parts })
-              },
-              { mayHaveBeenSentBefore }
-            )
-            .pipe(Effect.either)
+          const request = {
+            token: Redacted.value(token),
+            order_number: orderNumber,
+            order_line_id: orderLineId,
+            unit_price: current.unitPriceMinor / 100,
+            line_item_price: current.totalPriceMinor / 100,
+            customer,
+            ...(parts.length === 0 ? {} : { parts })
+          }
+          // The intent and the call as one step that is only interruptible during the call: an
+          // interruption must never leave a recorded intent without the reschedule below.
+          const attempt = yield* Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function* () {
+              // Not due for a reconciler while this call may be in flight: it would send it a second time.
+              const line = mayHaveBeenSentBefore
+                ? current
+                : yield* move(current, "registering", { lastError: null, nextCheckAt: now + Duration.toMillis(registrationGrace) })
+              if (!(line instanceof OrderLines.OrderLine)) return { _tag: "NotSent", outcome: line } as const
+              const result = yield* restore(hl.registerPurchase(request, { mayHaveBeenSentBefore })).pipe(
+                Effect.either,
+                // Abandoned (the pass stopped, shutdown): nobody waits for this call any more, so the
+                // line must not wait out the grace period either; a retry is idempotent.
+                Effect.onInterrupt(() =>
+                  dueAgainNow(line, "registration interrupted").pipe(
+                    Effect.catchAll((e) => Effect.logWarning(`could not reschedule an interrupted registration: ${e.message}`))
+                  )
+                )
+              )
+              return { _tag: "Sent", line, result } as const
+            })
+          )
+          if (attempt._tag === "NotSent") return attempt.outcome
+          const { line, result } = attempt
           if (result._tag === "Right") {
             const registeredAt = yield* Clock.currentTimeMillis
             const moved = yield* move(line, "registered", {
@@ -251,7 +281,11 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             return toOutcome(moved, { _tag: "Registered" })
           }
           const error = result.left
-          if (isHalting(error)) return yield* Effect.fail(halted(error))
+          if (isHalting(error)) {
+            // Refused, so no longer in flight: due again at once, once the credentials are fixed.
+            yield* dueAgainNow(line, error.message)
+            return yield* Effect.fail(halted(error))
+          }
           switch (error._tag) {
             case "ValidationRejected":
               return yield* needsAttention(

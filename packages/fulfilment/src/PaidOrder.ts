@@ -51,8 +51,10 @@ export const PaidOrder = Schema.Struct({
 export type PaidOrder = typeof PaidOrder.Type
 
 /**
- * How long a just-recorded line is left to the caller that recorded it (it registers the line
- * right away) before the reconciler takes it over, e.g. after that caller crashed.
+ * How long a line is left to the worker that recorded it or started registering it (it is
+ * calling HL Connect right now) before the reconciler takes it over, e.g. after that worker
+ * crashed. Longer than a registration can take with all its retries (30 s + one attempt), so a
+ * reconciler never sends a registration while another worker's is still in flight.
  */
 export const registrationGrace = Duration.minutes(2)
 

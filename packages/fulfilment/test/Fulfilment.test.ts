@@ -5,11 +5,12 @@ import { HlConnect } from "@hlconnect/core"
 import { Sandbox, SandboxServer, SandboxState, ScriptedFault } from "@hlconnect/sandbox"
 import { OrderLines, Outbox, Store } from "@hlconnect/store"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { Duration, Effect, Fiber, Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Fulfilment } from "../src/Fulfilment.js"
+import { registrationGrace } from "../src/PaidOrder.js"
 
 const token = "fulfilment-test-token"
 const sandbox = ManagedRuntime.make(
@@ -38,7 +39,7 @@ const workflow = (accessToken = token) =>
 let nextOrder = 300_000 + Math.floor(Math.random() * 100_000)
 
 /** A paid line with a real validation token from the sandbox. */
-const paidLine = (options: { readonly asset?: number; readonly expired?: boolean } = {}) =>
+const paidLine = (options: { readonly asset?: number; readonly expired?: boolean; readonly nextCheckAt?: number } = {}) =>
   Effect.gen(function* () {
     const hl = yield* HlConnect
     const asset = options.asset ?? 4000
@@ -54,7 +55,8 @@ const paidLine = (options: { readonly asset?: number; readonly expired?: boolean
       customerEmail: "john@example.com",
       customerName: "John Customer",
       validationToken: Redacted.make(validation.token),
-      tokenExpiresAt: options.expired === true ? 1 : validation.exp_date * 1000
+      tokenExpiresAt: options.expired === true ? 1 : validation.exp_date * 1000,
+      ...(options.nextCheckAt === undefined ? {} : { nextCheckAt: options.nextCheckAt })
     })
     return line
   })
@@ -99,6 +101,26 @@ describe("Fulfilment", () => {
       const line = yield* paidLine()
       yield* script(ScriptedFault.make({ kind: "resetAfter", endpoint: "registerPurchase" }))
       assert.deepStrictEqual(yield* fulfilment.registerLine(line), { _tag: "Registered" })
+      assert.strictEqual(yield* registrations(line), 1)
+    }).pipe(Effect.provide(workflow()))
+  )
+
+  it.live("leaves a line it is registering to itself: not due for a reconciler while the call is in flight", () =>
+    Effect.gen(function* () {
+      const fulfilment = yield* Fulfilment
+      // Recorded as the relay records it: left to the recorder for the grace period.
+      const line = yield* paidLine({ nextCheckAt: Date.now() + Duration.toMillis(registrationGrace) })
+      // A slow answer that is then lost: the worker retries (it may have been sent) and gets 409.
+      yield* script(new ScriptedFault({ kind: "resetAfter", endpoint: "registerPurchase", delay_ms: 1500 }))
+      const inFlight = yield* Effect.fork(fulfilment.registerLine(line))
+      yield* Effect.sleep("500 millis")
+      assert.strictEqual((yield* reload(line)).state, "registering")
+      const claimed = yield* OrderLines.OrderLines.claimDueOrders({ owner: "a-reconciler", limit: 1000, leaseMs: 60_000 })
+      assert.isFalse(
+        claimed.some((claim) => claim.lease.itemId === line.orderNumber),
+        "a reconciler must not take over a registration in flight (it would send it a second time)"
+      )
+      assert.deepStrictEqual(yield* Fiber.join(inFlight), { _tag: "Registered" })
       assert.strictEqual(yield* registrations(line), 1)
     }).pipe(Effect.provide(workflow()))
   )
