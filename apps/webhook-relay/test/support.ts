@@ -6,7 +6,7 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import { HlConnect } from "@hlconnect/core"
 import { defaultPolicy, Fulfilment } from "@hlconnect/fulfilment"
 import { Health, HttpServing } from "@hlconnect/service"
-import { Inbox, OrderLines, Outbox, Store, Subscribers } from "@hlconnect/store"
+import { Inbox, OrderLines, Outbox, Store, Subscribers, Testing } from "@hlconnect/store"
 import { Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdtemp, rm } from "node:fs/promises"
@@ -20,16 +20,7 @@ import * as SubscriberUrl from "../src/SubscriberUrl.js"
 import { clientLayer, type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 
 /** DATABASE_URL, or `undefined` to skip PostgreSQL runs; under CI / REQUIRE_POSTGRES a missing URL fails. */
-export const postgresUrl = (): string | undefined => {
-  const url = process.env.DATABASE_URL
-  if (url !== undefined && url !== "") return url
-  const isSet = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v !== "false"
-  if (isSet(process.env.CI) || isSet(process.env.REQUIRE_POSTGRES)) {
-    throw new Error("DATABASE_URL is required for the PostgreSQL relay tests (CI/REQUIRE_POSTGRES is set)")
-  }
-  process.stderr.write("\n⚠ DATABASE_URL not set: SKIPPING the PostgreSQL relay tests.\n\n")
-  return undefined
-}
+export const postgresUrl = () => Testing.postgresUrl("the PostgreSQL relay tests")
 
 export const asRecord = (v: unknown): Record<string, unknown> =>
   typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v)) : {}

@@ -1,13 +1,13 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Effect, Layer, Redacted } from "effect"
 import { spawn } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { pgClient, sqliteClient, layerPg, layerSqlite, type StoreServices } from "../src/Store.js"
 import type { StorageError } from "../src/Errors.js"
+import * as Testing from "../src/Testing.js"
 
 export interface EngineUnderTest {
   readonly name: "sqlite" | "pg"
@@ -28,31 +28,12 @@ export const sqliteEngine: EngineUnderTest = {
   emptyClient: () => Layer.unwrapScoped(Effect.map(tempFile, (filename) => sqliteClient({ filename })))
 }
 
-const REQUIRED_MESSAGE = "DATABASE_URL is required for the PostgreSQL half of the store suite"
+/** The PostgreSQL URL, or `undefined` to skip the PG half (see `Testing.postgresUrl`). */
+export const postgresUrl = () => Testing.postgresUrl("the PostgreSQL half of the store suite")
 
-/**
- * The PostgreSQL URL, or `undefined` to skip the PG half. Under CI or
- * REQUIRE_POSTGRES a missing URL is a hard failure, never a silent skip.
- */
-export const postgresUrl = (): string | undefined => {
-  const url = process.env.DATABASE_URL
-  if (url !== undefined && url !== "") return url
-  const isSet = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v !== "false"
-  if (isSet(process.env.CI) || isSet(process.env.REQUIRE_POSTGRES)) {
-    throw new Error(`${REQUIRED_MESSAGE} (CI/REQUIRE_POSTGRES is set). Start PostgreSQL and set DATABASE_URL.`)
-  }
-  process.stderr.write(`\n⚠ ${REQUIRED_MESSAGE}: not set, SKIPPING the PostgreSQL half.\n\n`)
-  return undefined
-}
+export const uniqueSchema = () => Testing.uniqueSchema("store")
 
-export const uniqueSchema = () => `store_${randomBytes(6).toString("hex")}`
-
-/** Drop a test schema over a separate short-lived connection. */
-export const dropSchema = (url: string, schema: string) =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient
-    yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
-  }).pipe(Effect.provide(pgClient({ url: Redacted.make(url) })), Effect.orDie)
+export const dropSchema = Testing.dropSchema
 
 /** A scoped schema: created by the store layer, dropped when the scope closes. */
 export const scopedSchema = (url: string) =>

@@ -4,6 +4,7 @@
  * DATABASE_URL fails), the secret scan over all of it. Every row must PASS.
  * The apps run from their dist (turbo builds them before this package's tests).
  */
+import { Testing } from "@hlconnect/store"
 import { Duration, Effect, Logger, LogLevel } from "effect"
 import { existsSync } from "node:fs"
 import { randomInt } from "node:crypto"
@@ -14,18 +15,8 @@ import { type CampaignOptions, scenarioNames } from "../src/CampaignConfig.js"
 import * as Table from "../src/Table.js"
 import * as Workspace from "../src/Workspace.js"
 
-const isSet = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v !== "false"
-
 /** DATABASE_URL, or undefined to skip the replicas; under CI / REQUIRE_POSTGRES a missing URL fails. */
-const postgresUrl = (): string | undefined => {
-  const url = process.env.DATABASE_URL
-  if (url !== undefined && url !== "") return url
-  if (isSet(process.env.CI) || isSet(process.env.REQUIRE_POSTGRES)) {
-    throw new Error("DATABASE_URL is required for the chaos campaign's replicas scenario (CI/REQUIRE_POSTGRES is set)")
-  }
-  process.stderr.write("\n⚠ DATABASE_URL not set: SKIPPING the chaos campaign's replicas scenario.\n\n")
-  return undefined
-}
+const postgresUrl = () => Testing.postgresUrl("the chaos campaign's replicas scenario")
 
 describe("chaos campaign (reduced)", () => {
   it("faults, crashes, replicas, bad input, secrets: every row PASS", async () => {

@@ -5,10 +5,9 @@
 import type { SqlClient } from "@effect/sql/SqlClient"
 import { HlConnect, type HlConnectOptions } from "@hlconnect/core"
 import { Fulfilment, type FulfilmentPolicy } from "@hlconnect/fulfilment"
-import { OrderLines, Store, type StorageError } from "@hlconnect/store"
+import { OrderLines, Store, type StorageError, Testing } from "@hlconnect/store"
 import { SqlClient as SqlClientTag } from "@effect/sql/SqlClient"
 import { Duration, Effect, Layer, Redacted } from "effect"
-import { randomBytes } from "node:crypto"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -30,26 +29,12 @@ export const sqliteEngine: Engine = {
   store: () => Layer.unwrapScoped(Effect.map(tempDir, (dir) => Store.layerSqlite({ filename: join(dir, "hlconnect.db") })))
 }
 
-const isSet = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v !== "false"
-
 /** The PostgreSQL URL, or undefined (skip, with a warning) unless CI / REQUIRE_POSTGRES demand it. */
-export const postgresUrl = (): string | undefined => {
-  const url = process.env.DATABASE_URL
-  if (url !== undefined && url !== "") return url
-  if (isSet(process.env.CI) || isSet(process.env.REQUIRE_POSTGRES)) {
-    throw new Error("DATABASE_URL is required for the PostgreSQL half of the reconciler suite (CI/REQUIRE_POSTGRES is set)")
-  }
-  process.stderr.write("\n⚠ DATABASE_URL not set: SKIPPING the PostgreSQL half of the reconciler suite.\n\n")
-  return undefined
-}
+export const postgresUrl = () => Testing.postgresUrl("the PostgreSQL half of the reconciler suite")
 
-export const uniqueSchema = () => `reconciler_${randomBytes(6).toString("hex")}`
+export const uniqueSchema = () => Testing.uniqueSchema("reconciler")
 
-export const dropSchema = (url: string, schema: string) =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClientTag
-    yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
-  }).pipe(Effect.provide(Store.pgClient({ url: Redacted.make(url) })), Effect.orDie)
+export const dropSchema = Testing.dropSchema
 
 export const pgEngine = (url: string): Engine => ({
   name: "pg",
