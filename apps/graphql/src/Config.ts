@@ -27,9 +27,18 @@ export interface GraphqlSettings {
   /** HL Connect calls one loader batch runs at once (the client caps the total, HLCONNECT_MAX_IN_FLIGHT). */
   readonly upstreamConcurrency: number
   readonly limits: Limits
+  /** Largest request body read (bytes); a larger one is refused with 413 while it streams. */
+  readonly maxBodyBytes: number
 }
 
 export const defaultLimits: Limits = { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }
+
+/** 1 MiB, as the relay's: documents and variables are small, and nothing is uploaded. */
+export const defaultMaxBodyBytes = 1_048_576
+/** GraphiQL's introspection query alone is over 2 KB. */
+export const minMaxBodyBytes = 4096
+/** Yoga's own default; the facade takes no uploads, so nothing legitimate comes near it. */
+export const maxMaxBodyBytes = 25_000_000
 
 const atLeast = (min: number) => ({ message: `must be at least ${min}`, validation: (n: number) => n >= min })
 const int = (name: string, min: number, fallback: number) =>
@@ -39,7 +48,8 @@ const int = (name: string, min: number, fallback: number) =>
  * `GRAPHQL_API_KEYS` (required, comma-separated, secret), `NODE_ENV`, `GRAPHQL_INTROSPECTION` and
  * `GRAPHIQL` (default: on unless `NODE_ENV=production`), `GRAPHIQL_ASSETS_DIR`,
  * `GRAPHQL_UPSTREAM_CONCURRENCY` (16), `GRAPHQL_MAX_DEPTH` (8), `GRAPHQL_MAX_ALIASES` (15),
- * `GRAPHQL_MAX_COST` (5000), `GRAPHQL_MAX_TOKENS` (2000).
+ * `GRAPHQL_MAX_COST` (5000), `GRAPHQL_MAX_TOKENS` (2000), `GRAPHQL_MAX_BODY_BYTES` (1 MiB,
+ * 4096–25,000,000).
  */
 export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
   apiKeys: Config.array(Config.redacted(), "GRAPHQL_API_KEYS").pipe(
@@ -58,7 +68,14 @@ export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
     maxAliases: int("GRAPHQL_MAX_ALIASES", 0, defaultLimits.maxAliases),
     maxCost: int("GRAPHQL_MAX_COST", 1, defaultLimits.maxCost),
     maxTokens: int("GRAPHQL_MAX_TOKENS", 1, defaultLimits.maxTokens)
-  })
+  }),
+  maxBodyBytes: Config.integer("GRAPHQL_MAX_BODY_BYTES").pipe(
+    Config.validate({
+      message: `must be between ${minMaxBodyBytes} and ${maxMaxBodyBytes}`,
+      validation: (n) => n >= minMaxBodyBytes && n <= maxMaxBodyBytes
+    }),
+    Config.withDefault(defaultMaxBodyBytes)
+  )
 }).pipe(
   Config.map(({ nodeEnv, introspection, graphiql, ...rest }): GraphqlSettings => {
     // Development conveniences are on by default everywhere but production.

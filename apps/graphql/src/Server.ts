@@ -1,12 +1,12 @@
 /**
- * The HTTP side: `/graphql` (API key first, then yoga), GraphiQL's assets, and the shared ops
- * routes (`/health/live`, `/health/ready`, `/metrics`, no key needed), served with request
- * metrics on whatever `HttpServer` is provided.
+ * The HTTP side: `/graphql` (API key first, then the body read within its limit, then yoga),
+ * GraphiQL's assets, and the shared ops routes (`/health/live`, `/health/ready`, `/metrics`, no
+ * key needed), served with request metrics on whatever `HttpServer` is provided.
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
-import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HlConnect } from "@hlconnect/core"
@@ -19,12 +19,16 @@ import type { ResolverServices } from "./Runner.js"
 import type { GraphqlSettings } from "./Config.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
 import { Loaders } from "./Loaders.js"
+import * as RequestBody from "./RequestBody.js"
 import * as Yoga from "./Yoga.js"
 
 const unauthorized = HttpServerResponse.unsafeJson(
   { errors: [{ message: "Missing or invalid API key: send `Authorization: Bearer <key>`.", extensions: { code: "UNAUTHENTICATED" } }] },
   { status: 401, headers: { "www-authenticate": 'Bearer realm="graphql"', "cache-control": "no-store" } }
 )
+
+const problem = (status: number, message: string, code: string) =>
+  HttpServerResponse.unsafeJson({ errors: [{ message, extensions: { code } }] }, { status, headers: { "cache-control": "no-store" } })
 
 const wantsHtml = (request: HttpServerRequest.HttpServerRequest) =>
   request.method === "GET" && (request.headers.accept ?? "").includes("text/html")
@@ -60,13 +64,34 @@ export const makeRouter = (settings: GraphqlSettings) =>
       await yoga.dispose()
     }))
     const keys = ApiKeys.make(settings.apiKeys)
-    const yogaApp = HttpApp.fromWebHandler(async (request) => yoga.fetch(request))
+    const tooLarge = problem(413, `Request body too large: the limit is ${settings.maxBodyBytes} bytes.`, "REQUEST_ENTITY_TOO_LARGE")
+
+    /** Yoga on a request whose body has been read within the limit. */
+    const yogaApp = (request: HttpServerRequest.HttpServerRequest) =>
+      Effect.gen(function* () {
+        const body = request.method === "POST" ? yield* RequestBody.read(request, settings.maxBodyBytes) : undefined
+        const url = yield* Option.match(HttpServerRequest.toURL(request), {
+          onNone: () => Effect.fail(new HttpServerError.RequestError({ request, reason: "Decode", description: "Invalid URL" })),
+          onSome: Effect.succeed
+        })
+        const response = yield* Effect.tryPromise({
+          try: async (signal) =>
+            yoga.fetch(new Request(url, { method: request.method, headers: request.headers, signal, ...(body === undefined ? {} : { body }) })),
+          catch: (cause) => new HttpServerError.RequestError({ request, reason: "Transport", cause, description: "yoga failed" })
+        })
+        return HttpServerResponse.fromWeb(response)
+      }).pipe(
+        Effect.catchTags({
+          BodyTooLarge: () => Effect.succeed(tooLarge),
+          BodyUnreadable: (error) => Effect.succeed(problem(400, `Request body unreadable: ${error.message}`, "BAD_REQUEST"))
+        })
+      )
 
     const graphql = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const page = settings.graphiql && wantsHtml(request)
       if (!page && !keys.authorize(request.headers.authorization)) return unauthorized
-      const response = yield* yogaApp
+      const response = yield* yogaApp(request)
       // Results may hold download and view URLs, which are credentials: never cache them.
       return page ? response : HttpServerResponse.setHeader(response, "cache-control", "no-store")
     })

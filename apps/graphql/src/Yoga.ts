@@ -1,12 +1,8 @@
 /**
- * The yoga instance: the schema, per-request effect runners, GraphQL Armor limits, masked
- * errors with correlation ids, GraphiQL, and yoga's own logs routed into Effect's logger.
+ * The yoga instance: the schema, per-request effect runners, GraphQL Armor limits (`Limits.ts`),
+ * masked errors with correlation ids, GraphiQL, and yoga's own logs routed into Effect's logger.
  */
 import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions"
-import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit"
-import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases"
-import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth"
-import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens"
 import { Cause, Effect, Runtime } from "effect"
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from "graphql"
 import { createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from "graphql-yoga"
@@ -16,6 +12,7 @@ import type { GraphqlContext } from "./Context.js"
 import type { GraphqlSettings } from "./Config.js"
 import { maskedMessage, reportUnexpected } from "./Errors.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
+import * as Limits from "./Limits.js"
 import { schema } from "./schema/index.js"
 
 export const graphqlPath = "/graphql"
@@ -73,15 +70,8 @@ export interface YogaOptions {
 
 export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Yoga => {
   const runSync = Runtime.runSync(runtime)
-  const { limits } = settings
   // Limits are explained to callers in development, not to a prober in production.
-  const exposeLimits = !settings.production
-  const plugins: Array<Plugin> = [
-    maxTokensPlugin({ n: limits.maxTokens, exposeLimits }),
-    maxDepthPlugin({ n: limits.maxDepth, exposeLimits, flattenFragments: true }),
-    maxAliasesPlugin({ n: limits.maxAliases, exposeLimits }),
-    costLimitPlugin({ maxCost: limits.maxCost, exposeLimits })
-  ]
+  const plugins: Array<Plugin> = [...Limits.plugins(settings.limits, !settings.production)]
   if (settings.production) plugins.push(blockFieldSuggestionsPlugin())
   if (!settings.introspection) plugins.push(disableIntrospection)
   return createYoga<Record<string, never>, GraphqlContext>({
@@ -90,6 +80,8 @@ export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Y
     landingPage: false,
     // Only GET and POST on one endpoint: no batching of operations, no multipart uploads.
     batching: false,
+    // Server.ts reads the body within this limit first; yoga agrees with it.
+    maxRequestBodySize: settings.maxBodyBytes,
     logging: yogaLogger(runtime),
     context: () => Context.make(runtime),
     maskedErrors: {

@@ -1,9 +1,12 @@
-/** Pure parts: drift rules, API key checks, the GraphiQL page rewrite. */
+/** Pure parts: drift rules, API key checks, the GraphiQL page rewrite, configuration, body reading. */
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import fc from "fast-check"
-import { ConfigProvider, Effect, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import * as ApiKeys from "../src/ApiKeys.js"
 import { loadSettings } from "../src/Config.js"
+import { GraphqlLive } from "../src/Live.js"
+import * as RequestBody from "../src/RequestBody.js"
 import { lineDrift, remoteLineStatus } from "../src/Drift.js"
 import * as GraphiqlAssets from "../src/GraphiqlAssets.js"
 import { Completed, OrderItem, Processing } from "@hlconnect/core"
@@ -65,6 +68,31 @@ describe("configuration", () => {
     expect(message).toContain("GRAPHQL_MAX_DEPTH")
   })
 
+  it("the request body limit: 1 MiB by default, GRAPHQL_MAX_BODY_BYTES within 4096–25,000,000", async () => {
+    const read = async (value?: string) => {
+      const result = await load(value === undefined ? { GRAPHQL_API_KEYS: "k" } : { GRAPHQL_API_KEYS: "k", GRAPHQL_MAX_BODY_BYTES: value })
+      return result._tag === "Right" ? result.right.maxBodyBytes : result.left.problems
+    }
+    expect(await read()).toBe(1_048_576)
+    expect(await read("65536")).toBe(65536)
+    for (const bad of ["4095", "25000001", "1.5", "lots"]) expect(String(await read(bad))).toMatch(/^GRAPHQL_MAX_BODY_BYTES: /)
+  })
+
+  it("the app refuses to start on a bad DATABASE_URL, naming it", async () => {
+    const env = { GRAPHQL_API_KEYS: "k", HLCONNECT_TOKEN: "t", DATABASE_URL: "mysql://user:secret@db/app", GRAPHQL_MAX_BODY_BYTES: "1" }
+    const started = await Effect.runPromise(
+      Layer.build(GraphqlLive).pipe(Effect.scoped, Effect.either, Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+    )
+    expect(started._tag === "Left" ? started.left : started).toMatchObject({
+      _tag: "InvalidConfiguration",
+      problems: [
+        "GRAPHQL_MAX_BODY_BYTES: must be between 4096 and 25000000",
+        "DATABASE_URL: must be a postgres:// or postgresql:// URL (unset it to use the embedded SQLite store)"
+      ]
+    })
+    expect(started._tag === "Left" ? started.left.message : "").not.toMatch(/<root>|secret/)
+  })
+
   it("development conveniences default on, and off in production", async () => {
     const dev = await load({ GRAPHQL_API_KEYS: "key-one,key-two" })
     expect(dev._tag === "Right" ? [dev.right.introspection, dev.right.graphiql, dev.right.apiKeys.length, dev.right.limits] : dev).toEqual([
@@ -77,5 +105,19 @@ describe("configuration", () => {
     expect(prod._tag === "Right" ? [prod.right.production, prod.right.introspection, prod.right.graphiql] : prod).toEqual([true, false, true])
     // Keys never print.
     expect(dev._tag === "Right" ? String(dev.right.apiKeys) : "").toBe("<redacted>,<redacted>")
+  })
+})
+
+describe("request body", () => {
+  // A web request has no content-length of its own: the body is counted as it streams.
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    HttpServerRequest.fromWeb(new Request("http://localhost/graphql", { method: "POST", body, headers }))
+  const read = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
+    Effect.runPromise(RequestBody.read(request, limit).pipe(Effect.map((bytes) => Buffer.from(bytes).toString("utf8")), Effect.either))
+
+  it("reads a body up to the limit, refuses one over it, declared or streamed", async () => {
+    expect(await read(post("x".repeat(10)), 10)).toMatchObject({ _tag: "Right", right: "x".repeat(10) })
+    expect(await read(post("x".repeat(11)), 10)).toMatchObject({ _tag: "Left", left: { _tag: "BodyTooLarge", limit: 10 } })
+    expect(await read(post("x", { "content-length": "11" }), 10)).toMatchObject({ _tag: "Left", left: { _tag: "BodyTooLarge" } })
   })
 })

@@ -8,8 +8,7 @@ export type StoreTarget =
 
 export const SqliteFileName = "hlconnect.db"
 
-const isPostgresUrl = (value: Redacted.Redacted<string>): boolean => {
-  const raw = Redacted.value(value)
+const isPostgresUrl = (raw: string): boolean => {
   if (!/^postgres(ql)?:\/\//i.test(raw)) return false
   try {
     new URL(raw)
@@ -25,11 +24,14 @@ const isPostgresUrl = (value: Redacted.Redacted<string>): boolean => {
  * `DATA_DIR` (default `.data`): where the embedded SQLite file `hlconnect.db` lives.
  */
 export const StoreConfig: Config.Config<StoreTarget> = Config.all({
-  databaseUrl: Config.redacted("DATABASE_URL").pipe(
+  // Validated before it is redacted: a check on the redacted value loses the variable's name
+  // (reported as `<root>`), one inside `Config.redacted` loses the message.
+  databaseUrl: Config.string("DATABASE_URL").pipe(
     Config.validate({
-      message: "DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded SQLite store)",
+      message: "must be a postgres:// or postgresql:// URL (unset it to use the embedded SQLite store)",
       validation: isPostgresUrl
     }),
+    Config.map(Redacted.make),
     Config.option
   ),
   dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data"))

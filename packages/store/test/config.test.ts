@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Redacted } from "effect"
+import { ConfigError, ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -33,9 +33,15 @@ describe("StoreConfig", () => {
 
   it.effect("anything else is a config error naming DATABASE_URL", () =>
     Effect.gen(function* () {
-      for (const url of ["mysql://db/app", "sqlite:foo.db", "not a url"]) {
+      for (const url of ["mysql://db/app", "sqlite:foo.db", "not a url", "postgres://u:secret@"]) {
         const error = yield* StoreConfig.pipe(withEnv({ DATABASE_URL: url }), Effect.flip)
         assert.include(String(error), "DATABASE_URL")
+        // The variable is the error's path (what start-up reports name it by), not just its text.
+        assert.deepStrictEqual(ConfigError.isInvalidData(error) && [error.path, error.message], [
+          ["DATABASE_URL"],
+          "must be a postgres:// or postgresql:// URL (unset it to use the embedded SQLite store)"
+        ])
+        assert.notInclude(String(error), "secret")
       }
     }))
 

@@ -7,7 +7,7 @@
  * signatures over altered bodies, stale and future timestamps, bad `webhook-id`s, non-UTF-8.
  * GraphQL: missing or wrong API keys, malformed JSON, wrong request shapes, syntax errors,
  * unknown fields and input fields, wrong argument and variable types, depth and alias bombs,
- * mutations over GET, bodies over yoga's 25 MB limit.
+ * mutations over GET, bodies over 25 MB (over any GRAPHQL_MAX_BODY_BYTES).
  */
 import fc, { type JsonValue } from "fast-check"
 import { randomBytes } from "node:crypto"
@@ -490,7 +490,7 @@ export const graphqlRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
     { arbitrary: mutationOverGet(ctx), weight: 2 }
   )
 
-/** Yoga's default body limit (graphql-yoga `maxRequestBodySize`): 25,000,000 bytes. */
+/** The largest GRAPHQL_MAX_BODY_BYTES allowed (default 1 MiB): bodies over it are over any setting. */
 export const graphqlLimit = 25_000_000
 
 /** A few bodies over GraphQL's limit (they are big: not left to chance). */

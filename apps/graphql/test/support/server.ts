@@ -13,7 +13,7 @@ import { Duration, type Effect, Layer, LogLevel, ManagedRuntime, Option, Redacte
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { defaultLimits, type GraphqlSettings } from "../../src/Config.js"
+import { defaultLimits, defaultMaxBodyBytes, type GraphqlSettings } from "../../src/Config.js"
 import * as Server from "../../src/Server.js"
 import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 
@@ -28,6 +28,7 @@ export const testSettings = (overrides: Partial<GraphqlSettings> = {}): GraphqlS
   graphiqlAssetsDir: Option.fromNullable(process.env.GRAPHIQL_ASSETS_DIR),
   upstreamConcurrency: 16,
   limits: defaultLimits,
+  maxBodyBytes: defaultMaxBodyBytes,
   ...overrides
 })
 
