@@ -32,12 +32,6 @@ export const make = <A, B, E>(options: {
   readonly commit: (items: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>, E>
   /** When false, every item commits alone (for comparison benches). */
   readonly grouped?: boolean
-  /**
-   * Batches committing at once (default 1). More than one only where the committer keeps
-   * submission order itself (the SQLite writer's worker thread takes one batch at a time):
-   * the next batch is then formed and handed over while the previous one syncs.
-   */
-  readonly inFlight?: number
 }): Effect.Effect<GroupCommit<A, B, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const max = options.grouped === false ? 1 : options.maxBatch
@@ -95,19 +89,7 @@ export const make = <A, B, E>(options: {
       })
     })
 
-    const inFlight = Math.max(1, options.inFlight ?? 1)
-    if (inFlight === 1) {
-      yield* next.pipe(Effect.flatMap(commitBatch), Effect.forever, Effect.forkScoped)
-    } else {
-      // A permit before taking a batch: while all are busy, arrivals keep growing the next batch.
-      const permits = yield* Effect.makeSemaphore(inFlight)
-      const commitInBackground = (batch: ReadonlyArray<Pending<A, B, E>>) =>
-        commitBatch(batch).pipe(
-          Effect.ensuring(permits.release(1)),
-          Effect.fork
-        )
-      yield* permits.take(1).pipe(Effect.zipRight(next), Effect.flatMap(commitInBackground), Effect.forever, Effect.forkScoped)
-    }
+    yield* next.pipe(Effect.flatMap(commitBatch), Effect.forever, Effect.forkScoped)
 
     // Requests still queued at shutdown are told so (the HTTP server has drained before this runs).
     yield* Effect.addFinalizer(() =>

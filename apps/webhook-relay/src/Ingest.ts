@@ -148,7 +148,6 @@ export const make = (
         : yield* GroupCommit.make<Admission.RawInbound, Admission.AdmissionOutcome, StorageError>({
             maxBatch: Math.min(config.commitBatchSize, Inbox.MaxBatchSize),
             grouped: options.grouped ?? true,
-            inFlight: 2,
             commit: (items) =>
               Effect.tap(admitBatch(items), (outcomes) => (outcomes.some((o) => o._tag === "Stored" && o.outcome === "new") ? onCommitted : Effect.void))
           })

@@ -24,7 +24,7 @@ export interface InboxWriterService {
   /**
    * Present when an admission module runs next to the commits (a SQLite worker started with
    * one): raw requests in, one outcome per request, in order. Batches are committed in the
-   * order they are submitted, so several may be in flight.
+   * order they are submitted.
    */
   readonly admitBatch?: (items: ReadonlyArray<RawInbound>) => Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError>
 }
