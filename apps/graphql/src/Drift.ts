@@ -20,19 +20,27 @@ export interface LineDrift {
   readonly description: string | null
 }
 
-/** The line's status at HL Connect; `undefined` when HL Connect does not know it. */
-export const remoteLineStatus = (outcome: PurchaseStatus, orderLineId: string): string | undefined => {
+export interface RemoteLineStatus {
+  /** The line's status at HL Connect; `undefined` when HL Connect does not know the line. */
+  readonly status: string | undefined
+  /** Said of the whole order (HL Connect's 202 / 502 / 404), not of this line in particular. */
+  readonly orderLevel: boolean
+}
+
+export const remoteLineStatus = (outcome: PurchaseStatus, orderLineId: string): RemoteLineStatus => {
   switch (outcome._tag) {
     case "Completed":
-      return outcome.items.find((item) => String(item.order_line_id) === orderLineId)?.status
+      return { status: outcome.items.find((item) => String(item.order_line_id) === orderLineId)?.status, orderLevel: false }
     case "Processing":
-      return "PROCESSING"
+      return { status: "PROCESSING", orderLevel: true }
     case "Failed":
-      return "FAILED"
+      return { status: "FAILED", orderLevel: true }
     case "OrderNotFound":
-      return undefined
+      return { status: undefined, orderLevel: true }
   }
 }
+
+const ended: ReadonlyArray<LineState> = ["completed", "failed", "cancelled"]
 
 /** Remote statuses each local state is consistent with; `undefined`: not registered yet, anything goes. */
 const expected: { readonly [S in LineState]: ReadonlyArray<string> | undefined } = {
@@ -47,9 +55,13 @@ const expected: { readonly [S in LineState]: ReadonlyArray<string> | undefined }
   needs_attention: undefined
 }
 
-export const lineDrift = (state: LineState, remoteStatus: string | undefined): LineDrift => {
+export const lineDrift = (state: LineState, remote: RemoteLineStatus): LineDrift => {
+  const remoteStatus = remote.status
   const needsAttention = state === "needs_attention"
-  const allowed = expected[state]
+  // A whole-order PROCESSING says nothing about a line that has ended: another line of the order
+  // (registered later, say) may still be on its way.
+  const orderStillProcessing = remote.orderLevel && remoteStatus === "PROCESSING" && ended.includes(state)
+  const allowed = orderStillProcessing ? undefined : expected[state]
   const missingRemotely = allowed !== undefined && remoteStatus === undefined
   const stateMismatch = allowed !== undefined && remoteStatus !== undefined && !allowed.includes(remoteStatus)
   const description = needsAttention

@@ -86,6 +86,9 @@ export const planLine = (
       }
     })
   const pastDeadline = now - line.createdAt > Duration.toMillis(policy.fulfilmentDeadline)
+  // HL Connect's 202 is about the whole order: another of its lines (registered later, say) may
+  // still be on its way. It says nothing about a line that has already ended, so it is no drift.
+  const orderStillProcessing = remote._tag === "Processing"
 
   switch (line.state) {
     case "paid":
@@ -119,15 +122,15 @@ export const planLine = (
       }
     }
     case "completed":
-      return status === "COMPLETED" || status === "UNREADABLE"
+      return status === "COMPLETED" || status === "UNREADABLE" || orderStillProcessing
         ? decide({ action: { _tag: "Nothing" } })
         : decide(attention(`completed locally, but HL Connect says ${status}`, { expected: "COMPLETED", observed: status }))
     case "failed":
-      return status === "FAILED" || status === "UNREADABLE"
+      return status === "FAILED" || status === "UNREADABLE" || orderStillProcessing
         ? decide({ action: { _tag: "Nothing" } })
         : decide(attention(`failed locally, but HL Connect says ${status}`, { expected: "FAILED", observed: status }))
     case "cancelled":
-      return status === "CANCELLED" || status === "UNREADABLE" || status === "NOT_FOUND"
+      return status === "CANCELLED" || status === "UNREADABLE" || status === "NOT_FOUND" || orderStillProcessing
         ? decide({ action: { _tag: "Nothing" } })
         : decide(attention(`cancelled locally, but HL Connect says ${status}`, { expected: "CANCELLED", observed: status }))
     case "needs_attention":

@@ -115,6 +115,16 @@ describe("planLine", () => {
     assert.strictEqual(plan("needs_attention", items("COMPLETED")).action._tag, "Nothing")
   })
 
+  it("takes HL Connect's order-level PROCESSING as no word on lines that have ended (another line may be on its way)", () => {
+    for (const state of ["completed", "failed", "cancelled"] as const) {
+      const decision = plan(state, { _tag: "Processing" })
+      assert.strictEqual(decision.action._tag, "Nothing", state)
+      assert.isUndefined(decision.drift, state)
+    }
+    // An item-level status still counts: the order was answered in full.
+    assert.strictEqual(plan("completed", items("PROCESSING")).drift?.observed, "PROCESSING")
+  })
+
   it("keeps the remote item with the decision, to snapshot it", () => {
     assert.strictEqual(plan("processing", items("COMPLETED")).remote?.status, "COMPLETED")
   })

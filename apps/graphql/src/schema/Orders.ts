@@ -5,7 +5,7 @@
 import { OrderLines } from "@hlconnect/store"
 import { Effect, Option } from "effect"
 import { GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLString } from "graphql"
-import { lineDrift, remoteLineStatus } from "../Drift.js"
+import { lineDrift, type RemoteLineStatus, remoteLineStatus } from "../Drift.js"
 import { Loaders } from "../Loaders.js"
 import { type Context, listOf, nonNull, nullableListOf, objectType } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
@@ -27,9 +27,9 @@ const text = (value: string | Option.Option<string> | undefined): string | null 
   value === undefined ? null : Option.isOption(value) ? Option.getOrNull(value) : value
 
 /** HL Connect's status of this line, through the request's loader; `undefined` when unknown there. */
-const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo): Promise<string | undefined> => {
+const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo): Promise<RemoteLineStatus> => {
   const orderId = parseOrderId(line.orderNumber)
-  if (orderId === undefined) return Promise.resolve(undefined)
+  if (orderId === undefined) return Promise.resolve({ status: undefined, orderLevel: true })
   return ctx.purchaseStatus.load(orderId, info).then((outcome) => remoteLineStatus(outcome, line.orderLineId))
 }
 
@@ -96,12 +96,12 @@ export const OrderLineType = objectType<OrderLine>({
     remoteStatus: {
       type: GraphQLString,
       description: "The line's status at HL Connect, live; null when HL Connect does not know the line.",
-      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((status) => status ?? null)
+      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((remote) => remote.status ?? null)
     },
     drift: {
       type: nonNull(LineDriftType),
       description: "Local state against HL Connect's live status.",
-      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((status) => lineDrift(l.state, status))
+      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((remote) => lineDrift(l.state, remote))
     },
     downloadUrl: {
       type: GraphQLString,
@@ -135,8 +135,8 @@ export const OrderType = objectType<Order>({
       type: nonNull(GraphQLBoolean),
       description: "Whether any line drifted (see `OrderLine.drift`).",
       resolve: (o, _args, ctx, info) =>
-        Promise.all(o.lines.map((line) => remoteStatusOf(line, ctx, info))).then((statuses) =>
-          o.lines.some((line, i) => lineDrift(line.state, statuses[i]).drifted)
+        Promise.all(o.lines.map((line) => remoteStatusOf(line, ctx, info).then((remote) => lineDrift(line.state, remote).drifted))).then(
+          (drifted) => drifted.includes(true)
         )
     }
   }
