@@ -10,7 +10,7 @@ import { OrderLines } from "@hlconnect/store"
 import { Clock, Effect, Option, Schema } from "effect"
 import { decodeArgs, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
 import { type InvalidInputData, type InvalidOrderStatusData, invalidInputData, type ProblemData, problemData } from "./schema/Problems.js"
-import type { OrderLineBlockedData, RetryScheduledData } from "./schema/Workflow.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData } from "./schema/Workflow.js"
 
 export interface Cancelled {
   readonly _tag: "OrderLineCancelled"
@@ -63,19 +63,9 @@ export const cancel = (args: unknown) =>
           case "cancelled":
             return cancelled
           case "cancel_requested":
-            return {
-              _tag: "RetryScheduled",
-              message: `${where} is being cancelled by another worker; the reconciler finishes it`,
-              error: Option.getOrElse(line.lastError, () => "cancellation in progress elsewhere"),
-              retryAt: Option.getOrElse(line.nextCheckAt, () => now),
-              state: line.state
-            }
+            return inProgressElsewhere(line, "cancelled", now)
           case "needs_attention":
-            return {
-              _tag: "OrderLineBlocked",
-              message: `${where} needs attention: ${Option.getOrElse(line.attentionReason, () => "no reason recorded")}`,
-              state: line.state
-            }
+            return awaitingOperator(line)
           case "failed":
             return { _tag: "OrderLineBlocked", message: `${where} failed: there is nothing to cancel`, state: line.state }
           default:

@@ -8,7 +8,7 @@
 import { type AssetNotFound, InvalidRequest, type OrderAlreadyExists } from "@hlconnect/core"
 import { awaitsNewToken, Fulfilment, type FulfilmentError, type LineOutcome, PaidOrder } from "@hlconnect/fulfilment"
 import { type InvalidInput, OrderLines } from "@hlconnect/store"
-import { Clock, Duration, Effect, Option, type Redacted, Schema } from "effect"
+import { Clock, Duration, Effect, type Redacted, Schema } from "effect"
 import { decodeArgs, HlId, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
 import {
   type InvalidInputData,
@@ -18,7 +18,7 @@ import {
   type ValidationRejectedData,
   validationRejectedData
 } from "./schema/Problems.js"
-import type { OrderLineBlockedData, OrderLineConflictData, RetryScheduledData } from "./schema/Workflow.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData } from "./schema/Workflow.js"
 
 export interface Registration {
   readonly _tag: "Registered" | "AlreadyRegistered"
@@ -134,19 +134,9 @@ export const register = (args: unknown): Effect.Effect<RegisterResult, Fulfilmen
           return { _tag: "AlreadyRegistered", ...ids }
         case "paid":
         case "registering":
-          return {
-            _tag: "RetryScheduled",
-            message: `${where} is being registered by another worker; the reconciler finishes it`,
-            error: Option.getOrElse(current.lastError, () => "registration in progress elsewhere"),
-            retryAt: Option.getOrElse(current.nextCheckAt, () => now),
-            state: current.state
-          }
+          return inProgressElsewhere(current, "registered", now)
         case "needs_attention":
-          return {
-            _tag: "OrderLineBlocked",
-            message: `${where} needs attention: ${Option.getOrElse(current.attentionReason, () => "no reason recorded")}`,
-            state: current.state
-          }
+          return awaitingOperator(current)
         default:
           return { _tag: "OrderLineBlocked", message: `${where} is ${current.state.replace("_", " ")}: it cannot be registered`, state: current.state }
       }

@@ -4,6 +4,7 @@
  * could not be reached and the reconciler takes over.
  */
 import type { OrderLines } from "@hlconnect/store"
+import { Option } from "effect"
 import { GraphQLString } from "graphql"
 import { listOf, nonNull, objectType } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
@@ -19,6 +20,19 @@ export interface RetryScheduledData {
   readonly retryAt: number
   readonly state: OrderLines.OrderLineState
 }
+
+/** A line another worker is still registering or cancelling: the reconciler finishes what it started. */
+export const inProgressElsewhere = (
+  line: OrderLines.OrderLine,
+  doing: "registered" | "cancelled",
+  now: number
+): RetryScheduledData => ({
+  _tag: "RetryScheduled",
+  message: `order ${line.orderNumber} line ${line.orderLineId} is being ${doing} by another worker; the reconciler finishes it`,
+  error: Option.getOrElse(line.lastError, () => `${doing === "registered" ? "registration" : "cancellation"} in progress elsewhere`),
+  retryAt: Option.getOrElse(line.nextCheckAt, () => now),
+  state: line.state
+})
 
 export const RetryScheduledType = objectType<RetryScheduledData>({
   name: "RetryScheduled",
@@ -55,6 +69,13 @@ export interface OrderLineBlockedData {
   readonly message: string
   readonly state: OrderLines.OrderLineState
 }
+
+/** A line parked for an operator, with the reason it was parked. */
+export const awaitingOperator = (line: OrderLines.OrderLine): OrderLineBlockedData => ({
+  _tag: "OrderLineBlocked",
+  message: `order ${line.orderNumber} line ${line.orderLineId} needs attention: ${Option.getOrElse(line.attentionReason, () => "no reason recorded")}`,
+  state: line.state
+})
 
 export const OrderLineBlockedType = objectType<OrderLineBlockedData>({
   name: "OrderLineBlocked",
