@@ -38,27 +38,33 @@ const workflow = (accessToken = token) =>
 
 let nextOrder = 300_000 + Math.floor(Math.random() * 100_000)
 
+/** A new paid line for a fresh order: one 3.99 copy of asset 4000 unless `overrides` say otherwise. */
+const storedLine = (overrides: Partial<OrderLines.NewOrderLine> = {}) =>
+  OrderLines.OrderLines.create({
+    orderNumber: String(++nextOrder),
+    orderLineId: "1",
+    asset: "4000",
+    quantity: 1,
+    unitPriceMinor: 399,
+    totalPriceMinor: 399,
+    currency: "USD",
+    customerEmail: "john@example.com",
+    customerName: "John Customer",
+    ...overrides
+  }).pipe(Effect.map(({ line }) => line))
+
 /** A paid line with a real validation token from the sandbox. */
 const paidLine = (options: { readonly asset?: number; readonly expired?: boolean; readonly nextCheckAt?: number } = {}) =>
   Effect.gen(function* () {
     const hl = yield* HlConnect
     const asset = options.asset ?? 4000
     const validation = yield* hl.validatePurchase({ asset_id: asset, customer_ip: "192.0.2.1", quantity: 1 })
-    const { line } = yield* OrderLines.OrderLines.create({
-      orderNumber: String(++nextOrder),
-      orderLineId: "1",
+    return yield* storedLine({
       asset: String(asset),
-      quantity: 1,
-      unitPriceMinor: 399,
-      totalPriceMinor: 399,
-      currency: "USD",
-      customerEmail: "john@example.com",
-      customerName: "John Customer",
       validationToken: Redacted.make(validation.token),
       tokenExpiresAt: options.expired === true ? 1 : validation.exp_date * 1000,
       ...(options.nextCheckAt === undefined ? {} : { nextCheckAt: options.nextCheckAt })
     })
-    return line
   })
 
 const registrations = (line: OrderLines.OrderLine) =>
@@ -170,19 +176,11 @@ describe("Fulfilment", () => {
     Effect.gen(function* () {
       const fulfilment = yield* Fulfilment
       const line = yield* paidLine()
-      const withPart = yield* OrderLines.OrderLines.create({
-        orderNumber: String(++nextOrder),
-        orderLineId: "1",
-        asset: "4000",
-        quantity: 1,
-        unitPriceMinor: 399,
-        totalPriceMinor: 399,
-        currency: "USD",
-        customerEmail: "john@example.com",
+      const withPart = yield* storedLine({
         validationToken: Option.getOrThrow(line.validationToken),
         parts: [{ asset: "1", orderLineId: "2" }]
       })
-      const outcome = yield* fulfilment.registerLine(withPart.line)
+      const outcome = yield* fulfilment.registerLine(withPart)
       assert.deepStrictEqual(
         outcome._tag === "NeedsAttention" ? [outcome.refusal?._tag, outcome.refusal?.message] : outcome._tag,
         ["AssetNotFound", "asset 1 does not exist"]
@@ -256,20 +254,8 @@ describe("Fulfilment", () => {
   it.live("halts on a token HL Connect refuses, saying what to check", () =>
     Effect.gen(function* () {
       const fulfilment = yield* Fulfilment
-      const line = yield* OrderLines.OrderLines.create({
-        orderNumber: String(++nextOrder),
-        orderLineId: "1",
-        asset: "4000",
-        quantity: 1,
-        unitPriceMinor: 399,
-        totalPriceMinor: 399,
-        currency: "USD",
-        customerEmail: "john@example.com",
-        customerName: "John Customer",
-        validationToken: Redacted.make("whatever"),
-        tokenExpiresAt: Date.now() + 60_000
-      })
-      const error = yield* Effect.flip(fulfilment.registerLine(line.line))
+      const line = yield* storedLine({ validationToken: Redacted.make("whatever"), tokenExpiresAt: Date.now() + 60_000 })
+      const error = yield* Effect.flip(fulfilment.registerLine(line))
       assert.strictEqual(error._tag, "FulfilmentHalted")
       if (error._tag === "FulfilmentHalted") assert.include(error.message, "HLCONNECT_TOKEN")
       assert.notInclude(error.message, "wrong-token")
