@@ -249,13 +249,16 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           }
           // The intent and the call as one step that is only interruptible during the call: an
           // interruption must never leave a recorded intent without the reschedule below.
-          const attempt = yield* Effect.uninterruptibleMask((restore) =>
+          // Intent, call and the record of its outcome as one step that is only interruptible
+          // during the call itself: an interruption must never leave a recorded intent (or an
+          // answer) without its bookkeeping.
+          return yield* Effect.uninterruptibleMask((restore) =>
             Effect.gen(function* () {
               // Not due for a reconciler while this call may be in flight: it would send it a second time.
               const line = mayHaveBeenSentBefore
                 ? current
                 : yield* move(current, "registering", { lastError: null, nextCheckAt: now + Duration.toMillis(registrationGrace) })
-              if (!(line instanceof OrderLines.OrderLine)) return { _tag: "NotSent", outcome: line } as const
+              if (!(line instanceof OrderLines.OrderLine)) return line
               const result = yield* restore(hl.registerPurchase(request, { mayHaveBeenSentBefore })).pipe(
                 Effect.either,
                 // Abandoned (the pass stopped, shutdown): nobody waits for this call any more, so the
@@ -266,46 +269,43 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
                   )
                 )
               )
-              return { _tag: "Sent", line, result } as const
+              if (result._tag === "Right") {
+                const registeredAt = yield* Clock.currentTimeMillis
+                const moved = yield* move(line, "registered", {
+                  nextCheckAt: registeredAt + backoff(policy.firstCheckDelay, policy.maxCheckDelay, 0),
+                  lastError: null,
+                  attempts: 0
+                })
+                return toOutcome(moved, { _tag: "Registered" })
+              }
+              const error = result.left
+              if (isHalting(error)) {
+                // Refused, so no longer in flight: due again at once, once the credentials are fixed.
+                yield* dueAgainNow(line, error.message)
+                return yield* Effect.fail(halted(error))
+              }
+              switch (error._tag) {
+                case "ValidationRejected":
+                  return yield* needsAttention(
+                    line,
+                    error.reason === "TokenExpired"
+                      ? `${newTokenReasons.expired}: validate the purchase again (${error.message})`
+                      : `${newTokenReasons.refused}: ${error.message}`,
+                    { refusal: error }
+                  )
+                case "AssetNotFound":
+                  return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`, { refusal: error })
+                case "OrderAlreadyExists":
+                  return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`, {
+                    refusal: error
+                  })
+                case "InvalidRequest":
+                  return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`, { refusal: error })
+                default:
+                  return yield* retryLater(line, describe(error))
+              }
             })
           )
-          if (attempt._tag === "NotSent") return attempt.outcome
-          const { line, result } = attempt
-          if (result._tag === "Right") {
-            const registeredAt = yield* Clock.currentTimeMillis
-            const moved = yield* move(line, "registered", {
-              nextCheckAt: registeredAt + backoff(policy.firstCheckDelay, policy.maxCheckDelay, 0),
-              lastError: null,
-              attempts: 0
-            })
-            return toOutcome(moved, { _tag: "Registered" })
-          }
-          const error = result.left
-          if (isHalting(error)) {
-            // Refused, so no longer in flight: due again at once, once the credentials are fixed.
-            yield* dueAgainNow(line, error.message)
-            return yield* Effect.fail(halted(error))
-          }
-          switch (error._tag) {
-            case "ValidationRejected":
-              return yield* needsAttention(
-                line,
-                error.reason === "TokenExpired"
-                  ? `${newTokenReasons.expired}: validate the purchase again (${error.message})`
-                  : `${newTokenReasons.refused}: ${error.message}`,
-                { refusal: error }
-              )
-            case "AssetNotFound":
-              return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`, { refusal: error })
-            case "OrderAlreadyExists":
-              return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`, {
-                refusal: error
-              })
-            case "InvalidRequest":
-              return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`, { refusal: error })
-            default:
-              return yield* retryLater(line, describe(error))
-          }
         })
 
       /**
