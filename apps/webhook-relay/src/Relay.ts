@@ -36,8 +36,11 @@ const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.G
       yield* guard.check(seed.url).pipe(
         Effect.mapError((e) => new SubscriberUrl.SubscriberUrlRejected({ code: e.code, message: `RELAY_SUBSCRIBERS #${i + 1}: ${e.message}` }))
       )
-      const created = yield* subscribers.create({ url: seed.url, signingSecret: seed.secret, eventFilter: seed.events })
-      yield* Effect.logInfo("subscriber seeded from RELAY_SUBSCRIBERS", { subscriberId: created.subscriberId, url: created.url })
+      // Atomic per URL: replicas starting together seed one subscriber, not one each.
+      const seeded = yield* subscribers.seed({ url: seed.url, signingSecret: seed.secret, eventFilter: seed.events })
+      if (seeded.created) {
+        yield* Effect.logInfo("subscriber seeded from RELAY_SUBSCRIBERS", { subscriberId: seeded.subscriber.subscriberId, url: seeded.subscriber.url })
+      }
     }
   })
 

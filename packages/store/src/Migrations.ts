@@ -171,15 +171,25 @@ const m0004_subscriber_secrets_and_health = ddl([
   `CREATE INDEX deliveries_by_state ON deliveries (state, created_at, delivery_id)`
 ])
 
+/**
+ * Subscribers seeded from configuration carry their seed key (the URL) under a unique index, so
+ * replicas starting at once create one subscriber per configured entry, not one each.
+ */
+const m0005_subscriber_seed_key = ddl([
+  `ALTER TABLE subscribers ADD COLUMN seed_key TEXT`,
+  `CREATE UNIQUE INDEX subscribers_by_seed_key ON subscribers (seed_key)`
+])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
   "0002_outbound_and_reconcile": m0002_outbound_and_reconcile,
   "0003_order_line_parts": m0003_order_line_parts,
-  "0004_subscriber_secrets_and_health": m0004_subscriber_secrets_and_health
+  "0004_subscriber_secrets_and_health": m0004_subscriber_secrets_and_health,
+  "0005_subscriber_seed_key": m0005_subscriber_seed_key
 } as const
 
-export const latestVersion = 4
+export const latestVersion = 5
 
 export const migrationsTable = "store_migrations"
 

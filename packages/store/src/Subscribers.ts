@@ -148,6 +148,39 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
         return yield* find(subscriberId).pipe(Effect.orDie)
       }).pipe(storage)
 
+    /**
+     * A subscriber from configuration: created once per URL however many replicas seed at the
+     * same time (a unique seed key; the losers of the race change nothing). `created` says
+     * whether this call made it.
+     */
+    const seed = (input: NewSubscriber): Effect.Effect<{ readonly subscriber: Subscriber; readonly created: boolean }, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const sub = yield* decodeInput(NewSubscriber)(input)
+        const now = yield* Clock.currentTimeMillis
+        const subscriberId = yield* newId
+        const inserted = yield* sql.withTransaction(
+          Effect.gen(function* () {
+            const rows = yield* sql`INSERT INTO subscribers ${sql.insert({
+              subscriberId,
+              url: sub.url,
+              secretHint: maskSecret(sub.signingSecret),
+              eventFilter: JSON.stringify(sub.eventFilter),
+              enabled: 1,
+              seedKey: sub.url,
+              createdAt: now,
+              updatedAt: now
+            })} ON CONFLICT (seed_key) DO NOTHING RETURNING subscriber_id`
+            if (rows.length > 0) yield* insertSecret(subscriberId, sub.signingSecret, now)
+            return rows.length > 0
+          })
+        )
+        if (inserted) return { subscriber: yield* find(subscriberId).pipe(Effect.orDie), created: true }
+        const seeded = yield* sql`SELECT ${select} FROM subscribers WHERE seed_key = ${sub.url}`.pipe(Effect.flatMap(decodeSubscribers))
+        const existing = seeded[0]
+        if (existing === undefined) return yield* Effect.die(new Error(`subscriber seeded for ${sub.url} vanished`))
+        return { subscriber: existing, created: false }
+      }).pipe(storage)
+
     const get = (subscriberId: string): Effect.Effect<Subscriber, NotFound | InvalidInput | StorageError> =>
       decodeInput(Identifier)(subscriberId).pipe(Effect.flatMap(find), storage)
 
@@ -306,6 +339,7 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
 
     return {
       create,
+      seed,
       get,
       list,
       signingSecrets,

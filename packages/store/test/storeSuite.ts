@@ -46,7 +46,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
       it.effect("from empty: creates every table; a second run is a no-op", () =>
         Effect.gen(function* () {
           const first = yield* Migrations.run()
-          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4])
+          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
           for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
@@ -65,7 +65,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* sql`INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, attempts, next_attempt_at, updated_at)
             VALUES ('evt-v1', 'vendor', 'order.paid', '{"x":1}', 1, 'pending', 0, 1, 1)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5])
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
           assert.strictEqual(found.state, "registered")
@@ -83,7 +83,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
             disabled_reason, disabled_at, created_at, updated_at)
             VALUES ('sub-v3', 'https://v3.example/h', 'whsec_abcdefghijklmnop1234', 'whsec_…1234', '["*"]', 0, 'paused', 7, 1, 5)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [4])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5])
           const services = yield* Layer.build(layerServices)
           const sub = yield* Subscribers.get("sub-v3").pipe(Effect.provide(services))
           assert.strictEqual(sub.secretHint, "whsec_…1234")
@@ -506,6 +506,20 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual(bad._tag, "InvalidInput")
           assert.strictEqual((yield* Subscribers.get("missing").pipe(Effect.flip))._tag, "NotFound")
           assert.strictEqual((yield* Subscribers.signingSecrets("missing").pipe(Effect.flip))._tag, "NotFound")
+        }).pipe(provideStore))
+
+      it.effect("seeding from configuration: one subscriber per URL however many replicas seed at once", () =>
+        Effect.gen(function* () {
+          const entry = { url: "https://seeded.example/h", signingSecret: secret, eventFilter: ["*"] }
+          const results = yield* Effect.all([Subscribers.seed(entry), Subscribers.seed(entry), Subscribers.seed(entry)], { concurrency: 3 })
+          assert.deepStrictEqual(results.map((r) => r.created).filter(Boolean).length, 1)
+          assert.strictEqual(new Set(results.map((r) => r.subscriber.subscriberId)).size, 1)
+          const seeded = (yield* Subscribers.list()).filter((s) => s.url === entry.url)
+          assert.strictEqual(seeded.length, 1)
+          assert.strictEqual((yield* Subscribers.signingSecrets(seeded[0]?.subscriberId ?? "")).length, 1)
+          // A subscriber made through the API for the same URL is a separate matter (no seed key).
+          yield* Subscribers.create(entry)
+          assert.strictEqual((yield* Subscribers.list()).filter((s) => s.url === entry.url).length, 2)
         }).pipe(provideStore))
 
       it.effect("rotation: old and new secrets both active during the overlap, newest first; the old one dropped after it", () =>
