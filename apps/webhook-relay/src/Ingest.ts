@@ -80,6 +80,15 @@ const header = (headers: IncomingHttpHeaders, name: string): string | undefined 
   return typeof v === "string" ? v : undefined
 }
 
+/** What happens once a body is read: `answer` is called exactly once. */
+type AdmitAndCommit = (raw: Admission.RawInbound, answer: (reply: Reply) => void) => void
+
+/** Why a commit did not happen, for the log: the failure, an interruption (shutdown), or a defect. */
+const causeMessage = (cause: Cause.Cause<{ readonly message: string }>): string => {
+  const failure = Cause.failureOption(cause)
+  return failure._tag === "Some" ? failure.value.message : Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
+}
+
 export interface Ingest {
   /** The Effect-router handler (used when the server has no raw fast path). */
   readonly handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>
@@ -96,11 +105,6 @@ export const make = (
   Effect.gen(function* () {
     const limit = Math.min(config.maxBodyBytes, Inbox.MaxBodyBytes)
     const onCommitted = options.onCommitted ?? Effect.void
-    const committer = yield* GroupCommit.make<Inbox.NewInboundEvent, Inbox.AppendOutcome, StorageError | InvalidInput>({
-      maxBatch: config.commitBatchSize,
-      grouped: options.grouped ?? true,
-      commit: (events) => Effect.tap(writer.appendBatch(events), () => onCommitted)
-    })
     // Logging from callbacks outside any fiber (failures only) goes through the layer's runtime.
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
@@ -133,30 +137,13 @@ export const make = (
     const committed = (eventId: string, exit: Exit.Exit<Inbox.AppendOutcome, StorageError | InvalidInput>): Reply => {
       if (Exit.isSuccess(exit)) return stored(eventId, exit.value.outcome)
       // An interrupted commit (shutdown) must not look like success either.
-      const failure = Cause.failureOption(exit.cause)
-      return notStored(
-        eventId,
-        failure._tag === "Some" ? failure.value.message : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause)
-      )
+      return notStored(eventId, causeMessage(exit.cause))
     }
-
-    /** Verdict and commit on the writer's worker thread: this thread only hands over the bytes. */
-    const admitBatch = writer.admitBatch
-    const admitter =
-      admitBatch === undefined
-        ? undefined
-        : yield* GroupCommit.make<Admission.RawInbound, Admission.AdmissionOutcome, StorageError>({
-            maxBatch: Math.min(config.commitBatchSize, Inbox.MaxBatchSize),
-            grouped: options.grouped ?? true,
-            commit: (items) =>
-              Effect.tap(admitBatch(items), (outcomes) => (outcomes.some((o) => o._tag === "Stored" && o.outcome === "new") ? onCommitted : Effect.void))
-          })
 
     const admittedReply = (raw: Admission.RawInbound, exit: Exit.Exit<Admission.AdmissionOutcome, StorageError>): Reply => {
       if (Exit.isFailure(exit)) {
-        const failure = Cause.failureOption(exit.cause)
         bump.verified()
-        return notStored(raw.id, failure._tag === "Some" ? failure.value.message : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause))
+        return notStored(raw.id, causeMessage(exit.cause))
       }
       const outcome = exit.value
       switch (outcome._tag) {
@@ -171,21 +158,45 @@ export const make = (
       }
     }
 
-    /** After the body is read: a verdict and commit, then `answer`. */
-    const admitAndCommit = (raw: Admission.RawInbound, answer: (reply: Reply) => void) => {
-      if (admitter !== undefined) return admitter.submitCallback(raw, (exit) => answer(admittedReply(raw, exit)))
-      let verdict: Admission.Verdict
-      try {
-        verdict = admit(settings, raw, Date.now())
-      } catch (error) {
-        runFork(Effect.logError("ingest failed", String(error)))
-        return answer(unavailable)
-      }
-      if (verdict._tag === "Reject") return answer(rejected(verdict))
-      bump.verified()
-      const eventId = verdict.event.eventId
-      committer.submitCallback(verdict.event, (exit) => answer(committed(eventId, exit)))
-    }
+    /** The verdict here, then a group commit through `Inbox.appendBatch` (PostgreSQL). */
+    const verdictHere = Effect.map(
+      GroupCommit.make<Inbox.NewInboundEvent, Inbox.AppendOutcome, StorageError | InvalidInput>({
+        maxBatch: config.commitBatchSize,
+        grouped: options.grouped ?? true,
+        commit: (events) => Effect.tap(writer.appendBatch(events), () => onCommitted)
+      }),
+      (committer): AdmitAndCommit =>
+        (raw, answer) => {
+          let verdict: Admission.Verdict
+          try {
+            verdict = admit(settings, raw, Date.now())
+          } catch (error) {
+            runFork(Effect.logError("ingest failed", String(error)))
+            return answer(unavailable)
+          }
+          if (verdict._tag === "Reject") return answer(rejected(verdict))
+          bump.verified()
+          const eventId = verdict.event.eventId
+          committer.submitCallback(verdict.event, (exit) => answer(committed(eventId, exit)))
+        }
+    )
+
+    /** Verdict and commit on the writer's worker thread (SQLite): this thread only hands over the bytes. */
+    const verdictInWriter = (admitBatch: NonNullable<InboxWriter.InboxWriterService["admitBatch"]>) =>
+      Effect.map(
+        GroupCommit.make<Admission.RawInbound, Admission.AdmissionOutcome, StorageError>({
+          maxBatch: Math.min(config.commitBatchSize, Inbox.MaxBatchSize),
+          grouped: options.grouped ?? true,
+          commit: (items) =>
+            Effect.tap(admitBatch(items), (outcomes) => (outcomes.some((o) => o._tag === "Stored" && o.outcome === "new") ? onCommitted : Effect.void))
+        }),
+        (admitter): AdmitAndCommit =>
+          (raw, answer) =>
+            admitter.submitCallback(raw, (exit) => answer(admittedReply(raw, exit)))
+      )
+
+    /** After the body is read: a verdict and a commit, then `answer` — wherever the writer reaches verdicts. */
+    const admitAndCommit: AdmitAndCommit = writer.admitBatch === undefined ? yield* verdictHere : yield* verdictInWriter(writer.admitBatch)
 
     /** The whole pipeline on callbacks; `answer` is called exactly once. */
     const ingest = (message: IncomingMessage, answer: (reply: Reply) => void) => {
