@@ -5,7 +5,7 @@
  * written by a worker thread holding its own connection to the same WAL file. Both validate
  * with `Inbox.NewInboundBatch` and build rows from the same definition (`internal/inboxRows`).
  */
-import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Schema, type Scope } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Runtime, Schema, type Scope } from "effect"
 import { existsSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import type { AdmissionModule, AdmissionOutcome, RawInbound } from "./Admission.js"
@@ -24,9 +24,11 @@ export interface InboxWriterService {
   /**
    * Present when an admission module runs next to the commits (a SQLite worker started with
    * one): raw requests in, one outcome per request, in order. Batches are committed in the
-   * order they are submitted.
+   * order they are submitted; several handed over close together may share one commit.
    */
   readonly admitBatch?: (items: ReadonlyArray<RawInbound>) => Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError>
+  /** `admitBatch` for callers outside any fiber (the ingest fast path): `done` is called exactly once. */
+  readonly admitCallback?: (items: ReadonlyArray<RawInbound>, done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void) => void
 }
 
 export class InboxWriter extends Context.Tag("@hlconnect/store/InboxWriter")<InboxWriter, InboxWriterService>() {}
@@ -172,19 +174,28 @@ export const makeSqliteWorker = (
         return outcomesFor(batch, yield* Deferred.await(done))
       }).pipe(Effect.withSpan("InboxWriter.appendBatch"))
 
+    const handOver = (r: Running, items: ReadonlyArray<RawInbound>, done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void) => {
+      const id = nextId++
+      r.admitting.set(id, done)
+      r.worker.postMessage({ _tag: "Admit", id, items } satisfies Request)
+    }
+
+    // Only a worker that died needs an Effect (starting its replacement); the running one is posted to directly.
+    const runCallback = Runtime.runCallback(yield* Effect.runtime<never>())
+
     /** Callback-shaped: no fiber or Deferred per batch on the receiving thread's hot path. */
+    const admitCallback = (items: ReadonlyArray<RawInbound>, done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void) => {
+      if (closed) return done(Exit.fail(failure("closed")))
+      if (running !== undefined) return handOver(running, items, done)
+      runCallback(current, { onExit: (exit) => (Exit.isSuccess(exit) ? handOver(exit.value, items, done) : done(Exit.failCause(exit.cause))) })
+    }
+
     const admitBatch = (items: ReadonlyArray<RawInbound>): Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError> =>
-      Effect.flatMap(current, (r) =>
-        Effect.async<ReadonlyArray<AdmissionOutcome>, StorageError>((resume) => {
-          const id = nextId++
-          r.admitting.set(id, (exit) => resume(exit))
-          r.worker.postMessage({ _tag: "Admit", id, items } satisfies Request)
-        })
-      )
+      Effect.async((resume) => admitCallback(items, resume))
 
     return options.admission === undefined
       ? ({ kind: "sqlite-worker", appendBatch } satisfies InboxWriterService)
-      : ({ kind: "sqlite-worker", appendBatch, admitBatch } satisfies InboxWriterService)
+      : ({ kind: "sqlite-worker", appendBatch, admitBatch, admitCallback } satisfies InboxWriterService)
   })
 
 /**

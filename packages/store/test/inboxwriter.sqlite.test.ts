@@ -110,6 +110,47 @@ describe("InboxWriter with an admission module (worker thread)", () => {
       }).pipe(Effect.provide(layerSqlite({ filename })))
     }).pipe(Effect.scoped))
 
+  it.live("chunks handed over together are answered each with its own outcomes, duplicates judged across them in order", () =>
+    Effect.gen(function* () {
+      const filename = join(yield* tempDir, "hlconnect.db")
+      yield* Effect.gen(function* () {
+        const writer = yield* InboxWriter.makeWith({ admission })
+        const admitBatch = writer.admitBatch
+        if (admitBatch === undefined) return assert.fail("a SQLite writer with an admission module admits")
+        // Ten chunks in the same turn (the writer may commit them together): chunk k holds k, k+1 and "shared".
+        const chunks = Array.from({ length: 10 }, (_, k) => [
+          raw(`e${k}`, "s3cret", '{"type":"order.paid"}'),
+          raw(`e${k + 1}`, "s3cret", '{"type":"order.paid"}'),
+          raw("shared", k % 2 === 0 ? "s3cret" : "forged", '{"type":"order.paid"}')
+        ])
+        const outcomes = yield* Effect.all(chunks.map(admitBatch), { concurrency: "unbounded" })
+        const seen = outcomes.map((o) => o.map((x) => (x._tag === "Stored" ? x.outcome : x._tag === "Rejected" ? x.status : x._tag)))
+        assert.deepStrictEqual(seen[0], ["new", "new", "new"])
+        for (let k = 1; k < 10; k++) assert.deepStrictEqual(seen[k], ["duplicate", "new", k % 2 === 0 ? "duplicate" : 401], `chunk ${k}`)
+        const sql = yield* SqlClient
+        const rows = yield* sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM webhook_inbox`
+        assert.strictEqual(rows[0]?.n, 12)
+      }).pipe(Effect.provide(layerSqlite({ filename })))
+    }).pipe(Effect.scoped))
+
+  it.live("a failed commit answers NotStored to every request it held, and the writer carries on", () =>
+    Effect.gen(function* () {
+      const filename = join(yield* tempDir, "hlconnect.db")
+      yield* Effect.gen(function* () {
+        const writer = yield* InboxWriter.makeWith({ admission })
+        const admitBatch = writer.admitBatch
+        if (admitBatch === undefined) return assert.fail("a SQLite writer with an admission module admits")
+        const sql = yield* SqlClient
+        yield* sql`CREATE TRIGGER refuse BEFORE INSERT ON webhook_inbox WHEN NEW.event_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END`
+        const failed = yield* admitBatch([raw("ok", "s3cret", '{"type":"order.paid"}'), raw("bad", "s3cret", '{"type":"order.paid"}'), raw("x", "forged", "{}")])
+        assert.deepStrictEqual(failed.map((o) => o._tag), ["NotStored", "NotStored", "Rejected"])
+        assert.include(failed[0]?._tag === "NotStored" ? failed[0].message : "", "refused")
+        assert.isTrue(Option.isNone(yield* Inbox.get("ok")), "nothing of the failed commit is stored")
+        const after = yield* admitBatch([raw("ok", "s3cret", '{"type":"order.paid"}')])
+        assert.deepStrictEqual(after.map((o) => (o._tag === "Stored" ? o.outcome : o._tag)), ["new"])
+      }).pipe(Effect.provide(layerSqlite({ filename })))
+    }).pipe(Effect.scoped))
+
   it.live("a module without makeAdmission stops the writer from starting, with the reason", () =>
     Effect.gen(function* () {
       const filename = join(yield* tempDir, "hlconnect.db")

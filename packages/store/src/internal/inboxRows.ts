@@ -59,11 +59,11 @@ export const rowsForBatch = (batch: ReadonlyArray<InboundFields>, now: number): 
 /** Row values in `inboxInsertColumns` order, for positional parameters. */
 export const rowValues = (row: InboxRow): ReadonlyArray<InboxRowValue> => inboxInsertColumns.map((c) => row[c])
 
-/** SQLite's multi-row INSERT for `rows` rows with positional `?` parameters. */
-export const sqliteInsertStatement = (rows: number): string => {
-  const tuple = `(${inboxInsertColumns.map(() => "?").join(", ")})`
-  return `INSERT INTO webhook_inbox (${inboxInsertColumns.join(", ")}) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")} ${inboxOnConflict}`
-}
+/** SQLite's single-row INSERT (positional `?`), skipping a duplicate: `changes` is 1 when the row is new. */
+export const sqliteInsertOne = `INSERT INTO webhook_inbox (${inboxInsertColumns.join(", ")}) VALUES (${inboxInsertColumns.map(() => "?").join(", ")}) ON CONFLICT (event_id) DO NOTHING`
+
+/** Where `rowValues` puts the event id. */
+export const eventIdPosition = inboxInsertColumns.indexOf("event_id")
 
 /** Per event of the batch, in order: new if this batch inserted it (first occurrence only), else duplicate. */
 export const outcomesFor = (batch: ReadonlyArray<InboundFields>, inserted: Iterable<string>): ReadonlyArray<AppendOutcome> => {

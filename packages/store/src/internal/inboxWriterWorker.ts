@@ -9,14 +9,13 @@ import { Either, ParseResult, Schema } from "effect"
 import { createRequire } from "node:module"
 import { parentPort, workerData } from "node:worker_threads"
 import { type AdmissionOutcome, type RawInbound, Verdict } from "../Admission.js"
-import { NewInboundEvent } from "./inboundEvent.js"
-import { type InboxRowValue, outcomesFor, rowsForBatch, rowValues, sqliteInsertStatement } from "./inboxRows.js"
+import { MaxBatchSize, NewInboundEvent } from "./inboundEvent.js"
+import { eventIdPosition, type InboxRowValue, newInboxRow, rowValues, sqliteInsertOne } from "./inboxRows.js"
 import { type Reply, Request, WorkerData } from "./inboxWriterProtocol.js"
 
 /** The part of better-sqlite3 used here (the package ships no type declarations). */
 interface Statement {
   readonly run: (...params: ReadonlyArray<InboxRowValue>) => unknown
-  readonly all: (...params: ReadonlyArray<InboxRowValue>) => ReadonlyArray<unknown>
 }
 interface Database {
   readonly pragma: (source: string) => unknown
@@ -41,8 +40,6 @@ const loadDriver = (): DatabaseConstructor => {
   return driver
 }
 
-const Inserted = Schema.Array(Schema.Struct({ event_id: Schema.String }))
-const decodeInserted = Schema.decodeUnknownSync(Inserted)
 const decodeRequest = Schema.decodeUnknownSync(Request)
 
 const port = parentPort
@@ -53,6 +50,8 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e))
 const settings = Schema.decodeUnknownSync(WorkerData)(workerData)
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+/** better-sqlite3's `run` result: `{ changes }` is 1 when the INSERT wrote the row (0: a duplicate, skipped). */
+const isNew = (result: unknown): boolean => isRecord(result) && result.changes === 1
 const decodeVerdict = Schema.decodeUnknownEither(Verdict)
 const validateEvent = Schema.decodeUnknownEither(NewInboundEvent, { errors: "first" })
 const problem = (error: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(error)
@@ -95,73 +94,102 @@ if (db !== undefined) {
   const begin = conn.prepare("BEGIN IMMEDIATE")
   const commit = conn.prepare("COMMIT")
   const rollback = conn.prepare("ROLLBACK")
-  // One prepared statement per batch size seen (at most MaxBatchSize of them).
-  const inserts = new Map<number, Statement>()
-  const insertFor = (n: number): Statement => {
-    let s = inserts.get(n)
-    if (s === undefined) {
-      s = conn.prepare(sqliteInsertStatement(n))
-      inserts.set(n, s)
-    }
-    return s
-  }
-  const append = (rows: ReadonlyArray<ReadonlyArray<InboxRowValue>>): ReadonlyArray<string> => {
+  // One row per run of one statement: cheaper here than a multi-row INSERT … RETURNING.
+  const insert = conn.prepare(sqliteInsertOne)
+  /**
+   * Inserts the rows in one transaction, in order; per row, whether it was new. A repeated id
+   * (stored before, or earlier in the same rows) is skipped: the first occurrence wins.
+   */
+  const insertAll = (rows: ReadonlyArray<ReadonlyArray<InboxRowValue>>): ReadonlyArray<boolean> => {
     begin.run()
     try {
-      const inserted = decodeInserted(insertFor(rows.length).all(...rows.flat()))
+      const fresh = rows.map((row) => isNew(insert.run(...row)))
       commit.run()
-      return inserted.map((r) => r.event_id)
+      return fresh
     } catch (e) {
       // A failed COMMIT may already have rolled back.
       if (conn.inTransaction) rollback.run()
       throw e
     }
   }
-  /** Admits what it can, commits the admitted in one transaction, answers per item in order. */
-  const admitBatch = (admit: (raw: RawInbound) => unknown, items: ReadonlyArray<RawInbound>): ReadonlyArray<AdmissionOutcome> => {
-    const results: Array<AdmissionOutcome> = new Array(items.length)
-    const admitted: Array<NewInboundEvent> = []
-    const positions: Array<number> = []
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]
-      if (item === undefined) continue
-      let verdict: Either.Either<Verdict, ParseResult.ParseError>
-      try {
-        verdict = decodeVerdict(admit(item))
-      } catch (e) {
-        results[i] = { _tag: "NotStored", message: `admission failed: ${messageOf(e)}` }
-        continue
-      }
-      if (Either.isLeft(verdict)) {
-        results[i] = { _tag: "NotStored", message: `admission returned a malformed verdict: ${problem(verdict.left)}` }
-        continue
-      }
-      const v = verdict.right
-      if (v._tag === "Reject") {
-        results[i] = { _tag: "Rejected", status: v.status, error: v.error, message: v.message, reason: v.reason }
-        continue
-      }
-      const event = validateEvent(v.event)
-      if (Either.isLeft(event)) {
-        results[i] = { _tag: "NotStored", message: `admitted event is not storable: ${problem(event.left)}` }
-        continue
-      }
-      admitted.push(event.right)
-      positions.push(i)
+  /** The ids `rows` inserted. */
+  const append = (rows: ReadonlyArray<ReadonlyArray<InboxRowValue>>): ReadonlyArray<string> => {
+    const fresh = insertAll(rows)
+    return rows.flatMap((row, i) => (fresh[i] === true ? [String(row[eventIdPosition])] : []))
+  }
+  const storable = (event: unknown): Either.Either<NewInboundEvent, AdmissionOutcome> =>
+    Either.mapLeft(validateEvent(event), (error) => ({ _tag: "NotStored", message: `admitted event is not storable: ${problem(error)}` }))
+
+  /** One raw request's verdict: an event to store (right), or the outcome to answer at once (left). */
+  const verdictFor = (admit: (raw: RawInbound) => unknown, item: RawInbound): Either.Either<NewInboundEvent, AdmissionOutcome> => {
+    let returned: unknown
+    try {
+      returned = admit(item)
+    } catch (e) {
+      return Either.left({ _tag: "NotStored", message: `admission failed: ${messageOf(e)}` })
     }
-    if (admitted.length > 0) {
+    // The usual verdict is checked where it matters, the event to store; any other is decoded whole.
+    if (isRecord(returned) && returned._tag === "Admit" && returned.event !== undefined) return storable(returned.event)
+    const verdict = decodeVerdict(returned)
+    if (Either.isLeft(verdict)) return Either.left({ _tag: "NotStored", message: `admission returned a malformed verdict: ${problem(verdict.left)}` })
+    const v = verdict.right
+    return v._tag === "Reject" ? Either.left({ _tag: "Rejected", status: v.status, error: v.error, message: v.message, reason: v.reason }) : storable(v.event)
+  }
+
+  /**
+   * The group being formed: events admitted from every `Admit` received since the last commit
+   * (where each one's outcome goes), and the replies waiting for that commit. Messages that
+   * arrive during a commit's fsync are admitted together on the next turn and share the next
+   * commit, so the sender can hand over small chunks early without costing an fsync each.
+   */
+  let events: Array<NewInboundEvent> = []
+  let slots: Array<{ readonly results: Array<AdmissionOutcome>; readonly at: number }> = []
+  let replies: Array<{ readonly id: number; readonly results: Array<AdmissionOutcome> }> = []
+  let scheduled = false
+
+  const commitGroup = () => {
+    scheduled = false
+    const group = { events, slots, replies }
+    events = []
+    slots = []
+    replies = []
+    if (group.events.length > 0) {
       try {
-        const outcomes = outcomesFor(admitted, append(rowsForBatch(admitted, Date.now()).map(rowValues)))
-        outcomes.forEach((o, k) => {
-          const at = positions[k]
-          if (at !== undefined) results[at] = { _tag: "Stored", eventId: o.eventId, outcome: o.outcome }
+        const now = Date.now()
+        const fresh = insertAll(group.events.map((event) => rowValues(newInboxRow(event, now))))
+        group.slots.forEach((slot, k) => {
+          const event = group.events[k]
+          if (event !== undefined) slot.results[slot.at] = { _tag: "Stored", eventId: event.eventId, outcome: fresh[k] === true ? "new" : "duplicate" }
         })
       } catch (e) {
         const message = messageOf(e)
-        for (const at of positions) results[at] = { _tag: "NotStored", message }
+        for (const slot of group.slots) slot.results[slot.at] = { _tag: "NotStored", message }
       }
     }
-    return results
+    for (const reply of group.replies) send({ _tag: "AdmitResults", id: reply.id, results: reply.results })
+  }
+
+  /** Admits one message's requests into the group; commits at the end of this turn (or now, when full). */
+  const admitInto = (admit: (raw: RawInbound) => unknown, id: number, items: ReadonlyArray<RawInbound>) => {
+    // One statement per commit: keep the group within the batch limit.
+    if (events.length + items.length > MaxBatchSize) commitGroup()
+    const results: Array<AdmissionOutcome> = new Array(items.length)
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]
+      if (item === undefined) continue
+      const verdict = verdictFor(admit, item)
+      if (Either.isRight(verdict)) {
+        events.push(verdict.right)
+        slots.push({ results, at: i })
+      } else {
+        results[i] = verdict.left
+      }
+    }
+    replies.push({ id, results })
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(commitGroup)
+    }
   }
 
   port.on("message", (raw: unknown) => {
@@ -171,17 +199,19 @@ if (db !== undefined) {
     } catch {
       return
     }
-    if (request._tag === "Close") {
-      conn.close()
-      port.close()
-      return
-    }
     if (request._tag === "Admit") {
       if (admission === undefined) {
         send({ _tag: "AppendFailed", id: request.id, message: "this worker was started without an admission module" })
         return
       }
-      send({ _tag: "AdmitResults", id: request.id, results: admitBatch(admission, request.items) })
+      admitInto(admission, request.id, request.items)
+      return
+    }
+    // Whatever is admitted commits first: batches are committed in the order they arrive.
+    if (scheduled) commitGroup()
+    if (request._tag === "Close") {
+      conn.close()
+      port.close()
       return
     }
     try {
