@@ -27,7 +27,8 @@ export const WireId = Schema.transformOrFail(Schema.Union(Schema.String, Schema.
   encode: (s) => ParseResult.succeed(s)
 })
 
-const minorOf = (value: string | number): number | undefined => {
+/** A price in minor units (cents), or undefined when it is not a non-negative decimal with at most 2 decimals. */
+export const minorOf = (value: string | number): number | undefined => {
   if (typeof value === "string") {
     // Strings are parsed exactly: no binary floating point involved.
     const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(value.trim())
@@ -145,14 +146,17 @@ const describe = (error: ParseResult.ParseError): string => {
   return path === "" ? issue.message : `${path}: ${issue.message}`
 }
 
-/** Parses and decodes a (verified) raw body. */
-export const parse = (body: string): Either.Either<CommerceEvent, MalformedEvent> => {
-  let json: unknown
+/** The JSON of a (verified) raw body: 400 when it is not JSON. */
+export const parseJson = (body: string): Either.Either<unknown, MalformedEvent> => {
   try {
-    json = JSON.parse(body)
+    return Either.right(JSON.parse(body))
   } catch (error) {
     return Either.left(new MalformedEvent({ status: 400, message: `body is not JSON: ${error instanceof Error ? error.message : String(error)}` }))
   }
+}
+
+/** Decodes parsed JSON: 400 without an envelope, 422 for an unknown type or content the schema refuses. */
+export const decodeJson = (json: unknown): Either.Either<CommerceEvent, MalformedEvent> => {
   if (typeof json !== "object" || json === null || Array.isArray(json) || !("type" in json)) {
     return Either.left(new MalformedEvent({ status: 400, message: "body must be a JSON object with type and data" }))
   }
@@ -166,3 +170,6 @@ export const parse = (body: string): Either.Either<CommerceEvent, MalformedEvent
   }
   return Either.mapLeft(decodeEnvelope(json), (error) => new MalformedEvent({ status: 422, message: `${json.type}: ${describe(error)}` }))
 }
+
+/** Parses and decodes a (verified) raw body. */
+export const parse = (body: string): Either.Either<CommerceEvent, MalformedEvent> => Either.flatMap(parseJson(body), decodeJson)

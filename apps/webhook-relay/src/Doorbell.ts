@@ -6,11 +6,17 @@ import { type Duration, Effect, Queue } from "effect"
 
 export interface Doorbell {
   readonly ring: Effect.Effect<void>
+  /** `ring` from outside any fiber (a callback). */
+  readonly ringNow: () => void
   /** Waits for a ring or `timeout`, whichever comes first. */
   readonly wait: (timeout: Duration.DurationInput) => Effect.Effect<void>
 }
 
 export const make: Effect.Effect<Doorbell> = Effect.map(Queue.sliding<void>(1), (queue) => ({
   ring: Queue.offer(queue, undefined).pipe(Effect.asVoid),
+  // A full queue (capacity 1) means the bell is already ringing.
+  ringNow: () => {
+    Queue.unsafeOffer(queue, undefined)
+  },
   wait: (timeout) => Queue.take(queue).pipe(Effect.timeoutOption(timeout), Effect.asVoid)
 }))

@@ -7,7 +7,8 @@
  */
 import type { Admission } from "@hlconnect/store"
 import { Duration, Either, Redacted, Schema } from "effect"
-import { parse } from "./CommerceEvents.js"
+import { decodeJson, parseJson } from "./CommerceEvents.js"
+import { surelyAccepted } from "./EventPrecheck.js"
 import type { RelayConfig } from "./RelayConfig.js"
 import { type SigningKey, verify } from "./Signature.js"
 
@@ -54,7 +55,12 @@ export const admit = (settings: AdmissionSettings, raw: Admission.RawInbound, no
   } catch {
     return reject(400, "malformed_body", "malformed", "body is not valid UTF-8")
   }
-  const event = parse(text)
+  const json = parseJson(text)
+  if (Either.isLeft(json)) return reject(400, "malformed_body", "malformed", json.left.message)
+  // The ordinary event is recognised without the full decode; anything else is decided (and explained) by the schemas.
+  const recognised = surelyAccepted(json.right)
+  if (recognised !== undefined) return { _tag: "Admit", event: { eventId: id, source, eventType: recognised, body: text } }
+  const event = decodeJson(json.right)
   if (Either.isLeft(event)) {
     const status = event.left.status
     return status === 400

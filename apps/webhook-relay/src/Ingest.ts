@@ -27,6 +27,12 @@ export const path = "/webhooks/commerce"
 
 export { inboundRequests as inboundTotal } from "./RelayMetrics.js"
 
+/**
+ * Requests handed to the SQLite writer at once: small, so the writer starts verifying while this
+ * thread is still reading the rest of a burst (it commits whatever has reached it together).
+ */
+const handOverChunk = 16
+
 class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{ readonly limit: number }> {}
 class BodyUnreadable extends Data.TaggedError("BodyUnreadable")<{ readonly message: string }> {}
 
@@ -100,11 +106,11 @@ export interface Ingest {
 export const make = (
   config: RelayConfig,
   writer: InboxWriter.InboxWriterService,
-  options: { readonly grouped?: boolean; readonly onCommitted?: Effect.Effect<void> } = {}
+  options: { readonly onCommitted?: () => void } = {}
 ): Effect.Effect<Ingest, never, Scope.Scope> =>
   Effect.gen(function* () {
     const limit = Math.min(config.maxBodyBytes, Inbox.MaxBodyBytes)
-    const onCommitted = options.onCommitted ?? Effect.void
+    const onCommitted = options.onCommitted ?? (() => {})
     // Logging from callbacks outside any fiber (failures only) goes through the layer's runtime.
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
@@ -162,8 +168,7 @@ export const make = (
     const verdictHere = Effect.map(
       GroupCommit.make<Inbox.NewInboundEvent, Inbox.AppendOutcome, StorageError | InvalidInput>({
         maxBatch: config.commitBatchSize,
-        grouped: options.grouped ?? true,
-        commit: (events) => Effect.tap(writer.appendBatch(events), () => onCommitted)
+        commit: (events) => Effect.tap(writer.appendBatch(events), () => Effect.sync(onCommitted))
       }),
       (committer): AdmitAndCommit =>
         (raw, answer) => {
@@ -182,13 +187,15 @@ export const make = (
     )
 
     /** Verdict and commit on the writer's worker thread (SQLite): this thread only hands over the bytes. */
-    const verdictInWriter = (admitBatch: NonNullable<InboxWriter.InboxWriterService["admitBatch"]>) =>
+    const verdictInWriter = (admitCallback: NonNullable<InboxWriter.InboxWriterService["admitCallback"]>) =>
       Effect.map(
-        GroupCommit.make<Admission.RawInbound, Admission.AdmissionOutcome, StorageError>({
-          maxBatch: Math.min(config.commitBatchSize, Inbox.MaxBatchSize),
-          grouped: options.grouped ?? true,
-          commit: (items) =>
-            Effect.tap(admitBatch(items), (outcomes) => (outcomes.some((o) => o._tag === "Stored" && o.outcome === "new") ? onCommitted : Effect.void))
+        GroupCommit.pipelined<Admission.RawInbound, Admission.AdmissionOutcome, StorageError>({
+          chunk: handOverChunk,
+          commit: (items, done) =>
+            admitCallback(items, (exit) => {
+              if (Exit.isSuccess(exit) && exit.value.some((o) => o._tag === "Stored" && o.outcome === "new")) onCommitted()
+              done(exit)
+            })
         }),
         (admitter): AdmitAndCommit =>
           (raw, answer) =>
@@ -196,7 +203,7 @@ export const make = (
       )
 
     /** After the body is read: a verdict and a commit, then `answer` — wherever the writer reaches verdicts. */
-    const admitAndCommit: AdmitAndCommit = writer.admitBatch === undefined ? yield* verdictHere : yield* verdictInWriter(writer.admitBatch)
+    const admitAndCommit: AdmitAndCommit = writer.admitCallback === undefined ? yield* verdictHere : yield* verdictInWriter(writer.admitCallback)
 
     /** The whole pipeline on callbacks; `answer` is called exactly once. */
     const ingest = (message: IncomingMessage, answer: (reply: Reply) => void) => {

@@ -45,8 +45,6 @@ const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.G
   })
 
 export interface Options {
-  /** Group commit on (default) or one commit per event (for comparison). */
-  readonly groupCommit?: boolean
   /** Start the dispatcher and delivery workers (default true). */
   readonly workers?: boolean
   /**
@@ -88,8 +86,8 @@ export const layer = (
             ? yield* InboxWriter.makeStore
             : // A relay that cannot write its inbox must not start.
               yield* Effect.orDie(InboxWriter.makeWith({ admission: InboundAdmission.module(InboundAdmission.settingsOf(config)) }))
-      yield* Effect.logInfo(`inbox commits via ${writer.kind}${writer.admitBatch === undefined ? "" : " (verified and decoded there too)"}`)
-      const ingest = yield* Ingest.make(config, writer, { grouped: options.groupCommit ?? true, onCommitted: inboxBell.ring })
+      yield* Effect.logInfo(`inbox commits via ${writer.kind}${writer.admitCallback === undefined ? "" : " (verified and decoded there too)"}`)
+      const ingest = yield* Ingest.make(config, writer, { onCommitted: inboxBell.ringNow })
       const admin = yield* Admin.make(config, { inbox: inboxBell, deliveries: deliveryBell, guard })
       if (options.workers ?? true) {
         const health = yield* SubscriberHealth.make(config)

@@ -1,4 +1,4 @@
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import * as GroupCommit from "../src/GroupCommit.js"
 
@@ -37,5 +37,48 @@ describe("GroupCommit", () => {
       })
     )
     await Effect.runPromise(program)
+  })
+
+  it("pipelined: hands over a full chunk at once and the rest at the end of the turn, without waiting for earlier commits", async () => {
+    const handedOver: Array<ReadonlyArray<number>> = []
+    const unanswered: Array<() => void> = []
+    const program = Effect.scoped(
+      Effect.gen(function* () {
+        const gc = yield* GroupCommit.pipelined<number, number, string>({
+          chunk: 4,
+          // Answers only when told: nothing is committed until the test says so.
+          commit: (items, done) => {
+            handedOver.push(items)
+            unanswered.push(() => done(items.includes(100) ? Exit.fail("disk full") : Exit.succeed(items.map((i) => i * 10))))
+          }
+        })
+        const results = Effect.forEach([1, 2, 3, 4, 5, 6, 100], (i) => Effect.exit(gc.submit(i)), { concurrency: "unbounded" })
+        const fiber = yield* Effect.fork(results)
+        yield* Effect.sleep("20 millis")
+        // Two hand-offs in flight at once: the full chunk, then the rest at the end of the turn.
+        expect(handedOver).toEqual([[1, 2, 3, 4], [5, 6, 100]])
+        for (const answer of unanswered) answer()
+        const exits = yield* Fiber.join(fiber)
+        expect(exits.slice(0, 4)).toEqual([10, 20, 30, 40].map((n) => Exit.succeed(n)))
+        // A failed commit fails the requests it held.
+        expect(exits.slice(4).every(Exit.isFailure)).toBe(true)
+      })
+    )
+    await Effect.runPromise(program)
+  })
+
+  it("pipelined: a request not yet handed over when the scope closes is told it was interrupted", async () => {
+    let exit: Exit.Exit<number, string> | undefined
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const gc = yield* GroupCommit.pipelined<number, number, string>({ chunk: 10, commit: () => {} })
+          gc.submitCallback(1, (e) => {
+            exit = e
+          })
+        })
+      )
+    )
+    expect(exit !== undefined && Exit.isInterrupted(exit)).toBe(true)
   })
 })
