@@ -4,14 +4,16 @@
  * pipelining) writing pre-built, pre-signed request bytes: the cheapest client there is, so the
  * generator is not what limits the bare server.
  *
- * Messages: `load` (the raw requests, once per target), then `run`s; each `run` answers a `RunResult`.
+ * Messages: `load` (which requests to build and sign, once per target), then `run`s; each `run`
+ * answers a `RunResult`.
  */
 import { connect, type Socket } from "node:net"
 import { parentPort } from "node:worker_threads"
+import { type Batch, rawRequests } from "./requests.js"
 
 export interface LoadMessage {
   readonly _tag: "load"
-  readonly requests: ReadonlyArray<string>
+  readonly batch: Batch
 }
 
 export interface RunMessage {
@@ -138,10 +140,18 @@ const run = (m: RunMessage): Promise<RunResult> =>
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null
 
+const isBatch = (v: unknown): v is Batch =>
+  isRecord(v) &&
+  typeof v.secret === "string" &&
+  typeof v.prefix === "string" &&
+  typeof v.count === "number" &&
+  typeof v.orderBase === "number" &&
+  typeof v.token === "string"
+
 parentPort?.on("message", (message: unknown) => {
   if (!isRecord(message)) return
-  if (message._tag === "load" && Array.isArray(message.requests)) {
-    requests = message.requests.filter((r): r is string => typeof r === "string").map((r) => Buffer.from(r, "utf8"))
+  if (message._tag === "load" && isBatch(message.batch)) {
+    requests = rawRequests(message.batch)
     parentPort?.postMessage({ _tag: "loaded", count: requests.length })
     return
   }
