@@ -314,7 +314,17 @@ export const make = (
           })
         )
       ),
-      HttpRouter.post("/admin/subscribers/:id/enable", guard(Effect.flatMap(id, (s) => Effect.flatMap(subscribers.enable(s), (x) => subscriberResponse(x))))),
+      HttpRouter.post(
+        "/admin/subscribers/:id/enable",
+        guard(
+          Effect.gen(function* () {
+            const subscriberId = yield* id
+            // A subscriber that was off may point somewhere it must not now (DNS moved, rules tightened): checked before it is on again.
+            yield* options.guard.check((yield* subscribers.get(subscriberId)).url)
+            return yield* subscriberResponse(yield* subscribers.enable(subscriberId))
+          })
+        )
+      ),
       HttpRouter.post(
         "/admin/subscribers/:id/rotate-secret",
         guard(

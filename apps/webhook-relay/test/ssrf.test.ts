@@ -160,6 +160,26 @@ describe("relay with the guard on (the default)", () => {
     await receiver.close()
   })
 
+  it("enabling a subscriber checks its URL again: one whose name now points inside stays disabled, with the reason", async () => {
+    dns.set("moved.example.test", "93.184.216.34")
+    // Its own event type only: nothing else in this file is sent to it.
+    const created = await admin(relay, "POST", "/admin/subscribers", { url: "https://moved.example.test/hook", events: ["test.moved"], secret: newSecret() })
+    expect(created.status).toBe(201)
+    const id = String(created.json.id)
+    expect((await admin(relay, "POST", `/admin/subscribers/${id}/disable`, { reason: "maintenance" })).status).toBe(200)
+    dns.set("moved.example.test", "10.0.0.7")
+    const refused = await admin(relay, "POST", `/admin/subscribers/${id}/enable`)
+    expect(refused.status).toBe(422)
+    expect(refused.json.error).toBe("private_address")
+    expect(String(refused.json.message)).toMatch(/resolves to 10\.0\.0\.7, a private address/)
+    expect((await admin(relay, "GET", `/admin/subscribers/${id}`)).json.enabled).toBe(false)
+    // Pointing outside again, it can be enabled.
+    dns.set("moved.example.test", "93.184.216.34")
+    const enabled = await admin(relay, "POST", `/admin/subscribers/${id}/enable`)
+    expect(enabled.status).toBe(200)
+    expect(enabled.json.enabled).toBe(true)
+  })
+
   it("RELAY_SUBSCRIBERS are checked too: a relay seeded with a private URL does not start", async () => {
     await expect(
       startRelay({ allowPrivateSubscribers: false, seedSubscribers: [{ url: "http://127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }] })
