@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, type Scope } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -77,13 +77,22 @@ describe("InboxWriter with an admission module (worker thread)", () => {
   const admission = { url: new URL("./fixtures/admission.ts", import.meta.url).href, options: { secret: "s3cret" } }
   const raw = (id: string, signature: string, body: string) => ({ id, signature, body: new TextEncoder().encode(body) })
 
-  it.live("verdicts and commits per request, in order: stored, duplicate, rejected, not storable", () =>
+  /** `use` with the admitting writer of a fresh SQLite store (and that store's services). */
+  const withAdmitter = <A, E>(
+    use: (admitBatch: NonNullable<InboxWriter.InboxWriterService["admitBatch"]>) => Effect.Effect<A, E, Inbox | SqlClient | Scope.Scope>
+  ) =>
     Effect.gen(function* () {
       const filename = join(yield* tempDir, "hlconnect.db")
-      yield* Effect.gen(function* () {
-        const writer = yield* InboxWriter.makeWith({ admission })
-        const admitBatch = writer.admitBatch
-        if (admitBatch === undefined) return assert.fail("a SQLite writer with an admission module admits")
+      return yield* Effect.gen(function* () {
+        const admitBatch = (yield* InboxWriter.makeWith({ admission })).admitBatch
+        if (admitBatch === undefined) return yield* Effect.dieMessage("a SQLite writer with an admission module admits")
+        return yield* use(admitBatch)
+      }).pipe(Effect.provide(layerSqlite({ filename })))
+    }).pipe(Effect.scoped)
+
+  it.live("verdicts and commits per request, in order: stored, duplicate, rejected, not storable", () =>
+    withAdmitter((admitBatch) =>
+      Effect.gen(function* () {
         const outcomes = yield* admitBatch([
           raw("a", "s3cret", '{"type":"order.paid"}'),
           raw("b", "forged", '{"type":"order.paid"}'),
@@ -107,16 +116,12 @@ describe("InboxWriter with an admission module (worker thread)", () => {
         const again = yield* admitBatch([raw("a", "s3cret", '{"type":"order.paid"}'), raw("e", "s3cret", '{"type":"order.refunded"}')])
         assert.deepStrictEqual(again.map((o) => (o._tag === "Stored" ? o.outcome : o._tag)), ["duplicate", "new"])
         assert.deepStrictEqual(Option.map(yield* Inbox.get("e"), (e) => e.eventType), Option.some("order.refunded"))
-      }).pipe(Effect.provide(layerSqlite({ filename })))
-    }).pipe(Effect.scoped))
+      })
+    ))
 
   it.live("chunks handed over together are answered each with its own outcomes, duplicates judged across them in order", () =>
-    Effect.gen(function* () {
-      const filename = join(yield* tempDir, "hlconnect.db")
-      yield* Effect.gen(function* () {
-        const writer = yield* InboxWriter.makeWith({ admission })
-        const admitBatch = writer.admitBatch
-        if (admitBatch === undefined) return assert.fail("a SQLite writer with an admission module admits")
+    withAdmitter((admitBatch) =>
+      Effect.gen(function* () {
         // Ten chunks in the same turn (the writer may commit them together): chunk k holds k, k+1 and "shared".
         const chunks = Array.from({ length: 10 }, (_, k) => [
           raw(`e${k}`, "s3cret", '{"type":"order.paid"}'),
@@ -130,16 +135,12 @@ describe("InboxWriter with an admission module (worker thread)", () => {
         const sql = yield* SqlClient
         const rows = yield* sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM webhook_inbox`
         assert.strictEqual(rows[0]?.n, 12)
-      }).pipe(Effect.provide(layerSqlite({ filename })))
-    }).pipe(Effect.scoped))
+      })
+    ))
 
   it.live("a failed commit answers NotStored to every request it held, and the writer carries on", () =>
-    Effect.gen(function* () {
-      const filename = join(yield* tempDir, "hlconnect.db")
-      yield* Effect.gen(function* () {
-        const writer = yield* InboxWriter.makeWith({ admission })
-        const admitBatch = writer.admitBatch
-        if (admitBatch === undefined) return assert.fail("a SQLite writer with an admission module admits")
+    withAdmitter((admitBatch) =>
+      Effect.gen(function* () {
         const sql = yield* SqlClient
         yield* sql`CREATE TRIGGER refuse BEFORE INSERT ON webhook_inbox WHEN NEW.event_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END`
         const failed = yield* admitBatch([raw("ok", "s3cret", '{"type":"order.paid"}'), raw("bad", "s3cret", '{"type":"order.paid"}'), raw("x", "forged", "{}")])
@@ -148,8 +149,8 @@ describe("InboxWriter with an admission module (worker thread)", () => {
         assert.isTrue(Option.isNone(yield* Inbox.get("ok")), "nothing of the failed commit is stored")
         const after = yield* admitBatch([raw("ok", "s3cret", '{"type":"order.paid"}')])
         assert.deepStrictEqual(after.map((o) => (o._tag === "Stored" ? o.outcome : o._tag)), ["new"])
-      }).pipe(Effect.provide(layerSqlite({ filename })))
-    }).pipe(Effect.scoped))
+      })
+    ))
 
   it.live("a module without makeAdmission stops the writer from starting, with the reason", () =>
     Effect.gen(function* () {
