@@ -43,6 +43,7 @@ import * as Relay from "../dist/Relay.js"
 import * as RelayConfig from "../dist/RelayConfig.js"
 import type { LoadMessage, RunResult } from "./loadgen.js"
 import { startReference } from "./reference.js"
+import { listening, type Target } from "./target.js"
 import { type Batch, paidBody, signed } from "./requests.js"
 
 const envNumber = (name: string, fallback: number) => {
@@ -156,24 +157,6 @@ const measure = async (generator: Generator, port: number, conns: number, cycle:
     failed: warm.failed + many.failed + (one?.failed ?? 0),
     statuses,
     exhausted: many.exhausted || one?.exhausted === true
-  }
-}
-
-/** A server under test: where it listens, and how to stop it. */
-interface Target {
-  readonly port: number
-  readonly close: () => Promise<void>
-}
-
-const listening = async (server: ReturnType<typeof createServer>): Promise<Target> => {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
-  const address = server.address()
-  return {
-    port: typeof address === "object" && address !== null ? address.port : 0,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>((r) => server.close(() => r()))
-    }
   }
 }
 

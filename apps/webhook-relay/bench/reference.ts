@@ -8,6 +8,7 @@
  */
 import { createServer } from "node:http"
 import { Worker } from "node:worker_threads"
+import { listening } from "./target.js"
 
 interface Waiting {
   readonly answers: ReadonlyArray<(status: number) => void>
@@ -72,13 +73,11 @@ export const startReference = async (options: { readonly filename: string; reado
       }
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const address = server.address()
+  const target = await listening(server)
   return {
-    port: typeof address === "object" && address !== null ? address.port : 0,
+    port: target.port,
     close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await target.close()
       await worker.terminate()
     }
   }
