@@ -15,6 +15,7 @@ import {
 import { NewInboundBatch, type NewInboundEvent } from "./internal/inboundEvent.js"
 import { type AppendOutcome, inboxOnConflict, outcomesFor, rowsForBatch } from "./internal/inboxRows.js"
 import * as Leases from "./internal/lease.js"
+import { deleteEnded, type EndedTable, PurgeRequest } from "./internal/purge.js"
 import { ClaimRequest, Lease } from "./Lease.js"
 import type { Page } from "./OrderLines.js"
 
@@ -37,6 +38,7 @@ export class InboxEvent extends Schema.Class<InboxEvent>("InboxEvent")({
 }) {}
 
 export type { AppendOutcome } from "./internal/inboxRows.js"
+export { PurgeRequest } from "./internal/purge.js"
 
 export interface ClaimedInboxEvent {
   readonly lease: Lease
@@ -68,6 +70,11 @@ const inboxLeases: Leases.LeaseTable = {
   key: "event_id",
   dueColumn: "next_attempt_at",
   eligible: (sql) => sql`state = 'pending'`
+}
+
+const inboxEnded: EndedTable = {
+  table: "webhook_inbox",
+  key: "event_id",
 }
 
 export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
@@ -198,6 +205,18 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         })
       }).pipe(storage)
 
-    return { appendBatch, get, claim, renew, complete, retryLater, deadLetter, listDead, listByState, replay } as const
+    /**
+     * Retention: delete up to `limit` processed or dead events last changed (`updated_at`) before
+     * `before` (epoch ms); returns how many. Pending events are never touched. Once gone, a sender's
+     * retry of the same id is taken as new, so keep them longer than senders retry.
+     */
+    const purgeEnded = (request: PurgeRequest): Effect.Effect<number, InvalidInput | StorageError> =>
+      decodeInput(PurgeRequest)(request).pipe(
+        Effect.flatMap((req) => deleteEnded(sql, inboxEnded, req)),
+        storage,
+        Effect.withSpan("Inbox.purgeEnded")
+      )
+
+    return { appendBatch, get, claim, renew, complete, retryLater, deadLetter, listDead, listByState, replay, purgeEnded } as const
   })
 }) {}

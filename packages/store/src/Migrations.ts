@@ -180,16 +180,29 @@ const m0005_subscriber_seed_key = ddl([
   `CREATE UNIQUE INDEX subscribers_by_seed_key ON subscribers (seed_key)`
 ])
 
+/**
+ * Retention picks ended inbox events and deliveries by `updated_at` (partial indexes over the
+ * rows that are not pending), and outbound events no delivery refers to by `created_at`.
+ * Without these indexes every purge batch would scan and sort the whole table.
+ */
+const m0006_retention_indexes = ddl([
+  // Partial: a new (pending) row — every inbound event — does not touch them.
+  `CREATE INDEX webhook_inbox_ended ON webhook_inbox (updated_at) WHERE state <> 'pending'`,
+  `CREATE INDEX deliveries_ended ON deliveries (updated_at) WHERE state <> 'pending'`,
+  `CREATE INDEX outbound_events_by_created ON outbound_events (created_at)`
+])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
   "0002_outbound_and_reconcile": m0002_outbound_and_reconcile,
   "0003_order_line_parts": m0003_order_line_parts,
   "0004_subscriber_secrets_and_health": m0004_subscriber_secrets_and_health,
-  "0005_subscriber_seed_key": m0005_subscriber_seed_key
+  "0005_subscriber_seed_key": m0005_subscriber_seed_key,
+  "0006_retention_indexes": m0006_retention_indexes
 } as const
 
-export const latestVersion = 5
+export const latestVersion = 6
 
 export const migrationsTable = "store_migrations"
 

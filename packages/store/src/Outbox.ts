@@ -16,10 +16,13 @@ import {
   storage
 } from "./internal/codec.js"
 import * as Leases from "./internal/lease.js"
+import { deleteEnded, type EndedTable, PurgeRequest, skipLocked } from "./internal/purge.js"
 import { ClaimRequest, Lease } from "./Lease.js"
 import type { Page } from "./OrderLines.js"
 import { matchesFilter, publicColumns, Subscriber } from "./Subscribers.js"
 import { atomically } from "./internal/atomically.js"
+
+export { PurgeRequest } from "./internal/purge.js"
 
 /** Largest outbound payload (as JSON) accepted. */
 export const MaxPayloadBytes = 256 * 1024
@@ -108,6 +111,11 @@ const deliveryLeases: Leases.LeaseTable = {
   key: "delivery_id",
   dueColumn: "next_attempt_at",
   eligible: (sql) => sql`state = 'pending'`
+}
+
+const deliveriesEnded: EndedTable = {
+  table: "deliveries",
+  key: "delivery_id",
 }
 
 export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", {
@@ -339,6 +347,36 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
         return yield* new IllegalTransition({ entity: "delivery", id, from: current.state, to: "pending" })
       }).pipe(storage)
 
+    /**
+     * Retention, in one transaction: delete up to `limit` delivered or dead deliveries last changed
+     * (`updated_at`) before `before` (epoch ms), then up to `limit` outbound events created before it
+     * that no delivery refers to any more. Pending deliveries, and the events they carry, are never
+     * touched; nor are the per-order sequence counters, so an order's numbers keep increasing.
+     */
+    const purgeEnded = (
+      request: PurgeRequest
+    ): Effect.Effect<{ readonly deliveries: number; readonly events: number }, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(PurgeRequest)(request)
+        return yield* atomically(sql)(
+          Effect.gen(function* () {
+            const deliveries = yield* deleteEnded(sql, deliveriesEnded, req)
+            // No new delivery is ever added to an old event (only `append` inserts them, with a new
+            // one), so an event found without deliveries here stays without.
+            const events = yield* sql`DELETE FROM outbound_events WHERE event_id IN (
+                SELECT event_id FROM outbound_events e
+                WHERE created_at < ${req.before}
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.event_id)
+                ORDER BY created_at
+                LIMIT ${req.limit}
+                ${skipLocked(sql)}
+              )
+              RETURNING event_id`
+            return { deliveries, events: events.length }
+          })
+        )
+      }).pipe(storage, Effect.withSpan("Outbox.purgeEnded"))
+
     return {
       append,
       eventsForOrder,
@@ -350,7 +388,8 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
       deadLetter,
       listDeadLettered,
       listDeliveries,
-      replay
+      replay,
+      purgeEnded
     } as const
   })
 }) {}

@@ -5,7 +5,7 @@ import { Inbox } from "../src/Inbox.js"
 import * as InboxWriter from "../src/InboxWriter.js"
 import * as Migrations from "../src/Migrations.js"
 import { type NewOrderLine, OrderLines } from "../src/OrderLines.js"
-import { type Delivery, Outbox } from "../src/Outbox.js"
+import { type Delivery, type DeliveryState, Outbox } from "../src/Outbox.js"
 import { ReconcileRuns } from "../src/ReconcileRuns.js"
 import { layerServices, Store } from "../src/Store.js"
 import { Subscribers } from "../src/Subscribers.js"
@@ -46,7 +46,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
       it.effect("from empty: creates every table; a second run is a no-op", () =>
         Effect.gen(function* () {
           const first = yield* Migrations.run()
-          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5])
+          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
           for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
@@ -65,7 +65,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* sql`INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, attempts, next_attempt_at, updated_at)
             VALUES ('evt-v1', 'vendor', 'order.paid', '{"x":1}', 1, 'pending', 0, 1, 1)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5, 6])
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
           assert.strictEqual(found.state, "registered")
@@ -83,7 +83,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
             disabled_reason, disabled_at, created_at, updated_at)
             VALUES ('sub-v3', 'https://v3.example/h', 'whsec_abcdefghijklmnop1234', 'whsec_…1234', '["*"]', 0, 'paused', 7, 1, 5)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5, 6])
           const services = yield* Layer.build(layerServices)
           const sub = yield* Subscribers.get("sub-v3").pipe(Effect.provide(services))
           assert.strictEqual(sub.secretHint, "whsec_…1234")
@@ -436,6 +436,44 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual((yield* Inbox.replay("r1").pipe(Effect.flip))._tag, "IllegalTransition")
           assert.strictEqual((yield* Inbox.claim({ owner: "w", limit: 1, leaseMs: 1000 })).length, 1)
         }).pipe(provideStore))
+
+      it.effect("purgeEnded: only processed and dead events last changed before the cutoff, at most limit; pending ones stay", () =>
+        Effect.gen(function* () {
+          yield* Inbox.appendBatch([event("p-done"), event("p-dead"), event("p-retrying"), event("p-recent")])
+          const claimed = yield* Inbox.claim({ owner: "w", limit: 10, leaseMs: 60_000 })
+          const leaseOf = (id: string) => {
+            const c = claimed.find((x) => x.event.eventId === id)
+            return c === undefined ? Effect.dieMessage(`no claim for ${id}`) : Effect.succeed(c.lease)
+          }
+          // Ended (or, for the retrying one, last tried) at t = 100; the recent one ended at t = 1000.
+          yield* TestClock.adjust(100)
+          yield* Inbox.complete(yield* leaseOf("p-done"))
+          yield* Inbox.deadLetter(yield* leaseOf("p-dead"), { error: "gave up" })
+          yield* Inbox.retryLater(yield* leaseOf("p-retrying"), { error: "later", nextAttemptAt: 1_000_000 })
+          yield* TestClock.adjust(900)
+          yield* Inbox.complete(yield* leaseOf("p-recent"))
+
+          const zero = yield* Inbox.purgeEnded({ before: 500, limit: 0 }).pipe(Effect.flip)
+          assert.strictEqual(zero._tag, "InvalidInput")
+          if (zero._tag === "InvalidInput") assert.strictEqual(zero.field, "limit")
+          assert.strictEqual((yield* Inbox.purgeEnded({ before: -1, limit: 10 }).pipe(Effect.flip))._tag, "InvalidInput")
+          assert.strictEqual((yield* Inbox.purgeEnded({ before: 500, limit: 10_001 }).pipe(Effect.flip))._tag, "InvalidInput")
+          assert.strictEqual((yield* Inbox.purgeEnded(fromJson('{"before":"500","limit":10}')).pipe(Effect.flip))._tag, "InvalidInput")
+          assert.strictEqual(yield* count("webhook_inbox"), 4, "bad input deletes nothing")
+
+          assert.strictEqual(yield* Inbox.purgeEnded({ before: 100, limit: 10 }), 0, "the cutoff is exclusive")
+          assert.strictEqual(yield* Inbox.purgeEnded({ before: 500, limit: 1 }), 1, "at most limit")
+          assert.strictEqual(yield* Inbox.purgeEnded({ before: 500, limit: 10 }), 1)
+          assert.strictEqual(yield* Inbox.purgeEnded({ before: 500, limit: 10 }), 0, "nothing left to purge")
+          const left = yield* Effect.forEach(["p-done", "p-dead", "p-retrying", "p-recent"], (id) =>
+            Effect.map(Inbox.get(id), Option.map((e) => e.state))
+          )
+          assert.deepStrictEqual(left.map(Option.getOrNull), [null, null, "pending", "processed"])
+          assert.strictEqual((yield* Inbox.replay("p-dead").pipe(Effect.flip))._tag, "NotFound")
+          // The retrying event is still handed out when due.
+          yield* TestClock.adjust(1_000_000)
+          assert.deepStrictEqual((yield* Inbox.claim({ owner: "w", limit: 10, leaseMs: 1000 })).map((c) => c.event.eventId), ["p-retrying"])
+        }).pipe(provideStore))
     })
 
     describe("inbox listing", () => {
@@ -715,6 +753,75 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const badState = yield* Outbox.listDeliveries(fromJson('{"state":"gone","limit":10}')).pipe(Effect.flip)
           assert.strictEqual(badState._tag, "InvalidInput")
           assert.strictEqual((yield* Outbox.listDeliveries({ state: "dead", limit: 0 }).pipe(Effect.flip))._tag, "InvalidInput")
+        }).pipe(provideStore))
+
+      it.effect("purgeEnded: ended deliveries before the cutoff, then events nothing refers to; pending ones and their events stay; sequences go on", () =>
+        Effect.gen(function* () {
+          // Two events from before any subscriber existed: no delivery ever referred to them.
+          yield* Outbox.append({ orderNumber: "8000", eventType: "order.completed", payload: { n: 0 } })
+          yield* Outbox.append({ orderNumber: "8000", eventType: "order.completed", payload: { n: 1 } })
+          const a = yield* Subscribers.create({ url: "https://a.example/h", signingSecret: secret, eventFilter: ["*"] })
+          const b = yield* Subscribers.create({ url: "https://b.example/h", signingSecret: secret, eventFilter: ["*"] })
+          const off = yield* Subscribers.create({ url: "https://c.example/h", signingSecret: secret, eventFilter: ["*"] })
+          yield* Subscribers.disable(off.subscriberId, "paused")
+          // t = 0: held dead for the disabled subscriber at once.
+          const e1 = yield* Outbox.append({ orderNumber: "8001", eventType: "order.registered", payload: { n: 1 } })
+          const e2 = yield* Outbox.append({ orderNumber: "8001", eventType: "order.completed", payload: { n: 2 } })
+          // t = 100: e1 delivered to a and b; e2 delivered to a, still retrying for b.
+          yield* TestClock.adjust(100)
+          const claimed = yield* Outbox.claimDue({ owner: "w", limit: 10, leaseMs: 60_000 })
+          assert.strictEqual(claimed.length, 4)
+          for (const c of claimed) {
+            if (c.event.eventId === e2.event.eventId && c.delivery.subscriberId === b.subscriberId) {
+              yield* Outbox.scheduleRetry(c.lease, { statusCode: 503, error: "unavailable", nextAttemptAt: 1_000_000 })
+            } else {
+              yield* Outbox.markDelivered(c.lease, { statusCode: 204 })
+            }
+          }
+          // t = 1000: e3 delivered to a, pending for b, held for the disabled one: all recent.
+          yield* TestClock.adjust(900)
+          const e3 = yield* Outbox.append({ orderNumber: "8002", eventType: "order.completed", payload: { n: 3 } })
+          const [forA] = yield* Outbox.claimDue({ owner: "w", limit: 10, leaseMs: 60_000, subscriberId: a.subscriberId })
+          if (forA === undefined) return assert.fail("claim")
+          yield* Outbox.markDelivered(forA.lease, { statusCode: 200 })
+
+          const zero = yield* Outbox.purgeEnded({ before: 500, limit: 0 }).pipe(Effect.flip)
+          assert.strictEqual(zero._tag, "InvalidInput")
+          if (zero._tag === "InvalidInput") assert.strictEqual(zero.field, "limit")
+          assert.strictEqual((yield* Outbox.purgeEnded({ before: -1, limit: 10 }).pipe(Effect.flip))._tag, "InvalidInput")
+          assert.deepStrictEqual([yield* count("deliveries"), yield* count("outbound_events")], [9, 5], "bad input deletes nothing")
+
+          assert.deepStrictEqual(yield* Outbox.purgeEnded({ before: 100, limit: 1 }), { deliveries: 1, events: 1 }, "at most limit of each")
+          assert.deepStrictEqual(yield* Outbox.purgeEnded({ before: 100, limit: 100 }), { deliveries: 1, events: 1 }, "the cutoff is exclusive")
+          assert.deepStrictEqual(yield* Outbox.purgeEnded({ before: 500, limit: 1 }), { deliveries: 1, events: 0 }, "e1 still has a delivery")
+          assert.deepStrictEqual(yield* Outbox.purgeEnded({ before: 500, limit: 100 }), { deliveries: 2, events: 1 })
+          assert.deepStrictEqual(yield* Outbox.purgeEnded({ before: 500, limit: 100 }), { deliveries: 0, events: 0 }, "nothing left to purge")
+
+          const names = new Map([
+            [e2.event.eventId, "e2"],
+            [e3.event.eventId, "e3"],
+            [a.subscriberId, "a"],
+            [b.subscriberId, "b"],
+            [off.subscriberId, "off"]
+          ])
+          const states: ReadonlyArray<DeliveryState> = ["pending", "delivered", "dead"]
+          const left = yield* Effect.forEach(states, (state) => Outbox.listDeliveries({ state, limit: 100 }))
+          const described = left.flatMap((page) => page.items.map((d) => `${names.get(d.eventId)}:${names.get(d.subscriberId)}:${d.state}`))
+          assert.sameMembers(described, ["e2:b:pending", "e3:a:delivered", "e3:b:pending", "e3:off:dead"])
+          assert.deepStrictEqual((yield* Outbox.eventsForOrder("8000")).length, 0)
+          assert.deepStrictEqual((yield* Outbox.eventsForOrder("8001")).map((e) => e.eventId), [e2.event.eventId], "e2 still has a pending delivery")
+          const heldOne = e1.deliveries.find((d) => d.subscriberId === off.subscriberId)
+          if (heldOne === undefined) return assert.fail("held delivery")
+          assert.strictEqual((yield* Outbox.replay(heldOne.deliveryId).pipe(Effect.flip))._tag, "NotFound")
+
+          // Per-order sequences are kept: numbers go on from where they were.
+          const next = yield* Outbox.append({ orderNumber: "8001", eventType: "order.refunded", payload: {} })
+          assert.strictEqual(next.event.sequence, 3)
+          assert.strictEqual((yield* Outbox.append({ orderNumber: "8000", eventType: "order.refunded", payload: {} })).event.sequence, 3)
+          // The old pending delivery still goes out, with its event.
+          yield* TestClock.adjust(1_000_000)
+          const forB = yield* Outbox.claimDue({ owner: "w", limit: 10, leaseMs: 60_000, subscriberId: b.subscriberId })
+          assert.includeMembers(forB.map((c) => c.event.eventId), [e2.event.eventId, e3.event.eventId])
         }).pipe(provideStore))
     })
 
