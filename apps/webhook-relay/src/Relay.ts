@@ -1,7 +1,8 @@
 /**
  * The relay as one layer: the HTTP routes (ingest, admin, ops) on the provided `HttpServer`,
- * plus the dispatcher and delivery workers as scoped fibers. On shutdown the server drains
- * first, then the workers stop, then the committer tells any queued request it was not stored.
+ * plus the dispatcher, delivery, subscriber-health and retention loops as scoped fibers. On
+ * shutdown the server drains first, then the workers stop, then the committer tells any queued
+ * request it was not stored.
  */
 import { HttpRouter, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql/SqlClient"
@@ -17,6 +18,7 @@ import * as Doorbell from "./Doorbell.js"
 import * as InboundAdmission from "./InboundAdmission.js"
 import * as Ingest from "./Ingest.js"
 import * as RelayConfig from "./RelayConfig.js"
+import * as Retention from "./Retention.js"
 import * as SubscriberHealth from "./SubscriberHealth.js"
 import * as SubscriberUrl from "./SubscriberUrl.js"
 
@@ -45,7 +47,7 @@ const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.G
   })
 
 export interface Options {
-  /** Start the dispatcher and delivery workers (default true). */
+  /** Start the dispatcher, delivery, subscriber-health and retention loops (default true). */
   readonly workers?: boolean
   /**
    * `auto` (default): the store's choice — on a SQLite file, a worker thread that also verifies
@@ -93,9 +95,11 @@ export const layer = (
         const health = yield* SubscriberHealth.make(config)
         const dispatcher = yield* Dispatcher.make(config, { bell: inboxBell, deliveries: deliveryBell })
         const delivery = yield* Delivery.make(config, { bell: deliveryBell, guard, health })
+        const retention = yield* Retention.make(config)
         yield* Effect.forkScoped(dispatcher.run)
         yield* Effect.forkScoped(delivery.run)
         yield* Effect.forkScoped(health.run)
+        yield* Effect.forkScoped(retention.run)
       }
 
       const app = HttpRouter.concat(admin, OpsRoutes.router).pipe(

@@ -45,6 +45,15 @@ export interface RelayConfig {
   readonly subscriberDisableAfter: Duration.Duration
   /** How often failing subscribers are checked for warnings, and expired rotated-out secrets dropped. */
   readonly subscriberCheckInterval: Duration.Duration
+  /**
+   * How long ended inbox events (processed, dead) and deliveries (delivered, dead) are kept after
+   * they ended; an outbound event goes once none of its deliveries is left. At least 3 days: a
+   * purged inbox event no longer marks its id as seen, so a sender's late retry of it would be
+   * taken as new — senders retry for up to ~3 days (Stripe) or ~27 hours (Svix).
+   */
+  readonly retention: Duration.Duration
+  /** How often each replica purges what is past `retention` (replicas purging at once is safe). */
+  readonly retentionInterval: Duration.Duration
 }
 
 /** Warnings before auto-disable, in percent of `subscriberDisableAfter`. */
@@ -78,7 +87,9 @@ export const defaults = {
   allowPrivateSubscribers: false,
   secretRotationOverlap: Duration.hours(24),
   subscriberDisableAfter: Duration.days(5),
-  subscriberCheckInterval: Duration.minutes(1)
+  subscriberCheckInterval: Duration.minutes(1),
+  retention: Duration.days(90),
+  retentionInterval: Duration.hours(1)
 } as const
 
 const invalid = (message: string) => Either.left(ConfigError.InvalidData([], message))
@@ -201,6 +212,16 @@ export const RelayConfig: Config.Config<RelayConfig> = Config.all({
       Duration.between(d, { minimum: Duration.millis(10), maximum: Duration.hours(1) })
     ),
     Config.withDefault(defaults.subscriberCheckInterval)
+  ),
+  retention: Config.duration("RELAY_RETENTION").pipe(
+    check("must be between 3 days and 3650 days (a sender may retry an event for 3 days; it must still be known then)", (d) =>
+      Duration.between(d, { minimum: Duration.days(3), maximum: Duration.days(3650) })
+    ),
+    Config.withDefault(defaults.retention)
+  ),
+  retentionInterval: Config.duration("RELAY_RETENTION_INTERVAL").pipe(
+    check("must be between 1 second and 1 day", (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.days(1) })),
+    Config.withDefault(defaults.retentionInterval)
   )
 })
 

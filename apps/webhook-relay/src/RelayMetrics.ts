@@ -52,6 +52,12 @@ export const deadLettered = Metric.counter("relay_dead_lettered_total", {
   incremental: true
 })
 
+/** kind: inbox, delivery or event (outbound). */
+export const purged = Metric.counter("relay_purged_total", {
+  description: "Inbox events, deliveries and outbound events deleted after RELAY_RETENTION, by kind.",
+  incremental: true
+})
+
 const lagBoundaries = MetricBoundaries.fromIterable([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600])
 
 export const inboxLag = Metric.histogram(

@@ -123,7 +123,9 @@ describe("RelayConfig", () => {
         ["RELAY_ALLOW_PRIVATE_SUBSCRIBERS", "maybe"],
         ["RELAY_SECRET_ROTATION_OVERLAP", "40 days"],
         ["RELAY_SUBSCRIBER_DISABLE_AFTER", "0 seconds"],
-        ["RELAY_SUBSCRIBER_CHECK_INTERVAL", "soon"]
+        ["RELAY_SUBSCRIBER_CHECK_INTERVAL", "soon"],
+        ["RELAY_RETENTION", "12 hours"],
+        ["RELAY_RETENTION_INTERVAL", "2 days"]
       ])
     )
     const exit = await Effect.runPromiseExit(Effect.withConfigProvider(load, provider))
@@ -138,7 +140,9 @@ describe("RelayConfig", () => {
       "RELAY_ALLOW_PRIVATE_SUBSCRIBERS",
       "RELAY_SECRET_ROTATION_OVERLAP",
       "RELAY_SUBSCRIBER_DISABLE_AFTER",
-      "RELAY_SUBSCRIBER_CHECK_INTERVAL"
+      "RELAY_SUBSCRIBER_CHECK_INTERVAL",
+      "RELAY_RETENTION",
+      "RELAY_RETENTION_INTERVAL"
     ]) {
       expect(text).toContain(name)
     }
@@ -160,6 +164,33 @@ describe("RelayConfig", () => {
     expect(Duration.toHours(c.secretRotationOverlap)).toBe(24)
     expect(Duration.toHours(c.subscriberDisableAfter)).toBe(5 * 24)
     expect(Duration.toMinutes(c.subscriberCheckInterval)).toBe(1)
+    expect(Duration.toDays(c.retention)).toBe(90)
+    expect(Duration.toHours(c.retentionInterval)).toBe(1)
+  })
+
+  it("RELAY_RETENTION: 3 to 3650 days (shorter would forget event ids senders still retry); RELAY_RETENTION_INTERVAL: 1 second to 1 day", async () => {
+    const { ConfigProvider, Duration, Effect, Exit } = await import("effect")
+    const { load } = await import("../src/RelayConfig.js")
+    const loaded = (name: string, value: string) =>
+      Effect.runPromiseExit(Effect.withConfigProvider(load, ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], [name, value]]))))
+    const refusal = async (name: string, value: string) => {
+      const exit = await loaded(name, value)
+      return Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "accepted"
+    }
+    for (const { name, value } of [
+      { name: "RELAY_RETENTION", value: "71 hours" },
+      { name: "RELAY_RETENTION", value: "3651 days" },
+      { name: "RELAY_RETENTION_INTERVAL", value: "999 millis" },
+      { name: "RELAY_RETENTION_INTERVAL", value: "25 hours" }
+    ]) {
+      expect(await refusal(name, value), `${name}=${value}`).toContain(name)
+    }
+    const shortest = await loaded("RELAY_RETENTION", "3 days")
+    expect(Exit.isSuccess(shortest) && Duration.toDays(shortest.value.retention)).toBe(3)
+    const longest = await loaded("RELAY_RETENTION", "3650 days")
+    expect(Exit.isSuccess(longest) && Duration.toDays(longest.value.retention)).toBe(3650)
+    const interval = await loaded("RELAY_RETENTION_INTERVAL", "1 second")
+    expect(Exit.isSuccess(interval) && Duration.toSeconds(interval.value.retentionInterval)).toBe(1)
   })
 
   it("RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true is read as on", async () => {
