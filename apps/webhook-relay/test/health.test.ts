@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Outbox, Store, Subscribers } from "@hlconnect/store"
-import { Duration, Effect, Layer, Logger, LogLevel, Metric, Option, Redacted, TestClock } from "effect"
+import { Duration, Effect, Layer, Metric, Option, Redacted, TestClock } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,7 +16,7 @@ import * as Doorbell from "../src/Doorbell.js"
 import * as RelayConfig from "../src/RelayConfig.js"
 import * as SubscriberHealth from "../src/SubscriberHealth.js"
 import * as SubscriberUrl from "../src/SubscriberUrl.js"
-import { admin, appendOutbound, asRecord, eventually, getDelivery, newSecret, type RunningRelay, startReceiver, startRelay } from "./support.js"
+import { admin, appendOutbound, asRecord, capturingLogs, eventually, getDelivery, newSecret, type RunningRelay, startReceiver, startRelay } from "./support.js"
 
 const day = Duration.toMillis(Duration.days(1))
 
@@ -133,17 +133,7 @@ describe("subscriber health on TestClock", () => {
       })
       yield* run.pipe(
         Effect.provide(tempStore),
-        Effect.provide(
-          Layer.merge(
-            Logger.replace(
-              Logger.defaultLogger,
-              Logger.map(Logger.logfmtLogger, (line) => {
-                logs.push(line)
-              })
-            ),
-            Logger.minimumLogLevel(LogLevel.All)
-          )
-        )
+        Effect.provide(capturingLogs(logs))
       )
     })
   )

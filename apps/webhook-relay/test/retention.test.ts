@@ -7,7 +7,7 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Inbox, Outbox, Store, Subscribers } from "@hlconnect/store"
-import { Duration, Effect, Layer, Logger, LogLevel, Metric, Option, Redacted, TestClock } from "effect"
+import { Duration, Effect, Layer, Metric, Option, Redacted, TestClock } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -18,6 +18,7 @@ import * as Retention from "../src/Retention.js"
 import {
   admin,
   appendOutbound,
+  capturingLogs,
   enginesUnderTest,
   eventually,
   getDelivery,
@@ -137,17 +138,7 @@ describe("retention on TestClock", () => {
       })
       yield* run.pipe(
         Effect.provide(tempStore),
-        Effect.provide(
-          Layer.merge(
-            Logger.replace(
-              Logger.defaultLogger,
-              Logger.map(Logger.logfmtLogger, (l) => {
-                logs.push(l)
-              })
-            ),
-            Logger.minimumLogLevel(LogLevel.All)
-          )
-        )
+        Effect.provide(capturingLogs(logs))
       )
     })
   )

@@ -25,6 +25,18 @@ export const postgresUrl = () => Testing.postgresUrl("the PostgreSQL relay tests
 export const asRecord = (v: unknown): Record<string, unknown> =>
   typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v)) : {}
 
+/** Every log line, at every level, as logfmt into `logs` (for asserting on what was logged). */
+export const capturingLogs = (logs: Array<string>) =>
+  Layer.merge(
+    Logger.replace(
+      Logger.defaultLogger,
+      Logger.map(Logger.logfmtLogger, (line) => {
+        logs.push(line)
+      })
+    ),
+    Logger.minimumLogLevel(LogLevel.All)
+  )
+
 /**
  * The engines a suite runs on: SQLite always, PostgreSQL (a fresh schema per suite, named with
  * `prefix`) when `postgresUrl()` gives a URL.
@@ -84,15 +96,7 @@ export const startRelay = async (
   const logging =
     logs === undefined
       ? Logger.minimumLogLevel(process.env.RELAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
-      : Layer.merge(
-          Logger.replace(
-            Logger.defaultLogger,
-            Logger.map(Logger.logfmtLogger, (line) => {
-              logs.push(line)
-            })
-          ),
-          Logger.minimumLogLevel(LogLevel.All)
-        )
+      : capturingLogs(logs)
   const relayLayer = options.resolver === undefined ? Relay.layer(config, options.relay) : Relay.layer(config, options.relay).pipe(
     Layer.provide(Layer.succeed(SubscriberUrl.HostResolver, options.resolver))
   )
