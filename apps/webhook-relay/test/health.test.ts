@@ -5,30 +5,31 @@
  * runs the whole relay over HTTP with a 3-second period.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Outbox, Store, Subscribers } from "@hlconnect/store"
-import { Duration, Effect, Layer, Metric, Option, Redacted, TestClock } from "effect"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { Outbox, Subscribers } from "@hlconnect/store"
+import { Duration, Effect, Metric, Option, Redacted, TestClock } from "effect"
 import { afterAll, beforeAll, expect, it as vitestIt } from "vitest"
 import * as Delivery from "../src/Delivery.js"
 import * as Doorbell from "../src/Doorbell.js"
 import * as RelayConfig from "../src/RelayConfig.js"
 import * as SubscriberHealth from "../src/SubscriberHealth.js"
 import * as SubscriberUrl from "../src/SubscriberUrl.js"
-import { admin, appendOutbound, asRecord, capturingLogs, eventually, getDelivery, newSecret, type RunningRelay, startReceiver, startRelay } from "./support.js"
+import {
+  admin,
+  appendOutbound,
+  asRecord,
+  capturingLogs,
+  eventually,
+  getDelivery,
+  newSecret,
+  type RunningRelay,
+  startReceiver,
+  startRelay,
+  tempSqliteStore
+} from "./support.js"
 
 const day = Duration.toMillis(Duration.days(1))
 
-const tempStore = Layer.unwrapScoped(
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(join(tmpdir(), "relay-health-"))),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-    ),
-    (dir) => Store.layerSqlite({ filename: join(dir, "relay.db") })
-  )
-)
+const tempStore = tempSqliteStore("relay-health-")
 
 const receiverResource = Effect.acquireRelease(
   Effect.promise(() => {

@@ -7,10 +7,7 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Inbox, Outbox, Store, Subscribers } from "@hlconnect/store"
-import { Duration, Effect, Layer, Metric, Option, Redacted, TestClock } from "effect"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { Duration, Effect, Metric, Option, Redacted, TestClock } from "effect"
 import { afterAll, beforeAll, expect, it as vitestIt } from "vitest"
 import * as RelayConfig from "../src/RelayConfig.js"
 import * as RelayMetrics from "../src/RelayMetrics.js"
@@ -30,20 +27,13 @@ import {
   send,
   startReceiver,
   startRelay,
+  tempSqliteStore,
   validToken
 } from "./support.js"
 
 const day = Duration.toMillis(Duration.days(1))
 
-const tempStore = Layer.unwrapScoped(
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(join(tmpdir(), "relay-retention-"))),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-    ),
-    (dir) => Store.layerSqlite({ filename: join(dir, "relay.db") })
-  )
-)
+const tempStore = tempSqliteStore("relay-retention-")
 
 const purgedCount = (kind: string) => Effect.map(Metric.value(Metric.tagged(RelayMetrics.purged, "kind", kind)), (s) => s.count)
 

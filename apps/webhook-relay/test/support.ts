@@ -25,6 +25,18 @@ export const postgresUrl = () => Testing.postgresUrl("the PostgreSQL relay tests
 export const asRecord = (v: unknown): Record<string, unknown> =>
   typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v)) : {}
 
+/** A SQLite store in a temporary directory (`prefix` names it), removed when the layer is released. */
+export const tempSqliteStore = (prefix: string) =>
+  Layer.unwrapScoped(
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.promise(() => mkdtemp(join(tmpdir(), prefix))),
+        (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+      ),
+      (dir) => Store.layerSqlite({ filename: join(dir, "relay.db") })
+    )
+  )
+
 /** Every log line, at every level, as logfmt into `logs` (for asserting on what was logged). */
 export const capturingLogs = (logs: Array<string>) =>
   Layer.merge(
