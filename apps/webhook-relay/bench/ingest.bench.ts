@@ -16,7 +16,7 @@
  *     (WAL, synchronous=FULL, worker-thread writer) and on PostgreSQL (synchronous_commit=on, a
  *     throw-away schema) when DATABASE_URL is set.
  *   Each server runs right after its own bare-server run and its ratio is against that run (the
- *   machine may be shared; adjacent runs compare best). The relay is the compiled `dist`.
+ *   machine may be shared; adjacent runs compare best).
  * - Lag: a relay with its workers on and a sandbox that fulfils at once; N signed `order.paid`
  *   events with real validation tokens at a steady rate; per order, POST ack → registration seen
  *   at the sandbox.
@@ -39,8 +39,8 @@ import { Agent, createServer, request } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Worker } from "node:worker_threads"
-import * as Relay from "../dist/Relay.js"
-import * as RelayConfig from "../dist/RelayConfig.js"
+import * as Relay from "../src/Relay.js"
+import * as RelayConfig from "../src/RelayConfig.js"
 import type { LoadMessage, RunResult } from "./loadgen.js"
 import { startReference } from "./reference.js"
 import { listening, type Target } from "./target.js"

@@ -4,7 +4,7 @@
  * holds them.
  */
 import { Either, Redacted } from "effect"
-import { decodeSecret, signedHeaders } from "../dist/Signature.js"
+import { decodeSecret, signedHeaders } from "../src/Signature.js"
 
 export const ingestPath = "/webhooks/commerce"
 
