@@ -10,7 +10,7 @@ import { OrderLines } from "@hlconnect/store"
 import { Clock, Effect, Option, Schema } from "effect"
 import { decodeArgs, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
 import { type InvalidInputData, type InvalidOrderStatusData, invalidInputData, type ProblemData, problemData } from "./schema/Problems.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData } from "./schema/Workflow.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData, retryScheduled } from "./schema/Workflow.js"
 
 export interface Cancelled {
   readonly _tag: "OrderLineCancelled"
@@ -78,13 +78,7 @@ export const cancel = (args: unknown) =>
         case "Cancelled":
           return Effect.succeed(cancelled)
         case "RetryLater":
-          return Effect.succeed({
-            _tag: "RetryScheduled",
-            message: "HL Connect did not confirm the cancellation; the line stays cancel_requested and the reconciler retries it",
-            error: outcome.error,
-            retryAt: outcome.at,
-            state: "cancel_requested"
-          })
+          return Effect.succeed(retryScheduled("cancellation", outcome, "cancel_requested", "the line stays cancel_requested"))
         case "NeedsAttention": {
           const refusal = outcome.refusal
           switch (refusal?._tag) {

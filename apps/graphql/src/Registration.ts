@@ -18,7 +18,7 @@ import {
   type ValidationRejectedData,
   validationRejectedData
 } from "./schema/Problems.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData } from "./schema/Workflow.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData, retryScheduled } from "./schema/Workflow.js"
 
 export interface Registration {
   readonly _tag: "Registered" | "AlreadyRegistered"
@@ -147,13 +147,7 @@ export const register = (args: unknown): Effect.Effect<RegisterResult, Fulfilmen
         case "Registered":
           return Effect.succeed({ _tag: "Registered", ...ids })
         case "RetryLater":
-          return Effect.succeed({
-            _tag: "RetryScheduled",
-            message: "HL Connect did not confirm the registration; the line is recorded and the reconciler retries it",
-            error: outcome.error,
-            retryAt: outcome.at,
-            state: "registering"
-          })
+          return Effect.succeed(retryScheduled("registration", outcome, "registering", "the line is recorded"))
         case "NeedsAttention": {
           const refusal = outcome.refusal
           switch (refusal?._tag) {

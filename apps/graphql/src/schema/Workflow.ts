@@ -21,6 +21,20 @@ export interface RetryScheduledData {
   readonly state: OrderLines.OrderLineState
 }
 
+/** HL Connect gave no usable answer: the line stays in `state` and the reconciler retries from `retry.at`. */
+export const retryScheduled = (
+  doing: "registration" | "cancellation",
+  retry: { readonly at: number; readonly error: string },
+  state: OrderLines.OrderLineState,
+  consequence: string
+): RetryScheduledData => ({
+  _tag: "RetryScheduled",
+  message: `HL Connect did not confirm the ${doing}; ${consequence} and the reconciler retries it`,
+  error: retry.error,
+  retryAt: retry.at,
+  state
+})
+
 /** A line another worker is still registering or cancelling: the reconciler finishes what it started. */
 export const inProgressElsewhere = (
   line: OrderLines.OrderLine,
