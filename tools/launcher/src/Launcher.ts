@@ -13,7 +13,7 @@ import { SandboxConfig, type SandboxOptions } from "@hlconnect/sandbox"
 import { Health, HttpMetrics, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes } from "@hlconnect/service"
 import { Store, StoreConfig, type StoreTarget } from "@hlconnect/store"
 import { Relay, RelayConfig } from "@hlconnect/webhook-relay"
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, type Context, Effect, Layer, Option } from "effect"
 import * as Addresses from "./Addresses.js"
 import * as Banner from "./Banner.js"
 import * as DemoSubscriber from "./DemoSubscriber.js"
@@ -67,6 +67,14 @@ const withDemoSubscriber = (config: RelayConfig.RelayConfig, demo: DemoSubscribe
 export const layer = (plan: Plan) => {
   const { ports, host, shutdownGrace } = plan.settings
   const server = (port: number, app: string) => HttpServing.serverLayer({ port, host, shutdownGrace }).pipe(Layer.annotateLogs("app", app))
+  /** An app on a server of its own: its logs named, its address published, a health registry of its own. */
+  const onItsServer = <A, E, R, I>(app: Layer.Layer<A, E, R>, name: string, port: number, address: Context.Tag<I, Addresses.Address>) =>
+    app.pipe(
+      Layer.annotateLogs("app", name),
+      Layer.merge(Addresses.fromServer(address)),
+      Layer.provide(Layer.fresh(Health.Health.Default)),
+      Layer.provide(server(port, name))
+    )
 
   // One store and one HL Connect client for every app: the same layer value is built once.
   const store = plan.store._tag === "Postgres" ? Store.layerPg({ url: plan.store.url }) : Store.layerSqlite({ filename: plan.store.filename })
@@ -84,10 +92,7 @@ export const layer = (plan: Plan) => {
     Layer.provide(store),
     Layer.provide(upstream)
   )
-  const reconcilerOps = Layer.merge(
-    HttpServer.serve(OpsRoutes.router, HttpMetrics.middleware).pipe(Layer.provide(Layer.fresh(Health.Health.Default))),
-    Addresses.fromServer(Addresses.ReconcilerAddress)
-  ).pipe(Layer.annotateLogs("app", "reconciler"), Layer.provide(server(ports.reconciler, "reconciler")))
+  const reconcilerOps = onItsServer(HttpServer.serve(OpsRoutes.router, HttpMetrics.middleware), "reconciler", ports.reconciler, Addresses.ReconcilerAddress)
 
   const demo: Layer.Layer<DemoSubscriber.DemoSubscriber, DemoSubscriber.InvalidDemoSecret | ServeError> = plan.settings
       .demoSubscriber
@@ -97,21 +102,18 @@ export const layer = (plan: Plan) => {
       )
     : DemoSubscriber.off
 
-  const relay = Layer.unwrapEffect(Effect.map(DemoSubscriber.DemoSubscriber, (d) => Relay.layer(withDemoSubscriber(plan.relay, d)))).pipe(
-    Layer.annotateLogs("app", "relay"),
-    Layer.merge(Addresses.fromServer(Addresses.RelayAddress)),
-    Layer.provide(Layer.fresh(Health.Health.Default)),
-    Layer.provide(server(ports.relay, "relay")),
+  const relay = onItsServer(
+    Layer.unwrapEffect(Effect.map(DemoSubscriber.DemoSubscriber, (d) => Relay.layer(withDemoSubscriber(plan.relay, d)))),
+    "relay",
+    ports.relay,
+    Addresses.RelayAddress
+  ).pipe(
     Layer.provide(demo),
     Layer.provide(reconciler),
     Layer.provide(store)
   )
 
-  const graphql = graphqlLayer(plan.graphql).pipe(
-    Layer.annotateLogs("app", "graphql"),
-    Layer.merge(Addresses.fromServer(Addresses.GraphqlAddress)),
-    Layer.provide(Layer.fresh(Health.Health.Default)),
-    Layer.provide(server(ports.graphql, "graphql")),
+  const graphql = onItsServer(graphqlLayer(plan.graphql), "graphql", ports.graphql, Addresses.GraphqlAddress).pipe(
     Layer.provide(reconciler),
     Layer.provide(upstream),
     Layer.provide(store)
