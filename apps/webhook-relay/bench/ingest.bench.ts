@@ -195,8 +195,12 @@ const inTempDir = async <A>(use: (dir: string) => Promise<A>): Promise<A> => {
   }
 }
 
-const referenceServer = (dir: string) => () =>
-  startReference({ filename: join(dir, `reference-${randomBytes(4).toString("hex")}.db`), key: keyBytes })
+/** The reference on a file the store has migrated: the relay's own inbox table and indexes. */
+const referenceServer = (dir: string) => async () => {
+  const filename = join(dir, `reference-${randomBytes(4).toString("hex")}.db`)
+  await Effect.runPromise(Effect.scoped(Layer.build(Store.layerSqlite({ filename }))))
+  return startReference({ filename, key: keyBytes })
+}
 
 const quiet = Logger.minimumLogLevel(LogLevel.Warning)
 

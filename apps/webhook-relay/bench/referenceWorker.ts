@@ -13,7 +13,6 @@ interface Statement {
 }
 interface Database {
   readonly pragma: (source: string) => unknown
-  readonly exec: (source: string) => unknown
   readonly prepare: (source: string) => Statement
 }
 type DatabaseConstructor = new (filename: string) => Database
@@ -31,12 +30,7 @@ const key = Buffer.from(workerData.key)
 const db = new Driver(workerData.filename)
 db.pragma("journal_mode = WAL")
 db.pragma("synchronous = FULL")
-// The relay's inbox table and index (store Migrations), so both pay for the same rows.
-db.exec(`CREATE TABLE IF NOT EXISTS webhook_inbox (
-  event_id TEXT PRIMARY KEY, source TEXT NOT NULL, event_type TEXT NOT NULL, body TEXT NOT NULL, received_at BIGINT NOT NULL,
-  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT NOT NULL, last_error TEXT, lease_id TEXT,
-  lease_owner TEXT, lease_expires_at BIGINT, updated_at BIGINT NOT NULL)`)
-db.exec("CREATE INDEX IF NOT EXISTS webhook_inbox_due ON webhook_inbox (state, next_attempt_at)")
+// The relay's own inbox table (the file is migrated by the store before this starts), so both pay for the same rows.
 const insert = db.prepare(
   "INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, next_attempt_at, updated_at) VALUES (?, 'commerce', ?, ?, ?, 'pending', ?, ?) ON CONFLICT (event_id) DO NOTHING"
 )
