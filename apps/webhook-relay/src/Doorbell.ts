@@ -12,11 +12,14 @@ export interface Doorbell {
   readonly wait: (timeout: Duration.DurationInput) => Effect.Effect<void>
 }
 
-export const make: Effect.Effect<Doorbell> = Effect.map(Queue.sliding<void>(1), (queue) => ({
-  ring: Queue.offer(queue, undefined).pipe(Effect.asVoid),
-  // A full queue (capacity 1) means the bell is already ringing.
-  ringNow: () => {
+export const make: Effect.Effect<Doorbell> = Effect.map(Queue.sliding<void>(1), (queue) => {
+  // A full queue (capacity 1) means the bell is already ringing: nothing to add.
+  const ringNow = () => {
     Queue.unsafeOffer(queue, undefined)
-  },
-  wait: (timeout) => Queue.take(queue).pipe(Effect.timeoutOption(timeout), Effect.asVoid)
-}))
+  }
+  return {
+    ring: Effect.sync(ringNow),
+    ringNow,
+    wait: (timeout) => Queue.take(queue).pipe(Effect.timeoutOption(timeout), Effect.asVoid)
+  }
+})

@@ -26,6 +26,9 @@ const text = (u: unknown, max: number): boolean => typeof u === "string" && u.le
 
 const optionalInt = (u: unknown): boolean => u === undefined || (typeof u === "number" && Number.isSafeInteger(u) && u > 0)
 
+/** A price as `Price` decodes it (minor units), or undefined when unsure. */
+const price = (u: unknown): number | undefined => (typeof u === "string" || typeof u === "number" ? minorOf(u) : undefined)
+
 /** Every id is new to `seen` (adds it). */
 const fresh = (seen: Set<string>, id: string): boolean => {
   if (seen.has(id)) return false
@@ -53,8 +56,6 @@ const paidLine = (line: unknown, seen: Set<string>): boolean => {
   }
   return true
 }
-
-const price = (u: unknown): number | undefined => (typeof u === "string" || typeof u === "number" ? minorOf(u) : undefined)
 
 const orderPaid = (data: Json): boolean => {
   if (wireId(data.order_number) === undefined) return false
