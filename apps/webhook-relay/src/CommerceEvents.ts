@@ -11,6 +11,8 @@
  *
  * Ids are HL Connect ids: positive integers, as JSON numbers or digit strings; stored as strings.
  */
+// The one module, not the package: this file is loaded by the inbox writer's worker thread too.
+import { minorFromMajor } from "@hlconnect/fulfilment/PaidOrder"
 import { Either, ParseResult, Schema } from "effect"
 
 const digits = /^[1-9]\d{0,15}$/
@@ -35,10 +37,7 @@ export const minorOf = (value: string | number): number | undefined => {
     if (m === null) return undefined
     return Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"))
   }
-  if (!Number.isFinite(value) || value < 0 || value > 1e12) return undefined
-  const minor = Math.round(value * 100)
-  // 3.999 is not a price in a 2-decimal currency; 0.1 + 0.2 style noise is.
-  return Math.abs(minor - value * 100) < 1e-6 ? minor : undefined
+  return minorFromMajor(value)
 }
 
 /** A non-negative decimal price with at most 2 decimals, decoded to minor units (cents). */

@@ -11,16 +11,22 @@ import type { OrderLines } from "@hlconnect/store"
 import { Duration, Equal, Option, ParseResult, Redacted, Schema } from "effect"
 
 /**
- * A price in major units (3.99) decoded to minor units (399), for callers that send decimals:
- * non-negative, at most 2 decimals. 3.999 is refused; binary noise like 0.1 + 0.2 is not.
+ * A price in major units (3.99) in minor units (399), or undefined unless it is non-negative
+ * with at most 2 decimals. 3.999 is refused; binary noise like 0.1 + 0.2 is not.
  */
+export const minorFromMajor = (major: number): number | undefined => {
+  const minor = Math.round(major * 100)
+  return Number.isFinite(major) && major >= 0 && major <= 1e12 && Math.abs(minor - major * 100) < 1e-6 ? minor : undefined
+}
+
+/** `minorFromMajor` as a schema, for callers that send decimals. */
 export const MinorUnitsFromMajor = Schema.transformOrFail(Schema.Number, Schema.Int, {
   strict: true,
   decode: (major, _, ast) => {
-    const minor = Math.round(major * 100)
-    return Number.isFinite(major) && major >= 0 && major <= 1e12 && Math.abs(minor - major * 100) < 1e-6
-      ? ParseResult.succeed(minor)
-      : ParseResult.fail(new ParseResult.Type(ast, major, "must be a non-negative amount with at most 2 decimals, like 3.99"))
+    const minor = minorFromMajor(major)
+    return minor === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, major, "must be a non-negative amount with at most 2 decimals, like 3.99"))
+      : ParseResult.succeed(minor)
   },
   encode: (minor) => ParseResult.succeed(minor / 100)
 })
