@@ -181,19 +181,40 @@ describe("queries", () => {
   })
 
   it("assets: HL Connect's catalog as a connection (keyset paging)", async () => {
-    const fields = `edges { cursor node { assetId title format pageCount minQuantity world countries retailPrice
-      prices { currency price } contributors { name role } instruments parts } } pageInfo { hasNextPage endCursor }`
+    const fields = `edges { cursor node { assetId title description formatShortName format assetType pageCount songNumber publicDomain
+      externalRef externalRefId voicing performanceTime difficultyLevelLow difficultyLevelHigh minQuantity tempo world countries
+      retailPrice smdId explicit partable categories keywords series skills
+      prices { typeId typeUsage price } contributors { isPrimary name mbid role } instruments { type name }
+      images { name url } renderings { type usage } relatedGoods { relatedProductId goodType sheet featured primeSource }
+      usergens { arrangeable vendorSongId commissionOverrideRate medleyAssets { name hlSongId sequence } }
+      packages { assetId instrumentationPartCode score } } } pageInfo { hasNextPage endCursor }`
     const first = await server.query(`{ assets(first: 3) { ${fields} } }`)
     expect(first.body.errors).toBeUndefined()
     const edges = field(first.body.data, "assets", "edges")
     expect(Array.isArray(edges) ? edges.map((e) => field(e, "node", "assetId")) : edges).toEqual([4000, 4001, 4002])
-    expect(field(first.body.data, "assets", "edges", 0, "node", "contributors")).toEqual([{ name: "Ludwig van Beethoven", role: "Composer" }])
+    expect(field(first.body.data, "assets", "edges", 0, "node", "contributors")).toEqual([
+      { isPrimary: true, name: "Ludwig van Beethoven", mbid: null, role: "Composer" }
+    ])
+    expect(field(first.body.data, "assets", "edges", 0, "node", "instruments")).toEqual([{ type: "PF", name: "Piano" }])
+    expect(field(first.body.data, "assets", "edges", 0, "node", "prices", 0)).toEqual({ typeId: 1, typeUsage: "digital", price: 3.99 })
+    expect(field(first.body.data, "assets", "edges", 1, "node", "voicing")).toBe("SATB")
+    expect(field(first.body.data, "assets", "edges", 1, "node", "usergens", 0, "medleyAssets", 0, "sequence")).toBe(1)
     expect(field(first.body.data, "assets", "edges", 2, "node", "countries")).toEqual(["US", "CA"])
     expect(field(first.body.data, "assets", "pageInfo")).toEqual({ hasNextPage: true, endCursor: "4002" })
-    const next = await server.query(`{ assets(first: 2, after: "4002") { nodes { assetId parts } } }`)
+    const next = await server.query(
+      `{ assets(first: 2, after: "4002") { nodes { assetId partable packages { assetId instrumentationPartName score } } } }`
+    )
+    const parts = (ids: ReadonlyArray<readonly [number, string]>) => ids.map(([assetId, name]) => ({ assetId, instrumentationPartName: name, score: false }))
     expect(field(next.body.data, "assets", "nodes")).toEqual([
-      { assetId: 4003, parts: [4004, 4005, 4006, 4007] },
-      { assetId: 4004, parts: [] }
+      {
+        assetId: 4003,
+        partable: true,
+        packages: [
+          { assetId: 4003, instrumentationPartName: "Full Score", score: true },
+          ...parts([[4004, "Violin I"], [4005, "Violin II"], [4006, "Viola"], [4007, "Cello"]])
+        ]
+      },
+      { assetId: 4004, partable: false, packages: [] }
     ])
     const bad = await server.query(`{ assets(after: "x") { nodes { assetId } } }`)
     expect(bad.body.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT")

@@ -18,7 +18,7 @@ const documented: ReadonlyArray<readonly [string, string, ReadonlyArray<number>,
   ["get", "/purchase/download-url", [200, 401, 404, 500], true],
   ["get", "/purchase/view-url", [200, 401, 404, 500], true],
   ["delete", "/purchase/cancel", [201, 400, 401, 404, 500], true],
-  ["get", "/assets/list", [200, 401, 500], true],
+  ["get", "/assets/list", [200, 401, 403, 500], true],
   ["get", "/health", [200, 500], false]
 ]
 /** What HttpApi adds on its own: 400 for a request it cannot decode. */

@@ -8,6 +8,7 @@ import { Schema } from "effect"
 import {
   AssetNotFound,
   BadRequest,
+  Forbidden,
   InvalidOrderStatus,
   OrderAlreadyExists,
   OrderNotFound,
@@ -61,6 +62,12 @@ export const BadRequestWire = onTheWire(
   400,
   (b) => new BadRequest({ message: messageOr("bad request")(b) }),
   () => "BadRequest"
+)
+export const ForbiddenWire = onTheWire(
+  Schema.typeSchema(Forbidden),
+  403,
+  (b) => new Forbidden({ message: messageOr("vendor access check failed")(b) }),
+  () => "Forbidden"
 )
 export const AssetNotFoundWire = onTheWire(
   Schema.typeSchema(AssetNotFound),
@@ -191,6 +198,7 @@ export class AssetsGroup extends HttpApiGroup.make("assets")
     HttpApiEndpoint.get("listAssets", "/assets/list")
       .setUrlParams(AssetsListQuery)
       .addSuccess(AssetsListResponse)
+      .addError(ForbiddenWire)
       .annotate(OpenApi.Summary, "List catalog assets (keyset paging)")
   )
   .addError(ServerErrorWire)

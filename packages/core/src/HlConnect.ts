@@ -12,6 +12,7 @@ import {
   AssetNotFoundWire,
   ProductionBaseUrl,
   BadRequestWire,
+  ForbiddenWire,
   InvalidOrderStatusWire,
   OrderAlreadyExistsWire,
   OrderNotFoundWire,
@@ -25,6 +26,7 @@ import {
   type AssetNotFound,
   type BadRequest,
   EnvironmentMismatch,
+  type Forbidden,
   HlConnectUnavailable,
   type InvalidOrderStatus,
   InvalidRequest,
@@ -64,7 +66,7 @@ export type RegisterPurchaseError = InvalidRequest | Unauthorized | AssetNotFoun
 export type PurchaseInfoError = InvalidRequest | Unauthorized | OrderNotFound | CallError
 export type OrderLineUrlError = InvalidRequest | Unauthorized | OrderNotFound | CallError
 export type CancelOrderLineError = InvalidRequest | Unauthorized | InvalidOrderStatus | OrderNotFound | CallError
-export type ListAssetsError = InvalidRequest | Unauthorized | CallError
+export type ListAssetsError = InvalidRequest | Unauthorized | Forbidden | CallError
 export type HealthError = CallError
 
 export interface OrderRef {
@@ -148,6 +150,7 @@ const decodeViewUrl = bodyAs(ViewUrl)
 const decodeAssetsList = bodyAs(AssetsListResponse)
 const decodeHealth = bodyAs(HealthItems)
 const decodeAssetNotFound = failWith(AssetNotFoundWire)
+const decodeForbidden = failWith(ForbiddenWire)
 const decodeOrderNotFound = failWith(OrderNotFoundWire)
 const decodeBadRequest = failWith(BadRequestWire)
 const decodeValidationRejected = failWith(ValidationRejectedWire)
@@ -423,12 +426,18 @@ const make = (options: HlConnectOptions) =>
         call(
           "listAssets",
           get("/assets/list", queryString({ page_size: query.page_size, last_id: query.last_id })),
-          (response): Effect.Effect<AssetsListResponse, Unauthorized | UnexpectedResponse> =>
-            response.status === 200
-              ? decodeAssetsList(response)
-              : response.status === 401
-                ? decodeUnauthorized(response)
-                : Effect.fail(unexpected(response))
+          (response): Effect.Effect<AssetsListResponse, Unauthorized | Forbidden | UnexpectedResponse> => {
+            switch (response.status) {
+              case 200:
+                return decodeAssetsList(response)
+              case 401:
+                return decodeUnauthorized(response)
+              case 403:
+                return decodeForbidden(response)
+              default:
+                return Effect.fail(unexpected(response))
+            }
+          }
         )
       ) satisfies Effect.Effect<AssetsListResponse, ListAssetsError>
 

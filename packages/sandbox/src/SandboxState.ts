@@ -204,6 +204,17 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
               )
             )
           }
+          const foreignPart = parts.find((p) => !asset.partIds.has(p.asset_id))
+          if (foreignPart !== undefined) {
+            return Effect.fail(
+              rejected(
+                "PartNotInAsset",
+                asset.partIds.size === 0
+                  ? `asset ${asset.asset_id} is not partable: its parts cannot be bought one by one`
+                  : `asset ${foreignPart.asset_id} is not a part of asset ${asset.asset_id}`
+              )
+            )
+          }
           const lineIds = [request.order_line_id, ...parts.map((p) => p.order_line_id)]
           if (new Set(lineIds).size !== lineIds.length) {
             return Effect.fail(rejected("RepeatedOrderLine", "order_line_id repeats within the request"))
