@@ -29,17 +29,18 @@ describe("masked errors", () => {
     await server?.close()
   })
 
-  const script = (kind: "teapot418" | "error500" | "html502", endpoint: string) =>
+  const script = (kind: "teapot418" | "error500" | "html502", endpoint: string, times = 1) =>
     server.sandbox.run(
-      server.sandbox.state.scriptFaults([{ kind, endpoint, times: 1, retry_after_seconds: 0, delay_ms: 0, status: 200, body: "" }])
+      server.sandbox.state.scriptFaults([{ kind, endpoint, times, retry_after_seconds: 0, delay_ms: 0, status: 200, body: "" }])
     )
 
   it.each([
     ["an undocumented status", "teapot418", "UnexpectedResponse"],
     ["HL Connect unavailable", "error500", "HlConnectUnavailable"],
-    ["a proxy's HTML 502", "html502", "UnexpectedResponse"]
+    ["a proxy's HTML 502 on every attempt", "html502", "HlConnectUnavailable"]
   ] as const)("%s: masked, with a correlation id that is in the log with its cause", async (_name, kind, tag) => {
-    await script(kind, "purchaseInfo")
+    // A transient fault is retried: script it for every attempt the client makes.
+    await script(kind, "purchaseInfo", tag === "HlConnectUnavailable" ? 20 : 1)
     const { status, body } = await server.query(`{ order(orderNumber: "7001") { orderNumber remote { __typename } } }`)
     expect(status).toBe(200)
     // Partial success: the local order is there, the remote part is null with one masked error.

@@ -1,6 +1,7 @@
 /**
- * Retries and their limits: what is retried (500, empty 500, resets, timeouts, 429/503 after
- * Retry-After), what never is (info's 502, an HTML 502, 4xx), and the caps (attempts, time).
+ * Retries and their limits: what is retried (500, empty 500, gateway 502/504/408, resets,
+ * timeouts, 429/503 after Retry-After), what never is (info's own 502 verdict, 4xx), and the caps
+ * (attempts, time). The full fault × endpoint table is `transient.test.ts`.
  */
 import { afterAll, assert, beforeAll, beforeEach, describe, it } from "@effect/vitest"
 import type { PurchaseInfoError, ValidatePurchaseError } from "@hlconnect/core"
@@ -189,16 +190,17 @@ describe("answers that are never retried", () => {
   )
 
   for (const endpoint of ["purchaseInfo", "validatePurchase"] as const) {
-    it.live(`${endpoint}: an HTML 502 from a proxy is UnexpectedResponse 502, not retried`, () =>
+    it.live(`${endpoint}: an HTML 502 from a proxy is a gateway fault, retried; every time → HlConnectUnavailable`, () =>
       withClient(sandbox, fastRetries(5), (client) =>
         Effect.gen(function* () {
           yield* script(sandbox, { kind: "html502", endpoint, times: 5 })
           const call: Effect.Effect<unknown, PurchaseInfoError | ValidatePurchaseError> =
             endpoint === "purchaseInfo" ? client.purchaseInfo({ order_id: 3 }) : client.validatePurchase(validate)
-          const error = yield* failsWith(call, "UnexpectedResponse")
-          assert.strictEqual(error.status, 502)
-          assert.include(error.excerpt, "502 Bad Gateway")
-          assert.strictEqual(yield* requestsTo(sandbox, endpoint), 1)
+          const error = yield* failsWith(call, "HlConnectUnavailable")
+          assertTag(error.lastCause, "UnexpectedResponse")
+          assert.strictEqual(error.lastCause.status, 502)
+          assert.include(error.lastCause.excerpt, "502 Bad Gateway")
+          assert.strictEqual(yield* requestsTo(sandbox, endpoint), 5)
         })
       )
     )

@@ -113,7 +113,9 @@ export const ServerErrorWire = onTheWire(
 
 /**
  * 502 on `GET /purchase/info`: the order's processing failed. On the wire it is an error status,
- * so the definition declares it as one; the client turns it into the `Failed` outcome.
+ * so the definition declares it as one; the client turns it into the `Failed` outcome — only when
+ * the body is this JSON with its `status`: gateways answer 502 too (HTML, empty, their own JSON),
+ * and those are faults to retry, not a verdict on the order.
  */
 export class OrderProcessingFailed extends Schema.TaggedError<OrderProcessingFailed>()("OrderProcessingFailed", {
   status: Schema.optional(Schema.String),

@@ -54,7 +54,11 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
   message: Schema.String
 }) {}
 
-/** 429 / 503: HL Connect asked us to slow down, possibly with `Retry-After`. Transient. */
+/**
+ * 429 / 503: HL Connect (or a proxy in front of it) asked us to wait, possibly with
+ * `Retry-After`. Transient. A 429 was refused before any work; a 503 may come from a gateway that
+ * gave up while HL Connect went on with the request.
+ */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   status: Schema.Number,
   retryAfterMillis: Schema.optional(Schema.Number)
@@ -74,7 +78,8 @@ export class AttemptTimedOut extends Schema.TaggedError<AttemptTimedOut>()("Atte
 
 /**
  * A status nobody documented, or a body that is not the documented JSON (an HTML 502 from a
- * proxy, an empty 500). `excerpt` is the first few hundred characters of the body.
+ * proxy, an empty 500). `excerpt` is the first few hundred characters of the body. Transient
+ * when its status is one gateways answer with (408, 429, 500, 502, 503, 504).
  */
 export class UnexpectedResponse extends Schema.TaggedError<UnexpectedResponse>()("UnexpectedResponse", {
   status: Schema.Number,

@@ -357,12 +357,20 @@ const make = (options: HlConnectOptions) =>
                 ? Effect.succeed(Processing.make({}))
                 : Effect.map(decodeProcessing(response), (body) => Processing.make(body.status === undefined ? {} : { status: body.status }))
             case 502:
-              return Effect.map(decodeFailed(response), (failed) =>
-                Failed.make({
-                  ...(failed.status === undefined ? {} : { status: failed.status }),
-                  ...(failed.message === undefined ? {} : { message: failed.message })
-                })
-              )
+              // HL Connect's own verdict, or a gateway's 502 (HTML, empty, foreign JSON): only the
+              // documented JSON with its `status` is `Failed`; anything else is transient.
+              return Effect.matchEffect(decodeFailed(response), {
+                onFailure: Effect.fail,
+                onSuccess: (failed) =>
+                  failed.status === undefined
+                    ? Effect.fail(unexpected(response))
+                    : Effect.succeed(
+                        Failed.make({
+                          status: failed.status,
+                          ...(failed.message === undefined ? {} : { message: failed.message })
+                        })
+                      )
+              })
             case 404:
               return decodeOrderNotFound(response)
             default:
@@ -478,11 +486,16 @@ const make = (options: HlConnectOptions) =>
 const registered = Registered.make({})
 const alreadyRegistered = AlreadyRegistered.make({})
 
-/** Whether a transient failure leaves open that HL Connect received (and acted on) the request. */
+/**
+ * Whether a transient failure leaves open that HL Connect received (and acted on) the request:
+ * every attempt that was sent may have, except one refused with 429 (refused before any work).
+ * A 503, 502, 504, 500, 408, a timeout or a reset may come from a gateway that gave up while HL
+ * Connect went on and registered the order.
+ */
 const mayHaveReached = (failure: TransientFailure): boolean => {
   switch (failure._tag) {
     case "RateLimited":
-      return false
+      return failure.status !== 429
     case "ConnectionFailed":
       return failure.mayHaveReachedServer
     default:

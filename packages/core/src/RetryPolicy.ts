@@ -1,7 +1,10 @@
 /**
- * Retry policies, one per endpoint. Only transient failures are retried (connection errors,
- * attempt timeouts, 500, 503, 429); 429 and 503 wait at least `Retry-After`. Everything else —
- * including info's 502, which means the order failed — is an answer, not a fault.
+ * Retry policies, one per endpoint. Only transient failures are retried, on every endpoint:
+ * connection errors and resets, attempt timeouts, and the statuses the infrastructure in front of
+ * HL Connect answers with — 408, 429, 500, 502, 503, 504, whatever their body (HTML, empty, JSON);
+ * 429 and 503 wait at least `Retry-After`. The one exception is info's 502 whose body is HL
+ * Connect's own `OrderProcessingFailedResponse`: the order failed, an answer and not a fault (the
+ * client decides that per response, not per status).
  */
 import { Duration, Effect, Schedule } from "effect"
 import { RateLimited, type TransientFailure } from "./Errors.js"
@@ -60,8 +63,8 @@ export const DefaultRetryPolicies: Readonly<Record<EndpointName, RetryPolicy>> =
   health: policy(2, "100 millis", "1 second", "5 seconds", "5 seconds")
 }
 
-/** Statuses whose response is worth another attempt, whatever its body. */
-export const RetryableStatuses: ReadonlySet<number> = new Set([429, 500, 503])
+/** Statuses whose response is worth another attempt, whatever its body (Effect's own transient list). */
+export const RetryableStatuses: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504])
 
 export const isTransient = (error: { readonly _tag: string }): error is TransientFailure => {
   switch (error._tag) {

@@ -33,6 +33,16 @@ const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"
 /** Failures that happen before anything was written: the server cannot have seen the request. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"])
 
+/** TLS failures: the handshake never completed, so no request was written either. */
+const isTlsFailure = (code: string) =>
+  code.startsWith("ERR_TLS_") ||
+  code.startsWith("ERR_SSL_") ||
+  code.startsWith("CERT_") ||
+  code.startsWith("UNABLE_TO_") ||
+  code === "DEPTH_ZERO_SELF_SIGNED_CERT" ||
+  code === "SELF_SIGNED_CERT_IN_CHAIN" ||
+  code === "HOSTNAME_MISMATCH"
+
 const errorCode = (cause: unknown): string | undefined => {
   if (typeof cause !== "object" || cause === null) return undefined
   if ("code" in cause && typeof cause.code === "string") return cause.code
@@ -50,7 +60,7 @@ export const classifyTransportError = (cause: unknown, timeoutMillis: number): C
   }
   return new ConnectionFailed({
     message: code === undefined ? errorMessage(cause) : `${code} (${errorMessage(cause)})`,
-    mayHaveReachedServer: code === undefined || !NOT_SENT_CODES.has(code)
+    mayHaveReachedServer: code === undefined || !(NOT_SENT_CODES.has(code) || isTlsFailure(code))
   })
 }
 

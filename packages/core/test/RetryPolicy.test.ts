@@ -100,7 +100,9 @@ describe("RetryPolicy", () => {
     assert.isTrue(isTransient(new ConnectionFailed({ message: "x", mayHaveReachedServer: false })))
     assert.isTrue(isTransient(new AttemptTimedOut({ timeoutMillis: 10 })))
     assert.isTrue(isTransient(new UnexpectedResponse({ status: 500, excerpt: "" })), "an empty 500 is still a 500")
-    assert.isFalse(isTransient(new UnexpectedResponse({ status: 502, excerpt: "<html>" })))
+    for (const status of [408, 502, 503, 504]) {
+      assert.isTrue(isTransient(new UnexpectedResponse({ status, excerpt: "<html>" })), `a gateway's ${status} is transient`)
+    }
     assert.isFalse(isTransient(new UnexpectedResponse({ status: 418, excerpt: "" })))
     assert.isFalse(isTransient(new InvalidOrderStatus({ message: "x" })))
   })

@@ -20,7 +20,11 @@ const endpointNames = (() => {
   return names
 })()
 
-const html502 = `<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`
+/** The error page nginx sends for a gateway status. */
+const gatewayPage = (status: number, reason: string) =>
+  `<html>\r\n<head><title>${status} ${reason}</title></head>\r\n<body>\r\n<center><h1>${status} ${reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`
+const gatewayResponse = (status: number, reason: string) =>
+  HttpServerResponse.html(gatewayPage(status, reason)).pipe(HttpServerResponse.setStatus(status))
 
 const isJson = (body: string) => {
   try {
@@ -79,7 +83,18 @@ const faults = (state: SandboxState, app: HttpApp.Default): HttpApp.Default =>
           )
         )
       case "html502":
-        return respond(HttpServerResponse.html(html502).pipe(HttpServerResponse.setStatus(502)))
+        return respond(gatewayResponse(502, "Bad Gateway"))
+      case "empty502":
+        return respond(HttpServerResponse.empty({ status: 502 }))
+      case "timeout408":
+        return respond(gatewayResponse(408, "Request Timeout"))
+      case "gateway504":
+        // The request takes effect; the gateway in front gave up waiting for it.
+        yield* Effect.exit(app)
+        return respond(gatewayResponse(504, "Gateway Time-out"))
+      case "unavailable503After":
+        yield* Effect.exit(app)
+        return respond(HttpServerResponse.empty({ status: 503, headers: { "retry-after": String(fault.retryAfterSeconds) } }))
       case "teapot418":
         return respond(HttpServerResponse.text("I'm a teapot", { status: 418 }))
       case "custom":

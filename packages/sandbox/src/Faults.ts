@@ -18,8 +18,16 @@ export const FaultKind = Schema.Literal(
   "resetBefore",
   /** The request is handled, then the connection is reset: the response is lost. */
   "resetAfter",
-  /** An HTML 502 page, as a proxy in front of HL Connect would send. */
+  /** An HTML 502 page, as a proxy in front of HL Connect would send (it never reached HL Connect). */
   "html502",
+  /** A 502 with no body at all (a load balancer with nothing behind it). */
+  "empty502",
+  /** The request is handled, then a gateway answers an HTML 504: it gave up waiting while HL Connect went on. */
+  "gateway504",
+  /** An HTML 408 from a proxy: the request stalled on its way in (never reached HL Connect). */
+  "timeout408",
+  /** The request is handled, then a gateway answers 503 with Retry-After (it gave up while HL Connect went on). */
+  "unavailable503After",
   /** An undocumented status (418) with a text body. */
   "teapot418",
   /** Any status and body, verbatim (`status`, `body`): to script answers the sandbox would not give. */
@@ -42,6 +50,8 @@ export class FaultSettings extends Schema.Class<FaultSettings>("FaultSettings")(
   reset_after_rate: Schema.optionalWith(Rate, { default: () => 0 }),
   /** Probability of an HTML 502 from a "proxy". */
   html_502_rate: Schema.optionalWith(Rate, { default: () => 0 }),
+  /** Probability of an HTML 504 from a gateway after the request took effect. */
+  gateway_504_rate: Schema.optionalWith(Rate, { default: () => 0 }),
   /** Added to every API request: fixed + uniform jitter. */
   latency_ms: Schema.optionalWith(Millis, { default: () => 0 }),
   latency_jitter_ms: Schema.optionalWith(Millis, { default: () => 0 }),
@@ -76,6 +86,7 @@ export const drawFault = (settings: FaultSettings, endpoint: string, random: () 
     [settings.rate_limit_rate, "rateLimit429"],
     [settings.error_rate, "error500"],
     [settings.html_502_rate, "html502"],
+    [settings.gateway_504_rate, "gateway504"],
     [settings.reset_after_rate, "resetAfter"]
   ]
   for (const [rate, kind] of draws) {
