@@ -54,7 +54,7 @@ const millis = (name: string) =>
  * `SANDBOX_FULFILMENT_DELAY`, `SANDBOX_FULFILMENT_POLLS`, `SANDBOX_TOKEN_TTL`, `SANDBOX_URL_TTL`,
  * `SANDBOX_FAILING_ASSETS`, `SANDBOX_SEED`, and faults: `SANDBOX_ERROR_RATE`,
  * `SANDBOX_RATE_LIMIT_RATE`, `SANDBOX_RESET_RATE`, `SANDBOX_RESET_AFTER_RATE`,
- * `SANDBOX_HTML_502_RATE`, `SANDBOX_LATENCY_MS`, `SANDBOX_LATENCY_JITTER_MS`.
+ * `SANDBOX_HTML_502_RATE`, `SANDBOX_GATEWAY_504_RATE`, `SANDBOX_LATENCY_MS`, `SANDBOX_LATENCY_JITTER_MS`.
  */
 export const SandboxConfig: Config.Config<SandboxOptions> = Config.all({
   accessTokens: Config.array(Config.redacted(), "SANDBOX_TOKENS").pipe(
@@ -76,6 +76,7 @@ export const SandboxConfig: Config.Config<SandboxOptions> = Config.all({
     reset_rate: fraction("SANDBOX_RESET_RATE"),
     reset_after_rate: fraction("SANDBOX_RESET_AFTER_RATE"),
     html_502_rate: fraction("SANDBOX_HTML_502_RATE"),
+    gateway_504_rate: fraction("SANDBOX_GATEWAY_504_RATE"),
     latency_ms: millis("SANDBOX_LATENCY_MS"),
     latency_jitter_ms: millis("SANDBOX_LATENCY_JITTER_MS")
   }).pipe(Config.map((faults) => FaultSettings.make(faults)))

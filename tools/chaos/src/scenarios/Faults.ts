@@ -1,7 +1,8 @@
 /**
- * Scenario 1, HL Connect misbehaving: the sandbox answers 20 % of API requests with a 500, resets
- * 5 % of connections (half before handling, half after: the request took effect, the answer is
- * lost), adds latency with spikes; the subscriber refuses 10 % of deliveries. One relay and one
+ * Scenario 1, HL Connect misbehaving: the sandbox answers 20 % of API requests with a 500, 3 % with
+ * a proxy's HTML 502 and 3 % with a gateway's HTML 504 after the request took effect, resets 5 % of
+ * connections (half before handling, half after: the request took effect, the answer is lost), adds
+ * latency with spikes; the subscriber refuses 10 % of deliveries. One relay and one
  * scheduled reconciler on SQLite take every purchase to its final state.
  */
 import { FaultSettings } from "@hlconnect/sandbox"
@@ -26,6 +27,8 @@ export interface Options {
 
 export const faults = FaultSettings.make({
   error_rate: 0.2,
+  html_502_rate: 0.03,
+  gateway_504_rate: 0.03,
   reset_rate: 0.025,
   reset_after_rate: 0.025,
   latency_ms: 2,
@@ -34,7 +37,7 @@ export const faults = FaultSettings.make({
   spike_ms: 1500
 })
 
-const describeFaults = "20 % 500s, 5 % resets (½ after handling), latency 2–12 ms + 3 % spikes of 1.5 s; subscriber 10 % 500s"
+const describeFaults = "20 % 500s, 3 % HTML 502s, 3 % HTML 504s after handling, 5 % resets (½ after handling), latency 2–12 ms + 3 % spikes of 1.5 s; subscriber 10 % 500s"
 
 /** A few completed orders' fresh URLs through GraphQL (so the URLs pass through its process and logs), one fetched. */
 const fetchUrls = (graphqlUrl: string, apiKey: string, orderNumbers: ReadonlyArray<string>) =>
