@@ -9,6 +9,7 @@ import type * as Etag from "@effect/platform/Etag"
 import type * as HttpPlatform from "@effect/platform/HttpPlatform"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
+import * as Schema from "effect/Schema"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,6 +21,8 @@ import * as ServiceConfig from "./ServiceConfig.js"
 
 export interface ServerOptions {
   readonly port: number
+  /** The variable that sets `port` (`PORT`, `GRAPHQL_PORT` …), named when the port cannot be had. */
+  readonly portVariable?: string
   /** Interface to bind; Node's default (all interfaces) when omitted. */
   readonly host?: string
   /** Time in-flight requests get to finish on shutdown. Default: 10 seconds. */
@@ -34,6 +37,41 @@ export type ServerServices =
   | NodeContext.NodeContext
 
 const defaultGrace = Duration.seconds(10)
+
+/**
+ * The address could not be bound: another process listens there (`EADDRINUSE`), or binding it
+ * needs a privilege the process lacks (`EACCES`). An operator's problem with an operator's fix,
+ * so the message names the address and the variable that sets it.
+ */
+export class PortUnavailable extends Schema.TaggedError<PortUnavailable>()("PortUnavailable", {
+  address: Schema.String,
+  variable: Schema.String,
+  reason: Schema.Literal("in use", "not permitted")
+}) {
+  override get message() {
+    return this.reason === "in use"
+      ? `${this.address} is already in use — set ${this.variable} to another port, or stop the other process`
+      : `${this.address} cannot be bound without privileges — set ${this.variable} to a port above 1023`
+  }
+}
+
+/** Why listening failed: a port that cannot be had, or anything else the platform reports. */
+export type ListenError = ServeError | PortUnavailable
+
+const errorCode = (cause: unknown): unknown =>
+  typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
+
+const portProblem = (error: ServeError, options: ServerOptions): Effect.Effect<never, ListenError> => {
+  const code = errorCode(error.cause)
+  if (code !== "EADDRINUSE" && code !== "EACCES") return Effect.fail(error)
+  return Effect.fail(
+    new PortUnavailable({
+      address: `${options.host ?? "0.0.0.0"}:${options.port}`,
+      variable: options.portVariable ?? "PORT",
+      reason: code === "EADDRINUSE" ? "in use" : "not permitted"
+    })
+  )
+}
 
 /** Tracks in-flight requests so shutdown knows when it is done draining. */
 const trackInFlight = (server: Server) => {
@@ -175,7 +213,7 @@ const makeDispatch = (server: Server, handlers: ReadonlyArray<RawHandler>) => {
 }
 
 /** A scoped `HttpServer` whose shutdown drains in-flight requests first; 503 (never silence) until it serves. */
-export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServer, ServeError, Scope.Scope> =>
+export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServer, ListenError, Scope.Scope> =>
   Effect.gen(function*() {
     const server = createServer()
     const tracker = trackInFlight(server)
@@ -184,7 +222,9 @@ export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServe
     const serveThrough = makeDispatch(server, handlers)
     const grace = options.shutdownGrace === undefined ? defaultGrace : Duration.decode(options.shutdownGrace)
     const listen = options.host === undefined ? { port: options.port } : { port: options.port, host: options.host }
-    const inner = yield* NodeHttpServer.make(() => server, listen)
+    const inner = yield* NodeHttpServer.make(() => server, listen).pipe(
+      Effect.catchTag("ServeError", (error) => portProblem(error, options))
+    )
     const shutdown = yield* Effect.cached(gracefulClose(server, tracker, grace))
     // Fallback when nothing was served; added after the platform's own close, so it runs first.
     yield* Effect.addFinalizer(() => shutdown)
@@ -203,13 +243,13 @@ export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServe
   })
 
 /** `NodeHttpServer.layer` with graceful shutdown and a log line with the listening address. */
-export const serverLayer = (options: ServerOptions): Layer.Layer<ServerServices, ServeError> =>
+export const serverLayer = (options: ServerOptions): Layer.Layer<ServerServices, ListenError> =>
   Layer.mergeAll(Layer.scoped(HttpServer.HttpServer, make(options)), NodeHttpServer.layerContext)
 
 /** `serverLayer` configured from `PORT` (default `defaultPort`), `HOST` (optional) and `SHUTDOWN_GRACE` (default 10 seconds). */
 export const serverLayerFromConfig = (
   defaultPort: number
-): Layer.Layer<ServerServices, ServeError | ServiceConfig.InvalidConfiguration> =>
+): Layer.Layer<ServerServices, ListenError | ServiceConfig.InvalidConfiguration> =>
   Layer.unwrapEffect(
     Effect.map(
       ServiceConfig.loadConfig(

@@ -3,7 +3,9 @@
  * one JSON object per line everywhere else (containers, log shippers).
  */
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -22,10 +24,36 @@ export type LineSink = (line: string) => void
 /** `pretty` when stdout is a terminal, `json` otherwise. */
 export const detectFormat = (): Format => (process.stdout.isTTY === true ? "pretty" : "json")
 
-/** `LOG_FORMAT` (pretty | json, default: detected from stdout) and `LOG_LEVEL` (default Info, case-insensitive). */
+/** The level names people write, any case: `warn` and `warning` are one level, `off` is `none`. */
+const levelsByName: ReadonlyMap<string, LogLevel.LogLevel> = new Map([
+  ["all", LogLevel.All],
+  ["trace", LogLevel.Trace],
+  ["debug", LogLevel.Debug],
+  ["info", LogLevel.Info],
+  ["warning", LogLevel.Warning],
+  ["warn", LogLevel.Warning],
+  ["error", LogLevel.Error],
+  ["fatal", LogLevel.Fatal],
+  ["none", LogLevel.None],
+  ["off", LogLevel.None]
+])
+const acceptedLevels = [...levelsByName.keys()].join(", ")
+
+/** A minimum log level by name; the error lists the accepted names. */
+export const logLevel = (name: string): Config.Config<LogLevel.LogLevel> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const level = levelsByName.get(raw.trim().toLowerCase())
+      return level === undefined
+        ? Either.left(ConfigError.InvalidData([], `Expected a log level (${acceptedLevels}, any case) but received ${JSON.stringify(raw)}`))
+        : Either.right(level)
+    })
+  )
+
+/** `LOG_FORMAT` (pretty | json, default: detected from stdout) and `LOG_LEVEL` (default info, see `logLevel`). */
 export const config: Config.Config<Settings> = Config.all({
   format: Config.literal("pretty", "json")("LOG_FORMAT").pipe(Config.withDefault(detectFormat())),
-  level: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+  level: logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
 })
 
 /** The settings used when the configured ones are invalid, so the problem itself can still be logged. */

@@ -7,6 +7,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { PortUnavailable } from "./HttpServing.js"
 import * as Logging from "./Logging.js"
 import { InvalidConfiguration } from "./ServiceConfig.js"
 
@@ -17,13 +18,15 @@ export interface RunOptions {
   readonly logging?: Layer.Layer<never>
 }
 
-/** Logs why the program stopped: the configuration problems on their own, anything else with its cause. */
+/** Failures an operator fixes from the message alone: the message is the whole report. */
+const isOperatorProblem = (failure: unknown): failure is InvalidConfiguration | PortUnavailable =>
+  failure instanceof InvalidConfiguration || failure instanceof PortUnavailable
+
+/** Logs why the program stopped: configuration and port problems on their own, anything else with its cause. */
 export const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
-  const invalid = Array.from(Cause.failures(cause)).find(
-    (failure): failure is InvalidConfiguration => failure instanceof InvalidConfiguration
-  )
-  return invalid === undefined ? Effect.logError("stopped after an unexpected failure", cause) : Effect.logError(invalid.message)
+  const problem = Array.from(Cause.failures(cause)).find(isOperatorProblem)
+  return problem === undefined ? Effect.logError("stopped after an unexpected failure", cause) : Effect.logError(problem.message)
 }
 
 /**

@@ -67,3 +67,19 @@ describe("HttpServing while starting", () => {
       assert.deepStrictEqual([later.status, later.body], [200, "served"])
     }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.None))))
 })
+
+describe("HttpServing when the port cannot be had", () => {
+  it.live("a port in use: PortUnavailable naming the address and the variable that sets it", () =>
+    Effect.gen(function*() {
+      const first = yield* Layer.build(serverLayer)
+      const taken = (yield* Effect.provide(HttpServer.HttpServer, first)).address
+      if (taken._tag !== "TcpAddress") return assert.fail("not a TCP address")
+      const second = HttpServing.serverLayer({ port: taken.port, host: "127.0.0.1", portVariable: "GRAPHQL_PORT" })
+      const error = yield* Effect.flip(Layer.build(second))
+      assert.strictEqual(error._tag, "PortUnavailable")
+      assert.strictEqual(
+        error.message,
+        `127.0.0.1:${taken.port} is already in use — set GRAPHQL_PORT to another port, or stop the other process`
+      )
+    }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.None))))
+})

@@ -42,9 +42,25 @@ describe("ServiceConfig", () => {
         "HL_API_KEY: is required but not set",
         "BATCH_SIZE: Expected an integer value but received \"many\"",
         "LOG_FORMAT: Expected one of (pretty, json) but received \"xml\"",
-        "LOG_LEVEL: Expected a log level but received \"loud\""
+        "LOG_LEVEL: Expected a log level (all, trace, debug, info, warning, warn, error, fatal, none, off, any case) but received \"loud\""
       ])
       assert.isTrue(error.message.startsWith("Invalid configuration:\n  - PORT: Expected an integer"))
+    }))
+
+  it.effect("LOG_LEVEL takes the names people write, in any case", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        ["warning", "WARN"],
+        ["warn", "WARN"],
+        ["WARNING", "WARN"],
+        [" Debug ", "DEBUG"],
+        ["off", "OFF"],
+        ["error", "ERROR"]
+      ]
+      for (const [raw, label] of cases) {
+        const settings = yield* ServiceConfig.loadConfig(Logging.config).pipe(withEnv({ LOG_LEVEL: raw, LOG_FORMAT: "json" }))
+        assert.strictEqual(settings.level.label, label, raw)
+      }
     }))
 
   it.effect("port rejects values outside 0–65535", () =>

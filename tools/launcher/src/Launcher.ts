@@ -5,7 +5,6 @@
  * stops the apps before what they depend on: servers drain, workers stop, then the store closes.
  */
 import * as HttpServer from "@effect/platform/HttpServer"
-import type { ServeError } from "@effect/platform/HttpServerError"
 import { type HlConnect, HlConnectConfig, type HlConnectOptions } from "@hlconnect/core"
 import { GraphqlConfig, type GraphqlSettings, layer as graphqlLayer } from "@hlconnect/graphql"
 import { Scheduled } from "@hlconnect/reconciler"
@@ -66,7 +65,16 @@ const withDemoSubscriber = (config: RelayConfig.RelayConfig, demo: DemoSubscribe
 
 export const layer = (plan: Plan) => {
   const { ports, host, shutdownGrace } = plan.settings
-  const server = (port: number, app: string) => HttpServing.serverLayer({ port, host, shutdownGrace }).pipe(Layer.annotateLogs("app", app))
+  /** The launcher's variable for each app's port, named when the port cannot be had. */
+  const portVariables: Readonly<Record<string, string>> = {
+    sandbox: "SANDBOX_PORT",
+    relay: "RELAY_PORT",
+    reconciler: "RECONCILER_PORT",
+    graphql: "GRAPHQL_PORT",
+    "demo-subscriber": "DEMO_SUBSCRIBER_PORT"
+  }
+  const server = (port: number, app: string) =>
+    HttpServing.serverLayer({ port, host, shutdownGrace, portVariable: portVariables[app] ?? "PORT" }).pipe(Layer.annotateLogs("app", app))
   /** An app on a server of its own: its logs named, its address published, a health registry of its own. */
   const onItsServer = <A, E, R, I>(app: Layer.Layer<A, E, R>, name: string, port: number, address: Context.Tag<I, Addresses.Address>) =>
     app.pipe(
@@ -78,7 +86,7 @@ export const layer = (plan: Plan) => {
 
   // One store and one HL Connect client for every app: the same layer value is built once.
   const store = plan.store._tag === "Postgres" ? Store.layerPg({ url: plan.store.url }) : Store.layerSqlite({ filename: plan.store.filename })
-  const upstream: Layer.Layer<HlConnect | Upstream.Upstream, ServeError> = Option.match(plan.settings.upstream, {
+  const upstream: Layer.Layer<HlConnect | Upstream.Upstream, HttpServing.ListenError> = Option.match(plan.settings.upstream, {
     onNone: () => Upstream.sandbox(plan.hlconnect, { options: plan.sandbox, server: server(ports.sandbox, "sandbox") }),
     onSome: (url) => Upstream.remote(plan.hlconnect, url)
   })
@@ -94,7 +102,7 @@ export const layer = (plan: Plan) => {
   )
   const reconcilerOps = onItsServer(HttpServer.serve(OpsRoutes.router, HttpMetrics.middleware), "reconciler", ports.reconciler, Addresses.ReconcilerAddress)
 
-  const demo: Layer.Layer<DemoSubscriber.DemoSubscriber, DemoSubscriber.InvalidDemoSecret | ServeError> = plan.settings
+  const demo: Layer.Layer<DemoSubscriber.DemoSubscriber, DemoSubscriber.InvalidDemoSecret | HttpServing.ListenError> = plan.settings
       .demoSubscriber
     ? DemoSubscriber.layer(plan.file.generated.demoSubscriberSecret).pipe(
         Layer.annotateLogs("app", "demo-subscriber"),

@@ -3,7 +3,6 @@
  * sandbox served in-process, or to the HL Connect `HLCONNECT_BASE_URL` names.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type { ServeError } from "@effect/platform/HttpServerError"
 import { HlConnect, type HlConnectOptions } from "@hlconnect/core"
 import { Sandbox, type SandboxOptions, SandboxServer, SandboxState } from "@hlconnect/sandbox"
 import { Health, HttpMetrics, type HttpServing, OpsRoutes } from "@hlconnect/service"
@@ -17,11 +16,11 @@ export class Upstream extends Context.Tag("@hlconnect/launcher/Upstream")<
 
 export interface SandboxPlan {
   readonly options: SandboxOptions
-  readonly server: Layer.Layer<HttpServing.ServerServices, ServeError>
+  readonly server: Layer.Layer<HttpServing.ServerServices, HttpServing.ListenError>
 }
 
 /** The sandbox as its own `main` serves it: the API, docs, controls and ops routes. */
-const sandboxLayer = (plan: SandboxPlan): Layer.Layer<SandboxServer, ServeError> =>
+const sandboxLayer = (plan: SandboxPlan): Layer.Layer<SandboxServer, HttpServing.ListenError> =>
   HttpApiBuilder.serve(HttpMetrics.middleware).pipe(
     Layer.provide(Sandbox.SandboxRoutesLive),
     Layer.provide(OpsRoutes.layerForHttpApi),
@@ -33,7 +32,7 @@ const sandboxLayer = (plan: SandboxPlan): Layer.Layer<SandboxServer, ServeError>
   )
 
 /** Against the sandbox, the client's base URL and token are the sandbox's; the other `HLCONNECT_*` settings apply. */
-export const sandbox = (hlconnect: HlConnectOptions, plan: SandboxPlan): Layer.Layer<HlConnect | Upstream, ServeError> =>
+export const sandbox = (hlconnect: HlConnectOptions, plan: SandboxPlan): Layer.Layer<HlConnect | Upstream, HttpServing.ListenError> =>
   Layer.unwrapEffect(
     Effect.map(SandboxServer, ({ url }) =>
       Layer.merge(
