@@ -34,8 +34,8 @@ import {
   type StorageError,
   Subscribers
 } from "@hlconnect/store"
+import { BearerAuth } from "@hlconnect/service"
 import { Duration, Effect, Option, type ParseResult, Redacted, Schema } from "effect"
-import { createHash, timingSafeEqual } from "node:crypto"
 import { parse } from "./CommerceEvents.js"
 import { generateSecret } from "./Delivery.js"
 import type { Doorbell } from "./Doorbell.js"
@@ -101,8 +101,6 @@ const deliveryJson = (d: Outbox.Delivery) => ({
   delivered_at: opt(d.deliveredAt, iso),
   dead_at: opt(d.deadAt, iso)
 })
-
-const digest = (s: string) => createHash("sha256").update(s).digest()
 
 const NewSubscriberBody = Schema.Struct({
   url: Schema.String,
@@ -265,16 +263,13 @@ export const make = (
         return reset
       })
 
-    const expected = Option.map(config.adminToken, (t) => digest(Redacted.value(t)))
+    const bearer = Option.map(config.adminToken, (t) => BearerAuth.make([t]))
 
     const guard = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
       Effect.gen(function* () {
-        if (Option.isNone(expected)) return problem(503, "admin_disabled", "the admin API is disabled: set RELAY_ADMIN_TOKEN")
+        if (Option.isNone(bearer)) return problem(503, "admin_disabled", "the admin API is disabled: set RELAY_ADMIN_TOKEN")
         const request = yield* HttpServerRequest.HttpServerRequest
-        const header = request.headers.authorization ?? ""
-        const token = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : ""
-        // Compare digests: constant time regardless of the presented token's length.
-        if (!timingSafeEqual(digest(token), expected.value)) {
+        if (!bearer.value.authorize(request.headers.authorization)) {
           return HttpServerResponse.unsafeJson(
             { error: "unauthorized", message: "Authorization: Bearer <RELAY_ADMIN_TOKEN> required" },
             { status: 401, headers: { "www-authenticate": "Bearer" } }
