@@ -54,6 +54,17 @@ describe("standalone sandbox", () => {
     expect(run.output()).not.toContain("two")
   })
 
+  it("binds loopback unless HOST says otherwise", async () => {
+    const bound = async (env: Record<string, string>) => {
+      const run = launch(env)
+      const address = await waitFor(() => /listening on (http:\/\/\S+?:)\d+/.exec(run.output())?.[1])
+      expect(await stop(run.child, run.exited)).toBe(0)
+      return address
+    }
+    expect(await bound({})).toBe("http://127.0.0.1:")
+    expect(await bound({ HOST: "0.0.0.0" })).toBe("http://0.0.0.0:")
+  })
+
   it("refuses to start on bad configuration, naming the variable", async () => {
     const run = launch({ SANDBOX_ERROR_RATE: "2", PORT: "not-a-port" })
     expect(await run.exited).toBe(1)

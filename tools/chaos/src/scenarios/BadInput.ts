@@ -95,7 +95,7 @@ export const run = (options: Options) =>
       })
     )
     const expectedKeys = orders.flatMap((o) => o.lines.flatMap((l) => [l.orderLineId, ...l.parts.map((x) => x.orderLineId)].map((id) => `${o.orderNumber}:${id}`)))
-    yield* SandboxAdmin.stats(sandbox.url).pipe(
+    yield* SandboxAdmin.stats(sandbox).pipe(
       Effect.filterOrFail(
         (s) => expectedKeys.every((k) => (s.registrations[k] ?? 0) > 0),
         () => new SetupFailed({ message: "the seed purchases were not registered at the sandbox within 60 s" })
@@ -103,7 +103,7 @@ export const run = (options: Options) =>
       Effect.retry({ schedule: Schedule.spaced(Duration.millis(500)), times: 120 })
     )
     const inboxBefore = (yield* RelayAdmin.inboxAll(admin)).length
-    const requestsBefore = (yield* SandboxAdmin.stats(sandbox.url)).requests
+    const requestsBefore = (yield* SandboxAdmin.stats(sandbox)).requests
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
     const linesBefore = yield* Ledger.countLines.pipe(Effect.provide(storeContext))
 
@@ -157,7 +157,7 @@ export const run = (options: Options) =>
     )
     const changed = altered.filter((id) => id !== undefined)
     if (changed.length > 0) problems.push(`${changed.length} stored events changed or gone: ${changed.slice(0, 3).join(", ")}`)
-    const requestsAfter = (yield* SandboxAdmin.stats(sandbox.url)).requests
+    const requestsAfter = (yield* SandboxAdmin.stats(sandbox)).requests
     for (const endpoint of ["validatePurchase", "registerPurchase", "cancelOrderLine"]) {
       const before = requestsBefore[endpoint] ?? 0
       const after = requestsAfter[endpoint] ?? 0
