@@ -47,13 +47,44 @@ describe("address classification", () => {
     ["::ffff:7f00:1", "loopback"],
     ["::ffff:169.254.169.254", "metadata"],
     ["64:ff9b::a00:1", "private"],
-    ["2002:c0a8:0101::1", "private"]
+    ["2002:c0a8:0101::1", "private"],
+    // IPv6 forms that embed an IPv4 address: refused for what the IPv4 address is.
+    ["64:ff9b::7f00:1", "loopback address (embedded in 64:ff9b::7f00:1)"],
+    ["64:ff9b::127.0.0.1", "loopback"],
+    ["64:ff9b:1::7f00:1", "loopback address (embedded in 64:ff9b:1::7f00:1)"],
+    ["64:ff9b:1::a9fe:a9fe", "metadata"],
+    ["64:ff9b:1:ab:cd::808:808", "local-use NAT64"],
+    ["64:ff9b:1:7f00:0:100:808:808", "local-use NAT64"],
+    ["::ffff:0:7f00:1", "loopback address (embedded in ::ffff:0:7f00:1)"],
+    ["::ffff:0:10.1.2.3", "private"],
+    ["::ffff:0:169.254.169.254", "metadata"],
+    ["::127.0.0.1", "loopback"],
+    ["::7f00:1", "loopback"],
+    ["::ffff:192.168.1.1", "private"],
+    ["2002:7f00:1::1", "loopback"],
+    ["2002:a9fe:a9fe::1", "metadata"],
+    ["2002:6440::1", "carrier-grade NAT"],
+    // Teredo: refused whatever it carries.
+    ["2001::1", "Teredo"],
+    ["2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"],
+    ["2001:0:808:808::f7f7:f7f7", "Teredo"]
   ])("%s is refused (%s)", (address, label) => {
     const reason = SubscriberUrl.blockedReason(address)
     expect(Option.getOrElse(reason, () => "allowed")).toContain(label)
   })
 
-  it.each(["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"])(
+  it.each([
+    "93.184.216.34",
+    "8.8.8.8",
+    "172.32.0.1",
+    "100.128.0.1",
+    "2606:4700:4700::1111",
+    "::ffff:8.8.8.8",
+    "::ffff:0:8.8.8.8",
+    "64:ff9b::808:808",
+    "2002:808:808::1",
+    "2001:4860:4860::8888"
+  ])(
     "%s is public",
     (address) => {
       expect(Option.isNone(SubscriberUrl.blockedReason(address))).toBe(true)
@@ -85,6 +116,12 @@ describe("the guard", () => {
     expect(await code("https://2130706433/")).toMatch(/^private_address: url host 127\.0\.0\.1/)
     expect(await code("https://internal.example.test/hook")).toMatch(/^private_address: url host internal\.example\.test resolves to 10\.0\.0\.5, a private address/)
     expect(await code("https://v6.example.test/hook")).toMatch(/unique-local/)
+    // The forms an attacker's test got through: NAT64 local use, SIIT, Teredo.
+    expect(await code("https://[64:ff9b:1::7f00:1]/hook")).toBe(
+      "private_address: url host 64:ff9b:1::7f00:1, a loopback address (embedded in 64:ff9b:1::7f00:1); subscribers must be public (set RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true for development)"
+    )
+    expect(await code("https://[::ffff:0:7f00:1]/hook")).toMatch(/^private_address: url host ::ffff:0:7f00:1, a loopback address \(embedded/)
+    expect(await code("https://[2001::808:808]/hook")).toMatch(/^private_address: url host 2001::808:808, a Teredo address/)
     expect(await code("https://nowhere.example.test/hook")).toMatch(/^unresolvable_host: url host nowhere\.example\.test does not resolve/)
     const ok = await check("https://public.example.test:8443/hook?x=1")
     expect(Either.isRight(ok) && [ok.right.addresses, ok.right.url.host]).toEqual([[{ address: "93.184.216.34", family: 4 }], "public.example.test:8443"])
@@ -126,6 +163,9 @@ describe("relay with the guard on (the default)", () => {
       ["http://hooks.example.test/in", "https_required", /must use https:\/\//],
       ["https://127.0.0.1:8443/in", "private_address", /loopback/],
       ["https://[::ffff:169.254.169.254]/latest", "private_address", /metadata/],
+      ["https://[64:ff9b:1::7f00:1]/in", "private_address", /loopback address \(embedded in 64:ff9b:1::7f00:1\)/],
+      ["https://[::ffff:0:7f00:1]/in", "private_address", /loopback address \(embedded in ::ffff:0:7f00:1\)/],
+      ["https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/in", "private_address", /Teredo/],
       ["https://internal.example.test/in", "private_address", /resolves to 192\.168\.1\.20, a private address/],
       ["https://nowhere.example.test/in", "unresolvable_host", /does not resolve/]
     ]
