@@ -57,12 +57,21 @@ const secretJson = (s: Subscribers.SubscriberSecret) => ({
   expires_at: opt(s.expiresAt, iso)
 })
 
+/** A URL stored before credentials in URLs were refused is shown with its password masked. */
+const shownUrl = (stored: string) => {
+  if (!URL.canParse(stored)) return stored
+  const url = new URL(stored)
+  if (url.password === "") return stored
+  url.password = "redacted"
+  return url.href
+}
+
 /** Never a secret: its hint, and each active one's hint and expiry (`null`: the newest, no expiry). */
 const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets: ReadonlyArray<Subscribers.SubscriberSecret>) => {
   const health = SubscriberHealth.status(config, s)
   return {
     id: s.subscriberId,
-    url: s.url,
+    url: shownUrl(s.url),
     secret_hint: s.secretHint,
     secrets: secrets.map(secretJson),
     events: s.eventFilter,
@@ -291,9 +300,10 @@ export const make = (
           Effect.gen(function* () {
             const body = yield* HttpServerRequest.schemaBodyJson(NewSubscriberBody)
             // HTTPS and a public address (unless RELAY_ALLOW_PRIVATE_SUBSCRIBERS); checked again before every delivery.
-            yield* options.guard.check(body.url)
+            const target = yield* options.guard.check(body.url)
             const secret = yield* secretFrom(body.secret)
-            const created = yield* subscribers.create({ url: body.url, signingSecret: secret, eventFilter: body.events })
+            // Stored exactly as it is contacted: the parsed, normalised URL.
+            const created = yield* subscribers.create({ url: target.url.href, signingSecret: secret, eventFilter: body.events })
             // The only time the secret is shown.
             return yield* subscriberResponse(created, { secret: Redacted.value(secret) }, 201)
           })

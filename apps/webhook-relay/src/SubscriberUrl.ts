@@ -7,6 +7,10 @@
  * delivery, after resolving the host, and the delivery connects to the address that was
  * checked: a DNS answer that changes in between (DNS rebinding) cannot redirect it inside.
  * `RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true` turns the address and scheme rules off (development, tests).
+ *
+ * Whatever the setting, a URL is taken exactly as it will be contacted: one with whitespace or
+ * control characters (which the URL parser would silently drop or trim) or with credentials
+ * (`user:pass@`, shown in every listing) is refused, and what is stored is the parsed `URL.href`.
  */
 import { Effect, Option, Schema } from "effect"
 import { lookup } from "node:dns/promises"
@@ -14,7 +18,7 @@ import { BlockList, isIP } from "node:net"
 
 /** Why a subscriber URL is refused; `code` is stable (the admin API returns it), `message` names the problem. */
 export class SubscriberUrlRejected extends Schema.TaggedError<SubscriberUrlRejected>()("SubscriberUrlRejected", {
-  code: Schema.Literal("invalid_url", "https_required", "private_address", "unresolvable_host"),
+  code: Schema.Literal("invalid_url", "credentials_in_url", "https_required", "private_address", "unresolvable_host"),
   message: Schema.String
 }) {}
 
@@ -161,22 +165,51 @@ export const blockedReason = (address: string): Option.Option<string> => {
 // ---------------------------------------------------------------------------
 
 export interface Guard {
+  /** The URL as it will be stored and contacted (`URL.href`), if its form is acceptable; no name resolution. */
+  readonly parse: (url: string) => Effect.Effect<URL, SubscriberUrlRejected>
   /** Parses and checks `url` and resolves its host; every address must be allowed, and is one to connect to. */
   readonly check: (url: string) => Effect.Effect<Target, SubscriberUrlRejected>
 }
 
 const hint = "set RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true for development"
 
+// Control characters (C0, DEL, C1), invisible format characters and any whitespace: the URL parser
+// would drop or trim them, so the URL contacted would not be the one submitted.
+const unsafeCharacter = /[\p{Cc}\p{Cf}\p{Z}\s]/u
+
+const codePoint = (c: string) => `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`
+
+/** The form of a subscriber URL: characters, syntax, scheme, no credentials. */
+const parseUrl = (raw: string): Effect.Effect<URL, SubscriberUrlRejected> =>
+  Effect.gen(function* () {
+    const unsafe = unsafeCharacter.exec(raw)
+    if (unsafe !== null) {
+      return yield* new SubscriberUrlRejected({
+        code: "invalid_url",
+        message: `url must not contain whitespace or control characters (${codePoint(unsafe[0])} at position ${unsafe.index + 1}); percent-encode them`
+      })
+    }
+    const url = yield* Effect.try({
+      try: () => new URL(raw),
+      catch: () => new SubscriberUrlRejected({ code: "invalid_url", message: "url must be an absolute http(s) URL" })
+    })
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      return yield* new SubscriberUrlRejected({ code: "invalid_url", message: `url must be https:// (got ${url.protocol}//)` })
+    }
+    if (url.username !== "" || url.password !== "") {
+      return yield* new SubscriberUrlRejected({
+        code: "credentials_in_url",
+        message: "url must not carry credentials (user:password@): credentials in URLs are not accepted; deliveries are authenticated by the signing secret"
+      })
+    }
+    return url
+  })
+
 export const make = (options: { readonly allowPrivate: boolean; readonly resolver: HostResolver }): Guard => ({
+  parse: parseUrl,
   check: (raw) =>
     Effect.gen(function* () {
-      const url = yield* Effect.try({
-        try: () => new URL(raw),
-        catch: () => new SubscriberUrlRejected({ code: "invalid_url", message: "url must be an absolute http(s) URL" })
-      })
-      if (url.protocol !== "https:" && url.protocol !== "http:") {
-        return yield* new SubscriberUrlRejected({ code: "invalid_url", message: `url must be https:// (got ${url.protocol}//)` })
-      }
+      const url = yield* parseUrl(raw)
       if (url.protocol !== "https:" && !options.allowPrivate) {
         return yield* new SubscriberUrlRejected({ code: "https_required", message: `url must use https:// (${hint})` })
       }

@@ -3,12 +3,14 @@
  * and again before every delivery, after DNS resolution (DNS rebinding), connecting to the
  * checked address.
  */
+import { Subscribers } from "@hlconnect/store"
 import { Effect, Either, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as SubscriberUrl from "../src/SubscriberUrl.js"
 import {
   admin,
   appendOutbound,
+  asRecord,
   eventually,
   fakeDns,
   getDelivery,
@@ -179,6 +181,54 @@ describe("relay with the guard on (the default)", () => {
     expect(listed.json.items).toEqual([])
   })
 
+  it("a subscriber URL is taken exactly as it will be contacted: no credentials, no control characters or whitespace, stored normalised", async () => {
+    dns.set("exact.example.test", "93.184.216.34")
+    const refused: ReadonlyArray<readonly [string, string, RegExp]> = [
+      ["https://user:hunter2@exact.example.test/in", "credentials_in_url", /credentials in URLs are not accepted.*signing secret/],
+      ["https://user@exact.example.test/in", "credentials_in_url", /credentials in URLs are not accepted/],
+      ["https://exact.example.test/in\r\nX-Injected: 1", "invalid_url", /whitespace or control characters \(U\+000D at position 30\)/],
+      ["https://exact.example.test/in\n", "invalid_url", /U\+000A/],
+      ["https://exa\tct.example.test/in", "invalid_url", /U\+0009/],
+      ["https://exact.example.test/in\u0000", "invalid_url", /U\+0000/],
+      [" https://exact.example.test/in", "invalid_url", /U\+0020 at position 1/],
+      ["https://exact.example.test/a b", "invalid_url", /U\+0020/],
+      ["https://exact.example.test/in\u00a0", "invalid_url", /U\+00A0/],
+      ["https://exact\u200b.example.test/in", "invalid_url", /U\+200B/]
+    ]
+    for (const [url, error, message] of refused) {
+      const r = await admin(relay, "POST", "/admin/subscribers", { url, events: ["test.exact"], secret: newSecret() })
+      expect(r.status, JSON.stringify(url)).toBe(422)
+      expect(r.json.error, JSON.stringify(url)).toBe(error)
+      expect(String(r.json.message), JSON.stringify(url)).toMatch(message)
+      expect(JSON.stringify(r.json)).not.toContain("hunter2")
+    }
+    const listed = await admin(relay, "GET", "/admin/subscribers")
+    expect(JSON.stringify(listed.json)).not.toContain("exact.example.test")
+    // What is stored (and shown, and contacted) is the parsed URL, normalised.
+    const created = await admin(relay, "POST", "/admin/subscribers", {
+      url: "HTTPS://Exact.Example.TEST:443/a/./b/../hook?x=1",
+      events: ["test.exact"],
+      secret: newSecret()
+    })
+    expect(created.status).toBe(201)
+    expect(created.json.url).toBe("https://exact.example.test/a/hook?x=1")
+    expect((await getSubscriber(relay, String(created.json.id))).url).toBe("https://exact.example.test/a/hook?x=1")
+    await admin(relay, "POST", `/admin/subscribers/${String(created.json.id)}/disable`, { reason: "test done" })
+  })
+
+  it("a subscriber stored with credentials before they were refused is listed with its password masked", async () => {
+    const legacy = await relay.run(
+      Effect.flatMap(Subscribers.Subscribers, (s) =>
+        s.create({ url: "https://ops:s3cret-pass@legacy.example.test/hook", signingSecret: Redacted.make(newSecret()), eventFilter: ["test.legacy"] })
+      )
+    )
+    const listed = await admin(relay, "GET", "/admin/subscribers")
+    expect(JSON.stringify(listed.json)).not.toContain("s3cret-pass")
+    const one = await admin(relay, "GET", `/admin/subscribers/${legacy.subscriberId}`)
+    expect(one.json.url).toBe("https://ops:redacted@legacy.example.test/hook")
+    await admin(relay, "POST", `/admin/subscribers/${legacy.subscriberId}/disable`, { reason: "test done" })
+  })
+
   it("DNS rebinding: a host that resolved publicly at registration and privately at delivery is not contacted", async () => {
     const receiver = await startReceiver()
     const port = new URL(receiver.url).port
@@ -224,6 +274,20 @@ describe("relay with the guard on (the default)", () => {
     await expect(
       startRelay({ allowPrivateSubscribers: false, seedSubscribers: [{ url: "http://127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }] })
     ).rejects.toThrow(/RELAY_SUBSCRIBERS #1: url must use https:\/\//)
+  })
+
+  it("RELAY_SUBSCRIBERS: credentials are refused whatever the setting; a URL is stored as contacted", async () => {
+    await expect(
+      startRelay({ seedSubscribers: [{ url: "http://ops:pw@127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }] })
+    ).rejects.toThrow(/RELAY_SUBSCRIBERS #1: url must not carry credentials/)
+    const seeded = await startRelay({ seedSubscribers: [{ url: "HTTP://127.0.0.1:1/x/../hook", secret: Redacted.make(newSecret()), events: ["test.seed"] }] })
+    try {
+      const listed = await admin(seeded, "GET", "/admin/subscribers")
+      const urls = Array.isArray(listed.json.items) ? listed.json.items.map((item) => asRecord(item).url) : []
+      expect(urls).toEqual(["http://127.0.0.1:1/hook"])
+    } finally {
+      await seeded.close()
+    }
   })
 })
 
