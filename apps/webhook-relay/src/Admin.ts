@@ -11,11 +11,12 @@
  *   (`reset_lines: true` first moves the event's `needs_attention` lines back to `paid` /
  *   `cancel_requested`, so the workflow tries them again once the cause is fixed)
  * - `GET  /admin/deliveries/dead?subscriber_id=&limit=&cursor=`, `GET /admin/deliveries/:id`,
- *   `POST /admin/deliveries/:id/replay`, `POST /admin/deliveries/dead/replay` `{subscriber_id?}`
+ *   `POST /admin/deliveries/:id/replay`
  * - `GET  /admin/inbox?state=pending|processed|dead&limit=&cursor=&since=`, `GET /admin/deliveries?state=pending|delivered|dead&subscriber_id=&limit=&cursor=&since=`
  *   (oldest first; `next_cursor` is null on the last page; `since`: last updated at or after it, for a dead letter when it was dead-lettered)
- * - `POST /admin/inbox/dead/replay` `{since}`, `POST /admin/deliveries/dead/replay` `{since?, subscriber_id?}`: every
- *   dead letter from `since` (ISO 8601) on, back to pending
+ * - `POST /admin/inbox/dead/replay` `{since, limit?, cursor?}`, `POST /admin/deliveries/dead/replay`
+ *   `{since?, subscriber_id?, limit?, cursor?}`: one page of dead letters from `since` (ISO 8601) on back to pending,
+ *   at most `limit` (default 100, at most 1000); answers `{replayed, skipped, next_cursor}` (`null`: nothing after it)
  * - `GET  /admin/orders/:order/events` (the events and their per-order sequence)
  *
  * Inbound bodies are never returned: they hold validation tokens (credentials).
@@ -124,8 +125,13 @@ const RotateBody = Schema.Struct({
 })
 const ReplayBody = Schema.Struct({ reset_lines: Schema.optionalWith(Schema.Boolean, { default: () => false }) })
 const Since = Schema.DateFromString.pipe(Schema.validDate())
-const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since) })
-const InboxReplayBody = Schema.Struct({ since: Since })
+/** A bulk replay is one bounded page: at most `limit` items from `cursor` (a `next_cursor` it answered) on. */
+const ReplayPage = {
+  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 100 }),
+  cursor: Schema.optional(Schema.String)
+}
+const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since), ...ReplayPage })
+const InboxReplayBody = Schema.Struct({ since: Since, ...ReplayPage })
 
 /** A JSON body where an empty one means `{}`; a malformed one is a 400, never the default. */
 const optionalJsonBody = <A, I>(schema: Schema.Schema<A, I>) =>
@@ -184,22 +190,39 @@ const secretFrom = (given: string | undefined) =>
     return secret
   })
 
-/** Pages through a listing to its end, replaying each item; one that changed state meanwhile is skipped. */
-const replayAll = <A, E, E2>(
-  page: (cursor: string | undefined) => Effect.Effect<OrderLines.Page<A>, E>,
-  replay: (item: A) => Effect.Effect<unknown, E2>
+/** The store's largest page; a replay page of more items reads several. */
+const storePage = 500
+
+/** `true` once replayed; `false` when the item left the dead letters meanwhile (replayed or purged by someone else). */
+const replayedOrMoved = (self: Effect.Effect<unknown, NotFound | IllegalTransition | InvalidInput | StorageError>) =>
+  self.pipe(
+    Effect.as(true),
+    Effect.catchTags({ NotFound: () => Effect.succeed(false), IllegalTransition: () => Effect.succeed(false) })
+  )
+
+/**
+ * Replays one page of a listing of dead letters: at most `limit` items from `cursor` on. The answer
+ * says how many were replayed, how many had moved meanwhile, and where the next page starts
+ * (`null`: nothing after this page), so an operator replays everything page by page, each request bounded.
+ */
+const replayPage = <A, E>(
+  request: { readonly limit: number; readonly cursor?: string | undefined },
+  page: (cursor: string | undefined, limit: number) => Effect.Effect<OrderLines.Page<A>, E>,
+  replay: (item: A) => Effect.Effect<boolean, InvalidInput | StorageError>
 ) =>
   Effect.gen(function* () {
     let replayed = 0
-    let cursor: string | undefined
+    let skipped = 0
+    let cursor = request.cursor
     do {
-      const current = yield* page(cursor)
+      const current = yield* page(cursor, Math.min(storePage, request.limit - replayed - skipped))
       for (const item of current.items) {
-        if (yield* Effect.isSuccess(replay(item))) replayed++
+        if (yield* replay(item)) replayed++
+        else skipped++
       }
       cursor = Option.getOrUndefined(current.nextCursor)
-    } while (cursor !== undefined)
-    return replayed
+    } while (cursor !== undefined && replayed + skipped < request.limit)
+    return { replayed, skipped, next_cursor: cursor ?? null }
   })
 
 export const make = (
@@ -354,12 +377,13 @@ export const make = (
         guard(
           Effect.gen(function* () {
             const body = yield* HttpServerRequest.schemaBodyJson(InboxReplayBody)
-            const replayed = yield* replayAll(
-              (cursor) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit: 500, ...(cursor === undefined ? {} : { cursor }) }),
-              (event) => inbox.replay(event.eventId)
+            const answer = yield* replayPage(
+              body,
+              (cursor, limit) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit, ...(cursor === undefined ? {} : { cursor }) }),
+              (event) => replayedOrMoved(inbox.replay(event.eventId))
             )
             yield* options.inbox.ring
-            return json({ replayed })
+            return json(answer)
           })
         )
       ),
@@ -424,21 +448,22 @@ export const make = (
         "/admin/deliveries/dead/replay",
         guard(
           Effect.gen(function* () {
-            // An empty body means "all"; a malformed one is a 400, never "all".
+            // An empty body means "all", one page at a time; a malformed one is a 400, never "all".
             const body = yield* optionalJsonBody(BulkReplayBody)
-            const replayed = yield* replayAll(
-              (cursor) =>
+            const answer = yield* replayPage(
+              body,
+              (cursor, limit) =>
                 outbox.listDeliveries({
                   state: "dead",
-                  limit: 500,
+                  limit,
                   ...(body.subscriber_id === undefined ? {} : { subscriberId: body.subscriber_id }),
                   ...(body.since === undefined ? {} : { since: body.since.getTime() }),
                   ...(cursor === undefined ? {} : { cursor })
                 }),
-              (delivery) => outbox.replay(delivery.deliveryId)
+              (delivery) => replayedOrMoved(outbox.replay(delivery.deliveryId))
             )
             yield* options.deliveries.ring
-            return json({ replayed })
+            return json(answer)
           })
         )
       ),
