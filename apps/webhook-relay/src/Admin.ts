@@ -1,12 +1,13 @@
 /**
- * The admin API, behind `Authorization: Bearer $RELAY_ADMIN_TOKEN`:
+ * The admin API, behind `Authorization: Bearer $RELAY_ADMIN_TOKEN` (read by `BearerAuth`, the apps' one rule):
  *
  * - `GET  /admin/subscribers`, `POST /admin/subscribers` `{url, events?, secret?}` (secret returned once),
  *   `GET /admin/subscribers/:id`, `POST /admin/subscribers/:id/disable` `{reason}`, `POST …/enable`,
  *   `POST …/rotate-secret` `{secret?, overlap_seconds?}` (new secret returned once; the ones in use keep signing
  *   for the overlap, default `RELAY_SECRET_ROTATION_OVERLAP`). A subscriber's JSON shows its active secrets as
  *   hints with their expiry, and its failing streak (`failing_since`, `last_failure_at`, `disables_at`, `failure_warning`).
- *   A new subscriber's URL must be https:// with a public address unless `RELAY_ALLOW_PRIVATE_SUBSCRIBERS` (422 naming the problem).
+ *   A new subscriber's URL must be https:// with a public address unless `RELAY_ALLOW_PRIVATE_SUBSCRIBERS`, and never carry
+ *   credentials, control characters or whitespace (422 naming the problem); the parsed `URL.href` is stored.
  * - `GET  /admin/inbox/dead?limit=`, `GET /admin/inbox/:id`, `POST /admin/inbox/:id/replay` `{reset_lines?}`
  *   (`reset_lines: true` first moves the event's `needs_attention` lines back to `paid` /
  *   `cancel_requested`, so the workflow tries them again once the cause is fixed)
