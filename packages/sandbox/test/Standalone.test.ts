@@ -8,8 +8,10 @@ import { fileURLToPath } from "node:url"
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url))
 
 const launch = (env: Record<string, string>) => {
+  // HOST only when a test sets it: the default bind address is under test.
+  const { HOST: _host, ...inherited } = process.env
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, LOG_FORMAT: "json", PORT: "0", ...env },
+    env: { ...inherited, LOG_FORMAT: "json", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
