@@ -50,6 +50,7 @@ describe("API keys", () => {
         expect(check.authorize(other)).toBe(false)
         expect(check.authorize(undefined)).toBe(false)
         expect(check.authorize("Bearer ")).toBe(false)
+        for (const key of keys) expect(check.authorize(`bearer  ${key} `)).toBe(true)
       })
     )
   })

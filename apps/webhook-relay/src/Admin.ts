@@ -1,21 +1,23 @@
 /**
- * The admin API, behind `Authorization: Bearer $RELAY_ADMIN_TOKEN`:
+ * The admin API, behind `Authorization: Bearer $RELAY_ADMIN_TOKEN` (read by `BearerAuth`, the apps' one rule):
  *
  * - `GET  /admin/subscribers`, `POST /admin/subscribers` `{url, events?, secret?}` (secret returned once),
  *   `GET /admin/subscribers/:id`, `POST /admin/subscribers/:id/disable` `{reason}`, `POST …/enable`,
  *   `POST …/rotate-secret` `{secret?, overlap_seconds?}` (new secret returned once; the ones in use keep signing
  *   for the overlap, default `RELAY_SECRET_ROTATION_OVERLAP`). A subscriber's JSON shows its active secrets as
  *   hints with their expiry, and its failing streak (`failing_since`, `last_failure_at`, `disables_at`, `failure_warning`).
- *   A new subscriber's URL must be https:// with a public address unless `RELAY_ALLOW_PRIVATE_SUBSCRIBERS` (422 naming the problem).
+ *   A new subscriber's URL must be https:// with a public address unless `RELAY_ALLOW_PRIVATE_SUBSCRIBERS`, and never carry
+ *   credentials, control characters or whitespace (422 naming the problem); the parsed `URL.href` is stored.
  * - `GET  /admin/inbox/dead?limit=`, `GET /admin/inbox/:id`, `POST /admin/inbox/:id/replay` `{reset_lines?}`
  *   (`reset_lines: true` first moves the event's `needs_attention` lines back to `paid` /
  *   `cancel_requested`, so the workflow tries them again once the cause is fixed)
  * - `GET  /admin/deliveries/dead?subscriber_id=&limit=&cursor=`, `GET /admin/deliveries/:id`,
- *   `POST /admin/deliveries/:id/replay`, `POST /admin/deliveries/dead/replay` `{subscriber_id?}`
+ *   `POST /admin/deliveries/:id/replay`
  * - `GET  /admin/inbox?state=pending|processed|dead&limit=&cursor=&since=`, `GET /admin/deliveries?state=pending|delivered|dead&subscriber_id=&limit=&cursor=&since=`
  *   (oldest first; `next_cursor` is null on the last page; `since`: last updated at or after it, for a dead letter when it was dead-lettered)
- * - `POST /admin/inbox/dead/replay` `{since}`, `POST /admin/deliveries/dead/replay` `{since?, subscriber_id?}`: every
- *   dead letter from `since` (ISO 8601) on, back to pending
+ * - `POST /admin/inbox/dead/replay` `{since, limit?, cursor?}`, `POST /admin/deliveries/dead/replay`
+ *   `{since?, subscriber_id?, limit?, cursor?}`: one page of dead letters from `since` (ISO 8601) on back to pending,
+ *   at most `limit` (default 100, at most 1000); answers `{replayed, skipped, next_cursor}` (`null`: nothing after it)
  * - `GET  /admin/orders/:order/events` (the events and their per-order sequence)
  *
  * Inbound bodies are never returned: they hold validation tokens (credentials).
@@ -34,8 +36,8 @@ import {
   type StorageError,
   Subscribers
 } from "@hlconnect/store"
+import { BearerAuth } from "@hlconnect/service"
 import { Duration, Effect, Option, type ParseResult, Redacted, Schema } from "effect"
-import { createHash, timingSafeEqual } from "node:crypto"
 import { parse } from "./CommerceEvents.js"
 import { generateSecret } from "./Delivery.js"
 import type { Doorbell } from "./Doorbell.js"
@@ -57,12 +59,21 @@ const secretJson = (s: Subscribers.SubscriberSecret) => ({
   expires_at: opt(s.expiresAt, iso)
 })
 
+/** A URL stored before credentials in URLs were refused is shown with its password masked. */
+const shownUrl = (stored: string) => {
+  if (!URL.canParse(stored)) return stored
+  const url = new URL(stored)
+  if (url.password === "") return stored
+  url.password = "redacted"
+  return url.href
+}
+
 /** Never a secret: its hint, and each active one's hint and expiry (`null`: the newest, no expiry). */
 const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets: ReadonlyArray<Subscribers.SubscriberSecret>) => {
   const health = SubscriberHealth.status(config, s)
   return {
     id: s.subscriberId,
-    url: s.url,
+    url: shownUrl(s.url),
     secret_hint: s.secretHint,
     secrets: secrets.map(secretJson),
     events: s.eventFilter,
@@ -102,8 +113,6 @@ const deliveryJson = (d: Outbox.Delivery) => ({
   dead_at: opt(d.deadAt, iso)
 })
 
-const digest = (s: string) => createHash("sha256").update(s).digest()
-
 const NewSubscriberBody = Schema.Struct({
   url: Schema.String,
   events: Schema.optionalWith(Schema.Array(Schema.String), { default: () => ["*"] }),
@@ -117,8 +126,13 @@ const RotateBody = Schema.Struct({
 })
 const ReplayBody = Schema.Struct({ reset_lines: Schema.optionalWith(Schema.Boolean, { default: () => false }) })
 const Since = Schema.DateFromString.pipe(Schema.validDate())
-const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since) })
-const InboxReplayBody = Schema.Struct({ since: Since })
+/** A bulk replay is one bounded page: at most `limit` items from `cursor` (a `next_cursor` it answered) on. */
+const ReplayPage = {
+  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 100 }),
+  cursor: Schema.optional(Schema.String)
+}
+const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since), ...ReplayPage })
+const InboxReplayBody = Schema.Struct({ since: Since, ...ReplayPage })
 
 /** A JSON body where an empty one means `{}`; a malformed one is a 400, never the default. */
 const optionalJsonBody = <A, I>(schema: Schema.Schema<A, I>) =>
@@ -177,22 +191,39 @@ const secretFrom = (given: string | undefined) =>
     return secret
   })
 
-/** Pages through a listing to its end, replaying each item; one that changed state meanwhile is skipped. */
-const replayAll = <A, E, E2>(
-  page: (cursor: string | undefined) => Effect.Effect<OrderLines.Page<A>, E>,
-  replay: (item: A) => Effect.Effect<unknown, E2>
+/** The store's largest page; a replay page of more items reads several. */
+const storePage = 500
+
+/** `true` once replayed; `false` when the item left the dead letters meanwhile (replayed or purged by someone else). */
+const replayedOrMoved = (self: Effect.Effect<unknown, NotFound | IllegalTransition | InvalidInput | StorageError>) =>
+  self.pipe(
+    Effect.as(true),
+    Effect.catchTags({ NotFound: () => Effect.succeed(false), IllegalTransition: () => Effect.succeed(false) })
+  )
+
+/**
+ * Replays one page of a listing of dead letters: at most `limit` items from `cursor` on. The answer
+ * says how many were replayed, how many had moved meanwhile, and where the next page starts
+ * (`null`: nothing after this page), so an operator replays everything page by page, each request bounded.
+ */
+const replayPage = <A, E>(
+  request: { readonly limit: number; readonly cursor?: string | undefined },
+  page: (cursor: string | undefined, limit: number) => Effect.Effect<OrderLines.Page<A>, E>,
+  replay: (item: A) => Effect.Effect<boolean, InvalidInput | StorageError>
 ) =>
   Effect.gen(function* () {
     let replayed = 0
-    let cursor: string | undefined
+    let skipped = 0
+    let cursor = request.cursor
     do {
-      const current = yield* page(cursor)
+      const current = yield* page(cursor, Math.min(storePage, request.limit - replayed - skipped))
       for (const item of current.items) {
-        if (yield* Effect.isSuccess(replay(item))) replayed++
+        if (yield* replay(item)) replayed++
+        else skipped++
       }
       cursor = Option.getOrUndefined(current.nextCursor)
-    } while (cursor !== undefined)
-    return replayed
+    } while (cursor !== undefined && replayed + skipped < request.limit)
+    return { replayed, skipped, next_cursor: cursor ?? null }
   })
 
 export const make = (
@@ -265,16 +296,13 @@ export const make = (
         return reset
       })
 
-    const expected = Option.map(config.adminToken, (t) => digest(Redacted.value(t)))
+    const bearer = Option.map(config.adminToken, (t) => BearerAuth.make([t]))
 
     const guard = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
       Effect.gen(function* () {
-        if (Option.isNone(expected)) return problem(503, "admin_disabled", "the admin API is disabled: set RELAY_ADMIN_TOKEN")
+        if (Option.isNone(bearer)) return problem(503, "admin_disabled", "the admin API is disabled: set RELAY_ADMIN_TOKEN")
         const request = yield* HttpServerRequest.HttpServerRequest
-        const header = request.headers.authorization ?? ""
-        const token = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : ""
-        // Compare digests: constant time regardless of the presented token's length.
-        if (!timingSafeEqual(digest(token), expected.value)) {
+        if (!bearer.value.authorize(request.headers.authorization)) {
           return HttpServerResponse.unsafeJson(
             { error: "unauthorized", message: "Authorization: Bearer <RELAY_ADMIN_TOKEN> required" },
             { status: 401, headers: { "www-authenticate": "Bearer" } }
@@ -296,9 +324,10 @@ export const make = (
           Effect.gen(function* () {
             const body = yield* HttpServerRequest.schemaBodyJson(NewSubscriberBody)
             // HTTPS and a public address (unless RELAY_ALLOW_PRIVATE_SUBSCRIBERS); checked again before every delivery.
-            yield* options.guard.check(body.url)
+            const target = yield* options.guard.check(body.url)
             const secret = yield* secretFrom(body.secret)
-            const created = yield* subscribers.create({ url: body.url, signingSecret: secret, eventFilter: body.events })
+            // Stored exactly as it is contacted: the parsed, normalised URL.
+            const created = yield* subscribers.create({ url: target.url.href, signingSecret: secret, eventFilter: body.events })
             // The only time the secret is shown.
             return yield* subscriberResponse(created, { secret: Redacted.value(secret) }, 201)
           })
@@ -349,12 +378,13 @@ export const make = (
         guard(
           Effect.gen(function* () {
             const body = yield* HttpServerRequest.schemaBodyJson(InboxReplayBody)
-            const replayed = yield* replayAll(
-              (cursor) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit: 500, ...(cursor === undefined ? {} : { cursor }) }),
-              (event) => inbox.replay(event.eventId)
+            const answer = yield* replayPage(
+              body,
+              (cursor, limit) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit, ...(cursor === undefined ? {} : { cursor }) }),
+              (event) => replayedOrMoved(inbox.replay(event.eventId))
             )
             yield* options.inbox.ring
-            return json({ replayed })
+            return json(answer)
           })
         )
       ),
@@ -419,21 +449,22 @@ export const make = (
         "/admin/deliveries/dead/replay",
         guard(
           Effect.gen(function* () {
-            // An empty body means "all"; a malformed one is a 400, never "all".
+            // An empty body means "all", one page at a time; a malformed one is a 400, never "all".
             const body = yield* optionalJsonBody(BulkReplayBody)
-            const replayed = yield* replayAll(
-              (cursor) =>
+            const answer = yield* replayPage(
+              body,
+              (cursor, limit) =>
                 outbox.listDeliveries({
                   state: "dead",
-                  limit: 500,
+                  limit,
                   ...(body.subscriber_id === undefined ? {} : { subscriberId: body.subscriber_id }),
                   ...(body.since === undefined ? {} : { since: body.since.getTime() }),
                   ...(cursor === undefined ? {} : { cursor })
                 }),
-              (delivery) => outbox.replay(delivery.deliveryId)
+              (delivery) => replayedOrMoved(outbox.replay(delivery.deliveryId))
             )
             yield* options.deliveries.ring
-            return json({ replayed })
+            return json(answer)
           })
         )
       ),

@@ -34,12 +34,16 @@ const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.G
     const subscribers = yield* Subscribers.Subscribers
     const existing = new Set((yield* subscribers.list()).map((s) => s.url))
     for (const [i, seed] of config.seedSubscribers.entries()) {
-      if (existing.has(seed.url)) continue
-      yield* guard.check(seed.url).pipe(
-        Effect.mapError((e) => new SubscriberUrl.SubscriberUrlRejected({ code: e.code, message: `RELAY_SUBSCRIBERS #${i + 1}: ${e.message}` }))
+      const named = Effect.mapError(
+        (e: SubscriberUrl.SubscriberUrlRejected) =>
+          new SubscriberUrl.SubscriberUrlRejected({ code: e.code, message: `RELAY_SUBSCRIBERS #${i + 1}: ${e.message}` })
       )
+      // Stored as contacted (`URL.href`); one seeded before URLs were normalised is matched as given.
+      const url = (yield* named(guard.parse(seed.url))).href
+      if (existing.has(url) || existing.has(seed.url)) continue
+      yield* named(guard.check(url))
       // Atomic per URL: replicas starting together seed one subscriber, not one each.
-      const seeded = yield* subscribers.seed({ url: seed.url, signingSecret: seed.secret, eventFilter: seed.events })
+      const seeded = yield* subscribers.seed({ url, signingSecret: seed.secret, eventFilter: seed.events })
       if (seeded.created) {
         yield* Effect.logInfo("subscriber seeded from RELAY_SUBSCRIBERS", { subscriberId: seeded.subscriber.subscriberId, url: seeded.subscriber.url })
       }

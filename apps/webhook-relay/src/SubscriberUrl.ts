@@ -2,10 +2,15 @@
  * Which subscriber URLs the relay will POST to (SSRF guard). By default a subscriber must be
  * `https://` and every address its host resolves to must be public: not loopback, private,
  * carrier-grade NAT, link-local, unique-local, multicast, reserved, documentation or a cloud
- * metadata address. The check runs when a subscriber is registered and again before every
+ * metadata address, nor an IPv6 address carrying such an IPv4 one (mapped, SIIT, compatible,
+ * NAT64, 6to4), nor Teredo or local-use NAT64 at all. The check runs when a subscriber is registered and again before every
  * delivery, after resolving the host, and the delivery connects to the address that was
  * checked: a DNS answer that changes in between (DNS rebinding) cannot redirect it inside.
  * `RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true` turns the address and scheme rules off (development, tests).
+ *
+ * Whatever the setting, a URL is taken exactly as it will be contacted: one with whitespace or
+ * control characters (which the URL parser would silently drop or trim) or with credentials
+ * (`user:pass@`, shown in every listing) is refused, and what is stored is the parsed `URL.href`.
  */
 import { Effect, Option, Schema } from "effect"
 import { lookup } from "node:dns/promises"
@@ -13,7 +18,7 @@ import { BlockList, isIP } from "node:net"
 
 /** Why a subscriber URL is refused; `code` is stable (the admin API returns it), `message` names the problem. */
 export class SubscriberUrlRejected extends Schema.TaggedError<SubscriberUrlRejected>()("SubscriberUrlRejected", {
-  code: Schema.Literal("invalid_url", "https_required", "private_address", "unresolvable_host"),
+  code: Schema.Literal("invalid_url", "credentials_in_url", "https_required", "private_address", "unresolvable_host"),
   message: Schema.String
 }) {}
 
@@ -78,6 +83,11 @@ const ranges: ReadonlyArray<readonly [label: string, family: "ipv4" | "ipv6", ne
   ["a loopback address", "ipv6", "::1", 128],
   ["a discard-only address", "ipv6", "100::", 64],
   ["a documentation address", "ipv6", "2001:db8::", 32],
+  // Refused whatever they carry: Teredo tunnels to arbitrary IPv4 (server and obfuscated client
+  // address inside); where a local-use NAT64 prefix (RFC 8215) puts its IPv4 depends on the
+  // operator's prefix length (RFC 6052), so the embedded address cannot be told reliably.
+  ["a Teredo address (tunnels to any IPv4 address)", "ipv6", "2001::", 32],
+  ["a local-use NAT64 address (RFC 8215)", "ipv6", "64:ff9b:1::", 48],
   ["a unique-local address", "ipv6", "fc00::", 7],
   ["a link-local address", "ipv6", "fe80::", 10],
   ["a site-local address", "ipv6", "fec0::", 10],
@@ -112,27 +122,37 @@ const ipv6Groups = (address: string): ReadonlyArray<number> | undefined => {
 
 const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
 
-/** The IPv4 address an IPv6 one carries (IPv4-mapped, IPv4-compatible, NAT64, 6to4), if any. */
+/**
+ * The IPv4 address an IPv6 one carries, if any: IPv4-mapped `::ffff:0:0/96`, SIIT
+ * `::ffff:0:0:0/96`, IPv4-compatible `::/96`, NAT64 `64:ff9b::/96` and the /96 layout of the
+ * local-use `64:ff9b:1::/48` (RFC 8215), 6to4 `2002::/16`.
+ */
 const embeddedIPv4 = (address: string): string | undefined => {
   const g = ipv6Groups(address)
   if (g === undefined) return undefined
-  const [g0, g1, g2, g3, g4, g5, g6, g7] = g
-  if (g0 === undefined || g1 === undefined || g6 === undefined || g7 === undefined) return undefined
+  const [g0, g1, g2, _g3, g4, g5, g6, g7] = g
+  if (g0 === undefined || g1 === undefined || g2 === undefined || g6 === undefined || g7 === undefined) return undefined
   const zeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0)
-  if (zeroUpTo(5) && g5 === 0xffff) return v4(g6, g7) // ::ffff:a.b.c.d
-  if (zeroUpTo(6) && (g6 !== 0 || g7 > 1)) return v4(g6, g7) // ::a.b.c.d (deprecated)
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return v4(g6, g7) // 64:ff9b::/96
-  if (g0 === 0x2002 && g2 !== undefined) return v4(g1, g2) // 6to4
+  if (zeroUpTo(5) && g5 === 0xffff) return v4(g6, g7) // ::ffff:a.b.c.d (mapped)
+  if (zeroUpTo(4) && g4 === 0xffff && g5 === 0) return v4(g6, g7) // ::ffff:0:a.b.c.d (SIIT, RFC 6145)
+  if (zeroUpTo(6) && (g6 !== 0 || g7 > 1)) return v4(g6, g7) // ::a.b.c.d (compatible, deprecated)
+  if (g0 === 0x64 && g1 === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return v4(g6, g7) // 64:ff9b::/96
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return v4(g6, g7) // 64:ff9b:1:…::/96 (local use)
+  if (g0 === 0x2002) return v4(g1, g2) // 6to4
   return undefined
 }
 
-/** Why `address` must not be a subscriber's, or `None` when it is a public address. */
+/**
+ * Why `address` must not be a subscriber's, or `None` when it is a public address. An IPv6
+ * address carrying an IPv4 one is refused for whatever would refuse that IPv4 address.
+ */
 export const blockedReason = (address: string): Option.Option<string> => {
   const family = isIP(address.split("%")[0] ?? "")
   if (family === 0) return Option.some("not an IP address")
   if (family === 6) {
     const inner = embeddedIPv4(address)
-    if (inner !== undefined) return Option.map(blockedReason(inner), (r) => `${r} (embedded in ${address})`)
+    const innerReason = inner === undefined ? Option.none() : blockedReason(inner)
+    if (Option.isSome(innerReason)) return Option.some(`${innerReason.value} (embedded in ${address})`)
   }
   const type = family === 4 ? "ipv4" : "ipv6"
   const bare = address.split("%")[0] ?? ""
@@ -145,22 +165,51 @@ export const blockedReason = (address: string): Option.Option<string> => {
 // ---------------------------------------------------------------------------
 
 export interface Guard {
+  /** The URL as it will be stored and contacted (`URL.href`), if its form is acceptable; no name resolution. */
+  readonly parse: (url: string) => Effect.Effect<URL, SubscriberUrlRejected>
   /** Parses and checks `url` and resolves its host; every address must be allowed, and is one to connect to. */
   readonly check: (url: string) => Effect.Effect<Target, SubscriberUrlRejected>
 }
 
 const hint = "set RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true for development"
 
+// Control characters (C0, DEL, C1), invisible format characters and any whitespace: the URL parser
+// would drop or trim them, so the URL contacted would not be the one submitted.
+const unsafeCharacter = /[\p{Cc}\p{Cf}\p{Z}\s]/u
+
+const codePoint = (c: string) => `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`
+
+/** The form of a subscriber URL: characters, syntax, scheme, no credentials. */
+const parseUrl = (raw: string): Effect.Effect<URL, SubscriberUrlRejected> =>
+  Effect.gen(function* () {
+    const unsafe = unsafeCharacter.exec(raw)
+    if (unsafe !== null) {
+      return yield* new SubscriberUrlRejected({
+        code: "invalid_url",
+        message: `url must not contain whitespace or control characters (${codePoint(unsafe[0])} at position ${unsafe.index + 1}); percent-encode them`
+      })
+    }
+    const url = yield* Effect.try({
+      try: () => new URL(raw),
+      catch: () => new SubscriberUrlRejected({ code: "invalid_url", message: "url must be an absolute http(s) URL" })
+    })
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      return yield* new SubscriberUrlRejected({ code: "invalid_url", message: `url must be https:// (got ${url.protocol}//)` })
+    }
+    if (url.username !== "" || url.password !== "") {
+      return yield* new SubscriberUrlRejected({
+        code: "credentials_in_url",
+        message: "url must not carry credentials (user:password@): credentials in URLs are not accepted; deliveries are authenticated by the signing secret"
+      })
+    }
+    return url
+  })
+
 export const make = (options: { readonly allowPrivate: boolean; readonly resolver: HostResolver }): Guard => ({
+  parse: parseUrl,
   check: (raw) =>
     Effect.gen(function* () {
-      const url = yield* Effect.try({
-        try: () => new URL(raw),
-        catch: () => new SubscriberUrlRejected({ code: "invalid_url", message: "url must be an absolute http(s) URL" })
-      })
-      if (url.protocol !== "https:" && url.protocol !== "http:") {
-        return yield* new SubscriberUrlRejected({ code: "invalid_url", message: `url must be https:// (got ${url.protocol}//)` })
-      }
+      const url = yield* parseUrl(raw)
       if (url.protocol !== "https:" && !options.allowPrivate) {
         return yield* new SubscriberUrlRejected({ code: "https_required", message: `url must use https:// (${hint})` })
       }

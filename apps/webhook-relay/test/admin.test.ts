@@ -77,9 +77,23 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     expect(none.status).toBe(200)
     expect(none.json.replayed).toBe(0)
     expect((await admin(relay, "POST", "/admin/inbox/dead/replay", { since: "yesterday-ish" })).status).toBe(400)
-    const all = await admin(relay, "POST", "/admin/inbox/dead/replay", { since: before })
-    expect(all.status).toBe(200)
-    expect(Number(all.json.replayed)).toBeGreaterThanOrEqual(3)
+    for (const bad of [{ since: before, limit: 0 }, { since: before, limit: 1001 }, { since: before, limit: 2.5 }, { since: before, cursor: "nope" }]) {
+      expect((await admin(relay, "POST", "/admin/inbox/dead/replay", bad)).status, JSON.stringify(bad)).toBe(400)
+    }
+    // A replay of everything is paged: at most `limit` per request, `next_cursor` to go on, null after the last page.
+    let replayed = 0
+    let replayPages = 0
+    let cursor: unknown = null
+    do {
+      const page = await admin(relay, "POST", "/admin/inbox/dead/replay", { since: before, limit: 2, ...(cursor === null ? {} : { cursor }) })
+      expect(page.status).toBe(200)
+      expect(Number(page.json.replayed) + Number(page.json.skipped)).toBeLessThanOrEqual(2)
+      replayed += Number(page.json.replayed)
+      cursor = page.json.next_cursor
+      replayPages++
+    } while (cursor !== null && replayPages < 100)
+    expect(replayed).toBeGreaterThanOrEqual(3)
+    expect(replayPages).toBeGreaterThanOrEqual(2)
     // Replayed, handled again (the token is still expired: dead again, second attempt).
     for (const id of dead) {
       await eventually(async () => {
@@ -116,9 +130,15 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
 
     fail = false
     expect((await admin(relay, "POST", "/admin/deliveries/dead/replay", { since: "not a date" })).status).toBe(400)
-    const replay = await admin(relay, "POST", "/admin/deliveries/dead/replay", { since: before, subscriber_id: sub })
-    expect(replay.status).toBe(200)
-    expect(replay.json.replayed).toBe(3)
+    expect((await admin(relay, "POST", "/admin/deliveries/dead/replay", { limit: 1001 })).status).toBe(400)
+    expect((await admin(relay, "POST", "/admin/deliveries/dead/replay", { cursor: "nope" })).status).toBe(400)
+    // Bounded: two of the three, and where to go on; then the last one, and nothing after it.
+    const first = await admin(relay, "POST", "/admin/deliveries/dead/replay", { since: before, subscriber_id: sub, limit: 2 })
+    expect(first.status).toBe(200)
+    expect(first.json).toMatchObject({ replayed: 2, skipped: 0 })
+    expect(typeof first.json.next_cursor).toBe("string")
+    const rest = await admin(relay, "POST", "/admin/deliveries/dead/replay", { since: before, subscriber_id: sub, limit: 2, cursor: first.json.next_cursor })
+    expect(rest.json).toEqual({ replayed: 1, skipped: 0, next_cursor: null })
     for (const id of ids) await eventually(async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined), 10_000, "delivered")
     const delivered = await allPages(relay, `/admin/deliveries?state=delivered&subscriber_id=${sub}`, 100)
     expect(delivered.seen.map((d) => d.id).sort()).toEqual([...ids].sort())

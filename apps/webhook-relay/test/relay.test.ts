@@ -6,6 +6,7 @@ import { Webhook } from "standardwebhooks"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   admin,
+  adminToken,
   appendOutbound,
   asRecord,
   eventually,
@@ -199,8 +200,17 @@ describe.each(engines)("relay on $name", (engine) => {
     it("admin API requires the bearer token", async () => {
       const r = await fetch(`${relay.url}/admin/subscribers`)
       expect(r.status).toBe(401)
-      const wrong = await fetch(`${relay.url}/admin/subscribers`, { headers: { authorization: "Bearer nope" } })
-      expect(wrong.status).toBe(401)
+      // Wrong tokens of every length, a wrong scheme, a token split by a space: 401 (digests compared, never the raw lengths).
+      for (const authorization of ["Bearer nope", `Bearer ${adminToken}x`, `Bearer ${adminToken.slice(0, -1)}`, `Basic ${adminToken}`, `Bearer ${adminToken} x`, adminToken]) {
+        const wrong = await fetch(`${relay.url}/admin/subscribers`, { headers: { authorization } })
+        expect(wrong.status, authorization).toBe(401)
+        expect(wrong.headers.get("www-authenticate"), authorization).toBe("Bearer")
+      }
+      // The scheme is case-insensitive (RFC 7235) and blanks around the token are tolerated: the shared rule.
+      for (const authorization of [`bearer ${adminToken}`, `Bearer  ${adminToken} `, `BEARER\t${adminToken}`]) {
+        const ok = await fetch(`${relay.url}/admin/subscribers`, { headers: { authorization } })
+        expect(ok.status, authorization).toBe(200)
+      }
     })
   })
 

@@ -2,9 +2,9 @@
  * HL Connect's endpoints, implemented on `SandboxState` with `HttpApiBuilder` from the very
  * definition the client uses: the wire format is derived, not retyped.
  */
-import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Authorization, HealthItem, HlConnectApi, PurchaseInProcessingResponse, Unauthorized } from "@hlconnect/core"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 import { SandboxState } from "./SandboxState.js"
 
 /** URLs the sandbox hands out point back at itself, at the address the client used. */
@@ -15,10 +15,13 @@ export const AuthorizationLive = Layer.effect(
   Authorization,
   Effect.map(SandboxState, (state) =>
     Authorization.of({
-      bearer: (token) =>
-        state.acceptsToken(Redacted.value(token))
-          ? Effect.void
-          : Effect.fail(new Unauthorized({ message: "missing or invalid bearer token" }))
+      // The raw header, read by the one bearer rule (the middleware's own parse only slices a prefix off).
+      bearer: () =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          state.authorize(request.headers.authorization)
+            ? Effect.void
+            : Effect.fail(new Unauthorized({ message: "missing or invalid bearer token" }))
+        )
     })
   )
 )

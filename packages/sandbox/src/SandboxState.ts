@@ -17,8 +17,9 @@ import {
   ValidationToken,
   ViewUrl
 } from "@hlconnect/core"
-import { Clock, Duration, Effect, Redacted } from "effect"
-import { randomBytes, timingSafeEqual } from "node:crypto"
+import { BearerAuth } from "@hlconnect/service"
+import { Clock, Duration, Effect } from "effect"
+import { randomBytes } from "node:crypto"
 import { type SandboxAsset, seedCatalog, toAssetItem } from "./Catalog.js"
 import { drawFault, type FaultKind, type FaultSettings, latencyMillis, type ScriptedFault } from "./Faults.js"
 import { countryOf } from "./Regions.js"
@@ -111,6 +112,7 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
       const fulfilmentDelayMillis = Duration.toMillis(options.fulfilmentDelay)
       const tokenTtlMillis = Duration.toMillis(options.validationTokenTtl)
       const urlTtlMillis = Duration.toMillis(options.urlTtl)
+      const bearer = BearerAuth.make(options.accessTokens)
 
       const statusOf = (line: Line, now: number): LineStatus => {
         if (line.settled !== undefined) return line.settled
@@ -341,7 +343,8 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
 
       return {
         environment: options.environment,
-        acceptsToken: (token: string) => options.accessTokens.some((t) => tokenEquals(t, token)),
+        /** Whether an `Authorization` header carries one of the accepted tokens (`SANDBOX_TOKENS`). */
+        authorize: bearer.authorize,
         validatePurchase,
         registerPurchase,
         purchaseInfo,
@@ -390,10 +393,3 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
       }
     })
 }) {}
-
-/** Constant-time comparison, so the sandbox does not teach bad habits. */
-const tokenEquals = (expected: Redacted.Redacted<string>, given: string) => {
-  const a = Buffer.from(Redacted.value(expected))
-  const b = Buffer.from(given)
-  return a.length === b.length && timingSafeEqual(a, b)
-}

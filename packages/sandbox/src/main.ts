@@ -1,6 +1,7 @@
 /**
  * The sandbox on its own: `pnpm --filter @hlconnect/sandbox start` (port from `PORT`, default
- * 4010; settings from `SANDBOX_*`, see SandboxConfig).
+ * 4010; settings from `SANDBOX_*`, see SandboxConfig). Unlike the apps, it binds loopback unless
+ * `HOST` says otherwise: it is a development tool whose controls must not face a network.
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { Health, HttpMetrics, HttpServing, launch, loadConfig, OpsRoutes } from "@hlconnect/service"
@@ -24,7 +25,7 @@ const SandboxMain = Layer.unwrapEffect(
       Layer.provide(SandboxServer.Default),
       Layer.provide(SandboxState.Default(options)),
       Layer.provide(Health.Health.Default),
-      Layer.provide(HttpServing.serverLayerFromConfig(4010))
+      Layer.provide(HttpServing.serverLayerFromConfig(4010, { defaultHost: "127.0.0.1" }))
     )
   )
 )

@@ -65,6 +65,9 @@ describe("sandbox over HTTP", () => {
     const wrong = await fetch(`${s.url}/assets/list`, { headers: { authorization: "Bearer nope" } })
     expect(wrong.status).toBe(401)
     expect(wrong.headers.get("x-environment")).toBeNull()
+    // The one bearer rule of every app: scheme case-insensitive, blanks tolerated.
+    expect((await fetch(`${s.url}/assets/list`, { headers: { authorization: `bearer  ${token} ` } })).status).toBe(200)
+    expect((await fetch(`${s.url}/assets/list`, { headers: { authorization: `Bearer ${token}x` } })).status).toBe(401)
   })
 
   it("answers 400 with a message for a malformed payload", async () => {
@@ -136,11 +139,12 @@ describe("sandbox over HTTP", () => {
   })
 
   it("lets faults be set and scripted over HTTP, validating what it is sent", async () => {
-    const bad = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", body: JSON.stringify({ error_rate: 2 }) })
+    const bad = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", headers: auth, body: JSON.stringify({ error_rate: 2 }) })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { message: string }).message).toContain("error_rate")
     const script = await fetch(`${s.url}/_sandbox/faults/script`, {
       method: "POST",
+      headers: auth,
       body: JSON.stringify([{ kind: "teapot418", endpoint: "health", times: 2 }, { kind: "html502", endpoint: "health" }])
     })
     expect(script.status).toBe(204)
@@ -150,16 +154,70 @@ describe("sandbox over HTTP", () => {
     expect(html.status).toBe(502)
     expect(await html.text()).toContain("502 Bad Gateway")
     expect((await fetch(`${s.url}/health`)).status).toBe(200)
-    const stats = (await (await fetch(`${s.url}/_sandbox/stats`)).json()) as { faults: Record<string, number> }
+    const stats = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: auth })).json()) as { faults: Record<string, number> }
     expect(stats.faults).toMatchObject({ teapot418: 2, html502: 1 })
-    const set = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", body: JSON.stringify({ error_rate: 1, endpoints: ["health"] }) })
+    const set = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", headers: auth, body: JSON.stringify({ error_rate: 1, endpoints: ["health"] }) })
     expect(set.status).toBe(204)
     const failing = await fetch(`${s.url}/health`)
     expect(failing.status).toBe(500)
     expect(await failing.json()).toMatchObject({ status: 500 })
-    expect((await fetch(`${s.url}/_sandbox/stats`)).status).toBe(200)
-    expect((await fetch(`${s.url}/_sandbox/reset`, { method: "POST" })).status).toBe(204)
+    expect((await fetch(`${s.url}/_sandbox/faults`, { headers: { authorization: auth.authorization } })).status).toBe(200)
+    // Reset takes no body: the token is enough.
+    expect((await fetch(`${s.url}/_sandbox/reset`, { method: "POST", headers: { authorization: auth.authorization } })).status).toBe(204)
     expect((await fetch(`${s.url}/health`)).status).toBe(200)
+  })
+
+  it("its controls need the token (401) and JSON (415): a cross-site form or text/plain post changes nothing", async () => {
+    const errorRate = async () => (await s.runtime.runPromise(s.state.getFaults)).error_rate
+    const script = JSON.stringify([{ kind: "teapot418", endpoint: "health" }])
+    const faults = JSON.stringify({ error_rate: 1 })
+    const json = { "content-type": "application/json" }
+    const text = { authorization: auth.authorization, "content-type": "text/plain" }
+    const form = { authorization: auth.authorization, "content-type": "application/x-www-form-urlencoded" }
+    const cases: ReadonlyArray<readonly [string, string, Record<string, string>, string | undefined, number]> = [
+      ["PUT", "/_sandbox/faults", json, faults, 401],
+      ["PUT", "/_sandbox/faults", { ...json, authorization: "Bearer wrong" }, faults, 401],
+      ["PUT", "/_sandbox/faults", { "content-type": "text/plain" }, faults, 401],
+      ["PUT", "/_sandbox/faults", text, faults, 415],
+      ["PUT", "/_sandbox/faults", { authorization: auth.authorization }, faults, 415],
+      ["POST", "/_sandbox/faults/script", json, script, 401],
+      ["POST", "/_sandbox/faults/script", { "content-type": "text/plain" }, script, 401],
+      ["POST", "/_sandbox/faults/script", text, script, 415],
+      ["POST", "/_sandbox/faults/script", form, script, 415],
+      ["POST", "/_sandbox/reset", {}, undefined, 401],
+      ["POST", "/_sandbox/reset", json, "{}", 401],
+      ["POST", "/_sandbox/reset", form, "a=b", 415],
+      ["GET", "/_sandbox/faults", {}, undefined, 401]
+    ]
+    for (const [method, path, headers, body, status] of cases) {
+      const r = await fetch(`${s.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
+      expect(r.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(status)
+      if (status === 401) expect(r.headers.get("www-authenticate")).toContain("Bearer")
+      expect(((await r.json()) as { error: string }).error).toBe(status === 401 ? "Unauthorized" : "UnsupportedMediaType")
+    }
+    expect(await errorRate()).toBe(0)
+    expect((await fetch(`${s.url}/health`)).status).toBe(200)
+    // The same requests with the token and JSON go through.
+    expect((await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", headers: { ...auth, "content-type": "application/json; charset=utf-8" }, body: faults })).status).toBe(204)
+    expect(await errorRate()).toBe(1)
+    expect((await fetch(`${s.url}/_sandbox/reset`, { method: "POST", headers: auth, body: "{}" })).status).toBe(204)
+    expect(await errorRate()).toBe(0)
+  })
+
+  it("shows stats without the token as counts only: no order numbers, no line ids", async () => {
+    const order = await buy(s.url)
+    const open = await fetch(`${s.url}/_sandbox/stats`)
+    expect(open.status).toBe(200)
+    const counts = (await open.json()) as Record<string, unknown>
+    expect(Object.keys(counts).sort()).toEqual(["faults", "registered_lines", "registrations_total", "requests", "responses"])
+    expect(counts.registered_lines).toBeGreaterThanOrEqual(1)
+    expect(JSON.stringify(counts)).not.toContain(String(order))
+    const full = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: { authorization: auth.authorization } })).json()) as {
+      registrations: Record<string, number>
+    }
+    expect(full.registrations[`${order}:1`]).toBe(1)
+    const wrong = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: { authorization: "Bearer wrong" } })).json()) as Record<string, unknown>
+    expect(wrong.registrations).toBeUndefined()
   })
 
   it("resets the connection when told to", async () => {

@@ -8,8 +8,10 @@ import { fileURLToPath } from "node:url"
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url))
 
 const launch = (env: Record<string, string>) => {
+  // HOST only when a test sets it: the default bind address is under test.
+  const { HOST: _host, ...inherited } = process.env
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, LOG_FORMAT: "json", PORT: "0", ...env },
+    env: { ...inherited, LOG_FORMAT: "json", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
@@ -52,6 +54,17 @@ describe("standalone sandbox", () => {
     expect((await fetch(`${url}/docs`)).headers.get("content-type")).toContain("text/html")
     expect(await stop(run.child, run.exited)).toBe(0)
     expect(run.output()).not.toContain("two")
+  })
+
+  it("binds loopback unless HOST says otherwise", async () => {
+    const bound = async (env: Record<string, string>) => {
+      const run = launch(env)
+      const address = await waitFor(() => /listening on (http:\/\/\S+?:)\d+/.exec(run.output())?.[1])
+      expect(await stop(run.child, run.exited)).toBe(0)
+      return address
+    }
+    expect(await bound({})).toBe("http://127.0.0.1:")
+    expect(await bound({ HOST: "0.0.0.0" })).toBe("http://0.0.0.0:")
   })
 
   it("refuses to start on bad configuration, naming the variable", async () => {

@@ -246,16 +246,22 @@ export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServe
 export const serverLayer = (options: ServerOptions): Layer.Layer<ServerServices, ListenError> =>
   Layer.mergeAll(Layer.scoped(HttpServer.HttpServer, make(options)), NodeHttpServer.layerContext)
 
-/** `serverLayer` configured from `PORT` (default `defaultPort`), `HOST` (optional) and `SHUTDOWN_GRACE` (default 10 seconds). */
+/**
+ * `serverLayer` configured from `PORT` (default `defaultPort`), `HOST` (default `defaultHost`, else
+ * every interface) and `SHUTDOWN_GRACE` (default 10 seconds).
+ */
 export const serverLayerFromConfig = (
-  defaultPort: number
+  defaultPort: number,
+  options: { readonly defaultHost?: string } = {}
 ): Layer.Layer<ServerServices, ListenError | ServiceConfig.InvalidConfiguration> =>
   Layer.unwrapEffect(
     Effect.map(
       ServiceConfig.loadConfig(
         Config.all({
           port: ServiceConfig.port("PORT", defaultPort),
-          host: Config.option(Config.string("HOST")),
+          host: Config.option(Config.string("HOST")).pipe(
+            Config.map((host) => Option.orElse(host, () => Option.fromNullable(options.defaultHost)))
+          ),
           shutdownGrace: ServiceConfig.shutdownGrace
         })
       ),

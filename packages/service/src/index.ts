@@ -2,6 +2,7 @@
  * Shared building blocks for every HL Connect app: HTTP serving, health,
  * Prometheus metrics, logging, configuration validation and graceful shutdown.
  */
+export * as BearerAuth from "./BearerAuth.js"
 export * as Health from "./Health.js"
 export * as HttpMetrics from "./HttpMetrics.js"
 export * as HttpServing from "./HttpServing.js"

@@ -81,7 +81,8 @@ export interface RelayOptions {
   readonly upstream: Upstream
   readonly webhookSecret: string
   readonly adminToken: string
-  readonly subscriber: { readonly url: string; readonly secret: string }
+  /** Seeded with `RELAY_SUBSCRIBERS` (a local http:// server: the SSRF guard is off). Without one the guard is on, as in production. */
+  readonly subscriber?: { readonly url: string; readonly secret: string }
   readonly logLevel?: LogLevel
 }
 
@@ -96,9 +97,13 @@ export const relay = (o: RelayOptions): LaunchSpec => ({
     PORT: String(o.port),
     RELAY_WEBHOOK_SECRETS: o.webhookSecret,
     RELAY_ADMIN_TOKEN: o.adminToken,
-    RELAY_SUBSCRIBERS: JSON.stringify([{ url: o.subscriber.url, secret: o.subscriber.secret, events: ["order.*"] }]),
-    // The subscriber is a local http:// server.
-    RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "true",
+    ...(o.subscriber === undefined
+      ? { RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "false" }
+      : {
+          RELAY_SUBSCRIBERS: JSON.stringify([{ url: o.subscriber.url, secret: o.subscriber.secret, events: ["order.*"] }]),
+          // The subscriber is a local http:// server.
+          RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "true"
+        }),
     RELAY_POLL_INTERVAL: "200 millis",
     RELAY_RETRY_SCHEDULE: "200 millis,500 millis,1 second,2 seconds,3 seconds,5 seconds,5 seconds,10 seconds,10 seconds",
     RELAY_DISPATCH_RETRY_DELAY: "300 millis",

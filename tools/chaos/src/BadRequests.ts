@@ -5,6 +5,9 @@
  * Relay: malformed JSON, non-events, unknown event types, wrong types and values (with unknown
  * fields added), bodies over the limit (declared or chunked), forged signatures, replayed
  * signatures over altered bodies, stale and future timestamps, bad `webhook-id`s, non-UTF-8.
+ * Relay admin (`POST /admin/subscribers`, SSRF guard on): subscriber URLs on IPv6 forms that carry a
+ * loopback or private IPv4 address (NAT64 well-known and local-use, SIIT, mapped, compatible,
+ * 6to4) or Teredo, URLs with credentials, URLs with control characters or whitespace.
  * GraphQL: missing or wrong API keys, malformed JSON, wrong request shapes, syntax errors,
  * unknown fields and input fields, wrong argument and variable types, depth and alias bombs,
  * mutations over GET, bodies over 25 MB (over any GRAPHQL_MAX_BODY_BYTES).
@@ -48,6 +51,8 @@ export interface Context {
   /** Signs with a secret the relay does not know. */
   readonly forge: Signer
   readonly graphqlKey: string
+  /** The relay's RELAY_ADMIN_TOKEN. */
+  readonly adminToken: string
   readonly toleranceSeconds: number
   readonly relayLimit: number
   readonly accepted: ReadonlyArray<Accepted>
@@ -284,6 +289,97 @@ const notUtf8 = (ctx: Context) =>
     return relay("relay: body not UTF-8", ctx.sign(id, body), body, { status: [400], code: "malformed_body", says: /UTF-8/ })
   })
 
+// ---------------------------------------------------------------------------
+// Relay admin: subscriber URLs
+// ---------------------------------------------------------------------------
+
+const subscriber = (ctx: Context, category: string, url: string, expect: Expectation): BadRequest => ({
+  category,
+  target: "relay",
+  method: "POST",
+  path: "/admin/subscribers",
+  headers: { authorization: `Bearer ${ctx.adminToken}`, "content-type": "application/json" },
+  body: JSON.stringify({ url, events: ["order.*"] }),
+  chunked: false,
+  expect
+})
+
+type IPv4 = readonly [number, number, number, number]
+
+/** IPv4 addresses the guard refuses, and the word its message must say. */
+const privateIPv4: ReadonlyArray<readonly [IPv4, RegExp]> = [
+  [[127, 0, 0, 1], /loopback/],
+  [[127, 8, 9, 10], /loopback/],
+  [[10, 1, 2, 3], /private/],
+  [[192, 168, 0, 10], /private/],
+  [[172, 16, 5, 5], /private/],
+  [[169, 254, 169, 254], /metadata/],
+  [[100, 64, 0, 1], /carrier-grade NAT/],
+  [[0, 0, 0, 0], /unspecified/]
+]
+
+const hex = (hi: number, lo: number) => ((hi << 8) | lo).toString(16)
+
+/** An IPv6 form carrying the IPv4 address `v4`. */
+const embedding = (form: string, [a, b, c, d]: IPv4) => {
+  switch (form) {
+    case "NAT64 64:ff9b::/96":
+      return `64:ff9b::${hex(a, b)}:${hex(c, d)}`
+    case "NAT64 local use 64:ff9b:1::/48":
+      return `64:ff9b:1::${hex(a, b)}:${hex(c, d)}`
+    case "SIIT ::ffff:0:0:0/96":
+      return `::ffff:0:${hex(a, b)}:${hex(c, d)}`
+    case "IPv4-mapped":
+      return `::ffff:${a}.${b}.${c}.${d}`
+    default:
+      return `2002:${hex(a, b)}:${hex(c, d)}::1`
+  }
+}
+
+const embeddedPrivate = (ctx: Context) =>
+  fc
+    .tuple(fc.constantFrom("NAT64 64:ff9b::/96", "NAT64 local use 64:ff9b:1::/48", "SIIT ::ffff:0:0:0/96", "IPv4-mapped", "6to4 2002::/16"), fc.constantFrom(...privateIPv4), fc.webPath())
+    .map(([form, [v4, says], path]) =>
+      subscriber(ctx, "relay admin: subscriber URL on IPv6 carrying a private IPv4 (NAT64, SIIT, mapped, 6to4)", `https://[${embedding(form, v4)}]${path}`, {
+        status: [422],
+        code: "private_address",
+        says
+      })
+    )
+
+const teredo = (ctx: Context) =>
+  fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.webPath()).map(([x, y, z, path]) =>
+    subscriber(ctx, "relay admin: Teredo subscriber URL (2001::/32)", `https://[2001:0:${x.toString(16)}:${y.toString(16)}::${z.toString(16)}]${path}`, {
+      status: [422],
+      code: "private_address",
+      says: /Teredo/
+    })
+  )
+
+const credentials = (ctx: Context) =>
+  fc
+    .tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.option(fc.stringMatching(/^[A-Za-z0-9]{1,12}$/), { nil: undefined }), fc.domain(), fc.webPath())
+    .map(([user, password, host, path]) =>
+      subscriber(ctx, "relay admin: subscriber URL with credentials", `https://${user}${password === undefined ? "" : `:${password}`}@${host}${path}`, {
+        status: [422],
+        code: "credentials_in_url",
+        says: /credentials in URLs are not accepted/
+      })
+    )
+
+const controlCharacters = (ctx: Context) =>
+  fc
+    .tuple(fc.constantFrom("\r\n", "\r", "\n", "\t", "\u0000", " ", "\u00a0", "\u200b", "\u007f"), fc.constantFrom("host", "path", "end", "start"), fc.domain(), fc.webPath())
+    .map(([bad, where, host, path]) => {
+      const url =
+        where === "host" ? `https://${host}${bad}.example${path}` : where === "path" ? `https://${host}/in${bad}X-Injected: 1` : where === "end" ? `https://${host}${path}${bad}` : `${bad}https://${host}${path}`
+      return subscriber(ctx, "relay admin: subscriber URL with control characters or whitespace (CR, LF, TAB, NUL, …)", url, {
+        status: [422],
+        code: "invalid_url",
+        says: /whitespace or control characters/
+      })
+    })
+
 export const relayRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
   fc.oneof(
     { arbitrary: malformedJson(ctx), weight: 10 },
@@ -297,7 +393,11 @@ export const relayRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
     { arbitrary: resentAltered(ctx), weight: 3 },
     { arbitrary: staleTimestamp(ctx), weight: 8 },
     { arbitrary: badIds(ctx), weight: 6 },
-    { arbitrary: notUtf8(ctx), weight: 4 }
+    { arbitrary: notUtf8(ctx), weight: 4 },
+    { arbitrary: embeddedPrivate(ctx), weight: 4 },
+    { arbitrary: teredo(ctx), weight: 2 },
+    { arbitrary: credentials(ctx), weight: 2 },
+    { arbitrary: controlCharacters(ctx), weight: 3 }
   )
 
 // ---------------------------------------------------------------------------

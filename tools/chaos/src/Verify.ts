@@ -6,6 +6,7 @@
  */
 import type { OrderLines } from "@hlconnect/store"
 import { Clock, Duration, Effect } from "effect"
+import type { Upstream } from "./Apps.js"
 import type { DecodeFailure, HttpFailure, StoreFailure, UnexpectedResponse } from "./Errors.js"
 import * as Ledger from "./Ledger.js"
 import type { PlannedOrder, Purchase } from "./Purchases.js"
@@ -28,7 +29,8 @@ export interface Sources {
   readonly purchases: ReadonlyArray<Purchase>
   readonly sent: SendReport
   readonly admin: RelayAdmin.Admin
-  readonly sandboxUrl: string
+  /** The sandbox's address and token (its full stats need the token). */
+  readonly sandbox: Upstream
   readonly subscriber: Subscriber.Subscriber
 }
 
@@ -131,7 +133,7 @@ export const verify = (
     report(lost, wrong, `${wrong.length} lines in the wrong final state: ${examples(wrong.map(describeState), 2)}`)
 
     // 3. The sandbox: each (order, line) registered exactly once, nothing else registered.
-    const stats = yield* SandboxAdmin.stats(sources.sandboxUrl)
+    const stats = yield* SandboxAdmin.stats(sources.sandbox)
     const hlLines = [...lineOfHlLine.keys()]
     const unregistered = hlLines.filter((k) => (stats.registrations[k] ?? 0) === 0)
     report(lost, unregistered.map((k) => lineOfHlLine.get(k) ?? k), `${unregistered.length} HL lines never registered at HL Connect: ${examples(unregistered)}`)

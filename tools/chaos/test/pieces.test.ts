@@ -2,7 +2,7 @@
  * The campaign's own pieces: the secret scan finds what it should (a scan that finds nothing
  * must mean something), Prometheus parsing, the table, and the generated bad requests.
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -90,11 +90,14 @@ describe("table", () => {
   })
 })
 
+const subscriberUrl = Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({ url: Schema.String })))
+
 describe("bad requests", () => {
   const ctx: BadRequests.Context = {
     sign: Purchases.signer(Secrets.newWebhookSecret()),
     forge: Purchases.signer(Secrets.newWebhookSecret()),
     graphqlKey: "key",
+    adminToken: "admin-token-for-the-pieces-test",
     toleranceSeconds: 300,
     relayLimit: 1024 * 1024,
     accepted: [{ id: "seed-1", body: '{"type":"order.paid","data":{"order_number":"1"}}', headers: {} }]
@@ -109,5 +112,19 @@ describe("bad requests", () => {
       for (const s of r.expect.status) expect(s === 200 ? r.category.includes("duplicate") : s >= 400 && s < 500).toBe(true)
     }
     expect(new Set(a.map((r) => r.category)).size).toBeGreaterThan(15)
+  })
+
+  it("include refused subscriber URLs: NAT64, SIIT and Teredo forms, credentials, control characters", () => {
+    const urls = BadRequests.generate(ctx, 3000, 7)
+      .filter((r) => r.path === "/admin/subscribers")
+      .map((r) => ({ category: r.category, code: r.expect.code, url: subscriberUrl(String(r.body)).url }))
+    const with_ = (pattern: RegExp) => urls.filter((u) => pattern.test(u.url))
+    expect(with_(/^https:\/\/\[64:ff9b:1::/).length).toBeGreaterThan(0)
+    expect(with_(/^https:\/\/\[::ffff:0:/).length).toBeGreaterThan(0)
+    expect(with_(/^https:\/\/\[2001:0:/).every((u) => u.category.includes("Teredo"))).toBe(true)
+    expect(with_(/^https:\/\/\[2001:0:/).length).toBeGreaterThan(0)
+    expect(urls.filter((u) => u.code === "credentials_in_url").every((u) => /^https:\/\/[^/]*@/.test(u.url))).toBe(true)
+    expect(urls.filter((u) => u.code === "invalid_url").every((u) => /[\p{Cc}\s\u200b]/u.test(u.url))).toBe(true)
+    expect(new Set(urls.map((u) => u.category)).size).toBe(4)
   })
 })

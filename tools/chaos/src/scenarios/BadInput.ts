@@ -1,7 +1,7 @@
 /**
  * Scenario 4, bad input: thousands of generated bad requests (BadRequests.ts) against a running
- * relay and GraphQL facade. Each must get its clear 4xx (status, and a body naming the problem);
- * nothing may be stored (the inbox, the store's order lines and the sandbox's write endpoints
+ * relay (its admin API's subscriber URL checks too, with the SSRF guard on) and GraphQL facade. Each must get its clear 4xx (status, and a body naming the problem);
+ * nothing may be stored (the inbox, the relay's subscribers, the store's order lines and the sandbox's write endpoints
  * unchanged, the originals of re-sent ids intact) and no process may die.
  */
 import { Inbox } from "@hlconnect/store"
@@ -17,7 +17,6 @@ import type * as Processes from "../Processes.js"
 import * as Purchases from "../Purchases.js"
 import * as RelayAdmin from "../RelayAdmin.js"
 import * as SandboxAdmin from "../SandboxAdmin.js"
-import * as Secrets from "../Secrets.js"
 import { launch, Workspace } from "../Workspace.js"
 
 export interface Options {
@@ -69,13 +68,11 @@ export const run = (options: Options) =>
     const store: Apps.StoreTarget = { _tag: "sqlite", dataDir }
     const sandbox = yield* Flow.sandbox("bad-input-sandbox", credentials)
     const upstream = { url: sandbox.url, token: sandbox.token }
-    const [relayPort, graphqlPort, subscriberPort] = yield* Effect.all([Ports.free, Ports.free, Ports.free])
-    // No order completes here (no reconciler): the subscriber never gets a delivery.
-    const subscriber = { url: `http://127.0.0.1:${subscriberPort}/unused`, secret: Secrets.newWebhookSecret() }
-    yield* ws.secrets.add("the subscriber's signing secret", subscriber.secret)
+    const [relayPort, graphqlPort] = yield* Effect.all([Ports.free, Ports.free])
+    // No order completes here (no reconciler), so no subscriber: the relay's SSRF guard is on, as in production.
     const [relay, graphql] = yield* Effect.all(
       [
-        launch(Apps.relay({ name: "bad-input-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, subscriber })),
+        launch(Apps.relay({ name: "bad-input-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken })),
         launch(Apps.graphql({ name: "bad-input-graphql", port: graphqlPort, store, upstream, apiKey: credentials.graphqlKey }))
       ],
       { concurrency: 2 }
@@ -95,7 +92,7 @@ export const run = (options: Options) =>
       })
     )
     const expectedKeys = orders.flatMap((o) => o.lines.flatMap((l) => [l.orderLineId, ...l.parts.map((x) => x.orderLineId)].map((id) => `${o.orderNumber}:${id}`)))
-    yield* SandboxAdmin.stats(sandbox.url).pipe(
+    yield* SandboxAdmin.stats(sandbox).pipe(
       Effect.filterOrFail(
         (s) => expectedKeys.every((k) => (s.registrations[k] ?? 0) > 0),
         () => new SetupFailed({ message: "the seed purchases were not registered at the sandbox within 60 s" })
@@ -103,7 +100,8 @@ export const run = (options: Options) =>
       Effect.retry({ schedule: Schedule.spaced(Duration.millis(500)), times: 120 })
     )
     const inboxBefore = (yield* RelayAdmin.inboxAll(admin)).length
-    const requestsBefore = (yield* SandboxAdmin.stats(sandbox.url)).requests
+    const subscribersBefore = (yield* RelayAdmin.subscribers(admin)).length
+    const requestsBefore = (yield* SandboxAdmin.stats(sandbox)).requests
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
     const linesBefore = yield* Ledger.countLines.pipe(Effect.provide(storeContext))
 
@@ -111,6 +109,7 @@ export const run = (options: Options) =>
       sign,
       forge: Purchases.signer(BadRequests.strangerSecret()),
       graphqlKey: credentials.graphqlKey,
+      adminToken: credentials.adminToken,
       toleranceSeconds: 300,
       relayLimit: 1024 * 1024,
       accepted
@@ -145,6 +144,8 @@ export const run = (options: Options) =>
     const problems: Array<string> = []
     const inboxAfter = (yield* RelayAdmin.inboxAll(admin)).length
     if (inboxAfter !== inboxBefore) problems.push(`the inbox went from ${inboxBefore} to ${inboxAfter} events`)
+    const subscribersAfter = (yield* RelayAdmin.subscribers(admin)).length
+    if (subscribersAfter !== subscribersBefore) problems.push(`the relay went from ${subscribersBefore} to ${subscribersAfter} subscribers`)
     const linesAfter = yield* Ledger.countLines.pipe(Effect.provide(storeContext))
     if (linesAfter !== linesBefore) problems.push(`the store went from ${linesBefore} to ${linesAfter} order lines`)
     const altered = yield* Effect.forEach(accepted, (a) =>
@@ -157,7 +158,7 @@ export const run = (options: Options) =>
     )
     const changed = altered.filter((id) => id !== undefined)
     if (changed.length > 0) problems.push(`${changed.length} stored events changed or gone: ${changed.slice(0, 3).join(", ")}`)
-    const requestsAfter = (yield* SandboxAdmin.stats(sandbox.url)).requests
+    const requestsAfter = (yield* SandboxAdmin.stats(sandbox)).requests
     for (const endpoint of ["validatePurchase", "registerPurchase", "cancelOrderLine"]) {
       const before = requestsBefore[endpoint] ?? 0
       const after = requestsAfter[endpoint] ?? 0
@@ -180,7 +181,7 @@ export const run = (options: Options) =>
       duplicated: undefined,
       problems,
       facts: [
-        `inbox: ${inboxBefore} events before, ${inboxAfter} after; order lines: ${linesBefore} before, ${linesAfter} after; the ${accepted.length} originals of re-sent ids intact: ${changed.length === 0}`,
+        `inbox: ${inboxBefore} events before, ${inboxAfter} after; subscribers: ${subscribersBefore} before, ${subscribersAfter} after; order lines: ${linesBefore} before, ${linesAfter} after; the ${accepted.length} originals of re-sent ids intact: ${changed.length === 0}`,
         ...categories.map(
           ([category, t]) =>
             `${category}: ${Flow.count(t.count)} → ${[...t.statuses.entries()].map(([s, n]) => `${Flow.count(n)}× ${s}`).join(", ")}${t.mismatches.length === 0 ? "" : ` (${t.mismatches.length} wrong)`}`

@@ -65,7 +65,7 @@ export const run = (options: Options) =>
     const subscriber = yield* Subscriber.make({ failRate: 0, random: ws.random })
     yield* ws.secrets.add("the subscriber's signing secret", subscriber.secret)
     const { orders, purchases } = yield* Flow.purchases(options.orders, sandbox, "crashes")
-    yield* SandboxAdmin.setFaults(sandbox.url, latency)
+    yield* SandboxAdmin.setFaults(sandbox, latency)
 
     const relayPort = yield* Ports.free
     const relayUrl = Apps.urlOf(relayPort)
@@ -123,7 +123,7 @@ export const run = (options: Options) =>
       purchases,
       sent,
       admin: { url: relayUrl, token: credentials.adminToken },
-      sandboxUrl: sandbox.url,
+      sandbox,
       subscriber
     }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))

@@ -73,7 +73,7 @@ export const run = (options: Options) =>
       ],
       { concurrency: 3 }
     )
-    yield* SandboxAdmin.setFaults(sandbox.url, faults)
+    yield* SandboxAdmin.setFaults(sandbox, faults)
 
     const sent = yield* Sender.sendAll({
       purchases,
@@ -86,10 +86,10 @@ export const run = (options: Options) =>
 
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
     const admin = { url: Apps.urlOf(relayPort), token: credentials.adminToken }
-    const sources: Verify.Sources = { orders, purchases, sent, admin, sandboxUrl: sandbox.url, subscriber }
+    const sources: Verify.Sources = { orders, purchases, sent, admin, sandbox, subscriber }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))
-    const injected = (yield* SandboxAdmin.stats(sandbox.url)).faults
-    yield* SandboxAdmin.noFaults(sandbox.url)
+    const injected = (yield* SandboxAdmin.stats(sandbox)).faults
+    yield* SandboxAdmin.noFaults(sandbox)
 
     const completed = orders.filter((o) => o.lines.every((l) => l.expected === "completed")).slice(0, 20).map((o) => o.orderNumber)
     const urls = yield* fetchUrls(Apps.urlOf(graphqlPort), credentials.graphqlKey, completed)

@@ -86,7 +86,7 @@ export const run = (options: Options) =>
     // Replicas start together, as a deployment starts them (seeding the subscriber races).
     const relays = yield* Effect.all([launch(relaySpec(0)), launch(relaySpec(1))], { concurrency: 2 })
     const reconcilers = yield* Effect.all([launch(reconcilerSpec(0)), launch(reconcilerSpec(1))], { concurrency: 2 })
-    yield* SandboxAdmin.setFaults(sandbox.url, faults)
+    yield* SandboxAdmin.setFaults(sandbox, faults)
 
     const relayUrls = relays.map((r) => r.url ?? "")
     const sent = yield* Sender.sendAll({
@@ -100,9 +100,9 @@ export const run = (options: Options) =>
 
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "pg", url: options.databaseUrl, schema: fresh.schema }))
     const admin = { url: relayUrls[0] ?? "", token: credentials.adminToken }
-    const sources: Verify.Sources = { orders, purchases, sent, admin, sandboxUrl: sandbox.url, subscriber }
+    const sources: Verify.Sources = { orders, purchases, sent, admin, sandbox, subscriber }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))
-    const injected = (yield* SandboxAdmin.stats(sandbox.url)).faults
+    const injected = (yield* SandboxAdmin.stats(sandbox)).faults
     const verdict = yield* Verify.verify(sources).pipe(Effect.provide(storeContext))
 
     const shares: ReadonlyArray<Share> = [

@@ -57,7 +57,7 @@ export const run = Effect.gen(function* () {
     concurrency: 1,
     giveUpAfter: Duration.seconds(30)
   })
-  yield* SandboxAdmin.stats(sandbox.url).pipe(
+  yield* SandboxAdmin.stats(sandbox).pipe(
     Effect.filterOrFail(
       (st) => Object.keys(st.registrations).length > 0,
       () => new SetupFailed({ message: "the secrets scenario's order was not registered within 30 s" })
