@@ -132,6 +132,32 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual(yield* count("order_lines"), 2)
         }).pipe(provideStore))
 
+      it.effect("refuses ill-formed caller text itself (lone surrogates, control characters, line breaks) and stores the NFC spelling", () =>
+        Effect.gen(function* () {
+          const refused = (extra: Partial<NewOrderLine>) =>
+            OrderLines.create(line("1011", "A", extra)).pipe(
+              Effect.flip,
+              Effect.map((e) => (e._tag === "InvalidInput" ? `${e.field}: ${e.message}` : e._tag))
+            )
+          assert.strictEqual(yield* refused({ customerName: "Ann \ud83c" }), "customerName: contains a lone surrogate at index 4")
+          assert.strictEqual(yield* refused({ customerName: "a\u0000b" }), "customerName: contains the control character U+0000 at index 1")
+          assert.strictEqual(yield* refused({ customerName: "Ann\u0085Lee" }), "customerName: contains the line break U+0085 at index 3; it must be a single line")
+          assert.strictEqual(yield* refused({ customerEmail: "a\u0000@b" }), "customerEmail: contains the control character U+0000 at index 1")
+          assert.strictEqual(yield* refused({ validationToken: Redacted.make("tok\udc00") }), "validationToken: contains a lone surrogate at index 3")
+          assert.strictEqual(yield* refused({ asset: "4000\u009b" }), "asset: contains the control character U+009B at index 4")
+          assert.strictEqual(yield* count("order_lines"), 0)
+          assert.strictEqual(yield* count("orders"), 0)
+
+          const { line: created } = yield* OrderLines.create(line("1011", "A", { customerName: "Zoe\u0308", customerEmail: "zoe\u0308@example.com" }))
+          assert.strictEqual(Option.getOrNull(created.customerName), "Zo\u00eb")
+          assert.strictEqual(created.customerEmail, "zo\u00eb@example.com")
+          const replaced = yield* OrderLines.replaceValidationToken({
+            orderNumber: "1011", orderLineId: "A", expectedVersion: 1, token: Redacted.make("new\u0000")
+          }).pipe(Effect.flip)
+          assert.strictEqual(replaced._tag === "InvalidInput" ? `${replaced.field}: ${replaced.message}` : replaced._tag, "token: contains the control character U+0000 at index 3")
+          assert.deepStrictEqual(yield* OrderLines.get({ orderNumber: "1011", orderLineId: "A" }), created)
+        }).pipe(provideStore))
+
       it.effect("walks the happy path, bumping the version each step", () =>
         Effect.gen(function* () {
           const { line: created } = yield* OrderLines.create(line("1002", "A"))
