@@ -105,14 +105,17 @@ export const SingleLineText = makeText("single-line")
 /** Text that may span lines (TAB, CR, LF, U+2028, U+2029 allowed): see the module comment. */
 export const MultiLineText = makeText("multi-line")
 
+/** The longest of each field below, for code that must agree with them (the relay's pre-check). */
+export const TextLimits = { customerName: 200, emailAddress: 320, validationToken: 4096 } as const
+
 /** The customer's name: HL Connect takes at most 200 characters and may print it on the asset. */
-export const CustomerName = SingleLineText({ identifier: "CustomerName", maxLength: 200 })
+export const CustomerName = SingleLineText({ identifier: "CustomerName", maxLength: TextLimits.customerName })
 
 /** A customer's email address (at most 320 characters, `local@domain`). */
-export const EmailAddress = SingleLineText({ identifier: "EmailAddressText", maxLength: 320 }).pipe(
+export const EmailAddress = SingleLineText({ identifier: "EmailAddressText", maxLength: TextLimits.emailAddress }).pipe(
   Schema.filter((email) => /^[^\s@]+@[^\s@]+$/.test(email) || "must be an email address"),
   Schema.annotations({ identifier: "EmailAddress" })
 )
 
 /** A validation token as HL Connect issued it and `registerPurchase` sends it back (a credential: redact it once decoded). */
-export const ValidationTokenText = SingleLineText({ identifier: "ValidationTokenText", maxLength: 4096 })
+export const ValidationTokenText = SingleLineText({ identifier: "ValidationTokenText", maxLength: TextLimits.validationToken })
