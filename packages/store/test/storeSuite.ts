@@ -568,6 +568,18 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.isTrue((yield* Subscribers.enable(created.subscriberId)).enabled)
           const bad = yield* Subscribers.create({ url: "ftp://x", signingSecret: secret, eventFilter: ["*"] }).pipe(Effect.flip)
           assert.strictEqual(bad._tag, "InvalidInput")
+          // Caller text follows the one rule: a URL on one line, a reason without control characters (lines allowed).
+          const refused = (e: { readonly _tag: string; readonly field?: string; readonly message?: string }) => `${e._tag} ${e.field}: ${e.message}`
+          const nul = yield* Subscribers.create({ url: "https://hooks.example.com/in\u0000", signingSecret: secret, eventFilter: ["*"] }).pipe(Effect.flip)
+          assert.strictEqual(refused(nul), "InvalidInput url: contains the control character U+0000 at index 28")
+          const broken = yield* Subscribers.create({ url: "https://hooks.example.com/\u2028in", signingSecret: secret, eventFilter: ["*"] }).pipe(Effect.flip)
+          assert.strictEqual(refused(broken), "InvalidInput url: contains the line break U+2028 at index 26; it must be a single line")
+          const reason = yield* Subscribers.disable(created.subscriberId, "moved\u0085away").pipe(Effect.flip)
+          assert.strictEqual(refused(reason), "InvalidInput reason: contains the control character U+0085 at index 5")
+          assert.isTrue((yield* Subscribers.get(created.subscriberId)).enabled)
+          const lines = yield* Subscribers.disable(created.subscriberId, "moved away\nsee ticket 12 ")
+          assert.strictEqual(Option.getOrNull(lines.disabledReason), "moved away\nsee ticket 12")
+          assert.strictEqual((yield* Subscribers.list()).length, 1)
           assert.strictEqual((yield* Subscribers.get("missing").pipe(Effect.flip))._tag, "NotFound")
           assert.strictEqual((yield* Subscribers.signingSecrets("missing").pipe(Effect.flip))._tag, "NotFound")
         }).pipe(provideStore))
