@@ -3,8 +3,9 @@
  * required / optional / nullable exactly as the reference says. These schemas are the single
  * source of truth for the HttpApi definition, the client and the sandbox.
  */
-import { Schema } from "effect"
+// Caller text (`customer`, `token`) follows the one rule in `Text`.
 import { CustomerName, ValidationTokenText } from "./Text.js"
+import { Schema } from "effect"
 
 /** A positive integer identifier, as HL Connect's `int ≥ 1` query parameters require. */
 const PositiveInt = (identifier: string) =>
