@@ -5,7 +5,7 @@
  * reconciler therefore knows the line: it polls it to completion (or retries it) and publishes
  * its events. A repeated request for the same purchase is answered from the store.
  */
-import { type AssetNotFound, InvalidRequest, type OrderAlreadyExists } from "@hlconnect/core"
+import { type AssetNotFound, CustomerName, EmailAddress, InvalidRequest, type OrderAlreadyExists, ValidationTokenText } from "@hlconnect/core"
 import { awaitsNewToken, Fulfilment, type FulfilmentError, type LineOutcome, PaidOrder } from "@hlconnect/fulfilment"
 import { type InvalidInput, OrderLines } from "@hlconnect/store"
 import { Clock, Duration, Effect, type Redacted, Schema } from "effect"
@@ -36,16 +36,18 @@ export type RegisterResult =
   | OrderLineConflictData
   | OrderLineBlockedData
 
-const mustNotBeEmpty = { message: () => "must not be empty" }
-
 const Part = Schema.Struct({
   assetId: Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" })),
   orderLineId: HlId
 })
 
-/** `RegisterPurchaseInput`, decoded: prices in minor units, names trimmed. `mayHaveBeenSentBefore` is ignored (the store knows). */
+/**
+ * `RegisterPurchaseInput`, decoded: prices in minor units; the token, name and email by core's rule
+ * for caller text (`Text`: well-formed, one line, NFC, trimmed, bounded), so two spellings of a name
+ * are one purchase. `mayHaveBeenSentBefore` is ignored (the store knows).
+ */
 export const RegisterPurchaseInput = Schema.Struct({
-  token: Schema.Trim.pipe(Schema.nonEmptyString(mustNotBeEmpty), Schema.maxLength(4096)),
+  token: ValidationTokenText,
   orderNumber: HlIdNumber,
   orderLineId: HlIdNumber,
   assetId: Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" })),
@@ -53,16 +55,8 @@ export const RegisterPurchaseInput = Schema.Struct({
   unitPrice: PaidOrder.MinorUnitsFromMajor,
   lineItemPrice: PaidOrder.MinorUnitsFromMajor,
   currency: Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like EUR" })),
-  // HL Connect takes at most 200 characters; the store at most 512 bytes.
-  customer: Schema.Trim.pipe(
-    Schema.nonEmptyString(mustNotBeEmpty),
-    Schema.maxLength(200),
-    Schema.filter((name) => Buffer.byteLength(name, "utf8") <= 512 || "must be at most 512 bytes (UTF-8)")
-  ),
-  customerEmail: Schema.Trim.pipe(
-    Schema.maxLength(320),
-    Schema.pattern(/^[^\s@]+@[^\s@]+$/, { message: () => "must be an email address" })
-  ),
+  customer: CustomerName,
+  customerEmail: EmailAddress,
   parts: Schema.optional(Schema.NullOr(Schema.Array(Part).pipe(Schema.maxItems(64, { message: () => "at most 64 parts" }))))
 }).pipe(
   Schema.filter(

@@ -4,7 +4,7 @@
  * reconciler side of the workflow in workflow.test.ts.
  */
 import { OrderLines } from "@hlconnect/store"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { registerAtSandbox, upstreamRequests } from "./support/seed.js"
 import { field, startServer, type TestServer } from "./support/server.js"
@@ -183,6 +183,32 @@ describe("mutations", () => {
     expect(await refused({ orderNumber: "2201", parts: [{ assetId: 4001, orderLineId: "0" }] })).toBe("parts.0.orderLineId")
     expect(await localLine("2201")).toBeUndefined()
     expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
+  })
+
+  it("registerPurchase: ill-formed text (lone surrogate, NUL, line break) is InvalidInput naming the field; nothing stored or sent", async () => {
+    const calls = (await upstreamRequests(server)).registerPurchase
+    const refused = async (overrides: Record<string, unknown>) => {
+      const answer = await registerPurchase(purchase({ orderNumber: "2211", token: await token(), ...overrides }))
+      return `${String(field(answer, "__typename"))} ${String(field(answer, "field"))}: ${String(field(answer, "message"))}`
+    }
+    expect(await refused({ customer: "Ann \ud83c" })).toBe("InvalidInput customer: customer: contains a lone surrogate at index 4")
+    expect(await refused({ customer: "a\u0000b" })).toBe("InvalidInput customer: customer: contains the control character U+0000 at index 1")
+    expect(await refused({ customerEmail: "fanny\u2028@example.com" })).toBe(
+      "InvalidInput customerEmail: customerEmail: contains the line break U+2028 at index 5; it must be a single line"
+    )
+    expect(await refused({ token: "tok\udc00" })).toBe("InvalidInput token: token: contains a lone surrogate at index 3")
+    expect(await localLine("2211")).toBeUndefined()
+    expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
+  })
+
+  it("registerPurchase: the same purchase with the name spelled NFC, then NFD, is AlreadyRegistered", async () => {
+    const nfc = purchase({ orderNumber: "2212", token: await token(), customer: "Zo\u00eb Mendelssohn", customerEmail: "zo\u00eb@example.com" })
+    expect(await registerPurchase(nfc)).toEqual({ __typename: "Registered", orderNumber: "2212", orderLineId: "1" })
+    const calls = (await upstreamRequests(server)).registerPurchase
+    const nfd = { ...nfc, customer: "Zoe\u0308 Mendelssohn", customerEmail: "zoe\u0308@example.com" }
+    expect(await registerPurchase(nfd)).toEqual({ __typename: "AlreadyRegistered", orderNumber: "2212", orderLineId: "1" })
+    expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
+    expect(Option.getOrNull((await localLine("2212"))?.customerName ?? Option.none())).toBe("Zo\u00eb Mendelssohn")
   })
 
   it("registerPurchase: HL Connect unavailable leaves the line to the reconciler; asking again retries it", async () => {

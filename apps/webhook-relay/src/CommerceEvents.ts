@@ -10,8 +10,12 @@
  * - `order.line_cancelled`: `data = { order_number, order_line_ids }`.
  *
  * Ids are HL Connect ids: positive integers, as JSON numbers or digit strings; stored as strings.
+ * The customer's name (at most 200 characters: HL Connect's limit), email and the validation tokens
+ * follow core's rule for caller text (`Text`): well-formed, no control characters or line breaks,
+ * decoded to their NFC spelling, trimmed.
  */
-// The one module, not the package: this file is loaded by the inbox writer's worker thread too.
+// Single modules, not the packages: this file is loaded by the inbox writer's worker thread too.
+import { CustomerName, EmailAddress, ValidationTokenText } from "@hlconnect/core/Text"
 import { minorFromMajor } from "@hlconnect/fulfilment/PaidOrder"
 import { Either, ParseResult, Schema } from "effect"
 
@@ -52,16 +56,7 @@ export const Price = Schema.transformOrFail(Schema.Union(Schema.String, Schema.N
   encode: (minor) => ParseResult.succeed(minor / 100)
 })
 
-const NonEmpty = (max: number) =>
-  Schema.String.pipe(
-    Schema.minLength(1, { message: () => "must not be empty" }),
-    Schema.maxLength(max, { message: () => `must be at most ${max} characters` })
-  )
-
-export const Customer = Schema.Struct({
-  name: NonEmpty(512),
-  email: NonEmpty(320).pipe(Schema.pattern(/^[^\s@]+@[^\s@]+$/, { message: () => "must be an email address" }))
-})
+export const Customer = Schema.Struct({ name: CustomerName, email: EmailAddress })
 
 export const PaidLine = Schema.Struct({
   order_line_id: WireId,
@@ -69,7 +64,7 @@ export const PaidLine = Schema.Struct({
   quantity: Schema.Int.pipe(Schema.between(1, 100_000, { message: () => "must be an integer between 1 and 100000" })),
   unit_price: Price,
   line_price: Price,
-  validation_token: NonEmpty(4096),
+  validation_token: ValidationTokenText,
   token_expires_at: Schema.optional(Schema.Int.pipe(Schema.positive({ message: () => "must be Unix seconds" }))),
   parts: Schema.optional(
     Schema.Array(Schema.Struct({ asset_id: WireId, order_line_id: WireId })).pipe(

@@ -4,8 +4,12 @@
  * than verifying the signature. `surelyAccepted` names the type only of bodies the schemas in
  * `CommerceEvents` accept — a property test holds it to that against the schemas themselves —
  * and gives up whenever it is not sure (odd but valid spellings like " 12 " included), so the
- * schemas stay what decides, and what explains a rejection.
+ * schemas stay what decides, and what explains a rejection. Free text (names, email, tokens) is
+ * recognised only as plain printable ASCII without surrounding spaces — text core's `Text` rule
+ * accepts unchanged (no surrogates, controls or line breaks; NFC and trimmed already); any other
+ * string goes to the schemas.
  */
+import { TextLimits } from "@hlconnect/core/Text"
 import { type CommerceEventType, minorOf } from "./CommerceEvents.js"
 
 type Json = Readonly<Record<string, unknown>>
@@ -22,7 +26,11 @@ const wireId = (u: unknown): string | undefined => {
   return typeof u === "string" && digits.test(u) && Number.isSafeInteger(Number(u)) ? u : undefined
 }
 
-const text = (u: unknown, max: number): boolean => typeof u === "string" && u.length >= 1 && u.length <= max
+/** Printable ASCII, neither starting nor ending with a space. */
+const plainAscii = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+
+/** Text the `Text` rule surely accepts as it is, 1 to `max` characters; false when unsure. */
+const text = (u: unknown, max: number): boolean => typeof u === "string" && u.length <= max && plainAscii.test(u)
 
 const optionalInt = (u: unknown): boolean => u === undefined || (typeof u === "number" && Number.isSafeInteger(u) && u > 0)
 
@@ -45,7 +53,7 @@ const paidLine = (line: unknown, seen: Set<string>): boolean => {
   const unit = price(line.unit_price)
   const total = price(line.line_price)
   if (unit === undefined || total === undefined || unit * quantity !== total) return false
-  if (!text(line.validation_token, 4096) || !optionalInt(line.token_expires_at)) return false
+  if (!text(line.validation_token, TextLimits.validationToken) || !optionalInt(line.token_expires_at)) return false
   const parts = line.parts
   if (parts === undefined) return true
   if (!Array.isArray(parts) || parts.length > 64) return false
@@ -60,7 +68,7 @@ const paidLine = (line: unknown, seen: Set<string>): boolean => {
 const orderPaid = (data: Json): boolean => {
   if (wireId(data.order_number) === undefined) return false
   const customer = data.customer
-  if (!isObject(customer) || !text(customer.name, 512) || !text(customer.email, 320)) return false
+  if (!isObject(customer) || !text(customer.name, TextLimits.customerName) || !text(customer.email, TextLimits.emailAddress)) return false
   if (typeof customer.email !== "string" || !email.test(customer.email)) return false
   if (data.currency !== undefined && (typeof data.currency !== "string" || !currency.test(data.currency))) return false
   const lines = data.lines

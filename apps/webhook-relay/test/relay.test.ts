@@ -107,6 +107,37 @@ describe.each(engines)("relay on $name", (engine) => {
       for (const id of ["malformed-1", "unknown-1", "invalid-1", "big-1"]) expect(await inboxEvent(relay, id)).toBeUndefined()
     })
 
+    it("ill-formed text in a signed order.paid (NUL, lone surrogate, line break) is 422 naming the field, nothing stored; NFD is stored as NFC", async () => {
+      const refused = async (id: string, customer: { name: string; email: string }, token = "tok") => {
+        const order = nextOrderNumber()
+        const event = paidEvent(order, [{ id: 1, token }])
+        const response = await send(relay, { ...event, data: { ...event.data, customer } }, id)
+        expect(await inboxEvent(relay, id)).toBeUndefined()
+        expect(await relay.run(Effect.flatMap(OrderLines.OrderLines, (l) => l.findOrder(String(order))))).toEqual(Option.none())
+        return `${response.status} ${String(response.json.error)} ${String(response.json.message)}`
+      }
+      expect(await refused("text-nul", { name: "a\u0000b", email: "a@example.com" })).toBe(
+        "422 invalid_event order.paid: data.customer.name: contains the control character U+0000 at index 1"
+      )
+      expect(await refused("text-surrogate", { name: "Ann \ud83c", email: "a@example.com" })).toBe(
+        "422 invalid_event order.paid: data.customer.name: contains a lone surrogate at index 4"
+      )
+      expect(await refused("text-nel", { name: "Ann", email: "a\u0085@example.com" })).toBe(
+        "422 invalid_event order.paid: data.customer.email: contains the line break U+0085 at index 1; it must be a single line"
+      )
+      expect(await refused("text-token", { name: "Ann", email: "a@example.com" }, "tok\u2028en")).toBe(
+        "422 invalid_event order.paid: data.lines.0.validation_token: contains the line break U+2028 at index 3; it must be a single line"
+      )
+
+      const order = nextOrderNumber()
+      const { token } = await validToken(relay)
+      const event = paidEvent(order, [{ id: 1, token }])
+      const accepted = await send(relay, { ...event, data: { ...event.data, customer: { name: "Zoe\u0308 Customer", email: "zoe@example.com" } } })
+      expect(accepted.status).toBe(202)
+      await eventually(async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined), 10_000, "registration")
+      expect(Option.getOrNull((await lineState(relay, order, 1)).customerName)).toBe("Zo\u00eb Customer")
+    })
+
     it("property: random bodies and headers are never 2xx unless validly signed, and nothing is stored", async () => {
       await fc.assert(
         fc.asyncProperty(

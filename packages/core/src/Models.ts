@@ -3,6 +3,8 @@
  * required / optional / nullable exactly as the reference says. These schemas are the single
  * source of truth for the HttpApi definition, the client and the sandbox.
  */
+// Caller text (`customer`, `token`) follows the one rule in `Text`.
+import { CustomerName, ValidationTokenText } from "./Text.js"
 import { Schema } from "effect"
 
 /**
@@ -26,9 +28,6 @@ export const Quantity = PositiveInt("Quantity")
 
 /** A price must be a finite, non-negative number. */
 export const Price = Schema.Number.pipe(Schema.finite(), Schema.nonNegative(), Schema.annotations({ identifier: "Price" }))
-
-const NonEmptyTrimmed = (identifier: string, maxLength: number) =>
-  Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength), Schema.annotations({ identifier }))
 
 /** The buyer's public IP (v4 or v6): HL Connect derives the country from it. */
 export const CustomerIp = Schema.String.pipe(
@@ -60,14 +59,14 @@ export class AssetPartForm extends Schema.Class<AssetPartForm>("AssetPartForm")(
 }) {}
 
 export class PurchaseRegisterRequest extends Schema.Class<PurchaseRegisterRequest>("PurchaseRegisterRequest")({
-  token: NonEmptyTrimmed("ValidationTokenString", 4096),
+  token: ValidationTokenText,
   order_number: OrderNumber,
   order_line_id: OrderLineId,
   /** Total for the quantity. */
   line_item_price: Price,
   unit_price: Price,
   /** The customer's name; may be printed on the asset. */
-  customer: NonEmptyTrimmed("Customer", 200),
+  customer: CustomerName,
   /** Nullable in the spec: `null` and absent both mean "the whole asset". */
   parts: optionalNullable(Schema.Array(AssetPartForm))
 }) {}

@@ -1,4 +1,5 @@
 import { SqlClient } from "@effect/sql/SqlClient"
+import { CustomerName, EmailAddress, SingleLineText, ValidationTokenText } from "@hlconnect/core"
 import { Clock, Effect, Option, Redacted, Schema } from "effect"
 import { IllegalTransition, InvalidInput, type LeaseLost, NotFound, StaleVersion, type StorageError } from "./Errors.js"
 import {
@@ -123,20 +124,24 @@ const MaxErrorChars = 2000
 export const OrderLineKey = Schema.Struct({ orderNumber: Identifier, orderLineId: Identifier })
 export type OrderLineKey = typeof OrderLineKey.Type
 
+/** An asset as the caller names it (HL Connect's id, in decimal, from every entry point today). */
+const AssetText = SingleLineText({ identifier: "AssetText", maxLength: 512 })
+
+// Caller text follows core's one rule (`Text`): well-formed, no control characters, NFC, bounded.
 export const NewOrderLine = Schema.Struct({
   orderNumber: Identifier,
   orderLineId: Identifier,
-  asset: boundedText(512).pipe(Schema.minLength(1)),
+  asset: AssetText,
   quantity: PositiveInt,
   unitPriceMinor: NonNegativeInt,
   totalPriceMinor: NonNegativeInt,
   currency: Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like EUR" })),
-  customerEmail: boundedText(320).pipe(Schema.pattern(/^[^\s@]+@[^\s@]+$/, { message: () => "must be an email" })),
-  customerName: Schema.optional(boundedText(512)),
-  validationToken: Schema.optional(Schema.RedactedFromSelf(boundedText(4096))),
+  customerEmail: EmailAddress,
+  customerName: Schema.optional(CustomerName),
+  validationToken: Schema.optional(Schema.RedactedFromSelf(ValidationTokenText)),
   tokenExpiresAt: Schema.optional(Millis),
   parts: Schema.optional(
-    Schema.Array(Schema.Struct({ asset: boundedText(512).pipe(Schema.minLength(1)), orderLineId: Identifier })).pipe(
+    Schema.Array(Schema.Struct({ asset: AssetText, orderLineId: Identifier })).pipe(
       Schema.maxItems(64)
     )
   ),
@@ -170,7 +175,7 @@ export type RecordCheckRequest = typeof RecordCheckRequest.Type
 export const ReplaceTokenRequest = Schema.Struct({
   ...OrderLineKey.fields,
   expectedVersion: PositiveInt,
-  token: Schema.RedactedFromSelf(boundedText(4096).pipe(Schema.minLength(1))),
+  token: Schema.RedactedFromSelf(ValidationTokenText),
   /** Omitted: the new token's expiry is unknown (the old one's no longer applies). */
   tokenExpiresAt: Schema.optional(Millis),
   /** When the line is next due for a check; defaults to now (as on create). */

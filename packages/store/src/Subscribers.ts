@@ -1,7 +1,8 @@
 import { SqlClient } from "@effect/sql/SqlClient"
+import { MultiLineText, SingleLineText } from "@hlconnect/core"
 import { Clock, Effect, Redacted, Schema } from "effect"
 import { InvalidInput, NotFound, type StorageError } from "./Errors.js"
-import { boundedText, DbFlag, DbInt, DbJson, DbMillis, decodeInput, decodeRows, Identifier, newId, storage } from "./internal/codec.js"
+import { DbFlag, DbInt, DbJson, DbMillis, decodeInput, decodeRows, Identifier, newId, storage } from "./internal/codec.js"
 
 /** An event filter entry: an exact type (`order.paid`), a prefix (`order.*`) or everything (`*`). */
 export const EventPattern = Schema.String.pipe(
@@ -47,7 +48,8 @@ export const MaxActiveSecrets = 5
 /** The longest overlap a rotated-out secret may keep. */
 export const MaxOverlapMillis = 30 * 24 * 3600 * 1000
 
-const Url = boundedText(2048).pipe(
+// Caller text (the admin API's URL and disable reason) follows core's one rule (`Text`).
+const Url = SingleLineText({ identifier: "SubscriberUrl", maxLength: 2048 }).pipe(
   Schema.filter((s) => {
     try {
       const u = new URL(s)
@@ -66,7 +68,7 @@ export const NewSubscriber = Schema.Struct({
 export type NewSubscriber = typeof NewSubscriber.Type
 
 const Millis = Schema.Int.pipe(Schema.nonNegative())
-const DisableRequest = Schema.Struct({ subscriberId: Identifier, reason: boundedText(1000).pipe(Schema.minLength(1)) })
+const DisableRequest = Schema.Struct({ subscriberId: Identifier, reason: MultiLineText({ identifier: "DisabledReason", maxLength: 1000 }) })
 const RotateRequest = Schema.Struct({
   subscriberId: Identifier,
   secret: NewSubscriber.fields.signingSecret,

@@ -132,6 +132,32 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual(yield* count("order_lines"), 2)
         }).pipe(provideStore))
 
+      it.effect("refuses ill-formed caller text itself (lone surrogates, control characters, line breaks) and stores the NFC spelling", () =>
+        Effect.gen(function* () {
+          const refused = (extra: Partial<NewOrderLine>) =>
+            OrderLines.create(line("1011", "A", extra)).pipe(
+              Effect.flip,
+              Effect.map((e) => (e._tag === "InvalidInput" ? `${e.field}: ${e.message}` : e._tag))
+            )
+          assert.strictEqual(yield* refused({ customerName: "Ann \ud83c" }), "customerName: contains a lone surrogate at index 4")
+          assert.strictEqual(yield* refused({ customerName: "a\u0000b" }), "customerName: contains the control character U+0000 at index 1")
+          assert.strictEqual(yield* refused({ customerName: "Ann\u0085Lee" }), "customerName: contains the line break U+0085 at index 3; it must be a single line")
+          assert.strictEqual(yield* refused({ customerEmail: "a\u0000@b" }), "customerEmail: contains the control character U+0000 at index 1")
+          assert.strictEqual(yield* refused({ validationToken: Redacted.make("tok\udc00") }), "validationToken: contains a lone surrogate at index 3")
+          assert.strictEqual(yield* refused({ asset: "4000\u009b" }), "asset: contains the control character U+009B at index 4")
+          assert.strictEqual(yield* count("order_lines"), 0)
+          assert.strictEqual(yield* count("orders"), 0)
+
+          const { line: created } = yield* OrderLines.create(line("1011", "A", { customerName: "Zoe\u0308", customerEmail: "zoe\u0308@example.com" }))
+          assert.strictEqual(Option.getOrNull(created.customerName), "Zo\u00eb")
+          assert.strictEqual(created.customerEmail, "zo\u00eb@example.com")
+          const replaced = yield* OrderLines.replaceValidationToken({
+            orderNumber: "1011", orderLineId: "A", expectedVersion: 1, token: Redacted.make("new\u0000")
+          }).pipe(Effect.flip)
+          assert.strictEqual(replaced._tag === "InvalidInput" ? `${replaced.field}: ${replaced.message}` : replaced._tag, "token: contains the control character U+0000 at index 3")
+          assert.deepStrictEqual(yield* OrderLines.get({ orderNumber: "1011", orderLineId: "A" }), created)
+        }).pipe(provideStore))
+
       it.effect("walks the happy path, bumping the version each step", () =>
         Effect.gen(function* () {
           const { line: created } = yield* OrderLines.create(line("1002", "A"))
@@ -542,6 +568,18 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.isTrue((yield* Subscribers.enable(created.subscriberId)).enabled)
           const bad = yield* Subscribers.create({ url: "ftp://x", signingSecret: secret, eventFilter: ["*"] }).pipe(Effect.flip)
           assert.strictEqual(bad._tag, "InvalidInput")
+          // Caller text follows the one rule: a URL on one line, a reason without control characters (lines allowed).
+          const refused = (e: { readonly _tag: string; readonly field?: string; readonly message?: string }) => `${e._tag} ${e.field}: ${e.message}`
+          const nul = yield* Subscribers.create({ url: "https://hooks.example.com/in\u0000", signingSecret: secret, eventFilter: ["*"] }).pipe(Effect.flip)
+          assert.strictEqual(refused(nul), "InvalidInput url: contains the control character U+0000 at index 28")
+          const broken = yield* Subscribers.create({ url: "https://hooks.example.com/\u2028in", signingSecret: secret, eventFilter: ["*"] }).pipe(Effect.flip)
+          assert.strictEqual(refused(broken), "InvalidInput url: contains the line break U+2028 at index 26; it must be a single line")
+          const reason = yield* Subscribers.disable(created.subscriberId, "moved\u0085away").pipe(Effect.flip)
+          assert.strictEqual(refused(reason), "InvalidInput reason: contains the control character U+0085 at index 5")
+          assert.isTrue((yield* Subscribers.get(created.subscriberId)).enabled)
+          const lines = yield* Subscribers.disable(created.subscriberId, "moved away\nsee ticket 12 ")
+          assert.strictEqual(Option.getOrNull(lines.disabledReason), "moved away\nsee ticket 12")
+          assert.strictEqual((yield* Subscribers.list()).length, 1)
           assert.strictEqual((yield* Subscribers.get("missing").pipe(Effect.flip))._tag, "NotFound")
           assert.strictEqual((yield* Subscribers.signingSecrets("missing").pipe(Effect.flip))._tag, "NotFound")
         }).pipe(provideStore))

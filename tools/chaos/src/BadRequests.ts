@@ -4,14 +4,18 @@
  *
  * Relay: malformed JSON, non-events, unknown event types, wrong types and values (with unknown
  * fields added), bodies over the limit (declared or chunked), forged signatures, replayed
- * signatures over altered bodies, stale and future timestamps, bad `webhook-id`s, non-UTF-8.
+ * signatures over altered bodies, stale and future timestamps, bad `webhook-id`s, non-UTF-8,
+ * ill-formed text (lone surrogates, NUL and other controls, C1, line breaks, in NFD spellings too).
  * Relay admin (`POST /admin/subscribers`, SSRF guard on): subscriber URLs on IPv6 forms that carry a
  * loopback or private IPv4 address (NAT64 well-known and local-use, SIIT, mapped, compatible,
  * 6to4) or Teredo, URLs with credentials, URLs with control characters or whitespace.
  * GraphQL: missing or wrong API keys, malformed JSON, wrong request shapes, syntax errors,
  * unknown fields and input fields, wrong argument and variable types, depth and alias bombs,
- * mutations over GET, bodies over 25 MB (over any GRAPHQL_MAX_BODY_BYTES).
+ * mutations over GET, bodies over 25 MB (over any GRAPHQL_MAX_BODY_BYTES), `registerPurchase`
+ * with ill-formed text (answered `InvalidInput`), and a known purchase re-sent with its customer
+ * spelled NFD (answered `AlreadyRegistered`: one customer, nothing sent again).
  */
+import { Option, Schema } from "effect"
 import fc, { type JsonValue } from "fast-check"
 import { randomBytes } from "node:crypto"
 import type { Signer } from "./Purchases.js"
@@ -22,7 +26,9 @@ export interface Expectation {
   readonly status: ReadonlyArray<number>
   /** The relay's `error` code (relay answers only). */
   readonly code?: string
-  /** What the message must say. */
+  /** GraphQL answers in `data` (a mutation's union member): the mutation field and the member's `__typename`. */
+  readonly answer?: { readonly field: string; readonly typename: string }
+  /** What the message must say (for an `answer`: what the member's JSON must say). */
   readonly says: RegExp
 }
 
@@ -289,6 +295,34 @@ const notUtf8 = (ctx: Context) =>
     return relay("relay: body not UTF-8", ctx.sign(id, body), body, { status: [400], code: "malformed_body", says: /UTF-8/ })
   })
 
+/** One character no store or printer should keep: lone surrogates (high, low), NUL and other C0, DEL, C1, line breaks. */
+const illFormedChar = fc.constantFrom("\ud83c", "\udf3b", "\u0000", "\u001b", "\t", "\n", "\u007f", "\u0085", "\u009b", "\u2028", "\u2029")
+/** Text around it, in NFC and NFD spellings. */
+const textAround = fc.constantFrom("", "Ann", "Zo\u00eb", "Zoe\u0308", "Chaos ")
+
+/** A name, an email address or a token with one ill-formed character in it. */
+const illFormedText = (kind: "name" | "email" | "token") =>
+  fc.tuple(textAround, illFormedChar, textAround).map(([before, bad, after]) =>
+    kind === "name" ? `${before}${bad}${after}` : kind === "email" ? `${before}${bad}${after}x@example.com` : `tok${before}${bad}${after}en`
+  )
+
+const illFormed = /contains (a lone surrogate|the control character U\+[0-9A-F]{4}|the line break U\+[0-9A-F]{4}) at index \d+/
+
+const relayIllFormedText = (ctx: Context) =>
+  fc
+    .tuple(webhookId, orderNumber, fc.constantFrom("name", "email", "token") as fc.Arbitrary<"name" | "email" | "token">)
+    .chain(([id, n, kind]) => illFormedText(kind).map((text) => [id, n, kind, text] as const))
+    .map(([id, n, kind, text]) => {
+      const path = kind === "token" ? ["data", "lines", 0, "validation_token"] : ["data", "customer", kind]
+      const body = JSON.stringify(setPath(goodEvent(n), path, text))
+      const field = kind === "token" ? "validation_token" : `customer.${kind}`
+      return relay("relay: ill-formed text (lone surrogates, NUL, C0/C1 controls, line breaks)", ctx.sign(id, body), body, {
+        status: [422],
+        code: "invalid_event",
+        says: new RegExp(`${field.replace(".", "\\.")}: ${illFormed.source}`)
+      })
+    })
+
 // ---------------------------------------------------------------------------
 // Relay admin: subscriber URLs
 // ---------------------------------------------------------------------------
@@ -397,7 +431,8 @@ export const relayRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
     { arbitrary: embeddedPrivate(ctx), weight: 4 },
     { arbitrary: teredo(ctx), weight: 2 },
     { arbitrary: credentials(ctx), weight: 2 },
-    { arbitrary: controlCharacters(ctx), weight: 3 }
+    { arbitrary: controlCharacters(ctx), weight: 3 },
+    { arbitrary: relayIllFormedText(ctx), weight: 8 }
   )
 
 // ---------------------------------------------------------------------------
@@ -576,6 +611,89 @@ const mutationOverGet = (ctx: Context) =>
     })
   )
 
+const registerPurchase = `mutation($input: RegisterPurchaseInput!) { registerPurchase(input: $input) {
+  __typename ... on Problem { message } ... on InvalidInput { field }
+} }`
+
+const gqlIllFormedText = (ctx: Context) =>
+  fc
+    .tuple(orderNumber, fc.constantFrom("customer", "customerEmail", "token") as fc.Arbitrary<"customer" | "customerEmail" | "token">)
+    .chain(([n, field]) => illFormedText(field === "customer" ? "name" : field === "customerEmail" ? "email" : "token").map((text) => [n, field, text] as const))
+    .map(([n, field, text]) => {
+      const input = {
+        token: "chaos-not-a-real-token",
+        orderNumber: String(n),
+        orderLineId: "1",
+        assetId: 4000,
+        quantity: 1,
+        unitPrice: 3.99,
+        lineItemPrice: 3.99,
+        currency: "USD",
+        customer: "Chaos Input",
+        customerEmail: "input@example.com",
+        [field]: text
+      }
+      return graphql(ctx, "graphql: registerPurchase with ill-formed text (→ InvalidInput)", JSON.stringify({ query: registerPurchase, variables: { input } }), {
+        status: [200],
+        answer: { field: "registerPurchase", typename: "InvalidInput" },
+        says: new RegExp(`"field":"${field}".*${illFormed.source}|${illFormed.source}.*"field":"${field}"`)
+      })
+    })
+
+/** A seed purchase's first line, as its `order.paid` body has it. */
+const SeedEvent = Schema.parseJson(
+  Schema.Struct({
+    data: Schema.Struct({
+      order_number: Schema.String,
+      customer: Schema.Struct({ name: Schema.String, email: Schema.String }),
+      currency: Schema.String,
+      lines: Schema.NonEmptyArray(
+        Schema.Struct({
+          order_line_id: Schema.Int,
+          asset_id: Schema.Int,
+          quantity: Schema.Int,
+          unit_price: Schema.NumberFromString,
+          line_price: Schema.NumberFromString,
+          validation_token: Schema.String,
+          parts: Schema.optional(Schema.Array(Schema.Struct({ asset_id: Schema.Int, order_line_id: Schema.Int })))
+        })
+      )
+    })
+  })
+)
+const decodeSeed = Schema.decodeUnknownOption(SeedEvent)
+
+/** `registerPurchase` for an accepted purchase's first line, its customer spelled NFD: the same purchase. */
+const knownPurchaseInNfd = (ctx: Context): ReadonlyArray<BadRequest> =>
+  ctx.accepted.flatMap((a) =>
+    Option.match(decodeSeed(a.body), {
+      onNone: () => [],
+      onSome: ({ data }) => {
+        const [line] = data.lines
+        const input = {
+          token: line.validation_token,
+          orderNumber: data.order_number,
+          orderLineId: String(line.order_line_id),
+          assetId: line.asset_id,
+          quantity: line.quantity,
+          unitPrice: line.unit_price,
+          lineItemPrice: line.line_price,
+          currency: data.currency,
+          customer: data.customer.name.normalize("NFD"),
+          customerEmail: data.customer.email.normalize("NFD"),
+          ...(line.parts === undefined ? {} : { parts: line.parts.map((p) => ({ assetId: p.asset_id, orderLineId: String(p.order_line_id) })) })
+        }
+        return [
+          graphql(ctx, "graphql: a known purchase, customer spelled NFD (→ AlreadyRegistered)", JSON.stringify({ query: registerPurchase, variables: { input } }), {
+            status: [200],
+            answer: { field: "registerPurchase", typename: "AlreadyRegistered" },
+            says: /AlreadyRegistered/
+          })
+        ]
+      }
+    })
+  )
+
 export const graphqlRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
   fc.oneof(
     { arbitrary: noKey(ctx), weight: 8 },
@@ -587,7 +705,9 @@ export const graphqlRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
     { arbitrary: wrongVariables(ctx), weight: 10 },
     { arbitrary: depthBomb(ctx), weight: 10 },
     { arbitrary: aliasBomb(ctx), weight: 10 },
-    { arbitrary: mutationOverGet(ctx), weight: 2 }
+    { arbitrary: mutationOverGet(ctx), weight: 2 },
+    { arbitrary: gqlIllFormedText(ctx), weight: 8 },
+    ...knownPurchaseInNfd(ctx).map((request) => ({ arbitrary: fc.constant(request), weight: 1 }))
   )
 
 /** The largest GRAPHQL_MAX_BODY_BYTES allowed (default 1 MiB): bodies over it are over any setting. */

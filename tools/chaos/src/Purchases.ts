@@ -111,7 +111,8 @@ export const validate = (
             timestamp: new Date().toISOString(),
             data: {
               order_number: order.orderNumber,
-              customer: { name: `Chaos Customer ${i}`, email: `chaos${i}@example.com` },
+              // A name with a composed letter (NFC "ë"): the bad-input scenario re-sends it decomposed.
+              customer: { name: `Chaos Zo\u00eb ${i}`, email: `chaos${i}@example.com` },
               currency: "USD",
               lines: order.lines.map((line, j) => ({
                 order_line_id: line.orderLineId,

@@ -103,13 +103,13 @@ describe("bad requests", () => {
     accepted: [{ id: "seed-1", body: '{"type":"order.paid","data":{"order_number":"1"}}', headers: {} }]
   }
 
-  it("are reproducible from a seed and expect only 4xx (or the documented 200 duplicate)", () => {
+  it("are reproducible from a seed and expect only 4xx (or the documented 200 duplicate, or a GraphQL union member)", () => {
     const a = BadRequests.generate(ctx, 600, 42)
     const b = BadRequests.generate(ctx, 600, 42)
     expect(a.map((r) => r.category)).toEqual(b.map((r) => r.category))
     expect(a.length).toBe(600)
     for (const r of a) {
-      for (const s of r.expect.status) expect(s === 200 ? r.category.includes("duplicate") : s >= 400 && s < 500).toBe(true)
+      for (const s of r.expect.status) expect(s === 200 ? r.category.includes("duplicate") || r.expect.answer !== undefined : s >= 400 && s < 500).toBe(true)
     }
     expect(new Set(a.map((r) => r.category)).size).toBeGreaterThan(15)
   })
@@ -126,5 +126,30 @@ describe("bad requests", () => {
     expect(urls.filter((u) => u.code === "credentials_in_url").every((u) => /^https:\/\/[^/]*@/.test(u.url))).toBe(true)
     expect(urls.filter((u) => u.code === "invalid_url").every((u) => /[\p{Cc}\s\u200b]/u.test(u.url))).toBe(true)
     expect(new Set(urls.map((u) => u.category)).size).toBe(4)
+  })
+
+  it("include ill-formed text for the relay and GraphQL, and a known purchase spelled NFD", () => {
+    const seed = JSON.stringify({
+      type: "order.paid",
+      data: {
+        order_number: "7",
+        customer: { name: "Chaos Zo\u00eb 1", email: "chaos1@example.com" },
+        currency: "USD",
+        lines: [{ order_line_id: 1, asset_id: 4000, quantity: 1, unit_price: "3.99", line_price: "3.99", validation_token: "tok" }]
+      }
+    })
+    const requests = BadRequests.generate({ ...ctx, accepted: [{ id: "seed-2", body: seed, headers: {} }] }, 2000, 7)
+    const of = (category: string) => requests.filter((r) => r.category.startsWith(category))
+    const relay = of("relay: ill-formed text")
+    expect(relay.length).toBeGreaterThan(0)
+    for (const r of relay) {
+      const body = String(r.body)
+      // Each carries a lone surrogate (escaped by JSON.stringify), a control character or a line break.
+      expect(/\\ud[89a-f][0-9a-f]{2}|\\u00[01][0-9a-f]|\\[nt]|[\u007f-\u009f\u2028\u2029]/.test(body), body).toBe(true)
+    }
+    expect(of("graphql: registerPurchase with ill-formed text").length).toBeGreaterThan(0)
+    const nfd = of("graphql: a known purchase, customer spelled NFD")
+    expect(nfd.length).toBeGreaterThan(0)
+    expect(String(nfd[0]?.body)).toContain(JSON.stringify("Chaos Zoe\u0308 1").slice(1, -1))
   })
 })

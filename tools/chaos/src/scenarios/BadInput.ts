@@ -1,6 +1,9 @@
 /**
  * Scenario 4, bad input: thousands of generated bad requests (BadRequests.ts) against a running
- * relay (its admin API's subscriber URL checks too, with the SSRF guard on) and GraphQL facade. Each must get its clear 4xx (status, and a body naming the problem);
+ * relay (its admin API's subscriber URL checks too, with the SSRF guard on) and GraphQL facade.
+ * Each must get its clear 4xx (status, and a body naming the problem), or, for GraphQL's
+ * `registerPurchase`, the union member it must answer (`InvalidInput` naming the field;
+ * `AlreadyRegistered` for a known purchase re-sent with its customer spelled NFD);
  * nothing may be stored (the inbox, the relay's subscribers, the store's order lines and the sandbox's write endpoints
  * unchanged, the originals of re-sent ids intact) and no process may die.
  */
@@ -25,8 +28,13 @@ export interface Options {
 
 const RelayAnswer = Schema.parseJson(Schema.Struct({ error: Schema.optional(Schema.String), message: Schema.optional(Schema.String) }))
 const GraphqlAnswer = Schema.parseJson(Schema.Struct({ errors: Schema.NonEmptyArray(Schema.Struct({ message: Schema.String })) }))
+/** A mutation's answer in `data`: a union member, named by `__typename`. */
+const GraphqlData = Schema.parseJson(
+  Schema.Struct({ data: Schema.Record({ key: Schema.String, value: Schema.Struct({ __typename: Schema.String }).pipe(Schema.extend(Schema.Record({ key: Schema.String, value: Schema.Unknown }))) }) })
+)
 const decodeRelay = Schema.decodeUnknownEither(RelayAnswer)
 const decodeGraphql = Schema.decodeUnknownEither(GraphqlAnswer)
+const decodeGraphqlData = Schema.decodeUnknownEither(GraphqlData)
 
 const show = (body: string) => JSON.stringify(body.slice(0, 160))
 
@@ -40,6 +48,14 @@ const judge = (r: BadRequests.BadRequest, res: Either.Either<Http.HttpResponse, 
     if (Either.isLeft(answer)) return `answer is not the relay's JSON: ${show(body)}`
     if (r.expect.code !== undefined && answer.right.error !== r.expect.code) return `expected error ${r.expect.code}, got ${show(body)}`
     return r.expect.says.test(body) ? undefined : `the body does not say ${r.expect.says}: ${show(body)}`
+  }
+  const expected = r.expect.answer
+  if (expected !== undefined) {
+    const data = decodeGraphqlData(body)
+    const member = Either.isRight(data) ? data.right.data[expected.field] : undefined
+    if (member === undefined) return `answer has no data.${expected.field}.__typename: ${show(body)}`
+    if (member.__typename !== expected.typename) return `expected ${expected.typename}, got ${show(JSON.stringify(member))}`
+    return r.expect.says.test(JSON.stringify(member)) ? undefined : `the answer does not say ${r.expect.says}: ${show(JSON.stringify(member))}`
   }
   const answer = decodeGraphql(body)
   if (Either.isLeft(answer)) return `answer has no errors[].message: ${show(body)}`
@@ -103,6 +119,17 @@ export const run = (options: Options) =>
     const subscribersBefore = (yield* RelayAdmin.subscribers(admin)).length
     const requestsBefore = (yield* SandboxAdmin.stats(sandbox)).requests
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
+    // Registered in the store too, not only at the sandbox: a known purchase re-sent is AlreadyRegistered.
+    const seedLines = orders.flatMap((o) => o.lines.map((l) => Ledger.key(o.orderNumber, l.orderLineId)))
+    const alreadyRegistered = ["registered", "processing", "completed"]
+    yield* Ledger.lineStates(orders).pipe(
+      Effect.provide(storeContext),
+      Effect.filterOrFail(
+        (states) => seedLines.every((k) => alreadyRegistered.includes(states.get(k)?.state ?? "")),
+        () => new SetupFailed({ message: "the seed lines were not registered in the store within 60 s" })
+      ),
+      Effect.retry({ schedule: Schedule.spaced(Duration.millis(500)), times: 120 })
+    )
     const linesBefore = yield* Ledger.countLines.pipe(Effect.provide(storeContext))
 
     const ctx: BadRequests.Context = {
