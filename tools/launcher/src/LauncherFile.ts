@@ -3,10 +3,11 @@
  * restart (and the stored demo subscriber) keeps them, and where everything listens, so
  * `npm run demo` finds the running launcher.
  */
+import { PrivateFiles } from "@hlconnect/store"
 import { Data, Effect, Option, Redacted, Schema } from "effect"
 import { randomBytes } from "node:crypto"
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises"
-import { join, resolve } from "node:path"
+import { chmod, readFile, rename, writeFile } from "node:fs/promises"
+import { dirname, join, resolve } from "node:path"
 
 export class LauncherFileError extends Data.TaggedError("LauncherFileError")<{
   readonly message: string
@@ -82,9 +83,12 @@ export const write = (path: string, file: LauncherFile): Effect.Effect<void, Lau
       Effect.mapError((cause) => new LauncherFileError({ message: `cannot encode ${path}`, cause }))
     )
     const temporary = `${path}.${process.pid}.tmp`
+    // DATA_DIR is private (0700) when the launcher creates it.
+    yield* PrivateFiles.createDirectory(dirname(path)).pipe(
+      Effect.mapError((cause) => new LauncherFileError({ message: `cannot create ${dirname(path)}`, cause }))
+    )
     yield* Effect.tryPromise({
       try: async () => {
-        await mkdir(join(path, ".."), { recursive: true })
         await writeFile(temporary, `${text}\n`, { mode: 0o600 })
         await chmod(temporary, 0o600)
         await rename(temporary, path)
