@@ -32,14 +32,13 @@ export class SealedSecretUnreadable extends Schema.TaggedError<SealedSecretUnrea
   reason: Schema.Literal("unknown-key", "authentication-failed", "malformed")
 }) {
   override get message() {
-    switch (this.reason) {
-      case "unknown-key":
-        return `secret ${this.secretId} is encrypted under key id ${this.keyId}, which is not among the configured keys: list that key after the current one`
-      case "authentication-failed":
-        return `secret ${this.secretId} does not decrypt under key id ${this.keyId}: the key is wrong or the stored value was altered`
-      case "malformed":
-        return `secret ${this.secretId} is not a sealed value (${version}:<key id>:<data>)`
+    if (this.reason === "unknown-key") {
+      return `secret ${this.secretId} is encrypted under key id ${this.keyId}, which is not among the configured keys: list that key after the current one`
     }
+    if (this.reason === "authentication-failed") {
+      return `secret ${this.secretId} does not decrypt under key id ${this.keyId}: the key is wrong or the stored value was altered`
+    }
+    return `secret ${this.secretId} is not a sealed value (${version}:<key id>:<data>)`
   }
 }
 
