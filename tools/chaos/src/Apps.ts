@@ -81,6 +81,7 @@ export interface RelayOptions {
   readonly upstream: Upstream
   readonly webhookSecret: string
   readonly adminToken: string
+  readonly secretsKey: string
   readonly subscriber: { readonly url: string; readonly secret: string }
   readonly logLevel?: LogLevel
 }
@@ -96,6 +97,7 @@ export const relay = (o: RelayOptions): LaunchSpec => ({
     PORT: String(o.port),
     RELAY_WEBHOOK_SECRETS: o.webhookSecret,
     RELAY_ADMIN_TOKEN: o.adminToken,
+    RELAY_SECRETS_KEY: o.secretsKey,
     RELAY_SUBSCRIBERS: JSON.stringify([{ url: o.subscriber.url, secret: o.subscriber.secret, events: ["order.*"] }]),
     // The subscriber is a local http:// server.
     RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "true",

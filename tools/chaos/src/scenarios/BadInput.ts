@@ -75,7 +75,7 @@ export const run = (options: Options) =>
     yield* ws.secrets.add("the subscriber's signing secret", subscriber.secret)
     const [relay, graphql] = yield* Effect.all(
       [
-        launch(Apps.relay({ name: "bad-input-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, subscriber })),
+        launch(Apps.relay({ name: "bad-input-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, secretsKey: credentials.secretsKey, subscriber })),
         launch(Apps.graphql({ name: "bad-input-graphql", port: graphqlPort, store, upstream, apiKey: credentials.graphqlKey }))
       ],
       { concurrency: 2 }
