@@ -32,6 +32,7 @@ import {
   type NotFound,
   OrderLines,
   Outbox,
+  SecretBox,
   type StaleVersion,
   type StorageError,
   Subscribers
@@ -232,6 +233,8 @@ export const make = (
 ) =>
   Effect.gen(function* () {
     const subscribers = yield* Subscribers.Subscribers
+    // Seals the secrets the admin API creates (the relay provides it from RELAY_SECRETS_KEY).
+    const sealing = Effect.provideService(SecretBox.SecretBox, yield* SecretBox.SecretBox)
     const inbox = yield* Inbox.Inbox
     const outbox = yield* Outbox.Outbox
     const lines = yield* OrderLines.OrderLines
@@ -327,7 +330,9 @@ export const make = (
             const target = yield* options.guard.check(body.url)
             const secret = yield* secretFrom(body.secret)
             // Stored exactly as it is contacted: the parsed, normalised URL.
-            const created = yield* subscribers.create({ url: target.url.href, signingSecret: secret, eventFilter: body.events })
+            const created = yield* subscribers
+              .create({ url: target.url.href, signingSecret: secret, eventFilter: body.events })
+              .pipe(sealing)
             // The only time the secret is shown.
             return yield* subscriberResponse(created, { secret: Redacted.value(secret) }, 201)
           })
@@ -362,7 +367,7 @@ export const make = (
             const body = yield* optionalJsonBody(RotateBody)
             const secret = yield* secretFrom(body.secret)
             const overlap = body.overlap_seconds === undefined ? config.secretRotationOverlap : Duration.seconds(body.overlap_seconds)
-            const updated = yield* subscribers.rotateSecret(yield* id, secret, { overlapMs: Duration.toMillis(overlap) })
+            const updated = yield* subscribers.rotateSecret(yield* id, secret, { overlapMs: Duration.toMillis(overlap) }).pipe(sealing)
             yield* Effect.logInfo("subscriber secret rotated", { subscriberId: updated.subscriberId, overlap: Duration.format(overlap) })
             // The only time the new secret is shown; the older ones are listed as hints with their expiry.
             return yield* subscriberResponse(updated, { secret: Redacted.value(secret) })

@@ -8,7 +8,7 @@
  * The subscriber's host is resolved and checked before every attempt, and the request goes to
  * the checked addresses (no second lookup a rebinding DNS server could answer differently).
  */
-import { type Lease, Outbox, Subscribers } from "@hlconnect/store"
+import { type Lease, Outbox, SecretBox, Subscribers } from "@hlconnect/store"
 import { Clock, Duration, Effect, Either, Metric, Redacted, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import type { LookupAddress, LookupOptions } from "node:dns"
@@ -156,6 +156,8 @@ export const make = (
   Effect.gen(function* () {
     const outbox = yield* Outbox.Outbox
     const subscribers = yield* Subscribers.Subscribers
+    // Opens the subscribers' sealed signing secrets (the relay provides it from RELAY_SECRETS_KEY).
+    const secretBox = yield* SecretBox.SecretBox
     const owner = options.owner ?? `relay-delivery-${randomUUID()}`
     const leaseMs = Duration.toMillis(config.deliveryTimeout) + 30_000
 
@@ -184,7 +186,7 @@ export const make = (
     /** Every active secret that decodes; one that does not is reported (never its value) and skipped. */
     const signingKeys = (subscriberId: string) =>
       Effect.gen(function* () {
-        const secrets = yield* subscribers.signingSecrets(subscriberId)
+        const secrets = yield* subscribers.signingSecrets(subscriberId).pipe(Effect.provideService(SecretBox.SecretBox, secretBox))
         const keys: Array<SigningKey> = []
         for (const [i, secret] of secrets.entries()) {
           const key = decodeSecret(secret)

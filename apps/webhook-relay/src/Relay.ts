@@ -9,7 +9,7 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { HlConnect } from "@hlconnect/core"
 import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
 import { Health, HttpMetrics, HttpServing, loadConfig, OpsRoutes } from "@hlconnect/service"
-import { InboxWriter, Store, Subscribers } from "@hlconnect/store"
+import { InboxWriter, SecretBox, Store, Subscribers } from "@hlconnect/store"
 import { Effect, Layer, Option } from "effect"
 import * as Admin from "./Admin.js"
 import * as Delivery from "./Delivery.js"
@@ -50,6 +50,25 @@ const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.G
     }
   })
 
+/**
+ * Seal what the store holds unsealed or under an older key (`Subscribers.resealSecrets`): rows
+ * from a database made before secrets were sealed, and rows sealed before `RELAY_SECRETS_KEY`
+ * got a new first key. A row sealed under a key the list lacks stops the start, naming the key id.
+ */
+const sealStoredSecrets = (config: RelayConfig.RelayConfig) =>
+  Effect.gen(function* () {
+    const subscribers = yield* Subscribers.Subscribers
+    const { sealed, resealed } = yield* subscribers.resealSecrets
+    if (sealed > 0) {
+      yield* Effect.logInfo(`encrypted ${sealed} subscriber signing secret(s) stored in plaintext by an earlier version (RELAY_SECRETS_KEY)`)
+    }
+    if (resealed > 0) {
+      yield* Effect.logInfo(
+        `re-encrypted ${resealed} subscriber signing secret(s) under the first RELAY_SECRETS_KEY key (id ${config.secretKeys[0].id}); once every replica runs with it first, the older keys can be removed`
+      )
+    }
+  }).pipe(Effect.catchTag("SealedSecretUnreadable", (e) => Effect.dieMessage(`RELAY_SECRETS_KEY: ${e.message}`)))
+
 export interface Options {
   /** Start the dispatcher, delivery, subscriber-health and retention loops (default true). */
   readonly workers?: boolean
@@ -79,7 +98,8 @@ export const layer = (
       if (config.allowPrivateSubscribers) {
         yield* Effect.logWarning("RELAY_ALLOW_PRIVATE_SUBSCRIBERS is on: subscribers may be http:// and private addresses (development only)")
       }
-      // A relay that cannot seed its configured subscribers (bad URL, store down) must not start.
+      // A relay that cannot read its subscribers' secrets, or seed its configured subscribers (bad URL, store down), must not start.
+      yield* sealStoredSecrets(config).pipe(Effect.orDie)
       yield* seedSubscribers(config, guard).pipe(Effect.orDie)
       const health = yield* Health.Health
       const sql = yield* SqlClient
@@ -115,7 +135,10 @@ export const layer = (
       const fast = (options.fastPath ?? true) && (yield* HttpServing.addRawHandler(server, ingest.handleRaw))
       yield* Effect.logDebug(fast ? "ingest on the raw node:http fast path" : "ingest on the Effect router")
       yield* HttpServer.serveEffect(app, HttpMetrics.middleware)
-    })
+    }).pipe(
+      // Everything that stores or reads a subscriber's signing secret seals and opens it with the configured keys.
+      Effect.provide(SecretBox.layer(config.secretKeys))
+    )
   )
 
 /** `layer` with Fulfilment and Health wired: needs the server, the store and HL Connect. */

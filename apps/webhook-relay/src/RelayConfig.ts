@@ -2,6 +2,7 @@
  * Start-up configuration, validated at once (every problem named by variable).
  */
 import { ServiceConfig } from "@hlconnect/service"
+import { SecretBox } from "@hlconnect/store"
 import { Config, ConfigError, Duration, Either, Option, Redacted, Schema } from "effect"
 import { decodeSecret, type SigningKey } from "./Signature.js"
 
@@ -14,6 +15,8 @@ export interface SeedSubscriber {
 export interface RelayConfig {
   /** Inbound verification keys; every one is accepted (rotation). */
   readonly webhookKeys: ReadonlyArray<SigningKey>
+  /** Seal subscriber signing secrets at rest: the first key seals, every one opens (rotation). */
+  readonly secretKeys: SecretBox.SecretKeyRing
   readonly timestampTolerance: Duration.Duration
   readonly maxBodyBytes: number
   /** `None`: the admin API answers 503. */
@@ -114,6 +117,11 @@ const secrets = Config.redacted("RELAY_WEBHOOK_SECRETS").pipe(
   })
 )
 
+/** Required: subscriber signing secrets are never stored in plaintext, so a relay without a key does not start. */
+const secretKeys = Config.redacted("RELAY_SECRETS_KEY").pipe(
+  Config.mapOrFail((value) => Either.mapLeft(SecretBox.parseKeyRing(value), (message) => ConfigError.InvalidData(["RELAY_SECRETS_KEY"], message)))
+)
+
 const SeedJson = Schema.parseJson(
   Schema.Array(
     Schema.Struct({
@@ -162,6 +170,7 @@ const positiveInt = (name: string, fallback: number) =>
 
 export const RelayConfig: Config.Config<RelayConfig> = Config.all({
   webhookKeys: secrets,
+  secretKeys,
   timestampTolerance: Config.duration("RELAY_TIMESTAMP_TOLERANCE").pipe(Config.withDefault(defaults.timestampTolerance)),
   maxBodyBytes: Config.integer("RELAY_MAX_BODY_BYTES").pipe(
     check(`must be between 1 and ${1024 * 1024} (the inbox stores at most 1 MiB)`, (n) => n >= 1 && n <= 1024 * 1024),
@@ -227,7 +236,10 @@ export const RelayConfig: Config.Config<RelayConfig> = Config.all({
 
 export const load = ServiceConfig.loadConfig(RelayConfig)
 
-/** A config for code and tests: secrets given as `whsec_…` strings. */
+/**
+ * A config for code and tests: secrets given as `whsec_…` strings; without `secretKeys`, one
+ * fresh key (secrets sealed under it open only with this config).
+ */
 export const make = (
   options: Partial<Omit<RelayConfig, "webhookKeys">> & { readonly webhookSecrets: ReadonlyArray<string> }
 ): RelayConfig => {
@@ -235,12 +247,15 @@ export const make = (
   const webhookKeys = webhookSecrets.map((s) =>
     Either.getOrThrowWith(decodeSecret(Redacted.make(s)), (e) => new Error(`invalid webhook secret: ${e.message}`))
   )
+  const secretKeys =
+    rest.secretKeys ?? Either.getOrThrowWith(SecretBox.parseKeyRing(SecretBox.generateKey()), (message) => new Error(`invalid secrets key: ${message}`))
   return {
     ...defaults,
     adminToken: Option.none(),
     seedSubscribers: [],
     retrySchedule: svixSchedule,
     ...rest,
-    webhookKeys
+    webhookKeys,
+    secretKeys
   }
 }

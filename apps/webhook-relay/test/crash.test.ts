@@ -56,6 +56,8 @@ describe("crash test", () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }))
     const inboundSecret = newSecret()
     const subscriberSecret = newSecret()
+    // One key for every restart: the subscriber's sealed secret must open after each.
+    const secretsKey = `rsk_${randomBytes(32).toString("base64")}`
     const port = await freePort()
     progress("port")
     const url = `http://127.0.0.1:${port}`
@@ -72,6 +74,7 @@ describe("crash test", () => {
         HLCONNECT_BASE_URL: sandbox.url,
         HLCONNECT_TOKEN: SandboxToken,
         RELAY_WEBHOOK_SECRETS: inboundSecret,
+        RELAY_SECRETS_KEY: secretsKey,
         RELAY_SUBSCRIBERS: JSON.stringify([{ url: receiver.url, secret: subscriberSecret, events: ["order.*"] }]),
         // The receiver is a local http:// server.
         RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "true",

@@ -5,7 +5,7 @@
  * runs the whole relay over HTTP with a 3-second period.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Outbox, Subscribers } from "@hlconnect/store"
+import { Outbox, SecretBox, Subscribers } from "@hlconnect/store"
 import { Duration, Effect, Metric, Option, Redacted, TestClock } from "effect"
 import { afterAll, beforeAll, expect, it as vitestIt } from "vitest"
 import * as Delivery from "../src/Delivery.js"
@@ -134,6 +134,7 @@ describe("subscriber health on TestClock", () => {
       })
       yield* run.pipe(
         Effect.provide(tempStore),
+        Effect.provide(SecretBox.layer(config.secretKeys)),
         Effect.provide(capturingLogs(logs))
       )
     })
@@ -173,7 +174,7 @@ describe("subscriber health on TestClock", () => {
         const again = yield* subscribers.get(sub.subscriberId)
         assert.isTrue(again.enabled, "a new streak, not 5.1 days of failure")
         assert.deepStrictEqual(Option.getOrNull(SubscriberHealth.status(config, again).disablesAt), day + (day * 49) / 10 + day / 5 + 5 * day)
-      }).pipe(Effect.provide(tempStore))
+      }).pipe(Effect.provide(tempStore), Effect.provide(SecretBox.layer(config.secretKeys)))
     })
   )
 })

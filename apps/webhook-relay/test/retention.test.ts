@@ -6,7 +6,7 @@
  */
 import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Inbox, Outbox, Store, Subscribers } from "@hlconnect/store"
+import { Inbox, Outbox, SecretBox, Store, Subscribers } from "@hlconnect/store"
 import { Duration, Effect, Metric, Option, Redacted, TestClock } from "effect"
 import { afterAll, beforeAll, expect, it as vitestIt } from "vitest"
 import * as RelayConfig from "../src/RelayConfig.js"
@@ -128,6 +128,7 @@ describe("retention on TestClock", () => {
       })
       yield* run.pipe(
         Effect.provide(tempStore),
+        Effect.provide(SecretBox.layer(config.secretKeys)),
         Effect.provide(capturingLogs(logs))
       )
     })

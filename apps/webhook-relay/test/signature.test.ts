@@ -8,6 +8,7 @@ import { decodeSecret, signedHeaders, verify } from "../src/Signature.js"
 import { svixSchedule } from "../src/RelayConfig.js"
 
 const secret = () => `whsec_${randomBytes(24).toString("base64")}`
+const secretsKey = () => `rsk_${randomBytes(32).toString("base64")}`
 const key = (s: string) => Either.getOrThrow(decodeSecret(Redacted.make(s)))
 const opts = (keys: ReadonlyArray<string>, nowMillis = Date.now()) => ({ keys: keys.map(key), toleranceSeconds: 300, nowMillis })
 
@@ -116,6 +117,7 @@ describe("RelayConfig", () => {
     const provider = ConfigProvider.fromMap(
       new Map([
         ["RELAY_WEBHOOK_SECRETS", "whsec_c2hvcnQ=,not-base64!"],
+        ["RELAY_SECRETS_KEY", `${secretsKey()},rsk_c2hvcnRrZXlzZWNyZXQ=`],
         ["RELAY_ADMIN_TOKEN", "short"],
         ["RELAY_RETRY_SCHEDULE", "5 seconds,bogus"],
         ["RELAY_SUBSCRIBERS", '[{"url":"http://x","secret":"whsec_topsecretvalue"'],
@@ -133,6 +135,7 @@ describe("RelayConfig", () => {
     const text = Exit.isFailure(exit) ? String(exit.cause._tag === "Fail" ? exit.cause.error.message : JSON.stringify(exit)) : ""
     for (const name of [
       "RELAY_WEBHOOK_SECRETS",
+      "RELAY_SECRETS_KEY",
       "RELAY_ADMIN_TOKEN",
       "RELAY_RETRY_SCHEDULE",
       "RELAY_SUBSCRIBERS",
@@ -148,12 +151,33 @@ describe("RelayConfig", () => {
     }
     expect(text).not.toContain("topsecretvalue")
     expect(text).not.toContain("not-base64")
+    expect(text).toContain("key #2 must be 32 bytes")
+    expect(text).not.toContain("c2hvcnRrZXlzZWNyZXQ")
+  })
+
+  it("RELAY_SECRETS_KEY is required: without it the relay does not start, and the message names it", async () => {
+    const { ConfigProvider, Effect, Exit } = await import("effect")
+    const { load } = await import("../src/RelayConfig.js")
+    const exit = await Effect.runPromiseExit(Effect.withConfigProvider(load, ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()]]))))
+    const text = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "started"
+    expect(text).toContain("RELAY_SECRETS_KEY")
+  })
+
+  it("RELAY_SECRETS_KEY: a comma-separated list, the first key current (it seals), all of them open", async () => {
+    const { ConfigProvider, Effect } = await import("effect")
+    const { load } = await import("../src/RelayConfig.js")
+    const keys = [secretsKey(), secretsKey()]
+    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", keys.join(",")]]))
+    const c = await Effect.runPromise(Effect.withConfigProvider(load, provider))
+    expect(c.secretKeys.length).toBe(2)
+    expect(c.secretKeys[0].id).not.toBe(c.secretKeys[1]?.id)
+    expect(String(c.secretKeys[0].key)).not.toContain(keys[0]?.slice(4, 20))
   })
 
   it("defaults", async () => {
     const { ConfigProvider, Duration, Effect, Option } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
-    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()]]))
+    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", secretsKey()]]))
     const c = await Effect.runPromise(Effect.withConfigProvider(load, provider))
     expect(Duration.toMinutes(c.timestampTolerance)).toBe(5)
     expect(c.maxBodyBytes).toBe(1024 * 1024)
@@ -172,7 +196,7 @@ describe("RelayConfig", () => {
     const { ConfigProvider, Duration, Effect, Exit } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
     const loaded = (name: string, value: string) =>
-      Effect.runPromiseExit(Effect.withConfigProvider(load, ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], [name, value]]))))
+      Effect.runPromiseExit(Effect.withConfigProvider(load, ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", secretsKey()], [name, value]]))))
     const refusal = async (name: string, value: string) => {
       const exit = await loaded(name, value)
       return Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "accepted"
@@ -196,7 +220,7 @@ describe("RelayConfig", () => {
   it("RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true is read as on", async () => {
     const { ConfigProvider, Effect } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
-    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_ALLOW_PRIVATE_SUBSCRIBERS", "true"]]))
+    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", secretsKey()], ["RELAY_ALLOW_PRIVATE_SUBSCRIBERS", "true"]]))
     expect((await Effect.runPromise(Effect.withConfigProvider(load, provider))).allowPrivateSubscribers).toBe(true)
   })
 })

@@ -3,7 +3,7 @@
  * and again before every delivery, after DNS resolution (DNS rebinding), connecting to the
  * checked address.
  */
-import { Subscribers } from "@hlconnect/store"
+import { SecretBox, Subscribers } from "@hlconnect/store"
 import { Effect, Either, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as SubscriberUrl from "../src/SubscriberUrl.js"
@@ -220,7 +220,7 @@ describe("relay with the guard on (the default)", () => {
     const legacy = await relay.run(
       Effect.flatMap(Subscribers.Subscribers, (s) =>
         s.create({ url: "https://ops:s3cret-pass@legacy.example.test/hook", signingSecret: Redacted.make(newSecret()), eventFilter: ["test.legacy"] })
-      )
+      ).pipe(Effect.provide(SecretBox.layer(relay.config.secretKeys)))
     )
     const listed = await admin(relay, "GET", "/admin/subscribers")
     expect(JSON.stringify(listed.json)).not.toContain("s3cret-pass")

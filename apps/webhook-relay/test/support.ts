@@ -72,6 +72,8 @@ export interface RunningRelay {
   readonly url: string
   readonly secrets: ReadonlyArray<string>
   readonly sandbox: RunningSandbox
+  /** The relay's configuration (its secrets key ring, to reach the store's sealed secrets directly). */
+  readonly config: RelayConfig.RelayConfig
   readonly run: <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>
   readonly close: () => Promise<void>
 }
@@ -131,6 +133,7 @@ export const startRelay = async (
     url,
     secrets,
     sandbox,
+    config,
     run: (effect) => runtime.runPromise(effect),
     close: async () => {
       await runtime.dispose()

@@ -192,6 +192,12 @@ const m0006_retention_indexes = ddl([
   `CREATE INDEX outbound_events_by_created ON outbound_events (created_at)`
 ])
 
+/**
+ * Signing secrets are stored sealed (`SecretBox`): `key_id` names the key a row is sealed under,
+ * NULL for a row written in plaintext before this migration (the relay seals those at start-up).
+ */
+const m0007_sealed_subscriber_secrets = ddl([`ALTER TABLE subscriber_secrets ADD COLUMN key_id TEXT`])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
@@ -199,10 +205,11 @@ export const all = {
   "0003_order_line_parts": m0003_order_line_parts,
   "0004_subscriber_secrets_and_health": m0004_subscriber_secrets_and_health,
   "0005_subscriber_seed_key": m0005_subscriber_seed_key,
-  "0006_retention_indexes": m0006_retention_indexes
+  "0006_retention_indexes": m0006_retention_indexes,
+  "0007_sealed_subscriber_secrets": m0007_sealed_subscriber_secrets
 } as const
 
-export const latestVersion = 6
+export const latestVersion = 7
 
 export const migrationsTable = "store_migrations"
 

@@ -2,7 +2,6 @@ import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, type ConfigError, Context, Effect, Layer, Option, Redacted, Schema, String as Str } from "effect"
-import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
 import { StorageError } from "./Errors.js"
 import { Inbox } from "./Inbox.js"
@@ -10,6 +9,7 @@ import { storage } from "./internal/codec.js"
 import * as Migrations from "./Migrations.js"
 import { OrderLines } from "./OrderLines.js"
 import { Outbox } from "./Outbox.js"
+import * as PrivateFiles from "./PrivateFiles.js"
 import { ReconcileRuns } from "./ReconcileRuns.js"
 import { StoreConfig } from "./StoreConfig.js"
 import { Subscribers } from "./Subscribers.js"
@@ -80,22 +80,27 @@ const nameTransforms = { transformQueryNames: memoized(Str.camelToSnake), transf
 const toStorageError = (what: string) => (cause: unknown) =>
   new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
 
+/** The database file and the companions SQLite may create next to it. */
+const sqliteFiles = (filename: string) => [filename, `${filename}-wal`, `${filename}-shm`, `${filename}-journal`]
+
 /**
  * SQLite client with durable settings: WAL + synchronous=FULL (a commit
  * survives power loss, not only a crash), a busy timeout so other processes on
  * the same file wait instead of failing, and enforced foreign keys.
- * The parent directory is created on first run.
+ * Private at rest (`PrivateFiles`): the parent directory is created 0700 on first run (an
+ * existing wider one is warned about), the database and its `-wal`/`-shm`/`-journal` are 0600.
  */
 export const sqliteClient = (options: { readonly filename: string }): Layer.Layer<SqlClient | SqliteClient.SqliteClient, StorageError> =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      if (options.filename !== ":memory:") {
-        yield* Effect.tryPromise({
-          try: () => mkdir(dirname(options.filename), { recursive: true }),
-          catch: toStorageError(`Cannot create data directory for ${options.filename}`)
-        })
+      const onDisk = options.filename !== ":memory:"
+      const files = onDisk ? sqliteFiles(options.filename) : []
+      if (onDisk) {
+        yield* PrivateFiles.ensureDirectory(dirname(options.filename)).pipe(Effect.mapError(toStorageError(`Cannot create data directory for ${options.filename}`)))
+        // Before opening: SQLite creates the -wal/-shm with the database file's mode.
+        yield* PrivateFiles.tightenFiles(files).pipe(Effect.mapError(toStorageError("Cannot make the SQLite files private")))
       }
-      return SqliteClient.layer({ filename: options.filename, ...nameTransforms }).pipe(
+      const client = SqliteClient.layer({ filename: options.filename, ...nameTransforms }).pipe(
         Layer.tap((context) =>
           Effect.gen(function* () {
             const sql = Context.get(context, SqlClient)
@@ -105,6 +110,9 @@ export const sqliteClient = (options: { readonly filename: string }): Layer.Laye
           }).pipe(storage)
         ),
         Layer.mapError(toStorageError("Cannot open SQLite store"))
+      )
+      return PrivateFiles.buildOwnerOnly(client).pipe(
+        Layer.tap(() => PrivateFiles.tightenFiles(files).pipe(Effect.mapError(toStorageError("Cannot make the SQLite files private"))))
       )
     })
   )

@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { MultiLineText, SingleLineText } from "@hlconnect/core"
 import { Clock, Effect, Redacted, Schema } from "effect"
 import { InvalidInput, NotFound, type StorageError } from "./Errors.js"
+import { SecretBox, type SealedSecretUnreadable } from "./SecretBox.js"
 import { DbFlag, DbInt, DbJson, DbMillis, decodeInput, decodeRows, Identifier, newId, storage } from "./internal/codec.js"
 
 /** An event filter entry: an exact type (`order.paid`), a prefix (`order.*`) or everything (`*`). */
@@ -95,13 +96,19 @@ export const publicColumns =
 
 const secretInfoColumns = "secret_id, subscriber_id, secret_hint, created_at, expires_at"
 
+/**
+ * A secret as stored: `secret` sealed under the key `keyId` (`SecretBox`), or — `keyId` NULL — in
+ * plaintext, written before secrets were sealed (migration 0007); `resealSecrets` seals those.
+ */
+const StoredSecret = Schema.Struct({ secretId: Schema.String, secret: Schema.Redacted(Schema.String), keyId: Schema.NullOr(Schema.String) })
+
 export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store/Subscribers", {
   accessors: true,
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient
     const decodeSubscribers = decodeRows(Subscriber, "subscriber")
     const decodeSecretInfos = decodeRows(SubscriberSecret, "subscriber secret")
-    const decodeSecrets = decodeRows(Schema.Struct({ secret: Schema.Redacted(Schema.String) }), "subscriber secret")
+    const decodeStored = decodeRows(StoredSecret, "subscriber secret")
     const decodeCount = decodeRows(Schema.Struct({ n: DbInt }), "secret count")
     const select = sql.literal(publicColumns)
     const selectSecretInfo = sql.literal(secretInfoColumns)
@@ -116,19 +123,28 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
         )
       )
 
+    /** Sealed before it is written: the database never holds a signing secret in plaintext. */
     const insertSecret = (subscriberId: string, secret: Redacted.Redacted<string>, now: number) =>
-      Effect.flatMap(newId, (secretId) =>
-        sql`INSERT INTO subscriber_secrets ${sql.insert({
+      Effect.gen(function* () {
+        const box = yield* SecretBox
+        const secretId = yield* newId
+        const sealed = yield* box.seal(secret, secretId)
+        yield* sql`INSERT INTO subscriber_secrets ${sql.insert({
           secretId,
           subscriberId,
-          secret: Redacted.value(secret),
+          secret: sealed,
+          keyId: box.currentKeyId,
           secretHint: maskSecret(secret),
           createdAt: now,
           expiresAt: null
         })}`
-      )
+      })
 
-    const create = (input: NewSubscriber): Effect.Effect<Subscriber, InvalidInput | StorageError> =>
+    /** A stored secret in the clear (a row from before sealing is read as it is until `resealSecrets` seals it). */
+    const openStored = (box: typeof SecretBox.Service, row: typeof StoredSecret.Type) =>
+      row.keyId === null ? Effect.succeed(row.secret) : box.open(Redacted.value(row.secret), row.secretId)
+
+    const create = (input: NewSubscriber): Effect.Effect<Subscriber, InvalidInput | StorageError, SecretBox> =>
       Effect.gen(function* () {
         const sub = yield* decodeInput(NewSubscriber)(input)
         const now = yield* Clock.currentTimeMillis
@@ -155,7 +171,9 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
      * same time (a unique seed key; the losers of the race change nothing). `created` says
      * whether this call made it.
      */
-    const seed = (input: NewSubscriber): Effect.Effect<{ readonly subscriber: Subscriber; readonly created: boolean }, InvalidInput | StorageError> =>
+    const seed = (
+      input: NewSubscriber
+    ): Effect.Effect<{ readonly subscriber: Subscriber; readonly created: boolean }, InvalidInput | StorageError, SecretBox> =>
       Effect.gen(function* () {
         const sub = yield* decodeInput(NewSubscriber)(input)
         const now = yield* Clock.currentTimeMillis
@@ -193,21 +211,64 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
       ).pipe(Effect.flatMap(decodeSubscribers), storage)
 
     /**
-     * For the delivery worker only: every active secret, newest first, still `Redacted`. A
-     * delivery carries one signature per secret, so receivers on the old or the new one verify.
+     * For the delivery worker only: every active secret, newest first, opened and still
+     * `Redacted`. A delivery carries one signature per secret, so receivers on the old or the new
+     * one verify. A secret sealed under a key the ring lacks fails the call (`SealedSecretUnreadable`).
      */
     const signingSecrets = (
       subscriberId: string
-    ): Effect.Effect<ReadonlyArray<Redacted.Redacted<string>>, NotFound | InvalidInput | StorageError> =>
+    ): Effect.Effect<ReadonlyArray<Redacted.Redacted<string>>, NotFound | InvalidInput | SealedSecretUnreadable | StorageError, SecretBox> =>
       Effect.gen(function* () {
+        const box = yield* SecretBox
         const id = yield* decodeInput(Identifier)(subscriberId)
         const now = yield* Clock.currentTimeMillis
-        const rows = yield* sql`SELECT secret FROM subscriber_secrets WHERE subscriber_id = ${id} AND ${active(now)}
-          ORDER BY created_at DESC, secret_id`.pipe(Effect.flatMap(decodeSecrets))
+        const rows = yield* sql`SELECT secret_id, secret, key_id FROM subscriber_secrets WHERE subscriber_id = ${id} AND ${active(now)}
+          ORDER BY created_at DESC, secret_id`.pipe(Effect.flatMap(decodeStored))
         // None at all: say whether the subscriber exists (one query on the hot path otherwise).
         if (rows.length === 0) yield* find(id)
-        return rows.map((r) => r.secret)
+        return yield* Effect.forEach(rows, (row) => openStored(box, row))
       }).pipe(storage)
+
+    /**
+     * Seal every secret not sealed under the current key: rows stored in plaintext before
+     * secrets were sealed, and rows sealed under an older key of the ring (key rotation). For
+     * start-up; idempotent, and safe with replicas starting at once (each row is rewritten only
+     * if it is still what was read). On SQLite, once plaintext was found, the file is rebuilt
+     * (`VACUUM`) and the WAL truncated, so the old plaintext does not linger in free pages.
+     * Fails, changing nothing, when a row is sealed under a key the ring lacks.
+     */
+    const resealSecrets: Effect.Effect<
+      { readonly sealed: number; readonly resealed: number },
+      SealedSecretUnreadable | StorageError,
+      SecretBox
+    > = Effect.gen(function* () {
+      const box = yield* SecretBox
+      const counts = yield* sql.withTransaction(
+        Effect.gen(function* () {
+          const rows = yield* sql`SELECT secret_id, secret, key_id FROM subscriber_secrets
+            WHERE key_id IS NULL OR key_id <> ${box.currentKeyId} ORDER BY secret_id`.pipe(Effect.flatMap(decodeStored))
+          let sealed = 0
+          let resealed = 0
+          for (const row of rows) {
+            const plaintext = yield* openStored(box, row)
+            const value = yield* box.seal(plaintext, row.secretId)
+            const updated = yield* sql`UPDATE subscriber_secrets SET secret = ${value}, key_id = ${box.currentKeyId}
+              WHERE secret_id = ${row.secretId} AND secret = ${Redacted.value(row.secret)} RETURNING secret_id`
+            if (updated.length === 0) continue
+            if (row.keyId === null) sealed++
+            else resealed++
+          }
+          return { sealed, resealed }
+        })
+      )
+      if (counts.sealed > 0) {
+        yield* sql.onDialectOrElse({
+          pg: () => Effect.void,
+          orElse: () => Effect.zipRight(sql`VACUUM`, sql`PRAGMA wal_checkpoint(TRUNCATE)`)
+        })
+      }
+      return counts
+    }).pipe(storage)
 
     /** The active secrets of these subscribers as hints (never the secrets), newest first per subscriber. */
     const secretHints = (subscriberIds: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<SubscriberSecret>, InvalidInput | StorageError> =>
@@ -248,7 +309,7 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
       subscriberId: string,
       secret: Redacted.Redacted<string>,
       options: { readonly overlapMs: number }
-    ): Effect.Effect<Subscriber, NotFound | InvalidInput | StorageError> =>
+    ): Effect.Effect<Subscriber, NotFound | InvalidInput | StorageError, SecretBox> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(RotateRequest)({ subscriberId, secret, overlapMs: options.overlapMs })
         const now = yield* Clock.currentTimeMillis
@@ -345,6 +406,7 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
       get,
       list,
       signingSecrets,
+      resealSecrets,
       secretHints,
       disable,
       enable,

@@ -9,7 +9,8 @@ import { type Delivery, type DeliveryState, Outbox } from "../src/Outbox.js"
 import { ReconcileRuns } from "../src/ReconcileRuns.js"
 import { layerServices, Store } from "../src/Store.js"
 import { Subscribers } from "../src/Subscribers.js"
-import type { EngineUnderTest } from "./utils.js"
+import * as SecretBox from "../src/SecretBox.js"
+import { type EngineUnderTest, freshKeyRing } from "./utils.js"
 
 const line = (orderNumber: string, orderLineId: string, extra: Partial<NewOrderLine> = {}): NewOrderLine => ({
   orderNumber,
@@ -46,7 +47,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
       it.effect("from empty: creates every table; a second run is a no-op", () =>
         Effect.gen(function* () {
           const first = yield* Migrations.run()
-          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6])
+          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6, 7])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
           for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
@@ -65,7 +66,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* sql`INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, attempts, next_attempt_at, updated_at)
             VALUES ('evt-v1', 'vendor', 'order.paid', '{"x":1}', 1, 'pending', 0, 1, 1)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5, 6])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5, 6, 7])
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
           assert.strictEqual(found.state, "registered")
@@ -75,7 +76,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.isTrue(Option.isNone(Option.flatMap(event, (e) => e.processedAt)))
         }).pipe(Effect.scoped, Effect.provide(engine.emptyClient())))
 
-      it.effect("from v3: a subscriber's secret moves to subscriber_secrets (still signs, never readable elsewhere)", () =>
+      it.effect("from v3: a subscriber's secret moves to subscriber_secrets (still signs, never readable elsewhere), sealed by resealSecrets", () =>
         Effect.gen(function* () {
           const sql = yield* SqlClient
           yield* Migrations.run({ upTo: 3 })
@@ -83,7 +84,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
             disabled_reason, disabled_at, created_at, updated_at)
             VALUES ('sub-v3', 'https://v3.example/h', 'whsec_abcdefghijklmnop1234', 'whsec_…1234', '["*"]', 0, 'paused', 7, 1, 5)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5, 6])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5, 6, 7])
           const services = yield* Layer.build(layerServices)
           const sub = yield* Subscribers.get("sub-v3").pipe(Effect.provide(services))
           assert.strictEqual(sub.secretHint, "whsec_…1234")
@@ -98,6 +99,14 @@ export const storeSuite = (engine: EngineUnderTest) =>
           // The old column is gone: the secret lives in one place only.
           const column = yield* Effect.exit(sql`SELECT signing_secret FROM subscribers`)
           assert.isTrue(Exit.isFailure(column))
+          // Stored in plaintext before sealing existed: start-up seals it, once.
+          assert.deepStrictEqual(yield* Subscribers.resealSecrets.pipe(Effect.provide(services)), { sealed: 1, resealed: 0 })
+          assert.deepStrictEqual(yield* Subscribers.resealSecrets.pipe(Effect.provide(services)), { sealed: 0, resealed: 0 })
+          const [stored] = yield* sql<{ secret: string; keyId: string | null }>`SELECT secret, key_id FROM subscriber_secrets`
+          assert.notInclude(stored?.secret, "abcdefghijklmnop")
+          assert.strictEqual(stored?.keyId, (yield* SecretBox.SecretBox).currentKeyId)
+          const opened = yield* Subscribers.signingSecrets("sub-v3").pipe(Effect.provide(services))
+          assert.deepStrictEqual(opened.map(Redacted.value), ["whsec_abcdefghijklmnop1234"])
         }).pipe(Effect.scoped, Effect.provide(engine.emptyClient())))
     })
 
@@ -582,6 +591,71 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual((yield* Subscribers.list()).length, 1)
           assert.strictEqual((yield* Subscribers.get("missing").pipe(Effect.flip))._tag, "NotFound")
           assert.strictEqual((yield* Subscribers.signingSecrets("missing").pipe(Effect.flip))._tag, "NotFound")
+        }).pipe(provideStore))
+
+      it.effect("signing secrets are sealed at rest under the current key; only signingSecrets opens them", () =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient
+          const box = yield* SecretBox.SecretBox
+          const created = yield* Subscribers.create({ url: "https://sealed.example/h", signingSecret: secret, eventFilter: ["*"] })
+          yield* Subscribers.rotateSecret(created.subscriberId, Redacted.make("whsec_rotated_secret_0000000000042"), { overlapMs: 60_000 })
+          yield* Subscribers.seed({ url: "https://sealed-seed.example/h", signingSecret: Redacted.make("whsec_seeded_secret_00000000000007"), eventFilter: ["*"] })
+          const rows = yield* sql<{ secretId: string; secret: string; keyId: string | null }>`SELECT secret_id, secret, key_id FROM subscriber_secrets`
+          assert.strictEqual(rows.length, 3)
+          for (const row of rows) {
+            for (const plain of ["abcdefghijklmnop", "rotated_secret", "seeded_secret"]) assert.notInclude(row.secret, plain)
+            assert.match(row.secret, /^sb1:[0-9a-f]{8}:[A-Za-z0-9_-]+$/)
+            assert.strictEqual(row.keyId, box.currentKeyId)
+          }
+          // Two seals of one secret differ (a fresh nonce each).
+          assert.notStrictEqual(yield* box.seal(secret, "x"), yield* box.seal(secret, "x"))
+          // Both active (the overlap); created in the same TestClock millisecond, so compared without order.
+          const opened = yield* Subscribers.signingSecrets(created.subscriberId)
+          assert.deepStrictEqual(opened.map(Redacted.value).sort(), [Redacted.value(secret), "whsec_rotated_secret_0000000000042"].sort())
+        }).pipe(provideStore))
+
+      it.effect("key rotation: a ring with the new key first opens old rows, resealSecrets moves them to it; a wrong key is a typed error", () =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient
+          const oldKeys = freshKeyRing()
+          const newKeys = freshKeyRing()
+          const withKeys = (ring: SecretBox.SecretKeyRing) => Effect.provide(SecretBox.layer(ring))
+          const sub = yield* Subscribers.create({ url: "https://keyrot.example/h", signingSecret: secret, eventFilter: ["*"] }).pipe(withKeys(oldKeys))
+          const rotatedRing: SecretBox.SecretKeyRing = [newKeys[0], oldKeys[0]]
+          // The new ring reads the old rows before anything is resealed …
+          assert.deepStrictEqual((yield* Subscribers.signingSecrets(sub.subscriberId).pipe(withKeys(rotatedRing))).map(Redacted.value), [Redacted.value(secret)])
+          // … and a key that never sealed anything opens nothing: a typed error naming the row and key, not garbage.
+          const wrong = yield* Subscribers.signingSecrets(sub.subscriberId).pipe(withKeys(freshKeyRing()), Effect.flip)
+          assert.strictEqual(wrong._tag, "SealedSecretUnreadable")
+          if (wrong._tag === "SealedSecretUnreadable") {
+            assert.strictEqual(wrong.reason, "unknown-key")
+            assert.strictEqual(wrong.keyId, oldKeys[0].id)
+            assert.include(wrong.message, oldKeys[0].id)
+          }
+          // A ring that lacks a key some row needs refuses to reseal, and changes nothing.
+          const refused = yield* Subscribers.resealSecrets.pipe(withKeys(newKeys), Effect.flip)
+          assert.strictEqual(refused._tag, "SealedSecretUnreadable")
+          const before = yield* sql<{ secret: string; keyId: string }>`SELECT secret, key_id FROM subscriber_secrets`
+          assert.deepStrictEqual(before.map((r) => r.keyId), [oldKeys[0].id])
+
+          assert.deepStrictEqual(yield* Subscribers.resealSecrets.pipe(withKeys(rotatedRing)), { sealed: 0, resealed: 1 })
+          const after = yield* sql<{ secret: string; keyId: string }>`SELECT secret, key_id FROM subscriber_secrets`
+          assert.deepStrictEqual(after.map((r) => r.keyId), [newKeys[0].id])
+          assert.notStrictEqual(after[0]?.secret, before[0]?.secret)
+          // Now the old key can go.
+          assert.deepStrictEqual((yield* Subscribers.signingSecrets(sub.subscriberId).pipe(withKeys(newKeys))).map(Redacted.value), [Redacted.value(secret)])
+
+          // A stored value altered, or copied onto another row, does not open.
+          const sealed = after[0]?.secret ?? ""
+          const flipped = `${sealed.slice(0, -2)}${sealed.endsWith("A") ? "B" : "A"}${sealed.slice(-1)}`
+          yield* sql`UPDATE subscriber_secrets SET secret = ${flipped}`
+          const altered = yield* Subscribers.signingSecrets(sub.subscriberId).pipe(withKeys(newKeys), Effect.flip)
+          assert.strictEqual(altered._tag === "SealedSecretUnreadable" && altered.reason, "authentication-failed")
+          const other = yield* Subscribers.create({ url: "https://keyrot-2.example/h", signingSecret: secret, eventFilter: ["*"] }).pipe(withKeys(newKeys))
+          yield* sql`UPDATE subscriber_secrets SET secret = ${sealed} WHERE subscriber_id = ${other.subscriberId}`
+          const copied = yield* Subscribers.signingSecrets(other.subscriberId).pipe(withKeys(newKeys), Effect.flip)
+          assert.strictEqual(copied._tag === "SealedSecretUnreadable" && copied.reason, "authentication-failed")
+          assert.notInclude(String(copied) + copied.message, "abcdefghijklmnop")
         }).pipe(provideStore))
 
       it.effect("seeding from configuration: one subscriber per URL however many replicas seed at once", () =>

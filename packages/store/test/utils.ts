@@ -1,5 +1,5 @@
-import { SqlClient } from "@effect/sql/SqlClient"
-import { Effect, Layer, Redacted } from "effect"
+import type { SqlClient } from "@effect/sql/SqlClient"
+import { Effect, Either, Layer, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -7,14 +7,22 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { pgClient, sqliteClient, layerPg, layerSqlite, type StoreServices } from "../src/Store.js"
 import type { StorageError } from "../src/Errors.js"
+import * as SecretBox from "../src/SecretBox.js"
 import * as Testing from "../src/Testing.js"
+
+/** A key ring of one fresh key, as the relay would read it from RELAY_SECRETS_KEY. */
+export const freshKeyRing = (): SecretBox.SecretKeyRing =>
+  Either.getOrThrowWith(SecretBox.parseKeyRing(SecretBox.generateKey()), (message) => new Error(message))
+
+/** The suite's secret box: one key for the whole run. */
+export const testSecretBox = SecretBox.layer(freshKeyRing())
 
 export interface EngineUnderTest {
   readonly name: "sqlite" | "pg"
-  /** A fresh, migrated store per call (isolated database / schema). */
-  readonly store: () => Layer.Layer<StoreServices | SqlClient, StorageError>
-  /** A fresh, EMPTY database (no migrations), for upgrade tests. */
-  readonly emptyClient: () => Layer.Layer<SqlClient, StorageError>
+  /** A fresh, migrated store per call (isolated database / schema), with the suite's secret box. */
+  readonly store: () => Layer.Layer<StoreServices | SqlClient | SecretBox.SecretBox, StorageError>
+  /** A fresh, EMPTY database (no migrations), for upgrade tests, with the suite's secret box. */
+  readonly emptyClient: () => Layer.Layer<SqlClient | SecretBox.SecretBox, StorageError>
 }
 
 const tempFile = Effect.acquireRelease(
@@ -24,8 +32,8 @@ const tempFile = Effect.acquireRelease(
 
 export const sqliteEngine: EngineUnderTest = {
   name: "sqlite",
-  store: () => Layer.unwrapScoped(Effect.map(tempFile, (filename) => layerSqlite({ filename }))),
-  emptyClient: () => Layer.unwrapScoped(Effect.map(tempFile, (filename) => sqliteClient({ filename })))
+  store: () => Layer.unwrapScoped(Effect.map(tempFile, (filename) => Layer.merge(layerSqlite({ filename }), testSecretBox))),
+  emptyClient: () => Layer.unwrapScoped(Effect.map(tempFile, (filename) => Layer.merge(sqliteClient({ filename }), testSecretBox)))
 }
 
 /** The PostgreSQL URL, or `undefined` to skip the PG half (see `Testing.postgresUrl`). */
@@ -41,8 +49,8 @@ export const scopedSchema = (url: string) =>
 
 export const pgEngine = (url: string): EngineUnderTest => ({
   name: "pg",
-  store: () => Layer.unwrapScoped(Effect.map(scopedSchema(url), (schema) => layerPg({ url: Redacted.make(url), schema }))),
-  emptyClient: () => Layer.unwrapScoped(Effect.map(scopedSchema(url), (schema) => pgClient({ url: Redacted.make(url), schema })))
+  store: () => Layer.unwrapScoped(Effect.map(scopedSchema(url), (schema) => Layer.merge(layerPg({ url: Redacted.make(url), schema }), testSecretBox))),
+  emptyClient: () => Layer.unwrapScoped(Effect.map(scopedSchema(url), (schema) => Layer.merge(pgClient({ url: Redacted.make(url), schema }), testSecretBox)))
 })
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))

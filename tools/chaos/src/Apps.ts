@@ -81,6 +81,7 @@ export interface RelayOptions {
   readonly upstream: Upstream
   readonly webhookSecret: string
   readonly adminToken: string
+  readonly secretsKey: string
   /** Seeded with `RELAY_SUBSCRIBERS` (a local http:// server: the SSRF guard is off). Without one the guard is on, as in production. */
   readonly subscriber?: { readonly url: string; readonly secret: string }
   readonly logLevel?: LogLevel
@@ -97,6 +98,7 @@ export const relay = (o: RelayOptions): LaunchSpec => ({
     PORT: String(o.port),
     RELAY_WEBHOOK_SECRETS: o.webhookSecret,
     RELAY_ADMIN_TOKEN: o.adminToken,
+    RELAY_SECRETS_KEY: o.secretsKey,
     ...(o.subscriber === undefined
       ? { RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "false" }
       : {

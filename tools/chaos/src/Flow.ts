@@ -15,6 +15,8 @@ export interface Credentials {
   readonly sandboxToken: string
   readonly webhookSecret: string
   readonly adminToken: string
+  /** RELAY_SECRETS_KEY: seals subscriber signing secrets in the store. */
+  readonly secretsKey: string
   readonly graphqlKey: string
 }
 
@@ -25,11 +27,13 @@ export const credentials = Effect.gen(function* () {
     sandboxToken: Secrets.newToken("sandbox"),
     webhookSecret: Secrets.newWebhookSecret(),
     adminToken: Secrets.newToken("admin"),
+    secretsKey: Secrets.newSecretsKey(),
     graphqlKey: Secrets.newToken("gqlkey")
   }
   yield* ws.secrets.add("the HL Connect bearer token", c.sandboxToken)
   yield* ws.secrets.add("the inbound webhook secret", c.webhookSecret)
   yield* ws.secrets.add("the relay admin token", c.adminToken)
+  yield* ws.secrets.add("the relay secrets key", c.secretsKey)
   yield* ws.secrets.add("a GraphQL API key", c.graphqlKey)
   return c
 })

@@ -14,6 +14,9 @@ export const newToken = (prefix: string): string => `${prefix}-${randomBytes(18)
 /** A Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
 export const newWebhookSecret = (): string => `whsec_${randomBytes(24).toString("base64")}`
 
+/** A relay secrets key (RELAY_SECRETS_KEY): `rsk_` + base64 of 32 random bytes. */
+export const newSecretsKey = (): string => `rsk_${randomBytes(32).toString("base64")}`
+
 interface Known {
   readonly label: string
   readonly value: string

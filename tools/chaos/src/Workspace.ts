@@ -50,7 +50,8 @@ export const layer = (options: WorkspaceOptions): Layer.Layer<Workspace, FileFai
       const mk = (path: string) =>
         Effect.try({
           try: () => {
-            mkdirSync(path, { recursive: true })
+            // Owner-only, as the store wants its data directory (a wider one is warned about).
+            mkdirSync(path, { recursive: true, mode: 0o700 })
             return path
           },
           catch: (cause) => new FileFailure({ path, message: messageOf(cause) })

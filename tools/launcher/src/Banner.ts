@@ -78,6 +78,7 @@ export const announce = (input: BannerInput) =>
       ...shown(settings.supplied.graphqlApiKeys, "GraphQL API key", generated.graphqlApiKey),
       ...shown(settings.supplied.relayWebhookSecrets, "Relay webhook secret", generated.relayWebhookSecret),
       ...shown(settings.supplied.relayAdminToken, "Relay admin token", generated.relayAdminToken),
+      ...shown(settings.supplied.relaySecretsKey, "Relay secrets key", generated.relaySecretsKey),
       ...shown(!upstream.sandbox || settings.supplied.sandboxTokens, "Sandbox access token", generated.sandboxToken),
       ...Option.match(demo, { onNone: () => [], onSome: (d) => shown(false, "Demo subscriber secret", d.secret) })
     ]

@@ -10,7 +10,7 @@ import { GraphqlConfig, type GraphqlSettings, layer as graphqlLayer } from "@hlc
 import { Scheduled } from "@hlconnect/reconciler"
 import { SandboxConfig, type SandboxOptions } from "@hlconnect/sandbox"
 import { Health, HttpMetrics, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes } from "@hlconnect/service"
-import { Store, StoreConfig, type StoreTarget } from "@hlconnect/store"
+import { PrivateFiles, Store, StoreConfig, type StoreTarget } from "@hlconnect/store"
 import { Relay, RelayConfig } from "@hlconnect/webhook-relay"
 import { Config, type Context, Effect, Layer, Option } from "effect"
 import * as Addresses from "./Addresses.js"
@@ -53,6 +53,12 @@ export const loadPlan: Effect.Effect<Plan, InvalidConfiguration | LauncherFile.L
   const file = yield* LauncherFile.loadOrCreate(filePath)
   const provider = Secrets.provider(file.generated, { sandbox: Option.isNone(settings.upstream) })
   const apps = yield* loadConfig(AppsConfig).pipe(Effect.withConfigProvider(provider))
+  // On SQLite the store checks DATA_DIR (its file's directory) as it opens; on PostgreSQL it holds launcher.json alone.
+  if (apps.store._tag === "Postgres") {
+    yield* PrivateFiles.ensureDirectory(settings.dataDir).pipe(
+      Effect.mapError((cause) => new LauncherFile.LauncherFileError({ message: `cannot check ${settings.dataDir}`, cause }))
+    )
+  }
   return { settings, filePath, file, ...apps }
 })
 

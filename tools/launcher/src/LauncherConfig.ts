@@ -26,6 +26,7 @@ export interface Ports {
 export interface Supplied {
   readonly relayWebhookSecrets: boolean
   readonly relayAdminToken: boolean
+  readonly relaySecretsKey: boolean
   readonly graphqlApiKeys: boolean
   readonly sandboxTokens: boolean
 }
@@ -65,6 +66,7 @@ export const LauncherConfig: Config.Config<LauncherSettings> = Config.all({
   supplied: Config.all({
     relayWebhookSecrets: isSet("RELAY_WEBHOOK_SECRETS"),
     relayAdminToken: isSet("RELAY_ADMIN_TOKEN"),
+    relaySecretsKey: isSet("RELAY_SECRETS_KEY"),
     graphqlApiKeys: isSet("GRAPHQL_API_KEYS"),
     sandboxTokens: isSet("SANDBOX_TOKENS")
   })

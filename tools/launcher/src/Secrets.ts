@@ -11,6 +11,7 @@ export const fallbacks = (generated: GeneratedSecrets, options: { readonly sandb
   const entries: Array<[string, string]> = [
     ["RELAY_WEBHOOK_SECRETS", Redacted.value(generated.relayWebhookSecret)],
     ["RELAY_ADMIN_TOKEN", Redacted.value(generated.relayAdminToken)],
+    ["RELAY_SECRETS_KEY", Redacted.value(generated.relaySecretsKey)],
     ["GRAPHQL_API_KEYS", Redacted.value(generated.graphqlApiKey)],
     ["SANDBOX_TOKENS", Redacted.value(generated.sandboxToken)]
   ]

@@ -19,7 +19,9 @@ import { Webhook } from "standardwebhooks"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
-const dataDir = mkdtempSync(join(tmpdir(), "launcher-e2e-"))
+const root = mkdtempSync(join(tmpdir(), "launcher-e2e-"))
+// Not there yet: the launcher creates it (private).
+const dataDir = join(root, "data")
 // Generous: CI is a busy 2-core machine.
 const settleMs = 90_000
 
@@ -54,7 +56,8 @@ const LauncherFile = Schema.parseJson(
       relayAdminToken: Secret,
       graphqlApiKey: Secret,
       sandboxToken: Secret,
-      demoSubscriberSecret: Secret
+      demoSubscriberSecret: Secret,
+      relaySecretsKey: Secret
     }),
     endpoints: Schema.Struct({ graphql: Schema.String, relayIngest: Schema.String, sandbox: Schema.Boolean })
   })
@@ -258,13 +261,17 @@ afterAll(async () => {
     await exited
   }
   await new Promise<void>((resolve) => (subscriberServer === undefined ? resolve() : subscriberServer.close(() => resolve())))
-  rmSync(dataDir, { recursive: true, force: true })
+  rmSync(root, { recursive: true, force: true })
 })
 
 describe("npm start: the whole product in one process", () => {
   it("announces where everything is and keeps the generated secrets in a private file", async () => {
     expect(running.secretsFile).toBe(join(dataDir, "launcher.json"))
     expect(statSync(running.secretsFile).mode & 0o777).toBe(0o600)
+    // Private at rest: DATA_DIR and the SQLite database with its WAL files are the owner's only.
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700)
+    for (const file of ["hlconnect.db", "hlconnect.db-wal", "hlconnect.db-shm"]) expect(statSync(join(dataDir, file)).mode & 0o777, file).toBe(0o600)
+    expect(Schema.encodeSync(Secret)(secrets.generated.relaySecretsKey)).toMatch(/^rsk_/)
     expect(secrets.endpoints).toEqual({ graphql: running.graphql, relayIngest: running.relayIngest, sandbox: true })
     expect(Schema.encodeSync(Secret)(secrets.generated.relayWebhookSecret)).toMatch(/^whsec_/)
     expect(running.demoSubscriber).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/events$/)

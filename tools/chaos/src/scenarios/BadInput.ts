@@ -88,7 +88,7 @@ export const run = (options: Options) =>
     // No order completes here (no reconciler), so no subscriber: the relay's SSRF guard is on, as in production.
     const [relay, graphql] = yield* Effect.all(
       [
-        launch(Apps.relay({ name: "bad-input-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken })),
+        launch(Apps.relay({ name: "bad-input-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, secretsKey: credentials.secretsKey })),
         launch(Apps.graphql({ name: "bad-input-graphql", port: graphqlPort, store, upstream, apiKey: credentials.graphqlKey }))
       ],
       { concurrency: 2 }

@@ -77,6 +77,7 @@ export const run = (options: Options) =>
         upstream,
         webhookSecret: credentials.webhookSecret,
         adminToken: credentials.adminToken,
+        secretsKey: credentials.secretsKey,
         subscriber,
         // Debug here: more log lines for the secret scan to search.
         logLevel: "Debug"

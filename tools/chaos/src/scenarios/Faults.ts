@@ -67,7 +67,7 @@ export const run = (options: Options) =>
     const [relayPort, reconcilerPort, graphqlPort] = yield* Effect.all([Ports.free, Ports.free, Ports.free])
     const [relay, reconciler, graphql] = yield* Effect.all(
       [
-        launch(Apps.relay({ name: "faults-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, subscriber })),
+        launch(Apps.relay({ name: "faults-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, secretsKey: credentials.secretsKey, subscriber })),
         launch(Apps.reconciler({ name: "faults-reconciler", store, upstream, schedule: { cron: "* * * * * *", port: reconcilerPort } })),
         launch(Apps.graphql({ name: "faults-graphql", port: graphqlPort, store, upstream, apiKey: credentials.graphqlKey }))
       ],

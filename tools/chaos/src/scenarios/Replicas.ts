@@ -79,6 +79,7 @@ export const run = (options: Options) =>
         upstream,
         webhookSecret: credentials.webhookSecret,
         adminToken: credentials.adminToken,
+        secretsKey: credentials.secretsKey,
         subscriber
       })
     const reconcilerSpec = (i: number) =>

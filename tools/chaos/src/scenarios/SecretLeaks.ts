@@ -45,7 +45,7 @@ export const run = Effect.gen(function* () {
   const port = yield* Ports.free
   const subscriber = { url: "http://127.0.0.1:9/unused", secret: Secrets.newWebhookSecret() }
   yield* ws.secrets.add("the subscriber's signing secret", subscriber.secret)
-  const base = Apps.relay({ name: "x", port, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, subscriber })
+  const base = Apps.relay({ name: "x", port, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, secretsKey: credentials.secretsKey, subscriber })
 
   // One real order, registered by a relay, so the reconciler below has something to ask HL Connect about.
   const relay = yield* launch({ ...base, name: "secrets-relay" })
