@@ -180,6 +180,29 @@ describe("queries", () => {
     expect(field(body.data, "ordersByNumber")).toEqual([{ orderNumber: "1002" }, null, { orderNumber: "1001" }, { orderNumber: "1002" }])
   })
 
+  it("a malformed order number is the caller's error in every field that takes one, never an Error in the log", async () => {
+    const errorLines = () => server.logs.filter((line) => JSON.parse(line).logLevel === "ERROR").length
+    const before = errorLines()
+    for (const bad of ["", "1' OR '1'='1", "\u0661\u0662\u0663", " 1001", "1001; DROP TABLE order_lines"]) {
+      const one = await server.query(`query($n: ID!) { order(orderNumber: $n) { orderNumber } }`, { n: bad })
+      expect(one.status).toBe(200)
+      expect(field(one.body.data, "order")).toBeNull()
+      expect(one.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([["BAD_USER_INPUT", "orderNumber"]])
+      expect(one.body.errors?.[0]?.message).toContain("is not an order number")
+      // In a list, the bad one is named, and the good ones are not read for nothing.
+      const many = await server.query(`query($n: ID!) { ordersByNumber(orderNumbers: ["1001", $n]) { orderNumber } }`, { n: bad })
+      expect(many.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([["BAD_USER_INPUT", "orderNumbers.1"]])
+      const status = await server.query(`query($n: ID!) { purchaseStatus(orderNumber: $n) { __typename } }`, { n: bad })
+      expect(field(status.body.data, "purchaseStatus", "__typename")).toBe("OrderNotFound")
+      const cancel = await server.query(
+        `mutation($n: ID!) { cancelOrderLine(orderNumber: $n, orderLineId: "1") { __typename ... on InvalidInput { field } } }`,
+        { n: bad }
+      )
+      expect(field(cancel.body.data, "cancelOrderLine")).toEqual({ __typename: "InvalidInput", field: "orderNumber" })
+    }
+    expect(errorLines()).toBe(before)
+  })
+
   it("assets: HL Connect's catalog as a connection (keyset paging)", async () => {
     const fields = `edges { cursor node { assetId title format pageCount minQuantity world countries retailPrice
       prices { currency price } contributors { name role } instruments parts } } pageInfo { hasNextPage endCursor }`

@@ -2,6 +2,7 @@
  * The local view of orders (the store's order lines: states, timestamps, check bookkeeping),
  * joined with HL Connect's live answer and the drift between the two.
  */
+import { parseHlId } from "@hlconnect/core"
 import { OrderLines } from "@hlconnect/store"
 import { Effect, Option } from "effect"
 import { GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLString } from "graphql"
@@ -9,7 +10,7 @@ import { lineDrift, type RemoteLineStatus, remoteLineStatus } from "../Drift.js"
 import { Loaders } from "../Loaders.js"
 import { type Context, listOf, nonNull, nullableListOf, objectType } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
-import { PurchaseStatusType, parseOrderId } from "./Purchase.js"
+import { PurchaseStatusType } from "./Purchase.js"
 import type { GraphQLResolveInfo } from "graphql"
 
 type Order = OrderLines.Order
@@ -28,7 +29,7 @@ const text = (value: string | Option.Option<string> | undefined): string | null 
 
 /** HL Connect's status of this line, through the request's loader; `undefined` when unknown there. */
 const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo): Promise<RemoteLineStatus> => {
-  const orderId = parseOrderId(line.orderNumber)
+  const orderId = parseHlId(line.orderNumber)
   if (orderId === undefined) return Promise.resolve({ status: undefined, orderLevel: true })
   return ctx.purchaseStatus.load(orderId, info).then((outcome) => remoteLineStatus(outcome, line.orderLineId))
 }
@@ -37,8 +38,8 @@ const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo)
 const freshUrl =
   (kind: "download" | "view") =>
   (line: OrderLine, _args: unknown, ctx: Context, info: GraphQLResolveInfo): Promise<string | null> | null => {
-    const orderId = parseOrderId(line.orderNumber)
-    const orderLineId = parseOrderId(line.orderLineId)
+    const orderId = parseHlId(line.orderNumber)
+    const orderLineId = parseHlId(line.orderLineId)
     if (orderId === undefined || orderLineId === undefined) return null
     return ctx.run(
       Effect.flatMap(Loaders, (loaders) => loaders.freshUrl(kind, orderId, orderLineId)).pipe(
@@ -127,7 +128,7 @@ export const OrderType = objectType<Order>({
       type: PurchaseStatusType,
       description: "HL Connect's live answer; null when the order number cannot be an HL Connect order id.",
       resolve: (o, _args, ctx, info) => {
-        const orderId = parseOrderId(o.orderNumber)
+        const orderId = parseHlId(o.orderNumber)
         return orderId === undefined ? null : ctx.purchaseStatus.load(orderId, info)
       }
     },
