@@ -10,7 +10,8 @@ import {
   HlConnect,
   type ValidationToken
 } from "@hlconnect/core"
-import { Effect } from "effect"
+import { PaidOrder } from "@hlconnect/fulfilment"
+import { Effect, Schema } from "effect"
 import {
   type GraphQLFieldConfig,
   GraphQLBoolean,
@@ -23,7 +24,7 @@ import {
   GraphQLString
 } from "graphql"
 import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
-import { inSchemaTerms } from "../MutationInput.js"
+import { decodeArgs, inSchemaTerms } from "../MutationInput.js"
 import { type Registration, type RegisterResult, register } from "../Registration.js"
 import { type Context, nonNull, objectType, type Tagged, tagged, taggedUnion } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
@@ -78,7 +79,7 @@ const ValidatePurchaseInput = new GraphQLInputObjectType({
   fields: {
     assetId: { type: nonNull(GraphQLInt) },
     customerIp: { type: nonNull(GraphQLString), description: "The buyer's public IP (v4 or v6): HL Connect derives the country from it." },
-    quantity: { type: nonNull(GraphQLInt) }
+    quantity: { type: nonNull(GraphQLInt), description: `1 to ${PaidOrder.MaxQuantity}.` }
   }
 })
 
@@ -86,14 +87,21 @@ interface ValidatePurchaseArgs {
   readonly input: { readonly assetId: number; readonly customerIp: string; readonly quantity: number }
 }
 
+/** What this facade checks before asking HL Connect: the quantity rule `registerPurchase` applies too. */
+const decodeValidateInput = decodeArgs(
+  Schema.Struct({ assetId: Schema.Int, customerIp: Schema.String, quantity: PaidOrder.Quantity })
+)
+
 const validatePurchase: GraphQLFieldConfig<unknown, Context, ValidatePurchaseArgs> = {
   type: nonNull(ValidatePurchaseResultType),
   description: "Ask HL Connect whether this purchase may go ahead (region, quantity …), before payment.",
   args: { input: { type: nonNull(ValidatePurchaseInput) } },
-  resolve: (_source, { input }, ctx, info) =>
+  resolve: (_source, args, ctx, info) =>
     ctx.run(
-      Effect.flatMap(HlConnect, (hl) =>
-        hl.validatePurchase({ asset_id: input.assetId, customer_ip: input.customerIp, quantity: input.quantity })
+      Effect.flatMap(decodeValidateInput(args.input), (input) =>
+        Effect.flatMap(HlConnect, (hl) =>
+          hl.validatePurchase({ asset_id: input.assetId, customer_ip: input.customerIp, quantity: input.quantity })
+        )
       ).pipe(
         Effect.map(tagged("ValidationToken")),
         Effect.catchTags({
@@ -162,7 +170,7 @@ const RegisterPurchaseInput = new GraphQLInputObjectType({
     orderNumber: { type: nonNull(GraphQLID) },
     orderLineId: { type: nonNull(GraphQLID) },
     assetId: { type: nonNull(GraphQLInt), description: "The asset validated with `token`." },
-    quantity: { type: nonNull(GraphQLInt), description: "As validated." },
+    quantity: { type: nonNull(GraphQLInt), description: `As validated (1 to ${PaidOrder.MaxQuantity}).` },
     unitPrice: { type: nonNull(GraphQLFloat), description: "In major units, at most 2 decimals (3.99)." },
     lineItemPrice: { type: nonNull(GraphQLFloat), description: "Total for the quantity: unitPrice × quantity." },
     currency: { type: nonNull(GraphQLString), description: "ISO 4217, e.g. EUR." },
