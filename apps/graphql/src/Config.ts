@@ -4,6 +4,7 @@
  */
 import { type InvalidConfiguration, loadConfig } from "@hlconnect/service"
 import { Config, type Effect, Option, Redacted } from "effect"
+import { defaultUpstreamSettings, type UpstreamSettings } from "./Upstream.js"
 
 export interface Limits {
   /** Deepest selection allowed (GraphQL Armor max-depth). */
@@ -29,6 +30,8 @@ export interface GraphqlSettings {
   readonly limits: Limits
   /** Largest request body read (bytes); a larger one is refused with 413 while it streams. */
   readonly maxBodyBytes: number
+  /** HL Connect calls per request, and per API key over time (`Upstream`). */
+  readonly upstream: UpstreamSettings
 }
 
 export const defaultLimits: Limits = { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }
@@ -49,7 +52,8 @@ const int = (name: string, min: number, fallback: number) =>
  * `GRAPHIQL` (default: on unless `NODE_ENV=production`), `GRAPHIQL_ASSETS_DIR`,
  * `GRAPHQL_UPSTREAM_CONCURRENCY` (16), `GRAPHQL_MAX_DEPTH` (8), `GRAPHQL_MAX_ALIASES` (15),
  * `GRAPHQL_MAX_COST` (5000), `GRAPHQL_MAX_TOKENS` (2000), `GRAPHQL_MAX_BODY_BYTES` (1 MiB,
- * 4096–25,000,000).
+ * 4096–25,000,000), `GRAPHQL_MAX_UPSTREAM_CALLS` (200 per request), `GRAPHQL_UPSTREAM_RATE` (50 calls
+ * per second per API key) and `GRAPHQL_UPSTREAM_BURST` (200).
  */
 export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
   apiKeys: Config.array(Config.redacted(), "GRAPHQL_API_KEYS").pipe(
@@ -75,7 +79,15 @@ export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
       validation: (n) => n >= minMaxBodyBytes && n <= maxMaxBodyBytes
     }),
     Config.withDefault(defaultMaxBodyBytes)
-  )
+  ),
+  upstream: Config.all({
+    maxCallsPerRequest: int("GRAPHQL_MAX_UPSTREAM_CALLS", 1, defaultUpstreamSettings.maxCallsPerRequest),
+    ratePerSecond: Config.number("GRAPHQL_UPSTREAM_RATE").pipe(
+      Config.validate({ message: "must be a number of calls per second above 0", validation: (n) => Number.isFinite(n) && n > 0 }),
+      Config.withDefault(defaultUpstreamSettings.ratePerSecond)
+    ),
+    burst: int("GRAPHQL_UPSTREAM_BURST", 1, defaultUpstreamSettings.burst)
+  })
 }).pipe(
   Config.map(({ nodeEnv, introspection, graphiql, ...rest }): GraphqlSettings => {
     // Development conveniences are on by default everywhere but production.

@@ -20,6 +20,7 @@ import type { GraphqlSettings } from "./Config.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
 import { Loaders } from "./Loaders.js"
 import * as RequestBody from "./RequestBody.js"
+import * as Upstream from "./Upstream.js"
 import * as Yoga from "./Yoga.js"
 
 const unauthorized = HttpServerResponse.unsafeJson(
@@ -59,7 +60,7 @@ export const makeRouter = (settings: GraphqlSettings) =>
             : Effect.logWarning(`GRAPHIQL_ASSETS_DIR has no GraphiQL build (yoga-graphiql.umd.js): ${dir}`)
       })
     }
-    const yoga = Yoga.make({ settings, runtime, localGraphiqlAssets: Option.isSome(assetsDir) })
+    const yoga = Yoga.make({ settings, runtime, upstream: Upstream.make(settings.upstream), localGraphiqlAssets: Option.isSome(assetsDir) })
     yield* Effect.addFinalizer(() => Effect.promise(async () => {
       await yoga.dispose()
     }))

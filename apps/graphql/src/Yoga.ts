@@ -14,6 +14,7 @@ import { maskedMessage, reportUnexpected } from "./Errors.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
 import * as Limits from "./Limits.js"
 import { schema } from "./schema/index.js"
+import type * as Upstream from "./Upstream.js"
 
 export const graphqlPath = "/graphql"
 
@@ -64,11 +65,13 @@ query Health {
 export interface YogaOptions {
   readonly settings: GraphqlSettings
   readonly runtime: Runtime.Runtime<ResolverServices>
+  /** The HL Connect budget and per-key rate every request's calls are admitted by. */
+  readonly upstream: Upstream.Upstream
   /** Serve GraphiQL's assets ourselves instead of from the CDN. */
   readonly localGraphiqlAssets: boolean
 }
 
-export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Yoga => {
+export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaOptions): Yoga => {
   const runSync = Runtime.runSync(runtime)
   // Limits are explained to callers in development, not to a prober in production.
   const plugins: Array<Plugin> = [...Limits.plugins(settings.limits, !settings.production)]
@@ -83,7 +86,7 @@ export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Y
     // Server.ts reads the body within this limit first; yoga agrees with it.
     maxRequestBodySize: settings.maxBodyBytes,
     logging: yogaLogger(runtime),
-    context: () => Context.make(runtime),
+    context: ({ request }) => Context.make(runtime, upstream.forRequest(request.headers.get("authorization"))),
     maskedErrors: {
       errorMessage: maskedMessage,
       // Our resolvers already turned their failures into masked errors with a correlation id;

@@ -100,7 +100,10 @@ const validatePurchase: GraphQLFieldConfig<unknown, Context, ValidatePurchaseArg
     ctx.run(
       Effect.flatMap(decodeValidateInput(args.input), (input) =>
         Effect.flatMap(HlConnect, (hl) =>
-          hl.validatePurchase({ asset_id: input.assetId, customer_ip: input.customerIp, quantity: input.quantity })
+          Effect.zipRight(
+            ctx.upstream.admit,
+            hl.validatePurchase({ asset_id: input.assetId, customer_ip: input.customerIp, quantity: input.quantity })
+          )
         )
       ).pipe(
         Effect.map(tagged("ValidationToken")),
@@ -191,7 +194,8 @@ const registerPurchase: GraphQLFieldConfig<unknown, Context, { readonly input: u
   description:
     "Record a paid purchase locally and register it with HL Connect, through the same workflow as the webhook relay (idempotent; followed by the reconciler).",
   args: { input: { type: nonNull(RegisterPurchaseInput) } },
-  resolve: (_source, { input }, ctx, info) => ctx.run(register(input), info)
+  // Counted as one HL Connect call, made or not (it may be answered from the store).
+  resolve: (_source, { input }, ctx, info) => ctx.run(Effect.zipRight(ctx.upstream.admit, register(input)), info)
 }
 
 // ---------------------------------------------------------------------------
@@ -231,7 +235,8 @@ const cancelOrderLine: GraphQLFieldConfig<unknown, Context, { readonly orderNumb
   description:
     "Cancel one order line: through the local workflow when the line is recorded here, else directly at HL Connect (see `tracked`).",
   args: { orderNumber: { type: nonNull(GraphQLID) }, orderLineId: { type: nonNull(GraphQLID) } },
-  resolve: (_source, args, ctx, info) => ctx.run(cancel(args), info)
+  // Counted as one HL Connect call, made or not (a line never sent is cancelled locally).
+  resolve: (_source, args, ctx, info) => ctx.run(Effect.zipRight(ctx.upstream.admit, cancel(args)), info)
 }
 
 export const mutationFields = { validatePurchase, registerPurchase, cancelOrderLine }

@@ -4,10 +4,9 @@
  */
 import { parseHlId } from "@hlconnect/core"
 import { OrderLines } from "@hlconnect/store"
-import { Effect, Option } from "effect"
+import { Option } from "effect"
 import { GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLString } from "graphql"
 import { lineDrift, type RemoteLineStatus, remoteLineStatus } from "../Drift.js"
-import { Loaders } from "../Loaders.js"
 import { type Context, listOf, nonNull, nullableListOf, objectType } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
 import { PurchaseStatusType } from "./Purchase.js"
@@ -34,20 +33,17 @@ const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo)
   return ctx.purchaseStatus.load(orderId, info).then((outcome) => remoteLineStatus(outcome, line.orderLineId))
 }
 
-/** A fresh download or view URL, every time it is selected; null while the line is not fulfilled. */
+/**
+ * A fresh download or view URL from HL Connect, asked once per request whatever the aliases and
+ * repeats (the request's loader); null while the line is not fulfilled.
+ */
 const freshUrl =
   (kind: "download" | "view") =>
   (line: OrderLine, _args: unknown, ctx: Context, info: GraphQLResolveInfo): Promise<string | null> | null => {
     const orderId = parseHlId(line.orderNumber)
     const orderLineId = parseHlId(line.orderLineId)
     if (orderId === undefined || orderLineId === undefined) return null
-    return ctx.run(
-      Effect.flatMap(Loaders, (loaders) => loaders.freshUrl(kind, orderId, orderLineId)).pipe(
-        Effect.map((answer) => answer.url ?? null),
-        Effect.catchTag("OrderNotFound", () => Effect.succeed(null))
-      ),
-      info
-    )
+    return ctx.url.load({ kind, orderId, orderLineId }, info)
   }
 
 export const LineDriftType = objectType<ReturnType<typeof lineDrift>>({
@@ -106,12 +102,12 @@ export const OrderLineType = objectType<OrderLine>({
     },
     downloadUrl: {
       type: GraphQLString,
-      description: "A fresh download URL from HL Connect on every selection (a credential valid ~30 min); null until fulfilled.",
+      description: "A fresh download URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
       resolve: freshUrl("download")
     },
     viewUrl: {
       type: GraphQLString,
-      description: "A fresh view URL from HL Connect on every selection (a credential valid ~30 min); null until fulfilled.",
+      description: "A fresh view URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
       resolve: freshUrl("view")
     }
   }

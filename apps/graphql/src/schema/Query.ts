@@ -134,6 +134,7 @@ const assets: GraphQLFieldConfig<unknown, Context, AssetsArgs> = {
           return yield* new BadUserInput({ argument: "after", message: "malformed cursor" })
         }
         const hl = yield* HlConnect
+        yield* ctx.upstream.admit
         const page = yield* hl.listAssets(after === undefined ? { page_size: first } : { page_size: first, last_id: Number(after) })
         return assetConnection(page)
       }),
@@ -144,7 +145,8 @@ const assets: GraphQLFieldConfig<unknown, Context, AssetsArgs> = {
 const health: GraphQLFieldConfig<unknown, Context> = {
   type: nonNull(HealthType),
   description: "The store and HL Connect, checked now.",
-  resolve: (_source, _args, ctx, info) => ctx.run(healthReport, info)
+  // Checks HL Connect: a call like any other.
+  resolve: (_source, _args, ctx, info) => ctx.run(Effect.zipRight(ctx.upstream.admit, healthReport), info)
 }
 
 export const queryFields = { order, ordersByNumber, orders, purchaseStatus: purchaseStatusField, assets, health }
