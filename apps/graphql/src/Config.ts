@@ -32,6 +32,11 @@ export interface GraphqlSettings {
   readonly maxBodyBytes: number
   /** HL Connect calls per request, and per API key over time (`Upstream`). */
   readonly upstream: UpstreamSettings
+  /**
+   * Browser origins allowed to call `/graphql` cross-origin (CORS, never with credentials: the key
+   * is a header). Empty: no CORS headers at all (GraphiQL is same-origin).
+   */
+  readonly corsOrigins: ReadonlyArray<string>
 }
 
 export const defaultLimits: Limits = { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }
@@ -43,6 +48,19 @@ export const minMaxBodyBytes = 4096
 /** Yoga's own default; the facade takes no uploads, so nothing legitimate comes near it. */
 export const maxMaxBodyBytes = 25_000_000
 
+/** `https://shop.example` or `http://localhost:3000`: what a browser sends as `Origin`. */
+const isOrigin = (text: string): boolean => {
+  if (!URL.canParse(text)) return false
+  const url = new URL(text)
+  return (url.protocol === "https:" || url.protocol === "http:") && url.origin === text
+}
+
+const splitList = (list: string): ReadonlyArray<string> =>
+  list
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "")
+
 const atLeast = (min: number) => ({ message: `must be at least ${min}`, validation: (n: number) => n >= min })
 const int = (name: string, min: number, fallback: number) =>
   Config.integer(name).pipe(Config.validate(atLeast(min)), Config.withDefault(fallback))
@@ -53,7 +71,7 @@ const int = (name: string, min: number, fallback: number) =>
  * `GRAPHQL_UPSTREAM_CONCURRENCY` (16), `GRAPHQL_MAX_DEPTH` (8), `GRAPHQL_MAX_ALIASES` (15),
  * `GRAPHQL_MAX_COST` (5000), `GRAPHQL_MAX_TOKENS` (2000), `GRAPHQL_MAX_BODY_BYTES` (1 MiB,
  * 4096–25,000,000), `GRAPHQL_MAX_UPSTREAM_CALLS` (200 per request), `GRAPHQL_UPSTREAM_RATE` (50 calls
- * per second per API key) and `GRAPHQL_UPSTREAM_BURST` (200).
+ * per second per API key), `GRAPHQL_UPSTREAM_BURST` (200) and `GRAPHQL_CORS_ORIGINS` (none).
  */
 export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
   apiKeys: Config.array(Config.redacted(), "GRAPHQL_API_KEYS").pipe(
@@ -87,7 +105,15 @@ export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
       Config.withDefault(defaultUpstreamSettings.ratePerSecond)
     ),
     burst: int("GRAPHQL_UPSTREAM_BURST", 1, defaultUpstreamSettings.burst)
-  })
+  }),
+  corsOrigins: Config.string("GRAPHQL_CORS_ORIGINS").pipe(
+    Config.validate({
+      message: "must list origins like https://shop.example, comma-separated (scheme, host and port only, no path, no *)",
+      validation: (list) => splitList(list).every(isOrigin)
+    }),
+    Config.map(splitList),
+    Config.withDefault<ReadonlyArray<string>>([])
+  )
 }).pipe(
   Config.map(({ nodeEnv, introspection, graphiql, ...rest }): GraphqlSettings => {
     // Development conveniences are on by default everywhere but production.

@@ -5,7 +5,7 @@
 import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions"
 import { Cause, Effect, Runtime } from "effect"
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from "graphql"
-import { createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from "graphql-yoga"
+import { type CORSOptions, createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from "graphql-yoga"
 import type { ResolverServices } from "./Runner.js"
 import * as Context from "./Context.js"
 import type { GraphqlContext } from "./Context.js"
@@ -62,6 +62,21 @@ query Health {
 }
 `
 
+/**
+ * CORS for the allow-listed origins only, and never with credentials: the API key is a header,
+ * so no cookie may ride along. Yoga's default reflected any `Origin` with
+ * `access-control-allow-credentials: true`. No allow-list: no CORS headers at all.
+ */
+const corsOf = (origins: ReadonlyArray<string>): CORSOptions | ((request: Request) => CORSOptions) =>
+  origins.length === 0
+    ? false
+    : (request) => {
+        const origin = request.headers.get("origin")
+        return origin !== null && origins.includes(origin)
+          ? { origin: [origin], credentials: false, methods: ["GET", "POST"], allowedHeaders: ["authorization", "content-type", "accept"], maxAge: 600 }
+          : false
+      }
+
 export interface YogaOptions {
   readonly settings: GraphqlSettings
   readonly runtime: Runtime.Runtime<ResolverServices>
@@ -100,6 +115,7 @@ export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaO
           : masked
       }
     },
+    cors: corsOf(settings.corsOrigins),
     graphiql: settings.graphiql ? { title: "HL Connect GraphQL", defaultQuery } : false,
     renderGraphiQL: GraphiqlAssets.render(localGraphiqlAssets),
     plugins

@@ -97,6 +97,18 @@ describe("configuration", () => {
     for (const name of ["GRAPHQL_MAX_UPSTREAM_CALLS", "GRAPHQL_UPSTREAM_RATE", "GRAPHQL_UPSTREAM_BURST"]) expect(message).toContain(name)
   })
 
+  it("CORS origins: none by default, a comma-separated allow-list of origins, anything else named", async () => {
+    const origins = async (value?: string) => {
+      const result = await load(value === undefined ? { GRAPHQL_API_KEYS: "k" } : { GRAPHQL_API_KEYS: "k", GRAPHQL_CORS_ORIGINS: value })
+      return result._tag === "Right" ? result.right.corsOrigins : String(result.left.problems)
+    }
+    expect(await origins()).toEqual([])
+    expect(await origins("https://shop.example, http://localhost:3000")).toEqual(["https://shop.example", "http://localhost:3000"])
+    for (const bad of ["*", "https://shop.example/", "shop.example", "https://shop.example/path", "ftp://shop.example"]) {
+      expect(await origins(bad)).toMatch(/^GRAPHQL_CORS_ORIGINS: /)
+    }
+  })
+
   it("the app refuses to start on a bad DATABASE_URL, naming it", async () => {
     const env = { GRAPHQL_API_KEYS: "k", HLCONNECT_TOKEN: "t", DATABASE_URL: "mysql://user:secret@db/app", GRAPHQL_MAX_BODY_BYTES: "1" }
     const started = await Effect.runPromise(

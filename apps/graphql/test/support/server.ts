@@ -31,6 +31,7 @@ export const testSettings = (overrides: Partial<GraphqlSettings> = {}): GraphqlS
   limits: defaultLimits,
   maxBodyBytes: defaultMaxBodyBytes,
   upstream: defaultUpstreamSettings,
+  corsOrigins: [],
   ...overrides
 })
 
