@@ -29,6 +29,7 @@ import {
 } from "graphql"
 import { isAsyncIterable, type Plugin } from "graphql-yoga"
 import type { Limits } from "./Config.js"
+import { MaxPageSize } from "./schema/Query.js"
 
 export const code = "QUERY_LIMIT_EXCEEDED"
 
@@ -80,7 +81,9 @@ const isRecord = (value: unknown): value is Variables => typeof value === "objec
 /**
  * How many times a field's selection is resolved: the largest of its `first` / `last` and the
  * length of any list argument (`ordersByNumber(orderNumbers: [...])`), literal or variable (a
- * variable's default counts when it is not given). At least 1.
+ * variable's default counts when it is not given). At least 1, at most `MaxPageSize`: every page
+ * and list the schema takes is refused beyond that by its field (`BAD_USER_INPUT`), so an
+ * out-of-range value gets that one answer, not a cost refusal for some values and not others.
  */
 const multiplierOf = (args: ReadonlyArray<{ readonly name: { readonly value: string }; readonly value: ValueNode }>, variables: Variables): number => {
   let n = 1
@@ -89,7 +92,7 @@ const multiplierOf = (args: ReadonlyArray<{ readonly name: { readonly value: str
     if (Array.isArray(value)) n = Math.max(n, value.length)
     else if ((arg.name.value === "first" || arg.name.value === "last") && typeof value === "number" && Number.isSafeInteger(value)) n = Math.max(n, value)
   }
-  return n
+  return Math.min(n, MaxPageSize)
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { registerAtSandbox, settle, storeOrder } from "./support/seed.js"
-import { field, startServer, type TestServer } from "./support/server.js"
+import { ApiKey, field, type GraphqlBody, startServer, type TestServer } from "./support/server.js"
 
 const lineFields = `
   orderNumber orderLineId asset quantity unitPriceMinor totalPriceMinor currency customerName customerEmail
@@ -172,7 +172,34 @@ describe("queries", () => {
     const { body } = await server.query(`{ orders(state: paid, after: "nonsense") { nodes { orderNumber } } }`)
     expect(body.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT")
     const tooMany = await server.query(`{ orders(state: paid, first: 101) { nodes { orderNumber } } }`)
-    expect(tooMany.body.errors?.[0]?.message).toBe("first must be between 1 and 100")
+    expect(tooMany.body.errors?.[0]?.message).toBe("first must be between 1 and 100, got 101")
+  })
+
+  it("an out-of-range page size answers the same written out or in a variable: 200, BAD_USER_INPUT (execution had started)", async () => {
+    const ask = async (query: string, variables?: Record<string, unknown>) => {
+      const response = await fetch(server.graphqlUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ApiKey}`, "content-type": "application/json", accept: "application/graphql-response+json" },
+        body: JSON.stringify(variables === undefined ? { query } : { query, variables })
+      })
+      const body: GraphqlBody = await response.json()
+      return { status: response.status, data: body.data, errors: body.errors?.map((e) => [e.message, e.extensions?.code, e.extensions?.argument]) }
+    }
+    for (const [field, selection] of [["orders(state: paid", "nodes { orderNumber }"], ["assets(", "nodes { assetId }"]] as const) {
+      for (const first of [0, -1, 101, 2_147_483_647, null]) {
+        const expected = { status: 200, data: null, errors: [[`first must be between 1 and 100, got ${first}`, "BAD_USER_INPUT", "first"]] }
+        const separator = field.endsWith("(") ? "" : ", "
+        expect(await ask(`{ ${field}${separator}first: ${first}) { ${selection} } }`)).toEqual(expected)
+        expect(await ask(`query($f: Int) { ${field}${separator}first: $f) { ${selection} } }`, { f: first })).toEqual(expected)
+      }
+    }
+    // A list over the limit, however long, is the same kind of answer (not a cost refusal).
+    const numbers = Array.from({ length: 5000 }, (_, i) => String(i + 1))
+    expect(await ask(`query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { orderNumber lines { downloadUrl } } }`, { n: numbers })).toEqual({
+      status: 200,
+      data: null,
+      errors: [["at most 100 order numbers", "BAD_USER_INPUT", "orderNumbers"]]
+    })
   })
 
   it("ordersByNumber: in the order asked, null for unknown ones", async () => {

@@ -18,10 +18,16 @@ import { PurchaseStatusType } from "./Purchase.js"
 /** Most items one page or list may ask for. */
 export const MaxPageSize = 100
 
-const pageSize = (first: number): Effect.Effect<number, BadUserInput> =>
-  first >= 1 && first <= MaxPageSize
+/**
+ * A page size, checked when the field runs: a well-typed but out-of-range `first` (0, 101, an
+ * explicit null), written out or in a variable, is a field error with `BAD_USER_INPUT` and, as
+ * GraphQL over HTTP has it once execution started, HTTP 200. (A value of the wrong type, `1.5`
+ * or `"ten"`, is a request error before execution: 400.)
+ */
+const pageSize = (first: number | null): Effect.Effect<number, BadUserInput> =>
+  first !== null && first >= 1 && first <= MaxPageSize
     ? Effect.succeed(first)
-    : Effect.fail(new BadUserInput({ argument: "first", message: `first must be between 1 and ${MaxPageSize}` }))
+    : Effect.fail(new BadUserInput({ argument: "first", message: `first must be between 1 and ${MaxPageSize}, got ${first}` }))
 
 const decodeLocalOrderNumber = Schema.decodeUnknownEither(OrderLines.OrderLineKey.fields.orderNumber)
 
@@ -69,7 +75,7 @@ export const OrderConnectionType = connectionType(OrderType.name, OrderType, "Lo
 
 interface OrdersArgs {
   readonly state: OrderLines.OrderLineState
-  readonly first: number
+  readonly first: number | null
   readonly after?: string | null
 }
 
@@ -114,7 +120,7 @@ const purchaseStatusField: GraphQLFieldConfig<unknown, Context, { readonly order
 }
 
 interface AssetsArgs {
-  readonly first: number
+  readonly first: number | null
   readonly after?: string | null
 }
 
