@@ -26,8 +26,13 @@ export interface Options {
 
 const RelayAnswer = Schema.parseJson(Schema.Struct({ error: Schema.optional(Schema.String), message: Schema.optional(Schema.String) }))
 const GraphqlAnswer = Schema.parseJson(Schema.Struct({ errors: Schema.NonEmptyArray(Schema.Struct({ message: Schema.String })) }))
+/** A GraphQL result that may have succeeded: `data`, and errors only if something was refused. */
+const GraphqlResult = Schema.parseJson(
+  Schema.Struct({ data: Schema.Unknown, errors: Schema.optional(Schema.Array(Schema.Struct({ message: Schema.String }))) })
+)
 const decodeRelay = Schema.decodeUnknownEither(RelayAnswer)
 const decodeGraphql = Schema.decodeUnknownEither(GraphqlAnswer)
+const decodeGraphqlResult = Schema.decodeUnknownEither(GraphqlResult)
 
 const show = (body: string) => JSON.stringify(body.slice(0, 160))
 
@@ -41,6 +46,12 @@ const judge = (r: BadRequests.BadRequest, res: Either.Either<Http.HttpResponse, 
     if (Either.isLeft(answer)) return `answer is not the relay's JSON: ${show(body)}`
     if (r.expect.code !== undefined && answer.right.error !== r.expect.code) return `expected error ${r.expect.code}, got ${show(body)}`
     return r.expect.says.test(body) ? undefined : `the body does not say ${r.expect.says}: ${show(body)}`
+  }
+  if (r.expect.mayAnswer === true) {
+    const result = decodeGraphqlResult(body)
+    if (Either.isLeft(result)) return `answer is no GraphQL result: ${show(body)}`
+    const wrong = (result.right.errors ?? []).map((e) => e.message).filter((m) => !r.expect.says.test(m))
+    return wrong.length === 0 ? undefined : `an error does not say ${r.expect.says}: ${show(wrong.join(" | "))}`
   }
   const answer = decodeGraphql(body)
   if (Either.isLeft(answer)) return `answer has no errors[].message: ${show(body)}`
@@ -113,7 +124,8 @@ export const run = (options: Options) =>
       graphqlKey: credentials.graphqlKey,
       toleranceSeconds: 300,
       relayLimit: 1024 * 1024,
-      accepted
+      accepted,
+      storedOrders: orders.map((o) => o.orderNumber)
     }
     const requests = BadRequests.generate(ctx, options.requests, ws.random.int(1, 2 ** 30))
     yield* Effect.logInfo(`bad-input: sending ${requests.length} generated requests`)
@@ -163,6 +175,12 @@ export const run = (options: Options) =>
       const after = requestsAfter[endpoint] ?? 0
       if (after !== before) problems.push(`HL Connect ${endpoint} was called ${after - before} times by bad input`)
     }
+    // The amplification queries (the only bad input selecting a URL): ≤ 1 call per distinct (order, line) each.
+    const linesOf = new Map(orders.map((o) => [o.orderNumber, o.lines.length]))
+    const amplifying = requests.filter((r) => r.category === BadRequests.amplificationCategory)
+    const urlBound = amplifying.reduce((n, r) => n + Math.max(0, ...[...linesOf].filter(([order]) => String(r.body).includes(`"${order}"`)).map(([, lines]) => lines)), 0)
+    const urlCalls = (requestsAfter.downloadUrl ?? 0) - (requestsBefore.downloadUrl ?? 0)
+    if (urlCalls > urlBound) problems.push(`${amplifying.length} amplification queries made ${urlCalls} downloadUrl calls, more than one per distinct line (${urlBound})`)
     const dead = (yield* Effect.forEach([sandbox.process, relay, graphql], alive)).filter((d) => d !== undefined)
     problems.push(...dead, ...(yield* Flow.unexpectedExits([sandbox.process, relay, graphql])))
 
@@ -181,6 +199,7 @@ export const run = (options: Options) =>
       problems,
       facts: [
         `inbox: ${inboxBefore} events before, ${inboxAfter} after; order lines: ${linesBefore} before, ${linesAfter} after; the ${accepted.length} originals of re-sent ids intact: ${changed.length === 0}`,
+        `amplification: ${amplifying.length} queries of 1,400 downloadUrl selections each → ${urlCalls} downloadUrl calls (at most ${urlBound}: one per distinct line)`,
         ...categories.map(
           ([category, t]) =>
             `${category}: ${Flow.count(t.count)} → ${[...t.statuses.entries()].map(([s, n]) => `${Flow.count(n)}× ${s}`).join(", ")}${t.mismatches.length === 0 ? "" : ` (${t.mismatches.length} wrong)`}`
