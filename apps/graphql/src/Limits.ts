@@ -1,5 +1,5 @@
 /**
- * GraphQL Armor's query limits (tokens, depth, aliases, cost), every violation refused the same
+ * The query limits (GraphQL Armor's tokens, depth and aliases, and our cost), every violation refused the same
  * way: a `QueryLimitExceeded` error (`extensions.code: QUERY_LIMIT_EXCEEDED`), no `data`, and
  * HTTP 400 whatever the `Accept` header.
  *

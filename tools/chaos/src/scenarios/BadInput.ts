@@ -178,7 +178,8 @@ export const run = (options: Options) =>
     // The amplification queries (the only bad input selecting a URL): ≤ 1 call per distinct (order, line) each.
     const linesOf = new Map(orders.map((o) => [o.orderNumber, o.lines.length]))
     const amplifying = requests.filter((r) => r.category === BadRequests.amplificationCategory)
-    const urlBound = amplifying.reduce((n, r) => n + Math.max(0, ...[...linesOf].filter(([order]) => String(r.body).includes(`"${order}"`)).map(([, lines]) => lines)), 0)
+    const names = (body: string, order: string) => new RegExp(`(^|[^0-9])${order}([^0-9]|$)`).test(body)
+    const urlBound = amplifying.reduce((n, r) => n + Math.max(0, ...[...linesOf].filter(([order]) => names(String(r.body), order)).map(([, lines]) => lines)), 0)
     const urlCalls = (requestsAfter.downloadUrl ?? 0) - (requestsBefore.downloadUrl ?? 0)
     if (urlCalls > urlBound) problems.push(`${amplifying.length} amplification queries made ${urlCalls} downloadUrl calls, more than one per distinct line (${urlBound})`)
     const dead = (yield* Effect.forEach([sandbox.process, relay, graphql], alive)).filter((d) => d !== undefined)
