@@ -4,6 +4,7 @@
  */
 import { type InvalidConfiguration, loadConfig } from "@hlconnect/service"
 import { Config, type Effect, Option, Redacted } from "effect"
+import { defaultUpstreamSettings, type UpstreamSettings } from "./Upstream.js"
 
 export interface Limits {
   /** Deepest selection allowed (GraphQL Armor max-depth). */
@@ -29,6 +30,13 @@ export interface GraphqlSettings {
   readonly limits: Limits
   /** Largest request body read (bytes); a larger one is refused with 413 while it streams. */
   readonly maxBodyBytes: number
+  /** HL Connect calls per request, and per API key over time (`Upstream`). */
+  readonly upstream: UpstreamSettings
+  /**
+   * Browser origins allowed to call `/graphql` cross-origin (CORS, never with credentials: the key
+   * is a header). Empty: no CORS headers at all (GraphiQL is same-origin).
+   */
+  readonly corsOrigins: ReadonlyArray<string>
 }
 
 export const defaultLimits: Limits = { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }
@@ -40,6 +48,19 @@ export const minMaxBodyBytes = 4096
 /** Yoga's own default; the facade takes no uploads, so nothing legitimate comes near it. */
 export const maxMaxBodyBytes = 25_000_000
 
+/** `https://shop.example` or `http://localhost:3000`: what a browser sends as `Origin`. */
+const isOrigin = (text: string): boolean => {
+  if (!URL.canParse(text)) return false
+  const url = new URL(text)
+  return (url.protocol === "https:" || url.protocol === "http:") && url.origin === text
+}
+
+const splitList = (list: string): ReadonlyArray<string> =>
+  list
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "")
+
 const atLeast = (min: number) => ({ message: `must be at least ${min}`, validation: (n: number) => n >= min })
 const int = (name: string, min: number, fallback: number) =>
   Config.integer(name).pipe(Config.validate(atLeast(min)), Config.withDefault(fallback))
@@ -49,7 +70,8 @@ const int = (name: string, min: number, fallback: number) =>
  * `GRAPHIQL` (default: on unless `NODE_ENV=production`), `GRAPHIQL_ASSETS_DIR`,
  * `GRAPHQL_UPSTREAM_CONCURRENCY` (16), `GRAPHQL_MAX_DEPTH` (8), `GRAPHQL_MAX_ALIASES` (15),
  * `GRAPHQL_MAX_COST` (5000), `GRAPHQL_MAX_TOKENS` (2000), `GRAPHQL_MAX_BODY_BYTES` (1 MiB,
- * 4096–25,000,000).
+ * 4096–25,000,000), `GRAPHQL_MAX_UPSTREAM_CALLS` (200 per request), `GRAPHQL_UPSTREAM_RATE` (50 calls
+ * per second per API key), `GRAPHQL_UPSTREAM_BURST` (200) and `GRAPHQL_CORS_ORIGINS` (none).
  */
 export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
   apiKeys: Config.array(Config.redacted(), "GRAPHQL_API_KEYS").pipe(
@@ -75,6 +97,22 @@ export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
       validation: (n) => n >= minMaxBodyBytes && n <= maxMaxBodyBytes
     }),
     Config.withDefault(defaultMaxBodyBytes)
+  ),
+  upstream: Config.all({
+    maxCallsPerRequest: int("GRAPHQL_MAX_UPSTREAM_CALLS", 1, defaultUpstreamSettings.maxCallsPerRequest),
+    ratePerSecond: Config.number("GRAPHQL_UPSTREAM_RATE").pipe(
+      Config.validate({ message: "must be a number of calls per second above 0", validation: (n) => Number.isFinite(n) && n > 0 }),
+      Config.withDefault(defaultUpstreamSettings.ratePerSecond)
+    ),
+    burst: int("GRAPHQL_UPSTREAM_BURST", 1, defaultUpstreamSettings.burst)
+  }),
+  corsOrigins: Config.string("GRAPHQL_CORS_ORIGINS").pipe(
+    Config.validate({
+      message: "must list origins like https://shop.example, comma-separated (scheme, host and port only, no path, no *)",
+      validation: (list) => splitList(list).every(isOrigin)
+    }),
+    Config.map(splitList),
+    Config.withDefault<ReadonlyArray<string>>([])
   )
 }).pipe(
   Config.map(({ nodeEnv, introspection, graphiql, ...rest }): GraphqlSettings => {

@@ -1,29 +1,37 @@
 /**
- * The GraphQL context of one request: the effect runner and the request's loaders. Loaders
- * live exactly as long as the request, so an order named in ten places is read once, and
- * nothing is ever served from a previous request.
+ * The GraphQL context of one request: the effect runner, the request's loaders and its upstream
+ * gate. Loaders live exactly as long as the request, so an order named in ten places is read
+ * once, a URL selected under fourteen aliases is asked of HL Connect once, and nothing is ever
+ * served from a previous request. The gate bounds the distinct HL Connect calls (`Upstream`).
  */
 import type { OrderLines } from "@hlconnect/store"
 import { Effect, type Option, type Runtime } from "effect"
 import * as Loader from "./Loader.js"
-import { Loaders } from "./Loaders.js"
+import { Loaders, type UrlRef, urlIdentity } from "./Loaders.js"
 import * as Runner from "./Runner.js"
 import type { PurchaseStatus } from "./schema/Purchase.js"
+import type { Gate } from "./Upstream.js"
 
 export interface GraphqlContext {
   readonly run: Runner.Run
+  /** Admits one more HL Connect call of this request, or fails with the caller's typed limit. */
+  readonly upstream: Gate
   /** Local orders by order number. */
   readonly orders: Loader.Loader<string, Option.Option<OrderLines.Order>>
   /** HL Connect's answer about an order, by its (numeric) order number. */
   readonly purchaseStatus: Loader.Loader<number, PurchaseStatus>
+  /** A line's download or view URL, fresh from HL Connect for this request; null while it has none. */
+  readonly url: Loader.Loader<UrlRef, string | null>
 }
 
-export const make = (runtime: Runtime.Runtime<Runner.ResolverServices>): GraphqlContext => ({
+export const make = (runtime: Runtime.Runtime<Runner.ResolverServices>, upstream: Gate): GraphqlContext => ({
   run: Runner.make(runtime),
+  upstream,
   orders: Loader.make(runtime, "orders", (numbers: ReadonlyArray<string>) =>
     Effect.flatMap(Loaders, (loaders) => loaders.orders(numbers))
   ),
   purchaseStatus: Loader.make(runtime, "purchaseInfo", (ids: ReadonlyArray<number>) =>
-    Effect.flatMap(Loaders, (loaders) => loaders.purchaseStatuses(ids))
-  )
+    Effect.flatMap(Loaders, (loaders) => loaders.purchaseStatuses(ids, upstream))
+  ),
+  url: Loader.make(runtime, "url", (refs: ReadonlyArray<UrlRef>) => Effect.flatMap(Loaders, (loaders) => loaders.freshUrls(refs, upstream)), urlIdentity)
 })

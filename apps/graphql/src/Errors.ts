@@ -1,6 +1,7 @@
 /**
  * What the facade tells callers when things go wrong. Expected failures are union members of
- * the schema; a caller's bad argument is `BadUserInput` (shown as is); anything else is masked,
+ * the schema; a caller's bad argument is `BadUserInput`, a caller over its HL Connect budget or
+ * rate `UpstreamBudgetExceeded` / `UpstreamRateLimited` (all shown as is); anything else is masked,
  * with a correlation id in `extensions` that the server log carries next to the full cause.
  */
 import { Cause, Effect, Option, Schema } from "effect"
@@ -12,6 +13,30 @@ export class BadUserInput extends Schema.TaggedError<BadUserInput>()("BadUserInp
   argument: Schema.String,
   message: Schema.String
 }) {}
+
+/**
+ * The request has made as many HL Connect calls as one request may (`GRAPHQL_MAX_UPSTREAM_CALLS`):
+ * this field would have made another, and did not. `extensions.code: UPSTREAM_BUDGET_EXCEEDED`.
+ */
+export class UpstreamBudgetExceeded extends Schema.TaggedError<UpstreamBudgetExceeded>()("UpstreamBudgetExceeded", {
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `This request reached its budget of ${this.limit} HL Connect calls; the field was not resolved. Ask for fewer orders, lines or URLs at once.`
+  }
+}
+
+/**
+ * The API key has used its HL Connect calls for now (`GRAPHQL_UPSTREAM_RATE`, `_BURST`): this
+ * field was not resolved. `extensions.code: RATE_LIMITED`, with `retryAfterSeconds`.
+ */
+export class UpstreamRateLimited extends Schema.TaggedError<UpstreamRateLimited>()("UpstreamRateLimited", {
+  retryAfterSeconds: Schema.Number
+}) {
+  override get message(): string {
+    return `Too many HL Connect calls for this API key: retry in ${this.retryAfterSeconds} s.`
+  }
+}
 
 export const maskedMessage = "Unexpected error."
 
@@ -34,9 +59,20 @@ export const reportUnexpected = (cause: Cause.Cause<unknown>, field: string | un
 /** The error a failed resolver effect turns into: a user error as is, anything else masked and logged. */
 export const toGraphQLError = (cause: Cause.Cause<unknown>, field: string | undefined): Effect.Effect<GraphQLError> => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure) && failure.value instanceof BadUserInput) {
-    const { argument, message } = failure.value
-    return Effect.succeed(new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT", argument } }))
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (error instanceof BadUserInput) {
+      return Effect.succeed(new GraphQLError(error.message, { extensions: { code: "BAD_USER_INPUT", argument: error.argument } }))
+    }
+    // The caller's own limits: shown as is, nothing to log.
+    if (error instanceof UpstreamBudgetExceeded) {
+      return Effect.succeed(new GraphQLError(error.message, { extensions: { code: "UPSTREAM_BUDGET_EXCEEDED", limit: error.limit } }))
+    }
+    if (error instanceof UpstreamRateLimited) {
+      return Effect.succeed(
+        new GraphQLError(error.message, { extensions: { code: "RATE_LIMITED", retryAfterSeconds: error.retryAfterSeconds } })
+      )
+    }
   }
   return reportUnexpected(cause, field)
 }

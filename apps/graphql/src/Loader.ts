@@ -29,10 +29,12 @@ export interface Loader<K, A> {
 export const make = <K, A, E>(
   runtime: Runtime.Runtime<ResolverServices>,
   name: string,
-  loadMany: (keys: ReadonlyArray<K>) => Effect.Effect<ReadonlyArray<Exit.Exit<A, E>>, never, ResolverServices>
+  loadMany: (keys: ReadonlyArray<K>) => Effect.Effect<ReadonlyArray<Exit.Exit<A, E>>, never, ResolverServices>,
+  /** What makes two keys the same, for keys that are not primitives (default: the key itself). */
+  identity: (key: K) => unknown = (key) => key
 ): Loader<K, A> => {
   const runFork = Runtime.runFork(runtime)
-  const memo = new Map<K, Promise<A>>()
+  const memo = new Map<unknown, Promise<A>>()
   const size = Metric.tagged(batchSize, "loader", name)
   interface Pending {
     readonly key: K
@@ -61,13 +63,14 @@ export const make = <K, A, E>(
 
   return {
     load: (key, info) => {
-      const known = memo.get(key)
+      const id = identity(key)
+      const known = memo.get(id)
       if (known !== undefined) return known
       const promise = new Promise<A>((resolve, reject) => {
         if (queue.length === 0) setImmediate(flush)
         queue.push({ key, field: pathOf(info), resolve, reject })
       })
-      memo.set(key, promise)
+      memo.set(id, promise)
       return promise
     }
   }

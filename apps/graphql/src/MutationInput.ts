@@ -3,20 +3,19 @@
  * HL Connect and the store need, and any problem becomes `InvalidInput` naming the field as this
  * schema spells it (`customerIp`, `parts.0.orderLineId`), before anything is stored or sent.
  */
-import { InvalidRequest } from "@hlconnect/core"
+import { InvalidRequest, parseHlId } from "@hlconnect/core"
 import { Effect, ParseResult, Schema } from "effect"
-import { parseOrderId } from "./schema/Purchase.js"
 
 /** An HL Connect id sent as an `ID`: a positive integer in decimal, kept as its canonical string. */
 export const HlId = Schema.String.pipe(
-  Schema.filter((raw) => parseOrderId(raw) !== undefined || `expected a positive integer, got ${JSON.stringify(raw)}`)
+  Schema.filter((raw) => parseHlId(raw) !== undefined || `expected a positive integer, got ${JSON.stringify(raw)}`)
 )
 
 /** `HlId` as the number HL Connect's requests take. */
 export const HlIdNumber = Schema.transformOrFail(HlId, Schema.Int, {
   strict: true,
   decode: (raw, _, ast) => {
-    const id = parseOrderId(raw)
+    const id = parseHlId(raw)
     return id === undefined ? ParseResult.fail(new ParseResult.Type(ast, raw, "expected a positive integer")) : ParseResult.succeed(id)
   },
   encode: (id) => ParseResult.succeed(String(id))

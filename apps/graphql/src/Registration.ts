@@ -51,7 +51,7 @@ export const RegisterPurchaseInput = Schema.Struct({
   orderNumber: HlIdNumber,
   orderLineId: HlIdNumber,
   assetId: Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" })),
-  quantity: Schema.Int.pipe(Schema.between(1, 100_000, { message: () => "must be an integer between 1 and 100000" })),
+  quantity: PaidOrder.Quantity,
   unitPrice: PaidOrder.MinorUnitsFromMajor,
   lineItemPrice: PaidOrder.MinorUnitsFromMajor,
   currency: Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like EUR" })),

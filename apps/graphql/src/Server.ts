@@ -1,5 +1,6 @@
 /**
- * The HTTP side: `/graphql` (API key first, then the body read within its limit, then yoga),
+ * The HTTP side: `/graphql` (API key first, then JSON only, then the body read within its limit,
+ * then yoga; a CORS preflight when origins are allowed),
  * GraphiQL's assets, and the shared ops routes (`/health/live`, `/health/ready`, `/metrics`, no
  * key needed), served with request metrics on whatever `HttpServer` is provided.
  */
@@ -13,13 +14,14 @@ import { HlConnect } from "@hlconnect/core"
 import type { Fulfilment } from "@hlconnect/fulfilment"
 import { Health, HttpMetrics, OpsRoutes } from "@hlconnect/service"
 import { OrderLines } from "@hlconnect/store"
-import { Effect, Layer, Option } from "effect"
+import { Effect, identity, Layer, Option } from "effect"
 import * as ApiKeys from "./ApiKeys.js"
 import type { ResolverServices } from "./Runner.js"
 import type { GraphqlSettings } from "./Config.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
 import { Loaders } from "./Loaders.js"
 import * as RequestBody from "./RequestBody.js"
+import * as Upstream from "./Upstream.js"
 import * as Yoga from "./Yoga.js"
 
 const unauthorized = HttpServerResponse.unsafeJson(
@@ -29,6 +31,14 @@ const unauthorized = HttpServerResponse.unsafeJson(
 
 const problem = (status: number, message: string, code: string) =>
   HttpServerResponse.unsafeJson({ errors: [{ message, extensions: { code } }] }, { status, headers: { "cache-control": "no-store" } })
+
+/**
+ * The only body a POST may have: JSON. Forms (`application/x-www-form-urlencoded`,
+ * `multipart/form-data`) and `text/plain` are what a browser sends cross-site without asking
+ * (no CORS preflight), so they are refused before anything is read or parsed.
+ */
+const isJson = (contentType: string | undefined): boolean =>
+  (contentType ?? "").split(";", 1)[0]?.trim().toLowerCase() === "application/json"
 
 const wantsHtml = (request: HttpServerRequest.HttpServerRequest) =>
   request.method === "GET" && (request.headers.accept ?? "").includes("text/html")
@@ -59,12 +69,13 @@ export const makeRouter = (settings: GraphqlSettings) =>
             : Effect.logWarning(`GRAPHIQL_ASSETS_DIR has no GraphiQL build (yoga-graphiql.umd.js): ${dir}`)
       })
     }
-    const yoga = Yoga.make({ settings, runtime, localGraphiqlAssets: Option.isSome(assetsDir) })
+    const yoga = Yoga.make({ settings, runtime, upstream: Upstream.make(settings.upstream), localGraphiqlAssets: Option.isSome(assetsDir) })
     yield* Effect.addFinalizer(() => Effect.promise(async () => {
       await yoga.dispose()
     }))
     const keys = ApiKeys.make(settings.apiKeys)
     const tooLarge = problem(413, `Request body too large: the limit is ${settings.maxBodyBytes} bytes.`, "REQUEST_ENTITY_TOO_LARGE")
+    const notJson = problem(415, "Unsupported content type: POST a GraphQL request as application/json.", "UNSUPPORTED_MEDIA_TYPE")
 
     /** Yoga on a request whose body has been read within the limit. */
     const yogaApp = (request: HttpServerRequest.HttpServerRequest) =>
@@ -91,6 +102,7 @@ export const makeRouter = (settings: GraphqlSettings) =>
       const request = yield* HttpServerRequest.HttpServerRequest
       const page = settings.graphiql && wantsHtml(request)
       if (!page && !keys.authorize(request.headers.authorization)) return unauthorized
+      if (request.method === "POST" && !isJson(request.headers["content-type"])) return notJson
       const response = yield* yogaApp(request)
       // Results may hold download and view URLs, which are credentials: never cache them.
       return page ? response : HttpServerResponse.setHeader(response, "cache-control", "no-store")
@@ -111,9 +123,13 @@ export const makeRouter = (settings: GraphqlSettings) =>
       }
     })
 
+    // A CORS preflight carries no key (browsers never send one); yoga answers it from the allow-list.
+    const preflight = Effect.flatMap(HttpServerRequest.HttpServerRequest, yogaApp)
+
     return HttpRouter.empty.pipe(
       HttpRouter.get(Yoga.graphqlPath, graphql),
       HttpRouter.post(Yoga.graphqlPath, graphql),
+      settings.corsOrigins.length === 0 ? identity : HttpRouter.options(Yoga.graphqlPath, preflight),
       HttpRouter.concat(graphiqlAssets),
       HttpRouter.concat(OpsRoutes.router)
     )

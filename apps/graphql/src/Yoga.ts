@@ -5,7 +5,7 @@
 import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions"
 import { Cause, Effect, Runtime } from "effect"
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from "graphql"
-import { createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from "graphql-yoga"
+import { type CORSOptions, createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from "graphql-yoga"
 import type { ResolverServices } from "./Runner.js"
 import * as Context from "./Context.js"
 import type { GraphqlContext } from "./Context.js"
@@ -14,6 +14,7 @@ import { maskedMessage, reportUnexpected } from "./Errors.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
 import * as Limits from "./Limits.js"
 import { schema } from "./schema/index.js"
+import type * as Upstream from "./Upstream.js"
 
 export const graphqlPath = "/graphql"
 
@@ -61,14 +62,31 @@ query Health {
 }
 `
 
+/**
+ * CORS for the allow-listed origins only, and never with credentials: the API key is a header,
+ * so no cookie may ride along. Yoga's default reflected any `Origin` with
+ * `access-control-allow-credentials: true`. No allow-list: no CORS headers at all.
+ */
+const corsOf = (origins: ReadonlyArray<string>): CORSOptions | ((request: Request) => CORSOptions) =>
+  origins.length === 0
+    ? false
+    : (request) => {
+        const origin = request.headers.get("origin")
+        return origin !== null && origins.includes(origin)
+          ? { origin: [origin], credentials: false, methods: ["GET", "POST"], allowedHeaders: ["authorization", "content-type", "accept"], maxAge: 600 }
+          : false
+      }
+
 export interface YogaOptions {
   readonly settings: GraphqlSettings
   readonly runtime: Runtime.Runtime<ResolverServices>
+  /** The HL Connect budget and per-key rate every request's calls are admitted by. */
+  readonly upstream: Upstream.Upstream
   /** Serve GraphiQL's assets ourselves instead of from the CDN. */
   readonly localGraphiqlAssets: boolean
 }
 
-export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Yoga => {
+export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaOptions): Yoga => {
   const runSync = Runtime.runSync(runtime)
   // Limits are explained to callers in development, not to a prober in production.
   const plugins: Array<Plugin> = [...Limits.plugins(settings.limits, !settings.production)]
@@ -83,7 +101,7 @@ export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Y
     // Server.ts reads the body within this limit first; yoga agrees with it.
     maxRequestBodySize: settings.maxBodyBytes,
     logging: yogaLogger(runtime),
-    context: () => Context.make(runtime),
+    context: ({ request }) => Context.make(runtime, upstream.forRequest(request.headers.get("authorization"))),
     maskedErrors: {
       errorMessage: maskedMessage,
       // Our resolvers already turned their failures into masked errors with a correlation id;
@@ -97,6 +115,7 @@ export const make = ({ settings, runtime, localGraphiqlAssets }: YogaOptions): Y
           : masked
       }
     },
+    cors: corsOf(settings.corsOrigins),
     graphiql: settings.graphiql ? { title: "HL Connect GraphQL", defaultQuery } : false,
     renderGraphiQL: GraphiqlAssets.render(localGraphiqlAssets),
     plugins

@@ -211,6 +211,21 @@ describe("mutations", () => {
     expect(Option.getOrNull((await localLine("2212"))?.customerName ?? Option.none())).toBe("Zo\u00eb Mendelssohn")
   })
 
+  it("one quantity rule: validatePurchase and registerPurchase accept 1 to 100000, and refuse the rest alike", async () => {
+    const before = await upstreamRequests(server)
+    const tooMany = { assetId: 4000, customerIp: "192.0.2.1", quantity: 2_147_483_647 }
+    const validated = await validatePurchase(tooMany)
+    const registered = await registerPurchase(purchase({ token: "t", orderNumber: "2301", quantity: 100_001, lineItemPrice: 399_003.99 }))
+    for (const answer of [validated, registered]) {
+      expect(answer).toEqual({ __typename: "InvalidInput", field: "quantity", message: "quantity: must be an integer between 1 and 100000" })
+    }
+    expect(field(await validatePurchase({ ...tooMany, quantity: 0 }), "field")).toBe("quantity")
+    const after = await upstreamRequests(server)
+    expect([after.validatePurchase, after.registerPurchase]).toEqual([before.validatePurchase, before.registerPurchase])
+    // The bound itself is accepted by both.
+    expect(field(await validatePurchase({ ...tooMany, quantity: 100_000 }), "__typename")).toBe("ValidationToken")
+  })
+
   it("registerPurchase: HL Connect unavailable leaves the line to the reconciler; asking again retries it", async () => {
     await server.sandbox.run(
       server.sandbox.state.scriptFaults([

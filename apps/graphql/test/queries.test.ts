@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { registerAtSandbox, settle, storeOrder } from "./support/seed.js"
-import { field, startServer, type TestServer } from "./support/server.js"
+import { ApiKey, field, type GraphqlBody, startServer, type TestServer } from "./support/server.js"
 
 const lineFields = `
   orderNumber orderLineId asset quantity unitPriceMinor totalPriceMinor currency customerName customerEmail
@@ -172,12 +172,62 @@ describe("queries", () => {
     const { body } = await server.query(`{ orders(state: paid, after: "nonsense") { nodes { orderNumber } } }`)
     expect(body.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT")
     const tooMany = await server.query(`{ orders(state: paid, first: 101) { nodes { orderNumber } } }`)
-    expect(tooMany.body.errors?.[0]?.message).toBe("first must be between 1 and 100")
+    expect(tooMany.body.errors?.[0]?.message).toBe("first must be between 1 and 100, got 101")
+  })
+
+  it("an out-of-range page size answers the same written out or in a variable: 200, BAD_USER_INPUT (execution had started)", async () => {
+    const ask = async (query: string, variables?: Record<string, unknown>) => {
+      const response = await fetch(server.graphqlUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ApiKey}`, "content-type": "application/json", accept: "application/graphql-response+json" },
+        body: JSON.stringify(variables === undefined ? { query } : { query, variables })
+      })
+      const body: GraphqlBody = await response.json()
+      return { status: response.status, data: body.data, errors: body.errors?.map((e) => [e.message, e.extensions?.code, e.extensions?.argument]) }
+    }
+    for (const [field, selection] of [["orders(state: paid", "nodes { orderNumber }"], ["assets(", "nodes { assetId }"]] as const) {
+      for (const first of [0, -1, 101, 2_147_483_647, null]) {
+        const expected = { status: 200, data: null, errors: [[`first must be between 1 and 100, got ${first}`, "BAD_USER_INPUT", "first"]] }
+        const separator = field.endsWith("(") ? "" : ", "
+        expect(await ask(`{ ${field}${separator}first: ${first}) { ${selection} } }`)).toEqual(expected)
+        expect(await ask(`query($f: Int) { ${field}${separator}first: $f) { ${selection} } }`, { f: first })).toEqual(expected)
+      }
+    }
+    // A list over the limit, however long, is the same kind of answer (not a cost refusal).
+    const numbers = Array.from({ length: 5000 }, (_, i) => String(i + 1))
+    expect(await ask(`query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { orderNumber lines { downloadUrl } } }`, { n: numbers })).toEqual({
+      status: 200,
+      data: null,
+      errors: [["at most 100 order numbers", "BAD_USER_INPUT", "orderNumbers"]]
+    })
   })
 
   it("ordersByNumber: in the order asked, null for unknown ones", async () => {
     const { body } = await server.query(`{ ordersByNumber(orderNumbers: ["1002", "nope", "1001", "1002"]) { orderNumber } }`)
     expect(field(body.data, "ordersByNumber")).toEqual([{ orderNumber: "1002" }, null, { orderNumber: "1001" }, { orderNumber: "1002" }])
+  })
+
+  it("a malformed order number is the caller's error in every field that takes one, never an Error in the log", async () => {
+    const errorLines = () => server.logs.filter((line) => JSON.parse(line).logLevel === "ERROR").length
+    const before = errorLines()
+    for (const bad of ["", "1' OR '1'='1", "\u0661\u0662\u0663", " 1001", "1001; DROP TABLE order_lines"]) {
+      const one = await server.query(`query($n: ID!) { order(orderNumber: $n) { orderNumber } }`, { n: bad })
+      expect(one.status).toBe(200)
+      expect(field(one.body.data, "order")).toBeNull()
+      expect(one.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([["BAD_USER_INPUT", "orderNumber"]])
+      expect(one.body.errors?.[0]?.message).toContain("is not an order number")
+      // In a list, the bad one is named, and the good ones are not read for nothing.
+      const many = await server.query(`query($n: ID!) { ordersByNumber(orderNumbers: ["1001", $n]) { orderNumber } }`, { n: bad })
+      expect(many.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([["BAD_USER_INPUT", "orderNumbers.1"]])
+      const status = await server.query(`query($n: ID!) { purchaseStatus(orderNumber: $n) { __typename } }`, { n: bad })
+      expect(field(status.body.data, "purchaseStatus", "__typename")).toBe("OrderNotFound")
+      const cancel = await server.query(
+        `mutation($n: ID!) { cancelOrderLine(orderNumber: $n, orderLineId: "1") { __typename ... on InvalidInput { field } } }`,
+        { n: bad }
+      )
+      expect(field(cancel.body.data, "cancelOrderLine")).toEqual({ __typename: "InvalidInput", field: "orderNumber" })
+    }
+    expect(errorLines()).toBe(before)
   })
 
   it("assets: HL Connect's catalog as a connection (keyset paging)", async () => {

@@ -88,6 +88,28 @@ describe("configuration", () => {
     for (const bad of ["4095", "25000001", "1.5", "lots"]) expect(String(await read(bad))).toMatch(/^GRAPHQL_MAX_BODY_BYTES: /)
   })
 
+  it("the HL Connect budget: 200 calls per request, 50 per second per key in bursts of 200; every bad value named at once", async () => {
+    const defaults = await load({ GRAPHQL_API_KEYS: "k" })
+    expect(defaults._tag === "Right" ? defaults.right.upstream : undefined).toEqual({ maxCallsPerRequest: 200, ratePerSecond: 50, burst: 200 })
+    const set = await load({ GRAPHQL_API_KEYS: "k", GRAPHQL_MAX_UPSTREAM_CALLS: "20", GRAPHQL_UPSTREAM_RATE: "2.5", GRAPHQL_UPSTREAM_BURST: "10" })
+    expect(set._tag === "Right" ? set.right.upstream : undefined).toEqual({ maxCallsPerRequest: 20, ratePerSecond: 2.5, burst: 10 })
+    const bad = await load({ GRAPHQL_API_KEYS: "k", GRAPHQL_MAX_UPSTREAM_CALLS: "0", GRAPHQL_UPSTREAM_RATE: "0", GRAPHQL_UPSTREAM_BURST: "many" })
+    const message = bad._tag === "Left" ? bad.left.message : ""
+    for (const name of ["GRAPHQL_MAX_UPSTREAM_CALLS", "GRAPHQL_UPSTREAM_RATE", "GRAPHQL_UPSTREAM_BURST"]) expect(message).toContain(name)
+  })
+
+  it("CORS origins: none by default, a comma-separated allow-list of origins, anything else named", async () => {
+    const origins = async (value?: string) => {
+      const result = await load(value === undefined ? { GRAPHQL_API_KEYS: "k" } : { GRAPHQL_API_KEYS: "k", GRAPHQL_CORS_ORIGINS: value })
+      return result._tag === "Right" ? result.right.corsOrigins : String(result.left.problems)
+    }
+    expect(await origins()).toEqual([])
+    expect(await origins("https://shop.example, http://localhost:3000")).toEqual(["https://shop.example", "http://localhost:3000"])
+    for (const bad of ["*", "https://shop.example/", "shop.example", "https://shop.example/path", "ftp://shop.example"]) {
+      expect(await origins(bad)).toMatch(/^GRAPHQL_CORS_ORIGINS: /)
+    }
+  })
+
   it("the app refuses to start on a bad DATABASE_URL, naming it", async () => {
     const env = { GRAPHQL_API_KEYS: "k", HLCONNECT_TOKEN: "t", DATABASE_URL: "mysql://user:secret@db/app", GRAPHQL_MAX_BODY_BYTES: "1" }
     const started = await Effect.runPromise(

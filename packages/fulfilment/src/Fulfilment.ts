@@ -13,6 +13,7 @@ import {
   type OrderAlreadyExists,
   type OrderItem,
   type OrderNotFound,
+  parseHlId,
   type PurchaseOutcome,
   type Unauthorized,
   ValidationRejected
@@ -70,10 +71,8 @@ export interface OrderReport {
   readonly lines: ReadonlyArray<LineReport>
 }
 
-const parseId = (field: string, value: string): number | string => {
-  const n = Number(value)
-  return /^\d+$/.test(value) && Number.isSafeInteger(n) && n >= 1 ? n : `${field} ${JSON.stringify(value)} is not an HL Connect id (an integer ≥ 1)`
-}
+const parseId = (field: string, value: string): number | string =>
+  parseHlId(value) ?? `${field} ${JSON.stringify(value)} is not an HL Connect id (an integer ≥ 1)`
 
 /** Remote snapshots are stored; URLs are credentials, so they are stripped first. */
 const snapshotOf = (item: OrderItem | undefined) => {

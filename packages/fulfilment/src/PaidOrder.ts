@@ -31,6 +31,14 @@ export const MinorUnitsFromMajor = Schema.transformOrFail(Schema.Number, Schema.
   encode: (minor) => ParseResult.succeed(minor / 100)
 })
 
+/** Most copies one line may sell: a shop's sanity bound, the same for every entry point. */
+export const MaxQuantity = 100_000
+
+/** A line's quantity as every entry point accepts it (validation and registration alike): 1 to `MaxQuantity`. */
+export const Quantity = Schema.Int.pipe(
+  Schema.between(1, MaxQuantity, { message: () => `must be an integer between 1 and ${MaxQuantity}` })
+)
+
 export const PaidPart = Schema.Struct({ asset_id: Schema.String, order_line_id: Schema.String })
 export type PaidPart = typeof PaidPart.Type
 

@@ -10,10 +10,11 @@
  * loopback or private IPv4 address (NAT64 well-known and local-use, SIIT, mapped, compatible,
  * 6to4) or Teredo, URLs with credentials, URLs with control characters or whitespace.
  * GraphQL: missing or wrong API keys, malformed JSON, wrong request shapes, syntax errors,
- * unknown fields and input fields, wrong argument and variable types, depth and alias bombs,
- * mutations over GET, bodies over 25 MB (over any GRAPHQL_MAX_BODY_BYTES), `registerPurchase`
- * with ill-formed text (answered `InvalidInput`), and a known purchase re-sent with its customer
- * spelled NFD (answered `AlreadyRegistered`: one customer, nothing sent again).
+ * unknown fields and input fields, wrong argument and variable types, out-of-range arguments,
+ * the upstream amplification query, form and text bodies, depth and alias bombs, mutations over
+ * GET, bodies over 25 MB (over any GRAPHQL_MAX_BODY_BYTES), `registerPurchase` with ill-formed
+ * text (answered `InvalidInput`), and a known purchase re-sent with its customer spelled NFD
+ * (answered `AlreadyRegistered`: one customer, nothing sent again).
  */
 import { Option, Schema } from "effect"
 import fc, { type JsonValue } from "fast-check"
@@ -30,6 +31,11 @@ export interface Expectation {
   readonly answer?: { readonly field: string; readonly typename: string }
   /** What the message must say (for an `answer`: what the member's JSON must say). */
   readonly says: RegExp
+  /**
+   * GraphQL only: the answer may be a success (`data`, no `errors`); any error it has must say
+   * `says`. Without it, the answer must have errors and one of them must say `says`.
+   */
+  readonly mayAnswer?: true
 }
 
 export interface BadRequest {
@@ -62,6 +68,8 @@ export interface Context {
   readonly toleranceSeconds: number
   readonly relayLimit: number
   readonly accepted: ReadonlyArray<Accepted>
+  /** Orders the store holds (from the accepted events), for queries that must find them. */
+  readonly storedOrders: ReadonlyArray<string>
 }
 
 type Json = JsonValue
@@ -560,6 +568,18 @@ const wrongArguments = (ctx: Context) =>
       })
     )
 
+/** Values of the wrong type for the variables below (null only where the type is non-null). */
+export const wrongVariableValues = fc.oneof(
+  fc.constant(null),
+  fc.constant({}),
+  fc.constant([]),
+  fc.boolean(),
+  // Finite only: JSON writes ±Infinity as null, a well-typed (out-of-range) `first`, not a wrong type.
+  fc.double({ noInteger: true, noNaN: true, noDefaultInfinity: true }),
+  fc.constant("NOT_A_STATE"),
+  fc.constant({ assetId: "x" })
+)
+
 const wrongVariables = (ctx: Context) =>
   fc
     .tuple(
@@ -569,7 +589,7 @@ const wrongVariables = (ctx: Context) =>
         ["query($f: Int) { assets(first: $f) { nodes { assetId } } }", "f"] as const,
         ["mutation($i: ValidatePurchaseInput!) { validatePurchase(input: $i) { __typename } }", "i"] as const
       ),
-      fc.oneof(fc.constant(null), fc.constant({}), fc.constant([]), fc.boolean(), fc.double({ noInteger: true, noNaN: true }), fc.constant("NOT_A_STATE"), fc.constant({ assetId: "x" }))
+      wrongVariableValues
     )
     // A string is an ID; null is a valid (nullable) Int.
     .filter(([[query], value]) => !(query.includes("$n: ID!") && typeof value === "string") && !(query.includes("$f: Int)") && value === null))
@@ -579,6 +599,63 @@ const wrongVariables = (ctx: Context) =>
         says: /Variable "\$/
       })
     )
+
+/**
+ * Well-typed but out of range (`first` outside 1–100, over 100 order numbers), written out or in
+ * a variable: execution starts, the field refuses it. GraphQL over HTTP: 200, with the error.
+ */
+const outOfRange = (ctx: Context) =>
+  fc
+    .tuple(
+      fc.constantFrom("orders(state: completed, first: $) { nodes { orderNumber } }", "assets(first: $) { nodes { assetId } }"),
+      fc.oneof(fc.integer({ min: -(2 ** 31), max: 0 }), fc.integer({ min: 101, max: 2 ** 31 - 1 }), fc.constant(null)),
+      fc.boolean(),
+      fc.integer({ min: 101, max: 3000 })
+    )
+    .chain(([field, first, inVariable, count]) =>
+      fc.constantFrom(
+        inVariable || first === null
+          ? { query: `query($f: Int) { ${field.replace("$", "$f")} }`, variables: { f: first } }
+          : { query: `{ ${field.replace("$", String(first))} }` },
+        { query: "query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { orderNumber lines { downloadUrl } } }", variables: { n: Array.from({ length: count }, (_, i) => String(i + 1)) } }
+      )
+    )
+    .map((body) =>
+      graphql(ctx, "graphql: out-of-range argument, literal or variable (→ 200, BAD_USER_INPUT)", JSON.stringify(body), {
+        status: [200],
+        says: /first must be between 1 and 100|at most 100 order numbers/
+      })
+    )
+
+/**
+ * The amplification attack: one stored order ×100, its lines' `downloadUrl` under 14 aliases.
+ * Answered with at most one HL Connect call per distinct (order, line) (BadInput counts them), or
+ * refused field by field with the typed budget or rate error.
+ */
+const amplification = (ctx: Context) =>
+  fc.tuple(fc.constantFrom(...(ctx.storedOrders.length === 0 ? ["1"] : ctx.storedOrders)), fc.boolean()).map(([order, inVariable]) => {
+    const urls = Array.from({ length: 14 }, (_, i) => `a${i}: downloadUrl`).join(" ")
+    const numbers = Array.from({ length: 100 }, () => order)
+    const body = inVariable
+      ? { query: `query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { lines { ${urls} } } }`, variables: { n: numbers } }
+      : { query: `{ ordersByNumber(orderNumbers: ${JSON.stringify(numbers)}) { lines { ${urls} } } }` }
+    return graphql(ctx, amplificationCategory, JSON.stringify(body), {
+      status: [200],
+      says: /budget of \d+ HL Connect calls|Too many HL Connect calls/,
+      mayAnswer: true
+    })
+  })
+
+export const amplificationCategory = "graphql: upstream amplification (one order ×100, 14 downloadUrl aliases)"
+
+/** Bodies a browser sends cross-site without a preflight: refused before they are read. */
+const notJson = (ctx: Context) =>
+  fc.tuple(fc.constantFrom("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain", "text/plain;charset=UTF-8"), fc.constantFrom(...validQueries)).map(([contentType, query]) =>
+    graphql(ctx, "graphql: form or text/plain body (→ 415)", contentType.startsWith("application/x-www") ? `query=${encodeURIComponent(query)}` : JSON.stringify({ query }), { status: [415], says: /application\/json/ }, {
+      ...gqlHeaders(ctx),
+      "content-type": contentType
+    })
+  )
 
 const depthBomb = (ctx: Context) =>
   fc.integer({ min: 9, max: 120 }).map((depth) => {
@@ -703,6 +780,9 @@ export const graphqlRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
     { arbitrary: unknownFields(ctx), weight: 12 },
     { arbitrary: wrongArguments(ctx), weight: 10 },
     { arbitrary: wrongVariables(ctx), weight: 10 },
+    { arbitrary: outOfRange(ctx), weight: 6 },
+    { arbitrary: amplification(ctx), weight: 3 },
+    { arbitrary: notJson(ctx), weight: 4 },
     { arbitrary: depthBomb(ctx), weight: 10 },
     { arbitrary: aliasBomb(ctx), weight: 10 },
     { arbitrary: mutationOverGet(ctx), weight: 2 },

@@ -1,17 +1,17 @@
 /**
  * The campaign, reduced to fit CI: 100 purchases under faults, 4 kills, 2,000 bad inputs, the
  * replicas on PostgreSQL when DATABASE_URL is set (under CI / REQUIRE_POSTGRES a missing
- * DATABASE_URL fails), the secret scan over all of it. Every row must PASS.
+ * DATABASE_URL fails), the secret scan over all of it. Every row must PASS. `CHAOS_SEED` replays
+ * a seed and `CHAOS_SCENARIOS` picks scenarios, as for `pnpm chaos`.
  * The apps run from their dist (turbo builds them before this package's tests).
  */
 import { Testing } from "@hlconnect/store"
 import { Duration, Effect, Logger, LogLevel } from "effect"
 import { existsSync } from "node:fs"
-import { randomInt } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import * as Apps from "../src/Apps.js"
 import * as Campaign from "../src/Campaign.js"
-import { type CampaignOptions, scenarioNames } from "../src/CampaignConfig.js"
+import { CampaignConfig, type CampaignOptions } from "../src/CampaignConfig.js"
 import * as Table from "../src/Table.js"
 import * as Workspace from "../src/Workspace.js"
 
@@ -24,9 +24,11 @@ describe("chaos campaign (reduced)", () => {
     for (const script of Object.values(Apps.scripts)) {
       expect(existsSync(script), `${script} is missing: pnpm turbo run build --filter=@hlconnect/chaos...`).toBe(true)
     }
-    const seed = randomInt(1, 2 ** 31 - 1)
+    // CHAOS_SEED and CHAOS_SCENARIOS as for `pnpm chaos` (a failing seed replays; one scenario at a time).
+    const fromEnv = await Effect.runPromise(CampaignConfig)
+    const seed = fromEnv.seed
     const options: CampaignOptions = {
-      scenarios: scenarioNames.filter((s) => s !== "replicas" || databaseUrl !== undefined),
+      scenarios: fromEnv.scenarios.filter((s) => s !== "replicas" || databaseUrl !== undefined),
       orders: 100,
       crashOrders: 60,
       kills: 4,

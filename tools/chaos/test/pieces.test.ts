@@ -3,6 +3,7 @@
  * must mean something), Prometheus parsing, the table, and the generated bad requests.
  */
 import { Effect, Schema } from "effect"
+import fc from "fast-check"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -100,7 +101,8 @@ describe("bad requests", () => {
     adminToken: "admin-token-for-the-pieces-test",
     toleranceSeconds: 300,
     relayLimit: 1024 * 1024,
-    accepted: [{ id: "seed-1", body: '{"type":"order.paid","data":{"order_number":"1"}}', headers: {} }]
+    accepted: [{ id: "seed-1", body: '{"type":"order.paid","data":{"order_number":"1"}}', headers: {} }],
+    storedOrders: ["1"]
   }
 
   it("are reproducible from a seed and expect only 4xx (or the documented 200 duplicate, or a GraphQL union member)", () => {
@@ -109,7 +111,8 @@ describe("bad requests", () => {
     expect(a.map((r) => r.category)).toEqual(b.map((r) => r.category))
     expect(a.length).toBe(600)
     for (const r of a) {
-      for (const s of r.expect.status) expect(s === 200 ? r.category.includes("duplicate") || r.expect.answer !== undefined : s >= 400 && s < 500).toBe(true)
+      // 200: a duplicate event, GraphQL requests whose execution started (GraphQL over HTTP), and mutations answered by a union member.
+      for (const s of r.expect.status) expect(s === 200 ? /duplicate|→ 200|amplification/.test(r.category) || r.expect.answer !== undefined : s >= 400 && s < 500).toBe(true)
     }
     expect(new Set(a.map((r) => r.category)).size).toBeGreaterThan(15)
   })
@@ -151,5 +154,21 @@ describe("bad requests", () => {
     const nfd = of("graphql: a known purchase, customer spelled NFD")
     expect(nfd.length).toBeGreaterThan(0)
     expect(String(nfd[0]?.body)).toContain(JSON.stringify("Chaos Zoe\u0308 1").slice(1, -1))
+  })
+
+  it("a wrong-type variable value stays wrong on the wire: never an integer or null once in JSON (±Infinity would be)", () => {
+    const values = fc.sample(BadRequests.wrongVariableValues, { numRuns: 50_000, seed: 499780487 })
+    const onTheWire = values.filter((v) => v !== null).map((v) => JSON.parse(JSON.stringify(v)))
+    expect(onTheWire.filter((v) => v === null || Number.isInteger(v))).toEqual([])
+  })
+
+  it("out-of-range arguments and the amplification query expect what the facade answers", () => {
+    const sample = fc.sample(BadRequests.graphqlRequests(ctx), { numRuns: 3000, seed: 99 })
+    const outOfRange = sample.filter((r) => r.category.startsWith("graphql: out-of-range"))
+    const amplifying = sample.filter((r) => r.category === BadRequests.amplificationCategory)
+    expect(outOfRange.length).toBeGreaterThan(0)
+    expect(amplifying.length).toBeGreaterThan(0)
+    for (const r of outOfRange) expect(r.expect.status).toEqual([200])
+    for (const r of amplifying) expect([r.expect.status, r.expect.mayAnswer, String(r.body).split("downloadUrl").length - 1]).toEqual([[200], true, 14])
   })
 })

@@ -10,7 +10,8 @@ import {
   HlConnect,
   type ValidationToken
 } from "@hlconnect/core"
-import { Effect } from "effect"
+import { PaidOrder } from "@hlconnect/fulfilment"
+import { Effect, Schema } from "effect"
 import {
   type GraphQLFieldConfig,
   GraphQLBoolean,
@@ -23,7 +24,7 @@ import {
   GraphQLString
 } from "graphql"
 import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
-import { inSchemaTerms } from "../MutationInput.js"
+import { decodeArgs, inSchemaTerms } from "../MutationInput.js"
 import { type Registration, type RegisterResult, register } from "../Registration.js"
 import { type Context, nonNull, objectType, type Tagged, tagged, taggedUnion } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
@@ -78,7 +79,7 @@ const ValidatePurchaseInput = new GraphQLInputObjectType({
   fields: {
     assetId: { type: nonNull(GraphQLInt) },
     customerIp: { type: nonNull(GraphQLString), description: "The buyer's public IP (v4 or v6): HL Connect derives the country from it." },
-    quantity: { type: nonNull(GraphQLInt) }
+    quantity: { type: nonNull(GraphQLInt), description: `1 to ${PaidOrder.MaxQuantity}.` }
   }
 })
 
@@ -86,14 +87,24 @@ interface ValidatePurchaseArgs {
   readonly input: { readonly assetId: number; readonly customerIp: string; readonly quantity: number }
 }
 
+/** What this facade checks before asking HL Connect: the quantity rule `registerPurchase` applies too. */
+const decodeValidateInput = decodeArgs(
+  Schema.Struct({ assetId: Schema.Int, customerIp: Schema.String, quantity: PaidOrder.Quantity })
+)
+
 const validatePurchase: GraphQLFieldConfig<unknown, Context, ValidatePurchaseArgs> = {
   type: nonNull(ValidatePurchaseResultType),
   description: "Ask HL Connect whether this purchase may go ahead (region, quantity …), before payment.",
   args: { input: { type: nonNull(ValidatePurchaseInput) } },
-  resolve: (_source, { input }, ctx, info) =>
+  resolve: (_source, args, ctx, info) =>
     ctx.run(
-      Effect.flatMap(HlConnect, (hl) =>
-        hl.validatePurchase({ asset_id: input.assetId, customer_ip: input.customerIp, quantity: input.quantity })
+      Effect.flatMap(decodeValidateInput(args.input), (input) =>
+        Effect.flatMap(HlConnect, (hl) =>
+          Effect.zipRight(
+            ctx.upstream.admit,
+            hl.validatePurchase({ asset_id: input.assetId, customer_ip: input.customerIp, quantity: input.quantity })
+          )
+        )
       ).pipe(
         Effect.map(tagged("ValidationToken")),
         Effect.catchTags({
@@ -162,7 +173,7 @@ const RegisterPurchaseInput = new GraphQLInputObjectType({
     orderNumber: { type: nonNull(GraphQLID) },
     orderLineId: { type: nonNull(GraphQLID) },
     assetId: { type: nonNull(GraphQLInt), description: "The asset validated with `token`." },
-    quantity: { type: nonNull(GraphQLInt), description: "As validated." },
+    quantity: { type: nonNull(GraphQLInt), description: `As validated (1 to ${PaidOrder.MaxQuantity}).` },
     unitPrice: { type: nonNull(GraphQLFloat), description: "In major units, at most 2 decimals (3.99)." },
     lineItemPrice: { type: nonNull(GraphQLFloat), description: "Total for the quantity: unitPrice × quantity." },
     currency: { type: nonNull(GraphQLString), description: "ISO 4217, e.g. EUR." },
@@ -183,7 +194,8 @@ const registerPurchase: GraphQLFieldConfig<unknown, Context, { readonly input: u
   description:
     "Record a paid purchase locally and register it with HL Connect, through the same workflow as the webhook relay (idempotent; followed by the reconciler).",
   args: { input: { type: nonNull(RegisterPurchaseInput) } },
-  resolve: (_source, { input }, ctx, info) => ctx.run(register(input), info)
+  // Counted as one HL Connect call, made or not (it may be answered from the store).
+  resolve: (_source, { input }, ctx, info) => ctx.run(Effect.zipRight(ctx.upstream.admit, register(input)), info)
 }
 
 // ---------------------------------------------------------------------------
@@ -223,7 +235,8 @@ const cancelOrderLine: GraphQLFieldConfig<unknown, Context, { readonly orderNumb
   description:
     "Cancel one order line: through the local workflow when the line is recorded here, else directly at HL Connect (see `tracked`).",
   args: { orderNumber: { type: nonNull(GraphQLID) }, orderLineId: { type: nonNull(GraphQLID) } },
-  resolve: (_source, args, ctx, info) => ctx.run(cancel(args), info)
+  // Counted as one HL Connect call, made or not (a line never sent is cancelled locally).
+  resolve: (_source, args, ctx, info) => ctx.run(Effect.zipRight(ctx.upstream.admit, cancel(args)), info)
 }
 
 export const mutationFields = { validatePurchase, registerPurchase, cancelOrderLine }

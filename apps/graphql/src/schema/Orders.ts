@@ -2,14 +2,14 @@
  * The local view of orders (the store's order lines: states, timestamps, check bookkeeping),
  * joined with HL Connect's live answer and the drift between the two.
  */
+import { parseHlId } from "@hlconnect/core"
 import { OrderLines } from "@hlconnect/store"
-import { Effect, Option } from "effect"
+import { Option } from "effect"
 import { GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLString } from "graphql"
 import { lineDrift, type RemoteLineStatus, remoteLineStatus } from "../Drift.js"
-import { Loaders } from "../Loaders.js"
 import { type Context, listOf, nonNull, nullableListOf, objectType } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
-import { PurchaseStatusType, parseOrderId } from "./Purchase.js"
+import { PurchaseStatusType } from "./Purchase.js"
 import type { GraphQLResolveInfo } from "graphql"
 
 type Order = OrderLines.Order
@@ -28,25 +28,22 @@ const text = (value: string | Option.Option<string> | undefined): string | null 
 
 /** HL Connect's status of this line, through the request's loader; `undefined` when unknown there. */
 const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo): Promise<RemoteLineStatus> => {
-  const orderId = parseOrderId(line.orderNumber)
+  const orderId = parseHlId(line.orderNumber)
   if (orderId === undefined) return Promise.resolve({ status: undefined, orderLevel: true })
   return ctx.purchaseStatus.load(orderId, info).then((outcome) => remoteLineStatus(outcome, line.orderLineId))
 }
 
-/** A fresh download or view URL, every time it is selected; null while the line is not fulfilled. */
+/**
+ * A fresh download or view URL from HL Connect, asked once per request whatever the aliases and
+ * repeats (the request's loader); null while the line is not fulfilled.
+ */
 const freshUrl =
   (kind: "download" | "view") =>
   (line: OrderLine, _args: unknown, ctx: Context, info: GraphQLResolveInfo): Promise<string | null> | null => {
-    const orderId = parseOrderId(line.orderNumber)
-    const orderLineId = parseOrderId(line.orderLineId)
+    const orderId = parseHlId(line.orderNumber)
+    const orderLineId = parseHlId(line.orderLineId)
     if (orderId === undefined || orderLineId === undefined) return null
-    return ctx.run(
-      Effect.flatMap(Loaders, (loaders) => loaders.freshUrl(kind, orderId, orderLineId)).pipe(
-        Effect.map((answer) => answer.url ?? null),
-        Effect.catchTag("OrderNotFound", () => Effect.succeed(null))
-      ),
-      info
-    )
+    return ctx.url.load({ kind, orderId, orderLineId }, info)
   }
 
 export const LineDriftType = objectType<ReturnType<typeof lineDrift>>({
@@ -105,12 +102,12 @@ export const OrderLineType = objectType<OrderLine>({
     },
     downloadUrl: {
       type: GraphQLString,
-      description: "A fresh download URL from HL Connect on every selection (a credential valid ~30 min); null until fulfilled.",
+      description: "A fresh download URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
       resolve: freshUrl("download")
     },
     viewUrl: {
       type: GraphQLString,
-      description: "A fresh view URL from HL Connect on every selection (a credential valid ~30 min); null until fulfilled.",
+      description: "A fresh view URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
       resolve: freshUrl("view")
     }
   }
@@ -127,7 +124,7 @@ export const OrderType = objectType<Order>({
       type: PurchaseStatusType,
       description: "HL Connect's live answer; null when the order number cannot be an HL Connect order id.",
       resolve: (o, _args, ctx, info) => {
-        const orderId = parseOrderId(o.orderNumber)
+        const orderId = parseHlId(o.orderNumber)
         return orderId === undefined ? null : ctx.purchaseStatus.load(orderId, info)
       }
     },

@@ -61,7 +61,3 @@ export const PurchaseStatusType = taggedUnion<PurchaseStatus>({
     OrderNotFound: OrderNotFoundType
   }
 })
-
-/** HL Connect order numbers are positive integers; anything else cannot name an order there. */
-export const parseOrderId = (raw: string): number | undefined =>
-  /^[1-9]\d{0,15}$/.test(raw) && Number.isSafeInteger(Number(raw)) ? Number(raw) : undefined

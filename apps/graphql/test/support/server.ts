@@ -15,6 +15,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { defaultLimits, defaultMaxBodyBytes, type GraphqlSettings } from "../../src/Config.js"
 import * as Server from "../../src/Server.js"
+import { defaultUpstreamSettings } from "../../src/Upstream.js"
 import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 
 export const ApiKey = "test-key-3b9d0c7e"
@@ -29,6 +30,8 @@ export const testSettings = (overrides: Partial<GraphqlSettings> = {}): GraphqlS
   upstreamConcurrency: 16,
   limits: defaultLimits,
   maxBodyBytes: defaultMaxBodyBytes,
+  upstream: defaultUpstreamSettings,
+  corsOrigins: [],
   ...overrides
 })
 

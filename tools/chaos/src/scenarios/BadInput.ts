@@ -32,9 +32,14 @@ const GraphqlAnswer = Schema.parseJson(Schema.Struct({ errors: Schema.NonEmptyAr
 const GraphqlData = Schema.parseJson(
   Schema.Struct({ data: Schema.Record({ key: Schema.String, value: Schema.Struct({ __typename: Schema.String }).pipe(Schema.extend(Schema.Record({ key: Schema.String, value: Schema.Unknown }))) }) })
 )
+/** A GraphQL result that may have succeeded: `data`, and errors only if something was refused. */
+const GraphqlResult = Schema.parseJson(
+  Schema.Struct({ data: Schema.Unknown, errors: Schema.optional(Schema.Array(Schema.Struct({ message: Schema.String }))) })
+)
 const decodeRelay = Schema.decodeUnknownEither(RelayAnswer)
 const decodeGraphql = Schema.decodeUnknownEither(GraphqlAnswer)
 const decodeGraphqlData = Schema.decodeUnknownEither(GraphqlData)
+const decodeGraphqlResult = Schema.decodeUnknownEither(GraphqlResult)
 
 const show = (body: string) => JSON.stringify(body.slice(0, 160))
 
@@ -56,6 +61,12 @@ const judge = (r: BadRequests.BadRequest, res: Either.Either<Http.HttpResponse, 
     if (member === undefined) return `answer has no data.${expected.field}.__typename: ${show(body)}`
     if (member.__typename !== expected.typename) return `expected ${expected.typename}, got ${show(JSON.stringify(member))}`
     return r.expect.says.test(JSON.stringify(member)) ? undefined : `the answer does not say ${r.expect.says}: ${show(JSON.stringify(member))}`
+  }
+  if (r.expect.mayAnswer === true) {
+    const result = decodeGraphqlResult(body)
+    if (Either.isLeft(result)) return `answer is no GraphQL result: ${show(body)}`
+    const wrong = (result.right.errors ?? []).map((e) => e.message).filter((m) => !r.expect.says.test(m))
+    return wrong.length === 0 ? undefined : `an error does not say ${r.expect.says}: ${show(wrong.join(" | "))}`
   }
   const answer = decodeGraphql(body)
   if (Either.isLeft(answer)) return `answer has no errors[].message: ${show(body)}`
@@ -139,7 +150,8 @@ export const run = (options: Options) =>
       adminToken: credentials.adminToken,
       toleranceSeconds: 300,
       relayLimit: 1024 * 1024,
-      accepted
+      accepted,
+      storedOrders: orders.map((o) => o.orderNumber)
     }
     const requests = BadRequests.generate(ctx, options.requests, ws.random.int(1, 2 ** 30))
     yield* Effect.logInfo(`bad-input: sending ${requests.length} generated requests`)
@@ -191,6 +203,13 @@ export const run = (options: Options) =>
       const after = requestsAfter[endpoint] ?? 0
       if (after !== before) problems.push(`HL Connect ${endpoint} was called ${after - before} times by bad input`)
     }
+    // The amplification queries (the only bad input selecting a URL): ≤ 1 call per distinct (order, line) each.
+    const linesOf = new Map(orders.map((o) => [o.orderNumber, o.lines.length]))
+    const amplifying = requests.filter((r) => r.category === BadRequests.amplificationCategory)
+    const names = (body: string, order: string) => new RegExp(`(^|[^0-9])${order}([^0-9]|$)`).test(body)
+    const urlBound = amplifying.reduce((n, r) => n + Math.max(0, ...[...linesOf].filter(([order]) => names(String(r.body), order)).map(([, lines]) => lines)), 0)
+    const urlCalls = (requestsAfter.downloadUrl ?? 0) - (requestsBefore.downloadUrl ?? 0)
+    if (urlCalls > urlBound) problems.push(`${amplifying.length} amplification queries made ${urlCalls} downloadUrl calls, more than one per distinct line (${urlBound})`)
     const dead = (yield* Effect.forEach([sandbox.process, relay, graphql], alive)).filter((d) => d !== undefined)
     problems.push(...dead, ...(yield* Flow.unexpectedExits([sandbox.process, relay, graphql])))
 
@@ -209,6 +228,7 @@ export const run = (options: Options) =>
       problems,
       facts: [
         `inbox: ${inboxBefore} events before, ${inboxAfter} after; subscribers: ${subscribersBefore} before, ${subscribersAfter} after; order lines: ${linesBefore} before, ${linesAfter} after; the ${accepted.length} originals of re-sent ids intact: ${changed.length === 0}`,
+        `amplification: ${amplifying.length} queries of 1,400 downloadUrl selections each → ${urlCalls} downloadUrl calls (at most ${urlBound}: one per distinct line)`,
         ...categories.map(
           ([category, t]) =>
             `${category}: ${Flow.count(t.count)} → ${[...t.statuses.entries()].map(([s, n]) => `${Flow.count(n)}× ${s}`).join(", ")}${t.mismatches.length === 0 ? "" : ` (${t.mismatches.length} wrong)`}`
