@@ -8,7 +8,6 @@
  */
 import { Command, Options } from "@effect/cli"
 import { CustomerIp, ProductionBaseUrl, SandboxBaseUrl } from "@hlconnect/core"
-import { SandboxToken, startSandbox } from "@hlconnect/sandbox"
 import { loadConfig } from "@hlconnect/service"
 import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
 import { runChecks, TestOrderBase } from "./Checks.js"
@@ -38,6 +37,8 @@ const setExitCode = (code: number) =>
 const targetOf = (baseUrl: Option.Option<URL>, token: Option.Option<Redacted.Redacted<string>>, purchase: boolean) =>
   Effect.gen(function* () {
     if (Option.isNone(baseUrl) && Option.isNone(token)) {
+      // Loaded only when used: a run against HL Connect does not pay for the sandbox.
+      const { SandboxToken, startSandbox } = yield* Effect.promise(() => import("@hlconnect/sandbox"))
       const sandbox = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: () => startSandbox(),
