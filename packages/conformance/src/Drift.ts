@@ -3,6 +3,10 @@
  * JSON alongside the models' own Schema AST (the encoded side: the wire), so every field, type and
  * nullability rule comes from `Models.ts` and nowhere else.
  *
+ * The walk follows each node's encoded side itself (a Transformation's `from`, a Class's fields)
+ * rather than reading `SchemaAST.encodedAST`, which drops refinements (`Int`) and makes a field
+ * the spec marks nullable look like one the client merely tolerates `null` in.
+ *
  * Nullability: a field whose wire side accepts `null` but whose decoded side does not is an
  * `optional(X)` of `Models.ts` — not nullable in the spec, tolerated by the client — so a `null`
  * there is a warning; a `null` where neither side accepts it is breaking.
@@ -183,10 +187,10 @@ const walkStruct = (node: StructNode, value: unknown, path: string, walk: Walk):
     }
     tally.seen.set(field.name, (tally.seen.get(field.name) ?? 0) + 1)
     const fieldValue = value[field.name]
+    const wireAcceptsNull = acceptsNull(field.type)
+    const decodedType = decodedSide.get(field.name)
+    const specAcceptsNull = wireAcceptsNull && (decodedType === undefined || acceptsNull(decodedType))
     if (fieldValue === null) {
-      const wireAcceptsNull = acceptsNull(field.type)
-      const decodedType = decodedSide.get(field.name)
-      const specAcceptsNull = wireAcceptsNull && (decodedType === undefined || acceptsNull(decodedType))
       if (!specAcceptsNull) {
         walk.report(
           wireAcceptsNull
@@ -201,7 +205,10 @@ const walkStruct = (node: StructNode, value: unknown, path: string, walk: Walk):
       }
       continue
     }
-    walkValue(field.type, fieldValue, at, walk)
+    // A null the client merely tolerates is not part of the type the spec gives.
+    const specType =
+      wireAcceptsNull && !specAcceptsNull ? SchemaAST.Union.make(flatten(field.type).filter((m) => !isNullLiteral(m))) : field.type
+    walkValue(specType, fieldValue, at, walk)
   }
   const known = new Set(fields.map((f) => f.name))
   for (const key of Object.keys(value)) {

@@ -74,6 +74,8 @@ export const call = (
         const answer = await fetch(url, {
           method: documented.method,
           headers,
+          // A redirect is an answer to report, not to follow (with the token) somewhere else.
+          redirect: "manual",
           signal: AbortSignal.any([signal, AbortSignal.timeout(AttemptTimeoutMillis)]),
           ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) })
         })
@@ -94,7 +96,7 @@ export const call = (
         severity: "breaking",
         kind: "undocumented-status",
         path: "",
-        detail: `status ${status} is not documented (documented: ${[...documented.statuses.keys()].sort().join(", ")})`
+        detail: `status ${status} is not documented (documented: ${[...documented.statuses.keys()].sort((a, b) => a - b).join(", ")})`
       })
       return { status, json, documented: false }
     }

@@ -213,18 +213,20 @@ describe.concurrent("hlconnect-contract", { timeout: 90_000 }, () => {
     expect(run.stderr).toMatch(/could not run: GET \/health: no answer from http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
   })
 
-  it("exits 2 when the token is refused (401 on everything), and on an invalid configuration", async () => {
+  it("exits 2 when the token is refused (401 on everything), and on an invalid configuration or flag", async () => {
     const url = await serve(
       createServer((_request, response) => {
         response.writeHead(401, { "content-type": "application/json" })
         response.end(JSON.stringify({ name: "Unauthorized", message: "invalid token", code: 401, status: 401 }))
       })
     )
-    const [refused, invalid, noToken] = await Promise.all([
+    const [refused, invalid, noToken, badFlag] = await Promise.all([
       contract(["--json"], { HLCONNECT_BASE_URL: url, HLCONNECT_TOKEN: "refused-token" }),
       contract(["--json"], { HLCONNECT_BASE_URL: "not a url", HLCONNECT_TOKEN: "t" }),
-      contract([], { HLCONNECT_BASE_URL: url })
+      contract([], { HLCONNECT_BASE_URL: url }),
+      contract(["--max-pages", "0"], { HLCONNECT_BASE_URL: url, HLCONNECT_TOKEN: "t" })
     ])
+    expect(badFlag.code).toBe(2)
     expect(refused.code).toBe(2)
     expect(parse(refused).error).toMatch(/refused the given token \(401\)/)
     expect(invalid.code).toBe(2)
