@@ -6,7 +6,8 @@
  */
 import { Effect, Option, Redacted, SchemaAST } from "effect"
 import type { DriftLedger } from "./Drift.js"
-import { type EndpointName, endpoint, expectsEmptyBody } from "./Endpoints.js"
+import type { EndpointName } from "@hlconnect/core"
+import { endpoint, expectsEmptyBody } from "./Endpoints.js"
 import { ContractCannotRun } from "./Errors.js"
 
 export interface Target {

@@ -2,11 +2,12 @@
  * The drift walk and the raw probe in-process: bodies walked against the definition's own wire
  * models, and answers from a real HTTP server that breaks the spec in every way the report knows.
  */
+import { EndpointNames } from "@hlconnect/core"
 import { Effect, Redacted } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DriftLedger } from "../src/Drift.js"
-import { endpoint } from "../src/Endpoints.js"
+import { documented, endpoint } from "../src/Endpoints.js"
 import { call, type Target } from "../src/Probe.js"
 
 const rows = (ledger: DriftLedger) =>
@@ -25,6 +26,12 @@ const walk = (name: Parameters<typeof endpoint>[0], status: number, body: unknow
 }
 
 describe("the drift walk, along the models' AST", () => {
+  it("reads every endpoint of the definition, by core's names, with the statuses it documents", () => {
+    expect([...documented.keys()].sort()).toEqual([...EndpointNames].sort())
+    expect([...endpoint("purchaseInfo").statuses.keys()].sort()).toEqual([200, 202, 401, 404, 500, 502])
+    expect([...endpoint("health").statuses.keys()].sort()).toEqual([200, 500])
+  })
+
   it("Int refinements, nested arrays, required keys and the two kinds of null", () => {
     const ledger = walk("listAssets", 200, {
       next_page: null,
