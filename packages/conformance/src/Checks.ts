@@ -33,7 +33,7 @@ export interface CheckOptions {
   readonly purchase: boolean
 }
 
-/** An order number no vendor has: 2^31 − 1, minus the one our test purchases never reach. */
+/** An order number no vendor has: near the top of a 32-bit int (2^31 − 1 − 4242), far above real ones. */
 export const UnknownOrderNumber = 2 ** 31 - 1 - 4_242
 /** Test purchases are numbered 9 000 000 000 + UNIX seconds: clearly not a real order. */
 export const TestOrderBase = 9_000_000_000
@@ -58,7 +58,7 @@ const decode = <A, I>(model: Schema.Schema<A, I>, answer: Answer): Either.Either
 }
 
 /** `name` passes when `answer` has `status` and decodes with `model`. */
-const expect = <A, I>(
+const expectAnswer = <A, I>(
   name: string,
   answer: Answer,
   status: number,
@@ -76,7 +76,7 @@ const expect = <A, I>(
 }
 
 const expectNotFound = (name: string, answer: Answer): Check =>
-  expect(name, answer, 404, ErrorResponse, (body) => Either.right(`404${body.message === undefined ? "" : `: ${body.message}`}`)).check
+  expectAnswer(name, answer, 404, ErrorResponse, (body) => Either.right(`404${body.message === undefined ? "" : `: ${body.message}`}`)).check
 
 const emptySuccess = (name: string, answer: Answer): Check =>
   answer.status === 201 ? pass(name, "201") : fail(name, `expected 201, got ${statusText(answer)}`)
@@ -150,7 +150,7 @@ export const runChecks = (
 
     const health = yield* call(target, ledger, "health", { anonymous: true })
     checks.push(
-      expect("health", health, 200, HealthItems, (items) => {
+      expectAnswer("health", health, 200, HealthItems, (items) => {
         const down = items.filter((i) => !i.health).map((i) => i.name)
         return down.length === 0
           ? Either.right(`200, ${items.length} component(s) healthy`)
@@ -163,7 +163,7 @@ export const runChecks = (
     const refused = yield* call(target, ledger, "listAssets", { query: { page_size: 1 }, token: WrongToken })
     checks.push(
       refused.status === 401
-        ? expect("a wrong token is refused", refused, 401, ErrorResponse, () => Either.right("401")).check
+        ? expectAnswer("a wrong token is refused", refused, 401, ErrorResponse, () => Either.right("401")).check
         : fail("a wrong token is refused", `expected 401, got ${statusText(refused)}`)
     )
     checks.push(listed.check)
@@ -179,7 +179,7 @@ export const runChecks = (
         body: { asset_id: assetId, customer_ip: options.customerIp, quantity }
       })
       const now = yield* Clock.currentTimeMillis
-      const validated = expect(`validate before payment`, answer, 200, ValidationToken, (t) =>
+      const validated = expectAnswer(`validate before payment`, answer, 200, ValidationToken, (t) =>
         Either.right(`asset ${assetId} × ${quantity} from ${options.customerIp}: a token for ${Math.round((t.exp_date * 1000 - now) / 60_000)} min`)
       )
       checks.push(validated.check)
@@ -247,7 +247,7 @@ const purchase = (
     }
     const seconds = (((yield* Clock.currentTimeMillis) - started) / 1000).toFixed(1)
     checks.push(
-      expect("info polled to the end", info, 200, OrderItems, (items) => {
+      expectAnswer("info polled to the end", info, 200, OrderItems, (items) => {
         const ours = items.find((i) => i.order_line_id === 1)
         if (ours === undefined) return Either.left("200, but line 1 is not in it")
         return ours.status === "COMPLETED"
@@ -269,8 +269,8 @@ const purchase = (
       const summary = `a URL came: host ${parsed.host}, ${https ? "https" : parsed.protocol.replace(":", "")}`
       return httpsRequired && !https ? Either.left(`${summary}, where the base URL is https`) : Either.right(summary)
     }
-    checks.push(expect("download-url", yield* call(target, ledger, "downloadUrl", { query: line }), 200, DownloadUrl, (d) => describeUrl(d.url)).check)
-    checks.push(expect("view-url", yield* call(target, ledger, "viewUrl", { query: line }), 200, ViewUrl, (v) => describeUrl(v.url)).check)
+    checks.push(expectAnswer("download-url", yield* call(target, ledger, "downloadUrl", { query: line }), 200, DownloadUrl, (d) => describeUrl(d.url)).check)
+    checks.push(expectAnswer("view-url", yield* call(target, ledger, "viewUrl", { query: line }), 200, ViewUrl, (v) => describeUrl(v.url)).check)
     checks.push(emptySuccess(`cancel test order ${orderNumber} line 1`, yield* call(target, ledger, "cancelOrderLine", { query: line })))
     return checks
   })

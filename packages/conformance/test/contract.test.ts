@@ -213,19 +213,22 @@ describe.concurrent("hlconnect-contract", { timeout: 90_000 }, () => {
     expect(run.stderr).toMatch(/could not run: GET \/health: no answer from http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
   })
 
-  it("exits 2 when the token is refused (401 on everything), and on an invalid configuration or flag", async () => {
+  it("exits 2 when the token is refused (401 on everything), on an invalid configuration or flag, and for --purchase against production", async () => {
     const url = await serve(
       createServer((_request, response) => {
         response.writeHead(401, { "content-type": "application/json" })
         response.end(JSON.stringify({ name: "Unauthorized", message: "invalid token", code: 401, status: 401 }))
       })
     )
-    const [refused, invalid, noToken, badFlag] = await Promise.all([
+    const [refused, invalid, noToken, badFlag, production] = await Promise.all([
       contract(["--json"], { HLCONNECT_BASE_URL: url, HLCONNECT_TOKEN: "refused-token" }),
       contract(["--json"], { HLCONNECT_BASE_URL: "not a url", HLCONNECT_TOKEN: "t" }),
       contract([], { HLCONNECT_BASE_URL: url }),
-      contract(["--max-pages", "0"], { HLCONNECT_BASE_URL: url, HLCONNECT_TOKEN: "t" })
+      contract(["--max-pages", "0"], { HLCONNECT_BASE_URL: url, HLCONNECT_TOKEN: "t" }),
+      contract(["--purchase", "--base-url", "https://hlconnect-api.mu.se"], { HLCONNECT_TOKEN: "t" })
     ])
+    expect(production.code).toBe(2)
+    expect(production.stderr).toMatch(/--purchase registers a test order: refused against production/)
     expect(badFlag.code).toBe(2)
     expect(refused.code).toBe(2)
     expect(parse(refused).error).toMatch(/refused the given token \(401\)/)
