@@ -16,7 +16,7 @@
  */
 // Single modules, not the packages: this file is loaded by the inbox writer's worker thread too.
 import { CustomerName, EmailAddress, ValidationTokenText } from "@hlconnect/core/Text"
-import { minorFromMajor } from "@hlconnect/fulfilment/PaidOrder"
+import { minorFromMajor, Quantity } from "@hlconnect/fulfilment/PaidOrder"
 import { Either, ParseResult, Schema } from "effect"
 
 const digits = /^[1-9]\d{0,15}$/
@@ -61,7 +61,7 @@ export const Customer = Schema.Struct({ name: CustomerName, email: EmailAddress 
 export const PaidLine = Schema.Struct({
   order_line_id: WireId,
   asset_id: WireId,
-  quantity: Schema.Int.pipe(Schema.between(1, 100_000, { message: () => "must be an integer between 1 and 100000" })),
+  quantity: Quantity,
   unit_price: Price,
   line_price: Price,
   validation_token: ValidationTokenText,

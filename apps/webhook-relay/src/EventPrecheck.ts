@@ -10,6 +10,7 @@
  * string goes to the schemas.
  */
 import { TextLimits } from "@hlconnect/core/Text"
+import { MaxQuantity } from "@hlconnect/fulfilment/PaidOrder"
 import { type CommerceEventType, minorOf } from "./CommerceEvents.js"
 
 type Json = Readonly<Record<string, unknown>>
@@ -49,7 +50,7 @@ const paidLine = (line: unknown, seen: Set<string>): boolean => {
   const lineId = wireId(line.order_line_id)
   if (lineId === undefined || wireId(line.asset_id) === undefined || !fresh(seen, lineId)) return false
   const quantity = line.quantity
-  if (typeof quantity !== "number" || !Number.isSafeInteger(quantity) || quantity < 1 || quantity > 100_000) return false
+  if (typeof quantity !== "number" || !Number.isSafeInteger(quantity) || quantity < 1 || quantity > MaxQuantity) return false
   const unit = price(line.unit_price)
   const total = price(line.line_price)
   if (unit === undefined || total === undefined || unit * quantity !== total) return false
