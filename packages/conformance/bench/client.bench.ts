@@ -27,7 +27,9 @@ import createClient from "openapi-fetch"
 import { request } from "undici"
 import type { paths } from "./hlconnect-openapi.js"
 
-const ROUNDS = 3
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+/** When set, the server runs with `--cpu-prof` and writes its profile into this directory on exit. */
+const SERVER_PROFILE_DIR = process.env.BENCH_SERVER_PROFILE_DIR
 const LATENCY_REQUESTS = 1500
 /** A latency phase stops early past this, so a busy machine cannot stretch the run. */
 const LATENCY_MAX_MS = 2500
@@ -63,9 +65,10 @@ const startSandboxProcess = async (): Promise<{ readonly url: string; readonly c
     SANDBOX_FULFILMENT_DELAY: "0 millis",
     LOG_LEVEL: "warn"
   }
+  const nodeArgs = [...(SERVER_PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${SERVER_PROFILE_DIR}`]), main]
   const child = hasTaskset
-    ? spawn("taskset", ["-c", "0", process.execPath, main], { env, stdio: ["ignore", "ignore", "inherit"] })
-    : spawn(process.execPath, [main], { env, stdio: ["ignore", "ignore", "inherit"] })
+    ? spawn("taskset", ["-c", "0", process.execPath, ...nodeArgs], { env, stdio: ["ignore", "ignore", "inherit"] })
+    : spawn(process.execPath, nodeArgs, { env, stdio: ["ignore", "ignore", "inherit"] })
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`sandbox exited with ${child.exitCode}`)
