@@ -310,6 +310,7 @@ const report = (title: string, summaries: ReadonlyArray<Summary>) => {
     pad("CPU µs/req", 11),
     pad("srv CPU", 8),
     pad("srv max", 8),
+    pad("srv µs/req", 11),
     pad("×undici req/s", 14),
     pad("×undici p50", 12),
     pad("×undici CPU", 12),
@@ -328,6 +329,7 @@ const report = (title: string, summaries: ReadonlyArray<Summary>) => {
         pad(fixed(s.cpuMicrosPerRequest), 11),
         pad(percent(s.serverCpuShare), 8),
         pad(percent(s.serverCpuShareMax), 8),
+        pad(s.serverCpuShare === undefined ? "n/a" : fixed((s.serverCpuShare * 1_000_000) / s.requestsPerSecond), 11),
         pad(fixed(s.requestsPerSecond / undiciRow.requestsPerSecond, 2), 14),
         pad(fixed(s.p50 / undiciRow.p50, 2), 12),
         pad(fixed(s.cpuMicrosPerRequest / undiciRow.cpuMicrosPerRequest, 2), 12),
@@ -394,6 +396,7 @@ const main = async () => {
     console.log("- openapi-fetch: typed by bench/hlconnect-openapi.d.ts; it parses JSON but does not validate it (by design).")
     console.log("- CPU µs/req: the client's own CPU. srv CPU / srv max: the server's share of one CPU during the throughput")
     console.log(`  windows, median and highest; at ≥ ${fixed(SATURATED * 100)}% the server caps req/s and that table judges nothing.`)
+    console.log("  srv µs/req: the server's CPU per request (median share ÷ req/s).")
     console.log("")
     console.log(`bench took ${fixed((performance.now() - benchStarted) / 1000, 1)} s`)
   } finally {
