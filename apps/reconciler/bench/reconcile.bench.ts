@@ -3,15 +3,16 @@
  *  1. throughput — 10,000 paid orders registered against a sandbox (its own process) that adds a
  *     fixed latency L to every call, at concurrency C: orders/s against the ceiling C/L (≥ 0.9),
  *     for each L in BENCH_LATENCIES_MS (100 and 200 ms), next to what a bare client loop reaches
- *     on this host at the same C and L (C/L assumes the client and the sandbox cost nothing);
+ *     on this host at the same C and L (C/L assumes the client and the sandbox cost nothing), and
+ *     the sandbox's CPU share during each (at ≥ 90 % the sandbox, not the client, is the limit);
  *  2. memory — peak RSS of a child process reconciling 10k vs 100k orders (≤ 1.3×: it streams).
  * Exits 0 regardless; read the PASS/FAIL lines.
  */
-import { freePort } from "@hlconnect/sandbox"
+import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/sandbox"
 import { HlConnect } from "@hlconnect/core"
 import { Store } from "@hlconnect/store"
 import { Effect, Redacted } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -35,27 +36,26 @@ const packageDir = join(here, "..")
 const scratch = mkdtempSync(join(process.platform === "linux" ? "/dev/shm" : tmpdir(), "reconcile-bench-"))
 
 
-const startSandbox = async (L: number): Promise<{ url: string; child: ChildProcess }> => {
-  const port = await freePort()
-  const child = spawn(process.execPath, [join(packageDir, "../../packages/sandbox/dist/main.js")], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SANDBOX_TOKENS: BenchToken,
-      SANDBOX_LATENCY_MS: String(L),
-      SANDBOX_FULFILMENT_DELAY: "0 millis",
-      LOG_LEVEL: "error"
-    },
-    stdio: "ignore"
+/** At or above this share of its CPU the sandbox, not the client, is the limit. */
+const SATURATED = 0.9
+
+/** The sandbox in its own process, pinned to CPU 0 (this process is on CPU 1) when `taskset` exists. */
+const startSandbox = (L: number): Promise<ServerProcess> =>
+  startServerProcess({
+    script: serverScripts.sandbox,
+    cpu: 0,
+    env: { SANDBOX_TOKENS: BenchToken, SANDBOX_LATENCY_MS: String(L), SANDBOX_FULFILMENT_DELAY: "0 millis", LOG_LEVEL: "error" }
   })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 200; i++) {
-    const up = await fetch(`${url}/health/live`).then((r) => r.ok, () => false)
-    if (up) return { url, child }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error("sandbox did not start")
-}
+
+const percent = (share: number | undefined) => (share === undefined ? "n/a" : `${(share * 100).toFixed(0)}%`)
+
+/** Whether the sandbox was the limit during a measurement, in words. */
+const serverVerdict = (share: number | undefined) =>
+  share === undefined
+    ? "sandbox CPU unreadable (no /proc): cannot tell whether it was the limit"
+    : share >= SATURATED
+      ? `sandbox at ${percent(share)} of its CPU: it, not the client, was the limit`
+      : `sandbox at ${percent(share)} of its CPU: not the limit`
 
 const seedStore = (filename: string, n: number, token: string) =>
   Effect.runPromise(seedPaid(n, token).pipe(Effect.provide(Store.layerSqlite({ filename }))))
@@ -96,6 +96,7 @@ const throughputAt = async (L: number) => {
     // What the client + sandbox deliver on this machine with no store and no workflow: a reference
     // for when the host, not the reconciler, is the limit (C/L assumes free CPU).
     const probes = Math.min(N, Math.round((C / (L / 1000)) * 6))
+    const rawServer = cpuMeter(sandbox.child.pid)
     const raw = await Effect.runPromise(
       Effect.gen(function* () {
         const hl = yield* HlConnect
@@ -107,13 +108,16 @@ const throughputAt = async (L: number) => {
         return probes / ((Date.now() - started) / 1000)
       }).pipe(Effect.provide(HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken), maxInFlight: 256 })))
     )
+    const rawServerShare = rawServer.share()
     const db = join(scratch, `throughput-${L}.db`)
     await seedStore(db, N, token.token)
+    const passServer = cpuMeter(sandbox.child.pid)
     const summary = await Effect.runPromise(
       Effect.flatMap(Reconciler, (r) => r.runPass({ dryRun: false, concurrency: C, owner: "bench", batch: 500 })).pipe(
         Effect.provide(benchLayer(db, sandbox.url))
       )
     )
+    const passServerShare = passServer.share()
     const perSecond = summary.examined / (summary.durationMs / 1000)
     const ceiling = C / (L / 1000)
     const ratio = perSecond / ceiling
@@ -122,13 +126,16 @@ const throughputAt = async (L: number) => {
     console.log(
       `  a bare client loop on this host at concurrency ${C}: ${raw.toFixed(0)}/s (${(raw / ceiling).toFixed(2)} of C/L) → reconciler at ${(perSecond / raw).toFixed(2)} of it`
     )
+    console.log(`  server during the bare loop: ${serverVerdict(rawServerShare)}; during the pass: ${serverVerdict(passServerShare)}`)
     console.log(`${ratio >= 0.9 ? "PASS" : "FAIL"} throughput ≥ 0.9 of C/L at L=${L}ms (${ratio.toFixed(2)})`)
   } finally {
-    sandbox.child.kill()
+    sandbox.stop()
   }
 }
 
 const main = async () => {
+  const pinned = pinThisProcess(1)
+  console.log(pinned ? "sandbox pinned to CPU 0, this process to CPU 1" : "unpinned (no taskset)")
   // 1. Throughput, per latency.
   for (const L of latencies) await throughputAt(L)
 
