@@ -1,7 +1,7 @@
 /**
  * `reconcile run --once | --schedule "<cron>" [--dry-run] [--order <n>] [--limit <n>] [--concurrency <n>] [--json]`
  * `reconcile serve` (the service: on `RECONCILE_SCHEDULE`, configured by the environment only)
- * `reconcile report [--run <id>] [--json]`
+ * `reconcile report [--run <id> | --runs <n>] [--json]` (default: the latest run that did work)
  *
  * Exit codes (`run --once`): 0 clean; 2 something needs attention, failed or could not be
  * reconciled; 3 the run was stopped (HL Connect refused our token, wrong environment);
@@ -16,7 +16,7 @@ import { ReconcileRuns, Store } from "@hlconnect/store"
 import { ConfigError, Console, Data, Duration, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
 import { isClean, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
 import { makeOwnerId, ReconcilerConfig } from "./ReconcilerConfig.js"
-import { progressLine, renderRun, renderSummary, runToJson } from "./Report.js"
+import { progressLine, renderRun, renderRunLines, renderSummary, runFieldsToJson, runToJson } from "./Report.js"
 import { parseCron } from "./Schedule.js"
 import * as Scheduled from "./Scheduled.js"
 
@@ -155,13 +155,27 @@ const serve = Command.make("serve", {}, () =>
 const report = Command.make(
   "report",
   {
-    run: Options.text("run").pipe(Options.withDescription("Run id (default: the latest run)"), Options.optional),
+    run: Options.text("run").pipe(Options.withDescription("Run id (default: the latest run that did work)"), Options.optional),
+    runs: Options.integer("runs").pipe(Options.withDescription("List the last N runs, one line each (N ≤ 500)"), Options.optional),
     json: Options.boolean("json").pipe(Options.withDescription("Print as JSON"))
   },
   (args) =>
     Effect.gen(function* () {
       const runs = yield* ReconcileRuns.ReconcileRuns
-      const found = Option.isSome(args.run) ? Option.some(yield* runs.get(args.run.value)) : yield* runs.latest
+      if (Option.isSome(args.runs)) {
+        if (Option.isSome(args.run)) return yield* new InvalidArguments({ message: "--run and --runs exclude each other" })
+        const n = args.runs.value
+        if (!Number.isInteger(n) || n < 1 || n > 500) return yield* new InvalidArguments({ message: "--runs must be an integer between 1 and 500" })
+        const listed = yield* runs.listRuns(n)
+        if (listed.length === 0) {
+          yield* Console.error("no reconcile run recorded yet")
+          return yield* setExitCode(ExitCode.notClean)
+        }
+        return yield* args.json || process.stdout.isTTY !== true
+          ? Console.log(JSON.stringify(listed.map(runFieldsToJson)))
+          : Console.log(renderRunLines(listed))
+      }
+      const found = Option.isSome(args.run) ? Option.some(yield* runs.get(args.run.value)) : yield* runs.latestWithWork
       if (Option.isNone(found)) {
         yield* Console.error("no reconcile run recorded yet")
         return yield* setExitCode(ExitCode.notClean)

@@ -44,6 +44,8 @@ export interface PassCounts {
 
 export interface PassSummary extends PassCounts {
   readonly runId: string
+  /** False for a pass that examined nothing: counted in `reconcile_empty_runs_total`, not stored. */
+  readonly stored: boolean
   readonly status: "completed" | "failed"
   readonly dryRun: boolean
   /** "from→to" per line transition (dry run: "would Register" etc.). */
@@ -308,15 +310,22 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const failure = result._tag === "Left" ? result.left : undefined
         const error = failure?.message
         const status = failure === undefined ? "completed" : "failed"
-        yield* runs.finish({
-          runId: run.runId,
-          status,
-          examined: counts.examined,
-          drifted: counts.drift,
-          repaired: counts.changed,
-          failed: counts.errors + counts.needsAttention + counts.failed,
-          ...(error === undefined ? {} : { error: error.slice(0, 4000) })
-        }).pipe(Effect.catchTags({ NotFound: Effect.die, IllegalTransition: Effect.die }))
+        // A pass that examined nothing is counted, not stored: it would bury the runs that did work.
+        const stored =
+          failure !== undefined || counts.examined > 0 || !(yield* runs.discardEmpty(run.runId).pipe(Effect.catchTag("InvalidInput", Effect.die)))
+        if (stored) {
+          yield* runs.finish({
+            runId: run.runId,
+            status,
+            examined: counts.examined,
+            drifted: counts.drift,
+            repaired: counts.changed,
+            failed: counts.errors + counts.needsAttention + counts.failed,
+            ...(error === undefined ? {} : { error: error.slice(0, 4000) })
+          }).pipe(Effect.catchTags({ NotFound: Effect.die, IllegalTransition: Effect.die }))
+        } else {
+          yield* Metric.increment(Metrics.emptyRuns)
+        }
         yield* Metric.increment(Metric.tagged(Metrics.runs, "status", status))
         if (failure !== undefined) {
           // A halt (401, wrong environment) is the run's result; anything else is the caller's problem.
@@ -326,6 +335,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const endedAt = yield* Clock.currentTimeMillis
         const summary: PassSummary = {
           runId: run.runId,
+          stored,
           status,
           dryRun,
           ...counts,

@@ -14,7 +14,7 @@ const table = (rows: ReadonlyArray<readonly [string, string]>): string => {
 export const renderSummary = (summary: PassSummary): string => {
   const transitions = Object.entries(summary.transitions).sort(([a], [b]) => a.localeCompare(b))
   const rows: Array<readonly [string, string]> = [
-    ["run", summary.runId],
+    ["run", summary.runId + (summary.stored ? "" : " (examined nothing: not stored)")],
     ["status", summary.status + (summary.dryRun ? " (dry run: nothing changed)" : "")],
     ["duration", `${(summary.durationMs / 1000).toFixed(1)} s`],
     ["examined", String(summary.examined)],
@@ -37,7 +37,8 @@ export const progressLine = (counts: { readonly examined: number; readonly chang
 
 const json = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value))
 
-export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>) => ({
+/** A stored run's own fields, without its drift records (`report --runs N`). */
+export const runFieldsToJson = (run: ReconcileRuns.ReconcileRun) => ({
   runId: run.runId,
   status: run.status,
   startedAt: new Date(run.startedAt).toISOString(),
@@ -46,7 +47,21 @@ export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray
   drifted: run.drifted,
   repaired: run.repaired,
   failed: run.failed,
-  error: Option.getOrNull(run.error),
+  error: Option.getOrNull(run.error)
+})
+
+/** One line per run, most recent first: `report --runs N` on a terminal. */
+export const renderRunLines = (runs: ReadonlyArray<ReconcileRuns.ReconcileRun>): string =>
+  runs
+    .map((run) => {
+      const view = runFieldsToJson(run)
+      const error = view.error === null ? "" : `  error: ${view.error}`
+      return `${view.startedAt}  ${view.runId}  ${view.status.padEnd(9)}  examined ${view.examined}, drifted ${view.drifted}, changed ${view.repaired}, problems ${view.failed}${error}`
+    })
+    .join("\n")
+
+export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>) => ({
+  ...runFieldsToJson(run),
   drifts: drifts.map((d) => ({
     orderNumber: d.orderNumber,
     orderLineId: Option.getOrNull(d.orderLineId),

@@ -5,7 +5,8 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Fulfilment } from "@hlconnect/fulfilment"
 import { OrderLines, Outbox, ReconcileRuns } from "@hlconnect/store"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Metric, Option } from "effect"
+import * as Metrics from "../src/Metrics.js"
 import { isClean, type PassOptions, Reconciler } from "../src/Reconciler.js"
 import { engines, forceStates, sqliteEngine, freshOrderNumber, reconcilerEnv, seedPaid, snapshotLines, testPolicy } from "./support/env.js"
 import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
@@ -137,6 +138,30 @@ for (const engine of engines()) {
         assert.strictEqual(after.state, "needs_attention")
         assert.match(Option.getOrElse(after.attentionReason, () => ""), /cannot cancel.*Failed/i)
         assert.strictEqual(summary.needsAttention, 1)
+      }).pipe(Effect.provide(env())))
+
+    it.live("a pass that examined nothing is counted in a metric, not stored; the runs that did work stay listed", () =>
+      Effect.gen(function* () {
+        const runs = yield* ReconcileRuns.ReconcileRuns
+        const line = yield* seedPaid(sandbox)
+        const worked = yield* pass()
+        assert.strictEqual(worked.examined, 1)
+        assert.isTrue(worked.stored)
+        yield* pass()
+        yield* settle(line.orderNumber, "COMPLETED")
+        yield* pass()
+        const emptyBefore = (yield* Metric.value(Metrics.emptyRuns)).count
+        const empty = yield* pass()
+        const emptyAgain = yield* pass()
+        assert.strictEqual(empty.examined, 0)
+        assert.isFalse(empty.stored)
+        assert.strictEqual((yield* Metric.value(Metrics.emptyRuns)).count - emptyBefore, 2)
+        assert.strictEqual((yield* runs.get(emptyAgain.runId).pipe(Effect.flip))._tag, "NotFound")
+        const listed = yield* runs.listRuns(10)
+        assert.strictEqual(listed.length, 3)
+        assert.isTrue(listed.every((run) => run.examined > 0))
+        assert.strictEqual(listed[2]?.runId, worked.runId)
+        assert.deepStrictEqual(Option.map(yield* runs.latestWithWork, (run) => run.runId), Option.some(listed[0]?.runId))
       }).pipe(Effect.provide(env())))
 
     it.live("drift: local completed, remote 404 → recorded and flagged", () =>

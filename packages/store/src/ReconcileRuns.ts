@@ -134,6 +134,21 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         return yield* new IllegalTransition({ entity: "reconcile run", id: req.runId, from: current.status, to: req.status })
       }).pipe(storage)
 
+    /**
+     * Forget a run that examined nothing (still running, no drift recorded): a schedule of a few
+     * seconds would otherwise store thousands of empty runs and bury the ones that did work.
+     * `true` when the run was removed.
+     */
+    const discardEmpty = (runId: string): Effect.Effect<boolean, InvalidInput | StorageError> =>
+      decodeInput(Identifier)(runId).pipe(
+        Effect.flatMap(
+          (id) => sql`DELETE FROM reconcile_runs WHERE run_id = ${id} AND status = 'running'
+            AND NOT EXISTS (SELECT 1 FROM reconcile_drifts WHERE reconcile_drifts.run_id = ${id}) RETURNING run_id`
+        ),
+        Effect.map((rows) => rows.length > 0),
+        storage
+      )
+
     const get = (runId: string): Effect.Effect<ReconcileRun, InvalidInput | NotFound | StorageError> =>
       decodeInput(Identifier)(runId).pipe(Effect.flatMap(find), storage)
 
@@ -159,6 +174,17 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
       storage
     )
 
-    return { start, recordDrift, finish, get, listRuns, driftsOf, latest } as const
+    /**
+     * The latest run that did work: examined something, found drift or failed (runs stored before empty runs
+     * were discarded are skipped).
+     */
+    const latestWithWork: Effect.Effect<Option.Option<ReconcileRun>, StorageError> = sql`SELECT * FROM reconcile_runs
+      WHERE examined > 0 OR drifted > 0 OR status = 'failed' ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
+      Effect.flatMap(decodeRuns),
+      Effect.map((rows) => Option.fromNullable(rows[0])),
+      storage
+    )
+
+    return { start, recordDrift, finish, discardEmpty, get, listRuns, driftsOf, latest, latestWithWork } as const
   })
 }) {}

@@ -990,5 +990,34 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.deepStrictEqual(drifts.map((d) => [d.expected, d.observed]), [["registered", { remote: "completed" }]])
           assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latest, (r) => r.runId), Option.some(run.runId))
         }).pipe(provideStore))
+
+      it.effect("an empty run is discarded, not stored; the report's latest run is one that did work", () =>
+        Effect.gen(function* () {
+          const worked = yield* ReconcileRuns.start
+          yield* ReconcileRuns.finish({ runId: worked.runId, status: "completed", examined: 2, drifted: 0, repaired: 1, failed: 0 })
+          yield* TestClock.adjust(1000)
+          // A run stored empty (before empty runs were discarded) is skipped by latestWithWork.
+          const oldEmpty = yield* ReconcileRuns.start
+          yield* ReconcileRuns.finish({ runId: oldEmpty.runId, status: "completed", examined: 0, drifted: 0, repaired: 0, failed: 0 })
+          yield* TestClock.adjust(1000)
+          const empty = yield* ReconcileRuns.start
+          assert.isTrue(yield* ReconcileRuns.discardEmpty(empty.runId))
+          assert.strictEqual((yield* ReconcileRuns.get(empty.runId).pipe(Effect.flip))._tag, "NotFound")
+          assert.isFalse(yield* ReconcileRuns.discardEmpty(empty.runId))
+          // Finished, or with drift recorded: kept.
+          assert.isFalse(yield* ReconcileRuns.discardEmpty(worked.runId))
+          assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latestWithWork, (r) => r.runId), Option.some(worked.runId))
+          assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latest, (r) => r.runId), Option.some(oldEmpty.runId))
+          const drifted = yield* ReconcileRuns.start
+          yield* ReconcileRuns.recordDrift({ runId: drifted.runId, orderNumber: "6002", expected: 1, observed: 2, action: "none", result: "kept" })
+          assert.isFalse(yield* ReconcileRuns.discardEmpty(drifted.runId))
+          assert.strictEqual((yield* ReconcileRuns.discardEmpty("").pipe(Effect.flip))._tag, "InvalidInput")
+          yield* ReconcileRuns.finish({ runId: drifted.runId, status: "completed", examined: 0, drifted: 1, repaired: 0, failed: 0 })
+          assert.deepStrictEqual(
+            (yield* ReconcileRuns.listRuns(10)).map((r) => r.runId),
+            [drifted.runId, oldEmpty.runId, worked.runId]
+          )
+          assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latestWithWork, (r) => r.runId), Option.some(drifted.runId))
+        }).pipe(provideStore))
     })
   })
