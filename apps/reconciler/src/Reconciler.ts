@@ -25,6 +25,12 @@ export interface PassOptions {
   readonly lease?: Duration.DurationInput
   /** Keep the examined order numbers in the summary (tests, small runs). */
   readonly listOrders?: boolean
+  /**
+   * An audit pass instead of a reconcile of due orders: re-read the orders whose lines all ended
+   * (completed, cancelled, failed) at or after `endedSince`, least recently audited first, at most
+   * `budget` of them (one HL Connect `purchaseInfo` each), and judge them like any order.
+   */
+  readonly audit?: { readonly endedSince: number; readonly budget: number }
   /** Called after each order with the running counts (progress display). */
   readonly onProgress?: (counts: PassCounts) => Effect.Effect<void>
 }
@@ -44,6 +50,7 @@ export interface PassCounts {
 
 export interface PassSummary extends PassCounts {
   readonly runId: string
+  readonly kind: ReconcileRuns.RunKind
   /** False for a pass that examined nothing: counted in `reconcile_empty_runs_total`, not stored. */
   readonly stored: boolean
   readonly status: "completed" | "failed"
@@ -124,7 +131,8 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
     const runPass = (options: PassOptions): Effect.Effect<PassSummary, PassError> =>
       Effect.gen(function* () {
         const startedAt = yield* Clock.currentTimeMillis
-        const run = yield* runs.start
+        const kind: ReconcileRuns.RunKind = options.audit === undefined ? "pass" : "audit"
+        const run = yield* runs.startKind(kind)
         const dryRun = options.dryRun
         const leaseMs = Duration.toMillis(Duration.decode(options.lease ?? Duration.minutes(2)))
         const batch = Math.min(1000, Math.max(1, options.batch ?? 100))
@@ -298,10 +306,27 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
             yield* reconcileOne(order.value.lines, Option.none())
           })
 
+        /** The audit: ended orders, read without a lease (as `--order` does), then sent to the back of the queue. */
+        const auditAll = (audit: NonNullable<PassOptions["audit"]>) =>
+          Effect.gen(function* () {
+            const candidates = yield* lines.listAuditCandidates({ endedSince: audit.endedSince, limit: audit.budget })
+            yield* Effect.forEach(
+              candidates,
+              (orderNumber) =>
+                Effect.gen(function* () {
+                  const order = yield* lines.findOrder(orderNumber)
+                  if (Option.isNone(order)) return
+                  yield* reconcileOne(order.value.lines, Option.none())
+                  if (!dryRun) yield* lines.markAudited(orderNumber)
+                }),
+              { concurrency: options.concurrency, discard: true }
+            )
+          })
+
         const renewer = yield* Effect.fork(
           Effect.repeat(renewHeld, Schedule.spaced(Duration.millis(Math.max(100, leaseMs / 4))))
         )
-        const result = yield* (options.order === undefined ? claimAll : one(options.order)).pipe(
+        const result = yield* (options.order !== undefined ? one(options.order) : options.audit !== undefined ? auditAll(options.audit) : claimAll).pipe(
           Effect.ensuring(Fiber.interrupt(renewer)),
           // Orders claimed but never reached (the pass stopped): give them back now, not at lease expiry.
           Effect.ensuring(Effect.suspend(() => Effect.forEach(Array.from(held.values()), (lease) => release(lease), { discard: true }))),
@@ -335,6 +360,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const endedAt = yield* Clock.currentTimeMillis
         const summary: PassSummary = {
           runId: run.runId,
+          kind,
           stored,
           status,
           dryRun,

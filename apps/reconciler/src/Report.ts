@@ -24,7 +24,7 @@ export const renderSummary = (summary: PassSummary): string => {
     ["failed lines", String(summary.failed)],
     ["errors", String(summary.errors)]
   ]
-  const lines = ["Reconcile run", table(rows)]
+  const lines = [summary.kind === "audit" ? "Audit run" : "Reconcile run", table(rows)]
   if (transitions.length > 0) {
     lines.push(summary.dryRun ? "Would do" : "Transitions", table(transitions.map(([k, n]) => [k, String(n)] as const)))
   }
@@ -40,6 +40,7 @@ const json = (value: unknown): string => (typeof value === "string" ? value : JS
 /** A stored run's own fields, without its drift records (`report --runs N`). */
 export const runFieldsToJson = (run: ReconcileRuns.ReconcileRun) => ({
   runId: run.runId,
+  kind: run.kind,
   status: run.status,
   startedAt: new Date(run.startedAt).toISOString(),
   endedAt: Option.match(run.endedAt, { onNone: () => null, onSome: (t) => new Date(t).toISOString() }),
@@ -56,7 +57,7 @@ export const renderRunLines = (runs: ReadonlyArray<ReconcileRuns.ReconcileRun>):
     .map((run) => {
       const view = runFieldsToJson(run)
       const error = view.error === null ? "" : `  error: ${view.error}`
-      return `${view.startedAt}  ${view.runId}  ${view.status.padEnd(9)}  examined ${view.examined}, drifted ${view.drifted}, changed ${view.repaired}, problems ${view.failed}${error}`
+      return `${view.startedAt}  ${view.runId}  ${view.kind.padEnd(5)}  ${view.status.padEnd(9)}  examined ${view.examined}, drifted ${view.drifted}, changed ${view.repaired}, problems ${view.failed}${error}`
     })
     .join("\n")
 
@@ -76,7 +77,7 @@ export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray
 export const renderRun = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>): string => {
   const view = runToJson(run, drifts)
   const lines = [
-    `Reconcile run ${view.runId}`,
+    `${view.kind === "audit" ? "Audit" : "Reconcile"} run ${view.runId}`,
     table([
       ["status", view.status],
       ["started", view.startedAt],

@@ -130,14 +130,23 @@ describe("reconcile CLI on SQLite", () => {
 
   it.live("serve (= pnpm start): reconciles on RECONCILE_SCHEDULE until SIGTERM, then exits 0; a bad schedule names the variable", () =>
     Effect.gen(function* () {
-      const badSchedule = yield* reconcile(["serve"], { ...sqliteEnv(), RECONCILE_SCHEDULE: "every second" })
+      const badSchedule = yield* reconcile(["serve"], {
+        ...sqliteEnv(),
+        RECONCILE_SCHEDULE: "every second",
+        RECONCILE_AUDIT_SCHEDULE: "hourly",
+        RECONCILE_AUDIT_WINDOW: "a month",
+        RECONCILE_AUDIT_BUDGET: "0"
+      })
       assert.strictEqual(badSchedule.code, 1)
-      assert.match(badSchedule.stderr, /RECONCILE_SCHEDULE/)
+      // Every problem at once.
+      for (const name of ["RECONCILE_SCHEDULE", "RECONCILE_AUDIT_SCHEDULE", "RECONCILE_AUDIT_WINDOW", "RECONCILE_AUDIT_BUDGET"]) {
+        assert.match(badSchedule.stderr, new RegExp(name), name)
+      }
 
       const line = yield* seedPaid(sandbox)
       const child = spawn(process.execPath, [join(packageDir, "dist/main.js"), "serve"], {
         cwd: packageDir,
-        env: { ...sqliteEnv(), RECONCILE_SCHEDULE: "* * * * * *", PORT: "0", LOG_LEVEL: "info" }
+        env: { ...sqliteEnv(), RECONCILE_SCHEDULE: "* * * * * *", RECONCILE_AUDIT_SCHEDULE: "* * * * * *", PORT: "0", LOG_LEVEL: "info" }
       })
       let stderr = ""
       child.stderr.on("data", (c: Buffer) => {
@@ -151,10 +160,15 @@ describe("reconcile CLI on SQLite", () => {
         Effect.flatMap((l) => (l.state === "completed" ? Effect.void : Effect.fail(`still ${l.state}`))),
         Effect.retry(Schedule.spaced(Duration.millis(250)).pipe(Schedule.upTo(Duration.seconds(60))))
       )
+      // The audit, on its own schedule, re-reads the ended order.
+      yield* Effect.suspend(() => (/audit finished/.test(stderr) ? Effect.void : Effect.fail("no audit yet"))).pipe(
+        Effect.retry(Schedule.spaced(Duration.millis(250)).pipe(Schedule.upTo(Duration.seconds(30))))
+      )
       child.kill("SIGTERM")
       const code = yield* Effect.promise(() => exited)
       assert.strictEqual(code, 0, stderr)
       assert.match(stderr, /reconciling on schedule \* \* \* \* \* \*/)
+      assert.match(stderr, /auditing ended orders on schedule \* \* \* \* \* \*/)
     }).pipe(Effect.scoped, Effect.provide(store)), 120_000)
 })
 

@@ -6,8 +6,13 @@ import { boundedText, DbInt, DbJson, DbMillis, decodeInput, decodeRows, encodeJs
 export const RunStatus = Schema.Literal("running", "completed", "failed")
 export type RunStatus = typeof RunStatus.Type
 
+/** `pass`: the scheduled reconcile of due orders; `audit`: the re-read of recently ended orders. */
+export const RunKind = Schema.Literal("pass", "audit")
+export type RunKind = typeof RunKind.Type
+
 export class ReconcileRun extends Schema.Class<ReconcileRun>("ReconcileRun")({
   runId: Schema.String,
+  kind: RunKind,
   startedAt: DbMillis,
   endedAt: Schema.OptionFromNullOr(DbMillis),
   status: RunStatus,
@@ -71,11 +76,12 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         )
       )
 
-    const start: Effect.Effect<ReconcileRun, StorageError> = Effect.gen(function* () {
+    const startKind = (kind: RunKind): Effect.Effect<ReconcileRun, StorageError> => Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const runId = yield* newId
       const rows = yield* sql`INSERT INTO reconcile_runs ${sql.insert({
         runId,
+        kind,
         startedAt: now,
         status: "running",
         examined: 0,
@@ -85,6 +91,9 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
       })} RETURNING *`.pipe(Effect.flatMap(decodeRuns))
       return rows[0] ?? (yield* Effect.dieMessage("INSERT … RETURNING returned no row"))
     }).pipe(storage)
+
+    /** A reconcile pass starts. */
+    const start = startKind("pass")
 
     /** One drift record; call inside `Store.transaction` with the repair it describes. */
     const recordDrift = (input: NewDrift): Effect.Effect<Drift, InvalidInput | NotFound | StorageError> =>
@@ -167,8 +176,9 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         storage
       )
 
+    /** The latest reconcile pass stored (audits aside): when the schedule last ran. */
     const latest: Effect.Effect<Option.Option<ReconcileRun>, StorageError> = sql`SELECT * FROM reconcile_runs
-      ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
+      WHERE kind = 'pass' ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
       Effect.flatMap(decodeRuns),
       Effect.map((rows) => Option.fromNullable(rows[0])),
       storage
@@ -178,13 +188,14 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
      * The latest run that did work: examined something, found drift or failed (runs stored before empty runs
      * were discarded are skipped).
      */
-    const latestWithWork: Effect.Effect<Option.Option<ReconcileRun>, StorageError> = sql`SELECT * FROM reconcile_runs
-      WHERE examined > 0 OR drifted > 0 OR status = 'failed' ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
-      Effect.flatMap(decodeRuns),
-      Effect.map((rows) => Option.fromNullable(rows[0])),
-      storage
-    )
+    const latestWithWork = (kind: RunKind = "pass"): Effect.Effect<Option.Option<ReconcileRun>, StorageError> =>
+      sql`SELECT * FROM reconcile_runs WHERE kind = ${kind} AND (examined > 0 OR drifted > 0 OR status = 'failed')
+        ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
+        Effect.flatMap(decodeRuns),
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        storage
+      )
 
-    return { start, recordDrift, finish, discardEmpty, get, listRuns, driftsOf, latest, latestWithWork } as const
+    return { start, startKind, recordDrift, finish, discardEmpty, get, listRuns, driftsOf, latest, latestWithWork } as const
   })
 }) {}
