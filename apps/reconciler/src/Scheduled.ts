@@ -96,7 +96,8 @@ export const prepare = (
 ): Effect.Effect<Effect.Effect<never>, StorageError, Reconciler | ReconcileRuns.ReconcileRuns> =>
   Effect.gen(function* () {
     const reconciler = yield* Reconciler
-    const latest = yield* ReconcileRuns.ReconcileRuns.pipe(Effect.flatMap((runs) => runs.latest))
+    // Empty passes are not stored as runs: the last start is kept apart.
+    const lastStart = yield* ReconcileRuns.ReconcileRuns.pipe(Effect.flatMap((runs) => runs.lastStartedAt("pass")))
     const owner = options.owner ?? makeOwnerId()
     const concurrency = options.concurrency ?? options.settings.concurrency
     const passOptions: PassOptions = {
@@ -115,7 +116,7 @@ export const prepare = (
     })
     const scheduleOptions = {
       quietTicks: options.quietTicks ?? false,
-      ...Option.match(latest, { onNone: () => ({}), onSome: (run) => ({ lastRunAt: run.startedAt }) })
+      ...Option.match(lastStart, { onNone: () => ({}), onSome: (lastRunAt) => ({ lastRunAt }) })
     }
     const reconcileLoop = Effect.zipRight(
       Effect.logInfo(`reconciling on schedule ${options.schedule.expression}`, { owner, concurrency }),

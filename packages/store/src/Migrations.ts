@@ -203,9 +203,12 @@ const m0007_sealed_subscriber_secrets = ddl([`ALTER TABLE subscriber_secrets ADD
  * within a window: runs carry their kind (`pass` or `audit`), orders when they were last audited
  * (least recently audited first, so a budget per pass still reaches every order), and ended lines
  * are indexed by when they ended (`updated_at`, partial: active lines do not touch it).
+ * A pass that examined nothing is not stored as a run, so when each kind last started is kept on
+ * its own (`reconcile_starts`): the schedule's missed ticks are counted from it.
  */
 const m0008_reconcile_audit = ddl([
   `ALTER TABLE reconcile_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'pass'`,
+  `CREATE TABLE reconcile_starts (kind TEXT PRIMARY KEY, started_at BIGINT NOT NULL)`,
   `ALTER TABLE orders ADD COLUMN audited_at BIGINT`,
   `CREATE INDEX order_lines_ended ON order_lines (updated_at) WHERE state IN ('completed', 'cancelled', 'failed')`
 ])

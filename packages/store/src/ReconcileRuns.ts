@@ -89,8 +89,18 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         repaired: 0,
         failed: 0
       })} RETURNING *`.pipe(Effect.flatMap(decodeRuns))
+      yield* sql`INSERT INTO reconcile_starts (kind, started_at) VALUES (${kind}, ${now})
+        ON CONFLICT (kind) DO UPDATE SET started_at = excluded.started_at`
       return rows[0] ?? (yield* Effect.dieMessage("INSERT … RETURNING returned no row"))
     }).pipe(storage)
+
+    /** When a run of this kind last started, stored or discarded since (the schedule's missed ticks count from it). */
+    const lastStartedAt = (kind: RunKind): Effect.Effect<Option.Option<number>, StorageError> =>
+      sql`SELECT started_at FROM reconcile_starts WHERE kind = ${kind}`.pipe(
+        Effect.flatMap(decodeRows(Schema.Struct({ startedAt: DbMillis }), "reconcile start")),
+        Effect.map((rows) => Option.fromNullable(rows[0]?.startedAt)),
+        storage
+      )
 
     /** A reconcile pass starts. */
     const start = startKind("pass")
@@ -196,6 +206,6 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         storage
       )
 
-    return { start, startKind, recordDrift, finish, discardEmpty, get, listRuns, driftsOf, latest, latestWithWork } as const
+    return { start, startKind, lastStartedAt, recordDrift, finish, discardEmpty, get, listRuns, driftsOf, latest, latestWithWork } as const
   })
 }) {}

@@ -50,7 +50,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6, 7, 8])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
-          for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
+          for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts", "reconcile_starts"]) {
             assert.strictEqual(yield* count(table), 0, table)
           }
         }).pipe(Effect.provide(engine.emptyClient())))
@@ -1039,6 +1039,9 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* TestClock.adjust(1000)
           const empty = yield* ReconcileRuns.start
           assert.isTrue(yield* ReconcileRuns.discardEmpty(empty.runId))
+          // Not stored, but still when the schedule last ran.
+          assert.deepStrictEqual(yield* ReconcileRuns.lastStartedAt("pass"), Option.some(empty.startedAt))
+          assert.isTrue(Option.isNone(yield* ReconcileRuns.lastStartedAt("audit")))
           assert.strictEqual((yield* ReconcileRuns.get(empty.runId).pipe(Effect.flip))._tag, "NotFound")
           assert.isFalse(yield* ReconcileRuns.discardEmpty(empty.runId))
           // Finished, or with drift recorded: kept.
