@@ -69,6 +69,7 @@ const reconcile = (args: ReadonlyArray<string>, env: Record<string, string>) =>
 /** The summary / report a command printed (the fields the tests read). */
 interface Printed {
   readonly runId?: string
+  readonly kind?: string
   readonly status?: string
   readonly examined?: number
   readonly needsAttention?: number
@@ -120,6 +121,15 @@ describe("reconcile CLI on SQLite", () => {
       assert.strictEqual(listed.code, 0, listed.stderr)
       const runs: ReadonlyArray<Printed> = JSON.parse(listed.stdout.trim())
       assert.deepStrictEqual(runs.map((r) => [r.status, r.examined]), [["failed", 0], ["completed", 3], ["completed", 2]])
+      // One audit pass by hand: the two completed orders are re-read (nothing drifted at the sandbox).
+      const audit = yield* reconcile(["run", "--once", "--audit", "--json"], sqliteEnv())
+      assert.strictEqual(audit.code, 0, audit.stderr)
+      assert.strictEqual(lastJson(audit).kind, "audit")
+      assert.strictEqual(lastJson(audit).examined, 2)
+      const auditReport = yield* reconcile(["report", "--audit", "--json"], sqliteEnv())
+      assert.strictEqual(auditReport.code, 0, auditReport.stderr)
+      assert.strictEqual(lastJson(auditReport).runId, lastJson(audit).runId)
+      assert.strictEqual(lastJson(auditReport).kind, "audit")
       const badRuns = yield* reconcile(["report", "--runs", "0"], sqliteEnv())
       assert.strictEqual(badRuns.code, 1)
       assert.match(badRuns.stderr, /--runs must be an integer between 1 and 500/)
