@@ -39,11 +39,17 @@ export const locate = (configured: Option.Option<string>): Option.Option<string>
   }
 }
 
-/** Yoga's GraphiQL page, with its assets served from `assetsPath` when `local`. */
+/**
+ * Yoga's GraphiQL page, with its assets served from `assetsPath` when `local`. Yoga's GraphiQL
+ * component opens on its `query` prop (else its own welcome comment) and never reads
+ * `defaultQuery`: the default document is passed on as `query` too.
+ */
 export const render =
   (local: boolean) =>
   (options: GraphiQLOptions): string => {
-    const html = renderGraphiQL(options)
+    const props: GraphiQLOptions & { readonly query?: string } =
+      options.defaultQuery === undefined ? options : { ...options, query: options.defaultQuery }
+    const html = renderGraphiQL(props)
     return local ? html.replace(cdnBase, `${assetsPath}/`).replace(remoteFavicon, "href=data:,") : html
   }
 

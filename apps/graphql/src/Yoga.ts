@@ -52,15 +52,44 @@ const disableIntrospection: Plugin = {
   }
 }
 
-const defaultQuery = `# Every request needs an API key: set it under "Headers" below, e.g.
-# { "Authorization": "Bearer <key>" }
-query Health {
-  health {
-    ok
-    components { name ok detail }
+/**
+ * What GraphiQL opens on: example operations for this API (a catalog page, an order, a validate
+ * mutation) and where the key comes from. The key itself never goes into the page: the Headers
+ * tab holds `headerPlaceholder` until the user pastes theirs.
+ */
+export const defaultQuery = `# HL Connect GraphQL: every request needs your API key in the Headers tab below, in place of the placeholder.
+# The key: under the launcher (npm start) "graphqlApiKey" in .data/launcher.json; an app alone: one of GRAPHQL_API_KEYS.
+# Run an operation with the ▶ button (it asks which).
+
+# A page of HL Connect's catalog; pass pageInfo.endCursor as "after" for the next one.
+query CatalogPage {
+  assets(first: 5) {
+    nodes { assetId title }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+
+# One order as stored here, with HL Connect's live answer (npm run demo prints an order number).
+query Order {
+  order(orderNumber: "1") {
+    orderNumber
+    drifted
+    lines { orderLineId state }
+  }
+}
+
+# May this purchase go ahead? Ask before payment.
+mutation Validate {
+  validatePurchase(input: { assetId: 4000, customerIp: "192.0.2.10", quantity: 1 }) {
+    __typename
+    ... on ValidationToken { token expiresAt }
+    ... on Problem { message }
   }
 }
 `
+
+/** The Headers tab's initial content: a placeholder, never a real key. */
+export const headerPlaceholder = JSON.stringify({ Authorization: "Bearer <your GraphQL API key>" }, null, 2)
 
 /**
  * CORS for the allow-listed origins only, and never with credentials: the API key is a header,
@@ -116,7 +145,9 @@ export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaO
       }
     },
     cors: corsOf(settings.corsOrigins),
-    graphiql: settings.graphiql ? { title: "HL Connect GraphQL", defaultQuery } : false,
+    graphiql: settings.graphiql
+      ? { title: "HL Connect GraphQL", defaultQuery, headers: headerPlaceholder, defaultHeaders: headerPlaceholder }
+      : false,
     renderGraphiQL: GraphiqlAssets.render(localGraphiqlAssets),
     plugins
   })

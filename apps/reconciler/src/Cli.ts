@@ -1,7 +1,8 @@
 /**
  * `reconcile run --once | --schedule "<cron>" [--dry-run] [--order <n>] [--limit <n>] [--concurrency <n>] [--json]`
  * `reconcile serve` (the service: on `RECONCILE_SCHEDULE`, configured by the environment only)
- * `reconcile report [--run <id>] [--json]`
+ * `reconcile run --once --audit [--dry-run] [--json]` (one audit pass over recently ended orders)
+ * `reconcile report [--run <id> | --runs <n> | --audit] [--json]` (default: the latest run that did work)
  *
  * Exit codes (`run --once`): 0 clean; 2 something needs attention, failed or could not be
  * reconciled; 3 the run was stopped (HL Connect refused our token, wrong environment);
@@ -13,10 +14,10 @@ import { HlConnect } from "@hlconnect/core"
 import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
 import { Health, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes, ServiceConfig } from "@hlconnect/service"
 import { ReconcileRuns, Store } from "@hlconnect/store"
-import { ConfigError, Console, Data, Duration, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
+import { Clock, ConfigError, Console, Data, Duration, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
 import { isClean, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
 import { makeOwnerId, ReconcilerConfig } from "./ReconcilerConfig.js"
-import { progressLine, renderRun, renderSummary, runToJson } from "./Report.js"
+import { progressLine, renderRun, renderRunLines, renderSummary, runFieldsToJson, runToJson } from "./Report.js"
 import { parseCron } from "./Schedule.js"
 import * as Scheduled from "./Scheduled.js"
 
@@ -92,14 +93,22 @@ const run = Command.make(
     limit: Options.integer("limit").pipe(Options.withDescription("At most this many orders per pass"), Options.optional),
     concurrency: Options.integer("concurrency").pipe(Options.withDescription("Orders at once (default RECONCILE_CONCURRENCY)"), Options.optional),
     json: Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON")),
-    listOrders: Options.boolean("list-orders").pipe(Options.withDescription("Include the examined order numbers in the JSON summary"))
+    listOrders: Options.boolean("list-orders").pipe(Options.withDescription("Include the examined order numbers in the JSON summary")),
+    audit: Options.boolean("audit").pipe(
+      Options.withDescription("With --once: an audit pass (orders ended within RECONCILE_AUDIT_WINDOW, at most RECONCILE_AUDIT_BUDGET)")
+    )
   },
   (args) =>
     Effect.gen(function* () {
       if (args.once && Option.isSome(args.schedule)) {
         return yield* new InvalidArguments({ message: "--once and --schedule exclude each other" })
       }
+      if (args.audit && (!args.once || Option.isSome(args.order))) {
+        return yield* new InvalidArguments({ message: "--audit goes with --once and without --order" })
+      }
       const settings = yield* loadConfig(ReconcilerConfig)
+      const audit = args.audit ? Option.some(yield* loadConfig(Scheduled.AuditConfig)) : Option.none()
+      const startedAt = yield* Clock.currentTimeMillis
       const policy = yield* loadConfig(FulfilmentConfig)
       const limit = yield* positive("limit", args.limit)
       const concurrency = (yield* positive("concurrency", args.concurrency)) ?? settings.concurrency
@@ -116,7 +125,8 @@ const run = Command.make(
         listOrders: args.listOrders,
         ...(Option.isSome(args.order) ? { order: args.order.value } : {}),
         ...(limit === undefined ? {} : { limit }),
-        ...(onProgress === undefined ? {} : { onProgress })
+        ...(onProgress === undefined ? {} : { onProgress }),
+        ...Option.match(audit, { onNone: () => ({}), onSome: (a) => ({ audit: Scheduled.auditPassOptions(a, startedAt) }) })
       })
 
       const program = Effect.gen(function* () {
@@ -142,26 +152,41 @@ const run = Command.make(
 
 const serve = Command.make("serve", {}, () =>
   Effect.gen(function* () {
-    const { policy, schedule, settings } = yield* loadConfig(Scheduled.ScheduledConfig())
-    const program = Effect.flatMap(Scheduled.prepare({ schedule, settings }), (loop) => Effect.provide(loop, opsLayer))
+    const { audit, policy, schedule, settings } = yield* loadConfig(Scheduled.ScheduledConfig())
+    const program = Effect.flatMap(Scheduled.prepare({ schedule, settings, audit }), (loop) => Effect.provide(loop, opsLayer))
     return yield* Effect.provide(program, appLayer(policy))
   })
 ).pipe(
   Command.withDescription(
-    `Reconcile on RECONCILE_SCHEDULE (default "${Scheduled.defaultSchedule}") until stopped; /health/*, /metrics on PORT (4030)`
+    `Reconcile on RECONCILE_SCHEDULE (default "${Scheduled.defaultSchedule}") and audit ended orders on RECONCILE_AUDIT_SCHEDULE (default "${Scheduled.defaultAuditSchedule}") until stopped; /health/*, /metrics on PORT (4030)`
   )
 )
 
 const report = Command.make(
   "report",
   {
-    run: Options.text("run").pipe(Options.withDescription("Run id (default: the latest run)"), Options.optional),
+    run: Options.text("run").pipe(Options.withDescription("Run id (default: the latest run that did work)"), Options.optional),
+    runs: Options.integer("runs").pipe(Options.withDescription("List the last N runs, one line each (N ≤ 500)"), Options.optional),
+    audit: Options.boolean("audit").pipe(Options.withDescription("The latest audit pass that did work (RECONCILE_AUDIT_SCHEDULE)")),
     json: Options.boolean("json").pipe(Options.withDescription("Print as JSON"))
   },
   (args) =>
     Effect.gen(function* () {
       const runs = yield* ReconcileRuns.ReconcileRuns
-      const found = Option.isSome(args.run) ? Option.some(yield* runs.get(args.run.value)) : yield* runs.latest
+      if (Option.isSome(args.runs)) {
+        if (Option.isSome(args.run) || args.audit) return yield* new InvalidArguments({ message: "--runs excludes --run and --audit" })
+        const n = args.runs.value
+        if (!Number.isInteger(n) || n < 1 || n > 500) return yield* new InvalidArguments({ message: "--runs must be an integer between 1 and 500" })
+        const listed = yield* runs.listRuns(n)
+        if (listed.length === 0) {
+          yield* Console.error("no reconcile run recorded yet")
+          return yield* setExitCode(ExitCode.notClean)
+        }
+        return yield* args.json || process.stdout.isTTY !== true
+          ? Console.log(JSON.stringify(listed.map(runFieldsToJson)))
+          : Console.log(renderRunLines(listed))
+      }
+      const found = Option.isSome(args.run) ? Option.some(yield* runs.get(args.run.value)) : yield* runs.latestWithWork(args.audit ? "audit" : "pass")
       if (Option.isNone(found)) {
         yield* Console.error("no reconcile run recorded yet")
         return yield* setExitCode(ExitCode.notClean)

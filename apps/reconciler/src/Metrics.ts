@@ -12,3 +12,6 @@ export const skippedRuns = Metric.counter("reconcile_skipped_runs_total", {
 export const missedTicks = Metric.counter("reconcile_missed_ticks_total", {
   description: "Schedule ticks missed (downtime, long runs); caught up with one run"
 })
+export const emptyRuns = Metric.counter("reconcile_empty_runs_total", {
+  description: "Passes that examined nothing: counted here, not stored as runs"
+})

@@ -25,6 +25,12 @@ export interface PassOptions {
   readonly lease?: Duration.DurationInput
   /** Keep the examined order numbers in the summary (tests, small runs). */
   readonly listOrders?: boolean
+  /**
+   * An audit pass instead of a reconcile of due orders: re-read the orders whose lines all ended
+   * (completed, cancelled, failed) at or after `endedSince`, least recently audited first, at most
+   * `budget` of them (one HL Connect `purchaseInfo` each), and judge them like any order.
+   */
+  readonly audit?: { readonly endedSince: number; readonly budget: number }
   /** Called after each order with the running counts (progress display). */
   readonly onProgress?: (counts: PassCounts) => Effect.Effect<void>
 }
@@ -44,6 +50,9 @@ export interface PassCounts {
 
 export interface PassSummary extends PassCounts {
   readonly runId: string
+  readonly kind: ReconcileRuns.RunKind
+  /** False for a pass that examined nothing: counted in `reconcile_empty_runs_total`, not stored. */
+  readonly stored: boolean
   readonly status: "completed" | "failed"
   readonly dryRun: boolean
   /** "from→to" per line transition (dry run: "would Register" etc.). */
@@ -122,7 +131,8 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
     const runPass = (options: PassOptions): Effect.Effect<PassSummary, PassError> =>
       Effect.gen(function* () {
         const startedAt = yield* Clock.currentTimeMillis
-        const run = yield* runs.start
+        const kind: ReconcileRuns.RunKind = options.audit === undefined ? "pass" : "audit"
+        const run = yield* runs.startKind(kind)
         const dryRun = options.dryRun
         const leaseMs = Duration.toMillis(Duration.decode(options.lease ?? Duration.minutes(2)))
         const batch = Math.min(1000, Math.max(1, options.batch ?? 100))
@@ -296,10 +306,27 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
             yield* reconcileOne(order.value.lines, Option.none())
           })
 
+        /** The audit: ended orders, read without a lease (as `--order` does), then sent to the back of the queue. */
+        const auditAll = (audit: NonNullable<PassOptions["audit"]>) =>
+          Effect.gen(function* () {
+            const candidates = yield* lines.listAuditCandidates({ endedSince: audit.endedSince, limit: audit.budget })
+            yield* Effect.forEach(
+              candidates,
+              (orderNumber) =>
+                Effect.gen(function* () {
+                  const order = yield* lines.findOrder(orderNumber)
+                  if (Option.isNone(order)) return
+                  yield* reconcileOne(order.value.lines, Option.none())
+                  if (!dryRun) yield* lines.markAudited(orderNumber)
+                }),
+              { concurrency: options.concurrency, discard: true }
+            )
+          })
+
         const renewer = yield* Effect.fork(
           Effect.repeat(renewHeld, Schedule.spaced(Duration.millis(Math.max(100, leaseMs / 4))))
         )
-        const result = yield* (options.order === undefined ? claimAll : one(options.order)).pipe(
+        const result = yield* (options.order !== undefined ? one(options.order) : options.audit !== undefined ? auditAll(options.audit) : claimAll).pipe(
           Effect.ensuring(Fiber.interrupt(renewer)),
           // Orders claimed but never reached (the pass stopped): give them back now, not at lease expiry.
           Effect.ensuring(Effect.suspend(() => Effect.forEach(Array.from(held.values()), (lease) => release(lease), { discard: true }))),
@@ -308,15 +335,22 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const failure = result._tag === "Left" ? result.left : undefined
         const error = failure?.message
         const status = failure === undefined ? "completed" : "failed"
-        yield* runs.finish({
-          runId: run.runId,
-          status,
-          examined: counts.examined,
-          drifted: counts.drift,
-          repaired: counts.changed,
-          failed: counts.errors + counts.needsAttention + counts.failed,
-          ...(error === undefined ? {} : { error: error.slice(0, 4000) })
-        }).pipe(Effect.catchTags({ NotFound: Effect.die, IllegalTransition: Effect.die }))
+        // A pass that examined nothing is counted, not stored: it would bury the runs that did work.
+        const stored =
+          failure !== undefined || counts.examined > 0 || !(yield* runs.discardEmpty(run.runId).pipe(Effect.catchTag("InvalidInput", Effect.die)))
+        if (stored) {
+          yield* runs.finish({
+            runId: run.runId,
+            status,
+            examined: counts.examined,
+            drifted: counts.drift,
+            repaired: counts.changed,
+            failed: counts.errors + counts.needsAttention + counts.failed,
+            ...(error === undefined ? {} : { error: error.slice(0, 4000) })
+          }).pipe(Effect.catchTags({ NotFound: Effect.die, IllegalTransition: Effect.die }))
+        } else {
+          yield* Metric.increment(Metrics.emptyRuns)
+        }
         yield* Metric.increment(Metric.tagged(Metrics.runs, "status", status))
         if (failure !== undefined) {
           // A halt (401, wrong environment) is the run's result; anything else is the caller's problem.
@@ -326,6 +360,8 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const endedAt = yield* Clock.currentTimeMillis
         const summary: PassSummary = {
           runId: run.runId,
+          kind,
+          stored,
           status,
           dryRun,
           ...counts,

@@ -14,7 +14,7 @@ const table = (rows: ReadonlyArray<readonly [string, string]>): string => {
 export const renderSummary = (summary: PassSummary): string => {
   const transitions = Object.entries(summary.transitions).sort(([a], [b]) => a.localeCompare(b))
   const rows: Array<readonly [string, string]> = [
-    ["run", summary.runId],
+    ["run", summary.runId + (summary.stored ? "" : " (examined nothing: not stored)")],
     ["status", summary.status + (summary.dryRun ? " (dry run: nothing changed)" : "")],
     ["duration", `${(summary.durationMs / 1000).toFixed(1)} s`],
     ["examined", String(summary.examined)],
@@ -24,7 +24,7 @@ export const renderSummary = (summary: PassSummary): string => {
     ["failed lines", String(summary.failed)],
     ["errors", String(summary.errors)]
   ]
-  const lines = ["Reconcile run", table(rows)]
+  const lines = [summary.kind === "audit" ? "Audit run" : "Reconcile run", table(rows)]
   if (transitions.length > 0) {
     lines.push(summary.dryRun ? "Would do" : "Transitions", table(transitions.map(([k, n]) => [k, String(n)] as const)))
   }
@@ -37,8 +37,10 @@ export const progressLine = (counts: { readonly examined: number; readonly chang
 
 const json = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value))
 
-export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>) => ({
+/** A stored run's own fields, without its drift records (`report --runs N`). */
+export const runFieldsToJson = (run: ReconcileRuns.ReconcileRun) => ({
   runId: run.runId,
+  kind: run.kind,
   status: run.status,
   startedAt: new Date(run.startedAt).toISOString(),
   endedAt: Option.match(run.endedAt, { onNone: () => null, onSome: (t) => new Date(t).toISOString() }),
@@ -46,7 +48,21 @@ export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray
   drifted: run.drifted,
   repaired: run.repaired,
   failed: run.failed,
-  error: Option.getOrNull(run.error),
+  error: Option.getOrNull(run.error)
+})
+
+/** One line per run, most recent first: `report --runs N` on a terminal. */
+export const renderRunLines = (runs: ReadonlyArray<ReconcileRuns.ReconcileRun>): string =>
+  runs
+    .map((run) => {
+      const view = runFieldsToJson(run)
+      const error = view.error === null ? "" : `  error: ${view.error}`
+      return `${view.startedAt}  ${view.runId}  ${view.kind.padEnd(5)}  ${view.status.padEnd(9)}  examined ${view.examined}, drifted ${view.drifted}, changed ${view.repaired}, problems ${view.failed}${error}`
+    })
+    .join("\n")
+
+export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>) => ({
+  ...runFieldsToJson(run),
   drifts: drifts.map((d) => ({
     orderNumber: d.orderNumber,
     orderLineId: Option.getOrNull(d.orderLineId),
@@ -61,7 +77,7 @@ export const runToJson = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray
 export const renderRun = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray<ReconcileRuns.Drift>): string => {
   const view = runToJson(run, drifts)
   const lines = [
-    `Reconcile run ${view.runId}`,
+    `${view.kind === "audit" ? "Audit" : "Reconcile"} run ${view.runId}`,
     table([
       ["status", view.status],
       ["started", view.startedAt],

@@ -69,6 +69,7 @@ const reconcile = (args: ReadonlyArray<string>, env: Record<string, string>) =>
 /** The summary / report a command printed (the fields the tests read). */
 interface Printed {
   readonly runId?: string
+  readonly kind?: string
   readonly status?: string
   readonly examined?: number
   readonly needsAttention?: number
@@ -116,6 +117,22 @@ describe("reconcile CLI on SQLite", () => {
       const report = yield* reconcile(["report", "--json"], sqliteEnv())
       assert.strictEqual(report.code, 0, report.stderr)
       assert.strictEqual(lastJson(report).status, "failed")
+      const listed = yield* reconcile(["report", "--runs", "10", "--json"], sqliteEnv())
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      const runs: ReadonlyArray<Printed> = JSON.parse(listed.stdout.trim())
+      assert.deepStrictEqual(runs.map((r) => [r.status, r.examined]), [["failed", 0], ["completed", 3], ["completed", 2]])
+      // One audit pass by hand: the two completed orders are re-read (nothing drifted at the sandbox).
+      const audit = yield* reconcile(["run", "--once", "--audit", "--json"], sqliteEnv())
+      assert.strictEqual(audit.code, 0, audit.stderr)
+      assert.strictEqual(lastJson(audit).kind, "audit")
+      assert.strictEqual(lastJson(audit).examined, 2)
+      const auditReport = yield* reconcile(["report", "--audit", "--json"], sqliteEnv())
+      assert.strictEqual(auditReport.code, 0, auditReport.stderr)
+      assert.strictEqual(lastJson(auditReport).runId, lastJson(audit).runId)
+      assert.strictEqual(lastJson(auditReport).kind, "audit")
+      const badRuns = yield* reconcile(["report", "--runs", "0"], sqliteEnv())
+      assert.strictEqual(badRuns.code, 1)
+      assert.match(badRuns.stderr, /--runs must be an integer between 1 and 500/)
       const badConfig = yield* reconcile(["run", "--once"], { ...sqliteEnv(), RECONCILE_CONCURRENCY: "zero" })
       assert.strictEqual(badConfig.code, 1)
       assert.match(badConfig.stderr, /RECONCILE_CONCURRENCY/)
@@ -123,14 +140,23 @@ describe("reconcile CLI on SQLite", () => {
 
   it.live("serve (= pnpm start): reconciles on RECONCILE_SCHEDULE until SIGTERM, then exits 0; a bad schedule names the variable", () =>
     Effect.gen(function* () {
-      const badSchedule = yield* reconcile(["serve"], { ...sqliteEnv(), RECONCILE_SCHEDULE: "every second" })
+      const badSchedule = yield* reconcile(["serve"], {
+        ...sqliteEnv(),
+        RECONCILE_SCHEDULE: "every second",
+        RECONCILE_AUDIT_SCHEDULE: "hourly",
+        RECONCILE_AUDIT_WINDOW: "a month",
+        RECONCILE_AUDIT_BUDGET: "0"
+      })
       assert.strictEqual(badSchedule.code, 1)
-      assert.match(badSchedule.stderr, /RECONCILE_SCHEDULE/)
+      // Every problem at once.
+      for (const name of ["RECONCILE_SCHEDULE", "RECONCILE_AUDIT_SCHEDULE", "RECONCILE_AUDIT_WINDOW", "RECONCILE_AUDIT_BUDGET"]) {
+        assert.match(badSchedule.stderr, new RegExp(name), name)
+      }
 
       const line = yield* seedPaid(sandbox)
       const child = spawn(process.execPath, [join(packageDir, "dist/main.js"), "serve"], {
         cwd: packageDir,
-        env: { ...sqliteEnv(), RECONCILE_SCHEDULE: "* * * * * *", PORT: "0", LOG_LEVEL: "info" }
+        env: { ...sqliteEnv(), RECONCILE_SCHEDULE: "* * * * * *", RECONCILE_AUDIT_SCHEDULE: "* * * * * *", PORT: "0", LOG_LEVEL: "info" }
       })
       let stderr = ""
       child.stderr.on("data", (c: Buffer) => {
@@ -144,10 +170,15 @@ describe("reconcile CLI on SQLite", () => {
         Effect.flatMap((l) => (l.state === "completed" ? Effect.void : Effect.fail(`still ${l.state}`))),
         Effect.retry(Schedule.spaced(Duration.millis(250)).pipe(Schedule.upTo(Duration.seconds(60))))
       )
+      // The audit, on its own schedule, re-reads the ended order.
+      yield* Effect.suspend(() => (/audit finished/.test(stderr) ? Effect.void : Effect.fail("no audit yet"))).pipe(
+        Effect.retry(Schedule.spaced(Duration.millis(250)).pipe(Schedule.upTo(Duration.seconds(30))))
+      )
       child.kill("SIGTERM")
       const code = yield* Effect.promise(() => exited)
       assert.strictEqual(code, 0, stderr)
       assert.match(stderr, /reconciling on schedule \* \* \* \* \* \*/)
+      assert.match(stderr, /auditing ended orders on schedule \* \* \* \* \* \*/)
     }).pipe(Effect.scoped, Effect.provide(store)), 120_000)
 })
 

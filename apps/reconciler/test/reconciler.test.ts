@@ -5,7 +5,8 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Fulfilment } from "@hlconnect/fulfilment"
 import { OrderLines, Outbox, ReconcileRuns } from "@hlconnect/store"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Metric, Option } from "effect"
+import * as Metrics from "../src/Metrics.js"
 import { isClean, type PassOptions, Reconciler } from "../src/Reconciler.js"
 import { engines, forceStates, sqliteEngine, freshOrderNumber, reconcilerEnv, seedPaid, snapshotLines, testPolicy } from "./support/env.js"
 import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
@@ -137,6 +138,79 @@ for (const engine of engines()) {
         assert.strictEqual(after.state, "needs_attention")
         assert.match(Option.getOrElse(after.attentionReason, () => ""), /cannot cancel.*Failed/i)
         assert.strictEqual(summary.needsAttention, 1)
+      }).pipe(Effect.provide(env())))
+
+    it.live("a pass that examined nothing is counted in a metric, not stored; the runs that did work stay listed", () =>
+      Effect.gen(function* () {
+        const runs = yield* ReconcileRuns.ReconcileRuns
+        const line = yield* seedPaid(sandbox)
+        const worked = yield* pass()
+        assert.strictEqual(worked.examined, 1)
+        assert.isTrue(worked.stored)
+        yield* pass()
+        yield* settle(line.orderNumber, "COMPLETED")
+        yield* pass()
+        const emptyBefore = (yield* Metric.value(Metrics.emptyRuns)).count
+        const empty = yield* pass()
+        const emptyAgain = yield* pass()
+        assert.strictEqual(empty.examined, 0)
+        assert.isFalse(empty.stored)
+        assert.strictEqual((yield* Metric.value(Metrics.emptyRuns)).count - emptyBefore, 2)
+        assert.strictEqual((yield* runs.get(emptyAgain.runId).pipe(Effect.flip))._tag, "NotFound")
+        const listed = yield* runs.listRuns(10)
+        assert.strictEqual(listed.length, 3)
+        assert.isTrue(listed.every((run) => run.examined > 0))
+        assert.strictEqual(listed[2]?.runId, worked.runId)
+        assert.deepStrictEqual(Option.map(yield* runs.latestWithWork(), (run) => run.runId), Option.some(listed[0]?.runId))
+      }).pipe(Effect.provide(env())))
+
+    it.live("audit: a line completed here, then cancelled at HL Connect, is found by the audit pass, not by the scheduled pass", () =>
+      Effect.gen(function* () {
+        const runs = yield* ReconcileRuns.ReconcileRuns
+        const complete = (n: string) =>
+          Effect.gen(function* () {
+            yield* pass({ order: n })
+            yield* pass({ order: n })
+            yield* settle(n, "COMPLETED")
+            yield* pass({ order: n })
+            assert.strictEqual((yield* lineOf(n)).state, "completed")
+          })
+        const line = yield* seedPaid(sandbox)
+        const n = line.orderNumber
+        yield* complete(n)
+        const other = (yield* seedPaid(sandbox)).orderNumber
+        yield* complete(other)
+        // --order works outside the lease schedule: the orders are due once more, then never again.
+        yield* pass()
+        // HL Connect's support cancels the line after it completed.
+        yield* settle(n, "CANCELLED")
+
+        const scheduled = yield* pass()
+        assert.strictEqual(scheduled.examined, 0, "the scheduled pass does not re-read ended lines")
+        assert.strictEqual((yield* lineOf(n)).state, "completed")
+
+        const audit = yield* pass({ audit: { endedSince: 0, budget: 10 } })
+        assert.strictEqual(audit.kind, "audit")
+        assert.strictEqual(audit.examined, 2)
+        assert.strictEqual(audit.drift, 1)
+        assert.strictEqual(audit.needsAttention, 1)
+        assert.deepStrictEqual(audit.transitions, { "completed→needs_attention": 1 })
+        assert.strictEqual((yield* lineOf(n)).state, "needs_attention")
+        assert.strictEqual((yield* lineOf(other)).state, "completed")
+        assert.deepStrictEqual(yield* eventsOf(n), ["order.completed", "order.needs_attention"])
+        const drifts = yield* runs.driftsOf(audit.runId)
+        assert.deepStrictEqual(drifts.map((d) => [d.orderNumber, d.expected, d.observed]), [[n, "COMPLETED", "CANCELLED"]])
+        const stored = yield* runs.latestWithWork("audit")
+        assert.deepStrictEqual(Option.map(stored, (r): ReadonlyArray<string | number> => [r.runId, r.kind, r.drifted]), Option.some([audit.runId, "audit", 1]))
+
+        // The budget bounds a pass; the order audited least recently goes first.
+        const bounded = yield* pass({ audit: { endedSince: 0, budget: 1 } })
+        assert.strictEqual(bounded.examined, 1)
+        assert.strictEqual(bounded.drift, 0)
+        // Lines ended before the window are not read.
+        const outside = yield* pass({ audit: { endedSince: Date.now() + 60_000, budget: 10 } })
+        assert.strictEqual(outside.examined, 0)
+        assert.isFalse(outside.stored)
       }).pipe(Effect.provide(env())))
 
     it.live("drift: local completed, remote 404 → recorded and flagged", () =>

@@ -198,6 +198,21 @@ const m0006_retention_indexes = ddl([
  */
 const m0007_sealed_subscriber_secrets = ddl([`ALTER TABLE subscriber_secrets ADD COLUMN key_id TEXT`])
 
+/**
+ * The reconciler's audit pass re-reads orders whose lines all ended (completed, cancelled, failed)
+ * within a window: runs carry their kind (`pass` or `audit`), orders when they were last audited
+ * (least recently audited first, so a budget per pass still reaches every order), and ended lines
+ * are indexed by when they ended (`updated_at`, partial: active lines do not touch it).
+ * A pass that examined nothing is not stored as a run, so when each kind last started is kept on
+ * its own (`reconcile_starts`): the schedule's missed ticks are counted from it.
+ */
+const m0008_reconcile_audit = ddl([
+  `ALTER TABLE reconcile_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'pass'`,
+  `CREATE TABLE reconcile_starts (kind TEXT PRIMARY KEY, started_at BIGINT NOT NULL)`,
+  `ALTER TABLE orders ADD COLUMN audited_at BIGINT`,
+  `CREATE INDEX order_lines_ended ON order_lines (updated_at) WHERE state IN ('completed', 'cancelled', 'failed')`
+])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
@@ -206,10 +221,11 @@ export const all = {
   "0004_subscriber_secrets_and_health": m0004_subscriber_secrets_and_health,
   "0005_subscriber_seed_key": m0005_subscriber_seed_key,
   "0006_retention_indexes": m0006_retention_indexes,
-  "0007_sealed_subscriber_secrets": m0007_sealed_subscriber_secrets
+  "0007_sealed_subscriber_secrets": m0007_sealed_subscriber_secrets,
+  "0008_reconcile_audit": m0008_reconcile_audit
 } as const
 
-export const latestVersion = 7
+export const latestVersion = 8
 
 export const migrationsTable = "store_migrations"
 

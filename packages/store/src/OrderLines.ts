@@ -186,6 +186,13 @@ export type ReplaceTokenRequest = typeof ReplaceTokenRequest.Type
 /** Only a line not yet sent to HL Connect may take a new token. */
 export const tokenReplaceableStates: ReadonlyArray<OrderLineState> = ["paid", "needs_attention"]
 
+export const AuditCandidatesRequest = Schema.Struct({
+  /** Epoch ms: orders whose last line ended at or after this. */
+  endedSince: NonNegativeInt,
+  limit: Schema.Int.pipe(Schema.between(1, 100_000))
+})
+export type AuditCandidatesRequest = typeof AuditCandidatesRequest.Type
+
 export const ListByStateRequest = Schema.Struct({
   state: OrderLineState,
   limit: Schema.Int.pipe(Schema.between(1, 500)),
@@ -574,7 +581,34 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         }
       }).pipe(storage)
 
+    /**
+     * Orders whose lines have all ended (completed, cancelled, failed), the last within the window:
+     * the audit pass's candidates, least recently audited first (never audited before all), at most
+     * `limit`. Nothing else reads ended lines again.
+     */
+    const listAuditCandidates = (request: AuditCandidatesRequest): Effect.Effect<ReadonlyArray<string>, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(AuditCandidatesRequest)(request)
+        const rows = yield* sql`SELECT o.order_number FROM orders o
+          WHERE o.order_number IN (SELECT order_number FROM order_lines
+            WHERE state IN ('completed', 'failed', 'cancelled') AND updated_at >= ${req.endedSince})
+          AND NOT EXISTS (SELECT 1 FROM order_lines a WHERE a.order_number = o.order_number
+            AND a.state NOT IN ('completed', 'failed', 'cancelled'))
+          ORDER BY COALESCE(o.audited_at, -1), o.order_number LIMIT ${req.limit}`.pipe(Effect.flatMap(decodeOrderNumbers))
+        return rows.map((row) => row.orderNumber)
+      }).pipe(storage)
+
+    /** Note that the audit pass read this order now (it goes to the back of the audit queue). */
+    const markAudited = (orderNumber: string): Effect.Effect<void, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const id = yield* decodeInput(Identifier)(orderNumber)
+        const now = yield* Clock.currentTimeMillis
+        yield* sql`UPDATE orders SET audited_at = ${now} WHERE order_number = ${id}`
+      }).pipe(storage)
+
     return {
+      listAuditCandidates,
+      markAudited,
       create,
       get,
       findOrder,

@@ -6,8 +6,13 @@ import { boundedText, DbInt, DbJson, DbMillis, decodeInput, decodeRows, encodeJs
 export const RunStatus = Schema.Literal("running", "completed", "failed")
 export type RunStatus = typeof RunStatus.Type
 
+/** `pass`: the scheduled reconcile of due orders; `audit`: the re-read of recently ended orders. */
+export const RunKind = Schema.Literal("pass", "audit")
+export type RunKind = typeof RunKind.Type
+
 export class ReconcileRun extends Schema.Class<ReconcileRun>("ReconcileRun")({
   runId: Schema.String,
+  kind: RunKind,
   startedAt: DbMillis,
   endedAt: Schema.OptionFromNullOr(DbMillis),
   status: RunStatus,
@@ -71,11 +76,12 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         )
       )
 
-    const start: Effect.Effect<ReconcileRun, StorageError> = Effect.gen(function* () {
+    const startKind = (kind: RunKind): Effect.Effect<ReconcileRun, StorageError> => Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const runId = yield* newId
       const rows = yield* sql`INSERT INTO reconcile_runs ${sql.insert({
         runId,
+        kind,
         startedAt: now,
         status: "running",
         examined: 0,
@@ -83,8 +89,21 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         repaired: 0,
         failed: 0
       })} RETURNING *`.pipe(Effect.flatMap(decodeRuns))
+      yield* sql`INSERT INTO reconcile_starts (kind, started_at) VALUES (${kind}, ${now})
+        ON CONFLICT (kind) DO UPDATE SET started_at = excluded.started_at`
       return rows[0] ?? (yield* Effect.dieMessage("INSERT … RETURNING returned no row"))
     }).pipe(storage)
+
+    /** When a run of this kind last started, stored or discarded since (the schedule's missed ticks count from it). */
+    const lastStartedAt = (kind: RunKind): Effect.Effect<Option.Option<number>, StorageError> =>
+      sql`SELECT started_at FROM reconcile_starts WHERE kind = ${kind}`.pipe(
+        Effect.flatMap(decodeRows(Schema.Struct({ startedAt: DbMillis }), "reconcile start")),
+        Effect.map((rows) => Option.fromNullable(rows[0]?.startedAt)),
+        storage
+      )
+
+    /** A reconcile pass starts. */
+    const start = startKind("pass")
 
     /** One drift record; call inside `Store.transaction` with the repair it describes. */
     const recordDrift = (input: NewDrift): Effect.Effect<Drift, InvalidInput | NotFound | StorageError> =>
@@ -134,6 +153,21 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         return yield* new IllegalTransition({ entity: "reconcile run", id: req.runId, from: current.status, to: req.status })
       }).pipe(storage)
 
+    /**
+     * Forget a run that examined nothing (still running, no drift recorded): a schedule of a few
+     * seconds would otherwise store thousands of empty runs and bury the ones that did work.
+     * `true` when the run was removed.
+     */
+    const discardEmpty = (runId: string): Effect.Effect<boolean, InvalidInput | StorageError> =>
+      decodeInput(Identifier)(runId).pipe(
+        Effect.flatMap(
+          (id) => sql`DELETE FROM reconcile_runs WHERE run_id = ${id} AND status = 'running'
+            AND NOT EXISTS (SELECT 1 FROM reconcile_drifts WHERE reconcile_drifts.run_id = ${id}) RETURNING run_id`
+        ),
+        Effect.map((rows) => rows.length > 0),
+        storage
+      )
+
     const get = (runId: string): Effect.Effect<ReconcileRun, InvalidInput | NotFound | StorageError> =>
       decodeInput(Identifier)(runId).pipe(Effect.flatMap(find), storage)
 
@@ -152,13 +186,26 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         storage
       )
 
+    /** The latest reconcile pass stored (audits aside): when the schedule last ran. */
     const latest: Effect.Effect<Option.Option<ReconcileRun>, StorageError> = sql`SELECT * FROM reconcile_runs
-      ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
+      WHERE kind = 'pass' ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
       Effect.flatMap(decodeRuns),
       Effect.map((rows) => Option.fromNullable(rows[0])),
       storage
     )
 
-    return { start, recordDrift, finish, get, listRuns, driftsOf, latest } as const
+    /**
+     * The latest run that did work: examined something, found drift or failed (runs stored before empty runs
+     * were discarded are skipped).
+     */
+    const latestWithWork = (kind: RunKind = "pass"): Effect.Effect<Option.Option<ReconcileRun>, StorageError> =>
+      sql`SELECT * FROM reconcile_runs WHERE kind = ${kind} AND (examined > 0 OR drifted > 0 OR status = 'failed')
+        ORDER BY started_at DESC, run_id LIMIT 1`.pipe(
+        Effect.flatMap(decodeRuns),
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        storage
+      )
+
+    return { start, startKind, lastStartedAt, recordDrift, finish, discardEmpty, get, listRuns, driftsOf, latest, latestWithWork } as const
   })
 }) {}

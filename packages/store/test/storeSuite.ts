@@ -47,10 +47,10 @@ export const storeSuite = (engine: EngineUnderTest) =>
       it.effect("from empty: creates every table; a second run is a no-op", () =>
         Effect.gen(function* () {
           const first = yield* Migrations.run()
-          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6, 7])
+          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6, 7, 8])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
-          for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts"]) {
+          for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts", "reconcile_starts"]) {
             assert.strictEqual(yield* count(table), 0, table)
           }
         }).pipe(Effect.provide(engine.emptyClient())))
@@ -66,7 +66,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* sql`INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, attempts, next_attempt_at, updated_at)
             VALUES ('evt-v1', 'vendor', 'order.paid', '{"x":1}', 1, 'pending', 0, 1, 1)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5, 6, 7])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5, 6, 7, 8])
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
           assert.strictEqual(found.state, "registered")
@@ -84,7 +84,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
             disabled_reason, disabled_at, created_at, updated_at)
             VALUES ('sub-v3', 'https://v3.example/h', 'whsec_abcdefghijklmnop1234', 'whsec_…1234', '["*"]', 0, 'paused', 7, 1, 5)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5, 6, 7])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5, 6, 7, 8])
           const services = yield* Layer.build(layerServices)
           const sub = yield* Subscribers.get("sub-v3").pipe(Effect.provide(services))
           assert.strictEqual(sub.secretHint, "whsec_…1234")
@@ -989,6 +989,75 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const drifts = yield* ReconcileRuns.driftsOf(run.runId)
           assert.deepStrictEqual(drifts.map((d) => [d.expected, d.observed]), [["registered", { remote: "completed" }]])
           assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latest, (r) => r.runId), Option.some(run.runId))
+        }).pipe(provideStore))
+
+      it.effect("audit candidates: orders whose lines all ended within the window, least recently audited first, bounded", () =>
+        Effect.gen(function* () {
+          const walk = (orderNumber: string, orderLineId: string, states: ReadonlyArray<"registering" | "registered" | "completed" | "failed">) =>
+            Effect.gen(function* () {
+              let { line: current } = yield* OrderLines.create(line(orderNumber, orderLineId))
+              for (const to of states) {
+                current = yield* OrderLines.transition({ orderNumber, orderLineId, expectedVersion: current.version, to })
+              }
+            })
+          yield* TestClock.adjust(10_000)
+          yield* walk("7001", "A", ["registering", "registered", "completed"]) // ended at 10 s: before the window
+          yield* TestClock.adjust(10_000)
+          yield* walk("7002", "A", ["registering", "registered", "completed"])
+          yield* walk("7002", "B", ["failed"])
+          yield* walk("7003", "A", ["registering", "registered", "completed"])
+          yield* walk("7003", "B", ["registering"]) // still active: not an audit candidate
+          yield* walk("7004", "A", ["failed"])
+          yield* walk("7005", "A", []) // paid
+          const since = 15_000
+          assert.deepStrictEqual(yield* OrderLines.listAuditCandidates({ endedSince: since, limit: 10 }), ["7002", "7004"])
+          assert.deepStrictEqual(yield* OrderLines.listAuditCandidates({ endedSince: 0, limit: 10 }), ["7001", "7002", "7004"])
+          yield* TestClock.adjust(1000)
+          yield* OrderLines.markAudited("7002")
+          assert.deepStrictEqual(yield* OrderLines.listAuditCandidates({ endedSince: since, limit: 1 }), ["7004"])
+          yield* TestClock.adjust(1000)
+          yield* OrderLines.markAudited("7004")
+          assert.deepStrictEqual(yield* OrderLines.listAuditCandidates({ endedSince: since, limit: 10 }), ["7002", "7004"])
+          const bad = yield* OrderLines.listAuditCandidates({ endedSince: since, limit: 0 }).pipe(Effect.flip)
+          assert.strictEqual(bad._tag, "InvalidInput")
+          const audit = yield* ReconcileRuns.startKind("audit")
+          assert.strictEqual(audit.kind, "audit")
+          yield* ReconcileRuns.finish({ runId: audit.runId, status: "completed", examined: 2, drifted: 0, repaired: 0, failed: 0 })
+          assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latestWithWork("audit"), (r) => r.runId), Option.some(audit.runId))
+          assert.isTrue(Option.isNone(yield* ReconcileRuns.latestWithWork()))
+          assert.isTrue(Option.isNone(yield* ReconcileRuns.latest))
+        }).pipe(provideStore))
+
+      it.effect("an empty run is discarded, not stored; the report's latest run is one that did work", () =>
+        Effect.gen(function* () {
+          const worked = yield* ReconcileRuns.start
+          yield* ReconcileRuns.finish({ runId: worked.runId, status: "completed", examined: 2, drifted: 0, repaired: 1, failed: 0 })
+          yield* TestClock.adjust(1000)
+          // A run stored empty (before empty runs were discarded) is skipped by latestWithWork.
+          const oldEmpty = yield* ReconcileRuns.start
+          yield* ReconcileRuns.finish({ runId: oldEmpty.runId, status: "completed", examined: 0, drifted: 0, repaired: 0, failed: 0 })
+          yield* TestClock.adjust(1000)
+          const empty = yield* ReconcileRuns.start
+          assert.isTrue(yield* ReconcileRuns.discardEmpty(empty.runId))
+          // Not stored, but still when the schedule last ran.
+          assert.deepStrictEqual(yield* ReconcileRuns.lastStartedAt("pass"), Option.some(empty.startedAt))
+          assert.isTrue(Option.isNone(yield* ReconcileRuns.lastStartedAt("audit")))
+          assert.strictEqual((yield* ReconcileRuns.get(empty.runId).pipe(Effect.flip))._tag, "NotFound")
+          assert.isFalse(yield* ReconcileRuns.discardEmpty(empty.runId))
+          // Finished, or with drift recorded: kept.
+          assert.isFalse(yield* ReconcileRuns.discardEmpty(worked.runId))
+          assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latestWithWork(), (r) => r.runId), Option.some(worked.runId))
+          assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latest, (r) => r.runId), Option.some(oldEmpty.runId))
+          const drifted = yield* ReconcileRuns.start
+          yield* ReconcileRuns.recordDrift({ runId: drifted.runId, orderNumber: "6002", expected: 1, observed: 2, action: "none", result: "kept" })
+          assert.isFalse(yield* ReconcileRuns.discardEmpty(drifted.runId))
+          assert.strictEqual((yield* ReconcileRuns.discardEmpty("").pipe(Effect.flip))._tag, "InvalidInput")
+          yield* ReconcileRuns.finish({ runId: drifted.runId, status: "completed", examined: 0, drifted: 1, repaired: 0, failed: 0 })
+          assert.deepStrictEqual(
+            (yield* ReconcileRuns.listRuns(10)).map((r) => r.runId),
+            [drifted.runId, oldEmpty.runId, worked.runId]
+          )
+          assert.deepStrictEqual(Option.map(yield* ReconcileRuns.latestWithWork(), (r) => r.runId), Option.some(drifted.runId))
         }).pipe(provideStore))
     })
   })

@@ -99,7 +99,7 @@ export const layer = (plan: Plan) => {
 
   // Provides the workflow (Fulfilment) too: the relay and GraphQL register and cancel through the same one.
   const reconciler = Scheduled.layerWith(
-    { schedule: plan.reconciler.schedule, settings: plan.reconciler.settings, quietTicks: true },
+    { schedule: plan.reconciler.schedule, settings: plan.reconciler.settings, audit: plan.reconciler.audit, quietTicks: true },
     plan.reconciler.policy
   ).pipe(
     Layer.annotateLogs("app", "reconciler"),
