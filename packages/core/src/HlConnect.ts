@@ -359,18 +359,16 @@ const make = (options: HlConnectOptions) =>
             case 502:
               // HL Connect's own verdict, or a gateway's 502 (HTML, empty, foreign JSON): only the
               // documented JSON with its `status` is `Failed`; anything else is transient.
-              return Effect.matchEffect(decodeFailed(response), {
-                onFailure: Effect.fail,
-                onSuccess: (failed) =>
-                  failed.status === undefined
-                    ? Effect.fail(unexpected(response))
-                    : Effect.succeed(
-                        Failed.make({
-                          status: failed.status,
-                          ...(failed.message === undefined ? {} : { message: failed.message })
-                        })
-                      )
-              })
+              return Effect.flatMap(decodeFailed(response), (failed) =>
+                failed.status === undefined
+                  ? Effect.fail(unexpected(response))
+                  : Effect.succeed(
+                      Failed.make({
+                        status: failed.status,
+                        ...(failed.message === undefined ? {} : { message: failed.message })
+                      })
+                    )
+              )
             case 404:
               return decodeOrderNotFound(response)
             default:
