@@ -14,9 +14,8 @@
  * Identical calls within one request are made once (the request's loaders, `Context`), so these
  * bounds count distinct calls.
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect } from "effect"
 import { BearerAuth } from "@hlconnect/service"
-import { createHash } from "node:crypto"
 import { UpstreamBudgetExceeded, UpstreamRateLimited } from "./Errors.js"
 
 export interface UpstreamSettings {
@@ -40,11 +39,8 @@ export interface Upstream {
   readonly forRequest: (authorization: string | null | undefined) => Gate
 }
 
-/** The bucket's name for a key: its SHA-256, so no key is ever held or shown here. */
-const keyIdOf = (authorization: string | null | undefined): string =>
-  createHash("sha256")
-    .update(Option.getOrElse(BearerAuth.parse(authorization ?? undefined), () => ""), "utf8")
-    .digest("hex")
+/** The bucket's name for a key: its fingerprint, so no key is ever held or shown here. */
+const keyIdOf = (authorization: string | null | undefined): string => BearerAuth.fingerprint(authorization ?? undefined)
 
 interface Bucket {
   tokens: number

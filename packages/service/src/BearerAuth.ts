@@ -18,6 +18,13 @@ const credentials = /^[ \t]*bearer[ \t]+(\S+)[ \t]*$/i
 export const parse = (authorization: string | undefined): Option.Option<string> =>
   Option.fromNullable(authorization === undefined ? undefined : credentials.exec(authorization)?.[1])
 
+/**
+ * A stable name for the credential an `Authorization` header carries (the SHA-256 of its token, hex;
+ * of "" when it has none): for keying per-caller state without ever holding or showing the token.
+ */
+export const fingerprint = (authorization: string | undefined): string =>
+  digest(Option.getOrElse(parse(authorization), () => "")).toString("hex")
+
 export interface BearerCheck {
   /** Whether the `Authorization` header carries one of the accepted tokens. */
   readonly authorize: (authorization: string | undefined) => boolean
