@@ -209,6 +209,7 @@ const OrderCursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(
 const encodeOrderCursor = Schema.encodeSync(OrderCursor)
 const OrderNumbers = Schema.Array(Identifier).pipe(Schema.maxItems(500))
 const OrderNumberRow = Schema.Struct({ orderNumber: Schema.String })
+const CountRow = Schema.Struct({ n: DbInt })
 
 const ReleaseRequest = Schema.Struct({ nextCheckAt: Schema.optional(Schema.NullOr(Millis)) })
 
@@ -549,6 +550,15 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         )
       }).pipe(storage, Effect.withSpan("OrderLines.claimDueOrders"))
 
+    /** How many orders `claimDueOrders` would lease at `at` (a pass's expected total, for progress). */
+    const countDueOrders = (at: number): Effect.Effect<number, InvalidInput | StorageError> =>
+      decodeInput(Millis)(at).pipe(
+        Effect.flatMap((millis) => Leases.countDue(sql, orderLeases, millis)),
+        Effect.flatMap(decodeRows(CountRow, "order count")),
+        Effect.map((rows) => rows[0]?.n ?? 0),
+        storage
+      )
+
     const renewOrderLease = (lease: Lease, leaseMs: number): Effect.Effect<Lease, LeaseLost | InvalidInput | StorageError> =>
       decodeInput(Schema.Int.pipe(Schema.between(1, 86_400_000)))(leaseMs).pipe(
         Effect.flatMap((ms) => Leases.renew(sql, orderLeases, lease, ms)),
@@ -619,6 +629,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       recordCheck,
       replaceValidationToken,
       claimDueOrders,
+      countDueOrders,
       renewOrderLease,
       releaseOrder
     } as const
