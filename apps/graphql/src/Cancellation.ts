@@ -8,9 +8,9 @@ import { HlConnect, type OrderNotFound } from "@hlconnect/core"
 import { Fulfilment, type FulfilmentError, type LineOutcome } from "@hlconnect/fulfilment"
 import { OrderLines } from "@hlconnect/store"
 import { Clock, Effect, Option, Schema } from "effect"
+import { type InvalidInputData, type InvalidOrderStatusData, invalidInputData, type ProblemData, problemData } from "./Answers.js"
 import { decodeArgs, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
-import { type InvalidInputData, type InvalidOrderStatusData, invalidInputData, type ProblemData, problemData } from "./schema/Problems.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData, retryScheduled } from "./schema/Workflow.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData, retryScheduled } from "./WorkflowAnswers.js"
 
 export interface Cancelled {
   readonly _tag: "OrderLineCancelled"

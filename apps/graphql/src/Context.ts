@@ -6,10 +6,10 @@
  */
 import type { OrderLines } from "@hlconnect/store"
 import { Effect, type Option, type Runtime } from "effect"
+import type { PurchaseStatus } from "./Answers.js"
 import * as Loader from "./Loader.js"
 import { Loaders, type UrlRef, urlIdentity } from "./Loaders.js"
 import * as Runner from "./Runner.js"
-import type { PurchaseStatus } from "./schema/Purchase.js"
 import type { Gate } from "./Upstream.js"
 
 export interface GraphqlContext {

@@ -9,7 +9,6 @@ import { type AssetNotFound, CustomerName, EmailAddress, InvalidRequest, type Or
 import { awaitsNewToken, Fulfilment, type FulfilmentError, type LineOutcome, PaidOrder } from "@hlconnect/fulfilment"
 import { type InvalidInput, OrderLines } from "@hlconnect/store"
 import { Clock, Duration, Effect, type Redacted, Schema } from "effect"
-import { decodeArgs, HlId, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
 import {
   type InvalidInputData,
   invalidInputData,
@@ -17,8 +16,9 @@ import {
   problemData,
   type ValidationRejectedData,
   validationRejectedData
-} from "./schema/Problems.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData, retryScheduled } from "./schema/Workflow.js"
+} from "./Answers.js"
+import { decodeArgs, HlId, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData, retryScheduled } from "./WorkflowAnswers.js"
 
 export interface Registration {
   readonly _tag: "Registered" | "AlreadyRegistered"

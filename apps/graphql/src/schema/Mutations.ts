@@ -23,6 +23,14 @@ import {
   GraphQLNonNull,
   GraphQLString
 } from "graphql"
+import {
+  type InvalidInputData,
+  invalidInputData,
+  type ProblemData,
+  problemData,
+  type ValidationRejectedData,
+  validationRejectedData
+} from "../Answers.js"
 import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
 import { decodeArgs, inSchemaTerms } from "../MutationInput.js"
 import { type Registration, type RegisterResult, register } from "../Registration.js"
@@ -31,17 +39,11 @@ import { DateTimeType } from "./Connections.js"
 import {
   AssetNotFoundType,
   BadRequestType,
-  type InvalidInputData,
   InvalidInputType,
-  invalidInputData,
   InvalidOrderStatusType,
   OrderAlreadyExistsType,
   OrderNotFoundType,
-  type ProblemData,
-  problemData,
-  type ValidationRejectedData,
-  ValidationRejectedType,
-  validationRejectedData
+  ValidationRejectedType
 } from "./Problems.js"
 import { OrderLineBlockedType, OrderLineConflictType, RetryScheduledType } from "./Workflow.js"
 
