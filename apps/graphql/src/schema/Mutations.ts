@@ -7,7 +7,9 @@
 import {
   type AssetNotFound,
   type BadRequest,
+  decodeInput,
   HlConnect,
+  invalidRequest,
   type ValidationToken
 } from "@hlconnect/core"
 import { PaidOrder } from "@hlconnect/fulfilment"
@@ -32,7 +34,7 @@ import {
   validationRejectedData
 } from "../Answers.js"
 import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
-import { decodeArgs, inSchemaTerms } from "../MutationInput.js"
+import { inSchemaTerms } from "../MutationInput.js"
 import { type Registration, type RegisterResult, register } from "../Registration.js"
 import { type Context, nonNull, objectType, type Tagged, tagged, taggedUnion } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
@@ -90,8 +92,9 @@ interface ValidatePurchaseArgs {
 }
 
 /** What this facade checks before asking HL Connect: the quantity rule `registerPurchase` applies too. */
-const decodeValidateInput = decodeArgs(
-  Schema.Struct({ assetId: Schema.Int, customerIp: Schema.String, quantity: PaidOrder.Quantity })
+const decodeValidateInput = decodeInput(
+  Schema.Struct({ assetId: Schema.Int, customerIp: Schema.String, quantity: PaidOrder.Quantity }),
+  invalidRequest
 )
 
 const validatePurchase: GraphQLFieldConfig<unknown, Context, ValidatePurchaseArgs> = {
