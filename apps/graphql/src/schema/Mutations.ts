@@ -25,14 +25,7 @@ import {
   GraphQLNonNull,
   GraphQLString
 } from "graphql"
-import {
-  type InvalidInputData,
-  invalidInputData,
-  type ProblemData,
-  problemData,
-  type ValidationRejectedData,
-  validationRejectedData
-} from "../Answers.js"
+import { type InvalidInputData, invalidInputData, type ProblemData, problemData, type ValidationRejectedData, validationRejectedData } from "../Answers.js"
 import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
 import { inSchemaTerms } from "../MutationInput.js"
 import { type Registration, type RegisterResult, register } from "../Registration.js"
