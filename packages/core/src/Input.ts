@@ -4,6 +4,7 @@
  * `{ field, message }` — `field` the problem's path (`parts.0.orderLineId`), or `input` when the
  * input as a whole is wrong; `message` what is wrong with it. Each caller wraps the problem in
  * its own tagged error (core's `InvalidRequest` via `invalidRequest`, the store's `InvalidInput`).
+ * Small and free of the client, so a worker thread can load it alone (`@hlconnect/core/Input`).
  */
 import { Effect, ParseResult, Schema } from "effect"
 import { InvalidRequest } from "./Errors.js"

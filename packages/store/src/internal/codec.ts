@@ -1,5 +1,6 @@
 import { SqlError } from "@effect/sql/SqlError"
-import { decodeInput as decodeByCoreRule } from "@hlconnect/core"
+// The module alone, not the package: the inbox writer's worker thread loads this file too.
+import { decodeInput as decodeByCoreRule } from "@hlconnect/core/Input"
 import { Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { InvalidInput, StorageError } from "../Errors.js"
