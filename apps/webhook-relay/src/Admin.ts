@@ -292,7 +292,7 @@ export const make = (
         return all.map((s) => subscriberJson(config, s, hints.get(s.subscriberId) ?? []))
       })
     const subscriberAnswer = (s: Subscribers.Subscriber) =>
-      Effect.flatMap(subscribersJson([s]), ([one]) => (one === undefined ? Effect.dieMessage("a subscriber without its JSON") : Effect.succeed(one)))
+      Effect.map(subscribers.secretHints([s.subscriberId]), (hints) => subscriberJson(config, s, hints))
 
     /** Puts the event's lines that need attention back where the workflow will act on them. */
     const resetLines = (eventId: string) =>

@@ -34,45 +34,35 @@ const onTheWire = <A extends { readonly message: string }, Code extends string>(
     encode: (e) => ({ error: codeOf(e), message: e.message })
   }).annotations(HttpApiSchema.annotations({ status }))
 
+/** An error with one code: `{ error: code, message }` on the wire. */
+const withCode = <A extends { readonly message: string }, I, const Code extends string>(
+  error: Schema.Schema<A, I> & (new (props: { readonly message: string }) => A),
+  code: Code,
+  status: number
+) =>
+  onTheWire(
+    Schema.typeSchema(error),
+    Schema.Literal(code),
+    status,
+    (b) => new error({ message: b.message }),
+    () => code
+  )
+
 /** 400: a malformed body, query parameter or page cursor. */
 export class AdminBadRequest extends Schema.TaggedError<AdminBadRequest>()("AdminBadRequest", { message: Schema.String }) {}
-export const AdminBadRequestWire = onTheWire(
-  Schema.typeSchema(AdminBadRequest),
-  Schema.Literal("bad_request"),
-  400,
-  (b) => new AdminBadRequest({ message: b.message }),
-  () => "bad_request"
-)
+export const AdminBadRequestWire = withCode(AdminBadRequest, "bad_request", 400)
 
 /** 401: no `Authorization: Bearer <RELAY_ADMIN_TOKEN>`, or another token (answered with `www-authenticate: Bearer`). */
 export class AdminUnauthorized extends Schema.TaggedError<AdminUnauthorized>()("AdminUnauthorized", { message: Schema.String }) {}
-export const AdminUnauthorizedWire = onTheWire(
-  Schema.typeSchema(AdminUnauthorized),
-  Schema.Literal("unauthorized"),
-  401,
-  (b) => new AdminUnauthorized({ message: b.message }),
-  () => "unauthorized"
-)
+export const AdminUnauthorizedWire = withCode(AdminUnauthorized, "unauthorized", 401)
 
 /** 404: no such subscriber, inbox event or delivery. */
 export class AdminNotFound extends Schema.TaggedError<AdminNotFound>()("AdminNotFound", { message: Schema.String }) {}
-export const AdminNotFoundWire = onTheWire(
-  Schema.typeSchema(AdminNotFound),
-  Schema.Literal("not_found"),
-  404,
-  (b) => new AdminNotFound({ message: b.message }),
-  () => "not_found"
-)
+export const AdminNotFoundWire = withCode(AdminNotFound, "not_found", 404)
 
 /** 409: the item is not in a state the request applies to (or changed meanwhile). */
 export class AdminConflict extends Schema.TaggedError<AdminConflict>()("AdminConflict", { message: Schema.String }) {}
-export const AdminConflictWire = onTheWire(
-  Schema.typeSchema(AdminConflict),
-  Schema.Literal("conflict"),
-  409,
-  (b) => new AdminConflict({ message: b.message }),
-  () => "conflict"
-)
+export const AdminConflictWire = withCode(AdminConflict, "conflict", 409)
 
 /** Why a well-formed request is refused: a value out of bounds, a bad secret, a subscriber URL the guard refuses. */
 export const RejectionCode = Schema.Literal(
@@ -98,23 +88,11 @@ export const AdminRejectedWire = onTheWire(
 
 /** 500: storage failed; the relay's log says why (the answer never does). */
 export class AdminInternal extends Schema.TaggedError<AdminInternal>()("AdminInternal", { message: Schema.String }) {}
-export const AdminInternalWire = onTheWire(
-  Schema.typeSchema(AdminInternal),
-  Schema.Literal("internal"),
-  500,
-  (b) => new AdminInternal({ message: b.message }),
-  () => "internal"
-)
+export const AdminInternalWire = withCode(AdminInternal, "internal", 500)
 
 /** 503: `RELAY_ADMIN_TOKEN` is not set, so the admin API is off. */
 export class AdminDisabled extends Schema.TaggedError<AdminDisabled>()("AdminDisabled", { message: Schema.String }) {}
-export const AdminDisabledWire = onTheWire(
-  Schema.typeSchema(AdminDisabled),
-  Schema.Literal("admin_disabled"),
-  503,
-  (b) => new AdminDisabled({ message: b.message }),
-  () => "admin_disabled"
-)
+export const AdminDisabledWire = withCode(AdminDisabled, "admin_disabled", 503)
 
 /** `Authorization: Bearer $RELAY_ADMIN_TOKEN` on every admin endpoint (checked by `BearerAuth`). */
 export class AdminAuthorization extends HttpApiMiddleware.Tag<AdminAuthorization>()("@hlconnect/webhook-relay/AdminAuthorization", {
