@@ -7,7 +7,7 @@
  *   PROFILE_OUT=/tmp/core.cpuprofile pnpm tsx bench/profile-core.ts   (PROFILE_SECONDS, default 8)
  */
 import { HlConnect } from "@hlconnect/core"
-import { pinThisProcess, serverScripts, startServerProcess } from "@hlconnect/sandbox"
+import { pinThisProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
