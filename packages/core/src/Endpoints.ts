@@ -105,7 +105,7 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
         Effect.sync(() => makeAgent({ connections: options.maxInFlight ?? 64, connectTimeoutMillis: 10_000 })),
         (agent) => Effect.promise(() => agent.close())
       ))
-    const { call, environment } = yield* makeCallPipeline({ options, dispatcher, origin: base.origin, policyOf })
+    const { endpoint, environment } = yield* makeCallPipeline({ options, dispatcher, origin: base.origin, policyOf })
     const headers = makeHeaders(options.accessToken)
     const reader = <N extends EndpointName>(name: N) => responseReader(name, definition)
 
@@ -118,20 +118,19 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     })
 
     const readValidate = asDeclared(reader("validatePurchase"))
+    const callValidate = endpoint("validatePurchase", "POST")
     const validatePurchase: HlConnectService["validatePurchase"] = (input) =>
-      Effect.flatMap(validValidateRequest(input), (payload) =>
-        call("validatePurchase", post("/purchase/validate-purchase-before-payment", payload), readValidate)
-      )
+      Effect.flatMap(validValidateRequest(input), (payload) => callValidate(post("/purchase/validate-purchase-before-payment", payload), readValidate))
 
     const readRegister = reader("registerPurchase")
+    const callRegister = endpoint("registerPurchase", "POST")
     const registerPurchase: HlConnectService["registerPurchase"] = (input, registerOptions) =>
       Effect.flatMap(validRegisterRequest(input), (payload) =>
         Effect.suspend(() => {
           // Idempotency: once an attempt may have reached HL Connect, a 409 means our own earlier
           // attempt registered it. A 409 on a first, clean attempt is someone else's order.
           let mayHaveReachedServer = registerOptions?.mayHaveBeenSentBefore === true
-          return call(
-            "registerPurchase",
+          return callRegister(
             post("/purchase/register", payload),
             (response): Reading<RegistrationOutcome, "registerPurchase"> => {
               const answer = readRegister(response)
@@ -149,72 +148,67 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
       )
 
     const readInfo = reader("purchaseInfo")
+    const callInfo = endpoint("purchaseInfo", "GET")
+    const handleInfo = (response: RawResponse): Reading<PurchaseOutcome, "purchaseInfo"> => {
+      // The body is optional in practice: an empty 202 still means "processing".
+      if (response.status === 202 && response.body.trim() === "") return Either.right(processing)
+      const answer = readInfo(response)
+      switch (answer._tag) {
+        case "Success": {
+          const body = answer.value
+          if (body === undefined) return Either.left(unexpected(response))
+          // Decoded (and so validated) already: the outcomes skip their constructor's check.
+          return Either.right(
+            body instanceof PurchaseInProcessingResponse
+              ? body.status === undefined
+                ? processing
+                : Processing.make({ status: body.status }, true)
+              : Completed.make({ items: body }, true)
+          )
+        }
+        case "Failure": {
+          const error = answer.error
+          if (!(error instanceof OrderProcessingFailed)) return Either.left(error)
+          // HL Connect's own verdict, or a gateway's 502 (HTML, empty, foreign JSON): only the
+          // documented JSON with its `status` is `Failed`; anything else is transient.
+          return error.status === undefined
+            ? Either.left(unexpected(response))
+            : Either.right(Failed.make(error.message === undefined ? { status: error.status } : { status: error.status, message: error.message }, true))
+        }
+        default:
+          return Either.left(answer)
+      }
+    }
     const purchaseInfo: HlConnectService["purchaseInfo"] = (input) =>
-      Effect.flatMap(validOrderRef(input), (query) =>
-        call("purchaseInfo", get("/purchase/info", queryString({ order_id: query.order_id })), (response): Reading<PurchaseOutcome, "purchaseInfo"> => {
-          // The body is optional in practice: an empty 202 still means "processing".
-          if (response.status === 202 && response.body.trim() === "") return Either.right(processing)
-          const answer = readInfo(response)
-          switch (answer._tag) {
-            case "Success": {
-              const body = answer.value
-              if (body === undefined) return Either.left(unexpected(response))
-              // Decoded (and so validated) already: the outcomes skip their constructor's check.
-              return Either.right(
-                body instanceof PurchaseInProcessingResponse
-                  ? body.status === undefined
-                    ? processing
-                    : Processing.make({ status: body.status }, true)
-                  : Completed.make({ items: body }, true)
-              )
-            }
-            case "Failure": {
-              const error = answer.error
-              if (!(error instanceof OrderProcessingFailed)) return Either.left(error)
-              // HL Connect's own verdict, or a gateway's 502 (HTML, empty, foreign JSON): only the
-              // documented JSON with its `status` is `Failed`; anything else is transient.
-              return error.status === undefined
-                ? Either.left(unexpected(response))
-                : Either.right(Failed.make(error.message === undefined ? { status: error.status } : { status: error.status, message: error.message }, true))
-            }
-            default:
-              return Either.left(answer)
-          }
-        })
-      )
+      Effect.flatMap(validOrderRef(input), (query) => callInfo(get("/purchase/info", `?order_id=${query.order_id}`), handleInfo))
 
-    const orderLineQuery = (query: OrderLineRef) => queryString({ order_id: query.order_id, order_line_id: query.order_line_id })
+    const orderLineQuery = (query: OrderLineRef) => `?order_id=${query.order_id}&order_line_id=${query.order_line_id}`
     const readDownloadUrl = asDeclared(reader("downloadUrl"))
+    const callDownloadUrl = endpoint("downloadUrl", "GET")
     const downloadUrl: HlConnectService["downloadUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) =>
-        call("downloadUrl", get("/purchase/download-url", orderLineQuery(query)), readDownloadUrl)
-      )
+      Effect.flatMap(validOrderLineRef(input), (query) => callDownloadUrl(get("/purchase/download-url", orderLineQuery(query)), readDownloadUrl))
     const readViewUrl = asDeclared(reader("viewUrl"))
+    const callViewUrl = endpoint("viewUrl", "GET")
     const viewUrl: HlConnectService["viewUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) => call("viewUrl", get("/purchase/view-url", orderLineQuery(query)), readViewUrl))
+      Effect.flatMap(validOrderLineRef(input), (query) => callViewUrl(get("/purchase/view-url", orderLineQuery(query)), readViewUrl))
 
     const readCancel = reader("cancelOrderLine")
+    const callCancel = endpoint("cancelOrderLine", "DELETE")
+    const handleCancel = (response: RawResponse): Reading<void, "cancelOrderLine"> => {
+      const answer = readCancel(response)
+      if (answer._tag === "Success") return Either.right(undefined)
+      return Either.left(answer._tag === "Failure" ? answer.error : answer)
+    }
     const cancelOrderLine: HlConnectService["cancelOrderLine"] = (input) =>
       Effect.flatMap(validOrderLineRef(input), (query) =>
-        call(
-          "cancelOrderLine",
-          {
-            method: "DELETE",
-            path: `${pathPrefix}/purchase/cancel${queryString({ order_id: query.order_id, order_line_id: query.order_line_id })}`,
-            headers: headers.get
-          },
-          (response): Reading<void, "cancelOrderLine"> => {
-            const answer = readCancel(response)
-            if (answer._tag === "Success") return Either.right(undefined)
-            return Either.left(answer._tag === "Failure" ? answer.error : answer)
-          }
-        )
+        callCancel({ method: "DELETE", path: `${pathPrefix}/purchase/cancel${orderLineQuery(query)}`, headers: headers.get }, handleCancel)
       )
 
     const readAssets = asDeclared(reader("listAssets"))
+    const callAssets = endpoint("listAssets", "GET")
     const listAssets: HlConnectService["listAssets"] = (input = {}) =>
       Effect.flatMap(validAssetsQuery(input), (query) =>
-        call("listAssets", get("/assets/list", queryString({ page_size: query.page_size, last_id: query.last_id })), readAssets)
+        callAssets(get("/assets/list", queryString({ page_size: query.page_size, last_id: query.last_id })), readAssets)
       )
 
     const assets: HlConnectService["assets"] = (input = {}): Stream.Stream<AssetItem, ListAssetsError> =>
@@ -230,8 +224,9 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
       )
 
     const readHealth = asDeclared(reader("health"))
+    const callHealth = endpoint("health", "GET")
     const health: HlConnectService["health"] = () =>
-      call("health", { method: "GET", path: `${pathPrefix}/health`, headers: headers.unauthenticated }, readHealth)
+      callHealth({ method: "GET", path: `${pathPrefix}/health`, headers: headers.unauthenticated }, readHealth)
 
     const client: HlConnectService = {
       validatePurchase,

@@ -5,7 +5,7 @@
  * nothing: without `requestsPerSecond` there is no rate limiter, and a call that succeeds at once
  * never builds a schedule driver.
  */
-import { Clock, Duration, Effect, type Either, Option, RateLimiter, type Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, type Either, Option, RateLimiter, type Scope } from "effect"
 import type { Dispatcher } from "undici"
 import type { HlConnectOptions } from "./ClientConfig.js"
 import { EnvironmentMismatch, HlConnectUnavailable, RateLimited, type TransientFailure, type UnexpectedResponse } from "./Errors.js"
@@ -37,12 +37,7 @@ export interface PipelineOptions {
   readonly policyOf: (endpoint: EndpointName) => RetryPolicy
 }
 
-/**
- * Builds `call`: one call of an endpoint. `handle` reads every response but 429/503 (transient on
- * every endpoint) and sees 2xx only from the expected environment; it returns the answer or the
- * failure. Transient failures are retried per the endpoint's policy, then end as
- * `HlConnectUnavailable`; one span and the metrics cover the whole call.
- */
+/** Builds the pipeline of one client: its in-flight cap, its pace, and a caller per endpoint. */
 export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: PipelineOptions) =>
   Effect.gen(function* () {
     const inFlight = yield* Effect.makeSemaphore(options.maxInFlight ?? 64)
@@ -60,74 +55,72 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
     }
 
     /** The statuses every endpoint shares, before the endpoint's own reading. */
-    const answer =
-      <A, E>(handle: (response: RawResponse) => Either.Either<A, E>) =>
-      (response: RawResponse): Effect.Effect<A, E | RateLimited | EnvironmentMismatch> => {
-        const status = response.status
-        if (status === 429 || status === 503) {
-          // An HTTP-date Retry-After is relative to Effect's clock (so TestClock governs it too).
-          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const retryAfter = parseRetryAfter(firstHeader(response.headers["retry-after"]), now)
-            return Effect.fail(new RateLimited(retryAfter === undefined ? { status } : { status, retryAfterMillis: retryAfter }))
-          })
-        }
-        if (status >= 200 && status < 300) {
-          const mismatch = checkEnvironment(response)
-          if (mismatch !== undefined) return Effect.fail(mismatch)
-        }
-        return handle(response)
+    const answer = <A, E>(
+      response: RawResponse,
+      handle: (response: RawResponse) => Either.Either<A, E>
+    ): Effect.Effect<A, E | RateLimited | EnvironmentMismatch> => {
+      const status = response.status
+      if (status === 429 || status === 503) {
+        // An HTTP-date Retry-After is relative to Effect's clock (so TestClock governs it too).
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const retryAfter = parseRetryAfter(firstHeader(response.headers["retry-after"]), now)
+          return Effect.fail(new RateLimited(retryAfter === undefined ? { status } : { status, retryAfterMillis: retryAfter }))
+        })
       }
-
-    /** Everything about an endpoint that does not change from call to call, made once. */
-    const endpoints = new Map<string, { readonly observer: ReturnType<typeof makeObserver>; readonly timeoutMillis: number; readonly schedule: Schedule.Schedule<unknown, { readonly _tag: string }> }>()
-    const endpointOf = (endpoint: EndpointName, method: PreparedRequest["method"]) => {
-      const key = `${endpoint} ${method}`
-      let found = endpoints.get(key)
-      if (found === undefined) {
-        const policy = policyOf(endpoint)
-        found = { observer: makeObserver(endpoint, method), timeoutMillis: Duration.toMillis(policy.attemptTimeout), schedule: retrySchedule(policy) }
-        endpoints.set(key, found)
+      if (status >= 200 && status < 300) {
+        const mismatch = checkEnvironment(response)
+        if (mismatch !== undefined) return Effect.fail(mismatch)
       }
-      return found
+      return handle(response)
     }
 
-    const call = <A, E extends { readonly _tag: string }>(
-      endpoint: EndpointName,
-      request: PreparedRequest,
-      handle: (response: RawResponse) => Either.Either<A, E | TransientFailure>,
-      onTransientFailure?: (failure: TransientFailure) => void
-    ): Effect.Effect<A, E | CallError> => {
-      const { observer, timeoutMillis, schedule } = endpointOf(endpoint, request.method)
-      const read = answer(handle)
-      type Failure = E | TransientFailure | EnvironmentMismatch
-      const isRetryable = (failure: Failure): failure is TransientFailure => isTransient(failure)
-      return observer.call(
-        Effect.suspend(() => {
-          let attempts = 0
-          const attempt: Effect.Effect<A, Failure> = withinLimits(
-            Effect.suspend(() => {
-              attempts++
-              observer.attempt()
-              return Effect.flatMap(send(dispatcher, origin, request, timeoutMillis), read)
-            })
-          )
-          const observed =
-            onTransientFailure === undefined
-              ? attempt
-              : Effect.tapError(attempt, (failure) => {
-                  if (isRetryable(failure)) onTransientFailure(failure)
-                  return Effect.void
-                })
-          const retried = retryWhile(observed, schedule, isRetryable)
-          return Effect.mapError(retried, (failure): E | CallError =>
-            isRetryable(failure) ? new HlConnectUnavailable({ endpoint, attempts, lastCause: failure }) : failure
-          )
-        })
-      )
+    /**
+     * The caller of one endpoint, made once per endpoint (its observer, deadline and schedule with
+     * it): `call(request, handle)` is one call. `handle` reads every response but 429/503
+     * (transient on every endpoint) and sees 2xx only from the expected environment; it returns
+     * the answer or the failure. Transient failures are retried per the endpoint's policy, then
+     * end as `HlConnectUnavailable`; one span and the metrics cover the whole call.
+     */
+    const endpoint = (name: EndpointName, method: PreparedRequest["method"]) => {
+      const policy = policyOf(name)
+      const observer = makeObserver(name, method)
+      const timeoutMillis = Duration.toMillis(policy.attemptTimeout)
+      const schedule = retrySchedule(policy)
+      return <A, E extends { readonly _tag: string }>(
+        request: PreparedRequest,
+        handle: (response: RawResponse) => Either.Either<A, E | TransientFailure>,
+        onTransientFailure?: (failure: TransientFailure) => void
+      ): Effect.Effect<A, E | CallError> => {
+        type Failure = E | TransientFailure | EnvironmentMismatch
+        const isRetryable = (failure: Failure): failure is TransientFailure => isTransient(failure)
+        const read = (response: RawResponse) => answer(response, handle)
+        return observer.call(
+          Effect.suspend(() => {
+            let attempts = 0
+            const attempt: Effect.Effect<A, Failure> = withinLimits(
+              Effect.suspend(() => {
+                attempts++
+                observer.attempt()
+                return Effect.flatMap(send(dispatcher, origin, request, timeoutMillis), read)
+              })
+            )
+            const observed =
+              onTransientFailure === undefined
+                ? attempt
+                : Effect.tapError(attempt, (failure) => {
+                    if (isRetryable(failure)) onTransientFailure(failure)
+                    return Effect.void
+                  })
+            return Effect.mapError(retryWhile(observed, schedule, isRetryable), (failure): E | CallError =>
+              isRetryable(failure) ? new HlConnectUnavailable({ endpoint: name, attempts, lastCause: failure }) : failure
+            )
+          })
+        )
+      }
     }
 
     return {
-      call,
+      endpoint,
       /** The `X-Environment` of the latest response that carried one (e.g. `sandbox`). */
       environment: Effect.sync(() => Option.fromNullable(observedEnvironment))
     }
