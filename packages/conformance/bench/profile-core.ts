@@ -5,10 +5,13 @@
  * the client's per-call work (the bench mixes every contender into one process):
  *
  *   PROFILE_OUT=/tmp/core.cpuprofile pnpm tsx bench/profile-core.ts   (PROFILE_SECONDS, default 8)
+ *
+ * PROFILE_CLIENT=undici runs `undici.request` + `body.json()` instead, the floor to compare with.
  */
 import { HlConnect } from "@hlconnect/core"
 import { pinThisProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
 import { Effect, ManagedRuntime, Redacted } from "effect"
+import { request } from "undici"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
 
@@ -20,12 +23,20 @@ const main = async () => {
   const floor = await startServerProcess({ script: serverScripts.floor, env: { SANDBOX_TOKENS: TOKEN }, cpu: 0 })
   const runtime = ManagedRuntime.make(HlConnect.Default({ baseUrl: floor.url, accessToken: Redacted.make(TOKEN) }))
   const client = await runtime.runPromise(HlConnect)
+  const headers = { accept: "application/json", authorization: `Bearer ${TOKEN}` }
+  const call =
+    process.env.PROFILE_CLIENT === "undici"
+      ? async (orderId: number) => {
+          const response = await request(`${floor.url}/purchase/info?order_id=${orderId}`, { headers })
+          await response.body.json()
+        }
+      : (orderId: number) => runtime.runPromise(Effect.asVoid(client.purchaseInfo({ order_id: orderId })))
   let completed = 0
   let stop = false
   const worker = async (offset: number) => {
     let i = offset
     while (!stop) {
-      await runtime.runPromise(Effect.asVoid(client.purchaseInfo({ order_id: 910_001 + (i++ % 8) })))
+      await call(910_001 + (i++ % 8))
       completed++
     }
   }
