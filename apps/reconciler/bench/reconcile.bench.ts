@@ -8,7 +8,7 @@
  *  2. memory — peak RSS of a child process reconciling 10k vs 100k orders (≤ 1.3×: it streams).
  * Exits 0 regardless; read the PASS/FAIL lines.
  */
-import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/sandbox"
+import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
 import { HlConnect } from "@hlconnect/core"
 import { Store } from "@hlconnect/store"
 import { Effect, Redacted } from "effect"

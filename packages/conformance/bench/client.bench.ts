@@ -5,7 +5,7 @@
  * `GET /purchase/info?order_id=N` with bearer auth, 200 with the order's items — against two
  * servers, each in its own process (pinned to CPU 0 when `taskset` exists; this process to CPU 1):
  *
- *  1. the floor server (`@hlconnect/sandbox`'s floor.js): a canned `node:http` responder with the
+ *  1. the floor server (`@hlconnect/conformance`'s `dist/bench/floor.js`): a canned `node:http` responder with the
  *     sandbox's body, so cheap that the client, not the server, is what is measured. The targets
  *     are judged here, as ratios against undici.request in the same run, unless the floor server
  *     itself saturated (≥ 90 % of its CPU): then nothing is judged.
@@ -21,7 +21,7 @@
  * Latency samples are pooled over the rounds; the rest is the median of the rounds. It is a
  * report, not a test: it exits 0 whether the targets pass or not.
  */
-import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/sandbox"
+import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
 import { loadavg } from "node:os"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"

@@ -6,7 +6,7 @@
  * its own tagged error (core's `InvalidRequest` via `invalidRequest`, the store's `InvalidInput`).
  * Small and free of the client, so a worker thread can load it alone (`@hlconnect/core/Input`).
  */
-import { Effect, ParseResult, Schema } from "effect"
+import { Either, type Effect, ParseResult, Schema } from "effect"
 import { InvalidRequest } from "./Errors.js"
 
 /** The first problem of an input: where, and what. */
@@ -28,8 +28,15 @@ export const firstProblem = (error: ParseResult.ParseError): InputProblem => {
  * service construction): the parser is made here.
  */
 export const decodeInput = <A, I, E>(schema: Schema.Schema<A, I, never>, onProblem: (problem: InputProblem) => E) => {
-  const decode = Schema.decodeUnknown(schema, { errors: "first", onExcessProperty: "ignore" })
-  return (input: unknown): Effect.Effect<A, E> => Effect.mapError(decode(input), (error) => onProblem(firstProblem(error)))
+  const decode = decodeInputEither(schema, onProblem)
+  // An Either is an Effect: callers `yield*` it like any other.
+  return (input: unknown): Effect.Effect<A, E> => decode(input)
+}
+
+/** The same rule, synchronously: the client's hot path checks its input without entering an Effect. */
+export const decodeInputEither = <A, I, E>(schema: Schema.Schema<A, I, never>, onProblem: (problem: InputProblem) => E) => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+  return (input: unknown): Either.Either<A, E> => Either.mapLeft(decode(input), (error) => onProblem(firstProblem(error)))
 }
 
 /** Core's `InvalidRequest` for a problem; its message names the field too (what logs and `String(error)` show). */

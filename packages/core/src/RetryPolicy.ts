@@ -6,7 +6,7 @@
  * Connect's own `OrderProcessingFailedResponse`: the order failed, an answer and not a fault (the
  * client decides that per response, not per status).
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Either, Schedule } from "effect"
 import { RateLimited, type TransientFailure } from "./Errors.js"
 
 export interface RetryPolicy {
@@ -110,27 +110,34 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, {
 }
 
 /**
- * `Effect.retry(effect, { schedule, while: isRetryable })`, except that the schedule's driver is
- * only made once an attempt has failed retryably: a call that succeeds at once pays nothing for
- * its retry policy. The schedule is stepped with each retryable failure, exactly as
- * `Effect.retry` does (its delay slept, the last failure kept when it is done); other failures
- * pass through untouched.
+ * `Effect.retry(attempt, { schedule, while: isRetryable })`, entered only once an attempt has
+ * failed retryably: that first failure is replayed into `Effect.retry`, so the schedule is stepped
+ * with every retryable failure exactly as if it had run from the start (its delay slept, the last
+ * failure kept when it is done), other failures pass through untouched — and a call that succeeds
+ * at once never builds a schedule driver (`Effect.retry` makes one up front: ~20–40 µs of CPU per
+ * call, shared/guides/client-performance.md).
  */
 export const retryWhile = <A, E, T extends E>(
   attempt: Effect.Effect<A, E>,
   schedule: Schedule.Schedule<unknown, T>,
   isRetryable: (failure: E) => failure is T
 ): Effect.Effect<A, E> =>
-  Effect.catchIf(attempt, isRetryable, (first) =>
-    Effect.flatMap(Schedule.driver(schedule), (driver) => {
-      const retryAfter = (failure: T): Effect.Effect<A, E> =>
-        Effect.matchEffect(driver.next(failure), {
-          onFailure: () => Effect.fail(failure),
-          onSuccess: () => Effect.catchIf(attempt, isRetryable, retryAfter)
+  Effect.catchIf(attempt, isRetryable, (first) => {
+    let replay = true
+    // Failures that are not retryable leave through the success channel, so that the schedule is
+    // fed only with the retryable ones it is typed for.
+    const again = Effect.suspend((): Effect.Effect<Either.Either<A, E>, T> => {
+      if (!replay) {
+        return Effect.matchEffect(attempt, {
+          onSuccess: (a) => Effect.succeed(Either.right(a)),
+          onFailure: (e) => (isRetryable(e) ? Effect.fail(e) : Effect.succeed(Either.left(e)))
         })
-      return retryAfter(first)
+      }
+      replay = false
+      return Effect.fail(first)
     })
-  )
+    return Effect.flatten(Effect.retry(again, schedule))
+  })
 
 /**
  * `Retry-After` is either delta-seconds or an HTTP-date. Returns milliseconds to wait, if any.

@@ -19,7 +19,7 @@ import {
 } from "@hlconnect/core"
 import { BearerAuth } from "@hlconnect/service"
 import { Clock, Duration, Effect } from "effect"
-import { randomBytes } from "node:crypto"
+import { randomBytes, randomUUID } from "node:crypto"
 import { type SandboxAsset, seedCatalog, toAssetItem } from "./Catalog.js"
 import { drawFault, type FaultKind, type FaultSettings, latencyMillis, type ScriptedFault } from "./Faults.js"
 import { countryOf } from "./Regions.js"
@@ -139,7 +139,9 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
           for (const [id, u] of urls) if (u.expiresAtMillis <= now) urls.delete(id)
           sweepAbove = Math.max(URL_SWEEP_MIN, 2 * urls.size)
         }
-        const id = randomBytes(16).toString("hex")
+        // 122 random bits, as 32 hex digits: randomUUID draws from a batch of random bytes Node keeps,
+        // where randomBytes(16) asked the CSPRNG for every URL (two per `/purchase/info` line).
+        const id = randomUUID().replaceAll("-", "")
         urls.set(id, { kind, order_id: line.order_id, order_line_id: line.order_line_id, expiresAtMillis: now + urlTtlMillis })
         return `${publicBaseUrl}/nf/${kind}/${id}`
       }
@@ -147,6 +149,7 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
       const toItem = (line: Line, now: number, publicBaseUrl: string): OrderItem => {
         const status = statusOf(line, now)
         const fulfilled = status === "COMPLETED"
+        // The line's fields were validated when it was registered: no second check per response.
         return OrderItem.make({
           order_id: line.order_id,
           order_line_id: line.order_line_id,
@@ -159,7 +162,7 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
           download_url: fulfilled ? issueUrl("download", line, now, publicBaseUrl) : null,
           view_url: fulfilled ? issueUrl("view", line, now, publicBaseUrl) : null,
           status
-        })
+        }, true)
       }
 
       const findLine = (orderId: number, lineId: number) => {

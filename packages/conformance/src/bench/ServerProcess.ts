@@ -1,17 +1,21 @@
 /**
- * For benches: a server (the sandbox or the floor server) in a process of its own, pinned to a CPU
- * when `taskset` exists, and what share of a CPU it used — a bench whose server saturates measures
- * the server, so every bench reports it.
+ * For benches (`@hlconnect/conformance/bench`, used by this package's client bench and the
+ * reconciler's): a server (the sandbox or the floor server) in a process of its own, pinned to a
+ * CPU when `taskset` exists, and what share of a CPU it used — a bench whose server saturates
+ * measures the server, so every bench reports it. Bench-only, so it lives here and not in the
+ * sandbox, which is a published package.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { freePort } from "./Testing.js"
+import { freePort } from "@hlconnect/sandbox"
 
 /** `node` scripts of this package a bench can start. */
 export const serverScripts = {
-  /** The sandbox, configured by `SANDBOX_*` variables. */
-  sandbox: fileURLToPath(new URL("./main.js", import.meta.url)),
+  /** The sandbox, configured by `SANDBOX_*` variables (`@hlconnect/sandbox`'s `dist/main.js`). */
+  sandbox: join(dirname(createRequire(import.meta.url).resolve("@hlconnect/sandbox")), "main.js"),
   /** The canned floor server (see floor.ts). */
   floor: fileURLToPath(new URL("./floor.js", import.meta.url))
 } as const

@@ -3,7 +3,7 @@
  * `GET /purchase/info` with the body the sandbox sends for a completed one-line order (the same
  * 11 fields, decoded through the `OrderItem` model at start-up), and `/health/live`. It does no
  * per-request work beyond checking the bearer token, so a bench that hits it measures the client,
- * not the server: `node dist/floor.js` with `PORT` and `SANDBOX_TOKENS` (one token).
+ * not the server: `node dist/bench/floor.js` with `PORT` and `SANDBOX_TOKENS` (one token).
  */
 import { OrderItem } from "@hlconnect/core"
 import { Schema } from "effect"

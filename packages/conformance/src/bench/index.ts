@@ -1,0 +1,2 @@
+/** Bench helpers, exported as `@hlconnect/conformance/bench` (see ServerProcess.ts). */
+export * from "./ServerProcess.js"

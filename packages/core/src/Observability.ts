@@ -1,0 +1,96 @@
+/**
+ * What a call tells the outside: one `HlConnect.<endpoint>` client span per call (retries
+ * included) and the `hlconnect_client_*` metrics. Both are paid for only when they are used: the
+ * span is opened only when a tracer other than Effect's built-in one is installed (the built-in
+ * tracer's spans go nowhere), and everything per endpoint — labels, span options — is made once.
+ */
+import { Cause, Effect, type Exit, Metric, MetricBoundaries, MetricLabel, Option, type Tracer } from "effect"
+
+export const callsTotal = Metric.counter("hlconnect_client_calls_total", {
+  description: "HL Connect calls by endpoint and outcome, after retries",
+  incremental: true
+})
+export const attemptsTotal = Metric.counter("hlconnect_client_attempts_total", {
+  description: "HTTP attempts sent to HL Connect, retries included",
+  incremental: true
+})
+export const callDuration = Metric.histogram(
+  "hlconnect_client_call_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 16 }),
+  "Duration of HL Connect calls, retries included"
+)
+
+const outcomeOf = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string => {
+  if (exit._tag === "Success") return "success"
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) return failure.value._tag
+  return Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "defect"
+}
+
+/**
+ * Effect's built-in tracer, the one every fiber has unless a program installs another (an
+ * OpenTelemetry exporter, a test's recording tracer). Its spans are kept by nobody.
+ */
+const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+interface SpanOptions {
+  readonly kind: "client"
+  readonly attributes: Readonly<Record<string, string>>
+  readonly captureStackTrace: () => string | undefined
+}
+
+/**
+ * The span's options, made once. Effect would otherwise capture a stack trace (a `new Error()`)
+ * per call for the span's `code.stacktrace`; the frame it records is always the call pipeline, so
+ * one capture per endpoint records the same.
+ */
+const spanOptionsOf = (endpoint: string, method: string): SpanOptions => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 3
+  const site = new Error()
+  Error.stackTraceLimit = limit
+  let frame: string | undefined
+  return {
+    kind: "client",
+    attributes: { "hlconnect.endpoint": endpoint, "http.request.method": method },
+    captureStackTrace: () => (frame ??= site.stack?.split("\n")[3]?.trim())
+  }
+}
+
+/**
+ * Observation of one endpoint's calls, made once per endpoint. Metric labels are arrays made once:
+ * `Metric.unsafeUpdate` caches its hook by the identity of the label array, so a fresh array per
+ * call would mean a fresh metric key, hash and registry lookup per call.
+ */
+export const makeObserver = (endpoint: string, method: string) => {
+  const endpointLabel = MetricLabel.make("endpoint", endpoint)
+  const endpointLabels: ReadonlyArray<MetricLabel.MetricLabel> = [endpointLabel]
+  const byOutcome = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  const outcomeLabels = (outcome: string) => {
+    let labels = byOutcome.get(outcome)
+    if (labels === undefined) {
+      labels = [endpointLabel, MetricLabel.make("outcome", outcome)]
+      byOutcome.set(outcome, labels)
+    }
+    return labels
+  }
+  const spanName = `HlConnect.${endpoint}`
+  const spanOptions = spanOptionsOf(endpoint, method)
+  return {
+    /** Counts one attempt. */
+    attempt: () => attemptsTotal.unsafeUpdate(1, endpointLabels),
+    /** The call, measured (duration, outcome) and in its span when a tracer is listening. */
+    call: <A, E extends { readonly _tag: string }>(call: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+      const measured = Effect.suspend(() => {
+        const started = performance.now()
+        return Effect.onExit(call, (exit) => {
+          callDuration.unsafeUpdate((performance.now() - started) / 1000, endpointLabels)
+          callsTotal.unsafeUpdate(1, outcomeLabels(outcomeOf(exit)))
+          return Effect.void
+        })
+      })
+      const spanned = Effect.withSpan(measured, spanName, spanOptions)
+      return Effect.tracerWith((tracer) => (tracer === builtInTracer ? measured : spanned))
+    }
+  }
+}
