@@ -253,6 +253,14 @@ describe("publishing @hlconnect/* to a real registry", () => {
         return `${name}@${versions.get(name)}: tarball ${(statSync(file).size / 1024).toFixed(1)} kB, unpacked ${(unpacked / 1024).toFixed(1)} kB, ${files.length} files`
       })
     )
+    // The check itself bites: the same package missing its licence and a module it imports fails it.
+    const broken = join(work, "broken-core")
+    cpSync(join(work, "unpacked", "@hlconnect/core"), broken, { recursive: true })
+    rmSync(join(broken, "LICENSE"))
+    rmSync(join(broken, "dist", "Errors.js"))
+    expect(missingFiles(broken)).toEqual(
+      expect.arrayContaining(["LICENSE (licence)", expect.stringMatching(/^dist\/Errors\.js \(imported by dist\/\S+\.js\)$/)])
+    )
     console.log(`published tarballs:\n  ${sizes.join("\n  ")}`)
   })
 
