@@ -327,7 +327,12 @@ describe("publishing @hlconnect/* to a real registry", () => {
         })
         expect(lastJsonLine(stdout)).toEqual({ consumer: "commonjs-service", status: "COMPLETED", download: 200 })
       } finally {
-        if (sandbox.pid !== undefined) process.kill(-sandbox.pid, "SIGTERM")
+        try {
+          if (sandbox.pid !== undefined) process.kill(-sandbox.pid, "SIGTERM")
+        } catch (error) {
+          // Already gone (it exited early, and that failure is the one reported): nothing to stop.
+          if (!(error instanceof Error && "code" in error && error.code === "ESRCH")) throw error
+        }
       }
     })
   })
