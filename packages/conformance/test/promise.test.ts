@@ -76,4 +76,23 @@ describe("makePromiseClient", () => {
       await hl.close()
     }
   })
+
+  it("takes the token as a plain string (no effect import), kept out of errors and their printing", async () => {
+    const hl = makePromiseClient({ baseUrl: sandbox.url, accessToken: SandboxToken, maxAttempts: 1 })
+    const wrongToken = "plain-wrong-token-4b7e19"
+    const wrong = makePromiseClient({ baseUrl: sandbox.url, accessToken: wrongToken, maxAttempts: 1 })
+    try {
+      const page = await hl.listAssets({ page_size: 1 })
+      assert.isTrue(page.ok)
+      const refused = await wrong.listAssets({ page_size: 1 })
+      assert.isFalse(refused.ok)
+      if (refused.ok) return
+      assert.strictEqual(refused.error._tag, "Unauthorized")
+      const printed = [String(refused.error), JSON.stringify(refused.error), JSON.stringify(refused)].join("\n")
+      assert.notInclude(printed, wrongToken)
+    } finally {
+      await hl.close()
+      await wrong.close()
+    }
+  })
 })

@@ -1,7 +1,7 @@
 /**
  * Client options, and the same read from environment variables through Effect `Config`.
  */
-import { Config, Duration, Option, type Redacted } from "effect"
+import { Config, Duration, Option, Redacted } from "effect"
 import type { Dispatcher } from "undici"
 import { ProductionBaseUrl } from "./Api.js"
 import type { EndpointName, RetryPolicy } from "./RetryPolicy.js"
@@ -31,6 +31,21 @@ export interface HlConnectOptions {
   /** An undici dispatcher to send through (a proxy agent, say). Default: a keep-alive Agent of our own. */
   readonly dispatcher?: Dispatcher
 }
+
+/**
+ * The Promise facade's options: `HlConnectOptions` with the token as a plain string, so a service
+ * not written with Effect needs no `effect` import. The string is wrapped in `Redacted` at once
+ * (`toClientOptions`) and never logged.
+ */
+export interface PromiseClientOptions extends Omit<HlConnectOptions, "accessToken"> {
+  readonly accessToken: string | Redacted.Redacted<string>
+}
+
+/** `PromiseClientOptions` as the Effect client takes them: the token `Redacted`. */
+export const toClientOptions = ({ accessToken, ...rest }: PromiseClientOptions): HlConnectOptions => ({
+  ...rest,
+  accessToken: typeof accessToken === "string" ? Redacted.make(accessToken) : accessToken
+})
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map(Option.getOrUndefined))
 

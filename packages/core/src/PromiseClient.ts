@@ -2,15 +2,17 @@
  * The client for services not written with Effect: plain async functions that resolve to a
  * discriminated union and never reject for an expected failure.
  *
- *   const hl = makePromiseClient({ baseUrl, accessToken: Redacted.make(token) })
+ *   const hl = makePromiseClient({ baseUrl, accessToken: token })  // a plain string
  *   const r = await hl.purchaseInfo({ order_id: 12345 })
  *   if (r.ok && r.value._tag === "Completed") …  else if (!r.ok && r.error._tag === "OrderNotFound") …
  *   await hl.close()
  *
- * A defect (a bug, not an answer of HL Connect) rejects the promise.
+ * The token is a plain string (or a `Redacted`): no `effect` import is needed. It is kept
+ * `Redacted` inside and never logged. A defect (a bug, not an answer of HL Connect) rejects the
+ * promise.
  */
 import { Effect, Either, ManagedRuntime } from "effect"
-import type { HlConnectOptions } from "./ClientConfig.js"
+import { type PromiseClientOptions, toClientOptions } from "./ClientConfig.js"
 import { HlConnect } from "./HlConnect.js"
 
 export type Result<A, E> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: E }
@@ -33,8 +35,8 @@ export type PromiseClient = {
 const toResult = <A, E>(either: Either.Either<A, E>): Result<A, E> =>
   Either.isRight(either) ? { ok: true, value: either.right } : { ok: false, error: either.left }
 
-export const makePromiseClient = (options: HlConnectOptions): PromiseClient => {
-  const runtime = ManagedRuntime.make(HlConnect.Default(options))
+export const makePromiseClient = (options: PromiseClientOptions): PromiseClient => {
+  const runtime = ManagedRuntime.make(HlConnect.Default(toClientOptions(options)))
   const run = <A, E>(use: (client: HlConnect) => Effect.Effect<A, E>): Promise<Result<A, E>> =>
     runtime.runPromise(Effect.either(Effect.flatMap(HlConnect, use))).then(toResult)
   return {

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The sandbox on its own: `pnpm --filter @hlconnect/sandbox start` (port from `PORT`, default
  * 4010; settings from `SANDBOX_*`, see SandboxConfig). Unlike the apps, it binds loopback unless
