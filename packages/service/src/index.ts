@@ -1,6 +1,6 @@
 /**
  * Shared building blocks for every HL Connect app: HTTP serving, health,
- * Prometheus metrics, logging, configuration validation and graceful shutdown.
+ * Prometheus metrics, logging, trace export, configuration validation and graceful shutdown.
  */
 export * as BearerAuth from "./BearerAuth.js"
 export * as Health from "./Health.js"
@@ -11,5 +11,6 @@ export * as Metrics from "./Metrics.js"
 export * as OpsRoutes from "./OpsRoutes.js"
 export * as Runtime from "./Runtime.js"
 export * as ServiceConfig from "./ServiceConfig.js"
+export * as Tracing from "./Tracing.js"
 export { launch, runMain } from "./Runtime.js"
 export { InvalidConfiguration, loadConfig } from "./ServiceConfig.js"
