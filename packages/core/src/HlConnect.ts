@@ -56,7 +56,7 @@ import {
 } from "./Models.js"
 import { AlreadyRegistered, Completed, Failed, type PurchaseOutcome, Processing, Registered, type RegistrationOutcome } from "./Outcomes.js"
 import { DefaultRetryPolicies, type EndpointName, EndpointNames, isTransient, parseRetryAfter, type RetryPolicy, retrySchedule, retryWhile } from "./RetryPolicy.js"
-import { makeAgent, type PreparedRequest, type RawResponse, send } from "./Transport.js"
+import { makeAgent, type PreparedRequest, type RawResponse, send, withTraceContext } from "./Transport.js"
 
 /** Failures any call can end with once its own answers are exhausted. */
 export type CallError = HlConnectUnavailable | UnexpectedResponse | EnvironmentMismatch
@@ -245,7 +245,11 @@ const make = (options: HlConnectOptions) =>
         const attempt = Effect.suspend(() => {
           attempts++
           attemptsTotal.unsafeUpdate(1, labels.endpoint)
-          return Effect.flatMap(send(dispatcher, origin, request, timeoutMillis), answer)
+          return withTraceContext(request).pipe(
+            Effect.flatMap((traced) => send(dispatcher, origin, traced, timeoutMillis)),
+            Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+            Effect.flatMap(answer)
+          )
         })
         const isRetryable = (failure: E | TransientFailure | EnvironmentMismatch): failure is TransientFailure =>
           isTransient(failure)
@@ -263,8 +267,9 @@ const make = (options: HlConnectOptions) =>
           ),
           Effect.onExit((exit) => {
             callDuration.unsafeUpdate((performance.now() - started) / 1000, labels.endpoint)
-            callsTotal.unsafeUpdate(1, labels.outcome(outcomeOf(exit)))
-            return Effect.void
+            const outcome = outcomeOf(exit)
+            callsTotal.unsafeUpdate(1, labels.outcome(outcome))
+            return Effect.annotateCurrentSpan("hlconnect.outcome", outcome)
           }),
           Effect.withSpan(`HlConnect.${endpoint}`, spanOptionsOf(endpoint, request.method))
         )
@@ -307,7 +312,7 @@ const make = (options: HlConnectOptions) =>
       input: typeof PurchaseRegisterRequest.Encoded,
       registerOptions?: RegisterOptions
     ): Effect.Effect<RegistrationOutcome, RegisterPurchaseError> =>
-      Effect.flatMap(validRegisterRequest(input), (payload) =>
+      aboutOrder(validRegisterRequest(input), (payload) =>
         Effect.suspend(() => {
           // Idempotency: once an attempt may have reached HL Connect, a 409 means our own earlier
           // attempt registered it. A 409 on a first, clean attempt is someone else's order.
@@ -341,7 +346,7 @@ const make = (options: HlConnectOptions) =>
       )
 
     const purchaseInfo = (input: OrderRef): Effect.Effect<PurchaseOutcome, PurchaseInfoError> =>
-      Effect.flatMap(validOrderRef(input), (query) =>
+      aboutOrder(validOrderRef(input), (query) =>
         call(
           "purchaseInfo",
           get("/purchase/info", queryString({ order_id: query.order_id })),
@@ -383,7 +388,7 @@ const make = (options: HlConnectOptions) =>
       decode: (response: RawResponse) => Effect.Effect<A, UnexpectedResponse>
     ) =>
       (input: OrderLineRef): Effect.Effect<A, OrderLineUrlError> =>
-        Effect.flatMap(validOrderLineRef(input), (query) =>
+        aboutOrder(validOrderLineRef(input), (query) =>
           call(
             endpoint,
             get(path, queryString({ order_id: query.order_id, order_line_id: query.order_line_id })),
@@ -402,7 +407,7 @@ const make = (options: HlConnectOptions) =>
         )
 
     const cancelOrderLine = (input: OrderLineRef): Effect.Effect<void, CancelOrderLineError> =>
-      Effect.flatMap(validOrderLineRef(input), (query) =>
+      aboutOrder(validOrderLineRef(input), (query) =>
         call(
           "cancelOrderLine",
           {
@@ -480,6 +485,22 @@ const make = (options: HlConnectOptions) =>
       retryPolicy: (endpoint: EndpointName): RetryPolicy => policyOf(endpoint)
     } as const
   })
+
+/** The order a call is about, as its span's attributes. */
+const orderAttributes = (
+  q: { readonly order_number: number; readonly order_line_id: number } | { readonly order_id: number; readonly order_line_id?: number }
+): Record<string, number> =>
+  "order_number" in q
+    ? { "hlconnect.order_number": q.order_number, "hlconnect.order_line_id": q.order_line_id }
+    : q.order_line_id === undefined
+    ? { "hlconnect.order_number": q.order_id }
+    : { "hlconnect.order_number": q.order_id, "hlconnect.order_line_id": q.order_line_id }
+
+/** `Effect.flatMap` of a validated order reference, with the order on the call's span. */
+const aboutOrder = <Q extends Parameters<typeof orderAttributes>[0], A, E, E2>(
+  valid: Effect.Effect<Q, E>,
+  f: (q: Q) => Effect.Effect<A, E2>
+): Effect.Effect<A, E | E2> => Effect.flatMap(valid, (q) => Effect.annotateSpans(f(q), orderAttributes(q)))
 
 const registered = Registered.make({})
 const alreadyRegistered = AlreadyRegistered.make({})

@@ -4,7 +4,7 @@
  * headers / body timeouts), instead of a racing `Effect.timeout` fiber, which costs ~250 µs of
  * CPU per call.
  */
-import { Effect } from "effect"
+import { Effect, Option, Tracer } from "effect"
 import { Agent, type Dispatcher } from "undici"
 import { AttemptTimedOut, ConnectionFailed } from "./Errors.js"
 
@@ -27,6 +27,19 @@ export const makeAgent = (options: { readonly connections: number; readonly conn
     connections: options.connections,
     keepAliveTimeout: 30_000,
     connect: { timeout: options.connectTimeoutMillis }
+  })
+
+/**
+ * `request` with the W3C `traceparent` (and `tracestate`) of the span it is sent in, so HL
+ * Connect's side of the call joins our trace as the client span's child; as is without a span.
+ */
+export const withTraceContext = (request: PreparedRequest): Effect.Effect<PreparedRequest> =>
+  Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {
+    if (Option.isNone(span)) return request
+    const { traceId, spanId, sampled } = span.value
+    const traceparent = `00-${traceId}-${spanId}-${sampled ? "01" : "00"}`
+    const state = span.value._tag === "ExternalSpan" ? span.value.context.unsafeMap.get("tracestate") : undefined
+    return { ...request, headers: typeof state === "string" ? { ...request.headers, traceparent, tracestate: state } : { ...request.headers, traceparent } }
   })
 
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"])
