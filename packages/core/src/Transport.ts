@@ -29,18 +29,17 @@ export const makeAgent = (options: { readonly connections: number; readonly conn
     connect: { timeout: options.connectTimeoutMillis }
   })
 
+/** The W3C `traceparent` naming `span` as the parent of whatever receives it. */
+export const traceparentOf = (span: Tracer.AnySpan): string => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+
 /**
- * `request` with the W3C `traceparent` (and `tracestate`) of the span it is sent in, so HL
- * Connect's side of the call joins our trace as the client span's child; as is without a span.
+ * `request` with the W3C `traceparent` of the span it is sent in, so HL Connect's side of the
+ * call joins our trace as the client span's child; as is without a span.
  */
 export const withTraceContext = (request: PreparedRequest): Effect.Effect<PreparedRequest> =>
-  Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {
-    if (Option.isNone(span)) return request
-    const { traceId, spanId, sampled } = span.value
-    const traceparent = `00-${traceId}-${spanId}-${sampled ? "01" : "00"}`
-    const state = span.value._tag === "ExternalSpan" ? span.value.context.unsafeMap.get("tracestate") : undefined
-    return { ...request, headers: typeof state === "string" ? { ...request.headers, traceparent, tracestate: state } : { ...request.headers, traceparent } }
-  })
+  Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) =>
+    Option.isNone(span) ? request : { ...request, headers: { ...request.headers, traceparent: traceparentOf(span.value) } }
+  )
 
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"])
 /** Failures that happen before anything was written: the server cannot have seen the request. */
