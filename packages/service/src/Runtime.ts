@@ -18,7 +18,7 @@ export interface RunOptions {
   /** Replaces the logging configured from `LOG_FORMAT` / `LOG_LEVEL` (e.g. in tests). */
   readonly logging?: Layer.Layer<never>
   /** Replaces the trace export configured from the `OTEL_*` variables (e.g. in tests). */
-  readonly tracing?: Layer.Layer<never, InvalidConfiguration>
+  readonly tracing?: Layer.Layer<Tracing.Exporting, InvalidConfiguration>
 }
 
 /** Failures an operator fixes from the message alone: the message is the whole report. */

@@ -24,6 +24,7 @@ import {
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -232,14 +233,22 @@ export const redactedHeaderNames: ReadonlyArray<string> = [
 ]
 
 /**
+ * Whether spans are exported (`layerWith` installed a tracer): hot paths that build spans by
+ * hand (the relay's raw ingest) skip that work, and storing trace context, when they are not.
+ */
+export class Exporting extends Context.Reference<Exporting>()("@hlconnect/service/Tracing/Exporting", {
+  defaultValue: () => false
+}) {}
+
+/**
  * The tracer for `settings`: Effect's spans exported through a batch span processor, flushed on
  * shutdown (at most `shutdownTimeout`). `Off`: the empty layer.
  */
 export const layerWith = (
   settings: Settings,
   options: { readonly defaultServiceName: string; readonly shutdownTimeout?: number }
-): Layer.Layer<never> => {
-  if (settings._tag === "Off") return Layer.empty
+): Layer.Layer<Exporting> => {
+  if (settings._tag === "Off") return Layer.succeed(Exporting, false)
   const resource = OtelResource.layer({
     serviceName: Option.getOrElse(settings.serviceName, () => options.defaultServiceName),
     attributes: settings.resourceAttributes
@@ -252,12 +261,13 @@ export const layerWith = (
       })
     ),
     Layer.provide(resource),
-    Layer.discard
+    Layer.discard,
+    Layer.merge(Layer.succeed(Exporting, true))
   )
 }
 
 /** The tracer configured from the `OTEL_*` variables (see `config`); fails with `InvalidConfiguration`. */
-export const layer = (defaultServiceName: string): Layer.Layer<never, ServiceConfig.InvalidConfiguration> =>
+export const layer = (defaultServiceName: string): Layer.Layer<Exporting, ServiceConfig.InvalidConfiguration> =>
   Layer.unwrapEffect(Effect.map(loadSettings, (settings) => layerWith(settings, { defaultServiceName })))
 
 /** Runs `effect` with the headers in `redactedHeaderNames` kept out of HTTP spans. */
