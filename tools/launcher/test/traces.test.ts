@@ -9,6 +9,8 @@
  * and no exported span may carry a token, a secret, a customer IP or a URL credential.
  */
 import { Schema } from "effect"
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -28,7 +30,13 @@ const Running = Schema.parseJson(
   Schema.Struct({
     message: Schema.Tuple(
       Schema.Literal("HL Connect is running"),
-      Schema.Struct({ graphql: Schema.String, relayIngest: Schema.String, secretsFile: Schema.String, traces: Schema.String })
+      Schema.Struct({
+        graphql: Schema.String,
+        relayIngest: Schema.String,
+        relayAdmin: Schema.String,
+        secretsFile: Schema.String,
+        traces: Schema.String
+      })
     )
   })
 )
@@ -81,10 +89,24 @@ const validationTokens: Array<string> = []
 // The caller's span: GraphQL's server span must be its child.
 const callerTrace = randomBytes(16).toString("hex")
 const callerSpan = randomBytes(8).toString("hex")
+// The commerce platform's span that sent order.paid, and the operator's that added a subscriber.
+const paidTrace = randomBytes(16).toString("hex")
+const paidSpan = randomBytes(8).toString("hex")
+const adminTrace = randomBytes(16).toString("hex")
+const adminSpan = randomBytes(8).toString("hex")
+
+let subscriber: Server
+const delivered: Array<IncomingHttpHeaders> = []
 
 beforeAll(async () => {
   execFileSync(process.execPath, [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: packageDir })
   receiver = await OtlpReceiver.start()
+  subscriber = createServer((request, response) => {
+    delivered.push(request.headers)
+    request.resume()
+    request.on("end", () => response.writeHead(204).end())
+  })
+  await new Promise<void>((resolve) => subscriber.listen(0, "127.0.0.1", resolve))
   child = spawn(process.execPath, [join(packageDir, "dist/main.js")], {
     cwd: packageDir,
     env: {
@@ -132,6 +154,7 @@ afterAll(async () => {
     await exited
   }
   await receiver?.close()
+  await new Promise<void>((resolve) => (subscriber === undefined ? resolve() : subscriber.close(() => resolve())))
   rmSync(root, { recursive: true, force: true })
 })
 
@@ -145,6 +168,21 @@ describe("traces from the launcher to a real OTLP receiver", () => {
   it(
     "a GraphQL request and a paid order become trees that join the sandbox's spans; shutdown flushes them",
     async () => {
+      // The relay admin API continues the operator's traceparent.
+      const address: AddressInfo | string | null = subscriber.address()
+      if (address === null || typeof address === "string") throw new Error("subscriber has no TCP address")
+      const created = await fetch(`${running.relayAdmin}/subscribers`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${reveal(secrets.generated.relayAdminToken)}`,
+          "content-type": "application/json",
+          traceparent: `00-${adminTrace}-${adminSpan}-01`
+        },
+        body: JSON.stringify({ url: `http://127.0.0.1:${address.port}/hooks`, events: ["order.completed"] })
+      })
+      expect(created.status).toBe(201)
+      await created.arrayBuffer()
+
       const validate = `mutation V($input: ValidatePurchaseInput!) {
         validatePurchase(input: $input) { __typename ... on ValidationToken { token expiresAt } }
       }`
@@ -189,7 +227,8 @@ describe("traces from the launcher to a real OTLP receiver", () => {
           "content-type": "application/json",
           "webhook-id": id,
           "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-          "webhook-signature": new Webhook(reveal(secrets.generated.relayWebhookSecret)).sign(id, now, body)
+          "webhook-signature": new Webhook(reveal(secrets.generated.relayWebhookSecret)).sign(id, now, body),
+          traceparent: `00-${paidTrace}-${paidSpan}-01`
         },
         body
       })
@@ -205,6 +244,8 @@ describe("traces from the launcher to a real OTLP receiver", () => {
         const text = await answer.text()
         return text.includes('"completed"') && !text.includes('"registered"') && !text.includes('"paid"') ? true : undefined
       })
+      // Both lines' order.completed reached our subscriber.
+      await waitFor("two deliveries", () => (delivered.length >= 2 ? true : undefined))
 
       // Nothing is exported before the 60 s batch delay: the spans arrive with the shutdown's flush.
       child.kill("SIGTERM")
@@ -242,6 +283,30 @@ describe("traces from the launcher to a real OTLP receiver", () => {
       }
       const infos = spans.filter((s) => s.name === "HlConnect.purchaseInfo" && s.attributes["hlconnect.order_number"] === orderNumber)
       expect(infos.length).toBeGreaterThan(0)
+
+      // One order, one story: every hop of the paid order is in the commerce platform's trace.
+      const ingest = spans.find((s) => s.name === "Relay.ingest" && s.parentSpanId === paidSpan)
+      expect(ingest?.traceId).toBe(paidTrace)
+      expect(ingest?.attributes["http.response.status_code"]).toBe("202")
+      const dispatch = spans.find((s) => s.name === "Relay.dispatch" && s.parentSpanId === ingest?.spanId)
+      expect(dispatch?.traceId).toBe(paidTrace)
+      for (const r of registers) expect(r.traceId).toBe(paidTrace)
+      const reconciles = spans.filter((s) => s.name === "Fulfilment.reconcileOrder" && s.attributes["hlconnect.order_number"] === orderNumber)
+      expect(reconciles.length).toBeGreaterThan(0)
+      for (const r of reconciles) expect(r.traceId).toBe(paidTrace)
+      for (const i of infos) expect(i.traceId).toBe(paidTrace)
+      const deliveries = spans.filter((s) => s.name === "Relay.deliver" && s.attributes["hlconnect.order_number"] === orderNumber)
+      // Ours and the demo subscriber's: each delivery its own span.
+      expect(deliveries.length).toBeGreaterThanOrEqual(2)
+      for (const d of deliveries) expect(d.traceId).toBe(paidTrace)
+      // Our subscriber received its delivery's span as the parent: it can join the trace.
+      const deliverySpans = new Set(deliveries.map((d) => `00-${paidTrace}-${d.spanId}-01`))
+      expect(delivered.length).toBe(2)
+      for (const h of delivered) expect(deliverySpans.has(String(h.traceparent))).toBe(true)
+
+      // The admin API's server span continues the operator's span.
+      const admin = spans.find((s) => s.traceId === adminTrace && s.parentSpanId === adminSpan)
+      expect(admin?.name).toMatch(/^http\.server POST/)
 
       // No token, secret, customer IP or URL credential in any exported span.
       const forbidden = [
