@@ -155,7 +155,7 @@ const makeContenders = async (url: string) => {
       openapiFetch,
       core("core", coreRuntime, coreClient),
       core("core (tracer off)", tracerOffRuntime, tracerOffClient),
-      core("core (traces exported)", tracedRuntime, tracedClient)
+      core("core (traced)", tracedRuntime, tracedClient)
     ],
     /** Registers the orders the calls read, through the core client. */
     registerOrders: async (): Promise<ReadonlyArray<number>> => {
@@ -423,7 +423,7 @@ const main = async () => {
     console.log("Notes:")
     console.log("- core: HlConnect.purchaseInfo as users run it (retry schedule, attempt timeout, span, metrics, Schema decoding on), runPromise per call.")
     console.log("- core (tracer off): the same with Layer.setTracerEnabled(false); for information only.")
-    console.log("- core (traces exported): the same with every span exported (OTLP/HTTP protobuf, batched) to a local receiver; its cost per call is the difference to the core row.")
+    console.log("- core (traced): the same with every span exported (OTLP/HTTP protobuf, batched) to a local receiver; its cost per call is the difference to the core row.")
     console.log("- undici.request / fetch: plain calls, bearer header, JSON parse; no validation (baselines).")
     console.log("- openapi-fetch: typed by bench/hlconnect-openapi.d.ts; it parses JSON but does not validate it (by design).")
     console.log("- CPU µs/req: the client's own CPU. srv CPU / srv max: the server's share of one CPU during the throughput")
