@@ -2,7 +2,8 @@
  * What the facade tells callers when things go wrong. Expected failures are union members of
  * the schema; a caller's bad argument is `BadUserInput`, a caller over its HL Connect budget or
  * rate `UpstreamBudgetExceeded` / `UpstreamRateLimited` (all shown as is); anything else is masked,
- * with a correlation id in `extensions` that the server log carries next to the full cause.
+ * with a correlation id in `extensions` (the request's trace id) that the server log carries next
+ * to the full cause.
  */
 import { Cause, Effect, Option, Schema } from "effect"
 import { GraphQLError } from "graphql"
@@ -44,12 +45,14 @@ export const maskedError = (correlationId: string): GraphQLError =>
   new GraphQLError(maskedMessage, { extensions: { code: "INTERNAL_SERVER_ERROR", correlationId } })
 
 /**
- * Logs `cause` at Error level with a fresh correlation id and returns the masked error to show.
+ * Logs `cause` at Error level with a correlation id (the trace id of the request's span, else a
+ * fresh UUID) and returns the masked error to show.
  * The cause comes from typed errors that never carry a URL or a token.
  */
 export const reportUnexpected = (cause: Cause.Cause<unknown>, field: string | undefined): Effect.Effect<GraphQLError> =>
-  Effect.suspend(() => {
-    const correlationId = randomUUID()
+  Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
+    // The trace id when there is one: the error a caller reports leads straight to its trace.
+    const correlationId = Option.isSome(span) ? span.value.traceId : randomUUID()
     return Effect.logError("GraphQL field failed unexpectedly", cause).pipe(
       Effect.annotateLogs(field === undefined ? { correlationId } : { correlationId, field }),
       Effect.as(maskedError(correlationId))

@@ -85,9 +85,14 @@ export const makeRouter = (settings: GraphqlSettings) =>
           onNone: () => Effect.fail(new HttpServerError.RequestError({ request, reason: "Decode", description: "Invalid URL" })),
           onSome: Effect.succeed
         })
+        // The request's server span (it continues the caller's `traceparent`) parents the resolvers' spans.
+        const parentSpan = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
         const response = yield* Effect.tryPromise({
           try: async (signal) =>
-            yoga.fetch(new Request(url, { method: request.method, headers: request.headers, signal, ...(body === undefined ? {} : { body }) })),
+            yoga.fetch(
+              new Request(url, { method: request.method, headers: request.headers, signal, ...(body === undefined ? {} : { body }) }),
+              parentSpan === undefined ? {} : { parentSpan }
+            ),
           catch: (cause) => new HttpServerError.RequestError({ request, reason: "Transport", cause, description: "yoga failed" })
         })
         return HttpServerResponse.fromWeb(response)

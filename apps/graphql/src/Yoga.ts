@@ -3,7 +3,7 @@
  * masked errors with correlation ids, GraphiQL, and yoga's own logs routed into Effect's logger.
  */
 import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions"
-import { Cause, Effect, Runtime } from "effect"
+import { Cause, Context as EffectContext, Effect, Runtime, Tracer } from "effect"
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from "graphql"
 import { type CORSOptions, createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from "graphql-yoga"
 import type { ResolverServices } from "./Runner.js"
@@ -18,7 +18,16 @@ import type * as Upstream from "./Upstream.js"
 
 export const graphqlPath = "/graphql"
 
-export type Yoga = YogaServerInstance<Record<string, never>, GraphqlContext>
+/** What the HTTP side hands yoga with each request: the request's span, the parent of its resolvers' spans. */
+export interface ServerContext {
+  readonly parentSpan?: Tracer.AnySpan
+}
+
+export type Yoga = YogaServerInstance<ServerContext, GraphqlContext>
+
+/** `runtime` whose effects are children of `span`: a resolver's work joins its request's trace. */
+const withParentSpan = <R>(runtime: Runtime.Runtime<R>, span: Tracer.AnySpan | undefined): Runtime.Runtime<R> =>
+  span === undefined ? runtime : Runtime.make({ ...runtime, context: EffectContext.add(runtime.context, Tracer.ParentSpan, span) })
 
 /** Yoga's log lines, into Effect's logger (so they get the same format and annotations). */
 const yogaLogger = (runtime: Runtime.Runtime<never>): YogaLogger => {
@@ -121,7 +130,7 @@ export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaO
   const plugins: Array<Plugin> = [...Limits.plugins(settings.limits, !settings.production)]
   if (settings.production) plugins.push(blockFieldSuggestionsPlugin())
   if (!settings.introspection) plugins.push(disableIntrospection)
-  return createYoga<Record<string, never>, GraphqlContext>({
+  return createYoga<ServerContext, GraphqlContext>({
     schema,
     graphqlEndpoint: graphqlPath,
     landingPage: false,
@@ -131,7 +140,9 @@ export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaO
     maxRequestBodySize: settings.maxBodyBytes,
     logging: yogaLogger(runtime),
     // The request's signal aborts when its client goes away (Server.ts hands it over): its fibers stop.
-    context: ({ request }) => Context.make(runtime, upstream.forRequest(request.headers.get("authorization")), request.signal),
+    // They run under the request's span (a caller's `traceparent` continues there).
+    context: ({ request, parentSpan }) =>
+      Context.make(withParentSpan(runtime, parentSpan), upstream.forRequest(request.headers.get("authorization")), request.signal),
     maskedErrors: {
       errorMessage: maskedMessage,
       // Our resolvers already turned their failures into masked errors with a correlation id;

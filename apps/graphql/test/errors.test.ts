@@ -59,6 +59,21 @@ describe("masked errors", () => {
     expect(logged[0]?.cause).toContain(tag)
   })
 
+  it("the correlation id is the trace id of the caller's traceparent: the error leads to its trace", async () => {
+    await script("teapot418", "purchaseInfo")
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+    const { body } = await server.query(`{ order(orderNumber: "7001") { remote { __typename } } }`, undefined, {
+      authorization: `Bearer ${ApiKey}`,
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`
+    })
+    expect(body.errors?.[0]?.message).toBe("Unexpected error.")
+    expect(body.errors?.[0]?.extensions?.correlationId).toBe(traceId)
+    // The log line of the failure is in that trace too.
+    const logged = server.logs.map(parse).find((line) => line.annotations.correlationId === traceId)
+    expect(logged?.logLevel).toBe("ERROR")
+    expect(JSON.parse(server.logs.find((line) => line.includes(traceId) && line.includes("trace_id")) ?? "{}").trace_id).toBe(traceId)
+  })
+
   it("mutations: an unexpected failure is masked too, not a union member", async () => {
     // A line unknown locally goes to HL Connect directly: nobody retries it, so the caller learns.
     await script("teapot418", "cancelOrderLine")

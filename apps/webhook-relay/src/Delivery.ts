@@ -8,8 +8,9 @@
  * The subscriber's host is resolved and checked before every attempt, and the request goes to
  * the checked addresses (no second lookup a rebinding DNS server could answer differently).
  */
-import { type Lease, Outbox, SecretBox, Subscribers } from "@hlconnect/store"
-import { Clock, Duration, Effect, Either, Metric, Redacted, type Scope } from "effect"
+import { traceparentOf } from "@hlconnect/core"
+import { type Lease, Outbox, SecretBox, Subscribers, TraceContext } from "@hlconnect/store"
+import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope, Tracer } from "effect"
 import { randomUUID } from "node:crypto"
 import type { LookupAddress, LookupOptions } from "node:dns"
 import { request as httpRequest } from "node:http"
@@ -228,6 +229,8 @@ export const make = (
         const headers = {
           "content-type": "application/json",
           "user-agent": "hlconnect-webhook-relay/1",
+          // The subscriber can join our trace: this delivery's span is its parent.
+          ...Option.match(yield* Effect.serviceOption(Tracer.ParentSpan), { onNone: () => ({}), onSome: (span) => ({ traceparent: traceparentOf(span) }) }),
           ...signedHeaders(keys, event.eventId, Math.floor(now / 1000), body)
         }
         const attempt = yield* post(target.right, headers, body, config.deliveryTimeout)
@@ -266,7 +269,13 @@ export const make = (
       }).pipe(
         Effect.catchAllCause((cause) =>
           Effect.logError("delivery failed; its lease will expire and it will be retried", { deliveryId: claimed.delivery.deliveryId }, cause)
-        )
+        ),
+        // Each delivery (one per subscriber: a fan-out) is a child of the change that emitted the event.
+        TraceContext.continueFrom("Relay.deliver", [claimed.event.traceContext], {
+          "hlconnect.order_number": claimed.event.orderNumber,
+          "hlconnect.event_type": claimed.event.eventType,
+          "hlconnect.delivery_id": claimed.delivery.deliveryId
+        })
       )
 
     const drainOnce = Effect.gen(function* () {

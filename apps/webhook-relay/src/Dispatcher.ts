@@ -5,7 +5,7 @@
  * expired or refused…) dead-letter the event with the reason, replayable through the admin API.
  */
 import { Fulfilment, type FulfilmentError, PaidOrder } from "@hlconnect/fulfilment"
-import { Inbox, type Lease, OrderLines, Store } from "@hlconnect/store"
+import { Inbox, type Lease, OrderLines, Store, TraceContext } from "@hlconnect/store"
 import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { type CommerceEvent, parse } from "./CommerceEvents.js"
@@ -223,7 +223,9 @@ export const make = (
         Effect.catchAllCause((cause) =>
           Effect.logError("inbox event handling failed; the lease will expire and it will be retried", { eventId: event.eventId }, cause)
         ),
-        Effect.annotateLogs({ eventId: event.eventId, eventType: event.eventType })
+        Effect.annotateLogs({ eventId: event.eventId, eventType: event.eventType }),
+        // The child of the ingest that stored the event: one event, its handling, in one trace.
+        TraceContext.continueFrom("Relay.dispatch", [event.traceContext], { "hlconnect.event_type": event.eventType })
       )
 
     /** One pass: claim due events and handle them, per order in arrival order, orders concurrently. */

@@ -7,15 +7,20 @@
  * path, installed in front of the Effect router: the Effect HTTP stack costs more CPU per
  * request than verifying and committing) and `handler`, the same on the Effect router.
  *
+ * Traced (only while spans are exported: this path builds its span by hand, outside any fiber):
+ * a `Relay.ingest` server span continuing the sender's `traceparent`, whose context is stored
+ * with the event, so the dispatcher's work is its child.
+ *
  * Where the verdict is reached (`InboundAdmission`): with a SQLite inbox writer it runs on the
  * writer's worker thread, next to the commit, so this thread only reads bodies and writes
  * answers; otherwise here, before the group commit (PostgreSQL).
  */
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { HttpMetrics } from "@hlconnect/service"
-import { type Admission, Inbox, type InboxWriter, type InvalidInput, type StorageError } from "@hlconnect/store"
-import { Cause, Data, Effect, Either, Exit, MetricLabel, Runtime, type Scope } from "effect"
+import { traceparentOf } from "@hlconnect/core"
+import { HttpMetrics, Tracing } from "@hlconnect/service"
+import { type Admission, Inbox, type InboxWriter, type InvalidInput, type StorageError, TraceContext } from "@hlconnect/store"
+import { Cause, Context, Data, Effect, Either, Exit, MetricLabel, Runtime, type Scope, type Tracer } from "effect"
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
 import * as GroupCommit from "./GroupCommit.js"
 import { admit, settingsOf, unverifiedReasons } from "./InboundAdmission.js"
@@ -122,6 +127,23 @@ export const make = (
     }
 
     const settings = settingsOf(config)
+    const exporting = yield* Tracing.Exporting
+    const tracer = yield* Effect.tracer
+    const nowNanos = () => BigInt(Date.now()) * 1_000_000n
+
+    const ingestSpan = (headers: IncomingHttpHeaders): Tracer.Span => {
+      const parent = TraceContext.toSpan(TraceContext.ofHeaders(header(headers, "traceparent"), header(headers, "tracestate")))
+      const span = tracer.span("Relay.ingest", parent, Context.empty(), [], nowNanos(), "server")
+      span.attribute("http.request.method", "POST")
+      span.attribute("url.path", path)
+      const id = header(headers, "webhook-id")
+      if (id !== undefined) span.attribute("hlconnect.webhook_id", id.slice(0, 256))
+      return span
+    }
+    const endSpan = (span: Tracer.Span, reply: Reply) => {
+      span.attribute("http.response.status_code", reply.status)
+      span.end(nowNanos(), reply.status >= 500 ? Exit.fail(reply.body) : Exit.void)
+    }
 
     const rejected = (r: { readonly status: number; readonly error: string; readonly message: string; readonly reason: string }): Reply => {
       if (!unverifiedReasons.has(r.reason)) bump.verified()
@@ -182,7 +204,8 @@ export const make = (
           if (verdict._tag === "Reject") return answer(rejected(verdict))
           bump.verified()
           const eventId = verdict.event.eventId
-          committer.submitCallback(verdict.event, (exit) => answer(committed(eventId, exit)))
+          const event = raw.traceContext === undefined ? verdict.event : { ...verdict.event, traceContext: raw.traceContext }
+          committer.submitCallback(event, (exit) => answer(committed(eventId, exit)))
         }
     )
 
@@ -206,8 +229,16 @@ export const make = (
     const admitAndCommit: AdmitAndCommit = writer.admitCallback === undefined ? yield* verdictHere : yield* verdictInWriter(writer.admitCallback)
 
     /** The whole pipeline on callbacks; `answer` is called exactly once. */
-    const ingest = (message: IncomingMessage, answer: (reply: Reply) => void) => {
+    const ingest = (message: IncomingMessage, reply: (reply: Reply) => void) => {
       bump.received()
+      const span = exporting ? ingestSpan(message.headers) : undefined
+      const answer =
+        span === undefined
+          ? reply
+          : (r: Reply) => {
+              endSpan(span, r)
+              reply(r)
+            }
       const declared = Number(header(message.headers, "content-length") ?? "0")
       if (declared > limit) return answer(reject("too_large", tooLarge))
       readBodyCallback(message, limit, (read) => {
@@ -217,10 +248,8 @@ export const make = (
           )
         }
         const headers = message.headers
-        admitAndCommit(
-          { id: header(headers, "webhook-id"), timestamp: header(headers, "webhook-timestamp"), signature: header(headers, "webhook-signature"), body: read.right },
-          answer
-        )
+        const raw = { id: header(headers, "webhook-id"), timestamp: header(headers, "webhook-timestamp"), signature: header(headers, "webhook-signature"), body: read.right }
+        admitAndCommit(span === undefined ? raw : { ...raw, traceContext: traceparentOf(span) }, answer)
       })
     }
 

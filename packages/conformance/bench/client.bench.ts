@@ -26,7 +26,9 @@ import { loadavg } from "node:os"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { HlConnect } from "@hlconnect/core"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Tracing } from "@hlconnect/service"
+import { Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { createServer } from "node:http"
 import createClient from "openapi-fetch"
 import { request } from "undici"
 import type { paths } from "./hlconnect-openapi.js"
@@ -112,6 +114,29 @@ const makeContenders = async (url: string) => {
   const coreClient = await coreRuntime.runPromise(HlConnect)
   const tracerOffRuntime = ManagedRuntime.make(Layer.merge(HlConnect.Default(options), Layer.setTracerEnabled(false)))
   const tracerOffClient = await tracerOffRuntime.runPromise(HlConnect)
+  // Spans exported: the batch exporter posting OTLP protobuf to a local receiver that accepts everything.
+  const receiver = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
+  const receiverAddress = receiver.address()
+  const receiverPort = receiverAddress !== null && typeof receiverAddress === "object" ? receiverAddress.port : 0
+  const tracing = Tracing.layerWith(
+    {
+      _tag: "Otlp",
+      url: `http://127.0.0.1:${receiverPort}/v1/traces`,
+      protocol: "http/protobuf",
+      headers: Redacted.make({}),
+      serviceName: Option.some("client-bench"),
+      resourceAttributes: {},
+      sampler: "parentbased_always_on",
+      samplerArg: Option.none()
+    },
+    { defaultServiceName: "client-bench" }
+  )
+  const tracedRuntime = ManagedRuntime.make(Layer.merge(HlConnect.Default(options), tracing))
+  const tracedClient = await tracedRuntime.runPromise(HlConnect)
   const core = (name: string, runtime: typeof coreRuntime, client: HlConnect): Contender => ({
     name,
     call: async (orderId) => {
@@ -129,7 +154,8 @@ const makeContenders = async (url: string) => {
       globalFetch,
       openapiFetch,
       core("core", coreRuntime, coreClient),
-      core("core (tracer off)", tracerOffRuntime, tracerOffClient)
+      core("core (tracer off)", tracerOffRuntime, tracerOffClient),
+      core("core (traced)", tracedRuntime, tracedClient)
     ],
     /** Registers the orders the calls read, through the core client. */
     registerOrders: async (): Promise<ReadonlyArray<number>> => {
@@ -152,7 +178,12 @@ const makeContenders = async (url: string) => {
       }
       return ids
     },
-    close: () => Promise.all([coreRuntime.dispose(), tracerOffRuntime.dispose()])
+    close: () =>
+      Promise.all([
+        coreRuntime.dispose(),
+        tracerOffRuntime.dispose(),
+        tracedRuntime.dispose().then(() => new Promise<void>((resolve) => receiver.close(() => resolve())))
+      ])
   }
 }
 
@@ -392,6 +423,7 @@ const main = async () => {
     console.log("Notes:")
     console.log("- core: HlConnect.purchaseInfo as users run it (retry schedule, attempt timeout, span, metrics, Schema decoding on), runPromise per call.")
     console.log("- core (tracer off): the same with Layer.setTracerEnabled(false); for information only.")
+    console.log("- core (traced): the same with every span exported (OTLP/HTTP protobuf, batched) to a local receiver; its cost per call is the difference to the core row.")
     console.log("- undici.request / fetch: plain calls, bearer header, JSON parse; no validation (baselines).")
     console.log("- openapi-fetch: typed by bench/hlconnect-openapi.d.ts; it parses JSON but does not validate it (by design).")
     console.log("- CPU µs/req: the client's own CPU. srv CPU / srv max: the server's share of one CPU during the throughput")

@@ -60,6 +60,16 @@ const registered = Registered.make({})
 const alreadyRegistered = AlreadyRegistered.make({})
 const processing = Processing.make({})
 
+/** The order a call is about, as its span's attributes. */
+const orderAttributes = (
+  q: { readonly order_number: number; readonly order_line_id: number } | { readonly order_id: number; readonly order_line_id?: number }
+): Record<string, number> =>
+  "order_number" in q
+    ? { "hlconnect.order_number": q.order_number, "hlconnect.order_line_id": q.order_line_id }
+    : q.order_line_id === undefined
+      ? { "hlconnect.order_number": q.order_id }
+      : { "hlconnect.order_number": q.order_id, "hlconnect.order_line_id": q.order_line_id }
+
 /**
  * Whether a transient failure leaves open that HL Connect received (and acted on) the request:
  * every attempt that was sent may have, except one refused with 429 (refused before any work).
@@ -133,7 +143,8 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
             },
             (failure) => {
               if (mayHaveReached(failure)) mayHaveReachedServer = true
-            }
+            },
+            orderAttributes(payload)
           )
         })
       )
@@ -171,17 +182,17 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
       }
     }
     const purchaseInfo: HlConnectService["purchaseInfo"] = (input) =>
-      Effect.flatMap(validOrderRef(input), (query) => callInfo(get("/purchase/info", `?order_id=${query.order_id}`), handleInfo))
+      Effect.flatMap(validOrderRef(input), (query) => callInfo(get("/purchase/info", `?order_id=${query.order_id}`), handleInfo, undefined, orderAttributes(query)))
 
     const orderLineQuery = (query: OrderLineRef) => `?order_id=${query.order_id}&order_line_id=${query.order_line_id}`
     const readDownloadUrl = asDeclared(reader("downloadUrl"))
     const callDownloadUrl = endpoint("downloadUrl", "GET")
     const downloadUrl: HlConnectService["downloadUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) => callDownloadUrl(get("/purchase/download-url", orderLineQuery(query)), readDownloadUrl))
+      Effect.flatMap(validOrderLineRef(input), (query) => callDownloadUrl(get("/purchase/download-url", orderLineQuery(query)), readDownloadUrl, undefined, orderAttributes(query)))
     const readViewUrl = asDeclared(reader("viewUrl"))
     const callViewUrl = endpoint("viewUrl", "GET")
     const viewUrl: HlConnectService["viewUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) => callViewUrl(get("/purchase/view-url", orderLineQuery(query)), readViewUrl))
+      Effect.flatMap(validOrderLineRef(input), (query) => callViewUrl(get("/purchase/view-url", orderLineQuery(query)), readViewUrl, undefined, orderAttributes(query)))
 
     const readCancel = reader("cancelOrderLine")
     const callCancel = endpoint("cancelOrderLine", "DELETE")
@@ -192,7 +203,7 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     }
     const cancelOrderLine: HlConnectService["cancelOrderLine"] = (input) =>
       Effect.flatMap(validOrderLineRef(input), (query) =>
-        callCancel({ method: "DELETE", path: `${pathPrefix}/purchase/cancel${orderLineQuery(query)}`, headers: headers.get }, handleCancel)
+        callCancel({ method: "DELETE", path: `${pathPrefix}/purchase/cancel${orderLineQuery(query)}`, headers: headers.get }, handleCancel, undefined, orderAttributes(query))
       )
 
     const readAssets = asDeclared(reader("listAssets"))

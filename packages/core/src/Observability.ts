@@ -33,9 +33,12 @@ const outcomeOf = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string 
  */
 const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
+/** Attributes a call adds to its span (`hlconnect.order_number`, `hlconnect.order_line_id`). */
+export type SpanAttributes = Readonly<Record<string, number>>
+
 interface SpanOptions {
   readonly kind: "client"
-  readonly attributes: Readonly<Record<string, string>>
+  readonly attributes: Readonly<Record<string, string | number>>
   readonly captureStackTrace: () => string | undefined
 }
 
@@ -79,18 +82,30 @@ export const makeObserver = (endpoint: string, method: string) => {
   return {
     /** Counts one attempt. */
     attempt: () => attemptsTotal.unsafeUpdate(1, endpointLabels),
-    /** The call, measured (duration, outcome) and in its span when a tracer is listening. */
-    call: <A, E extends { readonly _tag: string }>(call: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-      const measured = Effect.suspend(() => {
-        const started = performance.now()
-        return Effect.onExit(call, (exit) => {
-          callDuration.unsafeUpdate((performance.now() - started) / 1000, endpointLabels)
-          callsTotal.unsafeUpdate(1, outcomeLabels(outcomeOf(exit)))
-          return Effect.void
+    /**
+     * The call, measured (duration, outcome) and in its span when a tracer is listening; the span
+     * then carries `about` and the outcome (`hlconnect.outcome`).
+     */
+    call: <A, E extends { readonly _tag: string }>(call: Effect.Effect<A, E>, about?: SpanAttributes): Effect.Effect<A, E> => {
+      const measured = (inSpan: boolean) =>
+        Effect.suspend(() => {
+          const started = performance.now()
+          return Effect.onExit(call, (exit) => {
+            const outcome = outcomeOf(exit)
+            callDuration.unsafeUpdate((performance.now() - started) / 1000, endpointLabels)
+            callsTotal.unsafeUpdate(1, outcomeLabels(outcome))
+            return inSpan ? Effect.annotateCurrentSpan("hlconnect.outcome", outcome) : Effect.void
+          })
         })
-      })
-      const spanned = Effect.withSpan(measured, spanName, spanOptions)
-      return Effect.tracerWith((tracer) => (tracer === builtInTracer ? measured : spanned))
+      return Effect.tracerWith((tracer) =>
+        tracer === builtInTracer
+          ? measured(false)
+          : Effect.withSpan(
+              measured(true),
+              spanName,
+              about === undefined ? spanOptions : { ...spanOptions, attributes: { ...spanOptions.attributes, ...about } }
+            )
+      )
     }
   }
 }

@@ -9,9 +9,9 @@ import { Clock, Duration, Effect, type Either, Option, RateLimiter, type Scope }
 import type { Dispatcher } from "undici"
 import type { HlConnectOptions } from "./ClientConfig.js"
 import { EnvironmentMismatch, HlConnectUnavailable, RateLimited, type TransientFailure, type UnexpectedResponse } from "./Errors.js"
-import { makeObserver } from "./Observability.js"
+import { makeObserver, type SpanAttributes } from "./Observability.js"
 import { type EndpointName, isTransient, parseRetryAfter, type RetryPolicy, retrySchedule, retryWhile } from "./RetryPolicy.js"
-import { type PreparedRequest, type RawResponse, send } from "./Transport.js"
+import { type PreparedRequest, type RawResponse, sendInSpan } from "./Transport.js"
 
 /** Failures any call can end with once its own answers are exhausted. */
 export type CallError = HlConnectUnavailable | UnexpectedResponse | EnvironmentMismatch
@@ -89,7 +89,9 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
       return <A, E extends { readonly _tag: string }>(
         request: PreparedRequest,
         handle: (response: RawResponse) => Either.Either<A, E | TransientFailure>,
-        onTransientFailure?: (failure: TransientFailure) => void
+        onTransientFailure?: (failure: TransientFailure) => void,
+        /** What the call is about (the order, the line), for its span. */
+        about?: SpanAttributes
       ): Effect.Effect<A, E | CallError> => {
         type Failure = E | TransientFailure | EnvironmentMismatch
         const isRetryable = (failure: Failure): failure is TransientFailure => isTransient(failure)
@@ -101,7 +103,7 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
               Effect.suspend(() => {
                 attempts++
                 observer.attempt()
-                return Effect.flatMap(send(dispatcher, origin, request, timeoutMillis), read)
+                return Effect.flatMap(sendInSpan(dispatcher, origin, request, timeoutMillis), read)
               })
             )
             const observed =
@@ -114,7 +116,8 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
             return Effect.mapError(retryWhile(observed, schedule, isRetryable), (failure): E | CallError =>
               isRetryable(failure) ? new HlConnectUnavailable({ endpoint: name, attempts, lastCause: failure }) : failure
             )
-          })
+          }),
+          about
         )
       }
     }

@@ -4,7 +4,7 @@
  * request (plus undici's own connect / headers / body timeouts), instead of a racing
  * `Effect.timeout` fiber, which costs ~250 µs of CPU per call.
  */
-import { Effect, Redacted } from "effect"
+import { Effect, Option, Redacted, Tracer } from "effect"
 import { Agent, type Dispatcher } from "undici"
 import { AttemptTimedOut, ConnectionFailed } from "./Errors.js"
 
@@ -150,4 +150,27 @@ export const send = (
       clearTimeout(timer)
       abandon(new Error("interrupted"))
     })
+  })
+
+/** The W3C `traceparent` naming `span` as the parent of whatever receives it. */
+export const traceparentOf = (span: Tracer.AnySpan): string => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+
+/**
+ * `send`, inside the span the attempt runs in (the call's `HlConnect.<endpoint>` span when a
+ * tracer is installed): the request carries its W3C `traceparent`, so HL Connect's side of the call
+ * joins our trace as the client span's child, and the span records the response status. As is
+ * without a span.
+ */
+export const sendInSpan = (
+  dispatcher: Dispatcher,
+  origin: string,
+  request: PreparedRequest,
+  timeoutMillis: number
+): Effect.Effect<RawResponse, ConnectionFailed | AttemptTimedOut> =>
+  Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) => {
+    if (Option.isNone(parent)) return send(dispatcher, origin, request, timeoutMillis)
+    const span = parent.value
+    const traced = { ...request, headers: { ...request.headers, traceparent: traceparentOf(span) } }
+    const sent = send(dispatcher, origin, traced, timeoutMillis)
+    return span._tag === "Span" ? Effect.tap(sent, (response) => span.attribute("http.response.status_code", response.status)) : sent
   })

@@ -18,7 +18,7 @@ import {
   type Unauthorized,
   ValidationRejected
 } from "@hlconnect/core"
-import { type NotFound, OrderLines, Outbox, Store, type StorageError, type InvalidInput } from "@hlconnect/store"
+import { type NotFound, OrderLines, Outbox, Store, type StorageError, type InvalidInput, TraceContext } from "@hlconnect/store"
 import { Clock, Data, Duration, Effect, Option, Redacted } from "effect"
 import { eventFor, eventTypeOf } from "./OrderEvents.js"
 import { type Decision, needsRemote, planOrder, type RemoteView, remoteStatusOf } from "./Plan.js"
@@ -423,7 +423,7 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
        * line's decision. With `dryRun`, decides and reports but changes nothing (no calls that
        * change HL Connect, no writes).
        */
-      const reconcileOrder = (
+      const reconcileOrderNow = (
         orderLines: ReadonlyArray<OrderLines.OrderLine>,
         options: { readonly dryRun?: boolean } = {}
       ): Effect.Effect<OrderReport, FulfilmentError> =>
@@ -447,6 +447,21 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           )
           return { orderNumber: first.orderNumber, remote: remote._tag, lines: reports }
         })
+
+      /**
+       * `reconcileOrderNow` continuing the trace of the lines' last change (the dispatcher's
+       * registration): the child of that one context, or linked to each when the lines' changes
+       * came from several traces (fan-in).
+       */
+      const reconcileOrder = (
+        orderLines: ReadonlyArray<OrderLines.OrderLine>,
+        options: { readonly dryRun?: boolean } = {}
+      ): Effect.Effect<OrderReport, FulfilmentError> =>
+        TraceContext.continueFrom(
+          "Fulfilment.reconcileOrder",
+          orderLines.map((line) => line.traceContext),
+          orderLines[0] === undefined ? {} : { "hlconnect.order_number": orderLines[0].orderNumber }
+        )(reconcileOrderNow(orderLines, options))
 
       return { registerLine, requestCancel, cancelLine, reconcileOrder, readRemote, policy } as const
     })

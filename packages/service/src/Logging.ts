@@ -4,11 +4,16 @@
  */
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Tracer from "effect/Tracer"
 import * as ServiceConfig from "./ServiceConfig.js"
 
 export type Format = "pretty" | "json"
@@ -68,9 +73,22 @@ const writeToStdout: LineSink = (line) => {
   process.stdout.write(`${line}\n`)
 }
 
-/** Effect's structured JSON logger, one line per entry, delivered to `sink`. */
+/** The span the entry was logged in, if any: its ids join the line to its trace. */
+const spanOf = (context: FiberRefs.FiberRefs): Tracer.AnySpan | undefined =>
+  Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan).pipe(
+    (span) => (span._tag === "Some" ? span.value : undefined)
+  )
+
+/**
+ * Effect's structured JSON logger, one line per entry, delivered to `sink`; an entry logged
+ * within a span carries `trace_id` and `span_id`, so a log line leads to its trace.
+ */
 export const jsonLogger = (sink: LineSink = writeToStdout): Logger.Logger<unknown, void> =>
-  Logger.make((options) => sink(Logger.jsonLogger.log(options)))
+  Logger.make((options) => {
+    const span = spanOf(options.context)
+    if (span === undefined) return sink(Logger.jsonLogger.log(options))
+    sink(Inspectable.stringifyCircular({ ...Logger.structuredLogger.log(options), trace_id: span.traceId, span_id: span.spanId }))
+  })
 
 /** Replaces Effect's default logger according to `settings`; `sink` redirects JSON lines (tests). */
 export const layerWith = (settings: Settings, sink?: LineSink): Layer.Layer<never> =>

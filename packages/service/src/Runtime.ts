@@ -10,12 +10,15 @@ import * as Layer from "effect/Layer"
 import { PortUnavailable } from "./HttpServing.js"
 import * as Logging from "./Logging.js"
 import { InvalidConfiguration } from "./ServiceConfig.js"
+import * as Tracing from "./Tracing.js"
 
 export interface RunOptions {
   /** Added to every log entry as the `service` annotation. */
   readonly name: string
   /** Replaces the logging configured from `LOG_FORMAT` / `LOG_LEVEL` (e.g. in tests). */
   readonly logging?: Layer.Layer<never>
+  /** Replaces the trace export configured from the `OTEL_*` variables (e.g. in tests). */
+  readonly tracing?: Layer.Layer<Tracing.Exporting, InvalidConfiguration>
 }
 
 /** Failures an operator fixes from the message alone: the message is the whole report. */
@@ -30,14 +33,18 @@ export const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> 
 }
 
 /**
- * `program` with logging provided, failures reported and logs annotated with the
- * service name. Invalid logging settings are reported with the default format.
+ * `program` with logging and trace export provided, failures reported and logs annotated with
+ * the service name. Invalid logging settings are reported with the default format.
  */
 export const withServiceRuntime = <A, E>(
   program: Effect.Effect<A, E>,
   options: RunOptions
 ): Effect.Effect<A, E | InvalidConfiguration> => {
-  const reported = Effect.tapErrorCause(program, reportFailure)
+  // Inside the logging: the exporter's shutdown (a final flush) still logs.
+  const traced = Tracing.withRedactedHeaders(
+    Effect.provide(program, options.tracing ?? Tracing.layer(`hlconnect-${options.name}`))
+  )
+  const reported = Effect.tapErrorCause(traced, reportFailure)
   const run = options.logging !== undefined
     ? Effect.provide(reported, options.logging)
     : Effect.flatMap(

@@ -1,6 +1,6 @@
 /**
  * Shared building blocks for every HL Connect app: HTTP serving, health,
- * Prometheus metrics, logging, configuration validation and graceful shutdown.
+ * Prometheus metrics, logging, trace export, configuration validation and graceful shutdown.
  */
 export * as BearerAuth from "./BearerAuth.js"
 export * as Health from "./Health.js"
@@ -12,5 +12,6 @@ export * as OpsRoutes from "./OpsRoutes.js"
 export * as Progress from "./Progress.js"
 export * as Runtime from "./Runtime.js"
 export * as ServiceConfig from "./ServiceConfig.js"
+export * as Tracing from "./Tracing.js"
 export { launch, runMain } from "./Runtime.js"
 export { InvalidConfiguration, loadConfig } from "./ServiceConfig.js"

@@ -12,7 +12,9 @@ export const RawInbound = Schema.Struct({
   id: Schema.optional(Schema.String),
   timestamp: Schema.optional(Schema.String),
   signature: Schema.optional(Schema.String),
-  body: Schema.Uint8ArrayFromSelf
+  body: Schema.Uint8ArrayFromSelf,
+  /** The trace context to store with the event (`TraceContext`): the ingest span's, when traced. */
+  traceContext: Schema.optional(Schema.String)
 })
 export type RawInbound = typeof RawInbound.Type
 

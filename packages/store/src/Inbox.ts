@@ -34,7 +34,9 @@ export class InboxEvent extends Schema.Class<InboxEvent>("InboxEvent")({
   attempts: DbInt,
   nextAttemptAt: DbMillis,
   lastError: Schema.OptionFromNullOr(Schema.String),
-  processedAt: Schema.OptionFromNullOr(DbMillis)
+  processedAt: Schema.OptionFromNullOr(DbMillis),
+  /** `TraceContext`: the trace that received it (NULL: untraced, or stored before traces). */
+  traceContext: Schema.optional(Schema.NullOr(Schema.String))
 }) {}
 
 export type { AppendOutcome } from "./internal/inboxRows.js"

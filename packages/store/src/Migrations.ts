@@ -213,6 +213,17 @@ const m0008_reconcile_audit = ddl([
   `CREATE INDEX order_lines_ended ON order_lines (updated_at) WHERE state IN ('completed', 'cancelled', 'failed')`
 ])
 
+/**
+ * The W3C trace context (`TraceContext`) stored with the inbox event, the order line's last
+ * change and the outbox event, so the dispatcher, the reconciler and the deliverer continue the
+ * trace that wrote them. NULL: written without a span (or before this migration).
+ */
+const m0009_trace_context = ddl([
+  `ALTER TABLE webhook_inbox ADD COLUMN trace_context TEXT`,
+  `ALTER TABLE order_lines ADD COLUMN trace_context TEXT`,
+  `ALTER TABLE outbound_events ADD COLUMN trace_context TEXT`
+])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
@@ -222,10 +233,11 @@ export const all = {
   "0005_subscriber_seed_key": m0005_subscriber_seed_key,
   "0006_retention_indexes": m0006_retention_indexes,
   "0007_sealed_subscriber_secrets": m0007_sealed_subscriber_secrets,
-  "0008_reconcile_audit": m0008_reconcile_audit
+  "0008_reconcile_audit": m0008_reconcile_audit,
+  "0009_trace_context": m0009_trace_context
 } as const
 
-export const latestVersion = 8
+export const latestVersion = 9
 
 export const migrationsTable = "store_migrations"
 

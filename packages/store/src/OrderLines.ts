@@ -18,6 +18,7 @@ import {
 import * as Leases from "./internal/lease.js"
 import { ClaimRequest, Lease } from "./Lease.js"
 import { atomically } from "./internal/atomically.js"
+import * as TraceContext from "./TraceContext.js"
 
 // ---------------------------------------------------------------------------
 // State machine
@@ -89,7 +90,9 @@ export class OrderLine extends Schema.Class<OrderLine>("OrderLine")({
   parts: Schema.OptionFromNullOr(Schema.parseJson(Schema.Array(Schema.Struct({ asset: Schema.String, orderLineId: Schema.String })))),
   version: DbInt,
   createdAt: DbMillis,
-  updatedAt: DbMillis
+  updatedAt: DbMillis,
+  /** `TraceContext` of the line's last change: the reconciler's work continues it. */
+  traceContext: Schema.optional(Schema.NullOr(Schema.String))
 }) {}
 
 /** All lines of one vendor order. */
@@ -273,6 +276,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         const line = yield* decodeInput(NewOrderLine)(input)
         const now = yield* Clock.currentTimeMillis
         const nextCheckAt = line.nextCheckAt ?? now
+        const traceContext = yield* TraceContext.current
         return yield* sql.withTransaction(
           Effect.gen(function* () {
             yield* sql`INSERT INTO orders (order_number, next_check_at, attempts, created_at, updated_at)
@@ -298,6 +302,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
               remoteSnapshot: null,
               parts: line.parts === undefined ? null : JSON.stringify(line.parts),
               version: 1,
+              traceContext,
               createdAt: now,
               updatedAt: now
             })} ON CONFLICT (order_number, order_line_id) DO NOTHING RETURNING order_line_id`
@@ -426,7 +431,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         const nextCheckAt =
           // Terminal and parked lines are nobody's to check again unless the caller says when.
           to !== undefined && (terminalStates.includes(to) || to === "needs_attention") && req.nextCheckAt === undefined ? null : req.nextCheckAt
-        const changes: Record<string, unknown> = { version: req.expectedVersion + 1, updatedAt: now }
+        const changes: Record<string, unknown> = { version: req.expectedVersion + 1, updatedAt: now, traceContext: yield* TraceContext.current }
         if (to !== undefined) {
           changes.state = to
           changes.attentionReason = to === "needs_attention" ? (reason ?? null) : null
@@ -489,6 +494,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         const now = yield* Clock.currentTimeMillis
         const nextCheckAt = req.nextCheckAt ?? now
         const id = `${req.orderNumber}/${req.orderLineId}`
+        const traceContext = yield* TraceContext.current
         return yield* sql.withTransaction(
           Effect.gen(function* () {
             // State precondition inside the UPDATE, as in casUpdate: atomic, no read-then-write.
@@ -501,7 +507,8 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
                 attempts = CASE WHEN state = 'needs_attention' THEN 0 ELSE attempts END,
                 next_check_at = ${nextCheckAt},
                 version = ${req.expectedVersion + 1},
-                updated_at = ${now}
+                updated_at = ${now},
+                trace_context = ${traceContext}
               WHERE order_number = ${req.orderNumber} AND order_line_id = ${req.orderLineId}
                 AND version = ${req.expectedVersion} AND ${sql.in("state", tokenReplaceableStates)}
               RETURNING *`.pipe(Effect.flatMap(decodeLines))

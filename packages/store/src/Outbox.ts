@@ -21,6 +21,7 @@ import { ClaimRequest, Lease } from "./Lease.js"
 import type { Page } from "./OrderLines.js"
 import { matchesFilter, publicColumns, Subscriber } from "./Subscribers.js"
 import { atomically } from "./internal/atomically.js"
+import * as TraceContext from "./TraceContext.js"
 
 export { PurgeRequest } from "./internal/purge.js"
 
@@ -35,7 +36,9 @@ export class OutboundEvent extends Schema.Class<OutboundEvent>("OutboundEvent")(
   sequence: DbInt,
   eventType: Schema.String,
   payload: DbJson,
-  createdAt: DbMillis
+  createdAt: DbMillis,
+  /** `TraceContext` of the change that emitted it: each delivery continues it. */
+  traceContext: Schema.optional(Schema.NullOr(Schema.String))
 }) {}
 
 export const DeliveryState = Schema.Literal("pending", "delivered", "dead")
@@ -144,6 +147,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
         }
         const now = yield* Clock.currentTimeMillis
         const eventId = yield* newId
+        const traceContext = yield* TraceContext.current
         return yield* atomically(sql)(
           Effect.gen(function* () {
             // The counter row is locked by this upsert until commit, so concurrent
@@ -159,7 +163,8 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
               sequence,
               eventType: req.eventType,
               payload,
-              createdAt: now
+              createdAt: now,
+              traceContext
             })} RETURNING *`.pipe(Effect.flatMap(decodeEvents))
             const subscribers = yield* sql`SELECT ${sql.literal(publicColumns)} FROM subscribers`.pipe(
               Effect.flatMap(decodeTargets)

@@ -47,7 +47,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
       it.effect("from empty: creates every table; a second run is a no-op", () =>
         Effect.gen(function* () {
           const first = yield* Migrations.run()
-          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6, 7, 8])
+          assert.deepStrictEqual(first.map(([id]) => id), [1, 2, 3, 4, 5, 6, 7, 8, 9])
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
           for (const table of ["orders", "order_lines", "webhook_inbox", "subscribers", "subscriber_secrets", "outbound_events", "deliveries", "reconcile_runs", "reconcile_drifts", "reconcile_starts"]) {
@@ -66,7 +66,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           yield* sql`INSERT INTO webhook_inbox (event_id, source, event_type, body, received_at, state, attempts, next_attempt_at, updated_at)
             VALUES ('evt-v1', 'vendor', 'order.paid', '{"x":1}', 1, 'pending', 0, 1, 1)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5, 6, 7, 8])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [2, 3, 4, 5, 6, 7, 8, 9])
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
           assert.strictEqual(found.state, "registered")
@@ -84,7 +84,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
             disabled_reason, disabled_at, created_at, updated_at)
             VALUES ('sub-v3', 'https://v3.example/h', 'whsec_abcdefghijklmnop1234', 'whsec_…1234', '["*"]', 0, 'paused', 7, 1, 5)`
           const upgraded = yield* Migrations.run()
-          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5, 6, 7, 8])
+          assert.deepStrictEqual(upgraded.map(([id]) => id), [4, 5, 6, 7, 8, 9])
           const services = yield* Layer.build(layerServices)
           const sub = yield* Subscribers.get("sub-v3").pipe(Effect.provide(services))
           assert.strictEqual(sub.secretHint, "whsec_…1234")

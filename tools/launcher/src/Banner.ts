@@ -5,7 +5,7 @@
  * launcher's file), so log shippers never receive them.
  */
 import { Relay } from "@hlconnect/webhook-relay"
-import { Logging } from "@hlconnect/service"
+import { Logging, Tracing } from "@hlconnect/service"
 import { Console, Effect, Option, Redacted } from "effect"
 import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -54,6 +54,8 @@ export const announce = (input: BannerInput) =>
     const metrics = [graphql.url, relay.url, reconciler.url, ...Option.toArray(sandboxUrl)].map((url) => `${url}/metrics`)
     // The demo buys things: only ever from the sandbox.
     const command = upstream.sandbox ? Option.some(demoCommand(settings)) : Option.none()
+    // Read as the runtime read it (the same variables): an invalid value stopped the start already.
+    const traces = Tracing.describe(yield* Tracing.loadSettings.pipe(Effect.orElseSucceed((): Tracing.Settings => ({ _tag: "Off", reason: "no endpoint" }))))
     const fields = {
       graphql: endpoints.graphql,
       relayIngest: endpoints.relayIngest,
@@ -64,6 +66,7 @@ export const announce = (input: BannerInput) =>
       reconcileSchedule: input.schedule,
       store: input.storeDescription,
       metrics,
+      traces,
       secretsFile: input.filePath,
       demoCommand: Option.getOrNull(command)
     }
@@ -93,6 +96,7 @@ export const announce = (input: BannerInput) =>
       ...Option.match(sandboxUrl, { onNone: () => [], onSome: (url) => [`  Sandbox (HL Connect) ${url}   docs ${url}/docs`] }),
       ...Option.match(demo, { onNone: () => [], onSome: (d) => [`  Demo subscriber      ${d.url}   (logs every event it receives)`] }),
       `  Metrics              ${metrics.join("  ")}`,
+      `  Traces               ${traces}`,
       "",
       ...(secrets.length === 0
         ? []

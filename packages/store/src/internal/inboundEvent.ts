@@ -15,7 +15,9 @@ export const NewInboundEvent = Schema.Struct({
   source: Identifier,
   eventType: boundedText(128).pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { message: () => "must be like order.paid" })),
   /** Raw body exactly as received (signature checks need the original bytes). */
-  body: boundedText(MaxBodyBytes)
+  body: boundedText(MaxBodyBytes),
+  /** `TraceContext`'s stored form: where the dispatcher's work continues the trace. */
+  traceContext: Schema.optional(Schema.String.pipe(Schema.maxLength(600)))
 })
 export type NewInboundEvent = typeof NewInboundEvent.Type
 

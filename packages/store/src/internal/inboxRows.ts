@@ -14,10 +14,11 @@ export const inboxInsertColumns = [
   "state",
   "attempts",
   "next_attempt_at",
-  "updated_at"
+  "updated_at",
+  "trace_context"
 ] as const
 export type InboxInsertColumn = (typeof inboxInsertColumns)[number]
-export type InboxRowValue = string | number
+export type InboxRowValue = string | number | null
 export type InboxRow = { readonly [K in InboxInsertColumn]: InboxRowValue }
 
 /** Duplicates are skipped, and only the ids actually inserted come back. */
@@ -28,6 +29,7 @@ export interface InboundFields {
   readonly source: string
   readonly eventType: string
   readonly body: string
+  readonly traceContext?: string | undefined
 }
 
 export interface AppendOutcome {
@@ -46,7 +48,8 @@ export const newInboxRow = (event: InboundFields, now: number): InboxRow => ({
   state: "pending",
   attempts: 0,
   next_attempt_at: now,
-  updated_at: now
+  updated_at: now,
+  trace_context: event.traceContext ?? null
 })
 
 /** The rows to insert: the first occurrence of each event id (a multi-row upsert cannot touch a key twice). */

@@ -12,7 +12,7 @@ export const WorkerData = Schema.Struct({
 export const Request = Schema.Union(
   Schema.TaggedStruct("Append", {
     id: Schema.Number,
-    rows: Schema.Array(Schema.Array(Schema.Union(Schema.String, Schema.Number)))
+    rows: Schema.Array(Schema.Array(Schema.Union(Schema.String, Schema.Number, Schema.Null)))
   }),
   /** Raw requests to admit and commit (one transaction for those admitted). */
   Schema.TaggedStruct("Admit", { id: Schema.Number, items: Schema.Array(RawInbound) }),

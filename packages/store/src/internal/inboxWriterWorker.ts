@@ -117,8 +117,12 @@ if (db !== undefined) {
     const fresh = insertAll(rows)
     return rows.flatMap((row, i) => (fresh[i] === true ? [String(row[eventIdPosition])] : []))
   }
-  const storable = (event: unknown): Either.Either<NewInboundEvent, AdmissionOutcome> =>
-    Either.mapLeft(validateEvent(event), (error) => ({ _tag: "NotStored", message: `admitted event is not storable: ${problem(error)}` }))
+  /** The admitted event, valid to store, with the request's trace context (not the admission's to decide). */
+  const storable = (event: unknown, traceContext: string | undefined): Either.Either<NewInboundEvent, AdmissionOutcome> =>
+    Either.mapBoth(validateEvent(event), {
+      onLeft: (error): AdmissionOutcome => ({ _tag: "NotStored", message: `admitted event is not storable: ${problem(error)}` }),
+      onRight: (e) => (traceContext === undefined ? e : { ...e, traceContext })
+    })
 
   /** One raw request's verdict: an event to store (right), or the outcome to answer at once (left). */
   const verdictFor = (admit: (raw: RawInbound) => unknown, item: RawInbound): Either.Either<NewInboundEvent, AdmissionOutcome> => {
@@ -129,11 +133,11 @@ if (db !== undefined) {
       return Either.left({ _tag: "NotStored", message: `admission failed: ${messageOf(e)}` })
     }
     // The usual verdict is checked where it matters, the event to store; any other is decoded whole.
-    if (isRecord(returned) && returned._tag === "Admit" && returned.event !== undefined) return storable(returned.event)
+    if (isRecord(returned) && returned._tag === "Admit" && returned.event !== undefined) return storable(returned.event, item.traceContext)
     const verdict = decodeVerdict(returned)
     if (Either.isLeft(verdict)) return Either.left({ _tag: "NotStored", message: `admission returned a malformed verdict: ${problem(verdict.left)}` })
     const v = verdict.right
-    return v._tag === "Reject" ? Either.left({ _tag: "Rejected", status: v.status, error: v.error, message: v.message, reason: v.reason }) : storable(v.event)
+    return v._tag === "Reject" ? Either.left({ _tag: "Rejected", status: v.status, error: v.error, message: v.message, reason: v.reason }) : storable(v.event, item.traceContext)
   }
 
   /**
