@@ -21,7 +21,7 @@
  * Latency samples are pooled over the rounds; the rest is the median of the rounds. It is a
  * report, not a test: it exits 0 whether the targets pass or not.
  */
-import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
+import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
 import { loadavg } from "node:os"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"

@@ -9,7 +9,7 @@
  * PROFILE_CLIENT=undici runs `undici.request` + `body.json()` instead, the floor to compare with.
  */
 import { HlConnect } from "@hlconnect/core"
-import { pinThisProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
+import { pinThisProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import { request } from "undici"
 import { writeFileSync } from "node:fs"

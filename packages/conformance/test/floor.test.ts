@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { HlConnect } from "@hlconnect/core"
-import { type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
+import { type ServerProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
 import { Effect, Redacted } from "effect"
 
 const token = "floor-test-token"

@@ -327,13 +327,18 @@ describe("publishing @hlconnect/* to a real registry", () => {
         })
         expect(lastJsonLine(stdout)).toEqual({ consumer: "commonjs-service", status: "COMPLETED", download: 200 })
       } finally {
-        try {
-          if (sandbox.pid !== undefined) process.kill(-sandbox.pid, "SIGTERM")
-        } catch (error) {
-          // Already gone (it exited early, and that failure is the one reported): nothing to stop.
-          if (!(error instanceof Error && "code" in error && error.code === "ESRCH")) throw error
-        }
+        stopProcessGroup(sandbox.pid)
       }
     })
   })
 })
+
+/** Stops a detached child's process group; one already gone (it exited early, and that failure is the one reported) has nothing to stop. */
+function stopProcessGroup(pid: number | undefined): void {
+  if (pid === undefined) return
+  try {
+    process.kill(-pid, "SIGTERM")
+  } catch (error) {
+    if (!(error instanceof Error && "code" in error && error.code === "ESRCH")) throw error
+  }
+}
