@@ -16,8 +16,11 @@ import { freePort } from "@hlconnect/sandbox"
 export const serverScripts = {
   /** The sandbox, configured by `SANDBOX_*` variables (`@hlconnect/sandbox`'s `dist/main.js`). */
   sandbox: join(dirname(createRequire(import.meta.url).resolve("@hlconnect/sandbox")), "main.js"),
-  /** The canned floor server (see floor.ts). */
-  floor: fileURLToPath(new URL("./floor.js", import.meta.url))
+  /**
+   * The canned floor server (see floor.ts), always the built one: the same path from
+   * `dist/bench/` and from `src/bench/` (this package's own benches and tests import the source).
+   */
+  floor: fileURLToPath(new URL("../../dist/bench/floor.js", import.meta.url))
 } as const
 
 let taskset: boolean | undefined
