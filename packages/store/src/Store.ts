@@ -1,3 +1,7 @@
+/**
+ * Wiring: the SQL client of either engine (SQLite file or PostgreSQL), migrations, and every
+ * repository as one layer; `transaction` lets repository calls share one transaction.
+ */
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql/SqlClient"

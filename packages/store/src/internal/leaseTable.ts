@@ -1,3 +1,7 @@
+/**
+ * The SQL of leasing, shared by every claimable table (inbox, outbox, orders): claim due rows in
+ * one statement, renew, finish under the lease. What a lease is lives in `Lease.ts`.
+ */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Fragment } from "@effect/sql/Statement"
