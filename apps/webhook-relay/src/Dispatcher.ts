@@ -4,7 +4,7 @@
  * Transient failures retry with exponential backoff; permanent ones (asset unknown, token
  * expired or refused…) dead-letter the event with the reason, replayable through the admin API.
  */
-import { Fulfilment, type FulfilmentError, PaidOrder } from "@hlconnect/fulfilment"
+import { backoff, Fulfilment, type FulfilmentError, PaidOrder } from "@hlconnect/fulfilment"
 import { Inbox, type Lease, OrderLines, Store } from "@hlconnect/store"
 import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
@@ -163,8 +163,7 @@ export const make = (
       }
     }
 
-    const retryDelay = (attempts: number) =>
-      Math.min(Duration.toMillis(maxRetryDelay), Duration.toMillis(config.dispatchRetryDelay) * 2 ** Math.min(Math.max(attempts - 1, 0), 20))
+    const retryDelay = (attempts: number) => backoff(config.dispatchRetryDelay, maxRetryDelay, Math.max(attempts - 1, 0))
 
     const settle = (lease: Lease, event: Inbox.InboxEvent, verdict: Verdict) =>
       Effect.gen(function* () {
