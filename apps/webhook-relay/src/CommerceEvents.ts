@@ -16,7 +16,7 @@
  */
 // Single modules, not the packages: this file is loaded by the inbox writer's worker thread too.
 import { CustomerName, EmailAddress, ValidationTokenText } from "@hlconnect/core/Text"
-import { minorFromMajor, Quantity } from "@hlconnect/fulfilment/PaidOrder"
+import { MinorUnitsFromDecimal, Quantity } from "@hlconnect/fulfilment/PaidOrder"
 import { Either, ParseResult, Schema } from "effect"
 
 const digits = /^[1-9]\d{0,15}$/
@@ -33,37 +33,14 @@ export const WireId = Schema.transformOrFail(Schema.Union(Schema.String, Schema.
   encode: (s) => ParseResult.succeed(s)
 })
 
-/** A price in minor units (cents), or undefined when it is not a non-negative decimal with at most 2 decimals. */
-export const minorOf = (value: string | number): number | undefined => {
-  if (typeof value === "string") {
-    // Strings are parsed exactly: no binary floating point involved.
-    const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(value.trim())
-    if (m === null) return undefined
-    return Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"))
-  }
-  return minorFromMajor(value)
-}
-
-/** A non-negative decimal price with at most 2 decimals, decoded to minor units (cents). */
-export const Price = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Number), Schema.Int, {
-  strict: true,
-  decode: (value, _, ast) => {
-    const minor = minorOf(value)
-    return minor === undefined
-      ? ParseResult.fail(new ParseResult.Type(ast, value, "must be a non-negative decimal with at most 2 decimals, like 3.99"))
-      : ParseResult.succeed(minor)
-  },
-  encode: (minor) => ParseResult.succeed(minor / 100)
-})
-
 export const Customer = Schema.Struct({ name: CustomerName, email: EmailAddress })
 
 export const PaidLine = Schema.Struct({
   order_line_id: WireId,
   asset_id: WireId,
   quantity: Quantity,
-  unit_price: Price,
-  line_price: Price,
+  unit_price: MinorUnitsFromDecimal,
+  line_price: MinorUnitsFromDecimal,
   validation_token: ValidationTokenText,
   token_expires_at: Schema.optional(Schema.Int.pipe(Schema.positive({ message: () => "must be Unix seconds" }))),
   parts: Schema.optional(

@@ -22,7 +22,7 @@ import { type NotFound, OrderLines, Outbox, Store, type StorageError, type Inval
 import { Clock, Data, Duration, Effect, Option, Redacted } from "effect"
 import { eventFor, eventTypeOf } from "./OrderEvents.js"
 import { type Decision, needsRemote, planOrder, type RemoteView, remoteStatusOf } from "./Plan.js"
-import { registrationGrace } from "./PaidOrder.js"
+import { majorFromMinor, registrationGrace } from "./PaidOrder.js"
 import { backoff, defaultPolicy, type FulfilmentPolicy } from "./Policy.js"
 
 /** Work cannot go on: HL Connect refuses our credentials or we talk to the wrong environment. */
@@ -241,8 +241,8 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             token: Redacted.value(token),
             order_number: orderNumber,
             order_line_id: orderLineId,
-            unit_price: current.unitPriceMinor / 100,
-            line_item_price: current.totalPriceMinor / 100,
+            unit_price: majorFromMinor(current.unitPriceMinor),
+            line_item_price: majorFromMinor(current.totalPriceMinor),
             customer,
             ...(parts.length === 0 ? {} : { parts })
           }
