@@ -35,7 +35,7 @@ export const WireId = Schema.transformOrFail(Schema.Union(Schema.String, Schema.
 
 export const Customer = Schema.Struct({ name: CustomerName, email: EmailAddress })
 
-export const PaidLine = Schema.Struct({
+export const OrderPaidLine = Schema.Struct({
   order_line_id: WireId,
   asset_id: WireId,
   quantity: Quantity,
@@ -56,7 +56,7 @@ export const PaidLine = Schema.Struct({
     }
   )
 )
-export type PaidLine = typeof PaidLine.Type
+export type OrderPaidLine = typeof OrderPaidLine.Type
 
 const distinctLineIds = (ids: ReadonlyArray<string>): boolean => new Set(ids).size === ids.length
 
@@ -64,7 +64,7 @@ export const OrderPaid = Schema.Struct({
   order_number: WireId,
   customer: Customer,
   currency: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like USD" }))),
-  lines: Schema.Array(PaidLine).pipe(
+  lines: Schema.Array(OrderPaidLine).pipe(
     Schema.minItems(1, { message: () => "must list at least one line" }),
     Schema.maxItems(100, { message: () => "at most 100 lines per order" })
   )
