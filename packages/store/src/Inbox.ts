@@ -18,7 +18,7 @@ import { type AppendOutcome, inboxOnConflict, outcomesFor, rowsForBatch } from "
 import * as Keyset from "./internal/keyset.js"
 import * as Leases from "./internal/leaseTable.js"
 import { deleteEnded, type EndedTable, PurgeRequest } from "./internal/purge.js"
-import { ClaimRequest, Lease, LeaseMillis } from "./Lease.js"
+import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
 
 export const InboxState = Schema.Literal("pending", "processed", "dead")
 export type InboxState = typeof InboxState.Type
@@ -125,7 +125,7 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         const events = yield* decodeEvents(claimed.rows)
         return events.map((event) => ({
           event,
-          lease: new Lease({ itemId: event.eventId, leaseId: claimed.leaseId, owner: claimed.owner, expiresAt: claimed.expiresAt })
+          lease: Leases.leaseOf(claimed, event.eventId)
         }))
       }).pipe(storage, Effect.withSpan("Inbox.claim"))
 

@@ -11,7 +11,7 @@ import { atomically } from "./internal/atomically.js"
 import { DbInt, DbMillis, decodeInput, decodeRows, encodeJson, Identifier, storage } from "./internal/codec.js"
 import * as Keyset from "./internal/keyset.js"
 import * as Leases from "./internal/leaseTable.js"
-import { ClaimRequest, Lease, LeaseMillis } from "./Lease.js"
+import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
 import {
   AuditCandidatesRequest,
   ListByStateRequest,
@@ -353,12 +353,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
             const lines = yield* linesOf(orders.map((order) => order.orderNumber))
             return orders.map(
               (order): OrderClaim => ({
-                lease: new Lease({
-                  itemId: order.orderNumber,
-                  leaseId: claimed.leaseId,
-                  owner: claimed.owner,
-                  expiresAt: claimed.expiresAt
-                }),
+                lease: Leases.leaseOf(claimed, order.orderNumber),
                 attempts: order.attempts,
                 lines: lines.get(order.orderNumber) ?? []
               })

@@ -19,7 +19,7 @@ import {
 import * as Keyset from "./internal/keyset.js"
 import * as Leases from "./internal/leaseTable.js"
 import { deleteEnded, type EndedTable, PurgeRequest, skipLocked } from "./internal/purge.js"
-import { ClaimRequest, Lease, LeaseMillis } from "./Lease.js"
+import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
 import { matchesFilter, publicColumns, Subscriber } from "./Subscribers.js"
 import { atomically } from "./internal/atomically.js"
 
@@ -230,12 +230,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
                 : Effect.succeed<ClaimedDelivery>({
                     delivery,
                     event,
-                    lease: new Lease({
-                      itemId: delivery.deliveryId,
-                      leaseId: claimed.leaseId,
-                      owner: claimed.owner,
-                      expiresAt: claimed.expiresAt
-                    })
+                    lease: Leases.leaseOf(claimed, delivery.deliveryId)
                   })
             })
           })
