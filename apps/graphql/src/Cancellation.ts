@@ -4,13 +4,13 @@
  * `order.cancelled` event and HL Connect agree. A line this store does not know (registered by
  * another system) is still cancelled at HL Connect directly, and the result says so (`tracked`).
  */
-import { HlConnect, type OrderNotFound } from "@hlconnect/core"
+import { decodeInput, HlConnect, HlIdNumberFromText, invalidRequest, type OrderNotFound } from "@hlconnect/core"
 import { Fulfilment, type FulfilmentError, type LineOutcome } from "@hlconnect/fulfilment"
 import { OrderLines } from "@hlconnect/store"
 import { Clock, Effect, Option, Schema } from "effect"
-import { decodeArgs, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
-import { type InvalidInputData, type InvalidOrderStatusData, invalidInputData, type ProblemData, problemData } from "./schema/Problems.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData, retryScheduled } from "./schema/Workflow.js"
+import { type InvalidInputData, type InvalidOrderStatusData, invalidInputData, type ProblemData, problemData } from "./Answers.js"
+import { inSchemaTerms } from "./MutationInput.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData, retryScheduled } from "./WorkflowAnswers.js"
 
 export interface Cancelled {
   readonly _tag: "OrderLineCancelled"
@@ -28,8 +28,8 @@ export type CancelResult =
   | RetryScheduledData
   | OrderLineBlockedData
 
-const CancelArgs = Schema.Struct({ orderNumber: HlIdNumber, orderLineId: HlIdNumber })
-const decodeCancelArgs = decodeArgs(CancelArgs)
+const CancelArgs = Schema.Struct({ orderNumber: HlIdNumberFromText, orderLineId: HlIdNumberFromText })
+const decodeCancelArgs = decodeInput(CancelArgs, invalidRequest)
 
 /** HL Connect directly, for a line this store does not know: its answers as before. */
 const cancelUntracked = (ref: { readonly order_id: number; readonly order_line_id: number }) =>

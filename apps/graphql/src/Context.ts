@@ -3,13 +3,15 @@
  * gate. Loaders live exactly as long as the request, so an order named in ten places is read
  * once, a URL selected under fourteen aliases is asked of HL Connect once, and nothing is ever
  * served from a previous request. The gate bounds the distinct HL Connect calls (`Upstream`).
+ * Everything runs on the request's fork (`Runner.forkFor`): when the client goes away, the
+ * request's fibers are interrupted, and with them its HL Connect calls.
  */
 import type { OrderLines } from "@hlconnect/store"
 import { Effect, type Option, type Runtime } from "effect"
+import type { PurchaseStatus } from "./Answers.js"
 import * as Loader from "./Loader.js"
 import { Loaders, type UrlRef, urlIdentity } from "./Loaders.js"
 import * as Runner from "./Runner.js"
-import type { PurchaseStatus } from "./schema/Purchase.js"
 import type { Gate } from "./Upstream.js"
 
 export interface GraphqlContext {
@@ -24,14 +26,16 @@ export interface GraphqlContext {
   readonly url: Loader.Loader<UrlRef, string | null>
 }
 
-export const make = (runtime: Runtime.Runtime<Runner.ResolverServices>, upstream: Gate): GraphqlContext => ({
-  run: Runner.make(runtime),
-  upstream,
-  orders: Loader.make(runtime, "orders", (numbers: ReadonlyArray<string>) =>
-    Effect.flatMap(Loaders, (loaders) => loaders.orders(numbers))
-  ),
-  purchaseStatus: Loader.make(runtime, "purchaseInfo", (ids: ReadonlyArray<number>) =>
-    Effect.flatMap(Loaders, (loaders) => loaders.purchaseStatuses(ids, upstream))
-  ),
-  url: Loader.make(runtime, "url", (refs: ReadonlyArray<UrlRef>) => Effect.flatMap(Loaders, (loaders) => loaders.freshUrls(refs, upstream)), urlIdentity)
-})
+/** `signal` aborts when the request is gone (its client hung up or aborted). */
+export const make = (runtime: Runtime.Runtime<Runner.ResolverServices>, upstream: Gate, signal: AbortSignal): GraphqlContext => {
+  const fork = Runner.forkFor(runtime, signal)
+  return {
+    run: Runner.make(fork),
+    upstream,
+    orders: Loader.make(fork, "orders", (numbers: ReadonlyArray<string>) => Effect.flatMap(Loaders, (loaders) => loaders.orders(numbers))),
+    purchaseStatus: Loader.make(fork, "purchaseInfo", (ids: ReadonlyArray<number>) =>
+      Effect.flatMap(Loaders, (loaders) => loaders.purchaseStatuses(ids, upstream))
+    ),
+    url: Loader.make(fork, "url", (refs: ReadonlyArray<UrlRef>) => Effect.flatMap(Loaders, (loaders) => loaders.freshUrls(refs, upstream)), urlIdentity)
+  }
+}

@@ -3,7 +3,7 @@
  * (yet) repaired, or cannot. Pure, so the rules are tested without a server.
  */
 import type { OrderLines } from "@hlconnect/store"
-import type { PurchaseStatus } from "./schema/Purchase.js"
+import type { PurchaseStatus } from "./Answers.js"
 
 type LineState = OrderLines.OrderLineState
 

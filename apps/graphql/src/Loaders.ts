@@ -7,9 +7,8 @@
 import { HlConnect, type OrderLineUrlError, type OrderNotFound, type PurchaseInfoError } from "@hlconnect/core"
 import { type InvalidInput, OrderLines, type StorageError } from "@hlconnect/store"
 import { Array as Arr, Effect, Exit, Option } from "effect"
+import { type ProblemData, type PurchaseStatus, problemData } from "./Answers.js"
 import type { UpstreamBudgetExceeded, UpstreamRateLimited } from "./Errors.js"
-import { type ProblemData, problemData } from "./schema/Problems.js"
-import type { PurchaseStatus } from "./schema/Purchase.js"
 import type { Gate } from "./Upstream.js"
 
 type Order = OrderLines.Order

@@ -5,11 +5,21 @@
  * reconciler therefore knows the line: it polls it to completion (or retries it) and publishes
  * its events. A repeated request for the same purchase is answered from the store.
  */
-import { type AssetNotFound, CustomerName, EmailAddress, InvalidRequest, type OrderAlreadyExists, ValidationTokenText } from "@hlconnect/core"
+import {
+  type AssetNotFound,
+  CustomerName,
+  decodeInput,
+  EmailAddress,
+  HlIdNumberFromText,
+  HlIdText,
+  InvalidRequest,
+  invalidRequest,
+  type OrderAlreadyExists,
+  ValidationTokenText
+} from "@hlconnect/core"
 import { awaitsNewToken, Fulfilment, type FulfilmentError, type LineOutcome, PaidOrder } from "@hlconnect/fulfilment"
 import { type InvalidInput, OrderLines } from "@hlconnect/store"
 import { Clock, Duration, Effect, type Redacted, Schema } from "effect"
-import { decodeArgs, HlId, HlIdNumber, inSchemaTerms } from "./MutationInput.js"
 import {
   type InvalidInputData,
   invalidInputData,
@@ -17,8 +27,9 @@ import {
   problemData,
   type ValidationRejectedData,
   validationRejectedData
-} from "./schema/Problems.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData, retryScheduled } from "./schema/Workflow.js"
+} from "./Answers.js"
+import { inSchemaTerms } from "./MutationInput.js"
+import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData, retryScheduled } from "./WorkflowAnswers.js"
 
 export interface Registration {
   readonly _tag: "Registered" | "AlreadyRegistered"
@@ -38,7 +49,7 @@ export type RegisterResult =
 
 const Part = Schema.Struct({
   assetId: Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" })),
-  orderLineId: HlId
+  orderLineId: HlIdText
 })
 
 /**
@@ -48,8 +59,8 @@ const Part = Schema.Struct({
  */
 export const RegisterPurchaseInput = Schema.Struct({
   token: ValidationTokenText,
-  orderNumber: HlIdNumber,
-  orderLineId: HlIdNumber,
+  orderNumber: HlIdNumberFromText,
+  orderLineId: HlIdNumberFromText,
   assetId: Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" })),
   quantity: PaidOrder.Quantity,
   unitPrice: PaidOrder.MinorUnitsFromMajor,
@@ -69,7 +80,7 @@ export const RegisterPurchaseInput = Schema.Struct({
 )
 type RegisterPurchaseInput = typeof RegisterPurchaseInput.Type
 
-const decodeInput = decodeArgs(RegisterPurchaseInput)
+const decodeRegisterInput = decodeInput(RegisterPurchaseInput, invalidRequest)
 
 /** The input as the shop's paid order, for the shared mapping to the store. */
 const paidOrderOf = (input: RegisterPurchaseInput): { readonly order: PaidOrder.PaidOrder; readonly line: PaidOrder.PaidLine } => {
@@ -111,7 +122,7 @@ export const register = (args: unknown): Effect.Effect<RegisterResult, Fulfilmen
   Effect.gen(function* () {
     const fulfilment = yield* Fulfilment
     const lines = yield* OrderLines.OrderLines
-    const input = yield* decodeInput(args)
+    const input = yield* decodeRegisterInput(args)
     const ids = { order_number: input.orderNumber, order_line_id: input.orderLineId }
     const now = yield* Clock.currentTimeMillis
     const { order, line } = paidOrderOf(input)

@@ -12,10 +12,9 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HlConnect } from "@hlconnect/core"
 import type { Fulfilment } from "@hlconnect/fulfilment"
-import { Health, HttpMetrics, OpsRoutes, RequestBody } from "@hlconnect/service"
+import { BearerAuth, Health, HttpMetrics, OpsRoutes, RequestBody } from "@hlconnect/service"
 import { OrderLines } from "@hlconnect/store"
 import { Effect, identity, Layer, Option } from "effect"
-import * as ApiKeys from "./ApiKeys.js"
 import type { ResolverServices } from "./Runner.js"
 import type { GraphqlSettings } from "./Config.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
@@ -72,7 +71,8 @@ export const makeRouter = (settings: GraphqlSettings) =>
     yield* Effect.addFinalizer(() => Effect.promise(async () => {
       await yoga.dispose()
     }))
-    const keys = ApiKeys.make(settings.apiKeys)
+    // API keys are bearer tokens, checked by the one rule every app uses.
+    const keys = BearerAuth.make(settings.apiKeys)
     const tooLarge = problem(413, `Request body too large: the limit is ${settings.maxBodyBytes} bytes.`, "REQUEST_ENTITY_TOO_LARGE")
     const notJson = problem(415, "Unsupported content type: POST a GraphQL request as application/json.", "UNSUPPORTED_MEDIA_TYPE")
 

@@ -130,7 +130,8 @@ export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaO
     // Server.ts reads the body within this limit first; yoga agrees with it.
     maxRequestBodySize: settings.maxBodyBytes,
     logging: yogaLogger(runtime),
-    context: ({ request }) => Context.make(runtime, upstream.forRequest(request.headers.get("authorization"))),
+    // The request's signal aborts when its client goes away (Server.ts hands it over): its fibers stop.
+    context: ({ request }) => Context.make(runtime, upstream.forRequest(request.headers.get("authorization")), request.signal),
     maskedErrors: {
       errorMessage: maskedMessage,
       // Our resolvers already turned their failures into masked errors with a correlation id;

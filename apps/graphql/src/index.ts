@@ -3,7 +3,6 @@
  * on a provided server (for an all-in-one launcher); `GraphqlLive` is the app wired from the
  * environment; `schema` is the executable schema.
  */
-export * as ApiKeys from "./ApiKeys.js"
 export * as Loader from "./Loader.js"
 export * as Runner from "./Runner.js"
 export * from "./Config.js"

@@ -2,12 +2,12 @@
 import fc from "fast-check"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import * as ApiKeys from "../src/ApiKeys.js"
 import { loadSettings } from "../src/Config.js"
 import { GraphqlLive } from "../src/Live.js"
 import { lineDrift, remoteLineStatus } from "../src/Drift.js"
 import * as GraphiqlAssets from "../src/GraphiqlAssets.js"
 import { Completed, OrderItem, Processing } from "@hlconnect/core"
+import { BearerAuth } from "@hlconnect/service"
 
 describe("drift", () => {
   const line = (status: string | undefined) => ({ status, orderLevel: false })
@@ -42,7 +42,7 @@ describe("API keys", () => {
     const token = fc.stringMatching(/^[A-Za-z0-9._~+/=-]{1,64}$/)
     fc.assert(
       fc.property(fc.uniqueArray(token, { minLength: 1, maxLength: 4 }), token, (keys, other) => {
-        const check = ApiKeys.make(keys.map((key) => Redacted.make(key)))
+        const check = BearerAuth.make(keys.map((key) => Redacted.make(key)))
         for (const key of keys) expect(check.authorize(`Bearer ${key}`)).toBe(true)
         expect(check.authorize(`Bearer ${other}`)).toBe(keys.includes(other))
         expect(check.authorize(other)).toBe(false)

@@ -12,10 +12,10 @@ import { Command, Options } from "@effect/cli"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { HlConnect } from "@hlconnect/core"
 import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
-import { Health, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes, ServiceConfig } from "@hlconnect/service"
+import { Health, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes, Progress, ServiceConfig } from "@hlconnect/service"
 import { ReconcileRuns, Store } from "@hlconnect/store"
-import { Clock, ConfigError, Console, Data, Duration, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
-import { isClean, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
+import { Clock, ConfigError, Console, Data, Effect, Layer, Option, Ref } from "effect"
+import { isClean, type PassCounts, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
 import { makeOwnerId, ReconcilerConfig } from "./ReconcilerConfig.js"
 import { progressLine, renderRun, renderRunLines, renderSummary, runFieldsToJson, runToJson } from "./Report.js"
 import { parseCron } from "./CronRunner.js"
@@ -53,26 +53,32 @@ const setExitCode = (code: number) =>
 const exitCodeOf = (summary: PassSummary): number =>
   summary.status === "failed" ? ExitCode.halted : isClean(summary) ? ExitCode.clean : ExitCode.notClean
 
-/** On a terminal: one progress line on stderr, rewritten in place while the pass works. */
-const withProgress = <A, E, R>(run: (onProgress: PassOptions["onProgress"]) => Effect.Effect<A, E, R>) =>
+/**
+ * On a terminal (stderr is a TTY): one progress line on stderr, redrawn in place while the pass
+ * works (Progress.during). stdout carries only the result, so `--json` output piped or redirected
+ * is byte for byte what it is without a terminal; stderr piped or redirected: no progress at all.
+ */
+const withProgress = <A, E, R>(
+  kind: ReconcileRuns.RunKind,
+  run: (callbacks: Pick<PassOptions, "onProgress" | "onTotal">) => Effect.Effect<A, E, R>
+) =>
   Effect.gen(function* () {
-    if (process.stderr.isTTY !== true) return yield* run(undefined)
-    const latest = yield* Ref.make({ examined: 0, changed: 0, drift: 0, errors: 0 })
-    const draw = Effect.flatMap(Ref.get(latest), (counts) =>
-      Effect.sync(() => {
-        process.stderr.write(`\r${progressLine(counts)}\u001b[K`)
-      })
-    )
-    const painter = yield* Effect.fork(Effect.repeat(draw, Schedule.spaced(Duration.millis(200))))
-    return yield* run((counts) => Ref.set(latest, counts)).pipe(
-      Effect.ensuring(
-        Effect.zipRight(
-          Fiber.interrupt(painter),
-          Effect.sync(() => {
-            process.stderr.write("\r\u001b[K")
-          })
-        )
+    if (process.stderr.isTTY !== true) return yield* run({})
+    const latest = yield* Ref.make<{ readonly counts: PassCounts | undefined; readonly total: number | undefined }>({
+      counts: undefined,
+      total: undefined
+    })
+    const render = (elapsedMs: number) =>
+      Effect.map(Ref.get(latest), ({ counts, total }) =>
+        progressLine(kind, counts ?? { examined: 0, changed: 0, drift: 0, errors: 0 }, total, elapsedMs)
       )
+    return yield* Progress.during(
+      process.stderr,
+      render,
+      run({
+        onProgress: (counts) => Ref.update(latest, (s) => ({ ...s, counts })),
+        onTotal: (total) => Ref.update(latest, (s) => ({ ...s, total }))
+      })
     )
   })
 
@@ -116,7 +122,7 @@ const run = Command.make(
         ? Option.some({ expression: args.schedule.value, cron: yield* parseCron(args.schedule.value) })
         : Option.none()
       const owner = makeOwnerId()
-      const passOptions = (onProgress: PassOptions["onProgress"]): PassOptions => ({
+      const passOptions = (callbacks: Pick<PassOptions, "onProgress" | "onTotal">): PassOptions => ({
         dryRun: args.dryRun,
         concurrency,
         owner,
@@ -125,14 +131,14 @@ const run = Command.make(
         listOrders: args.listOrders,
         ...(Option.isSome(args.order) ? { order: args.order.value } : {}),
         ...(limit === undefined ? {} : { limit }),
-        ...(onProgress === undefined ? {} : { onProgress }),
+        ...callbacks,
         ...Option.match(audit, { onNone: () => ({}), onSome: (a) => ({ audit: Scheduled.auditPassOptions(a, startedAt) }) })
       })
 
       const program = Effect.gen(function* () {
         const reconciler = yield* Reconciler
         if (Option.isNone(cron)) {
-          const summary = yield* withProgress((onProgress) => reconciler.runPass(passOptions(onProgress)))
+          const summary = yield* withProgress(args.audit ? "audit" : "pass", (callbacks) => reconciler.runPass(passOptions(callbacks)))
           yield* process.stdout.isTTY === true && !args.json ? Console.log(renderSummary(summary)) : Console.log(JSON.stringify(summary))
           return yield* setExitCode(exitCodeOf(summary))
         }

@@ -33,6 +33,11 @@ export interface PassOptions {
   readonly audit?: { readonly endedSince: number; readonly budget: number }
   /** Called after each order with the running counts (progress display). */
   readonly onProgress?: (counts: PassCounts) => Effect.Effect<void>
+  /**
+   * Called once, before the first order, with how many orders the pass expects (progress display):
+   * the due orders not leased elsewhere (capped by `limit`), the audit's candidates, or 1 for `order`.
+   */
+  readonly onTotal?: (total: number) => Effect.Effect<void>
 }
 
 export interface PassCounts {
@@ -266,8 +271,15 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
           }
         })
 
+        /** The expected total, for a progress display only. */
+        const announce = (total: number) => (options.onTotal === undefined ? Effect.void : options.onTotal(total))
+
         const claimAll = Effect.gen(function* () {
           const base = yield* Effect.clock
+          if (options.onTotal !== undefined) {
+            const due = yield* lines.countDueOrders(startedAt)
+            yield* announce(Math.min(due, limit))
+          }
           let claimed = 0
           let exhausted = false
           const nextBatch = Effect.gen(function* () {
@@ -310,6 +322,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const auditAll = (audit: NonNullable<PassOptions["audit"]>) =>
           Effect.gen(function* () {
             const candidates = yield* lines.listAuditCandidates({ endedSince: audit.endedSince, limit: audit.budget })
+            yield* announce(candidates.length)
             yield* Effect.forEach(
               candidates,
               (orderNumber) =>

@@ -2,6 +2,7 @@
  * How a pass or a stored run is shown: a summary table for people on a terminal, one JSON
  * document for machines.
  */
+import { Progress } from "@hlconnect/service"
 import type { ReconcileRuns } from "@hlconnect/store"
 import { Option } from "effect"
 import type { PassSummary } from "./Reconciler.js"
@@ -32,8 +33,21 @@ export const renderSummary = (summary: PassSummary): string => {
   return lines.join("\n")
 }
 
-export const progressLine = (counts: { readonly examined: number; readonly changed: number; readonly drift: number; readonly errors: number }): string =>
-  `reconciling… examined ${counts.examined}, changed ${counts.changed}, drift ${counts.drift}, errors ${counts.errors}`
+/**
+ * The progress line of a pass on a terminal: orders done of the expected total, rate, ETA, then
+ * what the pass found so far. `total` undefined: still counting the due orders.
+ */
+export const progressLine = (
+  kind: ReconcileRuns.RunKind,
+  counts: { readonly examined: number; readonly changed: number; readonly drift: number; readonly errors: number },
+  total: number | undefined,
+  elapsedMs: number
+): string => {
+  const label = kind === "audit" ? "auditing" : "reconciling"
+  if (total === undefined) return `${label}: counting the orders to examine… ${Progress.formatDuration(elapsedMs)} elapsed`
+  const head = Progress.countLine({ label, unit: "orders", done: counts.examined, total, elapsedMs })
+  return `${head} · changed ${counts.changed}, drift ${counts.drift}, errors ${counts.errors}`
+}
 
 const json = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value))
 

@@ -8,7 +8,7 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { OrderLines, Store } from "@hlconnect/store"
 import { Duration, Effect, Redacted, Schedule } from "effect"
 import { execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -180,6 +180,70 @@ describe("reconcile CLI on SQLite", () => {
       assert.match(stderr, /reconciling on schedule \* \* \* \* \* \*/)
       assert.match(stderr, /auditing ended orders on schedule \* \* \* \* \* \*/)
     }).pipe(Effect.scoped, Effect.provide(store)), 120_000)
+})
+
+/** `script` (util-linux) gives the command a pseudo-terminal; without it the terminal half is skipped. */
+const hasScript = (() => {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** The command under a pseudo-terminal (stderr a TTY) with stdout redirected to `stdoutFile`. */
+const reconcileOnTerminal = (args: ReadonlyArray<string>, env: Record<string, string>, stdoutFile: string) => {
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
+  const command = [process.execPath, join(packageDir, "dist/main.js"), ...args].map(quote).join(" ")
+  return Effect.promise(
+    () =>
+      new Promise<CliResult>((resolve) => {
+        const child = spawn("script", ["-qec", `${command} > ${quote(stdoutFile)}`, "/dev/null"], { cwd: packageDir, env })
+        let terminal = ""
+        child.stdout.on("data", (c: Buffer) => {
+          terminal += c.toString()
+        })
+        child.on("exit", (code) => resolve({ code, stdout: readFileSync(stdoutFile, "utf8"), stderr: terminal }))
+      })
+  )
+}
+
+describe("reconcile run --once: progress on a terminal, never in the piped JSON", () => {
+  const dir = mkdtempSync(join(tmpdir(), "reconciler-progress-"))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const env = () => ({ ...baseEnv(), DATA_DIR: dir })
+  /** Terminal control bytes made visible, so the assertions can name them. */
+  const visible = (text: string) => text.replaceAll("\u001b", "<ESC>").replaceAll("\r", "<CR>")
+  /** What `run --once --json` printed before progress existed: one JSON document and a newline. */
+  const assertBareJson = (stdout: string) => {
+    assert.strictEqual(stdout, `${JSON.stringify(JSON.parse(stdout))}\n`)
+    assert.notMatch(visible(stdout), /<CR>|<ESC>/)
+  }
+
+  it.live("piped: exactly the JSON summary, no progress bytes on stdout or stderr; on a TTY: the redrawn progress line on stderr", () =>
+    Effect.gen(function* () {
+      for (let i = 0; i < 3; i++) yield* seedPaid(sandbox)
+      // A dry run leaves the three orders due, so both runs see the same work.
+      const piped = yield* reconcile(["run", "--once", "--dry-run", "--json"], env())
+      assert.strictEqual(piped.code, 0, piped.stderr)
+      assertBareJson(piped.stdout)
+      assert.strictEqual(lastJson(piped).examined, 3)
+      assert.notMatch(visible(piped.stderr), /<CR>|<ESC>|reconciling/)
+
+      if (!hasScript) return
+      const onTerminal = yield* reconcileOnTerminal(["run", "--once", "--dry-run", "--json"], env(), join(dir, "stdout.json"))
+      assert.strictEqual(onTerminal.code, 0, onTerminal.stderr)
+      // stdout (redirected) is the same bare JSON while stderr, a terminal, showed progress.
+      assertBareJson(onTerminal.stdout)
+      assert.strictEqual(lastJson(onTerminal).examined, 3)
+      const { durationMs: _a, runId: _b, startedAt: _c, ...same } = JSON.parse(piped.stdout)
+      const { durationMs: _d, runId: _e, startedAt: _f, ...sameOnTerminal } = JSON.parse(onTerminal.stdout)
+      assert.deepStrictEqual(sameOnTerminal, same)
+      const shown = visible(onTerminal.stderr)
+      // Redrawn in place (carriage return, clear to the end of the line), the final state left with a newline.
+      assert.match(shown, /<CR>reconciling 3\/3 orders \(100%\) · [0-9.]+\/s · done · changed 0, drift 0, errors 0<ESC>\[K(<CR>)?\n/)
+    }).pipe(Effect.provide(Store.layerSqlite({ filename: join(dir, "hlconnect.db") }))), 60_000)
 })
 
 const pgUrl = postgresUrl()

@@ -1,29 +1,17 @@
 /**
- * The admin API, behind `Authorization: Bearer $RELAY_ADMIN_TOKEN` (read by `BearerAuth`, the apps' one rule):
+ * The admin API's implementation: `AdminApi` (the definition, with every path, body, answer and
+ * error) served with `HttpApiBuilder` as an `HttpApp` the relay mounts under `/admin`, with its
+ * OpenAPI document at `/admin/docs` (Swagger UI) and `/admin/openapi.json`.
  *
- * - `GET  /admin/subscribers`, `POST /admin/subscribers` `{url, events?, secret?}` (secret returned once),
- *   `GET /admin/subscribers/:id`, `POST /admin/subscribers/:id/disable` `{reason}`, `POST …/enable`,
- *   `POST …/rotate-secret` `{secret?, overlap_seconds?}` (new secret returned once; the ones in use keep signing
- *   for the overlap, default `RELAY_SECRET_ROTATION_OVERLAP`). A subscriber's JSON shows its active secrets as
- *   hints with their expiry, and its failing streak (`failing_since`, `last_failure_at`, `disables_at`, `failure_warning`).
- *   A new subscriber's URL must be https:// with a public address unless `RELAY_ALLOW_PRIVATE_SUBSCRIBERS`, and never carry
- *   credentials, control characters or whitespace (422 naming the problem); the parsed `URL.href` is stored.
- * - `GET  /admin/inbox/dead?limit=`, `GET /admin/inbox/:id`, `POST /admin/inbox/:id/replay` `{reset_lines?}`
- *   (`reset_lines: true` first moves the event's `needs_attention` lines back to `paid` /
- *   `cancel_requested`, so the workflow tries them again once the cause is fixed)
- * - `GET  /admin/deliveries/dead?subscriber_id=&limit=&cursor=`, `GET /admin/deliveries/:id`,
- *   `POST /admin/deliveries/:id/replay`
- * - `GET  /admin/inbox?state=pending|processed|dead&limit=&cursor=&since=`, `GET /admin/deliveries?state=pending|delivered|dead&subscriber_id=&limit=&cursor=&since=`
- *   (oldest first; `next_cursor` is null on the last page; `since`: last updated at or after it, for a dead letter when it was dead-lettered)
- * - `POST /admin/inbox/dead/replay` `{since, limit?, cursor?}`, `POST /admin/deliveries/dead/replay`
- *   `{since?, subscriber_id?, limit?, cursor?}`: one page of dead letters from `since` (ISO 8601) on back to pending,
- *   at most `limit` (default 100, at most 1000); answers `{replayed, skipped, next_cursor}` (`null`: nothing after it)
- * - `GET  /admin/orders/:order/events` (the events and their per-order sequence)
- *
- * Inbound bodies are never returned: they hold validation tokens (credentials).
+ * Behind `Authorization: Bearer $RELAY_ADMIN_TOKEN` (read by `BearerAuth`, the apps' one rule);
+ * 503 while the token is unset. Answers carry `cache-control: no-store`; the 401 carries
+ * `www-authenticate: Bearer`. A request body is read as JSON whatever its content type; malformed
+ * JSON, a body, query parameter or cursor that does not decode is a 400 `bad_request` naming the
+ * problem. Inbound bodies are never returned: they hold validation tokens (credentials).
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApiError, HttpApiSwagger, HttpApp, HttpIncomingMessage, HttpServerResponse } from "@effect/platform"
 import type { RequestError } from "@effect/platform/HttpServerError"
+import type { HttpServerRequest } from "@effect/platform/HttpServerRequest"
 import {
   type IllegalTransition,
   Inbox,
@@ -38,7 +26,30 @@ import {
   Subscribers
 } from "@hlconnect/store"
 import { BearerAuth } from "@hlconnect/service"
-import { Duration, Effect, Option, type ParseResult, Redacted, Schema } from "effect"
+import { Cause, Duration, Effect, Layer, Option, type ParseResult, Redacted, Schema } from "effect"
+import {
+  AdminApi,
+  AdminAuthorization,
+  AdminBadRequest,
+  AdminConflict,
+  AdminDisabled,
+  AdminInternal,
+  AdminNotFound,
+  AdminRejected,
+  AdminUnauthorized,
+  BulkReplayBody,
+  type Delivery,
+  type DeliveryList,
+  type InboxEvent,
+  type InboxList,
+  InboxReplayBody,
+  NewSubscriberBody,
+  ReasonBody,
+  ReplayBody,
+  RotateBody,
+  type SecretHint,
+  type Subscriber
+} from "./AdminApi.js"
 import { parse } from "./CommerceEvents.js"
 import { generateSecret } from "./Delivery.js"
 import type { Doorbell } from "./Doorbell.js"
@@ -47,13 +58,10 @@ import { decodeSecret, type InvalidSecret } from "./Signature.js"
 import * as SubscriberHealth from "./SubscriberHealth.js"
 import type * as SubscriberUrl from "./SubscriberUrl.js"
 
-const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status, headers: { "cache-control": "no-store" } })
-const problem = (status: number, error: string, message: string) => json({ error, message }, status)
-
 const iso = (ms: number) => new Date(ms).toISOString()
 const opt = <A, B>(o: Option.Option<A>, f: (a: A) => B): B | null => (Option.isSome(o) ? f(o.value) : null)
 
-const secretJson = (s: Subscribers.SubscriberSecret) => ({
+const secretJson = (s: Subscribers.SubscriberSecret): typeof SecretHint.Type => ({
   id: s.secretId,
   hint: s.secretHint,
   created_at: iso(s.createdAt),
@@ -70,7 +78,7 @@ const shownUrl = (stored: string) => {
 }
 
 /** Never a secret: its hint, and each active one's hint and expiry (`null`: the newest, no expiry). */
-const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets: ReadonlyArray<Subscribers.SubscriberSecret>) => {
+const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets: ReadonlyArray<Subscribers.SubscriberSecret>): Subscriber => {
   const health = SubscriberHealth.status(config, s)
   return {
     id: s.subscriberId,
@@ -89,7 +97,7 @@ const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets:
   }
 }
 
-const inboxJson = (e: Inbox.InboxEvent) => ({
+const inboxJson = (e: Inbox.InboxEvent): InboxEvent => ({
   id: e.eventId,
   source: e.source,
   type: e.eventType,
@@ -101,7 +109,7 @@ const inboxJson = (e: Inbox.InboxEvent) => ({
   processed_at: opt(e.processedAt, iso)
 })
 
-const deliveryJson = (d: Outbox.Delivery) => ({
+const deliveryJson = (d: Outbox.Delivery): Delivery => ({
   id: d.deliveryId,
   event_id: d.eventId,
   subscriber_id: d.subscriberId,
@@ -114,48 +122,8 @@ const deliveryJson = (d: Outbox.Delivery) => ({
   dead_at: opt(d.deadAt, iso)
 })
 
-const NewSubscriberBody = Schema.Struct({
-  url: Schema.String,
-  events: Schema.optionalWith(Schema.Array(Schema.String), { default: () => ["*"] }),
-  secret: Schema.optional(Schema.String)
-})
-const ReasonBody = Schema.Struct({ reason: Schema.String })
-const RotateBody = Schema.Struct({
-  secret: Schema.optional(Schema.String),
-  /** How long the secrets in use keep signing next to the new one; default RELAY_SECRET_ROTATION_OVERLAP, 0 revokes them now. */
-  overlap_seconds: Schema.optional(Schema.Int.pipe(Schema.between(0, Duration.toSeconds(Duration.days(30)))))
-})
-const ReplayBody = Schema.Struct({ reset_lines: Schema.optionalWith(Schema.Boolean, { default: () => false }) })
-const Since = Schema.DateFromString.pipe(Schema.validDate())
-/** A bulk replay is one bounded page: at most `limit` items from `cursor` (a `next_cursor` it answered) on. */
-const ReplayPage = {
-  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 100 }),
-  cursor: Schema.optional(Schema.String)
-}
-const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since), ...ReplayPage })
-const InboxReplayBody = Schema.Struct({ since: Since, ...ReplayPage })
-
-/** A JSON body where an empty one means `{}`; a malformed one is a 400, never the default. */
-const optionalJsonBody = <A, I>(schema: Schema.Schema<A, I>) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => r.text).pipe(
-    Effect.flatMap((text) => Schema.decodeUnknown(Schema.parseJson(schema))(text.trim() === "" ? "{}" : text))
-  )
-
-const ListQuery = <S extends string>(...states: ReadonlyArray<S>) =>
-  Schema.Struct({
-    state: Schema.Literal(...states),
-    limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 }),
-    /** Opaque: a `next_cursor` passed back unchanged (the store checks it). */
-    cursor: Schema.optional(Schema.String),
-    since: Schema.optional(Since),
-    subscriber_id: Schema.optional(Schema.String)
-  })
-const InboxList = ListQuery("pending", "processed", "dead")
-const DeliveryList = ListQuery("pending", "delivered", "dead")
-const Limit = Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 })
-
-/** Everything an admin handler may fail with; each maps to a status below. */
-type AdminError =
+/** Everything an admin handler may fail with; each becomes one of `AdminApi`'s errors below. */
+type HandlerError =
   | NotFound
   | InvalidInput
   | IllegalTransition
@@ -167,22 +135,33 @@ type AdminError =
   | InvalidSecret
   | SubscriberUrl.SubscriberUrlRejected
 
-/** Errors mapped to statuses; a storage failure is a 500 (logged, not echoed). */
-const handleErrors = <R>(self: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
+/** The error table: a storage failure is a 500 (logged, not echoed). */
+const toAdminError = <A, R>(self: Effect.Effect<A, HandlerError, R>) =>
   Effect.catchTags(self, {
-    NotFound: (e) => Effect.succeed(problem(404, "not_found", e.message)),
+    NotFound: (e) => Effect.fail(new AdminNotFound({ message: e.message })),
     // A page cursor not handed out by this API is a bad request, as any other malformed query parameter.
     InvalidInput: (e) =>
-      Effect.succeed(e.field === "cursor" ? problem(400, "bad_request", `cursor: ${e.message}`) : problem(422, "invalid_input", `${e.field}: ${e.message}`)),
-    IllegalTransition: (e) => Effect.succeed(problem(409, "conflict", e.message)),
-    StaleVersion: (e) => Effect.succeed(problem(409, "conflict", e.message)),
-    LeaseLost: (e) => Effect.succeed(problem(409, "conflict", e.message)),
-    ParseError: (e) => Effect.succeed(problem(400, "bad_request", e.message)),
-    RequestError: (e) => Effect.succeed(problem(400, "bad_request", e.message)),
-    InvalidSecret: (e) => Effect.succeed(problem(422, "invalid_secret", e.message)),
-    SubscriberUrlRejected: (e) => Effect.succeed(problem(422, e.code, e.message)),
-    StorageError: (e) => Effect.zipRight(Effect.logError("admin request failed", e), Effect.succeed(problem(500, "internal", "see the relay's logs")))
+      Effect.fail(
+        e.field === "cursor"
+          ? new AdminBadRequest({ message: `cursor: ${e.message}` })
+          : new AdminRejected({ code: "invalid_input", message: `${e.field}: ${e.message}` })
+      ),
+    IllegalTransition: (e) => Effect.fail(new AdminConflict({ message: e.message })),
+    StaleVersion: (e) => Effect.fail(new AdminConflict({ message: e.message })),
+    LeaseLost: (e) => Effect.fail(new AdminConflict({ message: e.message })),
+    ParseError: (e) => Effect.fail(new AdminBadRequest({ message: e.message })),
+    RequestError: (e) => Effect.fail(new AdminBadRequest({ message: e.message })),
+    InvalidSecret: (e) => Effect.fail(new AdminRejected({ code: "invalid_secret", message: e.message })),
+    SubscriberUrlRejected: (e) => Effect.fail(new AdminRejected({ code: e.code, message: e.message })),
+    StorageError: (e) => Effect.zipRight(Effect.logError("admin request failed", e), Effect.fail(new AdminInternal({ message: "see the relay's logs" })))
   })
+
+/** A JSON body whatever its content type (as the admin API always read it); malformed JSON is a 400. */
+const jsonBody = <A, I>(schema: Schema.Schema<A, I>) => (request: HttpServerRequest) => HttpIncomingMessage.schemaBodyJson(schema)(request)
+
+/** A JSON body where an empty one means `{}`; a malformed one is a 400, never the default. */
+const optionalJsonBody = <A, I>(schema: Schema.Schema<A, I>) => (request: HttpServerRequest) =>
+  request.text.pipe(Effect.flatMap((text) => Schema.decodeUnknown(Schema.parseJson(schema))(text.trim() === "" ? "{}" : text)))
 
 const secretFrom = (given: string | undefined) =>
   Effect.gen(function* () {
@@ -227,6 +206,43 @@ const replayPage = <A, E>(
     return { replayed, skipped, next_cursor: cursor ?? null }
   })
 
+const noStore = HttpApp.appendPreResponseHandler((_request, response) =>
+  Effect.succeed(HttpServerResponse.setHeader(response, "cache-control", "no-store"))
+)
+const challenge = HttpApp.appendPreResponseHandler((_request, response) =>
+  Effect.succeed(HttpServerResponse.setHeader(response, "www-authenticate", "Bearer"))
+)
+
+/** The bearer check, or 503 while `RELAY_ADMIN_TOKEN` is unset (token or not). */
+const authorizationLayer = (config: RelayConfig) => {
+  const check = Option.map(config.adminToken, (token) => BearerAuth.make([token]))
+  return Layer.succeed(
+    AdminAuthorization,
+    AdminAuthorization.of({
+      // The header is read by the one bearer rule, not the value the platform sliced from it.
+      bearer: () =>
+        Option.match(check, {
+          onNone: () => Effect.zipRight(noStore, Effect.fail(new AdminDisabled({ message: "the admin API is disabled: set RELAY_ADMIN_TOKEN" }))),
+          onSome: (bearer) =>
+            BearerAuth.authorizeRequest(bearer, () => new AdminUnauthorized({ message: "Authorization: Bearer <RELAY_ADMIN_TOKEN> required" })).pipe(
+              Effect.matchEffect({ onFailure: (e) => Effect.zipRight(challenge, Effect.fail(e)), onSuccess: () => noStore })
+            )
+        })
+    })
+  )
+}
+
+/** A request that does not decode (path, query) is answered as every other bad request: `{ error: "bad_request", message }`. */
+const decodeErrorsLayer = HttpApiBuilder.middleware(AdminApi, (app) =>
+  Effect.catchAllCause(app, (cause) => {
+    const failure = Cause.squash(cause)
+    return failure instanceof HttpApiError.HttpApiDecodeError
+      ? Effect.fail(new AdminBadRequest({ message: failure.message }))
+      : Effect.failCause(cause)
+  })
+)
+
+/** The admin API as an `HttpApp` for the relay to mount under `/admin`; its handlers live as long as `Scope`. */
 export const make = (
   config: RelayConfig,
   options: { readonly deliveries: Doorbell; readonly inbox: Doorbell; readonly guard: SubscriberUrl.Guard }
@@ -275,8 +291,8 @@ export const make = (
         }
         return all.map((s) => subscriberJson(config, s, hints.get(s.subscriberId) ?? []))
       })
-    const subscriberResponse = (s: Subscribers.Subscriber, extra: Record<string, unknown> = {}, status = 200) =>
-      Effect.map(subscribersJson([s]), ([one]) => json({ ...one, ...extra }, status))
+    const subscriberAnswer = (s: Subscribers.Subscriber) =>
+      Effect.map(subscribers.secretHints([s.subscriberId]), (hints) => subscriberJson(config, s, hints))
 
     /** Puts the event's lines that need attention back where the workflow will act on them. */
     const resetLines = (eventId: string) =>
@@ -299,202 +315,170 @@ export const make = (
         return reset
       })
 
-    const bearer = Option.map(config.adminToken, (t) => BearerAuth.make([t]))
-
-    const guard = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
-      Effect.gen(function* () {
-        if (Option.isNone(bearer)) return problem(503, "admin_disabled", "the admin API is disabled: set RELAY_ADMIN_TOKEN")
-        const request = yield* HttpServerRequest.HttpServerRequest
-        if (!bearer.value.authorize(request.headers.authorization)) {
-          return HttpServerResponse.unsafeJson(
-            { error: "unauthorized", message: "Authorization: Bearer <RELAY_ADMIN_TOKEN> required" },
-            { status: 401, headers: { "www-authenticate": "Bearer" } }
+    const subscribersLive = HttpApiBuilder.group(AdminApi, "subscribers", (handlers) =>
+      handlers
+        .handle("list", () => toAdminError(Effect.flatMap(subscribers.list(), (all) => Effect.map(subscribersJson(all), (items) => ({ items })))))
+        .handleRaw("create", ({ request }) =>
+          toAdminError(
+            Effect.gen(function* () {
+              const body = yield* jsonBody(NewSubscriberBody)(request)
+              // HTTPS and a public address (unless RELAY_ALLOW_PRIVATE_SUBSCRIBERS); checked again before every delivery.
+              const target = yield* options.guard.check(body.url)
+              const secret = yield* secretFrom(body.secret)
+              // Stored exactly as it is contacted: the parsed, normalised URL.
+              const created = yield* subscribers.create({ url: target.url.href, signingSecret: secret, eventFilter: body.events }).pipe(sealing)
+              // The only time the secret is shown.
+              return { ...(yield* subscriberAnswer(created)), secret: Redacted.value(secret) }
+            })
           )
-        }
-        return yield* handleErrors(handler)
-      })
+        )
+        .handle("get", ({ path }) => toAdminError(Effect.flatMap(subscribers.get(path.id), subscriberAnswer)))
+        .handleRaw("disable", ({ path, request }) =>
+          toAdminError(
+            Effect.gen(function* () {
+              const body = yield* jsonBody(ReasonBody)(request)
+              return yield* subscriberAnswer(yield* subscribers.disable(path.id, body.reason))
+            })
+          )
+        )
+        .handle("enable", ({ path }) =>
+          toAdminError(
+            Effect.gen(function* () {
+              // A subscriber that was off may point somewhere it must not now (DNS moved, rules tightened): checked before it is on again.
+              yield* options.guard.check((yield* subscribers.get(path.id)).url)
+              return yield* subscriberAnswer(yield* subscribers.enable(path.id))
+            })
+          )
+        )
+        .handleRaw("rotateSecret", ({ path, request }) =>
+          toAdminError(
+            Effect.gen(function* () {
+              // An empty body generates a secret with the default overlap; a malformed one is a 400.
+              const body = yield* optionalJsonBody(RotateBody)(request)
+              const secret = yield* secretFrom(body.secret)
+              const overlap = body.overlap_seconds === undefined ? config.secretRotationOverlap : Duration.seconds(body.overlap_seconds)
+              const updated = yield* subscribers.rotateSecret(path.id, secret, { overlapMs: Duration.toMillis(overlap) }).pipe(sealing)
+              yield* Effect.logInfo("subscriber secret rotated", { subscriberId: updated.subscriberId, overlap: Duration.format(overlap) })
+              // The only time the new secret is shown; the older ones are listed as hints with their expiry.
+              return { ...(yield* subscriberAnswer(updated)), secret: Redacted.value(secret) }
+            })
+          )
+        )
+    )
 
-    const id = Effect.map(HttpRouter.params, (p) => p.id ?? "")
+    const inboxLive = HttpApiBuilder.group(AdminApi, "inbox", (handlers) =>
+      handlers
+        .handle("list", ({ urlParams }) => toAdminError(listInbox(urlParams)))
+        .handleRaw("replayDead", ({ request }) =>
+          toAdminError(
+            Effect.gen(function* () {
+              const body = yield* jsonBody(InboxReplayBody)(request)
+              const answer = yield* replayPage(
+                body,
+                (cursor, limit) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit, ...(cursor === undefined ? {} : { cursor }) }),
+                (event) => replayedOrMoved(inbox.replay(event.eventId))
+              )
+              yield* options.inbox.ring
+              return answer
+            })
+          )
+        )
+        .handle("dead", ({ urlParams }) => toAdminError(Effect.map(inbox.listDead(urlParams.limit), (events) => ({ items: events.map(inboxJson) }))))
+        .handle("get", ({ path }) =>
+          toAdminError(inbox.get(path.id)).pipe(
+            Effect.flatMap(
+              Option.match({
+                onNone: () => Effect.fail(new AdminNotFound({ message: "no such inbox event" })),
+                onSome: (e) => Effect.succeed(inboxJson(e))
+              })
+            )
+          )
+        )
+        .handleRaw("replay", ({ path, request }) =>
+          Effect.gen(function* () {
+            const eventId = path.id
+            // A missing or malformed body means no reset.
+            const body = yield* jsonBody(ReplayBody)(request).pipe(Effect.orElseSucceed(() => ({ reset_lines: false })))
+            const current = yield* toAdminError(inbox.get(eventId))
+            if (Option.isNone(current)) return yield* new AdminNotFound({ message: `inbox event ${eventId} not found` })
+            if (current.value.state !== "dead") return yield* new AdminConflict({ message: `inbox event ${eventId} is ${current.value.state}, not dead` })
+            const reset = body.reset_lines ? yield* toAdminError(resetLines(eventId)) : 0
+            const replayed = yield* toAdminError(inbox.replay(eventId))
+            yield* options.inbox.ring
+            return { ...inboxJson(replayed), lines_reset: reset }
+          })
+        )
+    )
 
-    const router = HttpRouter.empty.pipe(
-      HttpRouter.get(
-        "/admin/subscribers",
-        guard(Effect.flatMap(subscribers.list(), (all) => Effect.map(subscribersJson(all), (items) => json({ items }))))
-      ),
-      HttpRouter.post(
-        "/admin/subscribers",
-        guard(
-          Effect.gen(function* () {
-            const body = yield* HttpServerRequest.schemaBodyJson(NewSubscriberBody)
-            // HTTPS and a public address (unless RELAY_ALLOW_PRIVATE_SUBSCRIBERS); checked again before every delivery.
-            const target = yield* options.guard.check(body.url)
-            const secret = yield* secretFrom(body.secret)
-            // Stored exactly as it is contacted: the parsed, normalised URL.
-            const created = yield* subscribers
-              .create({ url: target.url.href, signingSecret: secret, eventFilter: body.events })
-              .pipe(sealing)
-            // The only time the secret is shown.
-            return yield* subscriberResponse(created, { secret: Redacted.value(secret) }, 201)
-          })
-        )
-      ),
-      HttpRouter.get("/admin/subscribers/:id", guard(Effect.flatMap(id, (s) => Effect.flatMap(subscribers.get(s), (x) => subscriberResponse(x))))),
-      HttpRouter.post(
-        "/admin/subscribers/:id/disable",
-        guard(
-          Effect.gen(function* () {
-            const body = yield* HttpServerRequest.schemaBodyJson(ReasonBody)
-            return yield* subscriberResponse(yield* subscribers.disable(yield* id, body.reason))
-          })
-        )
-      ),
-      HttpRouter.post(
-        "/admin/subscribers/:id/enable",
-        guard(
-          Effect.gen(function* () {
-            const subscriberId = yield* id
-            // A subscriber that was off may point somewhere it must not now (DNS moved, rules tightened): checked before it is on again.
-            yield* options.guard.check((yield* subscribers.get(subscriberId)).url)
-            return yield* subscriberResponse(yield* subscribers.enable(subscriberId))
-          })
-        )
-      ),
-      HttpRouter.post(
-        "/admin/subscribers/:id/rotate-secret",
-        guard(
-          Effect.gen(function* () {
-            // An empty body generates a secret with the default overlap; a malformed one is a 400.
-            const body = yield* optionalJsonBody(RotateBody)
-            const secret = yield* secretFrom(body.secret)
-            const overlap = body.overlap_seconds === undefined ? config.secretRotationOverlap : Duration.seconds(body.overlap_seconds)
-            const updated = yield* subscribers.rotateSecret(yield* id, secret, { overlapMs: Duration.toMillis(overlap) }).pipe(sealing)
-            yield* Effect.logInfo("subscriber secret rotated", { subscriberId: updated.subscriberId, overlap: Duration.format(overlap) })
-            // The only time the new secret is shown; the older ones are listed as hints with their expiry.
-            return yield* subscriberResponse(updated, { secret: Redacted.value(secret) })
-          })
-        )
-      ),
-      HttpRouter.get(
-        "/admin/inbox",
-        guard(Effect.flatMap(HttpServerRequest.schemaSearchParams(InboxList), (q) => Effect.map(listInbox(q), (page) => json(page))))
-      ),
-      HttpRouter.post(
-        "/admin/inbox/dead/replay",
-        guard(
-          Effect.gen(function* () {
-            const body = yield* HttpServerRequest.schemaBodyJson(InboxReplayBody)
-            const answer = yield* replayPage(
-              body,
-              (cursor, limit) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit, ...(cursor === undefined ? {} : { cursor }) }),
-              (event) => replayedOrMoved(inbox.replay(event.eventId))
+    const deliveriesLive = HttpApiBuilder.group(AdminApi, "deliveries", (handlers) =>
+      handlers
+        .handle("list", ({ urlParams }) => toAdminError(listDeliveries(urlParams)))
+        .handle("dead", ({ urlParams }) =>
+          toAdminError(
+            Effect.map(
+              outbox.listDeadLettered({
+                limit: urlParams.limit,
+                ...(urlParams.subscriber_id === undefined ? {} : { subscriberId: urlParams.subscriber_id }),
+                ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor })
+              }),
+              (page) => ({ items: page.items.map(deliveryJson), next_cursor: Option.getOrNull(page.nextCursor) })
             )
-            yield* options.inbox.ring
-            return json(answer)
-          })
+          )
         )
-      ),
-      HttpRouter.get(
-        "/admin/deliveries",
-        guard(Effect.flatMap(HttpServerRequest.schemaSearchParams(DeliveryList), (q) => Effect.map(listDeliveries(q), (page) => json(page))))
-      ),
-      HttpRouter.get(
-        "/admin/inbox/dead",
-        guard(
-          Effect.gen(function* () {
-            const q = yield* HttpServerRequest.schemaSearchParams(Schema.Struct({ limit: Limit }))
-            return json({ items: (yield* inbox.listDead(q.limit)).map(inboxJson) })
-          })
-        )
-      ),
-      HttpRouter.get(
-        "/admin/inbox/:id",
-        guard(
-          Effect.gen(function* () {
-            const event = yield* inbox.get(yield* id)
-            return Option.match(event, {
-              onNone: () => problem(404, "not_found", "no such inbox event"),
-              onSome: (e) => json(inboxJson(e))
+        .handleRaw("replayDead", ({ request }) =>
+          toAdminError(
+            Effect.gen(function* () {
+              // An empty body means "all", one page at a time; a malformed one is a 400, never "all".
+              const body = yield* optionalJsonBody(BulkReplayBody)(request)
+              const answer = yield* replayPage(
+                body,
+                (cursor, limit) =>
+                  outbox.listDeliveries({
+                    state: "dead",
+                    limit,
+                    ...(body.subscriber_id === undefined ? {} : { subscriberId: body.subscriber_id }),
+                    ...(body.since === undefined ? {} : { since: body.since.getTime() }),
+                    ...(cursor === undefined ? {} : { cursor })
+                  }),
+                (delivery) => replayedOrMoved(outbox.replay(delivery.deliveryId))
+              )
+              yield* options.deliveries.ring
+              return answer
             })
-          })
+          )
         )
-      ),
-      HttpRouter.post(
-        "/admin/inbox/:id/replay",
-        guard(
-          Effect.gen(function* () {
-            const eventId = yield* id
-            const body = yield* HttpServerRequest.schemaBodyJson(ReplayBody).pipe(Effect.orElseSucceed(() => ({ reset_lines: false })))
-            const current = yield* inbox.get(eventId)
-            if (Option.isNone(current)) return problem(404, "not_found", `inbox event ${eventId} not found`)
-            if (current.value.state !== "dead") return problem(409, "conflict", `inbox event ${eventId} is ${current.value.state}, not dead`)
-            const reset = body.reset_lines ? yield* resetLines(eventId) : 0
-            const replayed = yield* inbox.replay(eventId)
-            yield* options.inbox.ring
-            return json({ ...inboxJson(replayed), lines_reset: reset })
-          })
-        )
-      ),
-      HttpRouter.get(
-        "/admin/deliveries/dead",
-        guard(
-          Effect.gen(function* () {
-            const q = yield* HttpServerRequest.schemaSearchParams(
-              Schema.Struct({ limit: Limit, subscriber_id: Schema.optional(Schema.String), cursor: Schema.optional(Schema.String) })
-            )
-            const page = yield* outbox.listDeadLettered({
-              limit: q.limit,
-              ...(q.subscriber_id === undefined ? {} : { subscriberId: q.subscriber_id }),
-              ...(q.cursor === undefined ? {} : { cursor: q.cursor })
+        .handle("get", ({ path }) => toAdminError(Effect.map(outbox.getDelivery(path.id), deliveryJson)))
+        .handle("replay", ({ path }) =>
+          toAdminError(
+            Effect.gen(function* () {
+              const replayed = yield* outbox.replay(path.id)
+              yield* options.deliveries.ring
+              return deliveryJson(replayed)
             })
-            return json({ items: page.items.map(deliveryJson), next_cursor: Option.getOrNull(page.nextCursor) })
-          })
+          )
         )
-      ),
-      HttpRouter.post(
-        "/admin/deliveries/dead/replay",
-        guard(
-          Effect.gen(function* () {
-            // An empty body means "all", one page at a time; a malformed one is a 400, never "all".
-            const body = yield* optionalJsonBody(BulkReplayBody)
-            const answer = yield* replayPage(
-              body,
-              (cursor, limit) =>
-                outbox.listDeliveries({
-                  state: "dead",
-                  limit,
-                  ...(body.subscriber_id === undefined ? {} : { subscriberId: body.subscriber_id }),
-                  ...(body.since === undefined ? {} : { since: body.since.getTime() }),
-                  ...(cursor === undefined ? {} : { cursor })
-                }),
-              (delivery) => replayedOrMoved(outbox.replay(delivery.deliveryId))
-            )
-            yield* options.deliveries.ring
-            return json(answer)
-          })
-        )
-      ),
-      HttpRouter.get("/admin/deliveries/:id", guard(Effect.flatMap(id, (d) => Effect.map(outbox.getDelivery(d), (x) => json(deliveryJson(x)))))),
-      HttpRouter.post(
-        "/admin/deliveries/:id/replay",
-        guard(
-          Effect.gen(function* () {
-            const replayed = yield* outbox.replay(yield* id)
-            yield* options.deliveries.ring
-            return json(deliveryJson(replayed))
-          })
-        )
-      ),
-      HttpRouter.get(
-        "/admin/orders/:id/events",
-        guard(
-          Effect.gen(function* () {
-            const events = yield* outbox.eventsForOrder(yield* id)
-            return json({
-              items: events.map((e) => ({ id: e.eventId, type: e.eventType, sequence: e.sequence, created_at: iso(e.createdAt), data: e.payload }))
-            })
-          })
+    )
+
+    const ordersLive = HttpApiBuilder.group(AdminApi, "orders", (handlers) =>
+      handlers.handle("events", ({ path }) =>
+        toAdminError(
+          Effect.map(outbox.eventsForOrder(path.id), (events) => ({
+            items: events.map((e) => ({ id: e.eventId, type: e.eventType, sequence: e.sequence, created_at: iso(e.createdAt), data: e.payload }))
+          }))
         )
       )
     )
-    return router
+
+    const api = HttpApiBuilder.api(AdminApi).pipe(
+      Layer.provide([subscribersLive, inboxLive, deliveriesLive, ordersLive]),
+      Layer.provide(authorizationLayer(config))
+    )
+    // As `HttpApiBuilder.serve` wires it, minus the server: the relay mounts the app next to its other routes.
+    const served = Layer.mergeAll(
+      decodeErrorsLayer,
+      HttpApiSwagger.layer({ path: "/admin/docs" }),
+      HttpApiBuilder.middlewareOpenApi({ path: "/admin/openapi.json" })
+    ).pipe(Layer.provideMerge(api), Layer.provideMerge(HttpApiBuilder.Router.Live), Layer.provideMerge(HttpApiBuilder.Middleware.layer))
+    const context = yield* Layer.build(served)
+    return yield* Effect.provide(HttpApiBuilder.httpApp, context)
   })

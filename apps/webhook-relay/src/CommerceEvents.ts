@@ -9,42 +9,30 @@
  * - `order.refunded`: `data = { order_number, order_line_ids? }` (omitted: every line of the order).
  * - `order.line_cancelled`: `data = { order_number, order_line_ids }`.
  *
- * Ids are HL Connect ids: positive integers, as JSON numbers or digit strings; stored as strings.
+ * Ids are HL Connect ids: positive integers, as JSON numbers or digit strings; stored as strings
+ * (core's one rule, `HlIdTextFromJson`).
  * The customer's name (at most 200 characters: HL Connect's limit), email and the validation tokens
  * follow core's rule for caller text (`Text`): well-formed, no control characters or line breaks,
  * decoded to their NFC spelling, trimmed.
  */
 // Single modules, not the packages: this file is loaded by the inbox writer's worker thread too.
+import { HlIdTextFromJson } from "@hlconnect/core/HlId"
 import { CustomerName, EmailAddress, ValidationTokenText } from "@hlconnect/core/Text"
 import { MinorUnitsFromDecimal, Quantity } from "@hlconnect/fulfilment/PaidOrder"
 import { Either, ParseResult, Schema } from "effect"
 
-const digits = /^[1-9]\d{0,15}$/
-
-/** An HL Connect id (integer ≥ 1) sent as a number or a string; decoded to its decimal string. */
-export const WireId = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Number), Schema.String, {
-  strict: true,
-  decode: (value, _, ast) => {
-    const text = typeof value === "number" ? String(value) : value.trim()
-    return digits.test(text) && Number.isSafeInteger(Number(text))
-      ? ParseResult.succeed(text)
-      : ParseResult.fail(new ParseResult.Type(ast, value, "must be a positive integer id (number or digit string)"))
-  },
-  encode: (s) => ParseResult.succeed(s)
-})
-
 export const Customer = Schema.Struct({ name: CustomerName, email: EmailAddress })
 
 export const OrderPaidLine = Schema.Struct({
-  order_line_id: WireId,
-  asset_id: WireId,
+  order_line_id: HlIdTextFromJson,
+  asset_id: HlIdTextFromJson,
   quantity: Quantity,
   unit_price: MinorUnitsFromDecimal,
   line_price: MinorUnitsFromDecimal,
   validation_token: ValidationTokenText,
   token_expires_at: Schema.optional(Schema.Int.pipe(Schema.positive({ message: () => "must be Unix seconds" }))),
   parts: Schema.optional(
-    Schema.Array(Schema.Struct({ asset_id: WireId, order_line_id: WireId })).pipe(
+    Schema.Array(Schema.Struct({ asset_id: HlIdTextFromJson, order_line_id: HlIdTextFromJson })).pipe(
       Schema.maxItems(64, { message: () => "at most 64 parts" })
     )
   )
@@ -61,7 +49,7 @@ export type OrderPaidLine = typeof OrderPaidLine.Type
 const distinctLineIds = (ids: ReadonlyArray<string>): boolean => new Set(ids).size === ids.length
 
 export const OrderPaid = Schema.Struct({
-  order_number: WireId,
+  order_number: HlIdTextFromJson,
   customer: Customer,
   currency: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like USD" }))),
   lines: Schema.Array(OrderPaidLine).pipe(
@@ -78,16 +66,16 @@ export const OrderPaid = Schema.Struct({
 )
 export type OrderPaid = typeof OrderPaid.Type
 
-const LineIds = Schema.Array(WireId).pipe(
+const LineIds = Schema.Array(HlIdTextFromJson).pipe(
   Schema.minItems(1, { message: () => "must list at least one line id" }),
   Schema.maxItems(100, { message: () => "at most 100 line ids" }),
   Schema.filter((ids) => distinctLineIds(ids) || "must not repeat a line id")
 )
 
-export const OrderRefunded = Schema.Struct({ order_number: WireId, order_line_ids: Schema.optional(LineIds) })
+export const OrderRefunded = Schema.Struct({ order_number: HlIdTextFromJson, order_line_ids: Schema.optional(LineIds) })
 export type OrderRefunded = typeof OrderRefunded.Type
 
-export const OrderLineCancelled = Schema.Struct({ order_number: WireId, order_line_ids: LineIds })
+export const OrderLineCancelled = Schema.Struct({ order_number: HlIdTextFromJson, order_line_ids: LineIds })
 export type OrderLineCancelled = typeof OrderLineCancelled.Type
 
 export const CommerceEvent = Schema.Union(

@@ -9,6 +9,7 @@
  * accepts unchanged (no surrogates, controls or line breaks; NFC and trimmed already); any other
  * string goes to the schemas.
  */
+import { hlIdOf } from "@hlconnect/core/HlId"
 import { TextLimits } from "@hlconnect/core/Text"
 import { MaxQuantity, minorFromMajor } from "@hlconnect/fulfilment/PaidOrder"
 import type { CommerceEventType } from "./CommerceEvents.js"
@@ -17,14 +18,13 @@ type Json = Readonly<Record<string, unknown>>
 
 const isObject = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 
-const digits = /^[1-9]\d{0,15}$/
 const email = /^[^\s@]+@[^\s@]+$/
 const currency = /^[A-Z]{3}$/
 
-/** An HL Connect id as `WireId` decodes it, or undefined when unsure. */
+/** An HL Connect id as `HlIdTextFromJson` decodes it (core's `hlIdOf`), or undefined when unsure (spaces around included). */
 const wireId = (u: unknown): string | undefined => {
-  if (typeof u === "number") return Number.isSafeInteger(u) && u >= 1 ? String(u) : undefined
-  return typeof u === "string" && digits.test(u) && Number.isSafeInteger(Number(u)) ? u : undefined
+  const id = typeof u === "number" || typeof u === "string" ? hlIdOf(u) : undefined
+  return id === undefined ? undefined : String(id)
 }
 
 /** Printable ASCII, neither starting nor ending with a space. */

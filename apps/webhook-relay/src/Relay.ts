@@ -85,7 +85,11 @@ export interface Options {
 export const layer = (
   config: RelayConfig.RelayConfig,
   options: Options = {}
-): Layer.Layer<never, never, HttpServer.HttpServer | Health.Health | Fulfilment | Store.StoreServices | SqlClient> =>
+): Layer.Layer<
+  never,
+  never,
+  HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | Health.Health | Fulfilment | Store.StoreServices | SqlClient
+> =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
       const inboxBell = yield* Doorbell.make
@@ -126,9 +130,12 @@ export const layer = (
         yield* Effect.forkScoped(retention.run)
       }
 
-      const app = HttpRouter.concat(admin, OpsRoutes.router).pipe(
+      const app = OpsRoutes.router.pipe(
         HttpRouter.post(ingestPath, ingest.handler),
-        HttpRouter.provideService(Health.Health, health)
+        HttpRouter.provideService(Health.Health, health),
+        // The admin API is its own HttpApi app (`AdminApi`), mounted with its full paths. Mounted last:
+        // `provideService` rebuilds a router's mounts without their options (platform 0.97), dropping `includePrefix`.
+        HttpRouter.mountApp("/admin", admin, { includePrefix: true })
       )
       const server = yield* HttpServer.HttpServer
       // Registered before serving, so it is removed after the server has drained.

@@ -1,5 +1,6 @@
 /** The relay as composable pieces; `Relay.layer` / `Relay.layerConfig` is the whole app. */
 export * as Admin from "./Admin.js"
+export * as AdminApi from "./AdminApi.js"
 export * as CommerceEvents from "./CommerceEvents.js"
 export * as Delivery from "./Delivery.js"
 export * as Dispatcher from "./Dispatcher.js"

@@ -305,10 +305,3 @@ export const AssetsListQuery = Schema.Struct({
   last_id: Schema.optional(QueryInt(0))
 })
 
-/**
- * An HL Connect id written as text (order number, order line id, asset id), the one parser every
- * package uses: ASCII decimal digits, no sign, no leading zero, a safe integer. Anything else
- * (`""`, `"007"`, `"1' OR '1'='1"`, Arabic-Indic digits) cannot name anything at HL Connect.
- */
-export const parseHlId = (text: string): number | undefined =>
-  /^[1-9][0-9]{0,15}$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : undefined

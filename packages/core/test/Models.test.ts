@@ -7,7 +7,6 @@ import {
   AssetsListResponse,
   DownloadUrl,
   OrderItem,
-  parseHlId,
   PurchaseRegisterRequest,
   PurchaseValidateBeforePaymentRequest,
   ValidationToken,
@@ -102,13 +101,5 @@ describe("client options", () => {
     )
     assert.strictEqual(q.maxAttempts, 7)
     assert.deepStrictEqual(q.maxDelay, DefaultRetryPolicies.health.maxDelay)
-  })
-})
-
-describe("parseHlId", () => {
-  it("reads an HL Connect id from text: ASCII digits, no leading zero, a safe integer; nothing else", () => {
-    assert.deepStrictEqual(["1", "12345", "9007199254740991"].map(parseHlId), [1, 12345, 9007199254740991])
-    const refused = ["", "0", "007", "-1", "+1", " 1", "1 ", "1.0", "1e3", "1' OR '1'='1", "\u0661\u0662\u0663", "\uff11", "9007199254740992", "12345678901234567"]
-    assert.deepStrictEqual(refused.map(parseHlId), refused.map(() => undefined))
   })
 })

@@ -8,12 +8,12 @@ import {
   type AssetNotFound,
   type CallError,
   HlConnect,
+  hlIdOrReason,
   type InvalidOrderStatus,
   type InvalidRequest,
   type OrderAlreadyExists,
   type OrderItem,
   type OrderNotFound,
-  parseHlId,
   type PurchaseOutcome,
   type Unauthorized,
   ValidationRejected
@@ -86,9 +86,6 @@ export interface OrderReport {
   readonly remote: RemoteView["_tag"]
   readonly lines: ReadonlyArray<LineReport>
 }
-
-const parseId = (field: string, value: string): number | string =>
-  parseHlId(value) ?? `${field} ${JSON.stringify(value)} is not an HL Connect id (an integer ≥ 1)`
 
 /** Remote snapshots are stored; URLs are credentials, so they are stripped first. */
 const snapshotOf = (item: OrderItem | undefined) => {
@@ -231,14 +228,14 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           const token = Option.getOrUndefined(current.validationToken)
           if (token === undefined) return yield* needsAttention(current, `${newTokenReasons.missing}: validate the purchase again`)
           const customer = Option.getOrUndefined(current.customerName) ?? current.customerEmail
-          const orderNumber = parseId("order number", current.orderNumber)
-          const orderLineId = parseId("order line id", current.orderLineId)
+          const orderNumber = hlIdOrReason("order number", current.orderNumber)
+          const orderLineId = hlIdOrReason("order line id", current.orderLineId)
           if (typeof orderNumber === "string") return yield* needsAttention(current, orderNumber)
           if (typeof orderLineId === "string") return yield* needsAttention(current, orderLineId)
           const parts: Array<{ asset_id: number; order_line_id: number }> = []
           for (const part of Option.getOrElse(current.parts, () => [])) {
-            const assetId = parseId("part asset", part.asset)
-            const partLine = parseId("part order line id", part.orderLineId)
+            const assetId = hlIdOrReason("part asset", part.asset)
+            const partLine = hlIdOrReason("part order line id", part.orderLineId)
             if (typeof assetId === "string") return yield* needsAttention(current, assetId)
             if (typeof partLine === "string") return yield* needsAttention(current, partLine)
             parts.push({ asset_id: assetId, order_line_id: partLine })
@@ -356,7 +353,7 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
 
       /** HL Connect's view of an order; only credentials problems fail, the rest is data. */
       const readRemote = (orderNumber: string): Effect.Effect<RemoteView, FulfilmentHalted> => {
-        const id = parseId("order number", orderNumber)
+        const id = hlIdOrReason("order number", orderNumber)
         if (typeof id === "string") return Effect.succeed({ _tag: "Unreadable", error: id })
         return hl.purchaseInfo({ order_id: id }).pipe(
           Effect.map(remoteViewOf),
@@ -371,8 +368,8 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
       const cancelLine = (line: OrderLines.OrderLine): Effect.Effect<LineOutcome, FulfilmentError> =>
         Effect.gen(function* () {
           if (line.state !== "cancel_requested") return { _tag: "Skipped", state: line.state } as const
-          const orderNumber = parseId("order number", line.orderNumber)
-          const orderLineId = parseId("order line id", line.orderLineId)
+          const orderNumber = hlIdOrReason("order number", line.orderNumber)
+          const orderLineId = hlIdOrReason("order line id", line.orderLineId)
           if (typeof orderNumber === "string") return yield* needsAttention(line, orderNumber)
           if (typeof orderLineId === "string") return yield* needsAttention(line, orderLineId)
           const result = yield* hl.cancelOrderLine({ order_id: orderNumber, order_line_id: orderLineId }).pipe(Effect.either)

@@ -2,7 +2,8 @@
  * The sandbox's own routes, beside HL Connect's: control over faults, what it has seen, and the
  * download/view URLs it hands out (which expire like the real ones).
  *
- * - `GET  /_sandbox/stats`            requests, responses, registrations per (order, line), faults;
+ * - `GET  /_sandbox/stats`            requests, responses, registrations per (order, line), faults,
+ *                                     requests abandoned by their client;
  *                                     without a token, counts only (no order numbers or line ids)
  * - `GET  /_sandbox/faults`           current fault settings (token)
  * - `PUT  /_sandbox/faults`           replace fault settings (FaultSettings JSON; token, JSON)
@@ -80,6 +81,7 @@ export const AdminRoutesLive = HttpApiBuilder.Router.use((router) =>
           requests: stats.requests,
           responses: stats.responses,
           faults: stats.faults,
+          abandoned: stats.abandoned,
           registered_lines: registrations.length,
           registrations_total: registrations.reduce((a, b) => a + b, 0)
         })

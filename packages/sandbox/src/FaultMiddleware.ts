@@ -35,10 +35,28 @@ const isJson = (body: string) => {
   }
 }
 
+/** Connections the sandbox itself reset (a fault), so their close is not the client going away. */
+const resetHere = new WeakSet<object>()
+
 const resetConnection = (request: HttpServerRequest.HttpServerRequest) =>
   Effect.sync(() => {
-    NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
+    const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+    resetHere.add(socket)
+    socket.destroy()
   })
+
+/**
+ * Counts the request as abandoned when its connection closes before the answer was written and
+ * the sandbox did not reset it: the client aborted or hung up. Only watched: the request goes on
+ * as HL Connect's would (a client's timeout does not undo what the server does).
+ */
+const watchAbandon = (state: SandboxState, request: HttpServerRequest.HttpServerRequest, endpoint: string) => {
+  const reply = NodeHttpServerRequest.toServerResponse(request)
+  const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+  reply.once("close", () => {
+    if (!reply.writableEnded && !resetHere.has(socket)) state.recordAbandoned(endpoint)
+  })
+}
 
 /**
  * Installed with `HttpApiBuilder.middleware`, which wraps the app *before* the response is
@@ -55,6 +73,7 @@ const faults = (state: SandboxState, app: HttpApp.Default): HttpApp.Default =>
     const endpoint = endpointNames.get(`${request.method} ${path}`)
     if (endpoint === undefined) return yield* app
     state.recordRequest(endpoint)
+    watchAbandon(state, request, endpoint)
     const fault = state.nextFault(endpoint)
     const delay = state.latencyFor(endpoint) + (fault?.delayMillis ?? 0)
     if (delay > 0) yield* Effect.sleep(Duration.millis(delay))

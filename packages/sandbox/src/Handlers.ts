@@ -2,8 +2,9 @@
  * HL Connect's endpoints, implemented on `SandboxState` with `HttpApiBuilder` from the very
  * definition the client uses: the wire format is derived, not retyped.
  */
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Authorization, HealthItem, HlConnectApi, PurchaseInProcessingResponse, Unauthorized } from "@hlconnect/core"
+import { BearerAuth } from "@hlconnect/service"
 import { Effect, Layer } from "effect"
 import { SandboxState } from "./SandboxState.js"
 
@@ -16,12 +17,7 @@ export const AuthorizationLive = Layer.effect(
   Effect.map(SandboxState, (state) =>
     Authorization.of({
       // The raw header, read by the one bearer rule (the middleware's own parse only slices a prefix off).
-      bearer: () =>
-        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-          state.authorize(request.headers.authorization)
-            ? Effect.void
-            : Effect.fail(new Unauthorized({ message: "missing or invalid bearer token" }))
-        )
+      bearer: () => BearerAuth.authorizeRequest(state, () => new Unauthorized({ message: "missing or invalid bearer token" }))
     })
   )
 )

@@ -65,6 +65,8 @@ export interface SandboxStats {
   readonly registrations: Readonly<Record<string, number>>
   /** Faults injected, by kind. */
   readonly faults: Readonly<Record<string, number>>
+  /** Requests the client went away from before they were answered (it aborted or hung up), by endpoint name. */
+  readonly abandoned: Readonly<Record<string, number>>
 }
 
 export interface InjectedFault {
@@ -109,6 +111,7 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
       const responses = new Map<string, number>()
       const registrations = new Map<string, number>()
       const faultsInjected = new Map<string, number>()
+      const abandoned = new Map<string, number>()
       let faults = options.faults
       let script: Array<{ fault: ScriptedFault; remaining: number }> = []
       const random = seededRandom(options.seed)
@@ -368,6 +371,7 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
         latencyFor: (endpoint: string) => latencyMillis(faults, endpoint, random),
         recordRequest: (endpoint: string) => increment(requests, endpoint),
         recordResponse: (endpoint: string, status: number) => increment(responses, `${endpoint} ${status}`),
+        recordAbandoned: (endpoint: string) => increment(abandoned, endpoint),
         setFaults: (settings: FaultSettings) =>
           Effect.sync(() => {
             faults = settings
@@ -385,13 +389,15 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
           responses.clear()
           registrations.clear()
           faultsInjected.clear()
+          abandoned.clear()
         }),
         stats: Effect.sync(
           (): SandboxStats => ({
             requests: Object.fromEntries(requests),
             responses: Object.fromEntries(responses),
             registrations: Object.fromEntries(registrations),
-            faults: Object.fromEntries(faultsInjected)
+            faults: Object.fromEntries(faultsInjected),
+            abandoned: Object.fromEntries(abandoned)
           })
         ),
         /** Test hook: settle a line now, whatever the clock says. */

@@ -209,7 +209,7 @@ describe("sandbox over HTTP", () => {
     const open = await fetch(`${s.url}/_sandbox/stats`)
     expect(open.status).toBe(200)
     const counts = (await open.json()) as Record<string, unknown>
-    expect(Object.keys(counts).sort()).toEqual(["faults", "registered_lines", "registrations_total", "requests", "responses"])
+    expect(Object.keys(counts).sort()).toEqual(["abandoned", "faults", "registered_lines", "registrations_total", "requests", "responses"])
     expect(counts.registered_lines).toBeGreaterThanOrEqual(1)
     expect(JSON.stringify(counts)).not.toContain(String(order))
     const full = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: { authorization: auth.authorization } })).json()) as {
@@ -220,10 +220,30 @@ describe("sandbox over HTTP", () => {
     expect(wrong.registrations).toBeUndefined()
   })
 
-  it("resets the connection when told to", async () => {
+  it("counts a request its client gave up on before the answer as abandoned", async () => {
+    await s.runtime.runPromise(s.state.resetFaultsAndStats)
+    await s.runtime.runPromise(s.state.scriptFaults([{ kind: "teapot418", endpoint: "health", times: 1, retry_after_seconds: 1, delay_ms: 600_000, status: 200, body: "" }]))
+    const stats = () => s.runtime.runPromise(s.state.stats)
+    const client = new AbortController()
+    const pending = fetch(`${s.url}/health`, { signal: client.signal })
+    await expect.poll(async () => (await stats()).requests.health, { timeout: 10_000 }).toBe(1)
+    expect((await stats()).abandoned).toEqual({})
+    client.abort()
+    await expect(pending).rejects.toThrow()
+    await expect.poll(async () => (await stats()).abandoned, { timeout: 10_000 }).toEqual({ health: 1 })
+    expect((await stats()).responses).toEqual({})
+    // A request answered in full is not abandoned.
+    expect((await fetch(`${s.url}/health`)).status).toBe(200)
+    expect((await stats()).abandoned).toEqual({ health: 1 })
+    await s.runtime.runPromise(s.state.resetFaultsAndStats)
+  })
+
+  it("resets the connection when told to (its own reset is not a client abandoning the request)", async () => {
+    await s.runtime.runPromise(s.state.resetFaultsAndStats)
     await s.runtime.runPromise(s.state.scriptFaults([{ kind: "resetBefore", endpoint: "health", times: 1, retry_after_seconds: 1, delay_ms: 0, status: 200, body: "" }]))
     await expect(fetch(`${s.url}/health`)).rejects.toThrow()
     expect((await fetch(`${s.url}/health`)).status).toBe(200)
+    expect((await s.runtime.runPromise(s.state.stats)).abandoned).toEqual({})
   })
 
   it("pages the catalog by keyset, with a next_page URL that works", async () => {

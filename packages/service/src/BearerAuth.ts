@@ -5,6 +5,8 @@
  * accepted one. Both sides are hashed to a fixed length first, so neither the presented token's
  * length nor the position of a mismatch shows in the timing, and no comparison exits early.
  */
+import { HttpServerRequest } from "@effect/platform/HttpServerRequest"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { createHash, timingSafeEqual } from "node:crypto"
@@ -44,3 +46,12 @@ export const make = (tokens: ReadonlyArray<Redacted.Redacted<string>>): BearerCh
     }
   }
 }
+
+/**
+ * `check` on the request's own `Authorization` header, failing with `refuse()` when it does not
+ * pass: the body of every `HttpApiSecurity.bearer` handler. The platform hands such a handler the
+ * header with its first seven characters sliced off (`"Bearer "`, case-sensitive, blanks kept), so
+ * the handler ignores that value and the header is read here, by the one rule above.
+ */
+export const authorizeRequest = <E>(check: BearerCheck, refuse: () => E): Effect.Effect<void, E, HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest, (request) => (check.authorize(request.headers.authorization) ? Effect.void : Effect.fail(refuse())))

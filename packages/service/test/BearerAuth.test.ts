@@ -1,4 +1,7 @@
+import { fromWeb, HttpServerRequest } from "@effect/platform/HttpServerRequest"
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { BearerAuth } from "../src/index.js"
@@ -46,4 +49,22 @@ describe("BearerAuth", () => {
     expect(BearerAuth.parse("Bearer a b")).toEqual(Option.none())
     expect(BearerAuth.parse(undefined)).toEqual(Option.none())
   })
+
+  it.effect("authorizeRequest reads the request's own header by the same rule (not the platform's sliced value)", () =>
+    Effect.gen(function* () {
+      const outcome = (authorization: string | undefined) =>
+        BearerAuth.authorizeRequest(check, () => "refused" as const).pipe(
+          Effect.either,
+          Effect.provideService(
+            HttpServerRequest,
+            fromWeb(new Request("http://relay.test/admin", authorization === undefined ? {} : { headers: { authorization } }))
+          )
+        )
+      expect(yield* outcome("bearer  second ")).toEqual(Either.right(undefined))
+      expect(yield* outcome("BEARER\tfirst-token-0123456789")).toEqual(Either.right(undefined))
+      for (const refused of [undefined, "Bearer nope", "Basic second", "Bearer second x", "second"]) {
+        expect(yield* outcome(refused)).toEqual(Either.left("refused"))
+      }
+    })
+  )
 })

@@ -8,7 +8,7 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Redacted, Schema } from "effect"
 import { IllegalTransition, InvalidInput, type LeaseLost, NotFound, StaleVersion, type StorageError } from "./Errors.js"
 import { atomically } from "./internal/atomically.js"
-import { DbInt, DbMillis, decodeInput, decodeRows, encodeJson, Identifier, storage } from "./internal/codec.js"
+import { DbInt, DbMillis, decodeInput, decodeRows, encodeJson, Identifier, NonNegativeInt, storage } from "./internal/codec.js"
 import * as Keyset from "./internal/keyset.js"
 import * as Leases from "./internal/leaseTable.js"
 import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
@@ -40,6 +40,7 @@ const orderKeyset = Keyset.keyset(Schema.Struct({ after: Schema.String }))
 
 const OrderNumbers = Schema.Array(Identifier).pipe(Schema.maxItems(500))
 const OrderNumberRow = Schema.Struct({ orderNumber: Schema.String })
+const CountRow = Schema.Struct({ n: DbInt })
 
 const OrderRow = Schema.Struct({
   orderNumber: Schema.String,
@@ -362,6 +363,15 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         )
       }).pipe(storage, Effect.withSpan("OrderLines.claimDueOrders"))
 
+    /** How many orders `claimDueOrders` would lease at `at` (a pass's expected total, for progress). */
+    const countDueOrders = (at: number): Effect.Effect<number, InvalidInput | StorageError> =>
+      decodeInput(NonNegativeInt)(at).pipe(
+        Effect.flatMap((millis) => Leases.countDue(sql, orderLeases, millis)),
+        Effect.flatMap(decodeRows(CountRow, "order count")),
+        Effect.map((rows) => rows[0]?.n ?? 0),
+        storage
+      )
+
     const renewOrderLease = (lease: Lease, leaseMs: number): Effect.Effect<Lease, LeaseLost | InvalidInput | StorageError> =>
       decodeInput(LeaseMillis)(leaseMs).pipe(
         Effect.flatMap((ms) => Leases.renew(sql, orderLeases, lease, ms)),
@@ -432,6 +442,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       recordCheck,
       replaceValidationToken,
       claimDueOrders,
+      countDueOrders,
       renewOrderLease,
       releaseOrder
     } as const

@@ -70,5 +70,9 @@ export const runScenario = (name: ScenarioName, options: CampaignOptions): Effec
     return row
   })
 
-export const run = (options: CampaignOptions): Effect.Effect<ReadonlyArray<Row>, never, Workspace> =>
-  Effect.forEach(options.scenarios, (name) => runScenario(name, options))
+/** Every selected scenario in turn; `onScenario` hears of each as it starts (0-based index: progress). */
+export const run = (
+  options: CampaignOptions,
+  onScenario: (index: number, name: ScenarioName) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<ReadonlyArray<Row>, never, Workspace> =>
+  Effect.forEach(options.scenarios, (name, index) => Effect.zipRight(onScenario(index, name), runScenario(name, options)))

@@ -7,11 +7,13 @@
 import {
   type AssetNotFound,
   type BadRequest,
+  decodeInput,
   HlConnect,
+  invalidRequest,
   type ValidationToken
 } from "@hlconnect/core"
 import { PaidOrder } from "@hlconnect/fulfilment"
-import { Effect, Schema } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import {
   type GraphQLFieldConfig,
   GraphQLBoolean,
@@ -23,27 +25,32 @@ import {
   GraphQLNonNull,
   GraphQLString
 } from "graphql"
+import { type InvalidInputData, invalidInputData, type ProblemData, problemData, type ValidationRejectedData, validationRejectedData } from "../Answers.js"
 import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
-import { decodeArgs, inSchemaTerms } from "../MutationInput.js"
+import { inSchemaTerms } from "../MutationInput.js"
 import { type Registration, type RegisterResult, register } from "../Registration.js"
 import { type Context, nonNull, objectType, type Tagged, tagged, taggedUnion } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
 import {
   AssetNotFoundType,
   BadRequestType,
-  type InvalidInputData,
   InvalidInputType,
-  invalidInputData,
   InvalidOrderStatusType,
   OrderAlreadyExistsType,
   OrderNotFoundType,
-  type ProblemData,
-  problemData,
-  type ValidationRejectedData,
-  ValidationRejectedType,
-  validationRejectedData
+  ValidationRejectedType
 } from "./Problems.js"
 import { OrderLineBlockedType, OrderLineConflictType, RetryScheduledType } from "./Workflow.js"
+
+/**
+ * A workflow write runs to its end even when its client goes away: reads are interrupted with the
+ * request (`Runner`), but a registration or cancellation cut between its steps would leave the line
+ * for the reconciler to untangle, and the client could not learn its fate either way. Finished, it
+ * is recorded and announced like any other (`order.*` events). The write runs on a fiber of its own
+ * that the request only joins: interrupting the request stops the waiting, not the write, and the
+ * write stays interruptible inside (its timeouts still work).
+ */
+const finishes = <A, E, R>(write: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.flatMap(Effect.forkDaemon(write), Fiber.join)
 
 // ---------------------------------------------------------------------------
 // validatePurchase
@@ -88,8 +95,9 @@ interface ValidatePurchaseArgs {
 }
 
 /** What this facade checks before asking HL Connect: the quantity rule `registerPurchase` applies too. */
-const decodeValidateInput = decodeArgs(
-  Schema.Struct({ assetId: Schema.Int, customerIp: Schema.String, quantity: PaidOrder.Quantity })
+const decodeValidateInput = decodeInput(
+  Schema.Struct({ assetId: Schema.Int, customerIp: Schema.String, quantity: PaidOrder.Quantity }),
+  invalidRequest
 )
 
 const validatePurchase: GraphQLFieldConfig<unknown, Context, ValidatePurchaseArgs> = {
@@ -195,7 +203,8 @@ const registerPurchase: GraphQLFieldConfig<unknown, Context, { readonly input: u
     "Record a paid purchase locally and register it with HL Connect, through the same workflow as the webhook relay (idempotent; followed by the reconciler).",
   args: { input: { type: nonNull(RegisterPurchaseInput) } },
   // Counted as one HL Connect call, made or not (it may be answered from the store).
-  resolve: (_source, { input }, ctx, info) => ctx.run(Effect.zipRight(ctx.upstream.admit, register(input)), info)
+  // A write finishes what it started even when its client goes away (see `finishes`).
+  resolve: (_source, { input }, ctx, info) => ctx.run(finishes(Effect.zipRight(ctx.upstream.admit, register(input))), info)
 }
 
 // ---------------------------------------------------------------------------
@@ -236,7 +245,7 @@ const cancelOrderLine: GraphQLFieldConfig<unknown, Context, { readonly orderNumb
     "Cancel one order line: through the local workflow when the line is recorded here, else directly at HL Connect (see `tracked`).",
   args: { orderNumber: { type: nonNull(GraphQLID) }, orderLineId: { type: nonNull(GraphQLID) } },
   // Counted as one HL Connect call, made or not (a line never sent is cancelled locally).
-  resolve: (_source, args, ctx, info) => ctx.run(Effect.zipRight(ctx.upstream.admit, cancel(args)), info)
+  resolve: (_source, args, ctx, info) => ctx.run(finishes(Effect.zipRight(ctx.upstream.admit, cancel(args))), info)
 }
 
 export const mutationFields = { validatePurchase, registerPurchase, cancelOrderLine }

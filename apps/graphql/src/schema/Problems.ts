@@ -1,18 +1,10 @@
 /**
  * Expected failures, as union members rather than `errors[]`: each is one of core's tagged
- * errors, shown with HL Connect's own message. graphql-js treats any `Error` a resolver returns
- * as a field error, so the errors are handed over as plain data (`Pick`s of core's classes).
+ * errors, shown with HL Connect's own message, as the plain data `Answers` makes of it.
  */
-import type {
-  AssetNotFound,
-  BadRequest,
-  InvalidOrderStatus,
-  InvalidRequest,
-  OrderAlreadyExists,
-  OrderNotFound,
-  ValidationRejected
-} from "@hlconnect/core"
+import type { AssetNotFound, BadRequest, OrderAlreadyExists, OrderNotFound } from "@hlconnect/core"
 import { GraphQLInterfaceType, GraphQLString } from "graphql"
+import type { InvalidInputData, InvalidOrderStatusData, ProblemData, ValidationRejectedData } from "../Answers.js"
 import { nonNull, objectType } from "./Builders.js"
 
 export const Problem = new GraphQLInterfaceType({
@@ -20,26 +12,6 @@ export const Problem = new GraphQLInterfaceType({
   description: "An expected failure: part of the result, with HL Connect's message.",
   fields: { message: { type: nonNull(GraphQLString) } }
 })
-
-/** A problem as data: its tag and HL Connect's message. */
-export type ProblemData<E extends { readonly _tag: string; readonly message: string }> = Pick<E, "_tag" | "message">
-
-export const problemData = <E extends { readonly _tag: string; readonly message: string }>(e: E): ProblemData<E> => ({
-  _tag: e._tag,
-  message: e.message
-})
-
-export type ValidationRejectedData = Pick<ValidationRejected, "_tag" | "message" | "reason">
-
-export const validationRejectedData = (e: ValidationRejected): ValidationRejectedData => ({
-  _tag: e._tag,
-  message: e.message,
-  ...(e.reason === undefined ? {} : { reason: e.reason })
-})
-
-export type InvalidInputData = Pick<InvalidRequest, "_tag" | "field" | "message">
-
-export const invalidInputData = (e: InvalidRequest): InvalidInputData => ({ _tag: e._tag, field: e.field, message: e.message })
 
 const message = { message: { type: nonNull(GraphQLString), resolve: (e: { readonly message: string }) => e.message } }
 
@@ -53,8 +25,6 @@ export const OrderAlreadyExistsType = problem<OrderAlreadyExists>(
   "OrderAlreadyExists",
   "This order line was already registered, by another caller (409)."
 )
-export type InvalidOrderStatusData = ProblemData<InvalidOrderStatus> & { readonly remoteStatus?: string }
-
 export const InvalidOrderStatusType = objectType<InvalidOrderStatusData>({
   name: "InvalidOrderStatus",
   description: "The line's status no longer allows cancellation (400).",

@@ -1,10 +1,11 @@
 /**
  * HL Connect's view of an order: its 200 / 202 / 502 / 404 answers as union members.
  */
-import type { Completed, Failed, OrderItem, OrderNotFound, Processing } from "@hlconnect/core"
+import type { Completed, Failed, OrderItem, Processing } from "@hlconnect/core"
 import { GraphQLFloat, GraphQLID, GraphQLInt, GraphQLString } from "graphql"
+import type { PurchaseStatus } from "../Answers.js"
 import { listOf, nonNull, objectType, taggedUnion } from "./Builders.js"
-import { OrderNotFoundType, type ProblemData } from "./Problems.js"
+import { OrderNotFoundType } from "./Problems.js"
 
 const orNull = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
 
@@ -48,8 +49,6 @@ export const PurchaseFailedType = objectType<Failed>({
     message: { type: nonNull(GraphQLString), resolve: (f) => f.message ?? "HL Connect reported the order as failed" }
   }
 })
-
-export type PurchaseStatus = Completed | Processing | Failed | ProblemData<OrderNotFound>
 
 export const PurchaseStatusType = taggedUnion<PurchaseStatus>({
   name: "PurchaseStatus",

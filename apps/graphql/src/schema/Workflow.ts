@@ -1,52 +1,16 @@
 /**
  * Problems of the local order workflow (the store and `Fulfilment`), as union members next to
  * HL Connect's own: the line is known here in a state that decides the answer, or HL Connect
- * could not be reached and the reconciler takes over.
+ * could not be reached and the reconciler takes over. Their data is made in `WorkflowAnswers`.
  */
-import type { OrderLines } from "@hlconnect/store"
-import { Option } from "effect"
 import { GraphQLString } from "graphql"
+import type { OrderLineBlockedData, OrderLineConflictData, RetryScheduledData } from "../WorkflowAnswers.js"
 import { listOf, nonNull, objectType } from "./Builders.js"
 import { DateTimeType } from "./Connections.js"
 import { OrderLineStateType } from "./Orders.js"
 import { Problem } from "./Problems.js"
 
 const message = { message: { type: nonNull(GraphQLString), resolve: (e: { readonly message: string }) => e.message } }
-
-export interface RetryScheduledData {
-  readonly _tag: "RetryScheduled"
-  readonly message: string
-  readonly error: string
-  readonly retryAt: number
-  readonly state: OrderLines.OrderLineState
-}
-
-/** HL Connect gave no usable answer: the line stays in `state` and the reconciler retries from `retry.at`. */
-export const retryScheduled = (
-  doing: "registration" | "cancellation",
-  retry: { readonly at: number; readonly error: string },
-  state: OrderLines.OrderLineState,
-  consequence: string
-): RetryScheduledData => ({
-  _tag: "RetryScheduled",
-  message: `HL Connect did not confirm the ${doing}; ${consequence} and the reconciler retries it`,
-  error: retry.error,
-  retryAt: retry.at,
-  state
-})
-
-/** A line another worker is still registering or cancelling: the reconciler finishes what it started. */
-export const inProgressElsewhere = (
-  line: OrderLines.OrderLine,
-  doing: "registered" | "cancelled",
-  now: number
-): RetryScheduledData => ({
-  _tag: "RetryScheduled",
-  message: `order ${line.orderNumber} line ${line.orderLineId} is being ${doing} by another worker; the reconciler finishes it`,
-  error: Option.getOrElse(line.lastError, () => `${doing === "registered" ? "registration" : "cancellation"} in progress elsewhere`),
-  retryAt: Option.getOrElse(line.nextCheckAt, () => now),
-  state: line.state
-})
 
 export const RetryScheduledType = objectType<RetryScheduledData>({
   name: "RetryScheduled",
@@ -61,12 +25,6 @@ export const RetryScheduledType = objectType<RetryScheduledData>({
   }
 })
 
-export interface OrderLineConflictData {
-  readonly _tag: "OrderLineConflict"
-  readonly message: string
-  readonly fields: ReadonlyArray<string>
-}
-
 export const OrderLineConflictType = objectType<OrderLineConflictData>({
   name: "OrderLineConflict",
   description:
@@ -76,19 +34,6 @@ export const OrderLineConflictType = objectType<OrderLineConflictData>({
     ...message,
     fields: { type: listOf(GraphQLString), resolve: (e) => e.fields }
   }
-})
-
-export interface OrderLineBlockedData {
-  readonly _tag: "OrderLineBlocked"
-  readonly message: string
-  readonly state: OrderLines.OrderLineState
-}
-
-/** A line parked for an operator, with the reason it was parked. */
-export const awaitingOperator = (line: OrderLines.OrderLine): OrderLineBlockedData => ({
-  _tag: "OrderLineBlocked",
-  message: `order ${line.orderNumber} line ${line.orderLineId} needs attention: ${Option.getOrElse(line.attentionReason, () => "no reason recorded")}`,
-  state: line.state
 })
 
 export const OrderLineBlockedType = objectType<OrderLineBlockedData>({

@@ -3,7 +3,9 @@
  * how caller input and rows are checked, and how driver failures become `StorageError`.
  */
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, ParseResult, Schema } from "effect"
+// The module alone, not the package: the inbox writer's worker thread loads this file too.
+import { decodeInput as decodeByCoreRule } from "@hlconnect/core/Input"
+import { Effect, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { InvalidInput, StorageError } from "../Errors.js"
 
@@ -49,17 +51,9 @@ export const boundedText = (maxBytes: number) =>
     Schema.filter((s) => byteLength(s) <= maxBytes || `must be at most ${maxBytes} bytes (UTF-8)`)
   )
 
-/** Decode caller input; any problem becomes `InvalidInput` naming the offending field. */
-export const decodeInput =
-  <A, I>(schema: Schema.Schema<A, I, never>) =>
-  (input: unknown): Effect.Effect<A, InvalidInput> =>
-    Schema.decodeUnknown(schema, { errors: "first", onExcessProperty: "ignore" })(input).pipe(
-      Effect.mapError((error) => {
-        const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-        const field = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "input"
-        return new InvalidInput({ field, message: issue?.message ?? error.message })
-      })
-    )
+/** Decode caller input by core's one rule (`decodeInput`): its first problem is `InvalidInput` naming the field. */
+export const decodeInput = <A, I>(schema: Schema.Schema<A, I, never>): ((input: unknown) => Effect.Effect<A, InvalidInput>) =>
+  decodeByCoreRule(schema, (problem) => new InvalidInput(problem))
 
 /**
  * Decode database rows; a row that does not match the schema is a storage fault, not bad input.

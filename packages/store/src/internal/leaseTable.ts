@@ -66,6 +66,17 @@ export const claim = (
     return { rows, leaseId, owner: options.owner, expiresAt }
   })
 
+/**
+ * How many rows `claim` would take at `at` with no limit: the total a pass expects (progress).
+ * A count, not a promise: other workers may claim some of them meanwhile.
+ */
+export const countDue = (sql: SqlClient, spec: LeaseTable, at: number): Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> =>
+  sql<Record<string, unknown>>`
+    SELECT COUNT(*) AS n FROM ${sql(spec.table)}
+    WHERE ${spec.eligible(sql)}
+      AND ${sql(spec.dueColumn)} <= ${at}
+      AND (lease_expires_at IS NULL OR lease_expires_at <= ${at})`
+
 /** The lease a claim hands out for one of its items. */
 export const leaseOf = (claimed: ClaimedRows, itemId: string): Lease =>
   new Lease({ itemId, leaseId: claimed.leaseId, owner: claimed.owner, expiresAt: claimed.expiresAt })
