@@ -30,7 +30,7 @@ export const keyset = <K, I>(key: Schema.Schema<K, I, never>): Keyset<K> => {
       cursor === undefined
         ? Effect.succeed(undefined)
         : decodeCursor(cursor).pipe(
-            Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor (pass back a cursor from a previous page unchanged)" }))
+            Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor (pass back a next_cursor unchanged)" }))
           ),
     page: (rows, limit, keyOf) => {
       const items = rows.slice(0, limit)
