@@ -22,7 +22,7 @@ export const GraphqlLive = Layer.unwrapEffect(
       // The same workflow as the relay and the reconciler, on the same store and client.
       Layer.provide(Fulfilment.Default(fulfilment)),
       Layer.provide(HlConnect.layer(hlconnect)),
-      Layer.provide(store._tag === "Postgres" ? Store.layerPg({ url: store.url }) : Store.layerSqlite({ filename: store.filename })),
+      Layer.provide(Store.layerFor(store)),
       Layer.provide(HttpServing.serverLayerFromConfig(defaultPort))
     )
   )

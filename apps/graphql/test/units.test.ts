@@ -1,11 +1,9 @@
 /** Pure parts: drift rules, API key checks, the GraphiQL page rewrite, configuration, body reading. */
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import fc from "fast-check"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import { loadSettings } from "../src/Config.js"
 import { GraphqlLive } from "../src/Live.js"
-import * as RequestBody from "../src/RequestBody.js"
 import { lineDrift, remoteLineStatus } from "../src/Drift.js"
 import * as GraphiqlAssets from "../src/GraphiqlAssets.js"
 import { Completed, OrderItem, Processing } from "@hlconnect/core"
@@ -137,19 +135,5 @@ describe("configuration", () => {
     expect(prod._tag === "Right" ? [prod.right.production, prod.right.introspection, prod.right.graphiql] : prod).toEqual([true, false, true])
     // Keys never print.
     expect(dev._tag === "Right" ? String(dev.right.apiKeys) : "").toBe("<redacted>,<redacted>")
-  })
-})
-
-describe("request body", () => {
-  // A web request has no content-length of its own: the body is counted as it streams.
-  const post = (body: string, headers: Record<string, string> = {}) =>
-    HttpServerRequest.fromWeb(new Request("http://localhost/graphql", { method: "POST", body, headers }))
-  const read = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-    Effect.runPromise(RequestBody.read(request, limit).pipe(Effect.map((bytes) => Buffer.from(bytes).toString("utf8")), Effect.either))
-
-  it("reads a body up to the limit, refuses one over it, declared or streamed", async () => {
-    expect(await read(post("x".repeat(10)), 10)).toMatchObject({ _tag: "Right", right: "x".repeat(10) })
-    expect(await read(post("x".repeat(11)), 10)).toMatchObject({ _tag: "Left", left: { _tag: "BodyTooLarge", limit: 10 } })
-    expect(await read(post("x", { "content-length": "11" }), 10)).toMatchObject({ _tag: "Left", left: { _tag: "BodyTooLarge" } })
   })
 })

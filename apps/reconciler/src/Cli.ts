@@ -18,7 +18,7 @@ import { Clock, ConfigError, Console, Data, Effect, Layer, Option, Ref } from "e
 import { isClean, type PassCounts, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
 import { makeOwnerId, ReconcilerConfig } from "./ReconcilerConfig.js"
 import { progressLine, renderRun, renderRunLines, renderSummary, runFieldsToJson, runToJson } from "./Report.js"
-import { parseCron } from "./Schedule.js"
+import { parseCron } from "./CronRunner.js"
 import * as Scheduled from "./Scheduled.js"
 
 export const ExitCode = { clean: 0, unexpected: 1, notClean: 2, halted: 3 } as const

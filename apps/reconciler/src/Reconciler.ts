@@ -69,13 +69,13 @@ export interface PassSummary extends PassCounts {
 }
 
 /** `--order` named an order the store does not have. */
-export class OrderNotFound extends Data.TaggedError("OrderNotFound")<{ readonly orderNumber: string }> {
+export class OrderNotStored extends Data.TaggedError("OrderNotStored")<{ readonly orderNumber: string }> {
   override get message() {
     return `order ${this.orderNumber} is not in the store`
   }
 }
 
-export type PassError = StorageError | InvalidInput | OrderNotFound
+export type PassError = StorageError | InvalidInput | OrderNotStored
 
 /** Whether a pass leaves nothing for a human or a retry: the basis of the CLI's exit code. */
 export const isClean = (summary: PassSummary): boolean =>
@@ -314,8 +314,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const one = (orderNumber: string) =>
           Effect.gen(function* () {
             const order = yield* lines.findOrder(orderNumber)
-            if (Option.isNone(order)) return yield* new OrderNotFound({ orderNumber })
-            yield* announce(1)
+            if (Option.isNone(order)) return yield* new OrderNotStored({ orderNumber })
             yield* reconcileOne(order.value.lines, Option.none())
           })
 

@@ -9,7 +9,7 @@ import { ReconcileRuns, type Store, type StorageError } from "@hlconnect/store"
 import { Clock, Config, ConfigError, Cron, Duration, Effect, Either, Layer, Option } from "effect"
 import { type PassOptions, Reconciler } from "./Reconciler.js"
 import { makeOwnerId, ReconcilerConfig, type ReconcilerSettings } from "./ReconcilerConfig.js"
-import { runOnSchedule } from "./Schedule.js"
+import { runOnSchedule } from "./CronRunner.js"
 
 /** The standalone default: every minute. */
 export const defaultSchedule = "* * * * *"

@@ -290,7 +290,7 @@ for (const engine of engines()) {
     it.live("--order on an unknown order fails clearly", () =>
       Effect.gen(function* () {
         const result = yield* Effect.flip(pass({ order: freshOrderNumber() }))
-        assert.strictEqual(result._tag, "OrderNotFound")
+        assert.strictEqual(result._tag, "OrderNotStored")
       }).pipe(Effect.provide(env())))
   })
 }

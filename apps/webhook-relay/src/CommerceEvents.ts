@@ -18,40 +18,17 @@
 // Single modules, not the packages: this file is loaded by the inbox writer's worker thread too.
 import { HlIdTextFromJson } from "@hlconnect/core/HlId"
 import { CustomerName, EmailAddress, ValidationTokenText } from "@hlconnect/core/Text"
-import { minorFromMajor, Quantity } from "@hlconnect/fulfilment/PaidOrder"
+import { MinorUnitsFromDecimal, Quantity } from "@hlconnect/fulfilment/PaidOrder"
 import { Either, ParseResult, Schema } from "effect"
-
-/** A price in minor units (cents), or undefined when it is not a non-negative decimal with at most 2 decimals. */
-export const minorOf = (value: string | number): number | undefined => {
-  if (typeof value === "string") {
-    // Strings are parsed exactly: no binary floating point involved.
-    const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(value.trim())
-    if (m === null) return undefined
-    return Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"))
-  }
-  return minorFromMajor(value)
-}
-
-/** A non-negative decimal price with at most 2 decimals, decoded to minor units (cents). */
-export const Price = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Number), Schema.Int, {
-  strict: true,
-  decode: (value, _, ast) => {
-    const minor = minorOf(value)
-    return minor === undefined
-      ? ParseResult.fail(new ParseResult.Type(ast, value, "must be a non-negative decimal with at most 2 decimals, like 3.99"))
-      : ParseResult.succeed(minor)
-  },
-  encode: (minor) => ParseResult.succeed(minor / 100)
-})
 
 export const Customer = Schema.Struct({ name: CustomerName, email: EmailAddress })
 
-export const PaidLine = Schema.Struct({
+export const OrderPaidLine = Schema.Struct({
   order_line_id: HlIdTextFromJson,
   asset_id: HlIdTextFromJson,
   quantity: Quantity,
-  unit_price: Price,
-  line_price: Price,
+  unit_price: MinorUnitsFromDecimal,
+  line_price: MinorUnitsFromDecimal,
   validation_token: ValidationTokenText,
   token_expires_at: Schema.optional(Schema.Int.pipe(Schema.positive({ message: () => "must be Unix seconds" }))),
   parts: Schema.optional(
@@ -67,7 +44,7 @@ export const PaidLine = Schema.Struct({
     }
   )
 )
-export type PaidLine = typeof PaidLine.Type
+export type OrderPaidLine = typeof OrderPaidLine.Type
 
 const distinctLineIds = (ids: ReadonlyArray<string>): boolean => new Set(ids).size === ids.length
 
@@ -75,7 +52,7 @@ export const OrderPaid = Schema.Struct({
   order_number: HlIdTextFromJson,
   customer: Customer,
   currency: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like USD" }))),
-  lines: Schema.Array(PaidLine).pipe(
+  lines: Schema.Array(OrderPaidLine).pipe(
     Schema.minItems(1, { message: () => "must list at least one line" }),
     Schema.maxItems(100, { message: () => "at most 100 lines per order" })
   )

@@ -8,7 +8,7 @@
  * The subscriber's host is resolved and checked before every attempt, and the request goes to
  * the checked addresses (no second lookup a rebinding DNS server could answer differently).
  */
-import { traceparentOf } from "@hlconnect/core"
+import { parseRetryAfter, traceparentOf } from "@hlconnect/core"
 import { type Lease, Outbox, SecretBox, Subscribers, TraceContext } from "@hlconnect/store"
 import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope, Tracer } from "effect"
 import { randomUUID } from "node:crypto"
@@ -44,13 +44,10 @@ const count = (outcome: string) =>
 /** The longest `Retry-After` honoured; beyond it the schedule applies. */
 const maxRetryAfterMs = 24 * 3600 * 1000
 
-/** Seconds or an HTTP date; `undefined` when absent or unreadable. */
-export const parseRetryAfter = (value: string | null, now: number): number | undefined => {
-  if (value === null) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, maxRetryAfterMs)
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Math.min(Math.max(date - now, 0), maxRetryAfterMs)
+/** Core's `Retry-After` rule (seconds or an HTTP date), capped; `undefined` when absent or unreadable. */
+const retryAfterMillis = (value: string | null, now: number): number | undefined => {
+  const after = parseRetryAfter(value ?? undefined, now)
+  return after === undefined ? undefined : Math.min(after, maxRetryAfterMs)
 }
 
 /** Credentials with a 30-minute life never travel in an event: drop any URL field defensively. */
@@ -258,7 +255,7 @@ export const make = (
           return
         }
         if (status === 429 || status === 503) {
-          const after = parseRetryAfter(attempt.retryAfter, now)
+          const after = retryAfterMillis(attempt.retryAfter, now)
           yield* retryOrDie(lease, delivery, `HTTP ${status}${after === undefined ? "" : ` (Retry-After ${attempt.retryAfter})`}`, status, after ?? 0)
         } else if (status >= 300 && status < 400) {
           yield* retryOrDie(lease, delivery, `HTTP ${status}: redirects are not followed (Location: ${attempt.location ?? "none"})`, status)

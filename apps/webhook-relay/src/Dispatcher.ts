@@ -4,11 +4,11 @@
  * Transient failures retry with exponential backoff; permanent ones (asset unknown, token
  * expired or refused…) dead-letter the event with the reason, replayable through the admin API.
  */
-import { Fulfilment, type FulfilmentError, PaidOrder } from "@hlconnect/fulfilment"
+import { backoff, Fulfilment, type FulfilmentError, PaidOrder } from "@hlconnect/fulfilment"
 import { Inbox, type Lease, OrderLines, Store, TraceContext } from "@hlconnect/store"
 import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import { type CommerceEvent, parse } from "./CommerceEvents.js"
+import { type OrderPaid, type OrderPaidLine, parse } from "./CommerceEvents.js"
 import type { Doorbell } from "./Doorbell.js"
 import { source } from "./Ingest.js"
 import type { RelayConfig } from "./RelayConfig.js"
@@ -19,29 +19,26 @@ export const dispatchedTotal = Metric.counter("relay_dispatch_total", {
   incremental: true
 })
 
-type PaidData = Extract<CommerceEvent, { type: "order.paid" }>["data"]
-type PaidLine = PaidData["lines"][number]
-
 /** What handling an event came to. */
-export type Verdict =
+export type EventResult =
   | { readonly _tag: "Done" }
   | { readonly _tag: "Transient"; readonly error: string; readonly at?: number }
   | { readonly _tag: "Permanent"; readonly reason: string }
 
-const done: Verdict = { _tag: "Done" }
+const done: EventResult = { _tag: "Done" }
 
 /** HL Connect refused our credentials: retry much later, loudly. */
 const haltedDelay = Duration.minutes(5)
 const maxRetryDelay = Duration.minutes(10)
 
-/** The verdict for an order's lines after acting on them: the worst one wins. */
-const combine = (verdicts: ReadonlyArray<Verdict>): Verdict => {
-  const transient = verdicts.filter((v) => v._tag === "Transient")
+/** The result for an order's lines after acting on them: the worst one wins. */
+const combine = (results: ReadonlyArray<EventResult>): EventResult => {
+  const transient = results.filter((v) => v._tag === "Transient")
   if (transient.length > 0) {
     const ats = transient.flatMap((v) => (v.at === undefined ? [] : [v.at]))
     return { _tag: "Transient", error: transient.map((v) => v.error).join("; "), ...(ats.length === 0 ? {} : { at: Math.min(...ats) }) }
   }
-  const permanent = verdicts.filter((v) => v._tag === "Permanent")
+  const permanent = results.filter((v) => v._tag === "Permanent")
   return permanent.length > 0 ? { _tag: "Permanent", reason: permanent.map((v) => v.reason).join("; ") } : done
 }
 
@@ -58,7 +55,7 @@ export const make = (
 
     /** Judges a line by the state it ended in (robust to races with the reconciler). */
     const judge = (key: OrderLines.OrderLineKey, retryAt?: number) =>
-      Effect.map(lines.get(key), (line): Verdict => {
+      Effect.map(lines.get(key), (line): EventResult => {
         switch (line.state) {
           case "paid":
           case "registering":
@@ -83,7 +80,7 @@ export const make = (
      * validates the purchase again; a later `order.paid` carrying a different, unexpired token
      * is that validation: the token is replaced and the line goes back to `paid` to register.
      */
-    const refreshExpiredToken = (line: OrderLines.OrderLine, source: PaidLine, now: number) =>
+    const refreshExpiredToken = (line: OrderLines.OrderLine, source: OrderPaidLine, now: number) =>
       Effect.gen(function* () {
         const expiresAt = source.token_expires_at === undefined ? undefined : source.token_expires_at * 1000
         const tokenExpired =
@@ -110,14 +107,14 @@ export const make = (
         return replaced
       })
 
-    const paid = (data: PaidData) =>
+    const paid = (data: OrderPaid) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const order = { ...data, currency: data.currency ?? config.currency }
         const created = yield* store.transaction(
           Effect.forEach(PaidOrder.newOrderLines(order, { nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace) }), (line) => lines.create(line))
         )
-        const verdicts = yield* Effect.forEach(created, ({ line, created: isNew }) =>
+        const results = yield* Effect.forEach(created, ({ line, created: isNew }) =>
           Effect.gen(function* () {
             const source = data.lines.find((l) => l.order_line_id === line.orderLineId)
             const current = !isNew && source !== undefined ? yield* refreshExpiredToken(line, source, now) : line
@@ -125,19 +122,19 @@ export const make = (
             return yield* judge(current, outcome._tag === "RetryLater" ? outcome.at : undefined)
           })
         )
-        return combine(verdicts)
+        return combine(results)
       })
 
     const cancel = (orderNumber: string, lineIds: ReadonlyArray<string> | undefined) =>
       Effect.gen(function* () {
         const order = yield* lines.findOrder(orderNumber)
         // The order.paid may still be on its way (senders do not guarantee order).
-        if (Option.isNone(order)) return { _tag: "Transient", error: `order ${orderNumber} is not known (yet)` } satisfies Verdict
+        if (Option.isNone(order)) return { _tag: "Transient", error: `order ${orderNumber} is not known (yet)` } satisfies EventResult
         const targets = lineIds ?? order.value.lines.map((l) => l.orderLineId)
-        const verdicts = yield* Effect.forEach(targets, (id) =>
+        const results = yield* Effect.forEach(targets, (id) =>
           Effect.gen(function* () {
             const line = order.value.lines.find((l) => l.orderLineId === id)
-            if (line === undefined) return { _tag: "Permanent", reason: `order ${orderNumber} has no line ${id}` } satisfies Verdict
+            if (line === undefined) return { _tag: "Permanent", reason: `order ${orderNumber} has no line ${id}` } satisfies EventResult
             const requested = yield* fulfilment.requestCancel(line)
             const current = yield* lines.get(line)
             const sent = current.state === "cancel_requested" ? yield* fulfilment.cancelLine(current) : requested
@@ -145,10 +142,10 @@ export const make = (
             return yield* judge(line, sent._tag === "RetryLater" ? sent.at : undefined)
           })
         )
-        return combine(verdicts)
+        return combine(results)
       })
 
-    const handle = (event: Inbox.InboxEvent): Effect.Effect<Verdict, FulfilmentError> => {
+    const handle = (event: Inbox.InboxEvent): Effect.Effect<EventResult, FulfilmentError> => {
       const decoded = parse(event.body)
       // Verified and decoded at ingest; failing now means the schema changed since.
       if (Either.isLeft(decoded)) return Effect.succeed({ _tag: "Permanent", reason: `undecodable event: ${decoded.left.message}` })
@@ -163,13 +160,12 @@ export const make = (
       }
     }
 
-    const retryDelay = (attempts: number) =>
-      Math.min(Duration.toMillis(maxRetryDelay), Duration.toMillis(config.dispatchRetryDelay) * 2 ** Math.min(Math.max(attempts - 1, 0), 20))
+    const retryDelay = (attempts: number) => backoff(config.dispatchRetryDelay, maxRetryDelay, Math.max(attempts - 1, 0))
 
-    const settle = (lease: Lease, event: Inbox.InboxEvent, verdict: Verdict) =>
+    const settle = (lease: Lease, event: Inbox.InboxEvent, result: EventResult) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        switch (verdict._tag) {
+        switch (result._tag) {
           case "Done":
             yield* inbox.complete(lease)
             yield* count(event.eventType, "completed")
@@ -177,22 +173,22 @@ export const make = (
             yield* Metric.update(RelayMetrics.inboxLag, Math.max(0, now - event.receivedAt) / 1000)
             return
           case "Permanent":
-            yield* inbox.deadLetter(lease, { error: verdict.reason })
+            yield* inbox.deadLetter(lease, { error: result.reason })
             yield* count(event.eventType, "dead")
             yield* deadInbox
-            yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, eventType: event.eventType, reason: verdict.reason })
+            yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, eventType: event.eventType, reason: result.reason })
             return
           case "Transient": {
             if (event.attempts >= config.dispatchMaxAttempts) {
-              const reason = `gave up after ${event.attempts} attempts: ${verdict.error}`
+              const reason = `gave up after ${event.attempts} attempts: ${result.error}`
               yield* inbox.deadLetter(lease, { error: reason })
               yield* count(event.eventType, "dead")
               yield* deadInbox
               yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, reason })
               return
             }
-            const at = Math.max(verdict.at ?? 0, now + retryDelay(event.attempts))
-            yield* inbox.retryLater(lease, { error: verdict.error, nextAttemptAt: at })
+            const at = Math.max(result.at ?? 0, now + retryDelay(event.attempts))
+            yield* inbox.retryLater(lease, { error: result.error, nextAttemptAt: at })
             yield* count(event.eventType, "retry")
             yield* Metric.increment(RelayMetrics.dispatchRetries)
             return
@@ -210,15 +206,15 @@ export const make = (
         Effect.catchTag("FulfilmentHalted", (halted) =>
           Effect.zipRight(
             Effect.logError("HL Connect work halted; event will be retried", { eventId: event.eventId, message: halted.message }),
-            Effect.map(Clock.currentTimeMillis, (now): Verdict => ({ _tag: "Transient", error: halted.message, at: now + Duration.toMillis(haltedDelay) }))
+            Effect.map(Clock.currentTimeMillis, (now): EventResult => ({ _tag: "Transient", error: halted.message, at: now + Duration.toMillis(haltedDelay) }))
           )
         ),
         Effect.catchTags({
-          NotFound: (e) => Effect.succeed<Verdict>({ _tag: "Permanent", reason: e.message }),
-          InvalidInput: (e) => Effect.succeed<Verdict>({ _tag: "Permanent", reason: `${e.field}: ${e.message}` }),
-          StorageError: (e) => Effect.succeed<Verdict>({ _tag: "Transient", error: `storage: ${e.message}` })
+          NotFound: (e) => Effect.succeed<EventResult>({ _tag: "Permanent", reason: e.message }),
+          InvalidInput: (e) => Effect.succeed<EventResult>({ _tag: "Permanent", reason: `${e.field}: ${e.message}` }),
+          StorageError: (e) => Effect.succeed<EventResult>({ _tag: "Transient", error: `storage: ${e.message}` })
         }),
-        Effect.flatMap((verdict) => settle(lease, event, verdict)),
+        Effect.flatMap((result) => settle(lease, event, result)),
         Effect.zipRight(options.deliveries.ring),
         Effect.catchAllCause((cause) =>
           Effect.logError("inbox event handling failed; the lease will expire and it will be retried", { eventId: event.eventId }, cause)

@@ -11,8 +11,8 @@
  */
 import { hlIdOf } from "@hlconnect/core/HlId"
 import { TextLimits } from "@hlconnect/core/Text"
-import { MaxQuantity } from "@hlconnect/fulfilment/PaidOrder"
-import { type CommerceEventType, minorOf } from "./CommerceEvents.js"
+import { MaxQuantity, minorFromMajor } from "@hlconnect/fulfilment/PaidOrder"
+import type { CommerceEventType } from "./CommerceEvents.js"
 
 type Json = Readonly<Record<string, unknown>>
 
@@ -35,8 +35,8 @@ const text = (u: unknown, max: number): boolean => typeof u === "string" && u.le
 
 const optionalInt = (u: unknown): boolean => u === undefined || (typeof u === "number" && Number.isSafeInteger(u) && u > 0)
 
-/** A price as `Price` decodes it (minor units), or undefined when unsure. */
-const price = (u: unknown): number | undefined => (typeof u === "string" || typeof u === "number" ? minorOf(u) : undefined)
+/** A price as `MinorUnitsFromDecimal` decodes it (minor units), or undefined when unsure. */
+const price = (u: unknown): number | undefined => (typeof u === "string" || typeof u === "number" ? minorFromMajor(u) : undefined)
 
 /** Every id is new to `seen` (adds it). */
 const fresh = (seen: Set<string>, id: string): boolean => {

@@ -18,9 +18,9 @@
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { traceparentOf } from "@hlconnect/core"
-import { HttpMetrics, Tracing } from "@hlconnect/service"
+import { HttpMetrics, RequestBody, Tracing } from "@hlconnect/service"
 import { type Admission, Inbox, type InboxWriter, type InvalidInput, type StorageError, TraceContext } from "@hlconnect/store"
-import { Cause, Context, Data, Effect, Either, Exit, MetricLabel, Runtime, type Scope, type Tracer } from "effect"
+import { Cause, Context, Effect, Either, Exit, MetricLabel, Runtime, type Scope, type Tracer } from "effect"
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
 import * as GroupCommit from "./GroupCommit.js"
 import { admit, settingsOf, unverifiedReasons } from "./InboundAdmission.js"
@@ -37,42 +37,6 @@ export { inboundRequests as inboundTotal } from "./RelayMetrics.js"
  * thread is still reading the rest of a burst (it commits whatever has reached it together).
  */
 const handOverChunk = 16
-
-class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{ readonly limit: number }> {}
-class BodyUnreadable extends Data.TaggedError("BodyUnreadable")<{ readonly message: string }> {}
-
-/** Reads the whole body, giving up (without buffering more) as soon as it exceeds `limit`. */
-const readBodyCallback = (message: IncomingMessage, limit: number, done: (result: Either.Either<Buffer, BodyTooLarge | BodyUnreadable>) => void) => {
-  const chunks: Array<Buffer> = []
-  let size = 0
-  let settled = false
-  const finish = (result: Either.Either<Buffer, BodyTooLarge | BodyUnreadable>) => {
-    if (settled) return
-    settled = true
-    message.off("data", onData)
-    message.off("end", onEnd)
-    message.off("error", onError)
-    done(result)
-  }
-  const onData = (chunk: Buffer) => {
-    size += chunk.length
-    if (size > limit) {
-      // Keep draining (discarding) so the 413 can be written on this connection.
-      message.resume()
-      finish(Either.left(new BodyTooLarge({ limit })))
-      return
-    }
-    chunks.push(chunk)
-  }
-  const onEnd = () => finish(Either.right(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)))
-  const onError = (error: Error) => finish(Either.left(new BodyUnreadable({ message: error.message })))
-  message.on("data", onData)
-  message.on("end", onEnd)
-  message.on("error", onError)
-}
-
-export const readBody = (message: IncomingMessage, limit: number): Effect.Effect<Buffer, BodyTooLarge | BodyUnreadable> =>
-  Effect.async<Buffer, BodyTooLarge | BodyUnreadable>((resume) => readBodyCallback(message, limit, (r) => resume(r)))
 
 /** An answer: status, JSON body, extra headers. */
 interface Reply {
@@ -239,9 +203,8 @@ export const make = (
               endSpan(span, r)
               reply(r)
             }
-      const declared = Number(header(message.headers, "content-length") ?? "0")
-      if (declared > limit) return answer(reject("too_large", tooLarge))
-      readBodyCallback(message, limit, (read) => {
+      if (RequestBody.declaredTooLarge(message.headers, limit)) return answer(reject("too_large", tooLarge))
+      RequestBody.readNodeCallback(message, limit, (read) => {
         if (Either.isLeft(read)) {
           return answer(
             read.left._tag === "BodyTooLarge" ? reject("too_large", tooLarge) : reject("unreadable", problem(400, "unreadable_body", read.left.message))

@@ -18,11 +18,21 @@ import {
   type Unauthorized,
   ValidationRejected
 } from "@hlconnect/core"
-import { type NotFound, OrderLines, Outbox, Store, type StorageError, type InvalidInput, TraceContext } from "@hlconnect/store"
+import {
+  IllegalTransition,
+  type InvalidInput,
+  type NotFound,
+  OrderLines,
+  Outbox,
+  StaleVersion,
+  Store,
+  type StorageError,
+  TraceContext
+} from "@hlconnect/store"
 import { Clock, Data, Duration, Effect, Option, Redacted } from "effect"
 import { eventFor, eventTypeOf } from "./OrderEvents.js"
 import { type Decision, needsRemote, planOrder, type RemoteView, remoteStatusOf } from "./Plan.js"
-import { registrationGrace } from "./PaidOrder.js"
+import { majorFromMinor, registrationGrace } from "./PaidOrder.js"
 import { backoff, defaultPolicy, type FulfilmentPolicy } from "./Policy.js"
 
 /** Work cannot go on: HL Connect refuses our credentials or we talk to the wrong environment. */
@@ -56,6 +66,22 @@ export type LineOutcome =
   | { readonly _tag: "Unchanged" }
   /** Another worker changed the line first, or it is not in a state this step applies to. */
   | { readonly _tag: "Skipped"; readonly state: OrderLines.OrderLineState }
+
+type Skipped = Extract<LineOutcome, { readonly _tag: "Skipped" }>
+
+/**
+ * A concurrent change: another worker moved the line first (stale version), or the step is no
+ * longer legal from the state it left. Never an error to the workflow: the step is `Skipped`.
+ */
+export type Conflict = StaleVersion | IllegalTransition
+
+const isConflict = (error: unknown): error is Conflict => error instanceof StaleVersion || error instanceof IllegalTransition
+
+/** The one conflict handler: a compare-and-set step on `line` that lost the race is `Skipped`. */
+export const skippedOnConflict =
+  (line: OrderLines.OrderLine) =>
+  <A, E, R>(self: Effect.Effect<A, E | Conflict, R>): Effect.Effect<A | Skipped, E, R> =>
+    Effect.catchIf(self, isConflict, () => Effect.succeed<Skipped>({ _tag: "Skipped", state: line.state }))
 
 export interface LineReport {
   readonly orderLineId: string
@@ -113,15 +139,23 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
       const lines = yield* OrderLines.OrderLines
       const outbox = yield* Outbox.Outbox
 
+      type MoveExtra = {
+        readonly reason?: string
+        readonly nextCheckAt?: number | null
+        readonly remoteSnapshot?: unknown
+        readonly lastError?: string | null
+        readonly attempts?: number
+      }
+
       /**
-       * Moves a line and publishes its event, atomically. A concurrent change (stale version,
-       * or a transition no longer legal from the state another worker left) is `Skipped`.
+       * Moves a line and publishes its event, atomically: the moved line, or a `Conflict` when
+       * another worker changed it first (callers map that to `Skipped` with `skippedOnConflict`).
        */
       const move = (
         line: OrderLines.OrderLine,
         to: OrderLines.OrderLineState,
-        extra: { readonly reason?: string; readonly nextCheckAt?: number | null; readonly remoteSnapshot?: unknown; readonly lastError?: string | null; readonly attempts?: number } = {}
-      ): Effect.Effect<LineOutcome | OrderLines.OrderLine, StorageError | NotFound | InvalidInput> =>
+        extra: MoveExtra = {}
+      ): Effect.Effect<OrderLines.OrderLine, Conflict | StorageError | NotFound | InvalidInput> =>
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const terminal = to === "completed" || to === "failed" || to === "cancelled" || to === "needs_attention"
@@ -146,15 +180,11 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             })
           )
           return moved
-        }).pipe(
-          Effect.catchTags({
-            StaleVersion: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state }),
-            IllegalTransition: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state })
-          })
-        )
+        })
 
-      const toOutcome = (result: LineOutcome | OrderLines.OrderLine, outcome: LineOutcome): LineOutcome =>
-        result instanceof OrderLines.OrderLine ? outcome : result
+      /** `move`, then `outcome` — or `Skipped` when another worker changed the line first. */
+      const moveTo = (line: OrderLines.OrderLine, to: OrderLines.OrderLineState, outcome: LineOutcome, extra: MoveExtra = {}) =>
+        move(line, to, extra).pipe(Effect.as<LineOutcome>(outcome), skippedOnConflict(line))
 
       const needsAttention = (
         line: OrderLines.OrderLine,
@@ -162,9 +192,7 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
         extra: { readonly remoteSnapshot?: unknown; readonly refusal?: Refusal; readonly remoteStatus?: string } = {}
       ) => {
         const { remoteSnapshot, ...why } = extra
-        return Effect.map(move(line, "needs_attention", remoteSnapshot === undefined ? { reason } : { reason, remoteSnapshot }), (r) =>
-          toOutcome(r, { _tag: "NeedsAttention", reason, ...why })
-        )
+        return moveTo(line, "needs_attention", { _tag: "NeedsAttention", reason, ...why }, remoteSnapshot === undefined ? { reason } : { reason, remoteSnapshot })
       }
 
       /** Records a transient failure and schedules the next try, backing off by attempts. */
@@ -181,13 +209,7 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
               lastError: error,
               attempts: line.attempts + 1
             })
-            .pipe(
-              Effect.as<LineOutcome>({ _tag: "RetryLater", at, error }),
-              Effect.catchTags({
-                StaleVersion: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state }),
-                IllegalTransition: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state })
-              })
-            )
+            .pipe(Effect.as<LineOutcome>({ _tag: "RetryLater", at, error }), skippedOnConflict(line))
         })
 
       /** A registering line whose call ended without an outcome to record: due for another try now. */
@@ -200,7 +222,7 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             nextCheckAt: now,
             lastError
           })
-        ).pipe(Effect.asVoid, Effect.catchTags({ StaleVersion: () => Effect.void, IllegalTransition: () => Effect.void }))
+        ).pipe(Effect.asVoid, Effect.catchIf(isConflict, () => Effect.void)) // someone else has the line now
 
       const describe = (error: CallError | InvalidRequest): string =>
         error._tag === "InvalidRequest" ? `${error.field}: ${error.message}` : error.message
@@ -238,8 +260,8 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             token: Redacted.value(token),
             order_number: orderNumber,
             order_line_id: orderLineId,
-            unit_price: current.unitPriceMinor / 100,
-            line_item_price: current.totalPriceMinor / 100,
+            unit_price: majorFromMinor(current.unitPriceMinor),
+            line_item_price: majorFromMinor(current.totalPriceMinor),
             customer,
             ...(parts.length === 0 ? {} : { parts })
           }
@@ -248,60 +270,66 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           // Intent, call and the record of its outcome as one step that is only interruptible
           // during the call itself: an interruption must never leave a recorded intent (or an
           // answer) without its bookkeeping.
-          return yield* Effect.uninterruptibleMask((restore) =>
-            Effect.gen(function* () {
-              // Not due for a reconciler while this call may be in flight: it would send it a second time.
-              const line = mayHaveBeenSentBefore
-                ? current
-                : yield* move(current, "registering", { lastError: null, nextCheckAt: now + Duration.toMillis(registrationGrace) })
-              if (!(line instanceof OrderLines.OrderLine)) return line
-              const result = yield* restore(hl.registerPurchase(request, { mayHaveBeenSentBefore })).pipe(
-                Effect.either,
-                // Abandoned (the pass stopped, shutdown): nobody waits for this call any more, so the
-                // line must not wait out the grace period either; a retry is idempotent.
-                Effect.onInterrupt(() =>
-                  dueAgainNow(line, "registration interrupted").pipe(
-                    Effect.catchAll((e) => Effect.logWarning(`could not reschedule an interrupted registration: ${e.message}`))
+          return yield* Effect.uninterruptibleMask((restore) => {
+            /** The call, and the record of its outcome, for a line recorded as `registering`. */
+            const send = (line: OrderLines.OrderLine): Effect.Effect<LineOutcome, FulfilmentError> =>
+              Effect.gen(function* () {
+                const result = yield* restore(hl.registerPurchase(request, { mayHaveBeenSentBefore })).pipe(
+                  Effect.either,
+                  // Abandoned (the pass stopped, shutdown): nobody waits for this call any more, so the
+                  // line must not wait out the grace period either; a retry is idempotent.
+                  Effect.onInterrupt(() =>
+                    dueAgainNow(line, "registration interrupted").pipe(
+                      Effect.catchAll((e) => Effect.logWarning(`could not reschedule an interrupted registration: ${e.message}`))
+                    )
                   )
                 )
-              )
-              if (result._tag === "Right") {
-                const registeredAt = yield* Clock.currentTimeMillis
-                const moved = yield* move(line, "registered", {
-                  nextCheckAt: registeredAt + backoff(policy.firstCheckDelay, policy.maxCheckDelay, 0),
-                  lastError: null,
-                  attempts: 0
-                })
-                return toOutcome(moved, { _tag: "Registered" })
-              }
-              const error = result.left
-              if (isHalting(error)) {
-                // Refused, so no longer in flight: due again at once, once the credentials are fixed.
-                yield* dueAgainNow(line, error.message)
-                return yield* Effect.fail(halted(error))
-              }
-              switch (error._tag) {
-                case "ValidationRejected":
-                  return yield* needsAttention(
+                if (result._tag === "Right") {
+                  const registeredAt = yield* Clock.currentTimeMillis
+                  return yield* moveTo(
                     line,
-                    error.reason === "TokenExpired"
-                      ? `${newTokenReasons.expired}: validate the purchase again (${error.message})`
-                      : `${newTokenReasons.refused}: ${error.message}`,
-                    { refusal: error }
+                    "registered",
+                    { _tag: "Registered" },
+                    { nextCheckAt: registeredAt + backoff(policy.firstCheckDelay, policy.maxCheckDelay, 0), lastError: null, attempts: 0 }
                   )
-                case "AssetNotFound":
-                  return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`, { refusal: error })
-                case "OrderAlreadyExists":
-                  return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`, {
-                    refusal: error
-                  })
-                case "InvalidRequest":
-                  return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`, { refusal: error })
-                default:
-                  return yield* retryLater(line, describe(error))
-              }
-            })
-          )
+                }
+                const error = result.left
+                if (isHalting(error)) {
+                  // Refused, so no longer in flight: due again at once, once the credentials are fixed.
+                  yield* dueAgainNow(line, error.message)
+                  return yield* Effect.fail(halted(error))
+                }
+                switch (error._tag) {
+                  case "ValidationRejected":
+                    return yield* needsAttention(
+                      line,
+                      error.reason === "TokenExpired"
+                        ? `${newTokenReasons.expired}: validate the purchase again (${error.message})`
+                        : `${newTokenReasons.refused}: ${error.message}`,
+                      { refusal: error }
+                    )
+                  case "AssetNotFound":
+                    return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`, { refusal: error })
+                  case "OrderAlreadyExists":
+                    return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`, {
+                      refusal: error
+                    })
+                  case "InvalidRequest":
+                    return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`, { refusal: error })
+                  default:
+                    return yield* retryLater(line, describe(error))
+                }
+
+              })
+            // Not due for a reconciler while this call may be in flight: it would send it a second time.
+            return mayHaveBeenSentBefore
+              ? send(current)
+              : move(current, "registering", { lastError: null, nextCheckAt: now + Duration.toMillis(registrationGrace) }).pipe(
+                  Effect.flatMap(send),
+                  // Only the intent can conflict here: every step of `send` settles its own.
+                  skippedOnConflict(current)
+                )
+          })
         })
 
       /**
@@ -316,13 +344,13 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             case "failed":
             case "needs_attention":
               return { _tag: "Skipped", state: line.state } as const
-            case "paid": {
-              const requested = yield* move(line, "cancel_requested")
-              if (!(requested instanceof OrderLines.OrderLine)) return requested
-              return toOutcome(yield* move(requested, "cancelled"), { _tag: "Cancelled" })
-            }
+            case "paid":
+              return yield* move(line, "cancel_requested").pipe(
+                Effect.flatMap((requested) => moveTo(requested, "cancelled", { _tag: "Cancelled" })),
+                skippedOnConflict(line)
+              )
             default:
-              return toOutcome(yield* move(line, "cancel_requested"), { _tag: "Transitioned", to: "cancel_requested" })
+              return yield* moveTo(line, "cancel_requested", { _tag: "Transitioned", to: "cancel_requested" })
           }
         })
 
@@ -355,14 +383,14 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           if (typeof orderNumber === "string") return yield* needsAttention(line, orderNumber)
           if (typeof orderLineId === "string") return yield* needsAttention(line, orderLineId)
           const result = yield* hl.cancelOrderLine({ order_id: orderNumber, order_line_id: orderLineId }).pipe(Effect.either)
-          if (result._tag === "Right") return toOutcome(yield* move(line, "cancelled"), { _tag: "Cancelled" })
+          if (result._tag === "Right") return yield* moveTo(line, "cancelled", { _tag: "Cancelled" })
           const error = result.left
           if (isHalting(error)) return yield* Effect.fail(halted(error))
           switch (error._tag) {
             case "InvalidOrderStatus": {
               // Ask what the status is, so the record says why it could not be cancelled.
               const { status, item } = remoteStatusOf(yield* readRemote(line.orderNumber), line)
-              if (status === "CANCELLED") return toOutcome(yield* move(line, "cancelled"), { _tag: "Cancelled" })
+              if (status === "CANCELLED") return yield* moveTo(line, "cancelled", { _tag: "Cancelled" })
               return yield* needsAttention(line, `HL Connect cannot cancel the line (status ${status}): ${error.message}`, {
                 remoteSnapshot: snapshotOf(item) ?? { status },
                 refusal: error,
@@ -391,8 +419,11 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
               ...(action.reason === undefined ? {} : { reason: action.reason }),
               ...(snapshot === undefined ? {} : { remoteSnapshot: snapshot })
             }
-            return Effect.map(move(line, action.to, extra), (r) =>
-              toOutcome(r, action.to === "needs_attention" ? { _tag: "NeedsAttention", reason: action.reason ?? "" } : { _tag: "Transitioned", to: action.to })
+            return moveTo(
+              line,
+              action.to,
+              action.to === "needs_attention" ? { _tag: "NeedsAttention", reason: action.reason ?? "" } : { _tag: "Transitioned", to: action.to },
+              extra
             )
           }
           case "Wait":
@@ -406,13 +437,7 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
                 lastError: action.error ?? null,
                 ...(decision.remote === undefined ? {} : { remoteSnapshot: snapshotOf(decision.remote) })
               })
-              .pipe(
-                Effect.as<LineOutcome>({ _tag: "Waiting", nextCheckAt: action.nextCheckAt }),
-                Effect.catchTags({
-                  StaleVersion: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state }),
-                  IllegalTransition: () => Effect.succeed<LineOutcome>({ _tag: "Skipped", state: line.state })
-                })
-              )
+              .pipe(Effect.as<LineOutcome>({ _tag: "Waiting", nextCheckAt: action.nextCheckAt }), skippedOnConflict(line))
           case "Nothing":
             return Effect.succeed({ _tag: "Unchanged" })
         }

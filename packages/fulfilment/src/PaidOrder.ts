@@ -8,27 +8,44 @@
  * (Unix seconds) HL Connect returned with the token.
  */
 import type { OrderLines } from "@hlconnect/store"
-import { Duration, Equal, Option, ParseResult, Redacted, Schema } from "effect"
+import { Duration, Equal, Option, ParseResult, Redacted, Schema, type SchemaAST } from "effect"
 
 /**
  * A price in major units (3.99) in minor units (399), or undefined unless it is non-negative
- * with at most 2 decimals. 3.999 is refused; binary noise like 0.1 + 0.2 is not.
+ * with at most 2 decimals. 3.999 is refused; binary noise like 0.1 + 0.2 is not. A string
+ * ("3.99", as a shop may send it) is read exactly, with no binary floating point involved.
  */
-export const minorFromMajor = (major: number): number | undefined => {
+export const minorFromMajor = (major: number | string): number | undefined => {
+  if (typeof major === "string") {
+    const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(major.trim())
+    return m === null ? undefined : Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"))
+  }
   const minor = Math.round(major * 100)
   return Number.isFinite(major) && major >= 0 && major <= 1e12 && Math.abs(minor - major * 100) < 1e-6 ? minor : undefined
 }
 
-/** `minorFromMajor` as a schema, for callers that send decimals. */
+/** Minor units (399) in major units (3.99), as HL Connect and the shop's events state prices. */
+export const majorFromMinor = (minor: number): number => minor / 100
+
+const toMinor = (major: number | string, ast: SchemaAST.AST) => {
+  const minor = minorFromMajor(major)
+  return minor === undefined
+    ? ParseResult.fail(new ParseResult.Type(ast, major, "must be a non-negative amount with at most 2 decimals, like 3.99"))
+    : ParseResult.succeed(minor)
+}
+
+/** `minorFromMajor` as a schema, for callers that send decimals as numbers. */
 export const MinorUnitsFromMajor = Schema.transformOrFail(Schema.Number, Schema.Int, {
   strict: true,
-  decode: (major, _, ast) => {
-    const minor = minorFromMajor(major)
-    return minor === undefined
-      ? ParseResult.fail(new ParseResult.Type(ast, major, "must be a non-negative amount with at most 2 decimals, like 3.99"))
-      : ParseResult.succeed(minor)
-  },
-  encode: (minor) => ParseResult.succeed(minor / 100)
+  decode: (major, _, ast) => toMinor(major, ast),
+  encode: (minor) => ParseResult.succeed(majorFromMinor(minor))
+})
+
+/** `minorFromMajor` as a schema for a wire that sends a decimal as a number or a string. */
+export const MinorUnitsFromDecimal = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Number), Schema.Int, {
+  strict: true,
+  decode: (major, _, ast) => toMinor(major, ast),
+  encode: (minor) => ParseResult.succeed(majorFromMinor(minor))
 })
 
 /** Most copies one line may sell: a shop's sanity bound, the same for every entry point. */

@@ -222,6 +222,25 @@ describe("Fulfilment", () => {
     }).pipe(Effect.provide(workflow()))
   )
 
+  it.live("a step on a stale copy of a line is Skipped, with the state it saw, and changes nothing", () =>
+    Effect.gen(function* () {
+      const fulfilment = yield* Fulfilment
+      const line = yield* paidLine()
+      assert.deepStrictEqual(yield* fulfilment.registerLine(line), { _tag: "Registered" })
+      const registered = yield* reload(line)
+      const published = (yield* events(line.orderNumber)).length
+      // `line` is the stale `paid` copy: the intent (paid → registering) loses the race.
+      assert.deepStrictEqual(yield* fulfilment.registerLine(line), { _tag: "Skipped", state: "paid" })
+      // paid → cancel_requested → cancelled on the stale copy: the first move loses.
+      assert.deepStrictEqual(yield* fulfilment.requestCancel(line), { _tag: "Skipped", state: "paid" })
+      assert.strictEqual(yield* registrations(line), 1, "sent once")
+      const after = yield* reload(line)
+      assert.strictEqual(after.state, "registered")
+      assert.strictEqual(after.version, registered.version, "nothing written")
+      assert.strictEqual((yield* events(line.orderNumber)).length, published, "no event published")
+    }).pipe(Effect.provide(workflow()))
+  )
+
   it.live("records the remote status when HL Connect refuses a cancellation", () =>
     Effect.gen(function* () {
       const fulfilment = yield* Fulfilment

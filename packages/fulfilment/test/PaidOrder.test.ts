@@ -95,6 +95,19 @@ describe("PaidOrder", () => {
     assert.isTrue(Either.isLeft(decode(Number.NaN)))
   })
 
+  it("one price rule both ways: decimal strings read exactly, numbers as above, minor units back to major", () => {
+    const decode = Schema.decodeUnknownEither(PaidOrder.MinorUnitsFromDecimal)
+    assert.deepStrictEqual(decode("3.99"), Either.right(399))
+    assert.deepStrictEqual(decode(" 12.5 "), Either.right(1250))
+    assert.deepStrictEqual(decode(3.99), Either.right(399))
+    assert.isTrue(Either.isLeft(decode("3.999")))
+    assert.isTrue(Either.isLeft(decode("-1")))
+    assert.isTrue(Either.isLeft(decode("1e3")))
+    assert.strictEqual(PaidOrder.majorFromMinor(399), 3.99)
+    assert.deepStrictEqual(Schema.encodeSync(PaidOrder.MinorUnitsFromDecimal)(1250), 12.5)
+    assert.strictEqual(PaidOrder.minorFromMajor(PaidOrder.majorFromMinor(123_456_789)), 123_456_789)
+  })
+
   it("knows which parked lines a new validation token unblocks", () => {
     const [wanted] = PaidOrder.newOrderLines(order, { nextCheckAt: 42 })
     if (wanted === undefined) return assert.fail("one line expected")

@@ -1,6 +1,7 @@
 /**
  * Shared building blocks for every HL Connect app: HTTP serving, health,
- * Prometheus metrics, logging, trace export, configuration validation and graceful shutdown.
+ * Prometheus metrics, logging, trace export, configuration validation, size-capped request bodies
+ * and graceful shutdown.
  */
 export * as BearerAuth from "./BearerAuth.js"
 export * as Health from "./Health.js"
@@ -9,6 +10,7 @@ export * as HttpServing from "./HttpServing.js"
 export * as Logging from "./Logging.js"
 export * as Metrics from "./Metrics.js"
 export * as OpsRoutes from "./OpsRoutes.js"
+export * as RequestBody from "./RequestBody.js"
 export * as Progress from "./Progress.js"
 export * as Runtime from "./Runtime.js"
 export * as ServiceConfig from "./ServiceConfig.js"

@@ -1,3 +1,6 @@
+/**
+ * The store's typed failures, one tag each, shared by every repository: what callers `catchTag`.
+ */
 import { Schema } from "effect"
 
 /** A state-machine move the current state does not allow (never applied). */

@@ -1,3 +1,7 @@
+/**
+ * The inbox: inbound webhooks stored once per event id, then claimed, retried, dead-lettered or
+ * replayed by the apps that process them; listed with keyset pages and purged after retention.
+ */
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Schema } from "effect"
 import { IllegalTransition, type InvalidInput, type LeaseLost, NotFound, type StorageError } from "./Errors.js"
@@ -6,18 +10,15 @@ import {
   DbMillis,
   decodeInput,
   decodeRows,
-  decodeTimeIdCursor,
-  timeIdPage,
   Identifier,
-  LeaseMillis,
   storage
 } from "./internal/codec.js"
 import { NewInboundBatch, type NewInboundEvent } from "./internal/inboundEvent.js"
 import { type AppendOutcome, inboxOnConflict, outcomesFor, rowsForBatch } from "./internal/inboxRows.js"
-import * as Leases from "./internal/lease.js"
+import * as Keyset from "./internal/keyset.js"
+import * as Leases from "./internal/leaseTable.js"
 import { deleteEnded, type EndedTable, PurgeRequest } from "./internal/purge.js"
-import { ClaimRequest, Lease } from "./Lease.js"
-import type { Page } from "./OrderLines.js"
+import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
 
 export const InboxState = Schema.Literal("pending", "processed", "dead")
 export type InboxState = typeof InboxState.Type
@@ -126,7 +127,7 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         const events = yield* decodeEvents(claimed.rows)
         return events.map((event) => ({
           event,
-          lease: new Lease({ itemId: event.eventId, leaseId: claimed.leaseId, owner: claimed.owner, expiresAt: claimed.expiresAt })
+          lease: Leases.leaseOf(claimed, event.eventId)
         }))
       }).pipe(storage, Effect.withSpan("Inbox.claim"))
 
@@ -177,10 +178,10 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
      * Events in one state, oldest received first, keyset-paged on (received_at, event_id):
      * stable while events are added or change state between pages.
      */
-    const listByState = (request: ListByStateRequest): Effect.Effect<Page<InboxEvent>, InvalidInput | StorageError> =>
+    const listByState = (request: ListByStateRequest): Effect.Effect<Keyset.Page<InboxEvent>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListByStateRequest)(request)
-        const after = yield* decodeTimeIdCursor(req.cursor)
+        const after = yield* Keyset.timeId.decode(req.cursor)
         const conditions = [sql`state = ${req.state}`]
         if (req.since !== undefined) conditions.push(sql`updated_at >= ${req.since}`)
         if (after !== undefined) {
@@ -188,7 +189,7 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         }
         const rows = yield* sql`SELECT * FROM webhook_inbox WHERE ${sql.and(conditions)}
           ORDER BY received_at, event_id LIMIT ${req.limit + 1}`.pipe(Effect.flatMap(decodeEvents))
-        return timeIdPage(rows, req.limit, (e) => [e.receivedAt, e.eventId])
+        return Keyset.timeId.page(rows, req.limit, (e) => [e.receivedAt, e.eventId])
       }).pipe(storage, Effect.withSpan("Inbox.listByState"))
 
     /** Put a dead event back in the queue, due now. */

@@ -1,3 +1,7 @@
+/**
+ * Leases, the store's one claim rule: who holds an item (inbox event, delivery, order) and for
+ * how long, and the bounds every claim and renewal is checked against.
+ */
 import { Schema } from "effect"
 
 /**
@@ -14,10 +18,16 @@ export class Lease extends Schema.Class<Lease>("Lease")({
   expiresAt: Schema.Number
 }) {}
 
+/** Lease durations: at least 1 ms, at most one day (a longer lease hides a dead worker). */
+export const LeaseMillis = Schema.Int.pipe(Schema.between(1, 86_400_000))
+
+/** How many items one claim may take. */
+export const ClaimLimit = Schema.Int.pipe(Schema.between(1, 1000))
+
 /** "Give me up to `limit` due items, leased to `owner` for `leaseMs`." */
 export const ClaimRequest = Schema.Struct({
   owner: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
-  limit: Schema.Int.pipe(Schema.between(1, 1000)),
-  leaseMs: Schema.Int.pipe(Schema.between(1, 86_400_000))
+  limit: ClaimLimit,
+  leaseMs: LeaseMillis
 })
 export type ClaimRequest = typeof ClaimRequest.Type

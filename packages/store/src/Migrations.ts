@@ -1,3 +1,7 @@
+/**
+ * The schema of both engines as numbered migrations, run at start-up (idempotently, under an
+ * advisory lock on PostgreSQL).
+ */
 import * as Migrator from "@effect/sql/Migrator"
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Effect } from "effect"

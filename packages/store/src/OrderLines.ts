@@ -1,220 +1,47 @@
+/**
+ * The order-line repository: vendor order lines and their orders in SQL — create, read, page,
+ * compare-and-set moves checked against the state machine (`OrderLineState.ts`), and order
+ * leases for the reconciler. The model and inputs are in `OrderModel.ts`; both are re-exported
+ * here, so `OrderLines.OrderLine`, `OrderLines.canTransition` … keep working.
+ */
 import { SqlClient } from "@effect/sql/SqlClient"
-import { CustomerName, EmailAddress, SingleLineText, ValidationTokenText } from "@hlconnect/core"
 import { Clock, Effect, Option, Redacted, Schema } from "effect"
 import { IllegalTransition, InvalidInput, type LeaseLost, NotFound, StaleVersion, type StorageError } from "./Errors.js"
-import {
-  boundedText,
-  DbInt,
-  DbJson,
-  DbMillis,
-  decodeInput,
-  decodeRows,
-  encodeJson,
-  Identifier,
-  NonNegativeInt,
-  PositiveInt,
-  storage
-} from "./internal/codec.js"
-import * as Leases from "./internal/lease.js"
-import { ClaimRequest, Lease } from "./Lease.js"
 import { atomically } from "./internal/atomically.js"
+import { DbInt, DbMillis, decodeInput, decodeRows, encodeJson, Identifier, NonNegativeInt, storage } from "./internal/codec.js"
+import * as Keyset from "./internal/keyset.js"
+import * as Leases from "./internal/leaseTable.js"
+import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
+import {
+  AuditCandidatesRequest,
+  ListByStateRequest,
+  NewOrderLine,
+  type Order,
+  type OrderClaim,
+  OrderLine,
+  OrderLineKey,
+  RecordCheckRequest,
+  ReleaseRequest,
+  ReplaceTokenRequest,
+  TransitionRequest
+} from "./OrderModel.js"
+import { canTransition, OrderLineState, terminalStates, tokenReplaceableStates } from "./OrderLineState.js"
 import * as TraceContext from "./TraceContext.js"
 
-// ---------------------------------------------------------------------------
-// State machine
-// ---------------------------------------------------------------------------
+export * from "./OrderLineState.js"
+export * from "./OrderModel.js"
 
-export const OrderLineState = Schema.Literal(
-  "paid",
-  "registering",
-  "registered",
-  "processing",
-  "completed",
-  "failed",
-  "cancel_requested",
-  "cancelled",
-  "needs_attention"
-)
-export type OrderLineState = typeof OrderLineState.Type
-
-export const terminalStates: ReadonlyArray<OrderLineState> = ["completed", "failed", "cancelled"]
-
-/**
- * Allowed moves. Terminal states only lead to `needs_attention` — so a remote
- * contradiction is flagged rather than silently rewriting history — except that
- * a completed line may be refunded (`cancel_requested`), as HL Connect lets a
- * vendor cancel a fulfilled line. `needs_attention` is where an operator or the
- * reconciler resolves a line to whatever state is true.
- */
-export const allowedTransitions: { readonly [S in OrderLineState]: ReadonlyArray<OrderLineState> } = {
-  paid: ["registering", "cancel_requested", "failed", "needs_attention"],
-  registering: ["registered", "failed", "cancel_requested", "needs_attention"],
-  registered: ["processing", "completed", "failed", "cancel_requested", "needs_attention"],
-  processing: ["completed", "failed", "cancel_requested", "needs_attention"],
-  cancel_requested: ["cancelled", "needs_attention"],
-  cancelled: ["needs_attention"],
-  completed: ["cancel_requested", "needs_attention"],
-  failed: ["needs_attention"],
-  // An operator (or the reconciler) may resolve a flagged line to any other state.
-  needs_attention: OrderLineState.literals.filter((state) => state !== "needs_attention")
-}
-
-export const canTransition = (from: OrderLineState, to: OrderLineState): boolean =>
-  allowedTransitions[from].includes(to)
-
-// ---------------------------------------------------------------------------
-// Model
-// ---------------------------------------------------------------------------
-
-/** One vendor order line as stored. Field encodings match the database columns. */
-export class OrderLine extends Schema.Class<OrderLine>("OrderLine")({
-  orderNumber: Schema.String,
-  orderLineId: Schema.String,
-  asset: Schema.String,
-  quantity: DbInt,
-  unitPriceMinor: DbInt,
-  totalPriceMinor: DbInt,
-  currency: Schema.String,
-  customerEmail: Schema.String,
-  customerName: Schema.OptionFromNullOr(Schema.String),
-  /** The vendor validation token is a credential: redacted in logs and prints. */
-  validationToken: Schema.OptionFromNullOr(Schema.Redacted(Schema.String)),
-  tokenExpiresAt: Schema.OptionFromNullOr(DbMillis),
-  state: OrderLineState,
-  attentionReason: Schema.OptionFromNullOr(Schema.String),
-  attempts: DbInt,
-  nextCheckAt: Schema.OptionFromNullOr(DbMillis),
-  lastError: Schema.OptionFromNullOr(Schema.String),
-  remoteSnapshot: Schema.OptionFromNullOr(DbJson),
-  /** Ensemble parts registered with this line (each an HL Connect order line of its own). */
-  parts: Schema.OptionFromNullOr(Schema.parseJson(Schema.Array(Schema.Struct({ asset: Schema.String, orderLineId: Schema.String })))),
-  version: DbInt,
-  createdAt: DbMillis,
-  updatedAt: DbMillis,
-  /** `TraceContext` of the line's last change: the reconciler's work continues it. */
-  traceContext: Schema.optional(Schema.NullOr(Schema.String))
-}) {}
-
-/** All lines of one vendor order. */
-export interface Order {
-  readonly orderNumber: string
-  readonly nextCheckAt: Option.Option<number>
-  readonly lines: ReadonlyArray<OrderLine>
-}
-
-/** A leased order: the claimer handles every line of it until the lease expires. */
-export interface OrderClaim {
-  readonly lease: Lease
-  readonly attempts: number
-  readonly lines: ReadonlyArray<OrderLine>
-}
-
-export interface Page<A> {
-  readonly items: ReadonlyArray<A>
-  /** Pass back as `cursor` to get the next page; `None` on the last page. */
-  readonly nextCursor: Option.Option<string>
-}
-
-// ---------------------------------------------------------------------------
-// Inputs (Type === Encoded, so typed callers and raw JSON are checked alike)
-// ---------------------------------------------------------------------------
-
-const Millis = Schema.Int.pipe(Schema.nonNegative())
-const Snapshot = Schema.Unknown
 const MaxSnapshotBytes = 64 * 1024
 const MaxErrorChars = 2000
 
-export const OrderLineKey = Schema.Struct({ orderNumber: Identifier, orderLineId: Identifier })
-export type OrderLineKey = typeof OrderLineKey.Type
+/** Lines in key order: (order number, line id). */
+const lineKeyset = Keyset.keyset(Schema.Tuple(Schema.String, Schema.String))
+/** Orders in order-number order; the key is kept as `{ after }` on the wire. */
+const orderKeyset = Keyset.keyset(Schema.Struct({ after: Schema.String }))
 
-/** An asset as the caller names it (HL Connect's id, in decimal, from every entry point today). */
-const AssetText = SingleLineText({ identifier: "AssetText", maxLength: 512 })
-
-// Caller text follows core's one rule (`Text`): well-formed, no control characters, NFC, bounded.
-export const NewOrderLine = Schema.Struct({
-  orderNumber: Identifier,
-  orderLineId: Identifier,
-  asset: AssetText,
-  quantity: PositiveInt,
-  unitPriceMinor: NonNegativeInt,
-  totalPriceMinor: NonNegativeInt,
-  currency: Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like EUR" })),
-  customerEmail: EmailAddress,
-  customerName: Schema.optional(CustomerName),
-  validationToken: Schema.optional(Schema.RedactedFromSelf(ValidationTokenText)),
-  tokenExpiresAt: Schema.optional(Millis),
-  parts: Schema.optional(
-    Schema.Array(Schema.Struct({ asset: AssetText, orderLineId: Identifier })).pipe(
-      Schema.maxItems(64)
-    )
-  ),
-  /** When the line is first due for a check; defaults to now, so an abandoned line is picked up. */
-  nextCheckAt: Schema.optional(Millis)
-})
-export type NewOrderLine = typeof NewOrderLine.Type
-
-const CheckFields = {
-  expectedVersion: PositiveInt,
-  /** `null` clears the next check; omitted leaves it as is. */
-  nextCheckAt: Schema.optional(Schema.NullOr(Millis)),
-  /** `null` clears the last error; longer messages are truncated (diagnostic text). */
-  lastError: Schema.optional(Schema.NullOr(Schema.String)),
-  remoteSnapshot: Schema.optional(Snapshot),
-  attempts: Schema.optional(NonNegativeInt)
-}
-
-export const TransitionRequest = Schema.Struct({
-  ...OrderLineKey.fields,
-  ...CheckFields,
-  to: OrderLineState,
-  /** Required when moving to `needs_attention`. */
-  reason: Schema.optional(boundedText(1000).pipe(Schema.minLength(1)))
-})
-export type TransitionRequest = typeof TransitionRequest.Type
-
-export const RecordCheckRequest = Schema.Struct({ ...OrderLineKey.fields, ...CheckFields })
-export type RecordCheckRequest = typeof RecordCheckRequest.Type
-
-export const ReplaceTokenRequest = Schema.Struct({
-  ...OrderLineKey.fields,
-  expectedVersion: PositiveInt,
-  token: Schema.RedactedFromSelf(ValidationTokenText),
-  /** Omitted: the new token's expiry is unknown (the old one's no longer applies). */
-  tokenExpiresAt: Schema.optional(Millis),
-  /** When the line is next due for a check; defaults to now (as on create). */
-  nextCheckAt: Schema.optional(Millis)
-})
-export type ReplaceTokenRequest = typeof ReplaceTokenRequest.Type
-
-/** Only a line not yet sent to HL Connect may take a new token. */
-export const tokenReplaceableStates: ReadonlyArray<OrderLineState> = ["paid", "needs_attention"]
-
-export const AuditCandidatesRequest = Schema.Struct({
-  /** Epoch ms: orders whose last line ended at or after this. */
-  endedSince: NonNegativeInt,
-  limit: Schema.Int.pipe(Schema.between(1, 100_000))
-})
-export type AuditCandidatesRequest = typeof AuditCandidatesRequest.Type
-
-export const ListByStateRequest = Schema.Struct({
-  state: OrderLineState,
-  limit: Schema.Int.pipe(Schema.between(1, 500)),
-  cursor: Schema.optional(Schema.String)
-})
-export type ListByStateRequest = typeof ListByStateRequest.Type
-
-const Cursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.String, Schema.String)))
-const encodeCursor = Schema.encodeSync(Cursor)
-/** An order-level cursor: the last order number of the page. */
-const OrderCursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Struct({ after: Schema.String }))).pipe(
-  Schema.transform(Schema.String, { strict: true, decode: ({ after }) => after, encode: (after) => ({ after }) })
-)
-const encodeOrderCursor = Schema.encodeSync(OrderCursor)
 const OrderNumbers = Schema.Array(Identifier).pipe(Schema.maxItems(500))
 const OrderNumberRow = Schema.Struct({ orderNumber: Schema.String })
 const CountRow = Schema.Struct({ n: DbInt })
-
-const ReleaseRequest = Schema.Struct({ nextCheckAt: Schema.optional(Schema.NullOr(Millis)) })
 
 const OrderRow = Schema.Struct({
   orderNumber: Schema.String,
@@ -229,10 +56,6 @@ const orderLeases: Leases.LeaseTable = {
   dueColumn: "next_check_at",
   eligible: (sql) => sql`next_check_at IS NOT NULL`
 }
-
-// ---------------------------------------------------------------------------
-// Repository
-// ---------------------------------------------------------------------------
 
 export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/OrderLines", {
   accessors: true,
@@ -255,9 +78,22 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         Effect.map((rows) => Option.fromNullable(rows[0]))
       )
 
-    const linesOf = (orderNumber: string) =>
-      sql`SELECT * FROM order_lines WHERE order_number = ${orderNumber} ORDER BY order_line_id`.pipe(
-        Effect.flatMap(decodeLines)
+    /** The lines of many orders in one query, by order number (each in line-id order). */
+    const linesOf = (orderNumbers: ReadonlyArray<string>) =>
+      (orderNumbers.length === 0
+        ? Effect.succeed<ReadonlyArray<OrderLine>>([])
+        : sql`SELECT * FROM order_lines WHERE ${sql.in("order_number", orderNumbers)}
+            ORDER BY order_number, order_line_id`.pipe(Effect.flatMap(decodeLines))
+      ).pipe(
+        Effect.map((lines): ReadonlyMap<string, ReadonlyArray<OrderLine>> => {
+          const byOrder = new Map<string, Array<OrderLine>>()
+          for (const line of lines) {
+            const list = byOrder.get(line.orderNumber)
+            if (list === undefined) byOrder.set(line.orderNumber, [line])
+            else list.push(line)
+          }
+          return byOrder
+        })
       )
 
     const mustExist = (key: OrderLineKey) =>
@@ -325,8 +161,8 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         )
         const order = rows[0]
         if (order === undefined) return Option.none()
-        const lines = yield* linesOf(id)
-        return Option.some({ orderNumber: order.orderNumber, nextCheckAt: order.nextCheckAt, lines })
+        const lines = yield* linesOf([id])
+        return Option.some({ orderNumber: order.orderNumber, nextCheckAt: order.nextCheckAt, lines: lines.get(id) ?? [] })
       }).pipe(storage)
 
     /**
@@ -340,14 +176,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         const orders = yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE ${sql.in("order_number", ids)}`.pipe(
           Effect.flatMap(decodeOrders)
         )
-        const lines = yield* sql`SELECT * FROM order_lines WHERE ${sql.in("order_number", ids)}
-          ORDER BY order_number, order_line_id`.pipe(Effect.flatMap(decodeLines))
-        const byOrder = new Map<string, Array<OrderLine>>()
-        for (const line of lines) {
-          const list = byOrder.get(line.orderNumber)
-          if (list === undefined) byOrder.set(line.orderNumber, [line])
-          else list.push(line)
-        }
+        const byOrder = yield* linesOf(ids)
         return new Map(
           orders.map((order): [string, Order] => [
             order.orderNumber,
@@ -362,32 +191,28 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
      */
     const listOrdersByState = (
       request: ListByStateRequest
-    ): Effect.Effect<Page<{ readonly orderNumber: string; readonly cursor: string }>, InvalidInput | StorageError> =>
+    ): Effect.Effect<Keyset.Page<{ readonly orderNumber: string; readonly cursor: string }>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListByStateRequest)(request)
-        const after =
-          req.cursor === undefined ? undefined : yield* decodeInput(OrderCursor)(req.cursor).pipe(
-            Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor" }))
-          )
+        const after = yield* orderKeyset.decode(req.cursor)
         const rows = yield* (after === undefined
           ? sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state}
                 ORDER BY order_number LIMIT ${req.limit + 1}`
-          : sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state} AND order_number > ${after}
+          : sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state} AND order_number > ${after.after}
                 ORDER BY order_number LIMIT ${req.limit + 1}`
         ).pipe(Effect.flatMap(decodeOrderNumbers))
-        const items = rows.slice(0, req.limit).map((row) => ({ orderNumber: row.orderNumber, cursor: encodeOrderCursor(row.orderNumber) }))
-        const last = items[items.length - 1]
-        return { items, nextCursor: rows.length > req.limit && last !== undefined ? Option.some(last.cursor) : Option.none() }
+        const page = orderKeyset.page(rows, req.limit, (row) => ({ after: row.orderNumber }))
+        return {
+          items: page.items.map((row) => ({ orderNumber: row.orderNumber, cursor: orderKeyset.encode({ after: row.orderNumber }) })),
+          nextCursor: page.nextCursor
+        }
       }).pipe(storage)
 
     /** Lines in one state, in key order, cursor-paged (stable under concurrent inserts). */
-    const listByState = (request: ListByStateRequest): Effect.Effect<Page<OrderLine>, InvalidInput | StorageError> =>
+    const listByState = (request: ListByStateRequest): Effect.Effect<Keyset.Page<OrderLine>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListByStateRequest)(request)
-        const after =
-          req.cursor === undefined ? undefined : yield* decodeInput(Cursor)(req.cursor).pipe(
-            Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor" }))
-          )
+        const after = yield* lineKeyset.decode(req.cursor)
         const rows = yield* (after === undefined
           ? sql`SELECT * FROM order_lines WHERE state = ${req.state}
                 ORDER BY order_number, order_line_id LIMIT ${req.limit + 1}`
@@ -395,13 +220,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
                 AND (order_number > ${after[0]} OR (order_number = ${after[0]} AND order_line_id > ${after[1]}))
                 ORDER BY order_number, order_line_id LIMIT ${req.limit + 1}`
         ).pipe(Effect.flatMap(decodeLines))
-        const items = rows.slice(0, req.limit)
-        const last = items[items.length - 1]
-        const nextCursor =
-          rows.length > req.limit && last !== undefined
-            ? Option.some(encodeCursor([last.orderNumber, last.orderLineId]))
-            : Option.none()
-        return { items, nextCursor }
+        return lineKeyset.page(rows, req.limit, (line) => [line.orderNumber, line.orderLineId] as const)
       }).pipe(storage)
 
     /**
@@ -537,21 +356,13 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
           Effect.gen(function* () {
             const claimed = yield* Leases.claim(sql, orderLeases, req)
             const orders = yield* decodeOrders(claimed.rows)
-            return yield* Effect.forEach(orders, (order) =>
-              linesOf(order.orderNumber).pipe(
-                Effect.map(
-                  (lines): OrderClaim => ({
-                    lease: new Lease({
-                      itemId: order.orderNumber,
-                      leaseId: claimed.leaseId,
-                      owner: claimed.owner,
-                      expiresAt: claimed.expiresAt
-                    }),
-                    attempts: order.attempts,
-                    lines
-                  })
-                )
-              )
+            const lines = yield* linesOf(orders.map((order) => order.orderNumber))
+            return orders.map(
+              (order): OrderClaim => ({
+                lease: Leases.leaseOf(claimed, order.orderNumber),
+                attempts: order.attempts,
+                lines: lines.get(order.orderNumber) ?? []
+              })
             )
           })
         )
@@ -559,7 +370,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
 
     /** How many orders `claimDueOrders` would lease at `at` (a pass's expected total, for progress). */
     const countDueOrders = (at: number): Effect.Effect<number, InvalidInput | StorageError> =>
-      decodeInput(Millis)(at).pipe(
+      decodeInput(NonNegativeInt)(at).pipe(
         Effect.flatMap((millis) => Leases.countDue(sql, orderLeases, millis)),
         Effect.flatMap(decodeRows(CountRow, "order count")),
         Effect.map((rows) => rows[0]?.n ?? 0),
@@ -567,7 +378,7 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       )
 
     const renewOrderLease = (lease: Lease, leaseMs: number): Effect.Effect<Lease, LeaseLost | InvalidInput | StorageError> =>
-      decodeInput(Schema.Int.pipe(Schema.between(1, 86_400_000)))(leaseMs).pipe(
+      decodeInput(LeaseMillis)(leaseMs).pipe(
         Effect.flatMap((ms) => Leases.renew(sql, orderLeases, lease, ms)),
         storage
       )

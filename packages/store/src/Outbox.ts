@@ -1,3 +1,7 @@
+/**
+ * The outbox: order events with a per-order sequence and one delivery per matching subscriber,
+ * claimed and delivered by the relay; retried, dead-lettered, replayed, listed and purged.
+ */
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Schema } from "effect"
 import { IllegalTransition, InvalidInput, type LeaseLost, NotFound, type StorageError } from "./Errors.js"
@@ -7,18 +11,15 @@ import {
   DbMillis,
   decodeInput,
   decodeRows,
-  decodeTimeIdCursor,
   encodeJson,
-  timeIdPage,
   Identifier,
-  LeaseMillis,
   newId,
   storage
 } from "./internal/codec.js"
-import * as Leases from "./internal/lease.js"
+import * as Keyset from "./internal/keyset.js"
+import * as Leases from "./internal/leaseTable.js"
 import { deleteEnded, type EndedTable, PurgeRequest, skipLocked } from "./internal/purge.js"
-import { ClaimRequest, Lease } from "./Lease.js"
-import type { Page } from "./OrderLines.js"
+import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
 import { matchesFilter, publicColumns, Subscriber } from "./Subscribers.js"
 import { atomically } from "./internal/atomically.js"
 import * as TraceContext from "./TraceContext.js"
@@ -234,12 +235,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
                 : Effect.succeed<ClaimedDelivery>({
                     delivery,
                     event,
-                    lease: new Lease({
-                      itemId: delivery.deliveryId,
-                      leaseId: claimed.leaseId,
-                      owner: claimed.owner,
-                      expiresAt: claimed.expiresAt
-                    })
+                    lease: Leases.leaseOf(claimed, delivery.deliveryId)
                   })
             })
           })
@@ -303,7 +299,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
 
     const listDeadLettered = (
       request: typeof ListDeadRequest.Type
-    ): Effect.Effect<Page<Delivery>, InvalidInput | StorageError> =>
+    ): Effect.Effect<Keyset.Page<Delivery>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListDeadRequest)(request)
         const conditions = [sql`state = 'dead'`]
@@ -323,10 +319,10 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
      * Deliveries in one state (optionally of one subscriber), oldest first, keyset-paged on
      * (created_at, delivery_id): stable while deliveries are added or change state between pages.
      */
-    const listDeliveries = (request: ListDeliveriesRequest): Effect.Effect<Page<Delivery>, InvalidInput | StorageError> =>
+    const listDeliveries = (request: ListDeliveriesRequest): Effect.Effect<Keyset.Page<Delivery>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListDeliveriesRequest)(request)
-        const after = yield* decodeTimeIdCursor(req.cursor)
+        const after = yield* Keyset.timeId.decode(req.cursor)
         const conditions = [sql`state = ${req.state}`]
         if (req.subscriberId !== undefined) conditions.push(sql`subscriber_id = ${req.subscriberId}`)
         if (req.since !== undefined) conditions.push(sql`updated_at >= ${req.since}`)
@@ -335,7 +331,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
         }
         const rows = yield* sql`SELECT * FROM deliveries WHERE ${sql.and(conditions)}
           ORDER BY created_at, delivery_id LIMIT ${req.limit + 1}`.pipe(Effect.flatMap(decodeDeliveries))
-        return timeIdPage(rows, req.limit, (d) => [d.createdAt, d.deliveryId])
+        return Keyset.timeId.page(rows, req.limit, (d) => [d.createdAt, d.deliveryId])
       }).pipe(storage, Effect.withSpan("Outbox.listDeliveries"))
 
     /** Re-queue a dead-lettered delivery, due now, with a fresh attempt count. */

@@ -1,3 +1,7 @@
+/**
+ * Reconcile runs: what each reconciler pass examined, the drift it found and what it did, kept
+ * for the report.
+ */
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Schema } from "effect"
 import { IllegalTransition, InvalidInput, NotFound, type StorageError } from "./Errors.js"

@@ -1,3 +1,7 @@
+/**
+ * Wiring: the SQL client of either engine (SQLite file or PostgreSQL), migrations, and every
+ * repository as one layer; `transaction` lets repository calls share one transaction.
+ */
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql/SqlClient"
@@ -11,7 +15,7 @@ import { OrderLines } from "./OrderLines.js"
 import { Outbox } from "./Outbox.js"
 import * as PrivateFiles from "./PrivateFiles.js"
 import { ReconcileRuns } from "./ReconcileRuns.js"
-import { StoreConfig } from "./StoreConfig.js"
+import { StoreConfig, type StoreTarget } from "./StoreConfig.js"
 import { Subscribers } from "./Subscribers.js"
 
 export type Engine = "sqlite" | "pg"
@@ -199,15 +203,15 @@ export const layerPg = (options: {
   readonly maxConnections?: number
 }): Layer.Layer<StoreServices | SqlClient, StorageError> => withMigratedClient(pgClient(options))
 
+/** The store on the engine `target` names: the one place an engine is chosen. */
+export const layerFor = (target: StoreTarget): Layer.Layer<StoreServices | SqlClient, StorageError> =>
+  target._tag === "Postgres" ? layerPg({ url: target.url }) : layerSqlite({ filename: target.filename })
+
 /** The store chosen by `StoreConfig`: PostgreSQL when `DATABASE_URL` is set, else SQLite under `DATA_DIR`. */
 export const layer: Layer.Layer<StoreServices | SqlClient, StorageError | ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.gen(function* () {
     const target = yield* StoreConfig
-    if (target._tag === "Postgres") {
-      yield* Effect.logInfo("store: using PostgreSQL (DATABASE_URL)")
-      return layerPg({ url: target.url })
-    }
-    yield* Effect.logInfo(`store: using SQLite at ${target.filename}`)
-    return layerSqlite({ filename: target.filename })
+    yield* Effect.logInfo(target._tag === "Postgres" ? "store: using PostgreSQL (DATABASE_URL)" : `store: using SQLite at ${target.filename}`)
+    return layerFor(target)
   })
 )

@@ -1,3 +1,6 @@
+/**
+ * Which engine the store runs on, read once from the environment (`DATABASE_URL`, `DATA_DIR`).
+ */
 import { Config, Redacted } from "effect"
 import { join } from "node:path"
 

@@ -1,3 +1,7 @@
+/**
+ * Webhook subscribers: URL, event filter, enabled state, sealed signing secrets with rotation,
+ * and the failing-streak bookkeeping the relay acts on.
+ */
 import { SqlClient } from "@effect/sql/SqlClient"
 import { MultiLineText, SingleLineText } from "@hlconnect/core"
 import { Clock, Effect, Redacted, Schema } from "effect"

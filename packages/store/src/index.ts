@@ -1,3 +1,6 @@
+/**
+ * The package's public surface: each repository as a namespace, plus errors, leases and config.
+ */
 export * as Admission from "./Admission.js"
 export * from "./Errors.js"
 export * as Inbox from "./Inbox.js"

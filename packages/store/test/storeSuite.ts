@@ -340,6 +340,28 @@ export const storeSuite = (engine: EngineUnderTest) =>
           assert.strictEqual(bad._tag, "InvalidInput")
         }).pipe(provideStore))
 
+      it.effect("a claim of many orders carries each order's lines, exactly as findOrders reads them", () =>
+        Effect.gen(function* () {
+          // Lines created out of key order, across orders, so grouping and ordering are both tested.
+          for (const [order, lineId] of [["3103", "B"], ["3101", "C"], ["3102", "A"], ["3101", "A"], ["3103", "A"], ["3101", "B"]] as const) {
+            yield* OrderLines.create(line(order, lineId))
+          }
+          yield* OrderLines.create(line("3104", "A", { nextCheckAt: 10_000 }))
+          const claims = yield* OrderLines.claimDueOrders({ owner: "batch", limit: 10, leaseMs: 1000 })
+          assert.deepStrictEqual(claims.map((c) => c.lease.itemId).sort(), ["3101", "3102", "3103"])
+          const stored = yield* OrderLines.findOrders(["3101", "3102", "3103"])
+          for (const claim of claims) {
+            const order = stored.get(claim.lease.itemId)
+            assert.deepStrictEqual(
+              claim.lines.map((l) => [l.orderNumber, l.orderLineId, l.state, l.version]),
+              (order?.lines ?? []).map((l) => [l.orderNumber, l.orderLineId, l.state, l.version])
+            )
+            assert.strictEqual(claim.attempts, 1)
+          }
+          assert.deepStrictEqual(claims.find((c) => c.lease.itemId === "3101")?.lines.map((l) => l.orderLineId), ["A", "B", "C"])
+          assert.deepStrictEqual(claims.find((c) => c.lease.itemId === "3103")?.lines.map((l) => l.orderLineId), ["A", "B"])
+        }).pipe(provideStore))
+
       it.effect("claims per ORDER NUMBER: one worker gets all lines; lease expiry returns the order", () =>
         Effect.gen(function* () {
           yield* OrderLines.create(line("3001", "A"))

@@ -91,7 +91,7 @@ export const layer = (plan: Plan) => {
     )
 
   // One store and one HL Connect client for every app: the same layer value is built once.
-  const store = plan.store._tag === "Postgres" ? Store.layerPg({ url: plan.store.url }) : Store.layerSqlite({ filename: plan.store.filename })
+  const store = Store.layerFor(plan.store)
   const upstream: Layer.Layer<HlConnect | Upstream.Upstream, HttpServing.ListenError> = Option.match(plan.settings.upstream, {
     onNone: () => Upstream.sandbox(plan.hlconnect, { options: plan.sandbox, server: server(ports.sandbox, "sandbox") }),
     onSome: (url) => Upstream.remote(plan.hlconnect, url)

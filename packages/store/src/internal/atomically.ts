@@ -1,3 +1,6 @@
+/**
+ * Joining the caller's transaction, or opening one, for writes that must be atomic.
+ */
 import { type SqlClient, TransactionConnection } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"

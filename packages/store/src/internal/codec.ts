@@ -1,7 +1,11 @@
+/**
+ * The store's shared codecs: how values of either engine decode (integers, millis, flags, JSON),
+ * how caller input and rows are checked, and how driver failures become `StorageError`.
+ */
 import { SqlError } from "@effect/sql/SqlError"
 // The module alone, not the package: the inbox writer's worker thread loads this file too.
 import { decodeInput as decodeByCoreRule } from "@hlconnect/core/Input"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { InvalidInput, StorageError } from "../Errors.js"
 
@@ -38,10 +42,6 @@ export const Identifier = Schema.String.pipe(
 
 export const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 export const PositiveInt = Schema.Int.pipe(Schema.positive())
-
-/** Lease durations: at least 1 ms, at most one day (a longer lease hides a dead worker). */
-export const LeaseMillis = Schema.Int.pipe(Schema.between(1, 86_400_000))
-export const ClaimLimit = Schema.Int.pipe(Schema.between(1, 1000))
 
 /** UTF-8 size of a string, for payload limits. */
 export const byteLength = (s: string): number => Buffer.byteLength(s, "utf8")
@@ -88,31 +88,3 @@ export const storage = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A,
   )
 
 export const newId: Effect.Effect<string> = Effect.sync(() => randomUUID())
-
-/**
- * An opaque keyset cursor: the sort key (epoch millis, id) of the last item of a page,
- * as base64url JSON. Callers pass it back unchanged; anything else is `InvalidInput` on `cursor`.
- */
-export const TimeIdCursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.Int, Schema.String)))
-export const encodeTimeIdCursor = Schema.encodeSync(TimeIdCursor)
-
-export const decodeTimeIdCursor = (cursor: string | undefined): Effect.Effect<readonly [number, string] | undefined, InvalidInput> =>
-  cursor === undefined
-    ? Effect.succeed(undefined)
-    : Schema.decodeUnknown(TimeIdCursor)(cursor).pipe(
-        Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor (pass back a next_cursor unchanged)" }))
-      )
-
-/**
- * A keyset page from rows fetched with `LIMIT limit + 1`: the first `limit`, and a cursor after
- * the last of them when there was one more.
- */
-export const timeIdPage = <A>(
-  rows: ReadonlyArray<A>,
-  limit: number,
-  keyOf: (row: A) => readonly [number, string]
-): { readonly items: ReadonlyArray<A>; readonly nextCursor: Option.Option<string> } => {
-  const items = rows.slice(0, limit)
-  const last = items[items.length - 1]
-  return { items, nextCursor: rows.length > limit && last !== undefined ? Option.some(encodeTimeIdCursor(keyOf(last))) : Option.none() }
-}

@@ -1,3 +1,6 @@
+/**
+ * Retention: deleting ended rows in bounded batches, shared by the inbox and the outbox.
+ */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Fragment } from "@effect/sql/Statement"

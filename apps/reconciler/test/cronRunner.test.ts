@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Metric, Ref, TestClock } from "effect"
 import * as Metrics from "../src/Metrics.js"
-import { parseCron, runOnSchedule, ticksBetween } from "../src/Schedule.js"
+import { parseCron, runOnSchedule, ticksBetween } from "../src/CronRunner.js"
 
 const counter = (metric: typeof Metrics.skippedRuns) => Effect.map(Metric.value(metric), (state) => state.count)
 

@@ -1,3 +1,7 @@
+/**
+ * The SQL of leasing, shared by every claimable table (inbox, outbox, orders): claim due rows in
+ * one statement, renew, finish under the lease. What a lease is lives in `Lease.ts`.
+ */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Fragment } from "@effect/sql/Statement"
@@ -73,9 +77,13 @@ export const countDue = (sql: SqlClient, spec: LeaseTable, at: number): Effect.E
       AND ${sql(spec.dueColumn)} <= ${at}
       AND (lease_expires_at IS NULL OR lease_expires_at <= ${at})`
 
-export const leasesOf = (claimed: ClaimedRows, keyOf: (row: Record<string, unknown>) => string) =>
-  (row: Record<string, unknown>) =>
-    new Lease({ itemId: keyOf(row), leaseId: claimed.leaseId, owner: claimed.owner, expiresAt: claimed.expiresAt })
+/** The lease a claim hands out for one of its items. */
+export const leaseOf = (claimed: ClaimedRows, itemId: string): Lease =>
+  new Lease({ itemId, leaseId: claimed.leaseId, owner: claimed.owner, expiresAt: claimed.expiresAt })
+
+/** The failure of a step that needed a lease no longer held (expired, or taken over). */
+export const lost = (spec: LeaseTable, lease: Lease): LeaseLost =>
+  new LeaseLost({ entity: spec.entity, id: lease.itemId, leaseId: lease.leaseId })
 
 /** Extend a live lease; fails with `LeaseLost` if it expired or was taken over. */
 export const renew = (
@@ -91,9 +99,7 @@ export const renew = (
       UPDATE ${sql(spec.table)} SET lease_expires_at = ${expiresAt}
       WHERE ${sql(spec.key)} = ${lease.itemId} AND lease_id = ${lease.leaseId} AND lease_expires_at > ${now}
       RETURNING ${sql(spec.key)}`
-    if (rows.length === 0) {
-      return yield* new LeaseLost({ entity: spec.entity, id: lease.itemId, leaseId: lease.leaseId })
-    }
+    if (rows.length === 0) return yield* lost(spec, lease)
     return new Lease({ ...lease, expiresAt })
   })
 
@@ -115,11 +121,6 @@ export const finish = (
       WHERE ${sql(spec.key)} = ${lease.itemId} AND lease_id = ${lease.leaseId} AND lease_expires_at > ${now}
       RETURNING *`
     const row = rows[0]
-    if (row === undefined) {
-      return yield* new LeaseLost({ entity: spec.entity, id: lease.itemId, leaseId: lease.leaseId })
-    }
+    if (row === undefined) return yield* lost(spec, lease)
     return row
   })
-
-export const lost = (spec: LeaseTable, lease: Lease): LeaseLost =>
-  new LeaseLost({ entity: spec.entity, id: lease.itemId, leaseId: lease.leaseId })
