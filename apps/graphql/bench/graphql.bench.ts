@@ -51,7 +51,10 @@ const main = async () => {
   const server = await startServer({
     sandbox: { fulfilmentDelay: Duration.zero, urlTtl: Duration.seconds(1) },
     // Throughput is measured here, not the per-key rate limit: no bucket in the way.
-    settings: { upstreamConcurrency: Concurrency, upstream: { maxCallsPerRequest: 200, ratePerSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER } }
+    settings: {
+      upstreamConcurrency: Concurrency,
+      upstream: { maxCallsPerRequest: 200, ratePerSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER }
+    }
   })
   const client = ManagedRuntime.make(
     HlConnect.layer({ baseUrl: server.sandbox.url, accessToken: Redacted.make(SandboxToken), maxAttempts: 1 })
@@ -72,14 +75,19 @@ const main = async () => {
     const directOnce = () =>
       client.runPromise(
         Effect.flatMap(HlConnect, (hl) =>
-          Effect.forEach(orders, (order) => hl.purchaseInfo({ order_id: order }), { concurrency: Concurrency, discard: true })
+          Effect.forEach(orders, (order) => hl.purchaseInfo({ order_id: order }), {
+            concurrency: Concurrency,
+            discard: true
+          })
         )
       )
 
     await resetStats(server)
     await graphqlOnce()
     const calls = (await upstreamRequests(server)).purchaseInfo ?? 0
-    console.log(`one query, ${references.length} order references (${Distinct} distinct): ${calls} upstream purchaseInfo calls`)
+    console.log(
+      `one query, ${references.length} order references (${Distinct} distinct): ${calls} upstream purchaseInfo calls`
+    )
     if (calls !== Distinct) throw new Error(`expected ${Distinct} upstream calls, saw ${calls}`)
 
     await slice(graphqlOnce, WarmupMillis, { runs: 0, millis: 0 })
@@ -94,8 +102,12 @@ const main = async () => {
     const directRate = perSecond(direct)
     const ratio = graphqlRate / directRate
     console.log(`GraphQL facade : ${graphqlRate.toFixed(1)} queries/s (each ${Distinct} orders: store + HL Connect)`)
-    console.log(`core client    : ${directRate.toFixed(1)} loops/s (each ${Distinct} purchaseInfo calls, concurrency ${Concurrency})`)
-    console.log(`ratio          : ${ratio.toFixed(2)}× (target ≥ ${Target}×) ${ratio >= Target ? "OK" : "BELOW TARGET"}`)
+    console.log(
+      `core client    : ${directRate.toFixed(1)} loops/s (each ${Distinct} purchaseInfo calls, concurrency ${Concurrency})`
+    )
+    console.log(
+      `ratio          : ${ratio.toFixed(2)}× (target ≥ ${Target}×) ${ratio >= Target ? "OK" : "BELOW TARGET"}`
+    )
   } finally {
     await client.dispose()
     await server.close()

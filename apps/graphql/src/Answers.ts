@@ -32,7 +32,11 @@ export const validationRejectedData = (e: ValidationRejected): ValidationRejecte
 
 export type InvalidInputData = Pick<InvalidRequest, "_tag" | "field" | "message">
 
-export const invalidInputData = (e: InvalidRequest): InvalidInputData => ({ _tag: e._tag, field: e.field, message: e.message })
+export const invalidInputData = (e: InvalidRequest): InvalidInputData => ({
+  _tag: e._tag,
+  field: e.field,
+  message: e.message
+})
 
 export type InvalidOrderStatusData = ProblemData<InvalidOrderStatus> & { readonly remoteStatus?: string }
 

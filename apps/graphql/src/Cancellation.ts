@@ -8,9 +8,21 @@ import { decodeInput, HlConnect, HlIdNumberFromText, invalidRequest, type OrderN
 import { Fulfilment, type FulfilmentError, type LineOutcome } from "@hlconnect/fulfilment"
 import { OrderLines } from "@hlconnect/store"
 import { Clock, Effect, Option, Schema } from "effect"
-import { type InvalidInputData, type InvalidOrderStatusData, invalidInputData, type ProblemData, problemData } from "./Answers.js"
+import {
+  type InvalidInputData,
+  type InvalidOrderStatusData,
+  invalidInputData,
+  type ProblemData,
+  problemData
+} from "./Answers.js"
 import { inSchemaTerms } from "./MutationInput.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type RetryScheduledData, retryScheduled } from "./WorkflowAnswers.js"
+import {
+  awaitingOperator,
+  inProgressElsewhere,
+  type OrderLineBlockedData,
+  type RetryScheduledData,
+  retryScheduled
+} from "./WorkflowAnswers.js"
 
 export interface Cancelled {
   readonly _tag: "OrderLineCancelled"
@@ -50,7 +62,10 @@ export const cancel = (args: unknown) =>
       Effect.map(({ orderNumber, orderLineId }) => ({ order_id: orderNumber, order_line_id: orderLineId }))
     )
     const key = { orderNumber: String(ref.order_id), orderLineId: String(ref.order_line_id) }
-    const local = yield* lines.get(key).pipe(Effect.asSome, Effect.catchTag("NotFound", () => Effect.succeedNone))
+    const local = yield* lines.get(key).pipe(
+      Effect.asSome,
+      Effect.catchTag("NotFound", () => Effect.succeedNone)
+    )
     if (Option.isNone(local)) return yield* cancelUntracked(ref)
 
     const cancelled: CancelResult = { _tag: "OrderLineCancelled", ...ref, tracked: true }
@@ -67,9 +82,17 @@ export const cancel = (args: unknown) =>
           case "needs_attention":
             return awaitingOperator(line)
           case "failed":
-            return { _tag: "OrderLineBlocked", message: `${where} failed: there is nothing to cancel`, state: line.state }
+            return {
+              _tag: "OrderLineBlocked",
+              message: `${where} failed: there is nothing to cancel`,
+              state: line.state
+            }
           default:
-            return { _tag: "OrderLineBlocked", message: `${where} changed meanwhile (now ${line.state}); try again`, state: line.state }
+            return {
+              _tag: "OrderLineBlocked",
+              message: `${where} changed meanwhile (now ${line.state}); try again`,
+              state: line.state
+            }
         }
       })
 
@@ -78,7 +101,9 @@ export const cancel = (args: unknown) =>
         case "Cancelled":
           return Effect.succeed(cancelled)
         case "RetryLater":
-          return Effect.succeed(retryScheduled("cancellation", outcome, "cancel_requested", "the line stays cancel_requested"))
+          return Effect.succeed(
+            retryScheduled("cancellation", outcome, "cancel_requested", "the line stays cancel_requested")
+          )
         case "NeedsAttention": {
           const refusal = outcome.refusal
           switch (refusal?._tag) {

@@ -101,14 +101,18 @@ export const GraphqlConfig: Config.Config<GraphqlSettings> = Config.all({
   upstream: Config.all({
     maxCallsPerRequest: int("GRAPHQL_MAX_UPSTREAM_CALLS", 1, defaultUpstreamSettings.maxCallsPerRequest),
     ratePerSecond: Config.number("GRAPHQL_UPSTREAM_RATE").pipe(
-      Config.validate({ message: "must be a number of calls per second above 0", validation: (n) => Number.isFinite(n) && n > 0 }),
+      Config.validate({
+        message: "must be a number of calls per second above 0",
+        validation: (n) => Number.isFinite(n) && n > 0
+      }),
       Config.withDefault(defaultUpstreamSettings.ratePerSecond)
     ),
     burst: int("GRAPHQL_UPSTREAM_BURST", 1, defaultUpstreamSettings.burst)
   }),
   corsOrigins: Config.string("GRAPHQL_CORS_ORIGINS").pipe(
     Config.validate({
-      message: "must list origins like https://shop.example, comma-separated (scheme, host and port only, no path, no *)",
+      message:
+        "must list origins like https://shop.example, comma-separated (scheme, host and port only, no path, no *)",
       validation: (list) => splitList(list).every(isOrigin)
     }),
     Config.map(splitList),

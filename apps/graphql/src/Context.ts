@@ -27,15 +27,26 @@ export interface GraphqlContext {
 }
 
 /** `signal` aborts when the request is gone (its client hung up or aborted). */
-export const make = (runtime: Runtime.Runtime<Runner.ResolverServices>, upstream: Gate, signal: AbortSignal): GraphqlContext => {
+export const make = (
+  runtime: Runtime.Runtime<Runner.ResolverServices>,
+  upstream: Gate,
+  signal: AbortSignal
+): GraphqlContext => {
   const fork = Runner.forkFor(runtime, signal)
   return {
     run: Runner.make(fork),
     upstream,
-    orders: Loader.make(fork, "orders", (numbers: ReadonlyArray<string>) => Effect.flatMap(Loaders, (loaders) => loaders.orders(numbers))),
+    orders: Loader.make(fork, "orders", (numbers: ReadonlyArray<string>) =>
+      Effect.flatMap(Loaders, (loaders) => loaders.orders(numbers))
+    ),
     purchaseStatus: Loader.make(fork, "purchaseInfo", (ids: ReadonlyArray<number>) =>
       Effect.flatMap(Loaders, (loaders) => loaders.purchaseStatuses(ids, upstream))
     ),
-    url: Loader.make(fork, "url", (refs: ReadonlyArray<UrlRef>) => Effect.flatMap(Loaders, (loaders) => loaders.freshUrls(refs, upstream)), urlIdentity)
+    url: Loader.make(
+      fork,
+      "url",
+      (refs: ReadonlyArray<UrlRef>) => Effect.flatMap(Loaders, (loaders) => loaders.freshUrls(refs, upstream)),
+      urlIdentity
+    )
   }
 }

@@ -30,7 +30,10 @@ export interface RemoteLineStatus {
 export const remoteLineStatus = (outcome: PurchaseStatus, orderLineId: string): RemoteLineStatus => {
   switch (outcome._tag) {
     case "Completed":
-      return { status: outcome.items.find((item) => String(item.order_line_id) === orderLineId)?.status, orderLevel: false }
+      return {
+        status: outcome.items.find((item) => String(item.order_line_id) === orderLineId)?.status,
+        orderLevel: false
+      }
     case "Processing":
       return { status: "PROCESSING", orderLevel: true }
     case "Failed":
@@ -71,5 +74,11 @@ export const lineDrift = (state: LineState, remote: RemoteLineStatus): LineDrift
       : stateMismatch
         ? `locally ${state}, but HL Connect reports ${remoteStatus}`
         : null
-  return { drifted: needsAttention || missingRemotely || stateMismatch, needsAttention, missingRemotely, stateMismatch, description }
+  return {
+    drifted: needsAttention || missingRemotely || stateMismatch,
+    needsAttention,
+    missingRemotely,
+    stateMismatch,
+    description
+  }
 }

@@ -65,15 +65,21 @@ export const toGraphQLError = (cause: Cause.Cause<unknown>, field: string | unde
   if (Option.isSome(failure)) {
     const error = failure.value
     if (error instanceof BadUserInput) {
-      return Effect.succeed(new GraphQLError(error.message, { extensions: { code: "BAD_USER_INPUT", argument: error.argument } }))
+      return Effect.succeed(
+        new GraphQLError(error.message, { extensions: { code: "BAD_USER_INPUT", argument: error.argument } })
+      )
     }
     // The caller's own limits: shown as is, nothing to log.
     if (error instanceof UpstreamBudgetExceeded) {
-      return Effect.succeed(new GraphQLError(error.message, { extensions: { code: "UPSTREAM_BUDGET_EXCEEDED", limit: error.limit } }))
+      return Effect.succeed(
+        new GraphQLError(error.message, { extensions: { code: "UPSTREAM_BUDGET_EXCEEDED", limit: error.limit } })
+      )
     }
     if (error instanceof UpstreamRateLimited) {
       return Effect.succeed(
-        new GraphQLError(error.message, { extensions: { code: "RATE_LIMITED", retryAfterSeconds: error.retryAfterSeconds } })
+        new GraphQLError(error.message, {
+          extensions: { code: "RATE_LIMITED", retryAfterSeconds: error.retryAfterSeconds }
+        })
       )
     }
   }

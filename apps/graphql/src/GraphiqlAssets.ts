@@ -62,14 +62,19 @@ export const serve = (dir: string) => {
     const cached = cache.get(file)
     const body: Effect.Effect<Uint8Array, Error> =
       cached === undefined
-        ? Effect.tryPromise(() => readFile(join(dir, file))).pipe(Effect.tap((bytes) => Effect.sync(() => cache.set(file, bytes))))
+        ? Effect.tryPromise(() => readFile(join(dir, file))).pipe(
+            Effect.tap((bytes) => Effect.sync(() => cache.set(file, bytes)))
+          )
         : Effect.succeed(cached)
     return body.pipe(
       Effect.map((bytes) =>
         HttpServerResponse.uint8Array(bytes, { contentType, headers: { "cache-control": "public, max-age=86400" } })
       ),
       Effect.catchAll((error) =>
-        Effect.as(Effect.logWarning("GraphiQL asset unreadable", { file, error: error.message }), HttpServerResponse.empty({ status: 404 }))
+        Effect.as(
+          Effect.logWarning("GraphiQL asset unreadable", { file, error: error.message }),
+          HttpServerResponse.empty({ status: 404 })
+        )
       )
     )
   }

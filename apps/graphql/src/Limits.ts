@@ -76,7 +76,8 @@ const depthCostFactor = 1.5
 
 type Variables = Readonly<Record<string, unknown>>
 
-const isRecord = (value: unknown): value is Variables => typeof value === "object" && value !== null && !Array.isArray(value)
+const isRecord = (value: unknown): value is Variables =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
  * How many times a field's selection is resolved: the largest of its `first` / `last` and the
@@ -85,12 +86,20 @@ const isRecord = (value: unknown): value is Variables => typeof value === "objec
  * and list the schema takes is refused beyond that by its field (`BAD_USER_INPUT`), so an
  * out-of-range value gets that one answer, not a cost refusal for some values and not others.
  */
-const multiplierOf = (args: ReadonlyArray<{ readonly name: { readonly value: string }; readonly value: ValueNode }>, variables: Variables): number => {
+const multiplierOf = (
+  args: ReadonlyArray<{ readonly name: { readonly value: string }; readonly value: ValueNode }>,
+  variables: Variables
+): number => {
   let n = 1
   for (const arg of args) {
     const value = valueFromASTUntyped(arg.value, variables)
     if (Array.isArray(value)) n = Math.max(n, value.length)
-    else if ((arg.name.value === "first" || arg.name.value === "last") && typeof value === "number" && Number.isSafeInteger(value)) n = Math.max(n, value)
+    else if (
+      (arg.name.value === "first" || arg.name.value === "last") &&
+      typeof value === "number" &&
+      Number.isSafeInteger(value)
+    )
+      n = Math.max(n, value)
   }
   return Math.min(n, MaxPageSize)
 }
@@ -100,7 +109,11 @@ const multiplierOf = (args: ReadonlyArray<{ readonly name: { readonly value: str
  * variables counted: a field under a list argument of n items costs n times. Computed when the
  * variables are known, so `$numbers` counts as much as the same list written out.
  */
-export const costOf = (document: DocumentNode, operationName: string | null | undefined, rawVariables: unknown): number | undefined => {
+export const costOf = (
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  rawVariables: unknown
+): number | undefined => {
   const operation = getOperationAST(document, operationName)
   if (operation === null || operation === undefined) return undefined
   const fragments = new Map<string, FragmentDefinitionNode>()
@@ -111,7 +124,12 @@ export const costOf = (document: DocumentNode, operationName: string | null | un
   const variables: Record<string, unknown> = {}
   for (const definition of operation.variableDefinitions ?? []) {
     const name = definition.variable.name.value
-    variables[name] = name in given ? given[name] : definition.defaultValue === undefined ? undefined : valueFromASTUntyped(definition.defaultValue)
+    variables[name] =
+      name in given
+        ? given[name]
+        : definition.defaultValue === undefined
+          ? undefined
+          : valueFromASTUntyped(definition.defaultValue)
   }
   const selectionCost = (selectionSet: SelectionSetNode, visiting: ReadonlySet<string>): number => {
     let cost = 0
@@ -121,7 +139,8 @@ export const costOf = (document: DocumentNode, operationName: string | null | un
         cost +=
           selection.selectionSet === undefined
             ? scalarCost
-            : (objectCost + depthCostFactor * selectionCost(selection.selectionSet, visiting)) * multiplierOf(selection.arguments ?? [], variables)
+            : (objectCost + depthCostFactor * selectionCost(selection.selectionSet, visiting)) *
+              multiplierOf(selection.arguments ?? [], variables)
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         cost += selectionCost(selection.selectionSet, visiting)
       } else {

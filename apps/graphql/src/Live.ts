@@ -13,7 +13,12 @@ import * as Server from "./Server.js"
 
 export const defaultPort = 4000
 
-const AllConfig = Config.all({ graphql: GraphqlConfig, hlconnect: HlConnectConfig, store: StoreConfig, fulfilment: FulfilmentConfig })
+const AllConfig = Config.all({
+  graphql: GraphqlConfig,
+  hlconnect: HlConnectConfig,
+  store: StoreConfig,
+  fulfilment: FulfilmentConfig
+})
 
 export const GraphqlLive = Layer.unwrapEffect(
   Effect.map(loadConfig(AllConfig), ({ graphql, hlconnect, store, fulfilment }) =>

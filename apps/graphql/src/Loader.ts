@@ -53,7 +53,8 @@ export const make = <K, A, E>(
         Effect.flatMap(loadMany(batch.map((p) => p.key)), (exits) =>
           Effect.forEach(
             batch,
-            (p, i) => settle(exits[i] ?? Exit.die(new Error(`${name}: no answer for a key`)), p.field, p.resolve, p.reject),
+            (p, i) =>
+              settle(exits[i] ?? Exit.die(new Error(`${name}: no answer for a key`)), p.field, p.resolve, p.reject),
             { discard: true }
           )
         )

@@ -39,16 +39,27 @@ export class Loaders extends Effect.Service<Loaders>()("@hlconnect/graphql/Loade
       const concurrency = options.upstreamConcurrency
 
       /** HL Connect's answer, with its 404 as data: `OrderNotFound` is an answer, not a failure. */
-      const purchaseStatus = (orderId: number): Effect.Effect<PurchaseStatus, Exclude<PurchaseInfoError, OrderNotFound>> =>
-        hl.purchaseInfo({ order_id: orderId }).pipe(
-          Effect.catchTag("OrderNotFound", (notFound): Effect.Effect<ProblemData<OrderNotFound>> => Effect.succeed(problemData(notFound)))
-        )
+      const purchaseStatus = (
+        orderId: number
+      ): Effect.Effect<PurchaseStatus, Exclude<PurchaseInfoError, OrderNotFound>> =>
+        hl
+          .purchaseInfo({ order_id: orderId })
+          .pipe(
+            Effect.catchTag(
+              "OrderNotFound",
+              (notFound): Effect.Effect<ProblemData<OrderNotFound>> => Effect.succeed(problemData(notFound))
+            )
+          )
 
       return {
         /** Each call first admitted by the request's `gate` (its budget and the key's rate). */
         purchaseStatuses: (orderIds: ReadonlyArray<number>, gate: Gate) =>
-          Effect.forEach(orderIds, (id) => Effect.exit(Effect.zipRight(gate.admit, purchaseStatus(id))), { concurrency }),
-        orders: (orderNumbers: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Exit.Exit<Option.Option<Order>, StorageError | InvalidInput>>> =>
+          Effect.forEach(orderIds, (id) => Effect.exit(Effect.zipRight(gate.admit, purchaseStatus(id))), {
+            concurrency
+          }),
+        orders: (
+          orderNumbers: ReadonlyArray<string>
+        ): Effect.Effect<ReadonlyArray<Exit.Exit<Option.Option<Order>, StorageError | InvalidInput>>> =>
           Effect.forEach(Arr.chunksOf(orderNumbers, MaxKeysPerQuery), (chunk) =>
             Effect.map(Effect.exit(orderLines.findOrders(chunk)), (exit) =>
               chunk.map((n) => Exit.map(exit, (found) => Option.fromNullable(found.get(n))))
@@ -62,7 +73,9 @@ export class Loaders extends Effect.Service<Loaders>()("@hlconnect/graphql/Loade
         freshUrls: (
           refs: ReadonlyArray<UrlRef>,
           gate: Gate
-        ): Effect.Effect<ReadonlyArray<Exit.Exit<string | null, OrderLineUrlError | UpstreamBudgetExceeded | UpstreamRateLimited>>> =>
+        ): Effect.Effect<
+          ReadonlyArray<Exit.Exit<string | null, OrderLineUrlError | UpstreamBudgetExceeded | UpstreamRateLimited>>
+        > =>
           Effect.forEach(
             refs,
             ({ kind, orderId, orderLineId }) => {

@@ -29,7 +29,14 @@ import {
   validationRejectedData
 } from "./Answers.js"
 import { inSchemaTerms } from "./MutationInput.js"
-import { awaitingOperator, inProgressElsewhere, type OrderLineBlockedData, type OrderLineConflictData, type RetryScheduledData, retryScheduled } from "./WorkflowAnswers.js"
+import {
+  awaitingOperator,
+  inProgressElsewhere,
+  type OrderLineBlockedData,
+  type OrderLineConflictData,
+  type RetryScheduledData,
+  retryScheduled
+} from "./WorkflowAnswers.js"
 
 export interface Registration {
   readonly _tag: "Registered" | "AlreadyRegistered"
@@ -68,14 +75,25 @@ export const RegisterPurchaseInput = Schema.Struct({
   currency: Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like EUR" })),
   customer: CustomerName,
   customerEmail: EmailAddress,
-  parts: Schema.optional(Schema.NullOr(Schema.Array(Part).pipe(Schema.maxItems(64, { message: () => "at most 64 parts" }))))
+  parts: Schema.optional(
+    Schema.NullOr(Schema.Array(Part).pipe(Schema.maxItems(64, { message: () => "at most 64 parts" })))
+  )
 }).pipe(
   Schema.filter(
-    (input) => input.unitPrice * input.quantity === input.lineItemPrice || { path: ["lineItemPrice"], message: "must equal unitPrice × quantity" }
+    (input) =>
+      input.unitPrice * input.quantity === input.lineItemPrice || {
+        path: ["lineItemPrice"],
+        message: "must equal unitPrice × quantity"
+      }
   ),
   Schema.filter((input) => {
     const ids = [input.orderLineId, ...(input.parts ?? []).map((p) => Number(p.orderLineId))]
-    return new Set(ids).size === ids.length || { path: ["parts"], message: "order line ids (the line's and its parts') must be distinct" }
+    return (
+      new Set(ids).size === ids.length || {
+        path: ["parts"],
+        message: "order line ids (the line's and its parts') must be distinct"
+      }
+    )
   })
 )
 type RegisterPurchaseInput = typeof RegisterPurchaseInput.Type
@@ -83,7 +101,9 @@ type RegisterPurchaseInput = typeof RegisterPurchaseInput.Type
 const decodeRegisterInput = decodeInput(RegisterPurchaseInput, invalidRequest)
 
 /** The input as the shop's paid order, for the shared mapping to the store. */
-const paidOrderOf = (input: RegisterPurchaseInput): { readonly order: PaidOrder.PaidOrder; readonly line: PaidOrder.PaidLine } => {
+const paidOrderOf = (
+  input: RegisterPurchaseInput
+): { readonly order: PaidOrder.PaidOrder; readonly line: PaidOrder.PaidLine } => {
   const parts = input.parts ?? []
   const line: PaidOrder.PaidLine = {
     order_line_id: String(input.orderLineId),
@@ -92,7 +112,9 @@ const paidOrderOf = (input: RegisterPurchaseInput): { readonly order: PaidOrder.
     unit_price: input.unitPrice,
     line_price: input.lineItemPrice,
     validation_token: input.token,
-    ...(parts.length === 0 ? {} : { parts: parts.map((p) => ({ asset_id: String(p.assetId), order_line_id: p.orderLineId })) })
+    ...(parts.length === 0
+      ? {}
+      : { parts: parts.map((p) => ({ asset_id: String(p.assetId), order_line_id: p.orderLineId })) })
   }
   const order: PaidOrder.PaidOrder = {
     order_number: String(input.orderNumber),
@@ -118,7 +140,9 @@ const storeInputInSchemaTerms = (e: InvalidInput): InvalidRequest => {
   return new InvalidRequest({ field, message: `${field}: ${e.message}` })
 }
 
-export const register = (args: unknown): Effect.Effect<RegisterResult, FulfilmentError, Fulfilment | OrderLines.OrderLines> =>
+export const register = (
+  args: unknown
+): Effect.Effect<RegisterResult, FulfilmentError, Fulfilment | OrderLines.OrderLines> =>
   Effect.gen(function* () {
     const fulfilment = yield* Fulfilment
     const lines = yield* OrderLines.OrderLines
@@ -126,8 +150,12 @@ export const register = (args: unknown): Effect.Effect<RegisterResult, Fulfilmen
     const ids = { order_number: input.orderNumber, order_line_id: input.orderLineId }
     const now = yield* Clock.currentTimeMillis
     const { order, line } = paidOrderOf(input)
-    const wanted = PaidOrder.newOrderLine(order, line, { nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace) })
-    const recorded = yield* lines.create(wanted).pipe(Effect.mapError((e) => (e._tag === "InvalidInput" ? storeInputInSchemaTerms(e) : e)))
+    const wanted = PaidOrder.newOrderLine(order, line, {
+      nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace)
+    })
+    const recorded = yield* lines
+      .create(wanted)
+      .pipe(Effect.mapError((e) => (e._tag === "InvalidInput" ? storeInputInSchemaTerms(e) : e)))
 
     /** The answer a line's state gives, when nothing (more) is to be sent. */
     const byState = (current: OrderLines.OrderLine): RegisterResult => {
@@ -143,11 +171,18 @@ export const register = (args: unknown): Effect.Effect<RegisterResult, Fulfilmen
         case "needs_attention":
           return awaitingOperator(current)
         default:
-          return { _tag: "OrderLineBlocked", message: `${where} is ${current.state.replace("_", " ")}: it cannot be registered`, state: current.state }
+          return {
+            _tag: "OrderLineBlocked",
+            message: `${where} is ${current.state.replace("_", " ")}: it cannot be registered`,
+            state: current.state
+          }
       }
     }
 
-    const fromOutcome = (outcome: LineOutcome, sent: OrderLines.OrderLine): Effect.Effect<RegisterResult, FulfilmentError> => {
+    const fromOutcome = (
+      outcome: LineOutcome,
+      sent: OrderLines.OrderLine
+    ): Effect.Effect<RegisterResult, FulfilmentError> => {
       switch (outcome._tag) {
         case "Registered":
           return Effect.succeed({ _tag: "Registered", ...ids })
@@ -201,7 +236,8 @@ const withNewToken = (
   token: Redacted.Redacted<string> | undefined,
   nextCheckAt: number | undefined
 ) => {
-  if (token === undefined || PaidOrder.holdsToken(line, token) || !(line.state === "paid" || awaitsNewToken(line))) return Effect.succeed(line)
+  if (token === undefined || PaidOrder.holdsToken(line, token) || !(line.state === "paid" || awaitsNewToken(line)))
+    return Effect.succeed(line)
   return lines
     .replaceValidationToken({
       orderNumber: line.orderNumber,
@@ -211,7 +247,12 @@ const withNewToken = (
       ...(nextCheckAt === undefined ? {} : { nextCheckAt })
     })
     .pipe(
-      Effect.tap(() => Effect.logInfo("validation token replaced; line back to paid", { orderNumber: line.orderNumber, orderLineId: line.orderLineId })),
+      Effect.tap(() =>
+        Effect.logInfo("validation token replaced; line back to paid", {
+          orderNumber: line.orderNumber,
+          orderLineId: line.orderLineId
+        })
+      ),
       // Someone else moved the line meanwhile: go on with it as it now is.
       Effect.catchTags({ StaleVersion: () => lines.get(line), IllegalTransition: () => lines.get(line) })
     )

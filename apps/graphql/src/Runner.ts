@@ -22,7 +22,8 @@ export type Run = <A, E>(effect: Effect.Effect<A, E, ResolverServices>, info?: G
 export const pathOf = (info: GraphQLResolveInfo | undefined): string | undefined => {
   if (info === undefined) return undefined
   const keys: Array<string | number> = []
-  for (let path: GraphQLResolveInfo["path"] | undefined = info.path; path !== undefined; path = path.prev) keys.unshift(path.key)
+  for (let path: GraphQLResolveInfo["path"] | undefined = info.path; path !== undefined; path = path.prev)
+    keys.unshift(path.key)
   return keys.join(".")
 }
 
@@ -36,7 +37,9 @@ export const settle = <A, E>(
   Exit.isSuccess(exit) ? Effect.sync(() => resolve(exit.value)) : Effect.map(toGraphQLError(exit.cause, field), reject)
 
 /** What a field whose request went away settles with: nobody reads it, and it is not logged. */
-const cancelled = new GraphQLError("The request was cancelled: its client went away.", { extensions: { code: "REQUEST_CANCELLED" } })
+const cancelled = new GraphQLError("The request was cancelled: its client went away.", {
+  extensions: { code: "REQUEST_CANCELLED" }
+})
 
 /**
  * Runs an effect for the request of `signal`: interrupted when the signal aborts (Effect's own
@@ -54,7 +57,12 @@ export const forkFor = (runtime: Runtime.Runtime<ResolverServices>, signal: Abor
   }
 }
 
-export const make = (fork: Fork): Run => (effect, info) =>
-  new Promise((resolve, reject) => {
-    fork(Effect.flatMap(Effect.exit(effect), (exit) => settle(exit, pathOf(info), resolve, reject)), reject)
-  })
+export const make =
+  (fork: Fork): Run =>
+  (effect, info) =>
+    new Promise((resolve, reject) => {
+      fork(
+        Effect.flatMap(Effect.exit(effect), (exit) => settle(exit, pathOf(info), resolve, reject)),
+        reject
+      )
+    })

@@ -23,12 +23,22 @@ import * as Upstream from "./Upstream.js"
 import * as Yoga from "./Yoga.js"
 
 const unauthorized = HttpServerResponse.unsafeJson(
-  { errors: [{ message: "Missing or invalid API key: send `Authorization: Bearer <key>`.", extensions: { code: "UNAUTHENTICATED" } }] },
+  {
+    errors: [
+      {
+        message: "Missing or invalid API key: send `Authorization: Bearer <key>`.",
+        extensions: { code: "UNAUTHENTICATED" }
+      }
+    ]
+  },
   { status: 401, headers: { "www-authenticate": 'Bearer realm="graphql"', "cache-control": "no-store" } }
 )
 
 const problem = (status: number, message: string, code: string) =>
-  HttpServerResponse.unsafeJson({ errors: [{ message, extensions: { code } }] }, { status, headers: { "cache-control": "no-store" } })
+  HttpServerResponse.unsafeJson(
+    { errors: [{ message, extensions: { code } }] },
+    { status, headers: { "cache-control": "no-store" } }
+  )
 
 /**
  * The only body a POST may have: JSON. Forms (`application/x-www-form-urlencoded`,
@@ -60,28 +70,47 @@ export const makeRouter = (settings: GraphqlSettings) =>
     const assetsDir = settings.graphiql ? GraphiqlAssets.locate(settings.graphiqlAssetsDir) : Option.none()
     if (settings.graphiql) {
       yield* Option.match(assetsDir, {
-        onNone: () => Effect.logWarning("GraphiQL assets not found (GRAPHIQL_ASSETS_DIR, @graphql-yoga/graphiql): the page loads them from the CDN"),
+        onNone: () =>
+          Effect.logWarning(
+            "GraphiQL assets not found (GRAPHIQL_ASSETS_DIR, @graphql-yoga/graphiql): the page loads them from the CDN"
+          ),
         onSome: (dir) =>
           GraphiqlAssets.isAvailable(dir)
             ? Effect.logInfo("GraphiQL served with local assets")
             : Effect.logWarning(`GRAPHIQL_ASSETS_DIR has no GraphiQL build (yoga-graphiql.umd.js): ${dir}`)
       })
     }
-    const yoga = Yoga.make({ settings, runtime, upstream: Upstream.make(settings.upstream), localGraphiqlAssets: Option.isSome(assetsDir) })
-    yield* Effect.addFinalizer(() => Effect.promise(async () => {
-      await yoga.dispose()
-    }))
+    const yoga = Yoga.make({
+      settings,
+      runtime,
+      upstream: Upstream.make(settings.upstream),
+      localGraphiqlAssets: Option.isSome(assetsDir)
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        await yoga.dispose()
+      })
+    )
     // API keys are bearer tokens, checked by the one rule every app uses.
     const keys = BearerAuth.make(settings.apiKeys)
-    const tooLarge = problem(413, `Request body too large: the limit is ${settings.maxBodyBytes} bytes.`, "REQUEST_ENTITY_TOO_LARGE")
-    const notJson = problem(415, "Unsupported content type: POST a GraphQL request as application/json.", "UNSUPPORTED_MEDIA_TYPE")
+    const tooLarge = problem(
+      413,
+      `Request body too large: the limit is ${settings.maxBodyBytes} bytes.`,
+      "REQUEST_ENTITY_TOO_LARGE"
+    )
+    const notJson = problem(
+      415,
+      "Unsupported content type: POST a GraphQL request as application/json.",
+      "UNSUPPORTED_MEDIA_TYPE"
+    )
 
     /** Yoga on a request whose body has been read within the limit. */
     const yogaApp = (request: HttpServerRequest.HttpServerRequest) =>
       Effect.gen(function* () {
         const body = request.method === "POST" ? yield* RequestBody.read(request, settings.maxBodyBytes) : undefined
         const url = yield* Option.match(HttpServerRequest.toURL(request), {
-          onNone: () => Effect.fail(new HttpServerError.RequestError({ request, reason: "Decode", description: "Invalid URL" })),
+          onNone: () =>
+            Effect.fail(new HttpServerError.RequestError({ request, reason: "Decode", description: "Invalid URL" })),
           onSome: Effect.succeed
         })
         // The request's server span (it continues the caller's `traceparent`) parents the resolvers' spans.
@@ -89,16 +118,23 @@ export const makeRouter = (settings: GraphqlSettings) =>
         const response = yield* Effect.tryPromise({
           try: async (signal) =>
             yoga.fetch(
-              new Request(url, { method: request.method, headers: request.headers, signal, ...(body === undefined ? {} : { body }) }),
+              new Request(url, {
+                method: request.method,
+                headers: request.headers,
+                signal,
+                ...(body === undefined ? {} : { body })
+              }),
               parentSpan === undefined ? {} : { parentSpan }
             ),
-          catch: (cause) => new HttpServerError.RequestError({ request, reason: "Transport", cause, description: "yoga failed" })
+          catch: (cause) =>
+            new HttpServerError.RequestError({ request, reason: "Transport", cause, description: "yoga failed" })
         })
         return HttpServerResponse.fromWeb(response)
       }).pipe(
         Effect.catchTags({
           BodyTooLarge: () => Effect.succeed(tooLarge),
-          BodyUnreadable: (error) => Effect.succeed(problem(400, `Request body unreadable: ${error.message}`, "BAD_REQUEST"))
+          BodyUnreadable: (error) =>
+            Effect.succeed(problem(400, `Request body unreadable: ${error.message}`, "BAD_REQUEST"))
         })
       )
 
@@ -147,7 +183,11 @@ export const makeRouter = (settings: GraphqlSettings) =>
  */
 export const layer = (
   settings: GraphqlSettings
-): Layer.Layer<never, never, HttpServer.HttpServer | HlConnect | OrderLines.OrderLines | SqlClient | Fulfilment | Health.Health> =>
+): Layer.Layer<
+  never,
+  never,
+  HttpServer.HttpServer | HlConnect | OrderLines.OrderLines | SqlClient | Fulfilment | Health.Health
+> =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       yield* registerReadiness

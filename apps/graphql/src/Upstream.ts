@@ -53,7 +53,10 @@ export const make = (settings: UpstreamSettings): Upstream => {
   /** Takes a token from the key's bucket, or says how long until one is there. */
   const take = (keyId: string, now: number): number | undefined => {
     const bucket = buckets.get(keyId) ?? { tokens: settings.burst, at: now }
-    bucket.tokens = Math.min(settings.burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * settings.ratePerSecond)
+    bucket.tokens = Math.min(
+      settings.burst,
+      bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * settings.ratePerSecond
+    )
     bucket.at = now
     buckets.set(keyId, bucket)
     if (bucket.tokens >= 1) {
@@ -69,13 +72,19 @@ export const make = (settings: UpstreamSettings): Upstream => {
       let calls = 0
       const limit = settings.maxCallsPerRequest
       return {
-        admit: Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, UpstreamBudgetExceeded | UpstreamRateLimited> => {
-          if (calls >= limit) return Effect.fail(new UpstreamBudgetExceeded({ limit }))
-          const waitMillis = take(keyId, now)
-          if (waitMillis !== undefined) return Effect.fail(new UpstreamRateLimited({ retryAfterSeconds: Math.max(1, Math.ceil(waitMillis / 1000)) }))
-          calls++
-          return Effect.void
-        })
+        admit: Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now): Effect.Effect<void, UpstreamBudgetExceeded | UpstreamRateLimited> => {
+            if (calls >= limit) return Effect.fail(new UpstreamBudgetExceeded({ limit }))
+            const waitMillis = take(keyId, now)
+            if (waitMillis !== undefined)
+              return Effect.fail(
+                new UpstreamRateLimited({ retryAfterSeconds: Math.max(1, Math.ceil(waitMillis / 1000)) })
+              )
+            calls++
+            return Effect.void
+          }
+        )
       }
     }
   }

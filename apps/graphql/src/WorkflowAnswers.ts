@@ -37,7 +37,10 @@ export const inProgressElsewhere = (
 ): RetryScheduledData => ({
   _tag: "RetryScheduled",
   message: `order ${line.orderNumber} line ${line.orderLineId} is being ${doing} by another worker; the reconciler finishes it`,
-  error: Option.getOrElse(line.lastError, () => `${doing === "registered" ? "registration" : "cancellation"} in progress elsewhere`),
+  error: Option.getOrElse(
+    line.lastError,
+    () => `${doing === "registered" ? "registration" : "cancellation"} in progress elsewhere`
+  ),
   retryAt: Option.getOrElse(line.nextCheckAt, () => now),
   state: line.state
 })

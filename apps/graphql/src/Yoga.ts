@@ -27,7 +27,9 @@ export type Yoga = YogaServerInstance<ServerContext, GraphqlContext>
 
 /** `runtime` whose effects are children of `span`: a resolver's work joins its request's trace. */
 const withParentSpan = <R>(runtime: Runtime.Runtime<R>, span: Tracer.AnySpan | undefined): Runtime.Runtime<R> =>
-  span === undefined ? runtime : Runtime.make({ ...runtime, context: EffectContext.add(runtime.context, Tracer.ParentSpan, span) })
+  span === undefined
+    ? runtime
+    : Runtime.make({ ...runtime, context: EffectContext.add(runtime.context, Tracer.ParentSpan, span) })
 
 /** Yoga's log lines, into Effect's logger (so they get the same format and annotations). */
 const yogaLogger = (runtime: Runtime.Runtime<never>): YogaLogger => {
@@ -52,7 +54,8 @@ const yogaLogger = (runtime: Runtime.Runtime<never>): YogaLogger => {
 }
 
 const isDeliberate = (error: unknown): boolean =>
-  error instanceof GraphQLError && (error.originalError === undefined || error.originalError === null || isDeliberate(error.originalError))
+  error instanceof GraphQLError &&
+  (error.originalError === undefined || error.originalError === null || isDeliberate(error.originalError))
 
 /** GraphQL's own rule, as a plugin: introspection can be turned off in production. */
 const disableIntrospection: Plugin = {
@@ -111,7 +114,13 @@ const corsOf = (origins: ReadonlyArray<string>): CORSOptions | ((request: Reques
     : (request) => {
         const origin = request.headers.get("origin")
         return origin !== null && origins.includes(origin)
-          ? { origin: [origin], credentials: false, methods: ["GET", "POST"], allowedHeaders: ["authorization", "content-type", "accept"], maxAge: 600 }
+          ? {
+              origin: [origin],
+              credentials: false,
+              methods: ["GET", "POST"],
+              allowedHeaders: ["authorization", "content-type", "accept"],
+              maxAge: 600
+            }
           : false
       }
 
@@ -142,7 +151,11 @@ export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaO
     // The request's signal aborts when its client goes away (Server.ts hands it over): its fibers stop.
     // They run under the request's span (a caller's `traceparent` continues there).
     context: ({ request, parentSpan }) =>
-      Context.make(withParentSpan(runtime, parentSpan), upstream.forRequest(request.headers.get("authorization")), request.signal),
+      Context.make(
+        withParentSpan(runtime, parentSpan),
+        upstream.forRequest(request.headers.get("authorization")),
+        request.signal
+      ),
     maskedErrors: {
       errorMessage: maskedMessage,
       // Our resolvers already turned their failures into masked errors with a correlation id;
@@ -150,9 +163,15 @@ export const make = ({ settings, runtime, upstream, localGraphiqlAssets }: YogaO
       maskError: (error) => {
         if (isDeliberate(error)) return error instanceof GraphQLError ? error : new GraphQLError(maskedMessage)
         const original = error instanceof GraphQLError && error.originalError != null ? error.originalError : error
-        const masked = runSync(reportUnexpected(Cause.die(original), error instanceof GraphQLError ? error.path?.join(".") : undefined))
+        const masked = runSync(
+          reportUnexpected(Cause.die(original), error instanceof GraphQLError ? error.path?.join(".") : undefined)
+        )
         return error instanceof GraphQLError
-          ? new GraphQLError(masked.message, { nodes: error.nodes ?? null, path: error.path ?? null, extensions: masked.extensions })
+          ? new GraphQLError(masked.message, {
+              nodes: error.nodes ?? null,
+              path: error.path ?? null,
+              extensions: masked.extensions
+            })
           : masked
       }
     },

@@ -29,7 +29,12 @@ describe("authentication", () => {
   const health = "{ health { ok } }"
 
   it("no key, a wrong key or a malformed header: 401 with a JSON error, before GraphQL runs", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong-key" }, { authorization: ApiKey }, { authorization: `Basic ${ApiKey}` }]) {
+    for (const headers of [
+      {},
+      { authorization: "Bearer wrong-key" },
+      { authorization: ApiKey },
+      { authorization: `Basic ${ApiKey}` }
+    ]) {
       const response = await fetch(server.graphqlUrl, {
         method: "POST",
         headers: { "content-type": "application/json", ...headers },
@@ -38,7 +43,12 @@ describe("authentication", () => {
       expect(response.status).toBe(401)
       expect(response.headers.get("www-authenticate")).toContain("Bearer")
       expect(await response.json()).toEqual({
-        errors: [{ message: "Missing or invalid API key: send `Authorization: Bearer <key>`.", extensions: { code: "UNAUTHENTICATED" } }]
+        errors: [
+          {
+            message: "Missing or invalid API key: send `Authorization: Bearer <key>`.",
+            extensions: { code: "UNAUTHENTICATED" }
+          }
+        ]
       })
     }
     const stats = await server.sandbox.run(server.sandbox.state.stats)
@@ -65,7 +75,13 @@ describe("authentication", () => {
     expect((await fetch(`${server.url}/health/live`)).status).toBe(200)
     const ready = await fetch(`${server.url}/health/ready`)
     expect(ready.status).toBe(200)
-    expect(await ready.json()).toMatchObject({ status: "ok", checks: [{ name: "store", ok: true }, { name: "hlconnect", ok: true }] })
+    expect(await ready.json()).toMatchObject({
+      status: "ok",
+      checks: [
+        { name: "store", ok: true },
+        { name: "hlconnect", ok: true }
+      ]
+    })
     await server.query(`{ a: purchaseStatus(orderNumber: "1") { __typename } }`)
     const metrics = await (await fetch(`${server.url}/metrics`)).text()
     expect(metrics).toContain("http_server_requests_total")
@@ -89,7 +105,10 @@ describe("authentication", () => {
 
   it("a real GraphQL client: graphql-request with the key", async () => {
     const client = new GraphQLClient(server.graphqlUrl, { headers: { authorization: `Bearer ${ApiKey}` } })
-    const result = await client.request<{ readonly health: { readonly ok: boolean }; readonly status: { readonly __typename: string } }>(
+    const result = await client.request<{
+      readonly health: { readonly ok: boolean }
+      readonly status: { readonly __typename: string }
+    }>(
       gql`
         query Status($order: ID!) {
           health { ok }

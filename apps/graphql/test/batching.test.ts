@@ -14,7 +14,10 @@ describe("batching", () => {
       await registerAtSandbox(server, order, [{ lineId: 1 }, { lineId: 2 }])
       await settle(server, order, 1, "COMPLETED")
       await settle(server, order, 2, "COMPLETED")
-      await storeOrder(server, String(order), [{ lineId: 1, state: "completed" }, { lineId: 2, state: "completed" }])
+      await storeOrder(server, String(order), [
+        { lineId: 1, state: "completed" },
+        { lineId: 2, state: "completed" }
+      ])
     }
   })
   beforeEach(async () => {
@@ -55,7 +58,19 @@ describe("batching", () => {
   })
 
   it("one failing key fails only its own fields", async () => {
-    await server.sandbox.run(server.sandbox.state.scriptFaults([{ kind: "teapot418", endpoint: "purchaseInfo", times: 1, retry_after_seconds: 0, delay_ms: 0, status: 200, body: "" }]))
+    await server.sandbox.run(
+      server.sandbox.state.scriptFaults([
+        {
+          kind: "teapot418",
+          endpoint: "purchaseInfo",
+          times: 1,
+          retry_after_seconds: 0,
+          delay_ms: 0,
+          status: 200,
+          body: ""
+        }
+      ])
+    )
     const { body } = await server.query(`{
       a: purchaseStatus(orderNumber: "5001") { __typename }
       b: purchaseStatus(orderNumber: "5002") { __typename }
@@ -72,7 +87,19 @@ describe("batching", () => {
     expect((await upstreamRequests(server)).purchaseInfo).toBe(3)
 
     await resetStats(server)
-    await server.sandbox.run(server.sandbox.state.scriptFaults([{ kind: "teapot418", endpoint: "purchaseInfo", times: 1, retry_after_seconds: 0, delay_ms: 0, status: 200, body: "" }]))
+    await server.sandbox.run(
+      server.sandbox.state.scriptFaults([
+        {
+          kind: "teapot418",
+          endpoint: "purchaseInfo",
+          times: 1,
+          retry_after_seconds: 0,
+          delay_ms: 0,
+          status: 200,
+          body: ""
+        }
+      ])
+    )
     const nullable = await server.query(`{
       a: order(orderNumber: "5001") { remote { __typename } }
       b: order(orderNumber: "5002") { remote { __typename } }
@@ -89,7 +116,8 @@ describe("batching", () => {
     const one = await server.query(query)
     const two = await server.query(query)
     expect(one.body.errors).toBeUndefined()
-    const urls = (r: typeof one, alias: string) => [0, 1].map((line) => field(r.body.data, "order", "lines", line, alias))
+    const urls = (r: typeof one, alias: string) =>
+      [0, 1].map((line) => field(r.body.data, "order", "lines", line, alias))
     for (const r of [one, two]) expect(urls(r, "second")).toEqual(urls(r, "first"))
     const all = [...urls(one, "first"), ...urls(two, "first")]
     expect(all.every((url) => typeof url === "string" && url.includes("/nf/download/"))).toBe(true)

@@ -69,7 +69,12 @@ const send = (server: TestServer, agent: Agent, body: Buffer, chunked: boolean, 
   })
 
 const tooLarge = (limit: number) => ({
-  errors: [{ message: `Request body too large: the limit is ${limit} bytes.`, extensions: { code: "REQUEST_ENTITY_TOO_LARGE" } }]
+  errors: [
+    {
+      message: `Request body too large: the limit is ${limit} bytes.`,
+      extensions: { code: "REQUEST_ENTITY_TOO_LARGE" }
+    }
+  ]
 })
 
 describe("request body limit (default 1 MiB)", () => {
@@ -110,10 +115,14 @@ describe("request body limit (default 1 MiB)", () => {
 
   it("no API key: 401 first, the body is never read", async () => {
     const answer = await new Promise<number>((resolve, reject) => {
-      const outgoing = request(server.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (incoming) => {
-        incoming.resume()
-        resolve(incoming.statusCode ?? 0)
-      })
+      const outgoing = request(
+        server.graphqlUrl,
+        { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } },
+        (incoming) => {
+          incoming.resume()
+          resolve(incoming.statusCode ?? 0)
+        }
+      )
       outgoing.on("error", reject)
       outgoing.end(padded(2 * defaultMaxBodyBytes))
     })

@@ -32,7 +32,10 @@ describe("CORS: none by default", () => {
     const form = new FormData()
     form.set("operations", query)
     for (const [contentType, body] of [
-      ["application/x-www-form-urlencoded", new URLSearchParams({ query: `{ purchaseStatus(orderNumber: "9001") { __typename } }` })],
+      [
+        "application/x-www-form-urlencoded",
+        new URLSearchParams({ query: `{ purchaseStatus(orderNumber: "9001") { __typename } }` })
+      ],
       [undefined, form],
       ["text/plain", query],
       ["text/plain;charset=UTF-8", query],
@@ -41,14 +44,23 @@ describe("CORS: none by default", () => {
       const response = await post(server, contentType === undefined ? {} : { "content-type": contentType }, body)
       expect({ contentType, status: response.status }).toEqual({ contentType, status: 415 })
       expect(await response.json()).toEqual({
-        errors: [{ message: "Unsupported content type: POST a GraphQL request as application/json.", extensions: { code: "UNSUPPORTED_MEDIA_TYPE" } }]
+        errors: [
+          {
+            message: "Unsupported content type: POST a GraphQL request as application/json.",
+            extensions: { code: "UNSUPPORTED_MEDIA_TYPE" }
+          }
+        ]
       })
     }
     expect((await upstreamRequests(server)).purchaseInfo ?? 0).toBe(before)
     // With a charset, JSON is JSON.
     expect((await post(server, { "content-type": "application/json; charset=utf-8" })).status).toBe(200)
     // Without a key the answer is still 401, whatever the body.
-    const anonymous = await fetch(server.graphqlUrl, { method: "POST", headers: { "content-type": "text/plain" }, body: query })
+    const anonymous = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: query
+    })
     expect(anonymous.status).toBe(401)
   })
 })
@@ -69,7 +81,11 @@ describe("CORS: an allow-list", () => {
 
     const preflight = await fetch(server.graphqlUrl, {
       method: "OPTIONS",
-      headers: { origin: "http://localhost:3000", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" }
+      headers: {
+        origin: "http://localhost:3000",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type"
+      }
     })
     expect(preflight.status).toBe(204)
     expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:3000")
@@ -79,7 +95,10 @@ describe("CORS: an allow-list", () => {
     for (const origin of ["https://evil.example", "https://shop.example.evil.example", "null"]) {
       const other = await post(server, { "content-type": "application/json", origin })
       expect(other.headers.get("access-control-allow-origin")).toBeNull()
-      const otherPreflight = await fetch(server.graphqlUrl, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } })
+      const otherPreflight = await fetch(server.graphqlUrl, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST" }
+      })
       expect(otherPreflight.headers.get("access-control-allow-origin")).toBeNull()
     }
   })

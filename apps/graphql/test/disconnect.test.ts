@@ -26,9 +26,16 @@ describe("a client disconnecting", () => {
   const stats = () => server.sandbox.run(server.sandbox.state.stats)
 
   /** Sends the operation, waits until HL Connect's `endpoint` (held `latencyMs`) was called, and aborts the request. */
-  const abortDuringCall = async (endpoint: string, latencyMs: number, query: string, variables: Record<string, unknown> = {}) => {
+  const abortDuringCall = async (
+    endpoint: string,
+    latencyMs: number,
+    query: string,
+    variables: Record<string, unknown> = {}
+  ) => {
     await resetStats(server)
-    await server.sandbox.run(server.sandbox.state.setFaults(FaultSettings.make({ latency_ms: latencyMs, endpoints: [endpoint] })))
+    await server.sandbox.run(
+      server.sandbox.state.setFaults(FaultSettings.make({ latency_ms: latencyMs, endpoints: [endpoint] }))
+    )
     const client = new AbortController()
     const pending = fetch(server.graphqlUrl, {
       method: "POST",
@@ -78,10 +85,16 @@ describe("a client disconnecting", () => {
       customerEmail: "clara@example.com"
     }
     // Held long enough for the abort to land during the call, short enough to finish within the test.
-    await abortDuringCall("registerPurchase", 1_500, `mutation($input: RegisterPurchaseInput!) { registerPurchase(input: $input) { __typename } }`, {
-      input
-    })
-    const state = () => server.run(OrderLines.OrderLines.get({ orderNumber: "6101", orderLineId: "1" })).then((line) => line.state)
+    await abortDuringCall(
+      "registerPurchase",
+      1_500,
+      `mutation($input: RegisterPurchaseInput!) { registerPurchase(input: $input) { __typename } }`,
+      {
+        input
+      }
+    )
+    const state = () =>
+      server.run(OrderLines.OrderLines.get({ orderNumber: "6101", orderLineId: "1" })).then((line) => line.state)
     await expect.poll(state, { timeout: 20_000 }).toBe("registered")
     expect((await stats()).abandoned).toEqual({})
     expect((await stats()).registrations).toEqual({ "6101:1": 1 })

@@ -31,7 +31,9 @@ describe("masked errors", () => {
 
   const script = (kind: "teapot418" | "error500" | "html502", endpoint: string, times = 1) =>
     server.sandbox.run(
-      server.sandbox.state.scriptFaults([{ kind, endpoint, times, retry_after_seconds: 0, delay_ms: 0, status: 200, body: "" }])
+      server.sandbox.state.scriptFaults([
+        { kind, endpoint, times, retry_after_seconds: 0, delay_ms: 0, status: 200, body: "" }
+      ])
     )
 
   it.each([
@@ -71,13 +73,17 @@ describe("masked errors", () => {
     // The log line of the failure is in that trace too.
     const logged = server.logs.map(parse).find((line) => line.annotations.correlationId === traceId)
     expect(logged?.logLevel).toBe("ERROR")
-    expect(JSON.parse(server.logs.find((line) => line.includes(traceId) && line.includes("trace_id")) ?? "{}").trace_id).toBe(traceId)
+    expect(
+      JSON.parse(server.logs.find((line) => line.includes(traceId) && line.includes("trace_id")) ?? "{}").trace_id
+    ).toBe(traceId)
   })
 
   it("mutations: an unexpected failure is masked too, not a union member", async () => {
     // A line unknown locally goes to HL Connect directly: nobody retries it, so the caller learns.
     await script("teapot418", "cancelOrderLine")
-    const { body } = await server.query(`mutation { cancelOrderLine(orderNumber: "7999", orderLineId: "1") { __typename } }`)
+    const { body } = await server.query(
+      `mutation { cancelOrderLine(orderNumber: "7999", orderLineId: "1") { __typename } }`
+    )
     expect(body.data).toBeNull()
     expect(body.errors?.[0]?.message).toBe("Unexpected error.")
     expect(body.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR")
@@ -89,7 +95,11 @@ describe("masked errors", () => {
     const { body } = await server.query(
       `mutation { cancelOrderLine(orderNumber: "7003", orderLineId: "1") { __typename ... on RetryScheduled { state error } } }`
     )
-    expect(field(body.data, "cancelOrderLine")).toEqual({ __typename: "RetryScheduled", state: "cancel_requested", error: expect.stringContaining("418") })
+    expect(field(body.data, "cancelOrderLine")).toEqual({
+      __typename: "RetryScheduled",
+      state: "cancel_requested",
+      error: expect.stringContaining("418")
+    })
   })
 
   it("HL Connect refusing our own token is unexpected (a misconfiguration), and masked", async () => {
@@ -107,7 +117,9 @@ describe("masked errors", () => {
   })
 
   it("the log holds no URL, no HL Connect token and no API key", async () => {
-    await server.query(`{ order(orderNumber: "7001") { lines { downloadUrl viewUrl } remote { ... on PurchaseCompleted { items { downloadUrl } } } } }`)
+    await server.query(
+      `{ order(orderNumber: "7001") { lines { downloadUrl viewUrl } remote { ... on PurchaseCompleted { items { downloadUrl } } } } }`
+    )
     const everything = server.logs.join("\n")
     expect(everything).not.toContain("/nf/")
     expect(everything).not.toContain(SandboxToken)

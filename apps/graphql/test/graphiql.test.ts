@@ -24,7 +24,9 @@ const missing = [
     : ["the GraphiQL build (@graphql-yoga/graphiql installed, or GRAPHIQL_ASSETS_DIR)"])
 ]
 if (missing.length > 0 && !required) {
-  console.warn(`SKIPPING the GraphiQL browser test: missing ${missing.join(" and ")}. Set CI or REQUIRE_CHROMIUM to make this a failure.`)
+  console.warn(
+    `SKIPPING the GraphiQL browser test: missing ${missing.join(" and ")}. Set CI or REQUIRE_CHROMIUM to make this a failure.`
+  )
 }
 
 describe.skipIf(missing.length > 0 && !required)("GraphiQL in Chromium", () => {
@@ -35,7 +37,16 @@ describe.skipIf(missing.length > 0 && !required)("GraphiQL in Chromium", () => {
     server = await startServer({ settings: { graphiql: true, graphiqlAssetsDir: assetsDir } })
     browser = await chromium.launch({
       executablePath: chromiumPath,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync"
+      ]
     })
   }, 60_000)
   afterAll(async () => {
@@ -51,11 +62,16 @@ describe.skipIf(missing.length > 0 && !required)("GraphiQL in Chromium", () => {
     // Monaco renders spaces as no-break spaces.
     const text = async (locator: typeof editor) => ((await locator.textContent()) ?? "").replace(/\s+/g, " ")
     await expect.poll(() => text(editor), { timeout: 30_000 }).toContain("query CatalogPage")
-    expect(await text(editor)).toContain("under the launcher (npm start) \"graphqlApiKey\" in .data/launcher.json")
+    expect(await text(editor)).toContain('under the launcher (npm start) "graphqlApiKey" in .data/launcher.json')
 
-    await page.getByRole("button", { name: /headers/i }).first().click()
+    await page
+      .getByRole("button", { name: /headers/i })
+      .first()
+      .click()
     const headers = page.locator(".graphiql-editor-tool .monaco-editor").last()
-    await expect.poll(() => text(headers), { timeout: 30_000 }).toContain('"Authorization": "Bearer <your GraphQL API key>"')
+    await expect
+      .poll(() => text(headers), { timeout: 30_000 })
+      .toContain('"Authorization": "Bearer <your GraphQL API key>"')
 
     // The whole document (its later operations are below the fold), and no key anywhere in the page.
     const html = await page.content()
@@ -78,7 +94,10 @@ describe.skipIf(missing.length > 0 && !required)("GraphiQL in Chromium", () => {
     await editor.waitFor({ timeout: 30_000 })
 
     // The API key goes into GraphiQL's headers editor, as a person would type it.
-    await page.getByRole("button", { name: /headers/i }).first().click()
+    await page
+      .getByRole("button", { name: /headers/i })
+      .first()
+      .click()
     const headers = page.locator(".graphiql-editor-tool .monaco-editor").last()
     await headers.click()
     await page.keyboard.press("ControlOrMeta+A")

@@ -6,12 +6,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ApiKey, field, type GraphqlBody, startServer, type TestServer } from "./support/server.js"
 
-const messages = (body: { readonly errors?: ReadonlyArray<{ readonly message: string }> }) => (body.errors ?? []).map((e) => e.message)
+const messages = (body: { readonly errors?: ReadonlyArray<{ readonly message: string }> }) =>
+  (body.errors ?? []).map((e) => e.message)
 
 const accepts = ["application/graphql-response+json", "application/json", "*/*"] as const
 
 /** POSTs `query` asking for `accept`. */
-const post = async (server: TestServer, query: string, accept: string): Promise<{ readonly status: number; readonly body: GraphqlBody }> => {
+const post = async (
+  server: TestServer,
+  query: string,
+  accept: string
+): Promise<{ readonly status: number; readonly body: GraphqlBody }> => {
   const response = await fetch(server.graphqlUrl, {
     method: "POST",
     headers: { authorization: `Bearer ${ApiKey}`, "content-type": "application/json", accept },
@@ -34,7 +39,8 @@ const expectRefused = async (server: TestServer, query: string, says: RegExp) =>
 }
 
 const depthBomb = `{ __type(name: "Query") { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }`
-const aliases = (n: number, field = "health { ok }") => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ")} }`
+const aliases = (n: number, field = "health { ok }") =>
+  `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ")} }`
 
 describe("limits", () => {
   let server: TestServer
@@ -52,12 +58,17 @@ describe("limits", () => {
   })
 
   it("an alias bomb is refused before execution (and never reaches HL Connect)", async () => {
-    const statuses = (n: number) => Array.from({ length: n }, (_, i) => `a${i}: purchaseStatus(orderNumber: "${i + 1}") { __typename }`).join("\n")
+    const statuses = (n: number) =>
+      Array.from({ length: n }, (_, i) => `a${i}: purchaseStatus(orderNumber: "${i + 1}") { __typename }`).join("\n")
     const ok = await server.query(`{ ${statuses(15)} }`)
     expect(ok.body.errors).toBeUndefined()
     const before = (await server.sandbox.run(server.sandbox.state.stats)).requests.purchaseInfo ?? 0
     await expectRefused(server, `{ ${statuses(16)} }`, /^Aliases limit of 15 exceeded, found 16\.$/)
-    await expectRefused(server, aliases(100, `purchaseStatus(orderNumber: "1") { __typename }`), /^Aliases limit of 15 exceeded, found 100\.$/)
+    await expectRefused(
+      server,
+      aliases(100, `purchaseStatus(orderNumber: "1") { __typename }`),
+      /^Aliases limit of 15 exceeded, found 100\.$/
+    )
     expect((await server.sandbox.run(server.sandbox.state.stats)).requests.purchaseInfo ?? 0).toBe(before)
   })
 
@@ -74,7 +85,10 @@ describe("limits", () => {
   it("a limit is a 400 beside other validation errors; other errors keep GraphQL over HTTP's statuses", async () => {
     const both = await post(server, `{ nope ${aliases(16).slice(1, -1)} }`, "application/json")
     expect(both.status).toBe(400)
-    expect(messages(both.body)).toEqual(["Aliases limit of 15 exceeded, found 16.", 'Cannot query field "nope" on type "Query".'])
+    expect(messages(both.body)).toEqual([
+      "Aliases limit of 15 exceeded, found 16.",
+      'Cannot query field "nope" on type "Query".'
+    ])
     // Not a limit: 400 for the new media type, 200 for legacy application/json clients.
     expect((await post(server, "{ nope }", "application/graphql-response+json")).status).toBe(400)
     const legacy = await post(server, "{ nope }", "application/json")

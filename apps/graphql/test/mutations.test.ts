@@ -56,7 +56,8 @@ describe("mutations", () => {
     expect(body.errors).toBeUndefined()
     return field(body.data, "registerPurchase")
   }
-  const token = async () => String(field(await validatePurchase({ assetId: 4000, customerIp: "192.0.2.1", quantity: 1 }), "token"))
+  const token = async () =>
+    String(field(await validatePurchase({ assetId: 4000, customerIp: "192.0.2.1", quantity: 1 }), "token"))
   const purchase = (overrides: Record<string, unknown>) => ({
     orderNumber: "2001",
     orderLineId: "1",
@@ -70,9 +71,11 @@ describe("mutations", () => {
     ...overrides
   })
   const localLine = (orderNumber: string, orderLineId = "1") =>
-    server.run(Effect.flatMap(OrderLines.OrderLines, (lines) => lines.findOrder(orderNumber))).then((order) =>
-      order._tag === "Some" ? order.value.lines.find((l) => l.orderLineId === orderLineId) : undefined
-    )
+    server
+      .run(Effect.flatMap(OrderLines.OrderLines, (lines) => lines.findOrder(orderNumber)))
+      .then((order) =>
+        order._tag === "Some" ? order.value.lines.find((l) => l.orderLineId === orderLineId) : undefined
+      )
 
   it("validatePurchase: a token, or why HL Connect would refuse", async () => {
     const ok = await validatePurchase({ assetId: 4000, customerIp: "192.0.2.1", quantity: 1 })
@@ -90,7 +93,9 @@ describe("mutations", () => {
       message: "asset 4002 is not sellable in GB",
       reason: "NotSellableInCountry"
     })
-    expect(field(await validatePurchase({ assetId: 4001, customerIp: "192.0.2.1", quantity: 1 }), "reason")).toBe("QuantityBelowMinimum")
+    expect(field(await validatePurchase({ assetId: 4001, customerIp: "192.0.2.1", quantity: 1 }), "reason")).toBe(
+      "QuantityBelowMinimum"
+    )
     expect(await validatePurchase({ assetId: 4000, customerIp: "not-an-ip", quantity: 1 })).toMatchObject({
       __typename: "InvalidInput",
       field: "customerIp"
@@ -100,7 +105,15 @@ describe("mutations", () => {
   it("validatePurchase: HL Connect's 400 is BadRequest", async () => {
     await server.sandbox.run(
       server.sandbox.state.scriptFaults([
-        { kind: "custom", endpoint: "validatePurchase", times: 1, status: 400, body: '{"message":"malformed request"}', retry_after_seconds: 0, delay_ms: 0 }
+        {
+          kind: "custom",
+          endpoint: "validatePurchase",
+          times: 1,
+          status: 400,
+          body: '{"message":"malformed request"}',
+          retry_after_seconds: 0,
+          delay_ms: 0
+        }
       ])
     )
     expect(await validatePurchase({ assetId: 4000, customerIp: "192.0.2.1", quantity: 1 })).toEqual({
@@ -116,14 +129,20 @@ describe("mutations", () => {
     const calls = (await upstreamRequests(server)).registerPurchase
 
     // The same purchase again, with the same or a fresh token: answered from the store.
-    expect(await registerPurchase(first)).toEqual({ __typename: "AlreadyRegistered", orderNumber: "2001", orderLineId: "1" })
+    expect(await registerPurchase(first)).toEqual({
+      __typename: "AlreadyRegistered",
+      orderNumber: "2001",
+      orderLineId: "1"
+    })
     expect(await registerPurchase(purchase({ token: await token() }))).toEqual({
       __typename: "AlreadyRegistered",
       orderNumber: "2001",
       orderLineId: "1"
     })
     // The caller's retry flag is no longer needed (the store knows), and harmless.
-    expect(field(await registerPurchase({ ...first, mayHaveBeenSentBefore: true }), "__typename")).toBe("AlreadyRegistered")
+    expect(field(await registerPurchase({ ...first, mayHaveBeenSentBefore: true }), "__typename")).toBe(
+      "AlreadyRegistered"
+    )
     expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
 
     // The same line with other content: a conflict, and nothing changes.
@@ -149,11 +168,15 @@ describe("mutations", () => {
       orderLineId: "1"
     })
     expect(
-      await registerPurchase(purchase({ orderNumber: "2003", token: await token(), parts: [{ assetId: 1, orderLineId: "2" }] }))
+      await registerPurchase(
+        purchase({ orderNumber: "2003", token: await token(), parts: [{ assetId: 1, orderLineId: "2" }] })
+      )
     ).toEqual({ __typename: "AssetNotFound", message: "asset 1 does not exist" })
     // Parked with the reason; asked again, the line says so instead of sending it again.
     expect(
-      await registerPurchase(purchase({ orderNumber: "2003", token: await token(), parts: [{ assetId: 1, orderLineId: "2" }] }))
+      await registerPurchase(
+        purchase({ orderNumber: "2003", token: await token(), parts: [{ assetId: 1, orderLineId: "2" }] })
+      )
     ).toEqual({
       __typename: "OrderLineBlocked",
       message: "order 2003 line 1 needs attention: HL Connect does not know the asset: asset 1 does not exist",
@@ -172,7 +195,8 @@ describe("mutations", () => {
 
   it("registerPurchase: invalid input is refused before anything is stored or sent", async () => {
     const calls = (await upstreamRequests(server)).registerPurchase
-    const refused = async (overrides: Record<string, unknown>) => field(await registerPurchase(purchase({ token: "t", ...overrides })), "field")
+    const refused = async (overrides: Record<string, unknown>) =>
+      field(await registerPurchase(purchase({ token: "t", ...overrides })), "field")
     expect(await refused({ orderNumber: "web-1" })).toBe("orderNumber")
     expect(await refused({ orderNumber: "2201", customer: "   " })).toBe("customer")
     expect(await refused({ orderNumber: "2201", unitPrice: 3.999, lineItemPrice: 3.999 })).toBe("unitPrice")
@@ -180,7 +204,9 @@ describe("mutations", () => {
     expect(await refused({ orderNumber: "2201", currency: "euro" })).toBe("currency")
     expect(await refused({ orderNumber: "2201", customerEmail: "fanny" })).toBe("customerEmail")
     expect(await refused({ orderNumber: "2201", parts: [{ assetId: 4001, orderLineId: "1" }] })).toBe("parts")
-    expect(await refused({ orderNumber: "2201", parts: [{ assetId: 4001, orderLineId: "0" }] })).toBe("parts.0.orderLineId")
+    expect(await refused({ orderNumber: "2201", parts: [{ assetId: 4001, orderLineId: "0" }] })).toBe(
+      "parts.0.orderLineId"
+    )
     expect(await localLine("2201")).toBeUndefined()
     expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
   })
@@ -191,22 +217,37 @@ describe("mutations", () => {
       const answer = await registerPurchase(purchase({ orderNumber: "2211", token: await token(), ...overrides }))
       return `${String(field(answer, "__typename"))} ${String(field(answer, "field"))}: ${String(field(answer, "message"))}`
     }
-    expect(await refused({ customer: "Ann \ud83c" })).toBe("InvalidInput customer: customer: contains a lone surrogate at index 4")
-    expect(await refused({ customer: "a\u0000b" })).toBe("InvalidInput customer: customer: contains the control character U+0000 at index 1")
+    expect(await refused({ customer: "Ann \ud83c" })).toBe(
+      "InvalidInput customer: customer: contains a lone surrogate at index 4"
+    )
+    expect(await refused({ customer: "a\u0000b" })).toBe(
+      "InvalidInput customer: customer: contains the control character U+0000 at index 1"
+    )
     expect(await refused({ customerEmail: "fanny\u2028@example.com" })).toBe(
       "InvalidInput customerEmail: customerEmail: contains the line break U+2028 at index 5; it must be a single line"
     )
-    expect(await refused({ token: "tok\udc00" })).toBe("InvalidInput token: token: contains a lone surrogate at index 3")
+    expect(await refused({ token: "tok\udc00" })).toBe(
+      "InvalidInput token: token: contains a lone surrogate at index 3"
+    )
     expect(await localLine("2211")).toBeUndefined()
     expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
   })
 
   it("registerPurchase: the same purchase with the name spelled NFC, then NFD, is AlreadyRegistered", async () => {
-    const nfc = purchase({ orderNumber: "2212", token: await token(), customer: "Zo\u00eb Mendelssohn", customerEmail: "zo\u00eb@example.com" })
+    const nfc = purchase({
+      orderNumber: "2212",
+      token: await token(),
+      customer: "Zo\u00eb Mendelssohn",
+      customerEmail: "zo\u00eb@example.com"
+    })
     expect(await registerPurchase(nfc)).toEqual({ __typename: "Registered", orderNumber: "2212", orderLineId: "1" })
     const calls = (await upstreamRequests(server)).registerPurchase
     const nfd = { ...nfc, customer: "Zoe\u0308 Mendelssohn", customerEmail: "zoe\u0308@example.com" }
-    expect(await registerPurchase(nfd)).toEqual({ __typename: "AlreadyRegistered", orderNumber: "2212", orderLineId: "1" })
+    expect(await registerPurchase(nfd)).toEqual({
+      __typename: "AlreadyRegistered",
+      orderNumber: "2212",
+      orderLineId: "1"
+    })
     expect((await upstreamRequests(server)).registerPurchase).toBe(calls)
     expect(Option.getOrNull((await localLine("2212"))?.customerName ?? Option.none())).toBe("Zo\u00eb Mendelssohn")
   })
@@ -215,9 +256,15 @@ describe("mutations", () => {
     const before = await upstreamRequests(server)
     const tooMany = { assetId: 4000, customerIp: "192.0.2.1", quantity: 2_147_483_647 }
     const validated = await validatePurchase(tooMany)
-    const registered = await registerPurchase(purchase({ token: "t", orderNumber: "2301", quantity: 100_001, lineItemPrice: 399_003.99 }))
+    const registered = await registerPurchase(
+      purchase({ token: "t", orderNumber: "2301", quantity: 100_001, lineItemPrice: 399_003.99 })
+    )
     for (const answer of [validated, registered]) {
-      expect(answer).toEqual({ __typename: "InvalidInput", field: "quantity", message: "quantity: must be an integer between 1 and 100000" })
+      expect(answer).toEqual({
+        __typename: "InvalidInput",
+        field: "quantity",
+        message: "quantity: must be an integer between 1 and 100000"
+      })
     }
     expect(field(await validatePurchase({ ...tooMany, quantity: 0 }), "field")).toBe("quantity")
     const after = await upstreamRequests(server)
@@ -229,11 +276,23 @@ describe("mutations", () => {
   it("registerPurchase: HL Connect unavailable leaves the line to the reconciler; asking again retries it", async () => {
     await server.sandbox.run(
       server.sandbox.state.scriptFaults([
-        { kind: "error500", endpoint: "registerPurchase", times: 1, status: 200, body: "", retry_after_seconds: 0, delay_ms: 0 }
+        {
+          kind: "error500",
+          endpoint: "registerPurchase",
+          times: 1,
+          status: 200,
+          body: "",
+          retry_after_seconds: 0,
+          delay_ms: 0
+        }
       ])
     )
     const input = purchase({ orderNumber: "2301", token: await token() })
-    expect(await registerPurchase(input)).toMatchObject({ __typename: "RetryScheduled", state: "registering", error: expect.stringContaining("unavailable") })
+    expect(await registerPurchase(input)).toMatchObject({
+      __typename: "RetryScheduled",
+      state: "registering",
+      error: expect.stringContaining("unavailable")
+    })
     expect((await localLine("2301"))?.state).toBe("registering")
     expect(await registerPurchase(input)).toEqual({ __typename: "Registered", orderNumber: "2301", orderLineId: "1" })
   })
@@ -241,7 +300,9 @@ describe("mutations", () => {
   it("registerPurchase: an expired token is ValidationRejected TokenExpired", async () => {
     const expiring = await startServer({ sandbox: { validationTokenTtl: Duration.millis(1) } })
     try {
-      const validated = await expiring.query(validate, { input: { assetId: 4000, customerIp: "192.0.2.1", quantity: 1 } })
+      const validated = await expiring.query(validate, {
+        input: { assetId: 4000, customerIp: "192.0.2.1", quantity: 1 }
+      })
       const expired = String(field(validated.body.data, "validatePurchase", "token"))
       await new Promise((resolve) => setTimeout(resolve, 20))
       const { body } = await expiring.query(register, { input: purchase({ token: expired }) })
@@ -262,13 +323,21 @@ describe("mutations", () => {
       expect(body.errors).toBeUndefined()
       return field(body.data, "cancelOrderLine")
     }
-    expect(await cancelLine("3001", "1")).toEqual({ __typename: "OrderLineCancelled", orderNumber: "3001", orderLineId: "1", tracked: false })
+    expect(await cancelLine("3001", "1")).toEqual({
+      __typename: "OrderLineCancelled",
+      orderNumber: "3001",
+      orderLineId: "1",
+      tracked: false
+    })
     expect(await cancelLine("3001", "1")).toEqual({
       __typename: "InvalidOrderStatus",
       message: "order line 1 is CANCELLED and cannot be cancelled",
       remoteStatus: null
     })
-    expect(await cancelLine("3001", "9")).toEqual({ __typename: "OrderNotFound", message: "no order line 9 in order 3001" })
+    expect(await cancelLine("3001", "9")).toEqual({
+      __typename: "OrderNotFound",
+      message: "no order line 9 in order 3001"
+    })
     expect(await cancelLine("3001", "first")).toMatchObject({ __typename: "InvalidInput", field: "orderLineId" })
     expect(await localLine("3001")).toBeUndefined()
   })

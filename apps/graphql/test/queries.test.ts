@@ -27,7 +27,10 @@ describe("queries", () => {
     await registerAtSandbox(server, 1001, [{ lineId: 1 }, { lineId: 2 }])
     await settle(server, 1001, 1, "COMPLETED")
     await settle(server, 1001, 2, "COMPLETED")
-    await storeOrder(server, "1001", [{ lineId: 1, state: "completed" }, { lineId: 2, state: "processing" }])
+    await storeOrder(server, "1001", [
+      { lineId: 1, state: "completed" },
+      { lineId: 2, state: "processing" }
+    ])
     // 1002: processing at HL Connect and locally.
     await registerAtSandbox(server, 1002, [{ lineId: 1 }])
     await storeOrder(server, "1002", [{ lineId: 1, state: "processing" }])
@@ -39,7 +42,15 @@ describe("queries", () => {
     await storeOrder(server, "1004", [{ lineId: 1, state: "registered" }])
     // 1005: parked for an operator; web-77: not an HL Connect order number at all.
     await storeOrder(server, "1005", [{ lineId: 1, state: "needs_attention" }])
-    await storeOrder(server, "web-77", [{ lineId: 1, parts: [{ asset: "4004", orderLineId: "2" }, { asset: "4005", orderLineId: "3" }] }])
+    await storeOrder(server, "web-77", [
+      {
+        lineId: 1,
+        parts: [
+          { asset: "4004", orderLineId: "2" },
+          { asset: "4005", orderLineId: "3" }
+        ]
+      }
+    ])
   })
   afterAll(async () => {
     await server?.close()
@@ -96,7 +107,11 @@ describe("queries", () => {
     expect(body.errors).toBeUndefined()
     const data = body.data
     expect(field(data, "processing", "remote")).toEqual({ __typename: "PurchaseProcessing", status: "PROCESSING" })
-    expect(field(data, "processing", "lines", 0)).toEqual({ remoteStatus: "PROCESSING", downloadUrl: null, drift: { drifted: false } })
+    expect(field(data, "processing", "lines", 0)).toEqual({
+      remoteStatus: "PROCESSING",
+      downloadUrl: null,
+      drift: { drifted: false }
+    })
     expect(field(data, "failed", "remote", "__typename")).toBe("PurchaseFailed")
     expect(field(data, "failed", "remote", "message")).toContain("failed")
     expect(field(data, "failed", "lines", 0)).toEqual({ remoteStatus: "FAILED", drift: { drifted: false } })
@@ -137,7 +152,11 @@ describe("queries", () => {
     expect(field(body.data, "completed", "__typename")).toBe("PurchaseCompleted")
     expect(field(body.data, "completed", "items")).toHaveLength(2)
     expect(field(body.data, "processing", "__typename")).toBe("PurchaseProcessing")
-    expect(field(body.data, "failed")).toEqual({ __typename: "PurchaseFailed", status: "FAILED", message: "order 1003 processing failed" })
+    expect(field(body.data, "failed")).toEqual({
+      __typename: "PurchaseFailed",
+      status: "FAILED",
+      message: "order 1003 processing failed"
+    })
     expect(field(body.data, "notFound", "__typename")).toBe("OrderNotFound")
     expect(field(body.data, "notFound", "message")).toContain("999999")
     expect(field(body.data, "notANumber", "__typename")).toBe("OrderNotFound")
@@ -154,7 +173,10 @@ describe("queries", () => {
     expect(first.body.errors).toBeUndefined()
     expect(field(first.body.data, "orders", "nodes")).toEqual([{ orderNumber: "1001" }])
     // The whole order comes back, not only its lines in the state asked for.
-    expect(field(first.body.data, "orders", "edges", 0, "node", "lines")).toEqual([{ state: "completed" }, { state: "processing" }])
+    expect(field(first.body.data, "orders", "edges", 0, "node", "lines")).toEqual([
+      { state: "completed" },
+      { state: "processing" }
+    ])
     expect(field(first.body.data, "orders", "pageInfo", "hasNextPage")).toBe(true)
     const cursor = field(first.body.data, "orders", "pageInfo", "endCursor")
     expect(typeof cursor).toBe("string")
@@ -163,7 +185,10 @@ describe("queries", () => {
     expect(field(second.body.data, "orders", "pageInfo", "hasNextPage")).toBe(false)
 
     const all = await server.query(`{ orders(state: processing) { nodes { orderNumber } pageInfo { hasNextPage } } }`)
-    expect(field(all.body.data, "orders")).toEqual({ nodes: [{ orderNumber: "1001" }, { orderNumber: "1002" }], pageInfo: { hasNextPage: false } })
+    expect(field(all.body.data, "orders")).toEqual({
+      nodes: [{ orderNumber: "1001" }, { orderNumber: "1002" }],
+      pageInfo: { hasNextPage: false }
+    })
     const paid = await server.query(`{ orders(state: paid) { nodes { orderNumber } } }`)
     expect(field(paid.body.data, "orders", "nodes")).toEqual([{ orderNumber: "web-77" }])
   })
@@ -179,23 +204,44 @@ describe("queries", () => {
     const ask = async (query: string, variables?: Record<string, unknown>) => {
       const response = await fetch(server.graphqlUrl, {
         method: "POST",
-        headers: { authorization: `Bearer ${ApiKey}`, "content-type": "application/json", accept: "application/graphql-response+json" },
+        headers: {
+          authorization: `Bearer ${ApiKey}`,
+          "content-type": "application/json",
+          accept: "application/graphql-response+json"
+        },
         body: JSON.stringify(variables === undefined ? { query } : { query, variables })
       })
       const body: GraphqlBody = await response.json()
-      return { status: response.status, data: body.data, errors: body.errors?.map((e) => [e.message, e.extensions?.code, e.extensions?.argument]) }
+      return {
+        status: response.status,
+        data: body.data,
+        errors: body.errors?.map((e) => [e.message, e.extensions?.code, e.extensions?.argument])
+      }
     }
-    for (const [field, selection] of [["orders(state: paid", "nodes { orderNumber }"], ["assets(", "nodes { assetId }"]] as const) {
+    for (const [field, selection] of [
+      ["orders(state: paid", "nodes { orderNumber }"],
+      ["assets(", "nodes { assetId }"]
+    ] as const) {
       for (const first of [0, -1, 101, 2_147_483_647, null]) {
-        const expected = { status: 200, data: null, errors: [[`first must be between 1 and 100, got ${first}`, "BAD_USER_INPUT", "first"]] }
+        const expected = {
+          status: 200,
+          data: null,
+          errors: [[`first must be between 1 and 100, got ${first}`, "BAD_USER_INPUT", "first"]]
+        }
         const separator = field.endsWith("(") ? "" : ", "
         expect(await ask(`{ ${field}${separator}first: ${first}) { ${selection} } }`)).toEqual(expected)
-        expect(await ask(`query($f: Int) { ${field}${separator}first: $f) { ${selection} } }`, { f: first })).toEqual(expected)
+        expect(await ask(`query($f: Int) { ${field}${separator}first: $f) { ${selection} } }`, { f: first })).toEqual(
+          expected
+        )
       }
     }
     // A list over the limit, however long, is the same kind of answer (not a cost refusal).
     const numbers = Array.from({ length: 5000 }, (_, i) => String(i + 1))
-    expect(await ask(`query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { orderNumber lines { downloadUrl } } }`, { n: numbers })).toEqual({
+    expect(
+      await ask(`query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { orderNumber lines { downloadUrl } } }`, {
+        n: numbers
+      })
+    ).toEqual({
       status: 200,
       data: null,
       errors: [["at most 100 order numbers", "BAD_USER_INPUT", "orderNumbers"]]
@@ -203,8 +249,15 @@ describe("queries", () => {
   })
 
   it("ordersByNumber: in the order asked, null for unknown ones", async () => {
-    const { body } = await server.query(`{ ordersByNumber(orderNumbers: ["1002", "nope", "1001", "1002"]) { orderNumber } }`)
-    expect(field(body.data, "ordersByNumber")).toEqual([{ orderNumber: "1002" }, null, { orderNumber: "1001" }, { orderNumber: "1002" }])
+    const { body } = await server.query(
+      `{ ordersByNumber(orderNumbers: ["1002", "nope", "1001", "1002"]) { orderNumber } }`
+    )
+    expect(field(body.data, "ordersByNumber")).toEqual([
+      { orderNumber: "1002" },
+      null,
+      { orderNumber: "1001" },
+      { orderNumber: "1002" }
+    ])
   })
 
   it("a malformed order number is the caller's error in every field that takes one, never an Error in the log", async () => {
@@ -214,11 +267,17 @@ describe("queries", () => {
       const one = await server.query(`query($n: ID!) { order(orderNumber: $n) { orderNumber } }`, { n: bad })
       expect(one.status).toBe(200)
       expect(field(one.body.data, "order")).toBeNull()
-      expect(one.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([["BAD_USER_INPUT", "orderNumber"]])
+      expect(one.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([
+        ["BAD_USER_INPUT", "orderNumber"]
+      ])
       expect(one.body.errors?.[0]?.message).toContain("is not an order number")
       // In a list, the bad one is named, and the good ones are not read for nothing.
-      const many = await server.query(`query($n: ID!) { ordersByNumber(orderNumbers: ["1001", $n]) { orderNumber } }`, { n: bad })
-      expect(many.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([["BAD_USER_INPUT", "orderNumbers.1"]])
+      const many = await server.query(`query($n: ID!) { ordersByNumber(orderNumbers: ["1001", $n]) { orderNumber } }`, {
+        n: bad
+      })
+      expect(many.body.errors?.map((e) => [e.extensions?.code, e.extensions?.argument])).toEqual([
+        ["BAD_USER_INPUT", "orderNumbers.1"]
+      ])
       const status = await server.query(`query($n: ID!) { purchaseStatus(orderNumber: $n) { __typename } }`, { n: bad })
       expect(field(status.body.data, "purchaseStatus", "__typename")).toBe("OrderNotFound")
       const cancel = await server.query(
@@ -246,7 +305,11 @@ describe("queries", () => {
       { isPrimary: true, name: "Ludwig van Beethoven", mbid: null, role: "Composer" }
     ])
     expect(field(first.body.data, "assets", "edges", 0, "node", "instruments")).toEqual([{ type: "PF", name: "Piano" }])
-    expect(field(first.body.data, "assets", "edges", 0, "node", "prices", 0)).toEqual({ typeId: 1, typeUsage: "digital", price: 3.99 })
+    expect(field(first.body.data, "assets", "edges", 0, "node", "prices", 0)).toEqual({
+      typeId: 1,
+      typeUsage: "digital",
+      price: 3.99
+    })
     expect(field(first.body.data, "assets", "edges", 1, "node", "voicing")).toBe("SATB")
     expect(field(first.body.data, "assets", "edges", 1, "node", "usergens", 0, "medleyAssets", 0, "sequence")).toBe(1)
     expect(field(first.body.data, "assets", "edges", 2, "node", "countries")).toEqual(["US", "CA"])
@@ -254,14 +317,20 @@ describe("queries", () => {
     const next = await server.query(
       `{ assets(first: 2, after: "4002") { nodes { assetId partable packages { assetId instrumentationPartName score } } } }`
     )
-    const parts = (ids: ReadonlyArray<readonly [number, string]>) => ids.map(([assetId, name]) => ({ assetId, instrumentationPartName: name, score: false }))
+    const parts = (ids: ReadonlyArray<readonly [number, string]>) =>
+      ids.map(([assetId, name]) => ({ assetId, instrumentationPartName: name, score: false }))
     expect(field(next.body.data, "assets", "nodes")).toEqual([
       {
         assetId: 4003,
         partable: true,
         packages: [
           { assetId: 4003, instrumentationPartName: "Full Score", score: true },
-          ...parts([[4004, "Violin I"], [4005, "Violin II"], [4006, "Viola"], [4007, "Cello"]])
+          ...parts([
+            [4004, "Violin I"],
+            [4005, "Violin II"],
+            [4006, "Viola"],
+            [4007, "Cello"]
+          ])
         ]
       },
       { assetId: 4004, partable: false, packages: [] }

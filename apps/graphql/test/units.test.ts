@@ -18,13 +18,18 @@ describe("drift", () => {
     expect(lineDrift("processing", line("COMPLETED"))).toMatchObject({ drifted: true, stateMismatch: true })
     expect(lineDrift("registered", line(undefined))).toMatchObject({ drifted: true, missingRemotely: true })
     expect(lineDrift("paid", line(undefined)).drifted).toBe(false)
-    expect(lineDrift("needs_attention", line("COMPLETED"))).toMatchObject({ drifted: true, needsAttention: true, stateMismatch: false })
+    expect(lineDrift("needs_attention", line("COMPLETED"))).toMatchObject({
+      drifted: true,
+      needsAttention: true,
+      stateMismatch: false
+    })
     expect(lineDrift("cancel_requested", line("COMPLETED")).drifted).toBe(false)
     expect(lineDrift("completed", line("PROCESSING"))).toMatchObject({ drifted: true, stateMismatch: true })
   })
 
   it("takes a whole-order PROCESSING as no word on lines that have ended (another line may be on its way)", () => {
-    for (const state of ["completed", "failed", "cancelled"] as const) expect(lineDrift(state, order("PROCESSING")).drifted).toBe(false)
+    for (const state of ["completed", "failed", "cancelled"] as const)
+      expect(lineDrift(state, order("PROCESSING")).drifted).toBe(false)
     expect(lineDrift("completed", order("FAILED"))).toMatchObject({ drifted: true, stateMismatch: true })
   })
 
@@ -66,7 +71,9 @@ describe("GraphiQL page", () => {
 
 describe("configuration", () => {
   const load = (env: Record<string, string>) =>
-    Effect.runPromise(Effect.either(loadSettings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))))
+    Effect.runPromise(
+      Effect.either(loadSettings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))))
+    )
 
   it("needs API keys, and names every bad variable at once", async () => {
     const result = await load({ GRAPHQL_MAX_DEPTH: "0" })
@@ -78,40 +85,82 @@ describe("configuration", () => {
 
   it("the request body limit: 1 MiB by default, GRAPHQL_MAX_BODY_BYTES within 4096–25,000,000", async () => {
     const read = async (value?: string) => {
-      const result = await load(value === undefined ? { GRAPHQL_API_KEYS: "k" } : { GRAPHQL_API_KEYS: "k", GRAPHQL_MAX_BODY_BYTES: value })
+      const result = await load(
+        value === undefined ? { GRAPHQL_API_KEYS: "k" } : { GRAPHQL_API_KEYS: "k", GRAPHQL_MAX_BODY_BYTES: value }
+      )
       return result._tag === "Right" ? result.right.maxBodyBytes : result.left.problems
     }
     expect(await read()).toBe(1_048_576)
     expect(await read("65536")).toBe(65536)
-    for (const bad of ["4095", "25000001", "1.5", "lots"]) expect(String(await read(bad))).toMatch(/^GRAPHQL_MAX_BODY_BYTES: /)
+    for (const bad of ["4095", "25000001", "1.5", "lots"])
+      expect(String(await read(bad))).toMatch(/^GRAPHQL_MAX_BODY_BYTES: /)
   })
 
   it("the HL Connect budget: 200 calls per request, 50 per second per key in bursts of 200; every bad value named at once", async () => {
     const defaults = await load({ GRAPHQL_API_KEYS: "k" })
-    expect(defaults._tag === "Right" ? defaults.right.upstream : undefined).toEqual({ maxCallsPerRequest: 200, ratePerSecond: 50, burst: 200 })
-    const set = await load({ GRAPHQL_API_KEYS: "k", GRAPHQL_MAX_UPSTREAM_CALLS: "20", GRAPHQL_UPSTREAM_RATE: "2.5", GRAPHQL_UPSTREAM_BURST: "10" })
-    expect(set._tag === "Right" ? set.right.upstream : undefined).toEqual({ maxCallsPerRequest: 20, ratePerSecond: 2.5, burst: 10 })
-    const bad = await load({ GRAPHQL_API_KEYS: "k", GRAPHQL_MAX_UPSTREAM_CALLS: "0", GRAPHQL_UPSTREAM_RATE: "0", GRAPHQL_UPSTREAM_BURST: "many" })
+    expect(defaults._tag === "Right" ? defaults.right.upstream : undefined).toEqual({
+      maxCallsPerRequest: 200,
+      ratePerSecond: 50,
+      burst: 200
+    })
+    const set = await load({
+      GRAPHQL_API_KEYS: "k",
+      GRAPHQL_MAX_UPSTREAM_CALLS: "20",
+      GRAPHQL_UPSTREAM_RATE: "2.5",
+      GRAPHQL_UPSTREAM_BURST: "10"
+    })
+    expect(set._tag === "Right" ? set.right.upstream : undefined).toEqual({
+      maxCallsPerRequest: 20,
+      ratePerSecond: 2.5,
+      burst: 10
+    })
+    const bad = await load({
+      GRAPHQL_API_KEYS: "k",
+      GRAPHQL_MAX_UPSTREAM_CALLS: "0",
+      GRAPHQL_UPSTREAM_RATE: "0",
+      GRAPHQL_UPSTREAM_BURST: "many"
+    })
     const message = bad._tag === "Left" ? bad.left.message : ""
-    for (const name of ["GRAPHQL_MAX_UPSTREAM_CALLS", "GRAPHQL_UPSTREAM_RATE", "GRAPHQL_UPSTREAM_BURST"]) expect(message).toContain(name)
+    for (const name of ["GRAPHQL_MAX_UPSTREAM_CALLS", "GRAPHQL_UPSTREAM_RATE", "GRAPHQL_UPSTREAM_BURST"])
+      expect(message).toContain(name)
   })
 
   it("CORS origins: none by default, a comma-separated allow-list of origins, anything else named", async () => {
     const origins = async (value?: string) => {
-      const result = await load(value === undefined ? { GRAPHQL_API_KEYS: "k" } : { GRAPHQL_API_KEYS: "k", GRAPHQL_CORS_ORIGINS: value })
+      const result = await load(
+        value === undefined ? { GRAPHQL_API_KEYS: "k" } : { GRAPHQL_API_KEYS: "k", GRAPHQL_CORS_ORIGINS: value }
+      )
       return result._tag === "Right" ? result.right.corsOrigins : String(result.left.problems)
     }
     expect(await origins()).toEqual([])
-    expect(await origins("https://shop.example, http://localhost:3000")).toEqual(["https://shop.example", "http://localhost:3000"])
-    for (const bad of ["*", "https://shop.example/", "shop.example", "https://shop.example/path", "ftp://shop.example"]) {
+    expect(await origins("https://shop.example, http://localhost:3000")).toEqual([
+      "https://shop.example",
+      "http://localhost:3000"
+    ])
+    for (const bad of [
+      "*",
+      "https://shop.example/",
+      "shop.example",
+      "https://shop.example/path",
+      "ftp://shop.example"
+    ]) {
       expect(await origins(bad)).toMatch(/^GRAPHQL_CORS_ORIGINS: /)
     }
   })
 
   it("the app refuses to start on a bad DATABASE_URL, naming it", async () => {
-    const env = { GRAPHQL_API_KEYS: "k", HLCONNECT_TOKEN: "t", DATABASE_URL: "mysql://user:secret@db/app", GRAPHQL_MAX_BODY_BYTES: "1" }
+    const env = {
+      GRAPHQL_API_KEYS: "k",
+      HLCONNECT_TOKEN: "t",
+      DATABASE_URL: "mysql://user:secret@db/app",
+      GRAPHQL_MAX_BODY_BYTES: "1"
+    }
     const started = await Effect.runPromise(
-      Layer.build(GraphqlLive).pipe(Effect.scoped, Effect.either, Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+      Layer.build(GraphqlLive).pipe(
+        Effect.scoped,
+        Effect.either,
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+      )
     )
     expect(started._tag === "Left" ? started.left : started).toMatchObject({
       _tag: "InvalidConfiguration",
@@ -125,14 +174,15 @@ describe("configuration", () => {
 
   it("development conveniences default on, and off in production", async () => {
     const dev = await load({ GRAPHQL_API_KEYS: "key-one,key-two" })
-    expect(dev._tag === "Right" ? [dev.right.introspection, dev.right.graphiql, dev.right.apiKeys.length, dev.right.limits] : dev).toEqual([
-      true,
-      true,
-      2,
-      { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }
-    ])
+    expect(
+      dev._tag === "Right"
+        ? [dev.right.introspection, dev.right.graphiql, dev.right.apiKeys.length, dev.right.limits]
+        : dev
+    ).toEqual([true, true, 2, { maxDepth: 8, maxAliases: 15, maxCost: 5000, maxTokens: 2000 }])
     const prod = await load({ GRAPHQL_API_KEYS: "a", NODE_ENV: "production", GRAPHIQL: "true" })
-    expect(prod._tag === "Right" ? [prod.right.production, prod.right.introspection, prod.right.graphiql] : prod).toEqual([true, false, true])
+    expect(
+      prod._tag === "Right" ? [prod.right.production, prod.right.introspection, prod.right.graphiql] : prod
+    ).toEqual([true, false, true])
     // Keys never print.
     expect(dev._tag === "Right" ? String(dev.right.apiKeys) : "").toBe("<redacted>,<redacted>")
   })

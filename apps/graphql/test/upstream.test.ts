@@ -38,7 +38,9 @@ describe("upstream budget: dedupe and cost", () => {
       const { status, body } = await server.query(query, variables)
       expect(status).toBe(200)
       expect(body.errors).toBeUndefined()
-      const urls = Array.from({ length: 100 }, (_, i) => Array.from({ length: 14 }, (_, a) => field(body.data, "ordersByNumber", i, "lines", 0, `a${a}`))).flat()
+      const urls = Array.from({ length: 100 }, (_, i) =>
+        Array.from({ length: 14 }, (_, a) => field(body.data, "ordersByNumber", i, "lines", 0, `a${a}`))
+      ).flat()
       expect(urls).toHaveLength(1400)
       expect(new Set(urls).size).toBe(1)
       expect(urls[0]).toEqual(expect.stringContaining("/nf/download/"))
@@ -49,7 +51,8 @@ describe("upstream budget: dedupe and cost", () => {
   })
 
   it("a list argument multiplies the cost of what is under it, written out or in a variable", async () => {
-    const query = (list: string) => `{ ordersByNumber(orderNumbers: ${list}) { orderNumber lines { ${everyLineField} } } }`
+    const query = (list: string) =>
+      `{ ordersByNumber(orderNumbers: ${list}) { orderNumber lines { ${everyLineField} } } }`
     const one = await server.query(query(`["8001"]`))
     expect(one.body.errors).toBeUndefined()
     const hundred = JSON.stringify(Array.from({ length: 100 }, () => "8001"))
@@ -82,7 +85,9 @@ describe("upstream budget: a hard cap per request", () => {
 
   it("past the cap, the fields that would call HL Connect get UPSTREAM_BUDGET_EXCEEDED and no call is made", async () => {
     await resetStats(server)
-    const { status, body } = await server.query(`{ ordersByNumber(orderNumbers: ${JSON.stringify(orders)}) { orderNumber remote { __typename } } }`)
+    const { status, body } = await server.query(
+      `{ ordersByNumber(orderNumbers: ${JSON.stringify(orders)}) { orderNumber remote { __typename } } }`
+    )
     expect(status).toBe(200)
     const remotes = orders.map((_, i) => field(body.data, "ordersByNumber", i, "remote"))
     expect(remotes.filter((r) => r === null)).toHaveLength(2)
@@ -98,7 +103,9 @@ describe("upstream budget: a hard cap per request", () => {
   })
 
   it("readiness answers while a budget-busting query runs", async () => {
-    const busting = server.query(`{ ordersByNumber(orderNumbers: ${JSON.stringify(orders)}) { remote { __typename } lines { downloadUrl viewUrl } } }`)
+    const busting = server.query(
+      `{ ordersByNumber(orderNumbers: ${JSON.stringify(orders)}) { remote { __typename } lines { downloadUrl viewUrl } } }`
+    )
     const ready = fetch(`${server.url}/health/ready`)
     const [refused, readiness] = await Promise.all([busting, ready])
     expect(readiness.status).toBe(200)

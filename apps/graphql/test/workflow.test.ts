@@ -35,7 +35,13 @@ describe("mutations through the order workflow", () => {
   })
 
   const token = () =>
-    server.run(Effect.flatMap(HlConnect, (hl) => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 }))).then((t) => t.token)
+    server
+      .run(
+        Effect.flatMap(HlConnect, (hl) =>
+          hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 })
+        )
+      )
+      .then((t) => t.token)
   const registerPurchase = async (orderNumber: string, tokenValue: string) => {
     const input = {
       token: tokenValue,
@@ -130,7 +136,15 @@ describe("mutations through the order workflow", () => {
     await registerPurchase("6004", await token())
     await server.sandbox.run(
       server.sandbox.state.scriptFaults([
-        { kind: "error500", endpoint: "cancelOrderLine", times: 1, status: 200, body: "", retry_after_seconds: 0, delay_ms: 0 }
+        {
+          kind: "error500",
+          endpoint: "cancelOrderLine",
+          times: 1,
+          status: 200,
+          body: "",
+          retry_after_seconds: 0,
+          delay_ms: 0
+        }
       ])
     )
     expect(await cancelLine("6004")).toMatchObject({ __typename: "RetryScheduled", state: "cancel_requested" })

@@ -8,7 +8,13 @@
  *  2. memory — peak RSS of a child process reconciling 10k vs 100k orders (≤ 1.3×: it streams).
  * Exits 0 regardless; read the PASS/FAIL lines.
  */
-import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
+import {
+  cpuMeter,
+  pinThisProcess,
+  type ServerProcess,
+  serverScripts,
+  startServerProcess
+} from "@hlconnect/conformance/bench"
 import { HlConnect } from "@hlconnect/core"
 import { Store } from "@hlconnect/store"
 import { Effect, Redacted } from "effect"
@@ -35,7 +41,6 @@ const here = fileURLToPath(new URL(".", import.meta.url))
 const packageDir = join(here, "..")
 const scratch = mkdtempSync(join(process.platform === "linux" ? "/dev/shm" : tmpdir(), "reconcile-bench-"))
 
-
 /** At or above this share of its CPU the sandbox, not the client, is the limit. */
 const SATURATED = 0.9
 
@@ -44,7 +49,12 @@ const startSandbox = (L: number): Promise<ServerProcess> =>
   startServerProcess({
     script: serverScripts.sandbox,
     cpu: 0,
-    env: { SANDBOX_TOKENS: BenchToken, SANDBOX_LATENCY_MS: String(L), SANDBOX_FULFILMENT_DELAY: "0 millis", LOG_LEVEL: "error" }
+    env: {
+      SANDBOX_TOKENS: BenchToken,
+      SANDBOX_LATENCY_MS: String(L),
+      SANDBOX_FULFILMENT_DELAY: "0 millis",
+      LOG_LEVEL: "error"
+    }
   })
 
 const percent = (share: number | undefined) => (share === undefined ? "n/a" : `${(share * 100).toFixed(0)}%`)
@@ -89,9 +99,9 @@ const throughputAt = async (L: number) => {
   const sandbox = await startSandbox(L)
   try {
     const token = await Effect.runPromise(
-      Effect.flatMap(HlConnect, (hl) => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 })).pipe(
-        Effect.provide(HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken) }))
-      )
+      Effect.flatMap(HlConnect, (hl) =>
+        hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 })
+      ).pipe(Effect.provide(HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken) })))
     )
     // What the client + sandbox deliver on this machine with no store and no workflow: a reference
     // for when the host, not the reconciler, is the limit (C/L assumes free CPU).
@@ -106,7 +116,11 @@ const throughputAt = async (L: number) => {
           discard: true
         })
         return probes / ((Date.now() - started) / 1000)
-      }).pipe(Effect.provide(HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken), maxInFlight: 256 })))
+      }).pipe(
+        Effect.provide(
+          HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken), maxInFlight: 256 })
+        )
+      )
     )
     const rawServerShare = rawServer.share()
     const db = join(scratch, `throughput-${L}.db`)
@@ -121,12 +135,18 @@ const throughputAt = async (L: number) => {
     const perSecond = summary.examined / (summary.durationMs / 1000)
     const ceiling = C / (L / 1000)
     const ratio = perSecond / ceiling
-    console.log(`throughput at L=${L}ms: ${summary.examined} orders (${JSON.stringify(summary.transitions)}) in ${(summary.durationMs / 1000).toFixed(1)} s`)
-    console.log(`  ${perSecond.toFixed(0)} orders/s vs limit C/L = ${C}/${L}ms = ${ceiling.toFixed(0)}/s → ${ratio.toFixed(2)}`)
+    console.log(
+      `throughput at L=${L}ms: ${summary.examined} orders (${JSON.stringify(summary.transitions)}) in ${(summary.durationMs / 1000).toFixed(1)} s`
+    )
+    console.log(
+      `  ${perSecond.toFixed(0)} orders/s vs limit C/L = ${C}/${L}ms = ${ceiling.toFixed(0)}/s → ${ratio.toFixed(2)}`
+    )
     console.log(
       `  a bare client loop on this host at concurrency ${C}: ${raw.toFixed(0)}/s (${(raw / ceiling).toFixed(2)} of C/L) → reconciler at ${(perSecond / raw).toFixed(2)} of it`
     )
-    console.log(`  server during the bare loop: ${serverVerdict(rawServerShare)}; during the pass: ${serverVerdict(passServerShare)}`)
+    console.log(
+      `  server during the bare loop: ${serverVerdict(rawServerShare)}; during the pass: ${serverVerdict(passServerShare)}`
+    )
     console.log(`${ratio >= 0.9 ? "PASS" : "FAIL"} throughput ≥ 0.9 of C/L at L=${L}ms (${ratio.toFixed(2)})`)
   } finally {
     sandbox.stop()
@@ -147,7 +167,9 @@ const main = async () => {
   const a = await rssOf(small)
   const b = await rssOf(big)
   const growth = b.peakRss / a.peakRss
-  console.log(`memory: ${a.examined} orders → peak RSS ${mb(a.peakRss)} (${(a.ms / 1000).toFixed(1)} s); ${b.examined} orders → ${mb(b.peakRss)} (${(b.ms / 1000).toFixed(1)} s)`)
+  console.log(
+    `memory: ${a.examined} orders → peak RSS ${mb(a.peakRss)} (${(a.ms / 1000).toFixed(1)} s); ${b.examined} orders → ${mb(b.peakRss)} (${(b.ms / 1000).toFixed(1)} s)`
+  )
   console.log(`${growth <= 1.3 ? "PASS" : "FAIL"} peak RSS at ${BIG} vs ${N} orders ≤ 1.3× (${growth.toFixed(2)}×)`)
 }
 

@@ -12,7 +12,15 @@ import { Command, Options } from "@effect/cli"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { HlConnect } from "@hlconnect/core"
 import { Fulfilment, FulfilmentConfig, type FulfilmentPolicy } from "@hlconnect/fulfilment"
-import { Health, HttpServing, type InvalidConfiguration, loadConfig, OpsRoutes, Progress, ServiceConfig } from "@hlconnect/service"
+import {
+  Health,
+  HttpServing,
+  type InvalidConfiguration,
+  loadConfig,
+  OpsRoutes,
+  Progress,
+  ServiceConfig
+} from "@hlconnect/service"
 import { ReconcileRuns, Store } from "@hlconnect/store"
 import { Clock, ConfigError, Console, Data, Effect, Layer, Option, Ref } from "effect"
 import { isClean, type PassCounts, type PassOptions, type PassSummary, Reconciler } from "./Reconciler.js"
@@ -86,22 +94,42 @@ const positive = (name: string, value: Option.Option<number>) =>
   Option.match(value, {
     onNone: () => Effect.succeed(undefined),
     onSome: (n) =>
-      Number.isInteger(n) && n >= 1 ? Effect.succeed(n) : Effect.fail(new InvalidArguments({ message: `--${name} must be an integer ≥ 1` }))
+      Number.isInteger(n) && n >= 1
+        ? Effect.succeed(n)
+        : Effect.fail(new InvalidArguments({ message: `--${name} must be an integer ≥ 1` }))
   })
 
 const run = Command.make(
   "run",
   {
-    once: Options.boolean("once").pipe(Options.withDescription("One pass, then exit (0 clean, 2 needs attention, 3 stopped)")),
-    schedule: Options.text("schedule").pipe(Options.withDescription('Cron expression, e.g. "*/5 * * * *"'), Options.optional),
+    once: Options.boolean("once").pipe(
+      Options.withDescription("One pass, then exit (0 clean, 2 needs attention, 3 stopped)")
+    ),
+    schedule: Options.text("schedule").pipe(
+      Options.withDescription('Cron expression, e.g. "*/5 * * * *"'),
+      Options.optional
+    ),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Report what would be done; change nothing")),
-    order: Options.text("order").pipe(Options.withDescription("Reconcile this order only, due or not"), Options.optional),
-    limit: Options.integer("limit").pipe(Options.withDescription("At most this many orders per pass"), Options.optional),
-    concurrency: Options.integer("concurrency").pipe(Options.withDescription("Orders at once (default RECONCILE_CONCURRENCY)"), Options.optional),
+    order: Options.text("order").pipe(
+      Options.withDescription("Reconcile this order only, due or not"),
+      Options.optional
+    ),
+    limit: Options.integer("limit").pipe(
+      Options.withDescription("At most this many orders per pass"),
+      Options.optional
+    ),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("Orders at once (default RECONCILE_CONCURRENCY)"),
+      Options.optional
+    ),
     json: Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON")),
-    listOrders: Options.boolean("list-orders").pipe(Options.withDescription("Include the examined order numbers in the JSON summary")),
+    listOrders: Options.boolean("list-orders").pipe(
+      Options.withDescription("Include the examined order numbers in the JSON summary")
+    ),
     audit: Options.boolean("audit").pipe(
-      Options.withDescription("With --once: an audit pass (orders ended within RECONCILE_AUDIT_WINDOW, at most RECONCILE_AUDIT_BUDGET)")
+      Options.withDescription(
+        "With --once: an audit pass (orders ended within RECONCILE_AUDIT_WINDOW, at most RECONCILE_AUDIT_BUDGET)"
+      )
     )
   },
   (args) =>
@@ -132,14 +160,21 @@ const run = Command.make(
         ...(Option.isSome(args.order) ? { order: args.order.value } : {}),
         ...(limit === undefined ? {} : { limit }),
         ...callbacks,
-        ...Option.match(audit, { onNone: () => ({}), onSome: (a) => ({ audit: Scheduled.auditPassOptions(a, startedAt) }) })
+        ...Option.match(audit, {
+          onNone: () => ({}),
+          onSome: (a) => ({ audit: Scheduled.auditPassOptions(a, startedAt) })
+        })
       })
 
       const program = Effect.gen(function* () {
         const reconciler = yield* Reconciler
         if (Option.isNone(cron)) {
-          const summary = yield* withProgress(args.audit ? "audit" : "pass", (callbacks) => reconciler.runPass(passOptions(callbacks)))
-          yield* process.stdout.isTTY === true && !args.json ? Console.log(renderSummary(summary)) : Console.log(JSON.stringify(summary))
+          const summary = yield* withProgress(args.audit ? "audit" : "pass", (callbacks) =>
+            reconciler.runPass(passOptions(callbacks))
+          )
+          yield* process.stdout.isTTY === true && !args.json
+            ? Console.log(renderSummary(summary))
+            : Console.log(JSON.stringify(summary))
           return yield* setExitCode(exitCodeOf(summary))
         }
         const loop = yield* Scheduled.prepare({
@@ -159,7 +194,9 @@ const run = Command.make(
 const serve = Command.make("serve", {}, () =>
   Effect.gen(function* () {
     const { audit, policy, schedule, settings } = yield* loadConfig(Scheduled.ScheduledConfig())
-    const program = Effect.flatMap(Scheduled.prepare({ schedule, settings, audit }), (loop) => Effect.provide(loop, opsLayer))
+    const program = Effect.flatMap(Scheduled.prepare({ schedule, settings, audit }), (loop) =>
+      Effect.provide(loop, opsLayer)
+    )
     return yield* Effect.provide(program, appLayer(policy))
   })
 ).pipe(
@@ -171,18 +208,28 @@ const serve = Command.make("serve", {}, () =>
 const report = Command.make(
   "report",
   {
-    run: Options.text("run").pipe(Options.withDescription("Run id (default: the latest run that did work)"), Options.optional),
-    runs: Options.integer("runs").pipe(Options.withDescription("List the last N runs, one line each (N ≤ 500)"), Options.optional),
-    audit: Options.boolean("audit").pipe(Options.withDescription("The latest audit pass that did work (RECONCILE_AUDIT_SCHEDULE)")),
+    run: Options.text("run").pipe(
+      Options.withDescription("Run id (default: the latest run that did work)"),
+      Options.optional
+    ),
+    runs: Options.integer("runs").pipe(
+      Options.withDescription("List the last N runs, one line each (N ≤ 500)"),
+      Options.optional
+    ),
+    audit: Options.boolean("audit").pipe(
+      Options.withDescription("The latest audit pass that did work (RECONCILE_AUDIT_SCHEDULE)")
+    ),
     json: Options.boolean("json").pipe(Options.withDescription("Print as JSON"))
   },
   (args) =>
     Effect.gen(function* () {
       const runs = yield* ReconcileRuns.ReconcileRuns
       if (Option.isSome(args.runs)) {
-        if (Option.isSome(args.run) || args.audit) return yield* new InvalidArguments({ message: "--runs excludes --run and --audit" })
+        if (Option.isSome(args.run) || args.audit)
+          return yield* new InvalidArguments({ message: "--runs excludes --run and --audit" })
         const n = args.runs.value
-        if (!Number.isInteger(n) || n < 1 || n > 500) return yield* new InvalidArguments({ message: "--runs must be an integer between 1 and 500" })
+        if (!Number.isInteger(n) || n < 1 || n > 500)
+          return yield* new InvalidArguments({ message: "--runs must be an integer between 1 and 500" })
         const listed = yield* runs.listRuns(n)
         if (listed.length === 0) {
           yield* Console.error("no reconcile run recorded yet")
@@ -192,7 +239,9 @@ const report = Command.make(
           ? Console.log(JSON.stringify(listed.map(runFieldsToJson)))
           : Console.log(renderRunLines(listed))
       }
-      const found = Option.isSome(args.run) ? Option.some(yield* runs.get(args.run.value)) : yield* runs.latestWithWork(args.audit ? "audit" : "pass")
+      const found = Option.isSome(args.run)
+        ? Option.some(yield* runs.get(args.run.value))
+        : yield* runs.latestWithWork(args.audit ? "audit" : "pass")
       if (Option.isNone(found)) {
         yield* Console.error("no reconcile run recorded yet")
         return yield* setExitCode(ExitCode.notClean)

@@ -89,7 +89,9 @@ export const runOnSchedule = <E, R>(
         const missed = ticksBetween(cron, tick, woke)
         if (missed > 0) {
           yield* Metric.incrementBy(Metrics.missedTicks, missed)
-          yield* Effect.logWarning(`woke ${Duration.format(Duration.millis(woke - tick))} late: ${missed} tick(s) missed; running once`)
+          yield* Effect.logWarning(
+            `woke ${Duration.format(Duration.millis(woke - tick))} late: ${missed} tick(s) missed; running once`
+          )
         }
         yield* trigger(new Date(tick).toISOString())
       })

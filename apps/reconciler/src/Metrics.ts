@@ -3,9 +3,15 @@ import { Metric } from "effect"
 
 export const runs = Metric.counter("reconcile_runs_total", { description: "Reconcile passes, by status" })
 export const ordersExamined = Metric.counter("reconcile_orders_examined_total", { description: "Orders examined" })
-export const transitions = Metric.counter("reconcile_transitions_total", { description: "Line transitions, by from→to" })
-export const drift = Metric.counter("reconcile_drift_total", { description: "Drift records (local and remote disagree)" })
-export const errors = Metric.counter("reconcile_errors_total", { description: "Orders that could not be reconciled this pass" })
+export const transitions = Metric.counter("reconcile_transitions_total", {
+  description: "Line transitions, by from→to"
+})
+export const drift = Metric.counter("reconcile_drift_total", {
+  description: "Drift records (local and remote disagree)"
+})
+export const errors = Metric.counter("reconcile_errors_total", {
+  description: "Orders that could not be reconciled this pass"
+})
 export const skippedRuns = Metric.counter("reconcile_skipped_runs_total", {
   description: "Scheduled runs skipped because the previous one was still running"
 })

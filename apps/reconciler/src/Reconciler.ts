@@ -3,7 +3,13 @@
  * order), bring each in line with HL Connect through the fulfilment workflow, record drift, and
  * give the order back with its next check. Memory stays flat: only the current batch is held.
  */
-import { Fulfilment, type FulfilmentError, type FulfilmentHalted, type LineReport, type OrderReport } from "@hlconnect/fulfilment"
+import {
+  Fulfilment,
+  type FulfilmentError,
+  type FulfilmentHalted,
+  type LineReport,
+  type OrderReport
+} from "@hlconnect/fulfilment"
 import type { InvalidInput, Lease } from "@hlconnect/store"
 import { OrderLines, ReconcileRuns, type StorageError } from "@hlconnect/store"
 import { Clock, Data, Duration, Effect, Fiber, Metric, Option, Schedule, Stream } from "effect"
@@ -242,9 +248,12 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
             Effect.tap(recordDrifts),
             Effect.flatMap(tally),
             Effect.catchIf(
-              (error: FulfilmentError): error is Exclude<FulfilmentError, FulfilmentHalted> => error._tag !== "FulfilmentHalted",
+              (error: FulfilmentError): error is Exclude<FulfilmentError, FulfilmentHalted> =>
+                error._tag !== "FulfilmentHalted",
               (error) =>
-                Effect.logError(`order ${orderLines[0]?.orderNumber ?? "?"} could not be reconciled: ${error.message}`).pipe(
+                Effect.logError(
+                  `order ${orderLines[0]?.orderNumber ?? "?"} could not be reconciled: ${error.message}`
+                ).pipe(
                   Effect.zipRight(
                     Effect.sync(() => {
                       counts.examined++
@@ -255,7 +264,10 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
                 )
             ),
             Effect.ensuring(
-              Option.match(lease, { onNone: () => Effect.void, onSome: (l) => Effect.suspend(() => release(l, nextCheckAt)) })
+              Option.match(lease, {
+                onNone: () => Effect.void,
+                onSome: (l) => Effect.suspend(() => release(l, nextCheckAt))
+              })
             ),
             Effect.tap(() => (options.onProgress === undefined ? Effect.void : options.onProgress({ ...counts })))
           )
@@ -339,10 +351,20 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const renewer = yield* Effect.fork(
           Effect.repeat(renewHeld, Schedule.spaced(Duration.millis(Math.max(100, leaseMs / 4))))
         )
-        const result = yield* (options.order !== undefined ? one(options.order) : options.audit !== undefined ? auditAll(options.audit) : claimAll).pipe(
+        const result = yield* (
+          options.order !== undefined
+            ? one(options.order)
+            : options.audit !== undefined
+              ? auditAll(options.audit)
+              : claimAll
+        ).pipe(
           Effect.ensuring(Fiber.interrupt(renewer)),
           // Orders claimed but never reached (the pass stopped): give them back now, not at lease expiry.
-          Effect.ensuring(Effect.suspend(() => Effect.forEach(Array.from(held.values()), (lease) => release(lease), { discard: true }))),
+          Effect.ensuring(
+            Effect.suspend(() =>
+              Effect.forEach(Array.from(held.values()), (lease) => release(lease), { discard: true })
+            )
+          ),
           Effect.either
         )
         const failure = result._tag === "Left" ? result.left : undefined
@@ -350,17 +372,21 @@ export class Reconciler extends Effect.Service<Reconciler>()("@hlconnect/reconci
         const status = failure === undefined ? "completed" : "failed"
         // A pass that examined nothing is counted, not stored: it would bury the runs that did work.
         const stored =
-          failure !== undefined || counts.examined > 0 || !(yield* runs.discardEmpty(run.runId).pipe(Effect.catchTag("InvalidInput", Effect.die)))
+          failure !== undefined ||
+          counts.examined > 0 ||
+          !(yield* runs.discardEmpty(run.runId).pipe(Effect.catchTag("InvalidInput", Effect.die)))
         if (stored) {
-          yield* runs.finish({
-            runId: run.runId,
-            status,
-            examined: counts.examined,
-            drifted: counts.drift,
-            repaired: counts.changed,
-            failed: counts.errors + counts.needsAttention + counts.failed,
-            ...(error === undefined ? {} : { error: error.slice(0, 4000) })
-          }).pipe(Effect.catchTags({ NotFound: Effect.die, IllegalTransition: Effect.die }))
+          yield* runs
+            .finish({
+              runId: run.runId,
+              status,
+              examined: counts.examined,
+              drifted: counts.drift,
+              repaired: counts.changed,
+              failed: counts.errors + counts.needsAttention + counts.failed,
+              ...(error === undefined ? {} : { error: error.slice(0, 4000) })
+            })
+            .pipe(Effect.catchTags({ NotFound: Effect.die, IllegalTransition: Effect.die }))
         } else {
           yield* Metric.increment(Metrics.emptyRuns)
         }

@@ -44,7 +44,8 @@ export const progressLine = (
   elapsedMs: number
 ): string => {
   const label = kind === "audit" ? "auditing" : "reconciling"
-  if (total === undefined) return `${label}: counting the orders to examine… ${Progress.formatDuration(elapsedMs)} elapsed`
+  if (total === undefined)
+    return `${label}: counting the orders to examine… ${Progress.formatDuration(elapsedMs)} elapsed`
   const head = Progress.countLine({ label, unit: "orders", done: counts.examined, total, elapsedMs })
   return `${head} · changed ${counts.changed}, drift ${counts.drift}, errors ${counts.errors}`
 }
@@ -106,7 +107,9 @@ export const renderRun = (run: ReconcileRuns.ReconcileRun, drifts: ReadonlyArray
   if (drifts.length > 0) {
     lines.push("Drift")
     for (const d of view.drifts) {
-      lines.push(`  order ${d.orderNumber}/${d.orderLineId ?? "*"}: expected ${json(d.expected)}, observed ${json(d.observed)} → ${d.action}: ${d.result}`)
+      lines.push(
+        `  order ${d.orderNumber}/${d.orderLineId ?? "*"}: expected ${json(d.expected)}, observed ${json(d.observed)} → ${d.action}: ${d.result}`
+      )
     }
   }
   return lines.join("\n")

@@ -33,7 +33,8 @@ const cronConfig = (name: string, fallback: string): Config.Config<CronSchedule>
   )
 
 /** `RECONCILE_SCHEDULE`: a cron expression, 5 fields or 6 with seconds first (`*\/2 * * * * *`). */
-export const ScheduleConfig = (fallback: string = defaultSchedule): Config.Config<CronSchedule> => cronConfig("RECONCILE_SCHEDULE", fallback)
+export const ScheduleConfig = (fallback: string = defaultSchedule): Config.Config<CronSchedule> =>
+  cronConfig("RECONCILE_SCHEDULE", fallback)
 
 /** The audit's default cadence: hourly, on the hour. */
 export const defaultAuditSchedule = "0 * * * *"
@@ -112,7 +113,9 @@ export const prepare = (
       const summary = yield* reconciler.runPass(passOptions)
       const { orders: _orders, ...fields } = summary
       if (summary.status === "failed") return yield* Effect.logError("run stopped", fields)
-      yield* options.quietTicks === true && summary.examined === 0 ? Effect.logDebug("run finished", fields) : Effect.logInfo("run finished", fields)
+      yield* options.quietTicks === true && summary.examined === 0
+        ? Effect.logDebug("run finished", fields)
+        : Effect.logInfo("run finished", fields)
     })
     const scheduleOptions = {
       quietTicks: options.quietTicks ?? false,
@@ -129,7 +132,9 @@ export const prepare = (
       const summary = yield* reconciler.runPass({ ...passOptions, audit: auditPassOptions(audit, now) })
       const { orders: _orders, ...fields } = summary
       if (summary.status === "failed") return yield* Effect.logError("audit stopped", fields)
-      yield* summary.examined === 0 ? Effect.logDebug("audit finished", fields) : Effect.logInfo("audit finished", fields)
+      yield* summary.examined === 0
+        ? Effect.logDebug("audit finished", fields)
+        : Effect.logInfo("audit finished", fields)
     })
     const auditLoop = Effect.zipRight(
       Effect.logInfo(`auditing ended orders on schedule ${audit.schedule.expression}`, {
@@ -142,7 +147,9 @@ export const prepare = (
   })
 
 /** Runs the loop as a background fiber for as long as the layer's scope is open. */
-export const layer = (options: ScheduledOptions): Layer.Layer<never, StorageError, Reconciler | ReconcileRuns.ReconcileRuns> =>
+export const layer = (
+  options: ScheduledOptions
+): Layer.Layer<never, StorageError, Reconciler | ReconcileRuns.ReconcileRuns> =>
   Layer.scopedDiscard(Effect.flatMap(prepare(options), Effect.forkScoped))
 
 /**
@@ -167,7 +174,12 @@ export interface ScheduledSettings {
  * `fallbackSchedule`), `RECONCILE_AUDIT_*`, `RECONCILE_*`, `FULFILMENT_*`.
  */
 export const ScheduledConfig = (fallbackSchedule: string = defaultSchedule): Config.Config<ScheduledSettings> =>
-  Config.all({ schedule: ScheduleConfig(fallbackSchedule), settings: ReconcilerConfig, policy: FulfilmentConfig, audit: AuditConfig })
+  Config.all({
+    schedule: ScheduleConfig(fallbackSchedule),
+    settings: ReconcilerConfig,
+    policy: FulfilmentConfig,
+    audit: AuditConfig
+  })
 
 /** `layerWith` configured from the environment (`ScheduledConfig`). */
 export const layerConfig = (

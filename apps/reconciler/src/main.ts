@@ -19,4 +19,7 @@ const logging = Layer.unwrapEffect(
   )
 )
 
-runMain(Effect.suspend(() => cli(process.argv)).pipe(Effect.provide(NodeContext.layer)), { name: "reconciler", logging })
+runMain(Effect.suspend(() => cli(process.argv)).pipe(Effect.provide(NodeContext.layer)), {
+  name: "reconciler",
+  logging
+})

@@ -27,29 +27,38 @@ const faults = FaultSettings.make({
 
 for (const engine of engines()) {
   describe(`chaos on ${engine.name}`, () => {
-    it.live("injected 500s and latency: every order ends right", () =>
-      Effect.gen(function* () {
-        const seeded = yield* Effect.forEach(Array.from({ length: 24 }, (_, i) => i), (i) =>
-          seedPaid(sandbox, { asset: i % 8 === 0 ? 4999 : 4000 })
-        )
-        yield* Effect.promise(() => sandbox.run(sandbox.state.setFaults(faults)))
-        const reconciler = yield* Reconciler
-        let passes = 0
-        for (; passes < 20; passes++) {
-          const summary = yield* reconciler.runPass({ dryRun: false, concurrency: 6, owner: "chaos", batch: 5 })
-          assert.strictEqual(summary.status, "completed")
-          if (summary.examined === 0) break
-        }
-        yield* Effect.promise(() => sandbox.run(sandbox.state.setFaults(FaultSettings.make({}))))
-        const lines = yield* OrderLines.OrderLines
-        for (const [i, line] of seeded.entries()) {
-          const now = yield* lines.get({ orderNumber: line.orderNumber, orderLineId: "1" })
-          assert.strictEqual(now.state, i % 8 === 0 ? "failed" : "completed", `order ${line.orderNumber}`)
-        }
-        const stats = yield* Effect.promise(() => sandbox.run(sandbox.state.stats))
-        for (const line of seeded) assert.strictEqual(stats.registrations[`${line.orderNumber}:1`], 1)
-        assert.isAbove(Object.values(stats.faults).reduce((a, b) => a + b, 0), 0, "faults were injected")
-        assert.isBelow(passes, 20)
-      }).pipe(Effect.provide(reconcilerEnv(engine, sandbox, { client: { maxAttempts: 3 } }))), 60_000)
+    it.live(
+      "injected 500s and latency: every order ends right",
+      () =>
+        Effect.gen(function* () {
+          const seeded = yield* Effect.forEach(
+            Array.from({ length: 24 }, (_, i) => i),
+            (i) => seedPaid(sandbox, { asset: i % 8 === 0 ? 4999 : 4000 })
+          )
+          yield* Effect.promise(() => sandbox.run(sandbox.state.setFaults(faults)))
+          const reconciler = yield* Reconciler
+          let passes = 0
+          for (; passes < 20; passes++) {
+            const summary = yield* reconciler.runPass({ dryRun: false, concurrency: 6, owner: "chaos", batch: 5 })
+            assert.strictEqual(summary.status, "completed")
+            if (summary.examined === 0) break
+          }
+          yield* Effect.promise(() => sandbox.run(sandbox.state.setFaults(FaultSettings.make({}))))
+          const lines = yield* OrderLines.OrderLines
+          for (const [i, line] of seeded.entries()) {
+            const now = yield* lines.get({ orderNumber: line.orderNumber, orderLineId: "1" })
+            assert.strictEqual(now.state, i % 8 === 0 ? "failed" : "completed", `order ${line.orderNumber}`)
+          }
+          const stats = yield* Effect.promise(() => sandbox.run(sandbox.state.stats))
+          for (const line of seeded) assert.strictEqual(stats.registrations[`${line.orderNumber}:1`], 1)
+          assert.isAbove(
+            Object.values(stats.faults).reduce((a, b) => a + b, 0),
+            0,
+            "faults were injected"
+          )
+          assert.isBelow(passes, 20)
+        }).pipe(Effect.provide(reconcilerEnv(engine, sandbox, { client: { maxAttempts: 3 } }))),
+      60_000
+    )
   })
 }

@@ -17,7 +17,8 @@ describe("schedule", () => {
       assert.match(error.message, /not a cron expression/)
       const ok = yield* parseCron("*/5 * * * *")
       assert.strictEqual(ticksBetween(ok, 0, 60 * 60 * 1000), 12)
-    }))
+    })
+  )
 
   it.effect("a tick while the previous run still goes is skipped, not stacked", () =>
     Effect.gen(function* () {
@@ -25,7 +26,10 @@ describe("schedule", () => {
       const started = yield* Ref.make(0)
       const skippedBefore = yield* counter(Metrics.skippedRuns)
       // Each run takes 150 s: longer than two ticks.
-      const pass = Effect.zipRight(Ref.update(started, (n) => n + 1), Effect.sleep(Duration.seconds(150)))
+      const pass = Effect.zipRight(
+        Ref.update(started, (n) => n + 1),
+        Effect.sleep(Duration.seconds(150))
+      )
       const loop = yield* Effect.fork(runOnSchedule(cron, pass))
       yield* TestClock.adjust(Duration.minutes(1))
       assert.strictEqual(yield* Ref.get(started), 1)
@@ -38,7 +42,8 @@ describe("schedule", () => {
       assert.strictEqual(yield* Ref.get(started), 2, "the next free tick runs")
       assert.strictEqual((yield* counter(Metrics.skippedRuns)) - skippedBefore, 2)
       yield* Fiber.interrupt(loop)
-    }))
+    })
+  )
 
   it.effect("after downtime, missed ticks run once, not once per missed tick", () =>
     Effect.gen(function* () {
@@ -48,12 +53,19 @@ describe("schedule", () => {
       const missedBefore = yield* counter(Metrics.missedTicks)
       // Last run two hours ago: 24 ticks were missed.
       const lastRunAt = Duration.toMillis(Duration.hours(8))
-      const loop = yield* Effect.fork(runOnSchedule(cron, Ref.update(started, (n) => n + 1), { lastRunAt }))
+      const loop = yield* Effect.fork(
+        runOnSchedule(
+          cron,
+          Ref.update(started, (n) => n + 1),
+          { lastRunAt }
+        )
+      )
       yield* TestClock.adjust(Duration.seconds(1))
       assert.strictEqual(yield* Ref.get(started), 1, "one catch-up run")
       assert.strictEqual((yield* counter(Metrics.missedTicks)) - missedBefore, 24)
       yield* TestClock.adjust(Duration.minutes(5))
       assert.strictEqual(yield* Ref.get(started), 2, "then the schedule as usual")
       yield* Fiber.interrupt(loop)
-    }))
+    })
+  )
 })

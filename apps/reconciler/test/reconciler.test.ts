@@ -8,7 +8,16 @@ import { OrderLines, Outbox, ReconcileRuns } from "@hlconnect/store"
 import { Duration, Effect, Metric, Option } from "effect"
 import * as Metrics from "../src/Metrics.js"
 import { isClean, type PassOptions, Reconciler } from "../src/Reconciler.js"
-import { engines, forceStates, sqliteEngine, freshOrderNumber, reconcilerEnv, seedPaid, snapshotLines, testPolicy } from "./support/env.js"
+import {
+  engines,
+  forceStates,
+  sqliteEngine,
+  freshOrderNumber,
+  reconcilerEnv,
+  seedPaid,
+  snapshotLines,
+  testPolicy
+} from "./support/env.js"
 import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
 
 let sandbox: RunningSandbox
@@ -39,37 +48,40 @@ for (const engine of engines()) {
   describe(`reconciler on ${engine.name}`, () => {
     const env = (options: Parameters<typeof reconcilerEnv>[2] = {}) => reconcilerEnv(engine, sandbox, options)
 
-    it.live("paid → registered → processing → completed, with an order.completed event; a second run changes nothing", () =>
-      Effect.gen(function* () {
-        const line = yield* seedPaid(sandbox)
-        const n = line.orderNumber
-        const first = yield* pass({ order: n })
-        assert.strictEqual((yield* lineOf(n)).state, "registered")
-        assert.deepStrictEqual(first.transitions, { "paid→registered": 1 })
-        assert.strictEqual((yield* stats()).registrations[`${n}:1`], 1)
+    it.live(
+      "paid → registered → processing → completed, with an order.completed event; a second run changes nothing",
+      () =>
+        Effect.gen(function* () {
+          const line = yield* seedPaid(sandbox)
+          const n = line.orderNumber
+          const first = yield* pass({ order: n })
+          assert.strictEqual((yield* lineOf(n)).state, "registered")
+          assert.deepStrictEqual(first.transitions, { "paid→registered": 1 })
+          assert.strictEqual((yield* stats()).registrations[`${n}:1`], 1)
 
-        yield* pass({ order: n })
-        assert.strictEqual((yield* lineOf(n)).state, "processing")
-        yield* pass({ order: n })
-        assert.strictEqual((yield* lineOf(n)).state, "processing", "still PROCESSING remotely: waits")
+          yield* pass({ order: n })
+          assert.strictEqual((yield* lineOf(n)).state, "processing")
+          yield* pass({ order: n })
+          assert.strictEqual((yield* lineOf(n)).state, "processing", "still PROCESSING remotely: waits")
 
-        yield* settle(n, "COMPLETED")
-        const done = yield* pass({ order: n })
-        assert.strictEqual((yield* lineOf(n)).state, "completed")
-        assert.deepStrictEqual(done.transitions, { "processing→completed": 1 })
-        assert.isTrue(isClean(done))
-        assert.deepStrictEqual(yield* eventsOf(n), ["order.completed"])
+          yield* settle(n, "COMPLETED")
+          const done = yield* pass({ order: n })
+          assert.strictEqual((yield* lineOf(n)).state, "completed")
+          assert.deepStrictEqual(done.transitions, { "processing→completed": 1 })
+          assert.isTrue(isClean(done))
+          assert.deepStrictEqual(yield* eventsOf(n), ["order.completed"])
 
-        const before = yield* snapshotLines
-        const again = yield* pass({ order: n })
-        // --order works outside the lease schedule, so the order is looked at once more when due.
-        const due = yield* pass()
-        assert.strictEqual(again.changed, 0)
-        assert.strictEqual(again.drift, 0)
-        assert.strictEqual(due.changed, 0)
-        assert.strictEqual((yield* pass()).examined, 0, "a completed order is no longer due")
-        assert.strictEqual(yield* snapshotLines, before)
-      }).pipe(Effect.provide(env())))
+          const before = yield* snapshotLines
+          const again = yield* pass({ order: n })
+          // --order works outside the lease schedule, so the order is looked at once more when due.
+          const due = yield* pass()
+          assert.strictEqual(again.changed, 0)
+          assert.strictEqual(again.drift, 0)
+          assert.strictEqual(due.changed, 0)
+          assert.strictEqual((yield* pass()).examined, 0, "a completed order is no longer due")
+          assert.strictEqual(yield* snapshotLines, before)
+        }).pipe(Effect.provide(env()))
+    )
 
     it.live("claims due orders: one pass moves each order one step, never twice", () =>
       Effect.gen(function* () {
@@ -86,7 +98,8 @@ for (const engine of engines()) {
         yield* pass()
         for (const line of seeded) assert.strictEqual((yield* lineOf(line.orderNumber)).state, "completed")
         assert.strictEqual((yield* pass()).examined, 0)
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("a failing asset ends failed with an order.failed event", () =>
       Effect.gen(function* () {
@@ -98,7 +111,8 @@ for (const engine of engines()) {
         assert.deepStrictEqual(yield* eventsOf(line.orderNumber), ["order.failed"])
         assert.strictEqual(summary.failed, 1)
         assert.isFalse(isClean(summary))
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("an expired validation token → needs_attention with that reason, not an endless retry", () =>
       Effect.gen(function* () {
@@ -107,12 +121,16 @@ for (const engine of engines()) {
         const summary = yield* pass()
         const after = yield* lineOf(line.orderNumber)
         assert.strictEqual(after.state, "needs_attention")
-        assert.match(Option.getOrElse(after.attentionReason, () => ""), /expired/)
+        assert.match(
+          Option.getOrElse(after.attentionReason, () => ""),
+          /expired/
+        )
         assert.deepStrictEqual(yield* eventsOf(line.orderNumber), ["order.needs_attention"])
         assert.strictEqual(summary.needsAttention, 1)
         assert.strictEqual((yield* stats()).requests.registerPurchase ?? 0, before, "never sent")
         assert.strictEqual((yield* pass()).examined, 0, "not retried")
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("cancel_requested → cancelled with an order.cancelled event", () =>
       Effect.gen(function* () {
@@ -125,7 +143,8 @@ for (const engine of engines()) {
         assert.strictEqual((yield* lineOf(line.orderNumber)).state, "cancelled")
         assert.deepStrictEqual(summary.transitions, { "cancel_requested→cancelled": 1 })
         assert.deepStrictEqual(yield* eventsOf(line.orderNumber), ["order.cancelled"])
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("a refused cancel (400) → needs_attention with the remote status", () =>
       Effect.gen(function* () {
@@ -136,9 +155,13 @@ for (const engine of engines()) {
         const summary = yield* pass()
         const after = yield* lineOf(line.orderNumber)
         assert.strictEqual(after.state, "needs_attention")
-        assert.match(Option.getOrElse(after.attentionReason, () => ""), /cannot cancel.*Failed/i)
+        assert.match(
+          Option.getOrElse(after.attentionReason, () => ""),
+          /cannot cancel.*Failed/i
+        )
         assert.strictEqual(summary.needsAttention, 1)
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("a pass that examined nothing is counted in a metric, not stored; the runs that did work stay listed", () =>
       Effect.gen(function* () {
@@ -161,57 +184,70 @@ for (const engine of engines()) {
         assert.strictEqual(listed.length, 3)
         assert.isTrue(listed.every((run) => run.examined > 0))
         assert.strictEqual(listed[2]?.runId, worked.runId)
-        assert.deepStrictEqual(Option.map(yield* runs.latestWithWork(), (run) => run.runId), Option.some(listed[0]?.runId))
-      }).pipe(Effect.provide(env())))
+        assert.deepStrictEqual(
+          Option.map(yield* runs.latestWithWork(), (run) => run.runId),
+          Option.some(listed[0]?.runId)
+        )
+      }).pipe(Effect.provide(env()))
+    )
 
-    it.live("audit: a line completed here, then cancelled at HL Connect, is found by the audit pass, not by the scheduled pass", () =>
-      Effect.gen(function* () {
-        const runs = yield* ReconcileRuns.ReconcileRuns
-        const complete = (n: string) =>
-          Effect.gen(function* () {
-            yield* pass({ order: n })
-            yield* pass({ order: n })
-            yield* settle(n, "COMPLETED")
-            yield* pass({ order: n })
-            assert.strictEqual((yield* lineOf(n)).state, "completed")
-          })
-        const line = yield* seedPaid(sandbox)
-        const n = line.orderNumber
-        yield* complete(n)
-        const other = (yield* seedPaid(sandbox)).orderNumber
-        yield* complete(other)
-        // --order works outside the lease schedule: the orders are due once more, then never again.
-        yield* pass()
-        // HL Connect's support cancels the line after it completed.
-        yield* settle(n, "CANCELLED")
+    it.live(
+      "audit: a line completed here, then cancelled at HL Connect, is found by the audit pass, not by the scheduled pass",
+      () =>
+        Effect.gen(function* () {
+          const runs = yield* ReconcileRuns.ReconcileRuns
+          const complete = (n: string) =>
+            Effect.gen(function* () {
+              yield* pass({ order: n })
+              yield* pass({ order: n })
+              yield* settle(n, "COMPLETED")
+              yield* pass({ order: n })
+              assert.strictEqual((yield* lineOf(n)).state, "completed")
+            })
+          const line = yield* seedPaid(sandbox)
+          const n = line.orderNumber
+          yield* complete(n)
+          const other = (yield* seedPaid(sandbox)).orderNumber
+          yield* complete(other)
+          // --order works outside the lease schedule: the orders are due once more, then never again.
+          yield* pass()
+          // HL Connect's support cancels the line after it completed.
+          yield* settle(n, "CANCELLED")
 
-        const scheduled = yield* pass()
-        assert.strictEqual(scheduled.examined, 0, "the scheduled pass does not re-read ended lines")
-        assert.strictEqual((yield* lineOf(n)).state, "completed")
+          const scheduled = yield* pass()
+          assert.strictEqual(scheduled.examined, 0, "the scheduled pass does not re-read ended lines")
+          assert.strictEqual((yield* lineOf(n)).state, "completed")
 
-        const audit = yield* pass({ audit: { endedSince: 0, budget: 10 } })
-        assert.strictEqual(audit.kind, "audit")
-        assert.strictEqual(audit.examined, 2)
-        assert.strictEqual(audit.drift, 1)
-        assert.strictEqual(audit.needsAttention, 1)
-        assert.deepStrictEqual(audit.transitions, { "completed→needs_attention": 1 })
-        assert.strictEqual((yield* lineOf(n)).state, "needs_attention")
-        assert.strictEqual((yield* lineOf(other)).state, "completed")
-        assert.deepStrictEqual(yield* eventsOf(n), ["order.completed", "order.needs_attention"])
-        const drifts = yield* runs.driftsOf(audit.runId)
-        assert.deepStrictEqual(drifts.map((d) => [d.orderNumber, d.expected, d.observed]), [[n, "COMPLETED", "CANCELLED"]])
-        const stored = yield* runs.latestWithWork("audit")
-        assert.deepStrictEqual(Option.map(stored, (r): ReadonlyArray<string | number> => [r.runId, r.kind, r.drifted]), Option.some([audit.runId, "audit", 1]))
+          const audit = yield* pass({ audit: { endedSince: 0, budget: 10 } })
+          assert.strictEqual(audit.kind, "audit")
+          assert.strictEqual(audit.examined, 2)
+          assert.strictEqual(audit.drift, 1)
+          assert.strictEqual(audit.needsAttention, 1)
+          assert.deepStrictEqual(audit.transitions, { "completed→needs_attention": 1 })
+          assert.strictEqual((yield* lineOf(n)).state, "needs_attention")
+          assert.strictEqual((yield* lineOf(other)).state, "completed")
+          assert.deepStrictEqual(yield* eventsOf(n), ["order.completed", "order.needs_attention"])
+          const drifts = yield* runs.driftsOf(audit.runId)
+          assert.deepStrictEqual(
+            drifts.map((d) => [d.orderNumber, d.expected, d.observed]),
+            [[n, "COMPLETED", "CANCELLED"]]
+          )
+          const stored = yield* runs.latestWithWork("audit")
+          assert.deepStrictEqual(
+            Option.map(stored, (r): ReadonlyArray<string | number> => [r.runId, r.kind, r.drifted]),
+            Option.some([audit.runId, "audit", 1])
+          )
 
-        // The budget bounds a pass; the order audited least recently goes first.
-        const bounded = yield* pass({ audit: { endedSince: 0, budget: 1 } })
-        assert.strictEqual(bounded.examined, 1)
-        assert.strictEqual(bounded.drift, 0)
-        // Lines ended before the window are not read.
-        const outside = yield* pass({ audit: { endedSince: Date.now() + 60_000, budget: 10 } })
-        assert.strictEqual(outside.examined, 0)
-        assert.isFalse(outside.stored)
-      }).pipe(Effect.provide(env())))
+          // The budget bounds a pass; the order audited least recently goes first.
+          const bounded = yield* pass({ audit: { endedSince: 0, budget: 1 } })
+          assert.strictEqual(bounded.examined, 1)
+          assert.strictEqual(bounded.drift, 0)
+          // Lines ended before the window are not read.
+          const outside = yield* pass({ audit: { endedSince: Date.now() + 60_000, budget: 10 } })
+          assert.strictEqual(outside.examined, 0)
+          assert.isFalse(outside.stored)
+        }).pipe(Effect.provide(env()))
+    )
 
     it.live("drift: local completed, remote 404 → recorded and flagged", () =>
       Effect.gen(function* () {
@@ -229,7 +265,8 @@ for (const engine of engines()) {
         const run = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.get(summary.runId))
         assert.strictEqual(run.drifted, 1)
         assert.strictEqual(run.status, "completed")
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("drift: local failed, remote COMPLETED → recorded and flagged", () =>
       Effect.gen(function* () {
@@ -239,9 +276,13 @@ for (const engine of engines()) {
         yield* forceStates(yield* lineOf(line.orderNumber), ["failed"])
         const summary = yield* pass({ order: line.orderNumber })
         const drifts = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.driftsOf(summary.runId))
-        assert.deepStrictEqual(drifts.map((d) => [d.expected, d.observed]), [["FAILED", "COMPLETED"]])
+        assert.deepStrictEqual(
+          drifts.map((d) => [d.expected, d.observed]),
+          [["FAILED", "COMPLETED"]]
+        )
         assert.strictEqual((yield* lineOf(line.orderNumber)).state, "needs_attention")
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("dry run changes nothing and calls nothing that changes HL Connect", () =>
       Effect.gen(function* () {
@@ -266,11 +307,15 @@ for (const engine of engines()) {
         const real = yield* pass({ batch: 2 })
         assert.strictEqual(real.transitions["paid→registered"], seeded.length)
         assert.strictEqual(real.examined, 4)
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
 
     it.live("401 stops the run at once with a clear message and few requests", () =>
       Effect.gen(function* () {
-        yield* Effect.forEach(Array.from({ length: 12 }, (_, i) => i), () => seedPaid(sandbox))
+        yield* Effect.forEach(
+          Array.from({ length: 12 }, (_, i) => i),
+          () => seedPaid(sandbox)
+        )
         const before = (yield* stats()).requests.registerPurchase ?? 0
         const summary = yield* pass({ concurrency: 2, batch: 4 })
         const sent = ((yield* stats()).requests.registerPurchase ?? 0) - before
@@ -280,18 +325,23 @@ for (const engine of engines()) {
         assert.isAtMost(summary.examined, 2)
         const run = yield* Effect.flatMap(ReconcileRuns.ReconcileRuns, (r) => r.get(summary.runId))
         assert.strictEqual(run.status, "failed")
-        assert.match(Option.getOrElse(run.error, () => ""), /401/)
+        assert.match(
+          Option.getOrElse(run.error, () => ""),
+          /401/
+        )
         // The claimed orders were given back, not left leased.
         const lines = yield* OrderLines.OrderLines
         const claimable = yield* lines.claimDueOrders({ owner: "check", limit: 100, leaseMs: 1000 })
         assert.strictEqual(claimable.length, 12)
-      }).pipe(Effect.provide(env({ token: "wrong-token" }))))
+      }).pipe(Effect.provide(env({ token: "wrong-token" })))
+    )
 
     it.live("--order on an unknown order fails clearly", () =>
       Effect.gen(function* () {
         const result = yield* Effect.flip(pass({ order: freshOrderNumber() }))
         assert.strictEqual(result._tag, "OrderNotStored")
-      }).pipe(Effect.provide(env())))
+      }).pipe(Effect.provide(env()))
+    )
   })
 }
 
@@ -302,9 +352,15 @@ describe("deadline", () => {
       yield* pass({ order: line.orderNumber })
       const summary = yield* pass({ order: line.orderNumber })
       assert.strictEqual((yield* lineOf(line.orderNumber)).state, "needs_attention")
-      assert.match(Option.getOrElse((yield* lineOf(line.orderNumber)).attentionReason, () => ""), /not fulfilled within/)
+      assert.match(
+        Option.getOrElse((yield* lineOf(line.orderNumber)).attentionReason, () => ""),
+        /not fulfilled within/
+      )
       assert.strictEqual(summary.needsAttention, 1)
     }).pipe(
-      Effect.provide(reconcilerEnv(sqliteEngine, sandbox, { policy: { ...testPolicy, fulfilmentDeadline: Duration.zero } }))
-    ))
+      Effect.provide(
+        reconcilerEnv(sqliteEngine, sandbox, { policy: { ...testPolicy, fulfilmentDeadline: Duration.zero } })
+      )
+    )
+  )
 })

@@ -68,7 +68,13 @@ let orderBase = 1_000_000 + (Math.floor(Date.now() / 1000) % 100_000) * 100
 
 /** What the generator builds next: unique event ids and order numbers (a repeated id is a duplicate). */
 const nextBatch = (count: number): Batch => {
-  const batch = { secret, prefix: `bench-${randomBytes(4).toString("hex")}`, count, orderBase, token: randomBytes(24).toString("hex") }
+  const batch = {
+    secret,
+    prefix: `bench-${randomBytes(4).toString("hex")}`,
+    count,
+    orderBase,
+    token: randomBytes(24).toString("hex")
+  }
   orderBase += count
   return batch
 }
@@ -81,7 +87,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const toRunResult = (v: unknown): RunResult | undefined => {
   if (!isRecord(v)) return undefined
   const { ok, failed, statuses, elapsedMs, next, exhausted, latencies } = v
-  if (typeof ok !== "number" || typeof failed !== "number" || typeof elapsedMs !== "number" || typeof next !== "number") return undefined
+  if (typeof ok !== "number" || typeof failed !== "number" || typeof elapsedMs !== "number" || typeof next !== "number")
+    return undefined
   if (typeof exhausted !== "boolean" || !(latencies instanceof Float64Array) || !isRecord(statuses)) return undefined
   const counts: Record<string, number> = {}
   for (const [k, c] of Object.entries(statuses)) if (typeof c === "number") counts[k] = c
@@ -111,7 +118,13 @@ const startGenerator = async () => {
       worker.postMessage({ _tag: "load", batch } satisfies LoadMessage)
       await loaded
     },
-    run: async (options: { port: number; connections: number; seconds: number; from: number; cycle: boolean }): Promise<RunResult> => {
+    run: async (options: {
+      port: number
+      connections: number
+      seconds: number
+      from: number
+      cycle: boolean
+    }): Promise<RunResult> => {
       const answered = reply("result")
       worker.postMessage({ _tag: "run", ...options })
       const result = toRunResult((await answered).result)
@@ -127,7 +140,9 @@ type Generator = Awaited<ReturnType<typeof startGenerator>>
 // Measuring one target
 
 const quantile = (sorted: ArrayLike<number>, q: number) =>
-  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN)
+  sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN)
 
 interface Row {
   readonly rps: number
@@ -142,12 +157,21 @@ interface Row {
 }
 
 /** Warm-up (discarded, JIT) → throughput and latency at `conns` → with `alone`, latency at 1 connection. */
-const measure = async (generator: Generator, port: number, conns: number, cycle: boolean, alone: boolean): Promise<Row> => {
+const measure = async (
+  generator: Generator,
+  port: number,
+  conns: number,
+  cycle: boolean,
+  alone: boolean
+): Promise<Row> => {
   const warm = await generator.run({ port, connections: conns, seconds: warmupSeconds, from: 0, cycle })
   const many = await generator.run({ port, connections: conns, seconds, from: warm.next, cycle })
-  const one = alone ? await generator.run({ port, connections: 1, seconds: latencySeconds, from: many.next, cycle }) : undefined
+  const one = alone
+    ? await generator.run({ port, connections: 1, seconds: latencySeconds, from: many.next, cycle })
+    : undefined
   const statuses: Record<string, number> = {}
-  for (const r of [warm, many, one]) for (const [k, c] of Object.entries(r?.statuses ?? {})) statuses[k] = (statuses[k] ?? 0) + c
+  for (const r of [warm, many, one])
+    for (const [k, c] of Object.entries(r?.statuses ?? {})) statuses[k] = (statuses[k] ?? 0) + c
   return {
     rps: many.ok / (many.elapsedMs / 1000),
     p50: quantile(many.latencies, 0.5),
@@ -211,7 +235,9 @@ const relayRuntime = (
   workers: boolean
 ) =>
   ManagedRuntime.make(
-    Relay.layer(RelayConfig.make({ webhookSecrets: [secret], timestampTolerance: Duration.minutes(5) }), { workers }).pipe(
+    Relay.layer(RelayConfig.make({ webhookSecrets: [secret], timestampTolerance: Duration.minutes(5) }), {
+      workers
+    }).pipe(
       Layer.provideMerge(Layer.mergeAll(Fulfilment.Default(defaultPolicy), Health.Health.Default)),
       Layer.provideMerge(HttpServing.serverLayer({ port: 0, host: "127.0.0.1", shutdownGrace: Duration.seconds(1) })),
       Layer.provideMerge(clientLayer(sandbox)),
@@ -226,10 +252,12 @@ const portOf = async (runtime: ReturnType<typeof relayRuntime>) => {
 }
 
 /** The relay, ingest only (its workers off), on `store`. */
-const relayServer = (sandbox: RunningSandbox, store: () => Layer.Layer<Store.StoreServices | SqlClient, unknown>) => async (): Promise<Target> => {
-  const runtime = relayRuntime(store(), sandbox, false)
-  return { port: await portOf(runtime), close: () => runtime.dispose() }
-}
+const relayServer =
+  (sandbox: RunningSandbox, store: () => Layer.Layer<Store.StoreServices | SqlClient, unknown>) =>
+  async (): Promise<Target> => {
+    const runtime = relayRuntime(store(), sandbox, false)
+    return { port: await portOf(runtime), close: () => runtime.dispose() }
+  }
 
 // ---------------------------------------------------------------------------------------------
 // Inbound-to-registered lag
@@ -243,9 +271,13 @@ const lag = async () => {
     const port = await portOf(runtime)
     const tokens = await runtime.runPromise(
       Effect.flatMap(HlConnect, (hl) =>
-        Effect.forEach(Array.from({ length: lagOrders }), () => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 }), {
-          concurrency: 8
-        })
+        Effect.forEach(
+          Array.from({ length: lagOrders }),
+          () => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 }),
+          {
+            concurrency: 8
+          }
+        )
       )
     )
     const base = orderBase
@@ -253,7 +285,10 @@ const lag = async () => {
     const prefix = `lag-${randomBytes(4).toString("hex")}`
     const posts = tokens.map((t, i) => {
       const body = paidBody(base + i, t.token)
-      return { body, headers: { ...signed(secret, `${prefix}-${i}`, body), "content-length": String(Buffer.byteLength(body)) } }
+      return {
+        body,
+        headers: { ...signed(secret, `${prefix}-${i}`, body), "content-length": String(Buffer.byteLength(body)) }
+      }
     })
     const ackAt = new Float64Array(lagOrders).fill(Number.NaN)
     const registeredAt = new Float64Array(lagOrders).fill(Number.NaN)
@@ -360,17 +395,28 @@ const printRow = (label: string, row: Row, bareRps: number | undefined, referenc
     `  ${label.padEnd(38)} ${row.rps.toFixed(0).padStart(7)} ${ratio(row.rps, bareRps).padStart(6)} ${ratio(row.rps, referenceRps).padStart(6)}   ${ms(row.p50)} ${ms(row.p99)}${alone}`
   )
   const unexpected = Object.entries(row.statuses).filter(([s]) => s !== "202" && s !== "204")
-  if (row.failed > 0 || unexpected.length > 0) console.log(`    ! answers: ${JSON.stringify(row.statuses)}, failed: ${row.failed}`)
+  if (row.failed > 0 || unexpected.length > 0)
+    console.log(`    ! answers: ${JSON.stringify(row.statuses)}, failed: ${row.failed}`)
   if (row.exhausted) console.log(`    ! ran out of pre-signed requests (raise BENCH_EVENTS)`)
 }
 
 /** The relay on PostgreSQL (a throw-away schema), after its own bare run. */
-const postgresRows = async (generator: Generator, sandbox: RunningSandbox, url: Redacted.Redacted, conns: number, alone: boolean) => {
+const postgresRows = async (
+  generator: Generator,
+  sandbox: RunningSandbox,
+  url: Redacted.Redacted,
+  conns: number,
+  alone: boolean
+) => {
   const schema = `relay_bench_${randomBytes(6).toString("hex")}`
   const barePg = await row(generator, bareServer, { conns, alone, fresh: false })
   printRow("bare node:http (read body, 204)", barePg, undefined)
   try {
-    const pg = await row(generator, relayServer(sandbox, () => Store.layerPg({ url, schema })), { conns, alone, fresh: true })
+    const pg = await row(
+      generator,
+      relayServer(sandbox, () => Store.layerPg({ url, schema })),
+      { conns, alone, fresh: true }
+    )
     printRow("relay, PostgreSQL (sync commit on)", pg, barePg.rps)
   } catch (error) {
     console.log(`  relay, PostgreSQL                      failed: ${String(error)}`)
@@ -394,7 +440,8 @@ const main = async () => {
       `ingest: load generator in a worker thread, requests built and signed before the clock starts; throughput over ${seconds} s ` +
         `after ${warmupSeconds} s warm-up, ack latency at the same connections and, in the first table, over ${latencySeconds} s at 1 connection`
     )
-    const tables: Array<{ readonly conns: number; readonly bare: Row; readonly reference: Row; readonly sqlite: Row }> = []
+    const tables: Array<{ readonly conns: number; readonly bare: Row; readonly reference: Row; readonly sqlite: Row }> =
+      []
     for (const conns of [connections, peakConnections]) {
       const alone = conns === connections
       printHeader(conns, alone)
@@ -403,11 +450,15 @@ const main = async () => {
       const measured = await inTempDir(async (dir) => {
         const reference = await row(generator, referenceServer(dir), { conns, alone, fresh: true })
         printRow("reference (HMAC, JSON, group commit)", reference, bare.rps)
-        const sqlite = await row(generator, relayServer(sandbox, () => Store.layerSqlite({ filename: join(dir, `relay-${conns}.db`) })), {
-          conns,
-          alone,
-          fresh: true
-        })
+        const sqlite = await row(
+          generator,
+          relayServer(sandbox, () => Store.layerSqlite({ filename: join(dir, `relay-${conns}.db`) })),
+          {
+            conns,
+            alone,
+            fresh: true
+          }
+        )
         printRow("relay, SQLite (sync=FULL, group)", sqlite, bare.rps, reference.rps)
         return { reference, sqlite }
       })
@@ -420,7 +471,9 @@ const main = async () => {
     const best = (pick: (t: (typeof tables)[number]) => Row) => Math.max(...tables.map((t) => pick(t).rps))
     const capacity = best((t) => t.sqlite) / best((t) => t.bare)
     const perTable = tables.map((t) => `${(t.sqlite.rps / t.bare.rps).toFixed(2)}× at ${t.conns}`).join(", ")
-    console.log(`  ${capacity >= 0.5 ? "PASS" : "FAIL"}: relay on SQLite at ${capacity.toFixed(2)}× the bare server's capacity (best of each; ${perTable}) — target ≥ 0.5×`)
+    console.log(
+      `  ${capacity >= 0.5 ? "PASS" : "FAIL"}: relay on SQLite at ${capacity.toFixed(2)}× the bare server's capacity (best of each; ${perTable}) — target ≥ 0.5×`
+    )
     console.log(
       `  the reference reaches ${(best((t) => t.reference) / best((t) => t.bare)).toFixed(2)}× (${tables.map((t) => `${(t.reference.rps / t.bare.rps).toFixed(2)}× at ${t.conns}`).join(", ")}); ` +
         `the relay does ${(best((t) => t.sqlite) / best((t) => t.reference)).toFixed(2)}× of it`
@@ -430,7 +483,9 @@ const main = async () => {
     console.log(
       `lag: ${lagOrders} order.paid (real tokens) at ${lagRate}/s, relay on SQLite with its workers, sandbox fulfilment delay 0; POST ack → registration at the sandbox`
     )
-    console.log(`  p50 ${l.p50.toFixed(1)} ms   p99 ${l.p99.toFixed(1)} ms   max ${l.max.toFixed(1)} ms   (${l.registered}/${lagOrders} registered, ${l.rejected} not 202, ${l.beforeAck} seen registered by the time the ack was read)`)
+    console.log(
+      `  p50 ${l.p50.toFixed(1)} ms   p99 ${l.p99.toFixed(1)} ms   max ${l.max.toFixed(1)} ms   (${l.registered}/${lagOrders} registered, ${l.rejected} not 202, ${l.beforeAck} seen registered by the time the ack was read)`
+    )
     console.log(
       `  p50 over the first tenth ${l.firstTenthP50.toFixed(1)} ms, the last tenth ${l.lastTenthP50.toFixed(1)} ms; registered ${l.registeredPerSecond.toFixed(0)}/s overall; send → ack p50 ${l.ackP50.toFixed(1)} ms, p99 ${l.ackP99.toFixed(1)} ms`
     )

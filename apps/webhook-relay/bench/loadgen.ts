@@ -43,7 +43,12 @@ const headerEnd = Buffer.from("\r\n\r\n")
 const chunkedEnd = Buffer.from("\r\n0\r\n\r\n")
 
 /** One request in flight at a time; `onResponse(status)` after each complete response. */
-const connection = (port: number, onReady: (c: { send: (b: Buffer) => void; close: () => void }) => void, onResponse: (status: number) => void, onError: (e: Error) => void) => {
+const connection = (
+  port: number,
+  onReady: (c: { send: (b: Buffer) => void; close: () => void }) => void,
+  onResponse: (status: number) => void,
+  onError: (e: Error) => void
+) => {
   const socket: Socket = connect({ host: "127.0.0.1", port, noDelay: true })
   let pending: Buffer = Buffer.alloc(0)
   socket.on("connect", () => onReady({ send: (b) => socket.write(b), close: () => socket.destroy() }))
@@ -157,8 +162,17 @@ parentPort?.on("message", (message: unknown) => {
   }
   if (message._tag === "run") {
     const { port, connections, seconds, from, cycle } = message
-    if (typeof port !== "number" || typeof connections !== "number" || typeof seconds !== "number" || typeof from !== "number" || typeof cycle !== "boolean") return
-    void run({ _tag: "run", port, connections, seconds, from, cycle }).then((result) => parentPort?.postMessage({ _tag: "result", result }))
+    if (
+      typeof port !== "number" ||
+      typeof connections !== "number" ||
+      typeof seconds !== "number" ||
+      typeof from !== "number" ||
+      typeof cycle !== "boolean"
+    )
+      return
+    void run({ _tag: "run", port, connections, seconds, from, cycle }).then((result) =>
+      parentPort?.postMessage({ _tag: "result", result })
+    )
   }
 })
 

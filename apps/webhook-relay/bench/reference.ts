@@ -20,7 +20,10 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 const startWorker = (workerData: { readonly filename: string; readonly key: Uint8Array }) => {
   const api = JSON.stringify(import.meta.resolve("tsx/esm/api"))
   const entry = JSON.stringify(new URL("./referenceWorker.ts", import.meta.url).href)
-  return new Worker(`import(${api}).then((tsx) => { tsx.register(); return import(${entry}) })`, { eval: true, workerData })
+  return new Worker(`import(${api}).then((tsx) => { tsx.register(); return import(${entry}) })`, {
+    eval: true,
+    workerData
+  })
 }
 
 export const startReference = async (options: { readonly filename: string; readonly key: Uint8Array }) => {
@@ -58,7 +61,12 @@ export const startReference = async (options: { readonly filename: string; reado
     req.on("end", () => {
       const h = req.headers
       queue.push({
-        item: { id: h["webhook-id"], timestamp: h["webhook-timestamp"], signature: h["webhook-signature"], body: Buffer.concat(chunks) },
+        item: {
+          id: h["webhook-id"],
+          timestamp: h["webhook-timestamp"],
+          signature: h["webhook-signature"],
+          body: Buffer.concat(chunks)
+        },
         answer: (status) => {
           const body = status === 202 ? '{"status":"accepted"}' : '{"error":"rejected"}'
           res.writeHead(status, { "content-type": "application/json", "content-length": body.length })

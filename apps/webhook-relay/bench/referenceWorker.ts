@@ -23,7 +23,12 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 const fromStore = createRequire(fileURLToPath(import.meta.resolve("@hlconnect/store")))
 const fromClient = createRequire(fromStore.resolve("@effect/sql-sqlite-node"))
 const Driver: unknown = fromClient(fromClient.resolve("better-sqlite3"))
-if (!isConstructor(Driver) || !isRecord(workerData) || typeof workerData.filename !== "string" || !(workerData.key instanceof Uint8Array)) {
+if (
+  !isConstructor(Driver) ||
+  !isRecord(workerData) ||
+  typeof workerData.filename !== "string" ||
+  !(workerData.key instanceof Uint8Array)
+) {
   throw new Error("reference worker: bad start")
 }
 const key = Buffer.from(workerData.key)
@@ -58,7 +63,13 @@ const commitGroup = () => {
 }
 
 const status = (item: unknown): number => {
-  if (!isRecord(item) || typeof item.id !== "string" || typeof item.timestamp !== "string" || typeof item.signature !== "string") return 401
+  if (
+    !isRecord(item) ||
+    typeof item.id !== "string" ||
+    typeof item.timestamp !== "string" ||
+    typeof item.signature !== "string"
+  )
+    return 401
   if (!(item.body instanceof Uint8Array)) return 400
   const expected = createHmac("sha256", key).update(`${item.id}.${item.timestamp}.`).update(item.body).digest()
   const given = Buffer.from(item.signature.slice(3), "base64")

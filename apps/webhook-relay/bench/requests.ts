@@ -14,7 +14,16 @@ export const paidBody = (orderNumber: number, token: string) =>
     data: {
       order_number: orderNumber,
       customer: { name: "Bench Customer", email: "bench@example.com" },
-      lines: [{ order_line_id: 1, asset_id: 4000, quantity: 1, unit_price: "3.99", line_price: "3.99", validation_token: token }]
+      lines: [
+        {
+          order_line_id: 1,
+          asset_id: 4000,
+          quantity: 1,
+          unit_price: "3.99",
+          line_price: "3.99",
+          validation_token: token
+        }
+      ]
     }
   })
 
@@ -41,5 +50,7 @@ export const rawRequests = (batch: Batch): Array<Buffer> =>
     const headers = Object.entries(signed(batch.secret, `${batch.prefix}-${i}`, body))
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join("")
-    return Buffer.from(`POST ${ingestPath} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`)
+    return Buffer.from(
+      `POST ${ingestPath} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`
+    )
   })

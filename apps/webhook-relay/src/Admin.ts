@@ -9,7 +9,14 @@
  * JSON, a body, query parameter or cursor that does not decode is a 400 `bad_request` naming the
  * problem. Inbound bodies are never returned: they hold validation tokens (credentials).
  */
-import { HttpApiBuilder, HttpApiError, HttpApiSwagger, HttpApp, HttpIncomingMessage, HttpServerResponse } from "@effect/platform"
+import {
+  HttpApiBuilder,
+  HttpApiError,
+  HttpApiSwagger,
+  HttpApp,
+  HttpIncomingMessage,
+  HttpServerResponse
+} from "@effect/platform"
 import type { RequestError } from "@effect/platform/HttpServerError"
 import type { HttpServerRequest } from "@effect/platform/HttpServerRequest"
 import {
@@ -78,7 +85,11 @@ const shownUrl = (stored: string) => {
 }
 
 /** Never a secret: its hint, and each active one's hint and expiry (`null`: the newest, no expiry). */
-const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets: ReadonlyArray<Subscribers.SubscriberSecret>): Subscriber => {
+const subscriberJson = (
+  config: RelayConfig,
+  s: Subscribers.Subscriber,
+  secrets: ReadonlyArray<Subscribers.SubscriberSecret>
+): Subscriber => {
   const health = SubscriberHealth.status(config, s)
   return {
     id: s.subscriberId,
@@ -93,7 +104,10 @@ const subscriberJson = (config: RelayConfig, s: Subscribers.Subscriber, secrets:
     failing_since: opt(health.failingSince, iso),
     last_failure_at: opt(health.lastFailureAt, iso),
     disables_at: opt(health.disablesAt, iso),
-    failure_warning: health.warningLevel === 0 ? null : `failing for ${health.warningLevel} % of ${Duration.format(config.subscriberDisableAfter)}`
+    failure_warning:
+      health.warningLevel === 0
+        ? null
+        : `failing for ${health.warningLevel} % of ${Duration.format(config.subscriberDisableAfter)}`
   }
 }
 
@@ -153,15 +167,26 @@ const toAdminError = <A, R>(self: Effect.Effect<A, HandlerError, R>) =>
     RequestError: (e) => Effect.fail(new AdminBadRequest({ message: e.message })),
     InvalidSecret: (e) => Effect.fail(new AdminRejected({ code: "invalid_secret", message: e.message })),
     SubscriberUrlRejected: (e) => Effect.fail(new AdminRejected({ code: e.code, message: e.message })),
-    StorageError: (e) => Effect.zipRight(Effect.logError("admin request failed", e), Effect.fail(new AdminInternal({ message: "see the relay's logs" })))
+    StorageError: (e) =>
+      Effect.zipRight(
+        Effect.logError("admin request failed", e),
+        Effect.fail(new AdminInternal({ message: "see the relay's logs" }))
+      )
   })
 
 /** A JSON body whatever its content type (as the admin API always read it); malformed JSON is a 400. */
-const jsonBody = <A, I>(schema: Schema.Schema<A, I>) => (request: HttpServerRequest) => HttpIncomingMessage.schemaBodyJson(schema)(request)
+const jsonBody =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (request: HttpServerRequest) =>
+    HttpIncomingMessage.schemaBodyJson(schema)(request)
 
 /** A JSON body where an empty one means `{}`; a malformed one is a 400, never the default. */
-const optionalJsonBody = <A, I>(schema: Schema.Schema<A, I>) => (request: HttpServerRequest) =>
-  request.text.pipe(Effect.flatMap((text) => Schema.decodeUnknown(Schema.parseJson(schema))(text.trim() === "" ? "{}" : text)))
+const optionalJsonBody =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (request: HttpServerRequest) =>
+    request.text.pipe(
+      Effect.flatMap((text) => Schema.decodeUnknown(Schema.parseJson(schema))(text.trim() === "" ? "{}" : text))
+    )
 
 const secretFrom = (given: string | undefined) =>
   Effect.gen(function* () {
@@ -222,10 +247,20 @@ const authorizationLayer = (config: RelayConfig) => {
       // The header is read by the one bearer rule, not the value the platform sliced from it.
       bearer: () =>
         Option.match(check, {
-          onNone: () => Effect.zipRight(noStore, Effect.fail(new AdminDisabled({ message: "the admin API is disabled: set RELAY_ADMIN_TOKEN" }))),
+          onNone: () =>
+            Effect.zipRight(
+              noStore,
+              Effect.fail(new AdminDisabled({ message: "the admin API is disabled: set RELAY_ADMIN_TOKEN" }))
+            ),
           onSome: (bearer) =>
-            BearerAuth.authorizeRequest(bearer, () => new AdminUnauthorized({ message: "Authorization: Bearer <RELAY_ADMIN_TOKEN> required" })).pipe(
-              Effect.matchEffect({ onFailure: (e) => Effect.zipRight(challenge, Effect.fail(e)), onSuccess: () => noStore })
+            BearerAuth.authorizeRequest(
+              bearer,
+              () => new AdminUnauthorized({ message: "Authorization: Bearer <RELAY_ADMIN_TOKEN> required" })
+            ).pipe(
+              Effect.matchEffect({
+                onFailure: (e) => Effect.zipRight(challenge, Effect.fail(e)),
+                onSuccess: () => noStore
+              })
             )
         })
     })
@@ -309,7 +344,13 @@ export const make = (
         for (const orderLineId of ids) {
           const line = yield* lines.get({ orderNumber, orderLineId }).pipe(Effect.option)
           if (Option.isNone(line) || line.value.state !== "needs_attention") continue
-          yield* lines.transition({ orderNumber, orderLineId, expectedVersion: line.value.version, to, lastError: null })
+          yield* lines.transition({
+            orderNumber,
+            orderLineId,
+            expectedVersion: line.value.version,
+            to,
+            lastError: null
+          })
           reset++
         }
         return reset
@@ -317,7 +358,11 @@ export const make = (
 
     const subscribersLive = HttpApiBuilder.group(AdminApi, "subscribers", (handlers) =>
       handlers
-        .handle("list", () => toAdminError(Effect.flatMap(subscribers.list(), (all) => Effect.map(subscribersJson(all), (items) => ({ items })))))
+        .handle("list", () =>
+          toAdminError(
+            Effect.flatMap(subscribers.list(), (all) => Effect.map(subscribersJson(all), (items) => ({ items })))
+          )
+        )
         .handleRaw("create", ({ request }) =>
           toAdminError(
             Effect.gen(function* () {
@@ -326,7 +371,9 @@ export const make = (
               const target = yield* options.guard.check(body.url)
               const secret = yield* secretFrom(body.secret)
               // Stored exactly as it is contacted: the parsed, normalised URL.
-              const created = yield* subscribers.create({ url: target.url.href, signingSecret: secret, eventFilter: body.events }).pipe(sealing)
+              const created = yield* subscribers
+                .create({ url: target.url.href, signingSecret: secret, eventFilter: body.events })
+                .pipe(sealing)
               // The only time the secret is shown.
               return { ...(yield* subscriberAnswer(created)), secret: Redacted.value(secret) }
             })
@@ -356,9 +403,17 @@ export const make = (
               // An empty body generates a secret with the default overlap; a malformed one is a 400.
               const body = yield* optionalJsonBody(RotateBody)(request)
               const secret = yield* secretFrom(body.secret)
-              const overlap = body.overlap_seconds === undefined ? config.secretRotationOverlap : Duration.seconds(body.overlap_seconds)
-              const updated = yield* subscribers.rotateSecret(path.id, secret, { overlapMs: Duration.toMillis(overlap) }).pipe(sealing)
-              yield* Effect.logInfo("subscriber secret rotated", { subscriberId: updated.subscriberId, overlap: Duration.format(overlap) })
+              const overlap =
+                body.overlap_seconds === undefined
+                  ? config.secretRotationOverlap
+                  : Duration.seconds(body.overlap_seconds)
+              const updated = yield* subscribers
+                .rotateSecret(path.id, secret, { overlapMs: Duration.toMillis(overlap) })
+                .pipe(sealing)
+              yield* Effect.logInfo("subscriber secret rotated", {
+                subscriberId: updated.subscriberId,
+                overlap: Duration.format(overlap)
+              })
               // The only time the new secret is shown; the older ones are listed as hints with their expiry.
               return { ...(yield* subscriberAnswer(updated)), secret: Redacted.value(secret) }
             })
@@ -375,7 +430,13 @@ export const make = (
               const body = yield* jsonBody(InboxReplayBody)(request)
               const answer = yield* replayPage(
                 body,
-                (cursor, limit) => inbox.listByState({ state: "dead", since: body.since.getTime(), limit, ...(cursor === undefined ? {} : { cursor }) }),
+                (cursor, limit) =>
+                  inbox.listByState({
+                    state: "dead",
+                    since: body.since.getTime(),
+                    limit,
+                    ...(cursor === undefined ? {} : { cursor })
+                  }),
                 (event) => replayedOrMoved(inbox.replay(event.eventId))
               )
               yield* options.inbox.ring
@@ -383,7 +444,9 @@ export const make = (
             })
           )
         )
-        .handle("dead", ({ urlParams }) => toAdminError(Effect.map(inbox.listDead(urlParams.limit), (events) => ({ items: events.map(inboxJson) }))))
+        .handle("dead", ({ urlParams }) =>
+          toAdminError(Effect.map(inbox.listDead(urlParams.limit), (events) => ({ items: events.map(inboxJson) })))
+        )
         .handle("get", ({ path }) =>
           toAdminError(inbox.get(path.id)).pipe(
             Effect.flatMap(
@@ -401,7 +464,8 @@ export const make = (
             const body = yield* jsonBody(ReplayBody)(request).pipe(Effect.orElseSucceed(() => ({ reset_lines: false })))
             const current = yield* toAdminError(inbox.get(eventId))
             if (Option.isNone(current)) return yield* new AdminNotFound({ message: `inbox event ${eventId} not found` })
-            if (current.value.state !== "dead") return yield* new AdminConflict({ message: `inbox event ${eventId} is ${current.value.state}, not dead` })
+            if (current.value.state !== "dead")
+              return yield* new AdminConflict({ message: `inbox event ${eventId} is ${current.value.state}, not dead` })
             const reset = body.reset_lines ? yield* toAdminError(resetLines(eventId)) : 0
             const replayed = yield* toAdminError(inbox.replay(eventId))
             yield* options.inbox.ring
@@ -463,7 +527,13 @@ export const make = (
       handlers.handle("events", ({ path }) =>
         toAdminError(
           Effect.map(outbox.eventsForOrder(path.id), (events) => ({
-            items: events.map((e) => ({ id: e.eventId, type: e.eventType, sequence: e.sequence, created_at: iso(e.createdAt), data: e.payload }))
+            items: events.map((e) => ({
+              id: e.eventId,
+              type: e.eventType,
+              sequence: e.sequence,
+              created_at: iso(e.createdAt),
+              data: e.payload
+            }))
           }))
         )
       )
@@ -478,7 +548,11 @@ export const make = (
       decodeErrorsLayer,
       HttpApiSwagger.layer({ path: "/admin/docs" }),
       HttpApiBuilder.middlewareOpenApi({ path: "/admin/openapi.json" })
-    ).pipe(Layer.provideMerge(api), Layer.provideMerge(HttpApiBuilder.Router.Live), Layer.provideMerge(HttpApiBuilder.Middleware.layer))
+    ).pipe(
+      Layer.provideMerge(api),
+      Layer.provideMerge(HttpApiBuilder.Router.Live),
+      Layer.provideMerge(HttpApiBuilder.Middleware.layer)
+    )
     const context = yield* Layer.build(served)
     return yield* Effect.provide(HttpApiBuilder.httpApp, context)
   })

@@ -9,7 +9,15 @@
  * never a `_tag`. Request schemas are left unannotated on purpose: a refusal's `message` is the
  * schema's own description of the problem, and an identifier would change it.
  */
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
 import { Inbox, Outbox } from "@hlconnect/store"
 import { Duration, Schema } from "effect"
 
@@ -49,11 +57,15 @@ const withCode = <A extends { readonly message: string }, I, const Code extends 
   )
 
 /** 400: a malformed body, query parameter or page cursor. */
-export class AdminBadRequest extends Schema.TaggedError<AdminBadRequest>()("AdminBadRequest", { message: Schema.String }) {}
+export class AdminBadRequest extends Schema.TaggedError<AdminBadRequest>()("AdminBadRequest", {
+  message: Schema.String
+}) {}
 export const AdminBadRequestWire = withCode(AdminBadRequest, "bad_request", 400)
 
 /** 401: no `Authorization: Bearer <RELAY_ADMIN_TOKEN>`, or another token (answered with `www-authenticate: Bearer`). */
-export class AdminUnauthorized extends Schema.TaggedError<AdminUnauthorized>()("AdminUnauthorized", { message: Schema.String }) {}
+export class AdminUnauthorized extends Schema.TaggedError<AdminUnauthorized>()("AdminUnauthorized", {
+  message: Schema.String
+}) {}
 export const AdminUnauthorizedWire = withCode(AdminUnauthorized, "unauthorized", 401)
 
 /** 404: no such subscriber, inbox event or delivery. */
@@ -77,7 +89,10 @@ export const RejectionCode = Schema.Literal(
 export type RejectionCode = typeof RejectionCode.Type
 
 /** 422: the request is well formed and refused; `code` says why. */
-export class AdminRejected extends Schema.TaggedError<AdminRejected>()("AdminRejected", { code: RejectionCode, message: Schema.String }) {}
+export class AdminRejected extends Schema.TaggedError<AdminRejected>()("AdminRejected", {
+  code: RejectionCode,
+  message: Schema.String
+}) {}
 export const AdminRejectedWire = onTheWire(
   Schema.typeSchema(AdminRejected),
   RejectionCode,
@@ -95,10 +110,13 @@ export class AdminDisabled extends Schema.TaggedError<AdminDisabled>()("AdminDis
 export const AdminDisabledWire = withCode(AdminDisabled, "admin_disabled", 503)
 
 /** `Authorization: Bearer $RELAY_ADMIN_TOKEN` on every admin endpoint (checked by `BearerAuth`). */
-export class AdminAuthorization extends HttpApiMiddleware.Tag<AdminAuthorization>()("@hlconnect/webhook-relay/AdminAuthorization", {
-  failure: Schema.Union(AdminUnauthorizedWire, AdminDisabledWire),
-  security: { bearer: HttpApiSecurity.bearer }
-}) {}
+export class AdminAuthorization extends HttpApiMiddleware.Tag<AdminAuthorization>()(
+  "@hlconnect/webhook-relay/AdminAuthorization",
+  {
+    failure: Schema.Union(AdminUnauthorizedWire, AdminDisabledWire),
+    security: { bearer: HttpApiSecurity.bearer }
+  }
+) {}
 
 // ---------------------------------------------------------------------------------------------
 // Answers
@@ -109,7 +127,12 @@ const Time = Schema.String
 const Id = Schema.Struct({ id: Schema.String })
 
 /** One of a subscriber's active signing secrets: its hint and expiry (`null`: the newest, no expiry). Never the secret. */
-export const SecretHint = Schema.Struct({ id: Schema.String, hint: Schema.String, created_at: Time, expires_at: Schema.NullOr(Time) })
+export const SecretHint = Schema.Struct({
+  id: Schema.String,
+  hint: Schema.String,
+  created_at: Time,
+  expires_at: Schema.NullOr(Time)
+})
 
 /** A subscriber: never its secret; its failing streak when it has one. */
 export const Subscriber = Schema.Struct({
@@ -165,7 +188,8 @@ export const Delivery = Schema.Struct({
 export type Delivery = typeof Delivery.Type
 
 /** One page, oldest first; `next_cursor` is `null` on the last page. */
-const Page = <A, I>(item: Schema.Schema<A, I>) => Schema.Struct({ items: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
+const Page = <A, I>(item: Schema.Schema<A, I>) =>
+  Schema.Struct({ items: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
 export const InboxPage = Page(InboxEvent)
 export const DeliveryPage = Page(Delivery)
 const Items = <A, I>(item: Schema.Schema<A, I>) => Schema.Struct({ items: Schema.Array(item) })
@@ -181,7 +205,11 @@ export const OrderEvent = Schema.Struct({
 export type OrderEvent = typeof OrderEvent.Type
 
 /** One page of a bulk replay: how many went back to pending, how many had moved meanwhile, where the next page starts (`null`: nothing after it). */
-export const ReplayAnswer = Schema.Struct({ replayed: Schema.Number, skipped: Schema.Number, next_cursor: Schema.NullOr(Schema.String) })
+export const ReplayAnswer = Schema.Struct({
+  replayed: Schema.Number,
+  skipped: Schema.Number,
+  next_cursor: Schema.NullOr(Schema.String)
+})
 export type ReplayAnswer = typeof ReplayAnswer.Type
 
 // ---------------------------------------------------------------------------------------------
@@ -207,10 +235,16 @@ const ReplayPage = {
   limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 100 }),
   cursor: Schema.optional(Schema.String)
 }
-export const BulkReplayBody = Schema.Struct({ subscriber_id: Schema.optional(Schema.String), since: Schema.optional(Since), ...ReplayPage })
+export const BulkReplayBody = Schema.Struct({
+  subscriber_id: Schema.optional(Schema.String),
+  since: Schema.optional(Since),
+  ...ReplayPage
+})
 export const InboxReplayBody = Schema.Struct({ since: Since, ...ReplayPage })
 
-const Limit = Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 })
+const Limit = Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), {
+  default: () => 100
+})
 const ListQuery = <S extends string>(state: Schema.Schema<S>) =>
   Schema.Struct({
     state,
@@ -224,14 +258,22 @@ const ListQuery = <S extends string>(state: Schema.Schema<S>) =>
 export const InboxList = ListQuery(Inbox.InboxState)
 export const DeliveryList = ListQuery(Outbox.DeliveryState)
 export const DeadInboxQuery = Schema.Struct({ limit: Limit })
-export const DeadDeliveriesQuery = Schema.Struct({ limit: Limit, subscriber_id: Schema.optional(Schema.String), cursor: Schema.optional(Schema.String) })
+export const DeadDeliveriesQuery = Schema.Struct({
+  limit: Limit,
+  subscriber_id: Schema.optional(Schema.String),
+  cursor: Schema.optional(Schema.String)
+})
 
 // ---------------------------------------------------------------------------------------------
 // Endpoints
 // ---------------------------------------------------------------------------------------------
 
 export class SubscribersGroup extends HttpApiGroup.make("subscribers")
-  .add(HttpApiEndpoint.get("list", "/admin/subscribers").addSuccess(Items(Subscriber)).annotate(OpenApi.Summary, "All subscribers"))
+  .add(
+    HttpApiEndpoint.get("list", "/admin/subscribers")
+      .addSuccess(Items(Subscriber))
+      .annotate(OpenApi.Summary, "All subscribers")
+  )
   .add(
     HttpApiEndpoint.post("create", "/admin/subscribers")
       .setPayload(NewSubscriberBody)
@@ -285,7 +327,10 @@ export class InboxGroup extends HttpApiGroup.make("inbox")
       .setPath(Id)
       .setPayload(ReplayBody)
       .addSuccess(ReplayedInboxEvent)
-      .annotate(OpenApi.Description, "A dead inbound event back to pending; a missing or malformed body means `reset_lines: false`.")
+      .annotate(
+        OpenApi.Description,
+        "A dead inbound event back to pending; a missing or malformed body means `reset_lines: false`."
+      )
   )
   .addError(AdminNotFoundWire)
   .addError(AdminConflictWire)
@@ -300,14 +345,13 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
     HttpApiEndpoint.post("replayDead", "/admin/deliveries/dead/replay")
       .setPayload(BulkReplayBody)
       .addSuccess(ReplayAnswer)
-      .annotate(OpenApi.Description, "One page of dead deliveries back to pending; an empty body means all, page by page.")
+      .annotate(
+        OpenApi.Description,
+        "One page of dead deliveries back to pending; an empty body means all, page by page."
+      )
   )
   .add(HttpApiEndpoint.get("get", "/admin/deliveries/:id").setPath(Id).addSuccess(Delivery))
-  .add(
-    HttpApiEndpoint.post("replay", "/admin/deliveries/:id/replay")
-      .setPath(Id)
-      .addSuccess(Delivery)
-  )
+  .add(HttpApiEndpoint.post("replay", "/admin/deliveries/:id/replay").setPath(Id).addSuccess(Delivery))
   .addError(AdminNotFoundWire)
   .addError(AdminConflictWire)
   .addError(AdminRejectedWire)

@@ -37,11 +37,12 @@ export const OrderPaidLine = Schema.Struct({
     )
   )
 }).pipe(
-  Schema.filter((line) =>
-    line.unit_price * line.quantity === line.line_price || {
-      path: ["line_price"],
-      message: "must equal unit_price × quantity"
-    }
+  Schema.filter(
+    (line) =>
+      line.unit_price * line.quantity === line.line_price || {
+        path: ["line_price"],
+        message: "must equal unit_price × quantity"
+      }
   )
 )
 export type OrderPaidLine = typeof OrderPaidLine.Type
@@ -51,17 +52,22 @@ const distinctLineIds = (ids: ReadonlyArray<string>): boolean => new Set(ids).si
 export const OrderPaid = Schema.Struct({
   order_number: HlIdTextFromJson,
   customer: Customer,
-  currency: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like USD" }))),
+  currency: Schema.optional(
+    Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/, { message: () => "must be an ISO 4217 code like USD" }))
+  ),
   lines: Schema.Array(OrderPaidLine).pipe(
     Schema.minItems(1, { message: () => "must list at least one line" }),
     Schema.maxItems(100, { message: () => "at most 100 lines per order" })
   )
 }).pipe(
-  Schema.filter((order) =>
-    distinctLineIds(order.lines.flatMap((l) => [l.order_line_id, ...(l.parts ?? []).map((p) => p.order_line_id)])) || {
-      path: ["lines"],
-      message: "order_line_id values (lines and parts) must be distinct"
-    }
+  Schema.filter(
+    (order) =>
+      distinctLineIds(
+        order.lines.flatMap((l) => [l.order_line_id, ...(l.parts ?? []).map((p) => p.order_line_id)])
+      ) || {
+        path: ["lines"],
+        message: "order_line_id values (lines and parts) must be distinct"
+      }
   )
 )
 export type OrderPaid = typeof OrderPaid.Type
@@ -80,8 +86,16 @@ export type OrderLineCancelled = typeof OrderLineCancelled.Type
 
 export const CommerceEvent = Schema.Union(
   Schema.Struct({ type: Schema.Literal("order.paid"), timestamp: Schema.optional(Schema.String), data: OrderPaid }),
-  Schema.Struct({ type: Schema.Literal("order.refunded"), timestamp: Schema.optional(Schema.String), data: OrderRefunded }),
-  Schema.Struct({ type: Schema.Literal("order.line_cancelled"), timestamp: Schema.optional(Schema.String), data: OrderLineCancelled })
+  Schema.Struct({
+    type: Schema.Literal("order.refunded"),
+    timestamp: Schema.optional(Schema.String),
+    data: OrderRefunded
+  }),
+  Schema.Struct({
+    type: Schema.Literal("order.line_cancelled"),
+    timestamp: Schema.optional(Schema.String),
+    data: OrderLineCancelled
+  })
 )
 export type CommerceEvent = typeof CommerceEvent.Type
 
@@ -110,7 +124,12 @@ export const parseJson = (body: string): Either.Either<unknown, MalformedEvent> 
   try {
     return Either.right(JSON.parse(body))
   } catch (error) {
-    return Either.left(new MalformedEvent({ status: 400, message: `body is not JSON: ${error instanceof Error ? error.message : String(error)}` }))
+    return Either.left(
+      new MalformedEvent({
+        status: 400,
+        message: `body is not JSON: ${error instanceof Error ? error.message : String(error)}`
+      })
+    )
   }
 }
 
@@ -127,8 +146,12 @@ export const decodeJson = (json: unknown): Either.Either<CommerceEvent, Malforme
       })
     )
   }
-  return Either.mapLeft(decodeEnvelope(json), (error) => new MalformedEvent({ status: 422, message: `${json.type}: ${describe(error)}` }))
+  return Either.mapLeft(
+    decodeEnvelope(json),
+    (error) => new MalformedEvent({ status: 422, message: `${json.type}: ${describe(error)}` })
+  )
 }
 
 /** Parses and decodes a (verified) raw body. */
-export const parse = (body: string): Either.Either<CommerceEvent, MalformedEvent> => Either.flatMap(parseJson(body), decodeJson)
+export const parse = (body: string): Either.Either<CommerceEvent, MalformedEvent> =>
+  Either.flatMap(parseJson(body), decodeJson)

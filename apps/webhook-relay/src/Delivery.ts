@@ -79,7 +79,12 @@ const withOrder = (payload: unknown, event: Outbox.OutboundEvent) =>
     : { payload, order_number: event.orderNumber, sequence: event.sequence }
 
 type Attempt =
-  | { readonly _tag: "Response"; readonly status: number; readonly retryAfter: string | null; readonly location: string | null }
+  | {
+      readonly _tag: "Response"
+      readonly status: number
+      readonly retryAfter: string | null
+      readonly location: string | null
+    }
   | { readonly _tag: "Failed"; readonly error: string }
 
 const header = (value: string | ReadonlyArray<string> | undefined): string | null =>
@@ -89,7 +94,12 @@ const header = (value: string | ReadonlyArray<string> | undefined): string | nul
  * POSTs to the checked target. Host name resolution is pinned to the checked addresses (the URL's
  * host still goes into `Host` and TLS SNI / certificate checks). Redirects are never followed.
  */
-const post = (target: SubscriberUrl.Target, headers: Record<string, string>, body: string, timeout: Duration.Duration): Effect.Effect<Attempt> =>
+const post = (
+  target: SubscriberUrl.Target,
+  headers: Record<string, string>,
+  body: string,
+  timeout: Duration.Duration
+): Effect.Effect<Attempt> =>
   Effect.async<Attempt>((resume) => {
     const [first] = target.addresses
     // Node asks for every address when it tries them in turn (happy eyeballs), else for one.
@@ -97,7 +107,13 @@ const post = (target: SubscriberUrl.Target, headers: Record<string, string>, bod
       _hostname: string,
       options: LookupOptions,
       callback: (error: NodeJS.ErrnoException | null, address: string | Array<LookupAddress>, family?: number) => void
-    ) => (options.all === true ? callback(null, target.addresses.map((a) => ({ ...a }))) : callback(null, first.address, first.family))
+    ) =>
+      options.all === true
+        ? callback(
+            null,
+            target.addresses.map((a) => ({ ...a }))
+          )
+        : callback(null, first.address, first.family)
     const send = target.url.protocol === "https:" ? httpsRequest : httpRequest
     let settled = false
     const settle = (attempt: Attempt) => {
@@ -167,14 +183,27 @@ export const make = (
       return Math.round(Duration.toMillis(base) * jitter)
     }
 
-    const retryOrDie = (lease: Lease, delivery: Outbox.Delivery, error: string, statusCode: number | null, minDelay = 0) =>
+    const retryOrDie = (
+      lease: Lease,
+      delivery: Outbox.Delivery,
+      error: string,
+      statusCode: number | null,
+      minDelay = 0
+    ) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const delay = nextDelay(delivery.attempts)
         if (delay === undefined) {
-          yield* outbox.deadLetter(lease, { statusCode, error: `gave up after ${delivery.attempts} attempts: ${error}` })
+          yield* outbox.deadLetter(lease, {
+            statusCode,
+            error: `gave up after ${delivery.attempts} attempts: ${error}`
+          })
           yield* count("dead")
-          yield* Effect.logWarning("delivery dead-lettered", { deliveryId: delivery.deliveryId, subscriberId: delivery.subscriberId, error })
+          yield* Effect.logWarning("delivery dead-lettered", {
+            deliveryId: delivery.deliveryId,
+            subscriberId: delivery.subscriberId,
+            error
+          })
           return
         }
         yield* outbox.scheduleRetry(lease, { statusCode, error, nextAttemptAt: now + Math.max(delay, minDelay) })
@@ -184,21 +213,32 @@ export const make = (
     /** Every active secret that decodes; one that does not is reported (never its value) and skipped. */
     const signingKeys = (subscriberId: string) =>
       Effect.gen(function* () {
-        const secrets = yield* subscribers.signingSecrets(subscriberId).pipe(Effect.provideService(SecretBox.SecretBox, secretBox))
+        const secrets = yield* subscribers
+          .signingSecrets(subscriberId)
+          .pipe(Effect.provideService(SecretBox.SecretBox, secretBox))
         const keys: Array<SigningKey> = []
         for (const [i, secret] of secrets.entries()) {
           const key = decodeSecret(secret)
           if (Either.isRight(key)) keys.push(key.right)
-          else yield* Effect.logWarning("subscriber secret unusable; signing without it", { subscriberId, secret: i + 1, problem: key.left.message })
+          else
+            yield* Effect.logWarning("subscriber secret unusable; signing without it", {
+              subscriberId,
+              secret: i + 1,
+              problem: key.left.message
+            })
         }
         return keys
       })
 
     /** Feeds the attempt's outcome to the failing-streak bookkeeping; a storage problem there is logged, the delivery stands. */
     const failed = (subscriberId: string) =>
-      options.health.onFailure(subscriberId).pipe(
-        Effect.catchAll((error) => Effect.logError("could not record the subscriber's failed attempt", { subscriberId }, error))
-      )
+      options.health
+        .onFailure(subscriberId)
+        .pipe(
+          Effect.catchAll((error) =>
+            Effect.logError("could not record the subscriber's failed attempt", { subscriberId }, error)
+          )
+        )
 
     const deliver = (claimed: Outbox.ClaimedDelivery) =>
       Effect.gen(function* () {
@@ -227,7 +267,10 @@ export const make = (
           "content-type": "application/json",
           "user-agent": "hlconnect-webhook-relay/1",
           // The subscriber can join our trace: this delivery's span is its parent.
-          ...Option.match(yield* Effect.serviceOption(Tracer.ParentSpan), { onNone: () => ({}), onSome: (span) => ({ traceparent: traceparentOf(span) }) }),
+          ...Option.match(yield* Effect.serviceOption(Tracer.ParentSpan), {
+            onNone: () => ({}),
+            onSome: (span) => ({ traceparent: traceparentOf(span) })
+          }),
           ...signedHeaders(keys, event.eventId, Math.floor(now / 1000), body)
         }
         const attempt = yield* post(target.right, headers, body, config.deliveryTimeout)
@@ -239,10 +282,21 @@ export const make = (
         if (status >= 200 && status < 300) {
           yield* outbox.markDelivered(lease, { statusCode: status })
           yield* count("delivered")
-          yield* Metric.update(RelayMetrics.deliveryLag, Math.max(0, (yield* Clock.currentTimeMillis) - event.createdAt) / 1000)
-          yield* options.health.onSuccess(subscriber.subscriberId).pipe(
-            Effect.catchAll((error) => Effect.logError("could not record the subscriber's success", { subscriberId: subscriber.subscriberId }, error))
+          yield* Metric.update(
+            RelayMetrics.deliveryLag,
+            Math.max(0, (yield* Clock.currentTimeMillis) - event.createdAt) / 1000
           )
+          yield* options.health
+            .onSuccess(subscriber.subscriberId)
+            .pipe(
+              Effect.catchAll((error) =>
+                Effect.logError(
+                  "could not record the subscriber's success",
+                  { subscriberId: subscriber.subscriberId },
+                  error
+                )
+              )
+            )
           return
         }
         if (status === 410) {
@@ -256,16 +310,31 @@ export const make = (
         }
         if (status === 429 || status === 503) {
           const after = retryAfterMillis(attempt.retryAfter, now)
-          yield* retryOrDie(lease, delivery, `HTTP ${status}${after === undefined ? "" : ` (Retry-After ${attempt.retryAfter})`}`, status, after ?? 0)
+          yield* retryOrDie(
+            lease,
+            delivery,
+            `HTTP ${status}${after === undefined ? "" : ` (Retry-After ${attempt.retryAfter})`}`,
+            status,
+            after ?? 0
+          )
         } else if (status >= 300 && status < 400) {
-          yield* retryOrDie(lease, delivery, `HTTP ${status}: redirects are not followed (Location: ${attempt.location ?? "none"})`, status)
+          yield* retryOrDie(
+            lease,
+            delivery,
+            `HTTP ${status}: redirects are not followed (Location: ${attempt.location ?? "none"})`,
+            status
+          )
         } else {
           yield* retryOrDie(lease, delivery, `HTTP ${status}`, status)
         }
         return yield* failed(subscriber.subscriberId)
       }).pipe(
         Effect.catchAllCause((cause) =>
-          Effect.logError("delivery failed; its lease will expire and it will be retried", { deliveryId: claimed.delivery.deliveryId }, cause)
+          Effect.logError(
+            "delivery failed; its lease will expire and it will be retried",
+            { deliveryId: claimed.delivery.deliveryId },
+            cause
+          )
         ),
         // Each delivery (one per subscriber: a fan-out) is a child of the change that emitted the event.
         TraceContext.continueFrom("Relay.deliver", [claimed.event.traceContext], {

@@ -36,7 +36,11 @@ const combine = (results: ReadonlyArray<EventResult>): EventResult => {
   const transient = results.filter((v) => v._tag === "Transient")
   if (transient.length > 0) {
     const ats = transient.flatMap((v) => (v.at === undefined ? [] : [v.at]))
-    return { _tag: "Transient", error: transient.map((v) => v.error).join("; "), ...(ats.length === 0 ? {} : { at: Math.min(...ats) }) }
+    return {
+      _tag: "Transient",
+      error: transient.map((v) => v.error).join("; "),
+      ...(ats.length === 0 ? {} : { at: Math.min(...ats) })
+    }
   }
   const permanent = results.filter((v) => v._tag === "Permanent")
   return permanent.length > 0 ? { _tag: "Permanent", reason: permanent.map((v) => v.reason).join("; ") } : done
@@ -100,7 +104,12 @@ export const make = (
             nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace)
           })
           .pipe(
-            Effect.tap(() => Effect.logInfo("validation token replaced; line back to paid", { orderNumber: line.orderNumber, orderLineId: line.orderLineId })),
+            Effect.tap(() =>
+              Effect.logInfo("validation token replaced; line back to paid", {
+                orderNumber: line.orderNumber,
+                orderLineId: line.orderLineId
+              })
+            ),
             // Someone else moved the line meanwhile: judge it as it now is.
             Effect.catchTags({ StaleVersion: () => lines.get(line), IllegalTransition: () => lines.get(line) })
           )
@@ -112,7 +121,10 @@ export const make = (
         const now = yield* Clock.currentTimeMillis
         const order = { ...data, currency: data.currency ?? config.currency }
         const created = yield* store.transaction(
-          Effect.forEach(PaidOrder.newOrderLines(order, { nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace) }), (line) => lines.create(line))
+          Effect.forEach(
+            PaidOrder.newOrderLines(order, { nextCheckAt: now + Duration.toMillis(PaidOrder.registrationGrace) }),
+            (line) => lines.create(line)
+          )
         )
         const results = yield* Effect.forEach(created, ({ line, created: isNew }) =>
           Effect.gen(function* () {
@@ -129,12 +141,14 @@ export const make = (
       Effect.gen(function* () {
         const order = yield* lines.findOrder(orderNumber)
         // The order.paid may still be on its way (senders do not guarantee order).
-        if (Option.isNone(order)) return { _tag: "Transient", error: `order ${orderNumber} is not known (yet)` } satisfies EventResult
+        if (Option.isNone(order))
+          return { _tag: "Transient", error: `order ${orderNumber} is not known (yet)` } satisfies EventResult
         const targets = lineIds ?? order.value.lines.map((l) => l.orderLineId)
         const results = yield* Effect.forEach(targets, (id) =>
           Effect.gen(function* () {
             const line = order.value.lines.find((l) => l.orderLineId === id)
-            if (line === undefined) return { _tag: "Permanent", reason: `order ${orderNumber} has no line ${id}` } satisfies EventResult
+            if (line === undefined)
+              return { _tag: "Permanent", reason: `order ${orderNumber} has no line ${id}` } satisfies EventResult
             const requested = yield* fulfilment.requestCancel(line)
             const current = yield* lines.get(line)
             const sent = current.state === "cancel_requested" ? yield* fulfilment.cancelLine(current) : requested
@@ -148,7 +162,8 @@ export const make = (
     const handle = (event: Inbox.InboxEvent): Effect.Effect<EventResult, FulfilmentError> => {
       const decoded = parse(event.body)
       // Verified and decoded at ingest; failing now means the schema changed since.
-      if (Either.isLeft(decoded)) return Effect.succeed({ _tag: "Permanent", reason: `undecodable event: ${decoded.left.message}` })
+      if (Either.isLeft(decoded))
+        return Effect.succeed({ _tag: "Permanent", reason: `undecodable event: ${decoded.left.message}` })
       const e = decoded.right
       switch (e.type) {
         case "order.paid":
@@ -160,7 +175,8 @@ export const make = (
       }
     }
 
-    const retryDelay = (attempts: number) => backoff(config.dispatchRetryDelay, maxRetryDelay, Math.max(attempts - 1, 0))
+    const retryDelay = (attempts: number) =>
+      backoff(config.dispatchRetryDelay, maxRetryDelay, Math.max(attempts - 1, 0))
 
     const settle = (lease: Lease, event: Inbox.InboxEvent, result: EventResult) =>
       Effect.gen(function* () {
@@ -176,7 +192,11 @@ export const make = (
             yield* inbox.deadLetter(lease, { error: result.reason })
             yield* count(event.eventType, "dead")
             yield* deadInbox
-            yield* Effect.logWarning("inbox event dead-lettered", { eventId: event.eventId, eventType: event.eventType, reason: result.reason })
+            yield* Effect.logWarning("inbox event dead-lettered", {
+              eventId: event.eventId,
+              eventType: event.eventType,
+              reason: result.reason
+            })
             return
           case "Transient": {
             if (event.attempts >= config.dispatchMaxAttempts) {
@@ -205,8 +225,18 @@ export const make = (
       handle(event).pipe(
         Effect.catchTag("FulfilmentHalted", (halted) =>
           Effect.zipRight(
-            Effect.logError("HL Connect work halted; event will be retried", { eventId: event.eventId, message: halted.message }),
-            Effect.map(Clock.currentTimeMillis, (now): EventResult => ({ _tag: "Transient", error: halted.message, at: now + Duration.toMillis(haltedDelay) }))
+            Effect.logError("HL Connect work halted; event will be retried", {
+              eventId: event.eventId,
+              message: halted.message
+            }),
+            Effect.map(
+              Clock.currentTimeMillis,
+              (now): EventResult => ({
+                _tag: "Transient",
+                error: halted.message,
+                at: now + Duration.toMillis(haltedDelay)
+              })
+            )
           )
         ),
         Effect.catchTags({
@@ -217,7 +247,11 @@ export const make = (
         Effect.flatMap((result) => settle(lease, event, result)),
         Effect.zipRight(options.deliveries.ring),
         Effect.catchAllCause((cause) =>
-          Effect.logError("inbox event handling failed; the lease will expire and it will be retried", { eventId: event.eventId }, cause)
+          Effect.logError(
+            "inbox event handling failed; the lease will expire and it will be retried",
+            { eventId: event.eventId },
+            cause
+          )
         ),
         Effect.annotateLogs({ eventId: event.eventId, eventType: event.eventType }),
         // The child of the ingest that stored the event: one event, its handling, in one trace.
@@ -235,10 +269,14 @@ export const make = (
         if (group === undefined) byOrder.set(key, [c])
         else group.push(c)
       }
-      yield* Effect.forEach(byOrder.values(), (group) => Effect.forEach(group, (c) => process(c.lease, c.event), { discard: true }), {
-        concurrency: 8,
-        discard: true
-      })
+      yield* Effect.forEach(
+        byOrder.values(),
+        (group) => Effect.forEach(group, (c) => process(c.lease, c.event), { discard: true }),
+        {
+          concurrency: 8,
+          discard: true
+        }
+      )
       return claimed.length
     })
 

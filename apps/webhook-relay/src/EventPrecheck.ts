@@ -33,10 +33,12 @@ const plainAscii = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
 /** Text the `Text` rule surely accepts as it is, 1 to `max` characters; false when unsure. */
 const text = (u: unknown, max: number): boolean => typeof u === "string" && u.length <= max && plainAscii.test(u)
 
-const optionalInt = (u: unknown): boolean => u === undefined || (typeof u === "number" && Number.isSafeInteger(u) && u > 0)
+const optionalInt = (u: unknown): boolean =>
+  u === undefined || (typeof u === "number" && Number.isSafeInteger(u) && u > 0)
 
 /** A price as `MinorUnitsFromDecimal` decodes it (minor units), or undefined when unsure. */
-const price = (u: unknown): number | undefined => (typeof u === "string" || typeof u === "number" ? minorFromMajor(u) : undefined)
+const price = (u: unknown): number | undefined =>
+  typeof u === "string" || typeof u === "number" ? minorFromMajor(u) : undefined
 
 /** Every id is new to `seen` (adds it). */
 const fresh = (seen: Set<string>, id: string): boolean => {
@@ -50,7 +52,8 @@ const paidLine = (line: unknown, seen: Set<string>): boolean => {
   const lineId = wireId(line.order_line_id)
   if (lineId === undefined || wireId(line.asset_id) === undefined || !fresh(seen, lineId)) return false
   const quantity = line.quantity
-  if (typeof quantity !== "number" || !Number.isSafeInteger(quantity) || quantity < 1 || quantity > MaxQuantity) return false
+  if (typeof quantity !== "number" || !Number.isSafeInteger(quantity) || quantity < 1 || quantity > MaxQuantity)
+    return false
   const unit = price(line.unit_price)
   const total = price(line.line_price)
   if (unit === undefined || total === undefined || unit * quantity !== total) return false
@@ -69,7 +72,12 @@ const paidLine = (line: unknown, seen: Set<string>): boolean => {
 const orderPaid = (data: Json): boolean => {
   if (wireId(data.order_number) === undefined) return false
   const customer = data.customer
-  if (!isObject(customer) || !text(customer.name, TextLimits.customerName) || !text(customer.email, TextLimits.emailAddress)) return false
+  if (
+    !isObject(customer) ||
+    !text(customer.name, TextLimits.customerName) ||
+    !text(customer.email, TextLimits.emailAddress)
+  )
+    return false
   if (typeof customer.email !== "string" || !email.test(customer.email)) return false
   if (data.currency !== undefined && (typeof data.currency !== "string" || !currency.test(data.currency))) return false
   const lines = data.lines
@@ -98,9 +106,14 @@ export const surelyAccepted = (json: unknown): CommerceEventType | undefined => 
     case "order.paid":
       return orderPaid(data) ? "order.paid" : undefined
     case "order.refunded":
-      return wireId(data.order_number) !== undefined && (data.order_line_ids === undefined || lineIds(data.order_line_ids)) ? "order.refunded" : undefined
+      return wireId(data.order_number) !== undefined &&
+        (data.order_line_ids === undefined || lineIds(data.order_line_ids))
+        ? "order.refunded"
+        : undefined
     case "order.line_cancelled":
-      return wireId(data.order_number) !== undefined && lineIds(data.order_line_ids) ? "order.line_cancelled" : undefined
+      return wireId(data.order_number) !== undefined && lineIds(data.order_line_ids)
+        ? "order.line_cancelled"
+        : undefined
     default:
       return undefined
   }

@@ -47,7 +47,12 @@ export const admit = (settings: AdmissionSettings, raw: Admission.RawInbound, no
   }
   const id = verified.right.id
   if (!identifier.test(id)) {
-    return reject(400, "invalid_webhook_id", "malformed", "webhook-id must be 1–128 letters, digits or . _ : # / @ - (starting with a letter or digit)")
+    return reject(
+      400,
+      "invalid_webhook_id",
+      "malformed",
+      "webhook-id must be 1–128 letters, digits or . _ : # / @ - (starting with a letter or digit)"
+    )
   }
   let text: string
   try {
@@ -59,7 +64,8 @@ export const admit = (settings: AdmissionSettings, raw: Admission.RawInbound, no
   if (Either.isLeft(json)) return reject(400, "malformed_body", "malformed", json.left.message)
   // The ordinary event is recognised without the full decode; anything else is decided (and explained) by the schemas.
   const recognised = surelyAccepted(json.right)
-  if (recognised !== undefined) return { _tag: "Admit", event: { eventId: id, source, eventType: recognised, body: text } }
+  if (recognised !== undefined)
+    return { _tag: "Admit", event: { eventId: id, source, eventType: recognised, body: text } }
   const event = decodeJson(json.right)
   if (Either.isLeft(event)) {
     const status = event.left.status
@@ -94,5 +100,8 @@ export const makeAdmission: Admission.MakeAdmission = (options) => {
 /** This module, for `InboxWriter.makeWith({ admission })`. */
 export const module = (settings: AdmissionSettings): Admission.AdmissionModule => ({
   url: import.meta.url,
-  options: { keys: settings.keys.map((k) => new Uint8Array(Redacted.value(k.key))), toleranceSeconds: settings.toleranceSeconds }
+  options: {
+    keys: settings.keys.map((k) => new Uint8Array(Redacted.value(k.key))),
+    toleranceSeconds: settings.toleranceSeconds
+  }
 })

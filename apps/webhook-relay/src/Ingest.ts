@@ -19,7 +19,14 @@ import { NodeHttpServerRequest } from "@effect/platform-node"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { traceparentOf } from "@hlconnect/core"
 import { HttpMetrics, RequestBody, Tracing } from "@hlconnect/service"
-import { type Admission, Inbox, type InboxWriter, type InvalidInput, type StorageError, TraceContext } from "@hlconnect/store"
+import {
+  type Admission,
+  Inbox,
+  type InboxWriter,
+  type InvalidInput,
+  type StorageError,
+  TraceContext
+} from "@hlconnect/store"
 import { Cause, Context, Effect, Either, Exit, MetricLabel, Runtime, type Scope, type Tracer } from "effect"
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
 import * as GroupCommit from "./GroupCommit.js"
@@ -46,7 +53,9 @@ interface Reply {
 }
 
 const problem = (status: number, error: string, message: string, headers?: Record<string, string>): Reply =>
-  headers === undefined ? { status, body: JSON.stringify({ error, message }) } : { status, body: JSON.stringify({ error, message }), headers }
+  headers === undefined
+    ? { status, body: JSON.stringify({ error, message }) }
+    : { status, body: JSON.stringify({ error, message }), headers }
 
 const unavailable = problem(503, "unavailable", "the event could not be stored; retry later", { "retry-after": "5" })
 
@@ -61,7 +70,11 @@ type AdmitAndCommit = (raw: Admission.RawInbound, answer: (reply: Reply) => void
 /** Why a commit did not happen, for the log: the failure, an interruption (shutdown), or a defect. */
 const causeMessage = (cause: Cause.Cause<{ readonly message: string }>): string => {
   const failure = Cause.failureOption(cause)
-  return failure._tag === "Some" ? failure.value.message : Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
+  return failure._tag === "Some"
+    ? failure.value.message
+    : Cause.isInterruptedOnly(cause)
+      ? "interrupted"
+      : Cause.pretty(cause)
 }
 
 export interface Ingest {
@@ -96,7 +109,9 @@ export const make = (
     const nowNanos = () => BigInt(Date.now()) * 1_000_000n
 
     const ingestSpan = (headers: IncomingHttpHeaders): Tracer.Span => {
-      const parent = TraceContext.toSpan(TraceContext.ofHeaders(header(headers, "traceparent"), header(headers, "tracestate")))
+      const parent = TraceContext.toSpan(
+        TraceContext.ofHeaders(header(headers, "traceparent"), header(headers, "tracestate"))
+      )
       const span = tracer.span("Relay.ingest", parent, Context.empty(), [], nowNanos(), "server")
       span.attribute("http.request.method", "POST")
       span.attribute("url.path", path)
@@ -109,7 +124,12 @@ export const make = (
       span.end(nowNanos(), reply.status >= 500 ? Exit.fail(reply.body) : Exit.void)
     }
 
-    const rejected = (r: { readonly status: number; readonly error: string; readonly message: string; readonly reason: string }): Reply => {
+    const rejected = (r: {
+      readonly status: number
+      readonly error: string
+      readonly message: string
+      readonly reason: string
+    }): Reply => {
       if (!unverifiedReasons.has(r.reason)) bump.verified()
       return reject(r.reason, problem(r.status, r.error, r.message))
     }
@@ -123,7 +143,10 @@ export const make = (
     const stored = (eventId: string, outcome: "new" | "duplicate"): Reply => {
       const duplicate = outcome === "duplicate"
       bump.result(duplicate ? "duplicate" : "accepted")
-      return { status: duplicate ? 200 : 202, body: JSON.stringify({ status: duplicate ? "duplicate" : "accepted", id: eventId }) }
+      return {
+        status: duplicate ? 200 : 202,
+        body: JSON.stringify({ status: duplicate ? "duplicate" : "accepted", id: eventId })
+      }
     }
 
     const committed = (eventId: string, exit: Exit.Exit<Inbox.AppendOutcome, StorageError | InvalidInput>): Reply => {
@@ -132,7 +155,10 @@ export const make = (
       return notStored(eventId, causeMessage(exit.cause))
     }
 
-    const admittedReply = (raw: Admission.RawInbound, exit: Exit.Exit<Admission.AdmissionOutcome, StorageError>): Reply => {
+    const admittedReply = (
+      raw: Admission.RawInbound,
+      exit: Exit.Exit<Admission.AdmissionOutcome, StorageError>
+    ): Reply => {
       if (Exit.isFailure(exit)) {
         bump.verified()
         return notStored(raw.id, causeMessage(exit.cause))
@@ -168,7 +194,8 @@ export const make = (
           if (verdict._tag === "Reject") return answer(rejected(verdict))
           bump.verified()
           const eventId = verdict.event.eventId
-          const event = raw.traceContext === undefined ? verdict.event : { ...verdict.event, traceContext: raw.traceContext }
+          const event =
+            raw.traceContext === undefined ? verdict.event : { ...verdict.event, traceContext: raw.traceContext }
           committer.submitCallback(event, (exit) => answer(committed(eventId, exit)))
         }
     )
@@ -180,7 +207,8 @@ export const make = (
           chunk: handOverChunk,
           commit: (items, done) =>
             admitCallback(items, (exit) => {
-              if (Exit.isSuccess(exit) && exit.value.some((o) => o._tag === "Stored" && o.outcome === "new")) onCommitted()
+              if (Exit.isSuccess(exit) && exit.value.some((o) => o._tag === "Stored" && o.outcome === "new"))
+                onCommitted()
               done(exit)
             })
         }),
@@ -190,7 +218,8 @@ export const make = (
       )
 
     /** After the body is read: a verdict and a commit, then `answer` — wherever the writer reaches verdicts. */
-    const admitAndCommit: AdmitAndCommit = writer.admitCallback === undefined ? yield* verdictHere : yield* verdictInWriter(writer.admitCallback)
+    const admitAndCommit: AdmitAndCommit =
+      writer.admitCallback === undefined ? yield* verdictHere : yield* verdictInWriter(writer.admitCallback)
 
     /** The whole pipeline on callbacks; `answer` is called exactly once. */
     const ingest = (message: IncomingMessage, reply: (reply: Reply) => void) => {
@@ -207,11 +236,18 @@ export const make = (
       RequestBody.readNodeCallback(message, limit, (read) => {
         if (Either.isLeft(read)) {
           return answer(
-            read.left._tag === "BodyTooLarge" ? reject("too_large", tooLarge) : reject("unreadable", problem(400, "unreadable_body", read.left.message))
+            read.left._tag === "BodyTooLarge"
+              ? reject("too_large", tooLarge)
+              : reject("unreadable", problem(400, "unreadable_body", read.left.message))
           )
         }
         const headers = message.headers
-        const raw = { id: header(headers, "webhook-id"), timestamp: header(headers, "webhook-timestamp"), signature: header(headers, "webhook-signature"), body: read.right }
+        const raw = {
+          id: header(headers, "webhook-id"),
+          timestamp: header(headers, "webhook-timestamp"),
+          signature: header(headers, "webhook-signature"),
+          body: read.right
+        }
         admitAndCommit(span === undefined ? raw : { ...raw, traceContext: traceparentOf(span) }, answer)
       })
     }
@@ -221,7 +257,11 @@ export const make = (
     const labelsFor = (status: number) => {
       let labels = httpLabels.get(status)
       if (labels === undefined) {
-        labels = [MetricLabel.make("method", "POST"), MetricLabel.make("route", path), MetricLabel.make("status", String(status))]
+        labels = [
+          MetricLabel.make("method", "POST"),
+          MetricLabel.make("route", path),
+          MetricLabel.make("status", String(status))
+        ]
         httpLabels.set(status, labels)
       }
       return labels

@@ -36,7 +36,10 @@ const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.G
     for (const [i, seed] of config.seedSubscribers.entries()) {
       const named = Effect.mapError(
         (e: SubscriberUrl.SubscriberUrlRejected) =>
-          new SubscriberUrl.SubscriberUrlRejected({ code: e.code, message: `RELAY_SUBSCRIBERS #${i + 1}: ${e.message}` })
+          new SubscriberUrl.SubscriberUrlRejected({
+            code: e.code,
+            message: `RELAY_SUBSCRIBERS #${i + 1}: ${e.message}`
+          })
       )
       // Stored as contacted (`URL.href`); one seeded before URLs were normalised is matched as given.
       const url = (yield* named(guard.parse(seed.url))).href
@@ -45,7 +48,10 @@ const seedSubscribers = (config: RelayConfig.RelayConfig, guard: SubscriberUrl.G
       // Atomic per URL: replicas starting together seed one subscriber, not one each.
       const seeded = yield* subscribers.seed({ url, signingSecret: seed.secret, eventFilter: seed.events })
       if (seeded.created) {
-        yield* Effect.logInfo("subscriber seeded from RELAY_SUBSCRIBERS", { subscriberId: seeded.subscriber.subscriberId, url: seeded.subscriber.url })
+        yield* Effect.logInfo("subscriber seeded from RELAY_SUBSCRIBERS", {
+          subscriberId: seeded.subscriber.subscriberId,
+          url: seeded.subscriber.url
+        })
       }
     }
   })
@@ -60,7 +66,9 @@ const sealStoredSecrets = (config: RelayConfig.RelayConfig) =>
     const subscribers = yield* Subscribers.Subscribers
     const { sealed, resealed } = yield* subscribers.resealSecrets
     if (sealed > 0) {
-      yield* Effect.logInfo(`encrypted ${sealed} subscriber signing secret(s) stored in plaintext by an earlier version (RELAY_SECRETS_KEY)`)
+      yield* Effect.logInfo(
+        `encrypted ${sealed} subscriber signing secret(s) stored in plaintext by an earlier version (RELAY_SECRETS_KEY)`
+      )
     }
     if (resealed > 0) {
       yield* Effect.logInfo(
@@ -88,7 +96,12 @@ export const layer = (
 ): Layer.Layer<
   never,
   never,
-  HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | Health.Health | Fulfilment | Store.StoreServices | SqlClient
+  | HttpServer.HttpServer
+  | HttpRouter.HttpRouter.DefaultServices
+  | Health.Health
+  | Fulfilment
+  | Store.StoreServices
+  | SqlClient
 > =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
@@ -96,11 +109,18 @@ export const layer = (
       const deliveryBell = yield* Doorbell.make
       // Tests may provide their own resolver (to play DNS tricks); otherwise the system's.
       const resolver = yield* Effect.serviceOption(SubscriberUrl.HostResolver).pipe(
-        Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => Effect.provide(SubscriberUrl.HostResolver, SubscriberUrl.HostResolver.Default) }))
+        Effect.flatMap(
+          Option.match({
+            onSome: Effect.succeed,
+            onNone: () => Effect.provide(SubscriberUrl.HostResolver, SubscriberUrl.HostResolver.Default)
+          })
+        )
       )
       const guard = SubscriberUrl.make({ allowPrivate: config.allowPrivateSubscribers, resolver })
       if (config.allowPrivateSubscribers) {
-        yield* Effect.logWarning("RELAY_ALLOW_PRIVATE_SUBSCRIBERS is on: subscribers may be http:// and private addresses (development only)")
+        yield* Effect.logWarning(
+          "RELAY_ALLOW_PRIVATE_SUBSCRIBERS is on: subscribers may be http:// and private addresses (development only)"
+        )
       }
       // A relay that cannot read its subscribers' secrets, or seed its configured subscribers (bad URL, store down), must not start.
       yield* sealStoredSecrets(config).pipe(Effect.orDie)
@@ -115,8 +135,12 @@ export const layer = (
           : options.inboxWriter === "store"
             ? yield* InboxWriter.makeStore
             : // A relay that cannot write its inbox must not start.
-              yield* Effect.orDie(InboxWriter.makeWith({ admission: InboundAdmission.module(InboundAdmission.settingsOf(config)) }))
-      yield* Effect.logInfo(`inbox commits via ${writer.kind}${writer.admitCallback === undefined ? "" : " (verified and decoded there too)"}`)
+              yield* Effect.orDie(
+                InboxWriter.makeWith({ admission: InboundAdmission.module(InboundAdmission.settingsOf(config)) })
+              )
+      yield* Effect.logInfo(
+        `inbox commits via ${writer.kind}${writer.admitCallback === undefined ? "" : " (verified and decoded there too)"}`
+      )
       const ingest = yield* Ingest.make(config, writer, { onCommitted: inboxBell.ringNow })
       const admin = yield* Admin.make(config, { inbox: inboxBell, deliveries: deliveryBell, guard })
       if (options.workers ?? true) {

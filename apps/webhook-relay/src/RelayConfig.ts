@@ -119,7 +119,9 @@ const secrets = Config.redacted("RELAY_WEBHOOK_SECRETS").pipe(
 
 /** Required: subscriber signing secrets are never stored in plaintext, so a relay without a key does not start. */
 const secretKeys = Config.redacted("RELAY_SECRETS_KEY").pipe(
-  Config.mapOrFail((value) => Either.mapLeft(SecretBox.parseKeyRing(value), (message) => ConfigError.InvalidData(["RELAY_SECRETS_KEY"], message)))
+  Config.mapOrFail((value) =>
+    Either.mapLeft(SecretBox.parseKeyRing(value), (message) => ConfigError.InvalidData(["RELAY_SECRETS_KEY"], message))
+  )
 )
 
 const SeedJson = Schema.parseJson(
@@ -171,7 +173,9 @@ const positiveInt = (name: string, fallback: number) =>
 export const RelayConfig: Config.Config<RelayConfig> = Config.all({
   webhookKeys: secrets,
   secretKeys,
-  timestampTolerance: Config.duration("RELAY_TIMESTAMP_TOLERANCE").pipe(Config.withDefault(defaults.timestampTolerance)),
+  timestampTolerance: Config.duration("RELAY_TIMESTAMP_TOLERANCE").pipe(
+    Config.withDefault(defaults.timestampTolerance)
+  ),
   maxBodyBytes: Config.integer("RELAY_MAX_BODY_BYTES").pipe(
     check(`must be between 1 and ${1024 * 1024} (the inbox stores at most 1 MiB)`, (n) => n >= 1 && n <= 1024 * 1024),
     Config.withDefault(defaults.maxBodyBytes)
@@ -179,7 +183,9 @@ export const RelayConfig: Config.Config<RelayConfig> = Config.all({
   adminToken: Config.option(
     Config.redacted("RELAY_ADMIN_TOKEN").pipe(
       Config.mapOrFail((t) =>
-        Redacted.value(t).length >= 16 ? Either.right(t) : invalidAt("RELAY_ADMIN_TOKEN", "must be at least 16 characters")
+        Redacted.value(t).length >= 16
+          ? Either.right(t)
+          : invalidAt("RELAY_ADMIN_TOKEN", "must be at least 16 characters")
       )
     )
   ),
@@ -199,15 +205,21 @@ export const RelayConfig: Config.Config<RelayConfig> = Config.all({
     check("must be between 1 and 500", (n) => n >= 1 && n <= 500),
     Config.withDefault(defaults.commitBatchSize)
   ),
-  dispatchRetryDelay: Config.duration("RELAY_DISPATCH_RETRY_DELAY").pipe(Config.withDefault(defaults.dispatchRetryDelay)),
+  dispatchRetryDelay: Config.duration("RELAY_DISPATCH_RETRY_DELAY").pipe(
+    Config.withDefault(defaults.dispatchRetryDelay)
+  ),
   dispatchMaxAttempts: positiveInt("RELAY_DISPATCH_MAX_ATTEMPTS", defaults.dispatchMaxAttempts),
   dispatchLease: Config.duration("RELAY_DISPATCH_LEASE").pipe(
-    check("must be between 1 second and 1 hour", (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })),
+    check("must be between 1 second and 1 hour", (d) =>
+      Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })
+    ),
     Config.withDefault(defaults.dispatchLease)
   ),
   deliveryConcurrency: positiveInt("RELAY_DELIVERY_CONCURRENCY", defaults.deliveryConcurrency),
   // true/false (also yes/no, on/off, 1/0); anything else is a config error naming the variable.
-  allowPrivateSubscribers: Config.boolean("RELAY_ALLOW_PRIVATE_SUBSCRIBERS").pipe(Config.withDefault(defaults.allowPrivateSubscribers)),
+  allowPrivateSubscribers: Config.boolean("RELAY_ALLOW_PRIVATE_SUBSCRIBERS").pipe(
+    Config.withDefault(defaults.allowPrivateSubscribers)
+  ),
   secretRotationOverlap: Config.duration("RELAY_SECRET_ROTATION_OVERLAP").pipe(
     check("must be between 0 and 30 days", (d) => Duration.lessThanOrEqualTo(d, maxRotationOverlap)),
     Config.withDefault(defaults.secretRotationOverlap)
@@ -223,13 +235,16 @@ export const RelayConfig: Config.Config<RelayConfig> = Config.all({
     Config.withDefault(defaults.subscriberCheckInterval)
   ),
   retention: Config.duration("RELAY_RETENTION").pipe(
-    check("must be between 3 days and 3650 days (a sender may retry an event for 3 days; it must still be known then)", (d) =>
-      Duration.between(d, { minimum: Duration.days(3), maximum: Duration.days(3650) })
+    check(
+      "must be between 3 days and 3650 days (a sender may retry an event for 3 days; it must still be known then)",
+      (d) => Duration.between(d, { minimum: Duration.days(3), maximum: Duration.days(3650) })
     ),
     Config.withDefault(defaults.retention)
   ),
   retentionInterval: Config.duration("RELAY_RETENTION_INTERVAL").pipe(
-    check("must be between 1 second and 1 day", (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.days(1) })),
+    check("must be between 1 second and 1 day", (d) =>
+      Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.days(1) })
+    ),
     Config.withDefault(defaults.retentionInterval)
   )
 })
@@ -248,7 +263,11 @@ export const make = (
     Either.getOrThrowWith(decodeSecret(Redacted.make(s)), (e) => new Error(`invalid webhook secret: ${e.message}`))
   )
   const secretKeys =
-    rest.secretKeys ?? Either.getOrThrowWith(SecretBox.parseKeyRing(SecretBox.generateKey()), (message) => new Error(`invalid secrets key: ${message}`))
+    rest.secretKeys ??
+    Either.getOrThrowWith(
+      SecretBox.parseKeyRing(SecretBox.generateKey()),
+      (message) => new Error(`invalid secrets key: ${message}`)
+    )
   return {
     ...defaults,
     adminToken: Option.none(),

@@ -58,7 +58,9 @@ export const purged = Metric.counter("relay_purged_total", {
   incremental: true
 })
 
-const lagBoundaries = MetricBoundaries.fromIterable([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600])
+const lagBoundaries = MetricBoundaries.fromIterable([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600
+])
 
 export const inboxLag = Metric.histogram(
   "relay_inbox_lag_seconds",

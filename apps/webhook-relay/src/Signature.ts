@@ -37,10 +37,13 @@ export const decodeSecret = (secret: Redacted.Redacted<string>): Either.Either<S
   const raw = Redacted.value(secret).trim()
   const encoded = raw.startsWith("whsec_") ? raw.slice("whsec_".length) : raw
   if (!base64.test(encoded)) {
-    return Either.left(new InvalidSecret({ message: "must be whsec_ followed by base64 (as Standard Webhooks libraries print it)" }))
+    return Either.left(
+      new InvalidSecret({ message: "must be whsec_ followed by base64 (as Standard Webhooks libraries print it)" })
+    )
   }
   const key = Buffer.from(encoded, "base64")
-  if (key.length < 16) return Either.left(new InvalidSecret({ message: `decodes to ${key.length} bytes; at least 16 are needed` }))
+  if (key.length < 16)
+    return Either.left(new InvalidSecret({ message: `decodes to ${key.length} bytes; at least 16 are needed` }))
   return Either.right({ key: Redacted.make(key) })
 }
 
@@ -91,22 +94,32 @@ export const verify = (
   const { id, signature, timestamp } = headers
   if (id === undefined || id === "" || timestamp === undefined || signature === undefined || signature === "") {
     return Either.left(
-      new InvalidSignature({ message: "missing webhook-id, webhook-timestamp or webhook-signature header (Standard Webhooks)" })
+      new InvalidSignature({
+        message: "missing webhook-id, webhook-timestamp or webhook-signature header (Standard Webhooks)"
+      })
     )
   }
   if (!timestampPattern.test(timestamp)) {
-    return Either.left(new InvalidSignature({ message: "webhook-timestamp must be whole seconds since the Unix epoch" }))
+    return Either.left(
+      new InvalidSignature({ message: "webhook-timestamp must be whole seconds since the Unix epoch" })
+    )
   }
   const ts = Number(timestamp)
   const now = Math.floor(options.nowMillis / 1000)
   if (ts < now - options.toleranceSeconds) {
     return Either.left(
-      new StaleTimestamp({ message: `webhook-timestamp is more than ${options.toleranceSeconds} s in the past`, direction: "past" })
+      new StaleTimestamp({
+        message: `webhook-timestamp is more than ${options.toleranceSeconds} s in the past`,
+        direction: "past"
+      })
     )
   }
   if (ts > now + options.toleranceSeconds) {
     return Either.left(
-      new StaleTimestamp({ message: `webhook-timestamp is more than ${options.toleranceSeconds} s in the future`, direction: "future" })
+      new StaleTimestamp({
+        message: `webhook-timestamp is more than ${options.toleranceSeconds} s in the future`,
+        direction: "future"
+      })
     )
   }
   if (signature.length > maxSignatureHeader) {
@@ -125,7 +138,8 @@ export const verify = (
   for (const key of options.keys) {
     const expected = mac(key, id, timestamp, body)
     // Constant-time per comparison; lengths are equal (32) by construction.
-    for (const candidate of candidates) if (timingSafeEqual(expected, candidate)) return Either.right({ id, timestamp: ts })
+    for (const candidate of candidates)
+      if (timingSafeEqual(expected, candidate)) return Either.right({ id, timestamp: ts })
   }
   return Either.left(new InvalidSignature({ message: "no signature in webhook-signature matches an active secret" }))
 }

@@ -13,7 +13,8 @@ import { Clock, Duration, Effect, Metric, Option, type Scope } from "effect"
 import { failureWarningLevels, type RelayConfig } from "./RelayConfig.js"
 
 export const failureWarnings = Metric.counter("relay_subscriber_failure_warnings_total", {
-  description: "Warnings that a failing subscriber will be disabled, by level (percent of RELAY_SUBSCRIBER_DISABLE_AFTER).",
+  description:
+    "Warnings that a failing subscriber will be disabled, by level (percent of RELAY_SUBSCRIBER_DISABLE_AFTER).",
   incremental: true
 })
 
@@ -38,7 +39,9 @@ export interface Status {
 export const status = (config: RelayConfig, s: Subscribers.Subscriber): Status => ({
   failingSince: s.failingSince,
   lastFailureAt: s.lastFailureAt,
-  disablesAt: s.enabled ? Option.map(s.failingSince, (t) => t + Duration.toMillis(config.subscriberDisableAfter)) : Option.none(),
+  disablesAt: s.enabled
+    ? Option.map(s.failingSince, (t) => t + Duration.toMillis(config.subscriberDisableAfter))
+    : Option.none(),
   warningLevel: s.failureWarning
 })
 
@@ -69,7 +72,11 @@ export const make = (config: RelayConfig): Effect.Effect<SubscriberHealth, never
         const lastFailure = Option.getOrElse(s.lastFailureAt, () => since)
         if (lastFailure >= deadline) {
           const reason = `failing since ${iso(since)} with no successful delivery for ${Duration.format(config.subscriberDisableAfter)} (RELAY_SUBSCRIBER_DISABLE_AFTER); disabled automatically`
-          const disabled = yield* subscribers.disableIfStillFailing({ subscriberId: s.subscriberId, failingSince: since, reason })
+          const disabled = yield* subscribers.disableIfStillFailing({
+            subscriberId: s.subscriberId,
+            failingSince: since,
+            reason
+          })
           if (disabled) {
             yield* Metric.increment(Metric.tagged(subscribersDisabled, "reason", "failing"))
             yield* Effect.logWarning("subscriber disabled: failing continuously", {
@@ -101,11 +108,14 @@ export const make = (config: RelayConfig): Effect.Effect<SubscriberHealth, never
       const failing = yield* subscribers.listFailing
       yield* Effect.forEach(failing, evaluate, { discard: true })
       const purged = yield* subscribers.purgeExpiredSecrets
-      if (purged > 0) yield* Effect.logInfo("dropped rotated-out subscriber secrets whose overlap ended", { count: purged })
+      if (purged > 0)
+        yield* Effect.logInfo("dropped rotated-out subscriber secrets whose overlap ended", { count: purged })
     })
 
     const run: Effect.Effect<never, never, Scope.Scope> = sweep.pipe(
-      Effect.catchAllCause((cause) => Effect.logError("subscriber health check failed; trying again next interval", cause)),
+      Effect.catchAllCause((cause) =>
+        Effect.logError("subscriber health check failed; trying again next interval", cause)
+      ),
       Effect.zipRight(Effect.sleep(config.subscriberCheckInterval)),
       Effect.forever
     )

@@ -43,7 +43,10 @@ export class HostResolver extends Effect.Service<HostResolver>()("@hlconnect/web
           new HostUnresolvable({ hostname, message: error instanceof Error ? error.message : "lookup failed" })
       }).pipe(
         Effect.map((addresses) =>
-          addresses.flatMap((a): ReadonlyArray<ResolvedAddress> => (a.family === 4 || a.family === 6 ? [{ address: a.address, family: a.family }] : []))
+          addresses.flatMap(
+            (a): ReadonlyArray<ResolvedAddress> =>
+              a.family === 4 || a.family === 6 ? [{ address: a.address, family: a.family }] : []
+          )
         )
       )
   }
@@ -194,12 +197,16 @@ const parseUrl = (raw: string): Effect.Effect<URL, SubscriberUrlRejected> =>
       catch: () => new SubscriberUrlRejected({ code: "invalid_url", message: "url must be an absolute http(s) URL" })
     })
     if (url.protocol !== "https:" && url.protocol !== "http:") {
-      return yield* new SubscriberUrlRejected({ code: "invalid_url", message: `url must be https:// (got ${url.protocol}//)` })
+      return yield* new SubscriberUrlRejected({
+        code: "invalid_url",
+        message: `url must be https:// (got ${url.protocol}//)`
+      })
     }
     if (url.username !== "" || url.password !== "") {
       return yield* new SubscriberUrlRejected({
         code: "credentials_in_url",
-        message: "url must not carry credentials (user:password@): credentials in URLs are not accepted; deliveries are authenticated by the signing secret"
+        message:
+          "url must not carry credentials (user:password@): credentials in URLs are not accepted; deliveries are authenticated by the signing secret"
       })
     }
     return url
@@ -221,12 +228,19 @@ export const make = (options: { readonly allowPrivate: boolean; readonly resolve
           ? [{ address: host, family: literal }]
           : yield* options.resolver.lookup(host).pipe(
               Effect.mapError(
-                (e) => new SubscriberUrlRejected({ code: "unresolvable_host", message: `url host ${host} does not resolve: ${e.message}` })
+                (e) =>
+                  new SubscriberUrlRejected({
+                    code: "unresolvable_host",
+                    message: `url host ${host} does not resolve: ${e.message}`
+                  })
               )
             )
       const [first, ...rest] = addresses
       if (first === undefined) {
-        return yield* new SubscriberUrlRejected({ code: "unresolvable_host", message: `url host ${host} resolves to no address` })
+        return yield* new SubscriberUrlRejected({
+          code: "unresolvable_host",
+          message: `url host ${host} resolves to no address`
+        })
       }
       if (!options.allowPrivate) {
         for (const a of addresses) {

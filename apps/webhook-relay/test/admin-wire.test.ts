@@ -28,7 +28,11 @@ const call = async (
   if (authorization !== null) headers.authorization = authorization
   const contentType = options.contentType === undefined ? "application/json" : options.contentType
   if (contentType !== null) headers["content-type"] = contentType
-  const res = await fetch(`${relay.url}${path}`, { method, headers, ...(options.body === undefined ? {} : { body: options.body }) })
+  const res = await fetch(`${relay.url}${path}`, {
+    method,
+    headers,
+    ...(options.body === undefined ? {} : { body: options.body })
+  })
   return {
     status: res.status,
     contentType: res.headers.get("content-type"),
@@ -63,7 +67,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": "Bearer",
       }
     `)
-    expect(await call(relay, "GET", "/admin/inbox?state=bogus", { authorization: "Bearer nope" })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "GET", "/admin/inbox?state=bogus", { authorization: "Bearer nope" })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"unauthorized","message":"Authorization: Bearer <RELAY_ADMIN_TOKEN> required"}",
         "cacheControl": null,
@@ -72,7 +78,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": "Bearer",
       }
     `)
-    expect(await call(relay, "POST", "/admin/subscribers", { authorization: "Basic x", body: "{not json" })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/subscribers", { authorization: "Basic x", body: "{not json" })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"unauthorized","message":"Authorization: Bearer <RELAY_ADMIN_TOKEN> required"}",
         "cacheControl": null,
@@ -93,7 +101,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(disabled, "POST", "/admin/inbox/dead/replay", { authorization: null, body: "{}" })).toMatchInlineSnapshot(`
+    expect(
+      await call(disabled, "POST", "/admin/inbox/dead/replay", { authorization: null, body: "{}" })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"admin_disabled","message":"the admin API is disabled: set RELAY_ADMIN_TOKEN"}",
         "cacheControl": "no-store",
@@ -132,7 +142,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(relay, "POST", "/admin/subscribers", { body: JSON.stringify({ url: 5 }) })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/subscribers", { body: JSON.stringify({ url: 5 }) })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"bad_request","message":"(Struct (Encoded side) <-> Struct (Type side))\\n└─ Encoded side transformation failure\\n   └─ Struct (Encoded side)\\n      └─ [\\"url\\"]\\n         └─ Expected string, actual 5"}",
         "cacheControl": "no-store",
@@ -150,7 +162,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(relay, "POST", "/admin/subscribers/nope/rotate-secret", { body: "{not json" })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/subscribers/nope/rotate-secret", { body: "{not json" })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"bad_request","message":"(parseJson <-> { readonly secret?: string | undefined; readonly overlap_seconds?: Int & between(0, 2592000) | undefined })\\n└─ Encoded side transformation failure\\n   └─ parseJson\\n      └─ Transformation process failure\\n         └─ Expected property name or '}' in JSON at position 1"}",
         "cacheControl": "no-store",
@@ -159,7 +173,11 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(relay, "POST", "/admin/subscribers/nope/rotate-secret", { body: JSON.stringify({ overlap_seconds: -5 }) })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/subscribers/nope/rotate-secret", {
+        body: JSON.stringify({ overlap_seconds: -5 })
+      })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"bad_request","message":"(parseJson <-> { readonly secret?: string | undefined; readonly overlap_seconds?: Int & between(0, 2592000) | undefined })\\n└─ Type side transformation failure\\n   └─ { readonly secret?: string | undefined; readonly overlap_seconds?: Int & between(0, 2592000) | undefined }\\n      └─ [\\"overlap_seconds\\"]\\n         └─ Int & between(0, 2592000) | undefined\\n            ├─ Int & between(0, 2592000)\\n            │  └─ Predicate refinement failure\\n            │     └─ Expected a number between 0 and 2592000, actual -5\\n            └─ Expected undefined, actual -5"}",
         "cacheControl": "no-store",
@@ -168,7 +186,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(relay, "POST", "/admin/inbox/dead/replay", { body: JSON.stringify({ since: "yesterday-ish" }) })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/inbox/dead/replay", { body: JSON.stringify({ since: "yesterday-ish" }) })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"bad_request","message":"(Struct (Encoded side) <-> Struct (Type side))\\n└─ Encoded side transformation failure\\n   └─ Struct (Encoded side)\\n      └─ [\\"since\\"]\\n         └─ validDate\\n            └─ Predicate refinement failure\\n               └─ Expected a valid Date, actual Invalid Date"}",
         "cacheControl": "no-store",
@@ -177,7 +197,11 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(relay, "POST", "/admin/inbox/dead/replay", { body: JSON.stringify({ since: new Date(0).toISOString(), limit: 2.5 }) })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/inbox/dead/replay", {
+        body: JSON.stringify({ since: new Date(0).toISOString(), limit: 2.5 })
+      })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"bad_request","message":"(Struct (Encoded side) <-> Struct (Type side))\\n└─ Encoded side transformation failure\\n   └─ Struct (Encoded side)\\n      └─ [\\"limit\\"]\\n         └─ Int & between(1, 1000) | undefined\\n            ├─ Int & between(1, 1000)\\n            │  └─ From side refinement failure\\n            │     └─ Int\\n            │        └─ Predicate refinement failure\\n            │           └─ Expected an integer, actual 2.5\\n            └─ Expected undefined, actual 2.5"}",
         "cacheControl": "no-store",
@@ -186,7 +210,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(relay, "POST", "/admin/deliveries/dead/replay", { body: JSON.stringify({ limit: 1001 }) })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/deliveries/dead/replay", { body: JSON.stringify({ limit: 1001 }) })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"bad_request","message":"(parseJson <-> (Struct (Encoded side) <-> Struct (Type side)))\\n└─ Type side transformation failure\\n   └─ (Struct (Encoded side) <-> Struct (Type side))\\n      └─ Encoded side transformation failure\\n         └─ Struct (Encoded side)\\n            └─ [\\"limit\\"]\\n               └─ Int & between(1, 1000) | undefined\\n                  ├─ Int & between(1, 1000)\\n                  │  └─ Predicate refinement failure\\n                  │     └─ Expected a number between 1 and 1000, actual 1001\\n                  └─ Expected undefined, actual 1001"}",
         "cacheControl": "no-store",
@@ -204,7 +230,9 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    expect(await call(relay, "POST", "/admin/deliveries/dead/replay", { body: JSON.stringify({ cursor: "nope" }) })).toMatchInlineSnapshot(`
+    expect(
+      await call(relay, "POST", "/admin/deliveries/dead/replay", { body: JSON.stringify({ cursor: "nope" }) })
+    ).toMatchInlineSnapshot(`
       {
         "body": "{"error":"bad_request","message":"cursor: malformed cursor (pass back a next_cursor unchanged)"}",
         "cacheControl": "no-store",
@@ -420,7 +448,9 @@ describe("admin API answers on the wire", () => {
       ]
     `)
     const id = typeof json === "object" && json !== null && "id" in json ? String(json.id) : ""
-    const bad = await call(relay, "POST", `/admin/subscribers/${id}/rotate-secret`, { body: JSON.stringify({ secret: "whsec_!!!" }) })
+    const bad = await call(relay, "POST", `/admin/subscribers/${id}/rotate-secret`, {
+      body: JSON.stringify({ secret: "whsec_!!!" })
+    })
     expect(bad).toMatchInlineSnapshot(`
       {
         "body": "{"error":"invalid_secret","message":"must be whsec_ followed by base64 (as Standard Webhooks libraries print it)"}",
@@ -430,7 +460,10 @@ describe("admin API answers on the wire", () => {
         "wwwAuthenticate": null,
       }
     `)
-    const off = await call(relay, "POST", `/admin/subscribers/${id}/disable`, { contentType: null, body: JSON.stringify({ reason: "test done" }) })
+    const off = await call(relay, "POST", `/admin/subscribers/${id}/disable`, {
+      contentType: null,
+      body: JSON.stringify({ reason: "test done" })
+    })
     expect(off.status).toBe(200)
     const offJson: unknown = JSON.parse(off.body)
     expect(typeof offJson === "object" && offJson !== null ? Object.keys(offJson) : []).toMatchInlineSnapshot(`
@@ -450,7 +483,9 @@ describe("admin API answers on the wire", () => {
         "failure_warning",
       ]
     `)
-    const refused = await call(relay, "POST", "/admin/subscribers", { body: JSON.stringify({ url: "https://user:pw@example.com/x" }) })
+    const refused = await call(relay, "POST", "/admin/subscribers", {
+      body: JSON.stringify({ url: "https://user:pw@example.com/x" })
+    })
     expect(refused).toMatchInlineSnapshot(`
       {
         "body": "{"error":"credentials_in_url","message":"url must not carry credentials (user:password@): credentials in URLs are not accepted; deliveries are authenticated by the signing secret"}",

@@ -53,13 +53,25 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     const dead: Array<string> = []
     for (let i = 0; i < 3; i++) {
       const t = await validToken(relay)
-      const r = await send(relay, paidEvent(nextOrderNumber(), [{ id: 1, token: t.token, exp: Math.floor(Date.now() / 1000) - 10 }]))
+      const r = await send(
+        relay,
+        paidEvent(nextOrderNumber(), [{ id: 1, token: t.token, exp: Math.floor(Date.now() / 1000) - 10 }])
+      )
       expect(r.status).toBe(202)
       dead.push(r.id)
     }
     const good = await send(relay, paidEvent(nextOrderNumber(), [{ id: 1, token: (await validToken(relay)).token }]))
-    for (const id of dead) await eventually(async () => ((await inboxEvent(relay, id))?.state === "dead" ? true : undefined), 10_000, "dead letter")
-    await eventually(async () => ((await inboxEvent(relay, good.id))?.state === "processed" ? true : undefined), 10_000, "processed")
+    for (const id of dead)
+      await eventually(
+        async () => ((await inboxEvent(relay, id))?.state === "dead" ? true : undefined),
+        10_000,
+        "dead letter"
+      )
+    await eventually(
+      async () => ((await inboxEvent(relay, good.id))?.state === "processed" ? true : undefined),
+      10_000,
+      "processed"
+    )
 
     const { seen, pages } = await allPages(relay, "/admin/inbox?state=dead", 1)
     const ids = seen.map((e) => String(e.id))
@@ -73,11 +85,18 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     expect((await admin(relay, "GET", "/admin/inbox?state=bogus")).status).toBe(400)
     expect((await admin(relay, "GET", "/admin/inbox?state=dead&cursor=nope")).status).toBe(400)
 
-    const none = await admin(relay, "POST", "/admin/inbox/dead/replay", { since: new Date(Date.now() + 60_000).toISOString() })
+    const none = await admin(relay, "POST", "/admin/inbox/dead/replay", {
+      since: new Date(Date.now() + 60_000).toISOString()
+    })
     expect(none.status).toBe(200)
     expect(none.json.replayed).toBe(0)
     expect((await admin(relay, "POST", "/admin/inbox/dead/replay", { since: "yesterday-ish" })).status).toBe(400)
-    for (const bad of [{ since: before, limit: 0 }, { since: before, limit: 1001 }, { since: before, limit: 2.5 }, { since: before, cursor: "nope" }]) {
+    for (const bad of [
+      { since: before, limit: 0 },
+      { since: before, limit: 1001 },
+      { since: before, limit: 2.5 },
+      { since: before, cursor: "nope" }
+    ]) {
       expect((await admin(relay, "POST", "/admin/inbox/dead/replay", bad)).status, JSON.stringify(bad)).toBe(400)
     }
     // A replay of everything is paged: at most `limit` per request, `next_cursor` to go on, null after the last page.
@@ -85,7 +104,11 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     let replayPages = 0
     let cursor: unknown = null
     do {
-      const page = await admin(relay, "POST", "/admin/inbox/dead/replay", { since: before, limit: 2, ...(cursor === null ? {} : { cursor }) })
+      const page = await admin(relay, "POST", "/admin/inbox/dead/replay", {
+        since: before,
+        limit: 2,
+        ...(cursor === null ? {} : { cursor })
+      })
       expect(page.status).toBe(200)
       expect(Number(page.json.replayed) + Number(page.json.skipped)).toBeLessThanOrEqual(2)
       replayed += Number(page.json.replayed)
@@ -96,10 +119,14 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     expect(replayPages).toBeGreaterThanOrEqual(2)
     // Replayed, handled again (the token is still expired: dead again, second attempt).
     for (const id of dead) {
-      await eventually(async () => {
-        const e = await inboxEvent(relay, id)
-        return e?.state === "dead" && e.attempts === 2 ? true : undefined
-      }, 10_000, "re-processed replay")
+      await eventually(
+        async () => {
+          const e = await inboxEvent(relay, id)
+          return e?.state === "dead" && e.attempts === 2 ? true : undefined
+        },
+        10_000,
+        "re-processed replay"
+      )
     }
   })
 
@@ -109,7 +136,11 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
       res.statusCode = fail ? 500 : 204
       res.end()
     })
-    const created = await admin(relay, "POST", "/admin/subscribers", { url: receiver.url, events: ["test.admin"], secret: newSecret() })
+    const created = await admin(relay, "POST", "/admin/subscribers", {
+      url: receiver.url,
+      events: ["test.admin"],
+      secret: newSecret()
+    })
     const sub = String(created.json.id)
     const before = new Date(Date.now() - 1000).toISOString()
     const ids: Array<string> = []
@@ -117,15 +148,24 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
       const { deliveries } = await appendOutbound(relay, `90${i}`, "test.admin", { i })
       ids.push(deliveries[0]?.deliveryId ?? "")
     }
-    for (const id of ids) await eventually(async () => ((await getDelivery(relay, id)).state === "dead" ? true : undefined), 10_000, "dead delivery")
+    for (const id of ids)
+      await eventually(
+        async () => ((await getDelivery(relay, id)).state === "dead" ? true : undefined),
+        10_000,
+        "dead delivery"
+      )
     const { seen, pages } = await allPages(relay, `/admin/deliveries?state=dead&subscriber_id=${sub}`, 2)
     expect(seen.map((d) => d.id).sort()).toEqual([...ids].sort())
     expect(pages).toBe(2)
     expect((await admin(relay, "GET", `/admin/deliveries?state=pending&subscriber_id=${sub}`)).json.items).toEqual([])
     // `since`: dead-lettered at or after it.
     const later = new Date(Date.now() + 60_000).toISOString()
-    expect(items((await admin(relay, "GET", `/admin/deliveries?state=dead&subscriber_id=${sub}&since=${later}`)).json)).toEqual([])
-    expect(items((await admin(relay, "GET", `/admin/deliveries?state=dead&subscriber_id=${sub}&since=${before}`)).json)).toHaveLength(3)
+    expect(
+      items((await admin(relay, "GET", `/admin/deliveries?state=dead&subscriber_id=${sub}&since=${later}`)).json)
+    ).toEqual([])
+    expect(
+      items((await admin(relay, "GET", `/admin/deliveries?state=dead&subscriber_id=${sub}&since=${before}`)).json)
+    ).toHaveLength(3)
     expect((await admin(relay, "GET", `/admin/deliveries?state=dead&since=soon`)).status).toBe(400)
 
     fail = false
@@ -133,13 +173,27 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     expect((await admin(relay, "POST", "/admin/deliveries/dead/replay", { limit: 1001 })).status).toBe(400)
     expect((await admin(relay, "POST", "/admin/deliveries/dead/replay", { cursor: "nope" })).status).toBe(400)
     // Bounded: two of the three, and where to go on; then the last one, and nothing after it.
-    const first = await admin(relay, "POST", "/admin/deliveries/dead/replay", { since: before, subscriber_id: sub, limit: 2 })
+    const first = await admin(relay, "POST", "/admin/deliveries/dead/replay", {
+      since: before,
+      subscriber_id: sub,
+      limit: 2
+    })
     expect(first.status).toBe(200)
     expect(first.json).toMatchObject({ replayed: 2, skipped: 0 })
     expect(typeof first.json.next_cursor).toBe("string")
-    const rest = await admin(relay, "POST", "/admin/deliveries/dead/replay", { since: before, subscriber_id: sub, limit: 2, cursor: first.json.next_cursor })
+    const rest = await admin(relay, "POST", "/admin/deliveries/dead/replay", {
+      since: before,
+      subscriber_id: sub,
+      limit: 2,
+      cursor: first.json.next_cursor
+    })
     expect(rest.json).toEqual({ replayed: 1, skipped: 0, next_cursor: null })
-    for (const id of ids) await eventually(async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined), 10_000, "delivered")
+    for (const id of ids)
+      await eventually(
+        async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined),
+        10_000,
+        "delivered"
+      )
     const delivered = await allPages(relay, `/admin/deliveries?state=delivered&subscriber_id=${sub}`, 100)
     expect(delivered.seen.map((d) => d.id).sort()).toEqual([...ids].sort())
     await admin(relay, "POST", `/admin/subscribers/${sub}/disable`, { reason: "test done" })
@@ -152,9 +206,15 @@ describe.each(engines)("admin API and metrics on $name", (engine) => {
     expect((await post(relay, body, signed(newSecret(), "metrics-bad-sig", body))).status).toBe(401)
     expect((await post(relay, "{nope", signed(relay.secrets[0] ?? "", "metrics-malformed", "{nope"))).status).toBe(400)
     const receiver = await startReceiver()
-    const created = await admin(relay, "POST", "/admin/subscribers", { url: receiver.url, events: ["test.metrics"], secret: newSecret() })
+    const created = await admin(relay, "POST", "/admin/subscribers", {
+      url: receiver.url,
+      events: ["test.metrics"],
+      secret: newSecret()
+    })
     const { deliveries } = await appendOutbound(relay, "777", "test.metrics", {})
-    await eventually(async () => ((await getDelivery(relay, deliveries[0]?.deliveryId ?? "")).state === "delivered" ? true : undefined))
+    await eventually(async () =>
+      (await getDelivery(relay, deliveries[0]?.deliveryId ?? "")).state === "delivered" ? true : undefined
+    )
     await admin(relay, "POST", `/admin/subscribers/${String(created.json.id)}/disable`, { reason: "test done" })
     await receiver.close()
 

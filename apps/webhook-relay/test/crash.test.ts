@@ -28,15 +28,17 @@ const mainJs = join(appDir, "dist", "main.js")
 
 /** Builds dist when missing or older than a source file (CI builds it first; locally it may be stale). */
 const ensureBuilt = () => {
-  const newestSource = Math.max(...readdirSync(join(appDir, "src")).map((f) => statSync(join(appDir, "src", f)).mtimeMs))
+  const newestSource = Math.max(
+    ...readdirSync(join(appDir, "src")).map((f) => statSync(join(appDir, "src", f)).mtimeMs)
+  )
   if (existsSync(mainJs) && statSync(mainJs).mtimeMs >= newestSource) return
   execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: appDir, stdio: "inherit" })
 }
 
-
 const t0 = Date.now()
 const progress = (what: string) => {
-  if (process.env.CRASH_PROGRESS === "1") process.stderr.write(`crash test +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`)
+  if (process.env.CRASH_PROGRESS === "1")
+    process.stderr.write(`crash test +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`)
 }
 
 describe("crash test", () => {
@@ -92,11 +94,16 @@ describe("crash test", () => {
       proc.stdout?.pipe(log, { end: false })
       proc.stderr?.pipe(log, { end: false })
       child = proc
-      await eventually(async () => {
-        if (proc.exitCode !== null) throw new Error(`relay exited with ${proc.exitCode}; see ${join(dir, "relay.log")}`)
-        // Answered 503 while the relay is still starting (see test/startup.test.ts); bounded all the same.
-        return (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined
-      }, 60_000, "relay ready")
+      await eventually(
+        async () => {
+          if (proc.exitCode !== null)
+            throw new Error(`relay exited with ${proc.exitCode}; see ${join(dir, "relay.log")}`)
+          // Answered 503 while the relay is still starting (see test/startup.test.ts); bounded all the same.
+          return (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined
+        },
+        60_000,
+        "relay ready"
+      )
     }
     const kill = async () => {
       const proc = child
@@ -115,7 +122,10 @@ describe("crash test", () => {
     const tokens = await client.runPromise(
       Effect.forEach(
         Array.from({ length: orders }, (_, i) => i),
-        () => Effect.flatMap(HlConnect, (hl) => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 })),
+        () =>
+          Effect.flatMap(HlConnect, (hl) =>
+            hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 })
+          ),
         { concurrency: 16 }
       )
     )
@@ -128,14 +138,29 @@ describe("crash test", () => {
         data: {
           order_number: base + i,
           customer: { name: "Crash Customer", email: "crash@example.com" },
-          lines: [{ order_line_id: 1, asset_id: 4000, quantity: 1, unit_price: "3.99", line_price: "3.99", validation_token: t.token, token_expires_at: t.exp_date }]
+          lines: [
+            {
+              order_line_id: 1,
+              asset_id: 4000,
+              quantity: 1,
+              unit_price: "3.99",
+              line_price: "3.99",
+              validation_token: t.token,
+              token_expires_at: t.exp_date
+            }
+          ]
         }
       })
       const now = new Date()
       return {
         id,
         body,
-        headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": wh.sign(id, now, body) }
+        headers: {
+          "content-type": "application/json",
+          "webhook-id": id,
+          "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+          "webhook-signature": wh.sign(id, now, body)
+        }
       }
     })
 
@@ -150,7 +175,11 @@ describe("crash test", () => {
       await Promise.all(
         Array.from({ length: 32 }, async () => {
           for (let e = queue.shift(); e !== undefined; e = queue.shift()) {
-            const res = await fetch(`${url}/webhooks/commerce`, { method: "POST", headers: e.headers, body: e.body }).catch(() => undefined)
+            const res = await fetch(`${url}/webhooks/commerce`, {
+              method: "POST",
+              headers: e.headers,
+              body: e.body
+            }).catch(() => undefined)
             if (res === undefined) continue
             await res.arrayBuffer().catch(() => undefined)
             if (res.status === 202 || res.status === 200) acked.add(e.id)
@@ -170,10 +199,14 @@ describe("crash test", () => {
     progress("all acked")
 
     const registrations = async () => asRecord(asRecord(await sandbox.run(sandbox.state.stats)).registrations)
-    await eventually(async () => {
-      const regs = await registrations()
-      return events.every((_, i) => Number(regs[`${base + i}:1`] ?? 0) >= 1) ? true : undefined
-    }, 180_000, "every line registered at the sandbox")
+    await eventually(
+      async () => {
+        const regs = await registrations()
+        return events.every((_, i) => Number(regs[`${base + i}:1`] ?? 0) >= 1) ? true : undefined
+      },
+      180_000,
+      "every line registered at the sandbox"
+    )
     progress("all registered")
     // Stop cleanly so the completions below have the database to themselves.
     const proc = child
@@ -226,11 +259,19 @@ describe("crash test", () => {
     // Deliver, crash while delivering, restart: at least once each.
     const delivered = () => new Set(receiver.received.map((r) => String(r.headers["webhook-id"])))
     await start()
-    await eventually(async () => (delivered().size >= Math.min(orders, 50) ? true : undefined), 60_000, "first deliveries")
+    await eventually(
+      async () => (delivered().size >= Math.min(orders, 50) ? true : undefined),
+      60_000,
+      "first deliveries"
+    )
     await kill()
     await start()
     progress("restarted for delivery")
-    await eventually(async () => (completed.every((e) => delivered().has(e.eventId)) ? true : undefined), 180_000, "every order.completed delivered")
+    await eventually(
+      async () => (completed.every((e) => delivered().has(e.eventId)) ? true : undefined),
+      180_000,
+      "every order.completed delivered"
+    )
     const verifier = new Webhook(subscriberSecret)
     const bodies = new Map<string, Record<string, unknown>>()
     for (const r of receiver.received) {

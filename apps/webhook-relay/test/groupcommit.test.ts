@@ -9,10 +9,18 @@ describe("GroupCommit", () => {
       Effect.gen(function* () {
         const gc = yield* GroupCommit.make<number, number, string>({
           maxBatch: 10,
-          commit: (items) => Effect.as(Effect.sync(() => batches.push(items.length)).pipe(Effect.zipRight(Effect.sleep("20 millis"))), items.map((i) => i * 2))
+          commit: (items) =>
+            Effect.as(
+              Effect.sync(() => batches.push(items.length)).pipe(Effect.zipRight(Effect.sleep("20 millis"))),
+              items.map((i) => i * 2)
+            )
         })
         expect(yield* gc.submit(1)).toBe(2)
-        const results = yield* Effect.forEach(Array.from({ length: 25 }, (_, i) => i), gc.submit, { concurrency: "unbounded" })
+        const results = yield* Effect.forEach(
+          Array.from({ length: 25 }, (_, i) => i),
+          gc.submit,
+          { concurrency: "unbounded" }
+        )
         expect(results).toEqual(Array.from({ length: 25 }, (_, i) => i * 2))
       })
     )
@@ -49,14 +57,21 @@ describe("GroupCommit", () => {
           // Answers only when told: nothing is committed until the test says so.
           commit: (items, done) => {
             handedOver.push(items)
-            unanswered.push(() => done(items.includes(100) ? Exit.fail("disk full") : Exit.succeed(items.map((i) => i * 10))))
+            unanswered.push(() =>
+              done(items.includes(100) ? Exit.fail("disk full") : Exit.succeed(items.map((i) => i * 10)))
+            )
           }
         })
-        const results = Effect.forEach([1, 2, 3, 4, 5, 6, 100], (i) => Effect.exit(gc.submit(i)), { concurrency: "unbounded" })
+        const results = Effect.forEach([1, 2, 3, 4, 5, 6, 100], (i) => Effect.exit(gc.submit(i)), {
+          concurrency: "unbounded"
+        })
         const fiber = yield* Effect.fork(results)
         yield* Effect.sleep("20 millis")
         // Two hand-offs in flight at once: the full chunk, then the rest at the end of the turn.
-        expect(handedOver).toEqual([[1, 2, 3, 4], [5, 6, 100]])
+        expect(handedOver).toEqual([
+          [1, 2, 3, 4],
+          [5, 6, 100]
+        ])
         for (const answer of unanswered) answer()
         const exits = yield* Fiber.join(fiber)
         expect(exits.slice(0, 4)).toEqual([10, 20, 30, 40].map((n) => Exit.succeed(n)))

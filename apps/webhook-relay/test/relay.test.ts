@@ -38,8 +38,7 @@ describe.each(engines)("relay on $name", (engine) => {
     await relay?.close()
   })
 
-  const registrations = async () =>
-    asRecord(asRecord(await relay.sandbox.run(relay.sandbox.state.stats)).registrations)
+  const registrations = async () => asRecord(asRecord(await relay.sandbox.run(relay.sandbox.state.stats)).registrations)
 
   describe("inbound", () => {
     it("order.paid: stored, lines created and registered once each; a duplicate is 2xx and not processed twice", async () => {
@@ -51,13 +50,17 @@ describe.each(engines)("relay on $name", (engine) => {
       ])
       const first = await send(relay, event)
       expect(first.status).toBe(202)
-      await eventually(async () => ((await lineState(relay, order, 2)).state === "registered" ? true : undefined), 10_000, "registration")
+      await eventually(
+        async () => ((await lineState(relay, order, 2)).state === "registered" ? true : undefined),
+        10_000,
+        "registration"
+      )
       expect((await lineState(relay, order, 1)).state).toBe("registered")
       const again = await send(relay, event, first.id)
       expect(again.status).toBe(200)
       expect(again.json.status).toBe("duplicate")
       await eventually(async () => ((await inboxEvent(relay, first.id))?.state === "processed" ? true : undefined))
-    expect((await admin(relay, "POST", `/admin/inbox/${first.id}/replay`)).status).toBe(409)
+      expect((await admin(relay, "POST", `/admin/inbox/${first.id}/replay`)).status).toBe(409)
       await new Promise((r) => setTimeout(r, 300))
       const regs = await registrations()
       expect(regs[`${order}:1`]).toBe(1)
@@ -81,8 +84,14 @@ describe.each(engines)("relay on $name", (engine) => {
       const cases = [
         { id: "bad-sig-1", headers: signed(newSecret(), "bad-sig-1", body) },
         { id: "stale-1", headers: signed(relay.secrets[0] ?? "", "stale-1", body, new Date(Date.now() - 6 * 60_000)) },
-        { id: "future-1", headers: signed(relay.secrets[0] ?? "", "future-1", body, new Date(Date.now() + 6 * 60_000)) },
-        { id: "nosig-1", headers: { "webhook-id": "nosig-1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)) } }
+        {
+          id: "future-1",
+          headers: signed(relay.secrets[0] ?? "", "future-1", body, new Date(Date.now() + 6 * 60_000))
+        },
+        {
+          id: "nosig-1",
+          headers: { "webhook-id": "nosig-1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)) }
+        }
       ]
       for (const c of cases) {
         const r = await post(relay, body, c.headers)
@@ -98,13 +107,18 @@ describe.each(engines)("relay on $name", (engine) => {
       const unknown = await send(relay, { type: "order.shipped", data: {} }, "unknown-1")
       expect(unknown.status).toBe(422)
       expect(String(unknown.json.message)).toContain("unknown event type")
-      const invalid = await send(relay, { type: "order.paid", data: { order_number: 1, customer: { name: "x", email: "nope" }, lines: [] } }, "invalid-1")
+      const invalid = await send(
+        relay,
+        { type: "order.paid", data: { order_number: 1, customer: { name: "x", email: "nope" }, lines: [] } },
+        "invalid-1"
+      )
       expect(invalid.status).toBe(422)
       expect(String(invalid.json.message)).toContain("customer.email")
       const big = JSON.stringify({ type: "order.refunded", data: { order_number: 1 }, pad: "x".repeat(1024 * 1024) })
       const oversize = await post(relay, big, signed(relay.secrets[0] ?? "", "big-1", big))
       expect(oversize.status).toBe(413)
-      for (const id of ["malformed-1", "unknown-1", "invalid-1", "big-1"]) expect(await inboxEvent(relay, id)).toBeUndefined()
+      for (const id of ["malformed-1", "unknown-1", "invalid-1", "big-1"])
+        expect(await inboxEvent(relay, id)).toBeUndefined()
     })
 
     it("ill-formed text in a signed order.paid (NUL, lone surrogate, line break) is 422 naming the field, nothing stored; NFD is stored as NFC", async () => {
@@ -113,7 +127,9 @@ describe.each(engines)("relay on $name", (engine) => {
         const event = paidEvent(order, [{ id: 1, token }])
         const response = await send(relay, { ...event, data: { ...event.data, customer } }, id)
         expect(await inboxEvent(relay, id)).toBeUndefined()
-        expect(await relay.run(Effect.flatMap(OrderLines.OrderLines, (l) => l.findOrder(String(order))))).toEqual(Option.none())
+        expect(await relay.run(Effect.flatMap(OrderLines.OrderLines, (l) => l.findOrder(String(order))))).toEqual(
+          Option.none()
+        )
         return `${response.status} ${String(response.json.error)} ${String(response.json.message)}`
       }
       expect(await refused("text-nul", { name: "a\u0000b", email: "a@example.com" })).toBe(
@@ -132,9 +148,16 @@ describe.each(engines)("relay on $name", (engine) => {
       const order = nextOrderNumber()
       const { token } = await validToken(relay)
       const event = paidEvent(order, [{ id: 1, token }])
-      const accepted = await send(relay, { ...event, data: { ...event.data, customer: { name: "Zoe\u0308 Customer", email: "zoe@example.com" } } })
+      const accepted = await send(relay, {
+        ...event,
+        data: { ...event.data, customer: { name: "Zoe\u0308 Customer", email: "zoe@example.com" } }
+      })
       expect(accepted.status).toBe(202)
-      await eventually(async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined), 10_000, "registration")
+      await eventually(
+        async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined),
+        10_000,
+        "registration"
+      )
       expect(Option.getOrNull((await lineState(relay, order, 1)).customerName)).toBe("Zo\u00eb Customer")
     })
 
@@ -144,7 +167,12 @@ describe.each(engines)("relay on $name", (engine) => {
           fc.string({ maxLength: 200 }),
           fc.stringMatching(/^[a-z0-9]{1,20}$/),
           fc.option(fc.integer({ min: 0, max: 4_000_000_000 }).map(String)),
-          fc.option(fc.oneof(fc.string(), fc.base64String({ minLength: 44, maxLength: 44 }).map((b) => `v1,${b}`))),
+          fc.option(
+            fc.oneof(
+              fc.string(),
+              fc.base64String({ minLength: 44, maxLength: 44 }).map((b) => `v1,${b}`)
+            )
+          ),
           async (body, id, timestamp, signature) => {
             const webhookId = `prop-${id}`
             const headers: Record<string, string> = { "webhook-id": webhookId }
@@ -166,7 +194,11 @@ describe.each(engines)("relay on $name", (engine) => {
       await eventually(async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined))
       const r = await send(relay, { type: "order.refunded", data: { order_number: String(order) } })
       expect(r.status).toBe(202)
-      await eventually(async () => ((await lineState(relay, order, 1)).state === "cancelled" ? true : undefined), 10_000, "cancellation")
+      await eventually(
+        async () => ((await lineState(relay, order, 1)).state === "cancelled" ? true : undefined),
+        10_000,
+        "cancellation"
+      )
       const requests = asRecord(asRecord(await relay.sandbox.run(relay.sandbox.state.stats)).requests)
       expect(Object.keys(requests).some((k) => k.includes("cancel"))).toBe(true)
     })
@@ -174,12 +206,26 @@ describe.each(engines)("relay on $name", (engine) => {
     it("expired token and unknown asset: dead letter with the reason, listed and replayable via the admin API", async () => {
       const order = nextOrderNumber()
       const t = await validToken(relay)
-      const expired = await send(relay, paidEvent(order, [{ id: 1, token: t.token, exp: Math.floor(Date.now() / 1000) - 10 }]))
+      const expired = await send(
+        relay,
+        paidEvent(order, [{ id: 1, token: t.token, exp: Math.floor(Date.now() / 1000) - 10 }])
+      )
       const order2 = nextOrderNumber()
       const t2 = await validToken(relay)
-      const unknownAsset = await send(relay, paidEvent(order2, [{ id: 1, token: t2.token, parts: [{ asset_id: 999_999, order_line_id: 2 }] }]))
-      await eventually(async () => ((await inboxEvent(relay, expired.id))?.state === "dead" ? true : undefined), 10_000, "dead letter")
-      await eventually(async () => ((await inboxEvent(relay, unknownAsset.id))?.state === "dead" ? true : undefined), 10_000, "dead letter")
+      const unknownAsset = await send(
+        relay,
+        paidEvent(order2, [{ id: 1, token: t2.token, parts: [{ asset_id: 999_999, order_line_id: 2 }] }])
+      )
+      await eventually(
+        async () => ((await inboxEvent(relay, expired.id))?.state === "dead" ? true : undefined),
+        10_000,
+        "dead letter"
+      )
+      await eventually(
+        async () => ((await inboxEvent(relay, unknownAsset.id))?.state === "dead" ? true : undefined),
+        10_000,
+        "dead letter"
+      )
       const dead = await admin(relay, "GET", "/admin/inbox/dead")
       expect(dead.status).toBe(200)
       const items = Array.isArray(dead.json.items) ? dead.json.items.map(asRecord) : []
@@ -191,22 +237,32 @@ describe.each(engines)("relay on $name", (engine) => {
       const replay = await admin(relay, "POST", `/admin/inbox/${expired.id}/replay`)
       expect(replay.status).toBe(200)
       expect(replay.json.state).toBe("pending")
-      await eventually(async () => {
-        const e = await inboxEvent(relay, expired.id)
-        return e?.state === "dead" && e.attempts === 2 ? true : undefined
-      }, 10_000, "re-processed replay")
+      await eventually(
+        async () => {
+          const e = await inboxEvent(relay, expired.id)
+          return e?.state === "dead" && e.attempts === 2 ? true : undefined
+        },
+        10_000,
+        "re-processed replay"
+      )
       // Once the cause is fixed, reset_lines lets the workflow try the lines again.
       const before = asRecord(asRecord(await relay.sandbox.run(relay.sandbox.state.stats)).requests)
       const reset = await admin(relay, "POST", `/admin/inbox/${unknownAsset.id}/replay`, { reset_lines: true })
       expect(reset.status).toBe(200)
       expect(reset.json.lines_reset).toBe(1)
-      await eventually(async () => {
-        const e = await inboxEvent(relay, unknownAsset.id)
-        return e?.state === "dead" && e.attempts === 2 ? true : undefined
-      }, 10_000, "re-processed reset replay")
+      await eventually(
+        async () => {
+          const e = await inboxEvent(relay, unknownAsset.id)
+          return e?.state === "dead" && e.attempts === 2 ? true : undefined
+        },
+        10_000,
+        "re-processed reset replay"
+      )
       const after = asRecord(asRecord(await relay.sandbox.run(relay.sandbox.state.stats)).requests)
       const registerCalls = (r: Record<string, unknown>) =>
-        Object.entries(r).filter(([k]) => k.includes("register")).reduce((n, [, v]) => n + Number(v), 0)
+        Object.entries(r)
+          .filter(([k]) => k.includes("register"))
+          .reduce((n, [, v]) => n + Number(v), 0)
       expect(registerCalls(after)).toBeGreaterThan(registerCalls(before))
       expect((await admin(relay, "POST", `/admin/inbox/${expired.id}/replay`)).status).toBe(200)
       expect((await admin(relay, "POST", "/admin/inbox/no-such-event/replay")).status).toBe(404)
@@ -215,14 +271,29 @@ describe.each(engines)("relay on $name", (engine) => {
     it("expired token: dead letter; a new order.paid with a fresh token replaces it and registers the line exactly once", async () => {
       const order = nextOrderNumber()
       const stale = await validToken(relay)
-      const expired = await send(relay, paidEvent(order, [{ id: 1, token: stale.token, exp: Math.floor(Date.now() / 1000) - 10 }]))
-      await eventually(async () => ((await inboxEvent(relay, expired.id))?.state === "dead" ? true : undefined), 10_000, "dead letter")
+      const expired = await send(
+        relay,
+        paidEvent(order, [{ id: 1, token: stale.token, exp: Math.floor(Date.now() / 1000) - 10 }])
+      )
+      await eventually(
+        async () => ((await inboxEvent(relay, expired.id))?.state === "dead" ? true : undefined),
+        10_000,
+        "dead letter"
+      )
       expect((await lineState(relay, order, 1)).state).toBe("needs_attention")
       const fresh = await validToken(relay)
       const revalidated = await send(relay, paidEvent(order, [{ id: 1, token: fresh.token, exp: fresh.exp }]))
       expect(revalidated.status).toBe(202)
-      await eventually(async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined), 10_000, "registration")
-      await eventually(async () => ((await inboxEvent(relay, revalidated.id))?.state === "processed" ? true : undefined), 10_000, "processed")
+      await eventually(
+        async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined),
+        10_000,
+        "registration"
+      )
+      await eventually(
+        async () => ((await inboxEvent(relay, revalidated.id))?.state === "processed" ? true : undefined),
+        10_000,
+        "processed"
+      )
       await new Promise((r) => setTimeout(r, 300))
       expect((await registrations())[`${order}:1`]).toBe(1)
       expect((await inboxEvent(relay, expired.id))?.state).toBe("dead")
@@ -232,7 +303,14 @@ describe.each(engines)("relay on $name", (engine) => {
       const r = await fetch(`${relay.url}/admin/subscribers`)
       expect(r.status).toBe(401)
       // Wrong tokens of every length, a wrong scheme, a token split by a space: 401 (digests compared, never the raw lengths).
-      for (const authorization of ["Bearer nope", `Bearer ${adminToken}x`, `Bearer ${adminToken.slice(0, -1)}`, `Basic ${adminToken}`, `Bearer ${adminToken} x`, adminToken]) {
+      for (const authorization of [
+        "Bearer nope",
+        `Bearer ${adminToken}x`,
+        `Bearer ${adminToken.slice(0, -1)}`,
+        `Basic ${adminToken}`,
+        `Bearer ${adminToken} x`,
+        adminToken
+      ]) {
         const wrong = await fetch(`${relay.url}/admin/subscribers`, { headers: { authorization } })
         expect(wrong.status, authorization).toBe(401)
         expect(wrong.headers.get("www-authenticate"), authorization).toBe("Bearer")
@@ -260,7 +338,13 @@ describe.each(engines)("relay on $name", (engine) => {
       const sub = await subscribe(receiver.url, ["order.*"])
       const order = nextOrderNumber()
       const [a, b] = [await validToken(relay), await validToken(relay)]
-      await send(relay, paidEvent(order, [{ id: 1, token: a.token }, { id: 2, token: b.token }]))
+      await send(
+        relay,
+        paidEvent(order, [
+          { id: 1, token: a.token },
+          { id: 2, token: b.token }
+        ])
+      )
       await eventually(async () => ((await lineState(relay, order, 2)).state === "registered" ? true : undefined))
       await relay.sandbox.run(relay.sandbox.state.settleLine(order, 1, "COMPLETED"))
       await relay.sandbox.run(relay.sandbox.state.settleLine(order, 2, "COMPLETED"))
@@ -311,7 +395,11 @@ describe.each(engines)("relay on $name", (engine) => {
       const sub = await subscribe(receiver.url, ["test.ratelimited"])
       const { deliveries } = await appendOutbound(relay, "2", "test.ratelimited", {})
       const id = deliveries[0]?.deliveryId ?? ""
-      await eventually(async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined), 10_000, "delivery")
+      await eventually(
+        async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined),
+        10_000,
+        "delivery"
+      )
       const [first, second] = receiver.received
       expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(900)
       expect(second?.headers["webhook-id"]).toBe(first?.headers["webhook-id"])
@@ -328,13 +416,21 @@ describe.each(engines)("relay on $name", (engine) => {
       const sub = await subscribe(receiver.url, ["test.failing"])
       const { deliveries } = await appendOutbound(relay, "3", "test.failing", {})
       const id = deliveries[0]?.deliveryId ?? ""
-      await eventually(async () => ((await getDelivery(relay, id)).state === "dead" ? true : undefined), 10_000, "dead letter")
+      await eventually(
+        async () => ((await getDelivery(relay, id)).state === "dead" ? true : undefined),
+        10_000,
+        "dead letter"
+      )
       expect(receiver.received.length).toBe(4) // first try + 3 scheduled retries
       const dead = await admin(relay, "GET", `/admin/deliveries/dead?subscriber_id=${sub.id}`)
       expect(JSON.stringify(dead.json)).toContain(id)
       fail = false
       expect((await admin(relay, "POST", `/admin/deliveries/${id}/replay`)).status).toBe(200)
-      await eventually(async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined), 10_000, "replayed delivery")
+      await eventually(
+        async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined),
+        10_000,
+        "replayed delivery"
+      )
       await admin(relay, "POST", `/admin/subscribers/${sub.id}/disable`, { reason: "test done" })
       await receiver.close()
     })
@@ -349,7 +445,11 @@ describe.each(engines)("relay on $name", (engine) => {
       const sub = await subscribe(receiver.url, ["test.redirect"])
       const { deliveries } = await appendOutbound(relay, "4", "test.redirect", {})
       const id = deliveries[0]?.deliveryId ?? ""
-      await eventually(async () => ((await getDelivery(relay, id)).state === "dead" ? true : undefined), 10_000, "dead letter")
+      await eventually(
+        async () => ((await getDelivery(relay, id)).state === "dead" ? true : undefined),
+        10_000,
+        "dead letter"
+      )
       expect(target.received.length).toBe(0)
       expect(Option.getOrElse((await getDelivery(relay, id)).lastError, () => "")).toContain("redirect")
       await admin(relay, "POST", `/admin/subscribers/${sub.id}/disable`, { reason: "test done" })

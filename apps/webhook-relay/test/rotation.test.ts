@@ -47,14 +47,22 @@ describe.each(engines)("secret rotation on $name", (engine) => {
     const before = receiver.received.length
     const { deliveries } = await appendOutbound(relay, "8100", eventType, { n: before })
     const id = deliveries[0]?.deliveryId ?? ""
-    await eventually(async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined), 10_000, "delivery")
+    await eventually(
+      async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined),
+      10_000,
+      "delivery"
+    )
     return receiver.received[before]
   }
 
   it("during the overlap every delivery verifies with the old and the new secret; after it, only with the new", async () => {
     const receiver = await startReceiver()
     const old = newSecret()
-    const created = await admin(relay, "POST", "/admin/subscribers", { url: receiver.url, events: ["test.rotate"], secret: old })
+    const created = await admin(relay, "POST", "/admin/subscribers", {
+      url: receiver.url,
+      events: ["test.rotate"],
+      secret: old
+    })
     expect(created.status).toBe(201)
     const id = String(created.json.id)
     expect(verifies(old, await deliverOne(receiver, "test.rotate"))).toBe(true)
@@ -77,10 +85,14 @@ describe.each(engines)("secret rotation on $name", (engine) => {
     expect(verifies(newSecret(), during)).toBe(false)
 
     // Once the overlap is over the old secret is no longer active (the admin API shows one).
-    await eventually(async () => {
-      const s = await admin(relay, "GET", `/admin/subscribers/${id}`)
-      return secretsOf(s.json).length === 1 ? true : undefined
-    }, 10_000, "the overlap to end")
+    await eventually(
+      async () => {
+        const s = await admin(relay, "GET", `/admin/subscribers/${id}`)
+        return secretsOf(s.json).length === 1 ? true : undefined
+      },
+      10_000,
+      "the overlap to end"
+    )
     const after = await deliverOne(receiver, "test.rotate")
     expect(String(after?.headers["webhook-signature"]).split(" ")).toHaveLength(1)
     expect(verifies(fresh, after)).toBe(true)
@@ -103,10 +115,17 @@ describe.each(engines)("secret rotation on $name", (engine) => {
   it("a supplied secret with no overlap replaces the old one at once; bad input is refused and changes nothing", async () => {
     const receiver = await startReceiver()
     const old = newSecret()
-    const created = await admin(relay, "POST", "/admin/subscribers", { url: receiver.url, events: ["test.revoke"], secret: old })
+    const created = await admin(relay, "POST", "/admin/subscribers", {
+      url: receiver.url,
+      events: ["test.revoke"],
+      secret: old
+    })
     const id = String(created.json.id)
     const supplied = newSecret()
-    const rotated = await admin(relay, "POST", `/admin/subscribers/${id}/rotate-secret`, { secret: supplied, overlap_seconds: 0 })
+    const rotated = await admin(relay, "POST", `/admin/subscribers/${id}/rotate-secret`, {
+      secret: supplied,
+      overlap_seconds: 0
+    })
     expect(rotated.status).toBe(200)
     expect(rotated.json.secret).toBe(supplied)
     expect(secretsOf(rotated.json)).toHaveLength(1)

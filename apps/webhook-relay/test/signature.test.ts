@@ -10,7 +10,11 @@ import { svixSchedule } from "../src/RelayConfig.js"
 const secret = () => `whsec_${randomBytes(24).toString("base64")}`
 const secretsKey = () => `rsk_${randomBytes(32).toString("base64")}`
 const key = (s: string) => Either.getOrThrow(decodeSecret(Redacted.make(s)))
-const opts = (keys: ReadonlyArray<string>, nowMillis = Date.now()) => ({ keys: keys.map(key), toleranceSeconds: 300, nowMillis })
+const opts = (keys: ReadonlyArray<string>, nowMillis = Date.now()) => ({
+  keys: keys.map(key),
+  toleranceSeconds: 300,
+  nowMillis
+})
 
 const peerSign = (s: string, id: string, body: string, date = new Date()) => ({
   id,
@@ -47,7 +51,9 @@ describe("Signature", () => {
     const old = verify(peerSign(s, "m", body, new Date(Date.now() - 301_000)), Buffer.from(body), opts([s]))
     const future = verify(peerSign(s, "m", body, new Date(Date.now() + 301_000)), Buffer.from(body), opts([s]))
     expect(Either.isLeft(old) && old.left._tag === "StaleTimestamp" && old.left.direction === "past").toBe(true)
-    expect(Either.isLeft(future) && future.left._tag === "StaleTimestamp" && future.left.direction === "future").toBe(true)
+    expect(Either.isLeft(future) && future.left._tag === "StaleTimestamp" && future.left.direction === "future").toBe(
+      true
+    )
     const tampered = verify(peerSign(s, "m", body), Buffer.from("{} "), opts([s]))
     expect(Either.isLeft(tampered) && tampered.left._tag === "InvalidSignature").toBe(true)
   })
@@ -64,9 +70,18 @@ describe("Signature", () => {
         fc.string(),
         fc.option(fc.string()),
         fc.option(fc.oneof(fc.string(), fc.integer().map(String))),
-        fc.option(fc.oneof(fc.string(), fc.base64String().map((b) => `v1,${b}`))),
+        fc.option(
+          fc.oneof(
+            fc.string(),
+            fc.base64String().map((b) => `v1,${b}`)
+          )
+        ),
         (body, id, timestamp, signature) => {
-          const r = verify({ id: id ?? undefined, timestamp: timestamp ?? undefined, signature: signature ?? undefined }, Buffer.from(body), opts([s]))
+          const r = verify(
+            { id: id ?? undefined, timestamp: timestamp ?? undefined, signature: signature ?? undefined },
+            Buffer.from(body),
+            opts([s])
+          )
           expect(Either.isLeft(r)).toBe(true)
           const good = verify(peerSign(s, id ?? "m", body), Buffer.from(body), opts([s]))
           expect(Either.isRight(good) || (id ?? "m") === "").toBe(true)
@@ -82,15 +97,30 @@ describe("Signature", () => {
 })
 
 describe("CommerceEvents", () => {
-  const line = { order_line_id: 1, asset_id: "4000", quantity: 2, unit_price: "1.10", line_price: 2.2, validation_token: "t" }
+  const line = {
+    order_line_id: 1,
+    asset_id: "4000",
+    quantity: 2,
+    unit_price: "1.10",
+    line_price: 2.2,
+    validation_token: "t"
+  }
   const paid = (over: Record<string, unknown> = {}) =>
-    JSON.stringify({ type: "order.paid", data: { order_number: 12, customer: { name: "A", email: "a@b.c" }, lines: [line], ...over } })
+    JSON.stringify({
+      type: "order.paid",
+      data: { order_number: 12, customer: { name: "A", email: "a@b.c" }, lines: [line], ...over }
+    })
 
   it("decodes order.paid: ids to strings, prices to minor units", () => {
     const r = parse(paid())
     if (Either.isLeft(r) || r.right.type !== "order.paid") throw new Error("expected order.paid")
     expect(r.right.data.order_number).toBe("12")
-    expect(r.right.data.lines[0]).toMatchObject({ order_line_id: "1", asset_id: "4000", unit_price: 110, line_price: 220 })
+    expect(r.right.data.lines[0]).toMatchObject({
+      order_line_id: "1",
+      asset_id: "4000",
+      unit_price: 110,
+      line_price: 220
+    })
   })
 
   it("says what is wrong", () => {
@@ -132,7 +162,9 @@ describe("RelayConfig", () => {
     )
     const exit = await Effect.runPromiseExit(Effect.withConfigProvider(load, provider))
     expect(Exit.isFailure(exit)).toBe(true)
-    const text = Exit.isFailure(exit) ? String(exit.cause._tag === "Fail" ? exit.cause.error.message : JSON.stringify(exit)) : ""
+    const text = Exit.isFailure(exit)
+      ? String(exit.cause._tag === "Fail" ? exit.cause.error.message : JSON.stringify(exit))
+      : ""
     for (const name of [
       "RELAY_WEBHOOK_SECRETS",
       "RELAY_SECRETS_KEY",
@@ -158,7 +190,9 @@ describe("RelayConfig", () => {
   it("RELAY_SECRETS_KEY is required: without it the relay does not start, and the message names it", async () => {
     const { ConfigProvider, Effect, Exit } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
-    const exit = await Effect.runPromiseExit(Effect.withConfigProvider(load, ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()]]))))
+    const exit = await Effect.runPromiseExit(
+      Effect.withConfigProvider(load, ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()]])))
+    )
     const text = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "started"
     expect(text).toContain("RELAY_SECRETS_KEY")
   })
@@ -167,7 +201,12 @@ describe("RelayConfig", () => {
     const { ConfigProvider, Effect } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
     const keys = [secretsKey(), secretsKey()]
-    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", keys.join(",")]]))
+    const provider = ConfigProvider.fromMap(
+      new Map([
+        ["RELAY_WEBHOOK_SECRETS", secret()],
+        ["RELAY_SECRETS_KEY", keys.join(",")]
+      ])
+    )
     const c = await Effect.runPromise(Effect.withConfigProvider(load, provider))
     expect(c.secretKeys.length).toBe(2)
     expect(c.secretKeys[0].id).not.toBe(c.secretKeys[1]?.id)
@@ -177,7 +216,12 @@ describe("RelayConfig", () => {
   it("defaults", async () => {
     const { ConfigProvider, Duration, Effect, Option } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
-    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", secretsKey()]]))
+    const provider = ConfigProvider.fromMap(
+      new Map([
+        ["RELAY_WEBHOOK_SECRETS", secret()],
+        ["RELAY_SECRETS_KEY", secretsKey()]
+      ])
+    )
     const c = await Effect.runPromise(Effect.withConfigProvider(load, provider))
     expect(Duration.toMinutes(c.timestampTolerance)).toBe(5)
     expect(c.maxBodyBytes).toBe(1024 * 1024)
@@ -196,7 +240,18 @@ describe("RelayConfig", () => {
     const { ConfigProvider, Duration, Effect, Exit } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
     const loaded = (name: string, value: string) =>
-      Effect.runPromiseExit(Effect.withConfigProvider(load, ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", secretsKey()], [name, value]]))))
+      Effect.runPromiseExit(
+        Effect.withConfigProvider(
+          load,
+          ConfigProvider.fromMap(
+            new Map([
+              ["RELAY_WEBHOOK_SECRETS", secret()],
+              ["RELAY_SECRETS_KEY", secretsKey()],
+              [name, value]
+            ])
+          )
+        )
+      )
     const refusal = async (name: string, value: string) => {
       const exit = await loaded(name, value)
       return Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "accepted"
@@ -220,7 +275,13 @@ describe("RelayConfig", () => {
   it("RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true is read as on", async () => {
     const { ConfigProvider, Effect } = await import("effect")
     const { load } = await import("../src/RelayConfig.js")
-    const provider = ConfigProvider.fromMap(new Map([["RELAY_WEBHOOK_SECRETS", secret()], ["RELAY_SECRETS_KEY", secretsKey()], ["RELAY_ALLOW_PRIVATE_SUBSCRIBERS", "true"]]))
+    const provider = ConfigProvider.fromMap(
+      new Map([
+        ["RELAY_WEBHOOK_SECRETS", secret()],
+        ["RELAY_SECRETS_KEY", secretsKey()],
+        ["RELAY_ALLOW_PRIVATE_SUBSCRIBERS", "true"]
+      ])
+    )
     expect((await Effect.runPromise(Effect.withConfigProvider(load, provider))).allowPrivateSubscribers).toBe(true)
   })
 })

@@ -86,12 +86,9 @@ describe("address classification", () => {
     "64:ff9b::808:808",
     "2002:808:808::1",
     "2001:4860:4860::8888"
-  ])(
-    "%s is public",
-    (address) => {
-      expect(Option.isNone(SubscriberUrl.blockedReason(address))).toBe(true)
-    }
-  )
+  ])("%s is public", (address) => {
+    expect(Option.isNone(SubscriberUrl.blockedReason(address))).toBe(true)
+  })
 })
 
 describe("the guard", () => {
@@ -108,7 +105,9 @@ describe("the guard", () => {
   }
 
   it("requires https, a resolvable host and public addresses, naming the problem", async () => {
-    expect(await code("http://public.example.test/hook")).toMatch(/^https_required: url must use https:\/\/ .*RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true/)
+    expect(await code("http://public.example.test/hook")).toMatch(
+      /^https_required: url must use https:\/\/ .*RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true/
+    )
     expect(await code("ftp://public.example.test/")).toMatch(/^invalid_url/)
     expect(await code("not a url")).toMatch(/^invalid_url/)
     expect(await code("https://127.0.0.1/hook")).toBe(
@@ -116,24 +115,39 @@ describe("the guard", () => {
     )
     expect(await code("https://[::1]:8443/hook")).toMatch(/^private_address: url host ::1, a loopback address/)
     expect(await code("https://2130706433/")).toMatch(/^private_address: url host 127\.0\.0\.1/)
-    expect(await code("https://internal.example.test/hook")).toMatch(/^private_address: url host internal\.example\.test resolves to 10\.0\.0\.5, a private address/)
+    expect(await code("https://internal.example.test/hook")).toMatch(
+      /^private_address: url host internal\.example\.test resolves to 10\.0\.0\.5, a private address/
+    )
     expect(await code("https://v6.example.test/hook")).toMatch(/unique-local/)
     // The forms an attacker's test got through: NAT64 local use, SIIT, Teredo.
     expect(await code("https://[64:ff9b:1::7f00:1]/hook")).toBe(
       "private_address: url host 64:ff9b:1::7f00:1, a loopback address (embedded in 64:ff9b:1::7f00:1); subscribers must be public (set RELAY_ALLOW_PRIVATE_SUBSCRIBERS=true for development)"
     )
-    expect(await code("https://[::ffff:0:7f00:1]/hook")).toMatch(/^private_address: url host ::ffff:0:7f00:1, a loopback address \(embedded/)
-    expect(await code("https://[2001::808:808]/hook")).toMatch(/^private_address: url host 2001::808:808, a Teredo address/)
-    expect(await code("https://nowhere.example.test/hook")).toMatch(/^unresolvable_host: url host nowhere\.example\.test does not resolve/)
+    expect(await code("https://[::ffff:0:7f00:1]/hook")).toMatch(
+      /^private_address: url host ::ffff:0:7f00:1, a loopback address \(embedded/
+    )
+    expect(await code("https://[2001::808:808]/hook")).toMatch(
+      /^private_address: url host 2001::808:808, a Teredo address/
+    )
+    expect(await code("https://nowhere.example.test/hook")).toMatch(
+      /^unresolvable_host: url host nowhere\.example\.test does not resolve/
+    )
     const ok = await check("https://public.example.test:8443/hook?x=1")
-    expect(Either.isRight(ok) && [ok.right.addresses, ok.right.url.host]).toEqual([[{ address: "93.184.216.34", family: 4 }], "public.example.test:8443"])
+    expect(Either.isRight(ok) && [ok.right.addresses, ok.right.url.host]).toEqual([
+      [{ address: "93.184.216.34", family: 4 }],
+      "public.example.test:8443"
+    ])
   })
 
   it("one private address among public ones is enough to refuse", async () => {
     const mixed = SubscriberUrl.make({
       allowPrivate: false,
       resolver: SubscriberUrl.HostResolver.make({
-        lookup: () => Effect.succeed([{ address: "93.184.216.34", family: 4 }, { address: "fe80::1", family: 6 }])
+        lookup: () =>
+          Effect.succeed([
+            { address: "93.184.216.34", family: 4 },
+            { address: "fe80::1", family: 6 }
+          ])
       })
     })
     const r = await Effect.runPromise(Effect.either(mixed.check("https://mixed.example.test/")))
@@ -184,9 +198,17 @@ describe("relay with the guard on (the default)", () => {
   it("a subscriber URL is taken exactly as it will be contacted: no credentials, no control characters or whitespace, stored normalised", async () => {
     dns.set("exact.example.test", "93.184.216.34")
     const refused: ReadonlyArray<readonly [string, string, RegExp]> = [
-      ["https://user:hunter2@exact.example.test/in", "credentials_in_url", /credentials in URLs are not accepted.*signing secret/],
+      [
+        "https://user:hunter2@exact.example.test/in",
+        "credentials_in_url",
+        /credentials in URLs are not accepted.*signing secret/
+      ],
       ["https://user@exact.example.test/in", "credentials_in_url", /credentials in URLs are not accepted/],
-      ["https://exact.example.test/in\r\nX-Injected: 1", "invalid_url", /whitespace or control characters \(U\+000D at position 30\)/],
+      [
+        "https://exact.example.test/in\r\nX-Injected: 1",
+        "invalid_url",
+        /whitespace or control characters \(U\+000D at position 30\)/
+      ],
       ["https://exact.example.test/in\n", "invalid_url", /U\+000A/],
       ["https://exa\tct.example.test/in", "invalid_url", /U\+0009/],
       ["https://exact.example.test/in\u0000", "invalid_url", /U\+0000/],
@@ -219,7 +241,11 @@ describe("relay with the guard on (the default)", () => {
   it("a subscriber stored with credentials before they were refused is listed with its password masked", async () => {
     const legacy = await relay.run(
       Effect.flatMap(Subscribers.Subscribers, (s) =>
-        s.create({ url: "https://ops:s3cret-pass@legacy.example.test/hook", signingSecret: Redacted.make(newSecret()), eventFilter: ["test.legacy"] })
+        s.create({
+          url: "https://ops:s3cret-pass@legacy.example.test/hook",
+          signingSecret: Redacted.make(newSecret()),
+          eventFilter: ["test.legacy"]
+        })
       ).pipe(Effect.provide(SecretBox.layer(relay.config.secretKeys)))
     )
     const listed = await admin(relay, "GET", "/admin/subscribers")
@@ -233,16 +259,24 @@ describe("relay with the guard on (the default)", () => {
     const receiver = await startReceiver()
     const port = new URL(receiver.url).port
     dns.set("rebind.example.test", "93.184.216.34")
-    const created = await admin(relay, "POST", "/admin/subscribers", { url: `https://rebind.example.test:${port}/hook`, events: ["test.rebind"], secret: newSecret() })
+    const created = await admin(relay, "POST", "/admin/subscribers", {
+      url: `https://rebind.example.test:${port}/hook`,
+      events: ["test.rebind"],
+      secret: newSecret()
+    })
     expect(created.status).toBe(201)
     // Now the name points inside (at the local receiver's address).
     dns.set("rebind.example.test", "127.0.0.1")
     const { deliveries } = await appendOutbound(relay, "8200", "test.rebind", {})
     const id = deliveries[0]?.deliveryId ?? ""
-    const dead = await eventually(async () => {
-      const d = await getDelivery(relay, id)
-      return d.state === "dead" ? d : undefined
-    }, 10_000, "dead letter")
+    const dead = await eventually(
+      async () => {
+        const d = await getDelivery(relay, id)
+        return d.state === "dead" ? d : undefined
+      },
+      10_000,
+      "dead letter"
+    )
     expect(Option.getOrElse(dead.lastError, () => "")).toContain("resolves to 127.0.0.1, a loopback address")
     expect(receiver.received).toHaveLength(0)
     // It counts as a failed attempt: the failing streak has begun.
@@ -253,7 +287,11 @@ describe("relay with the guard on (the default)", () => {
   it("enabling a subscriber checks its URL again: one whose name now points inside stays disabled, with the reason", async () => {
     dns.set("moved.example.test", "93.184.216.34")
     // Its own event type only: nothing else in this file is sent to it.
-    const created = await admin(relay, "POST", "/admin/subscribers", { url: "https://moved.example.test/hook", events: ["test.moved"], secret: newSecret() })
+    const created = await admin(relay, "POST", "/admin/subscribers", {
+      url: "https://moved.example.test/hook",
+      events: ["test.moved"],
+      secret: newSecret()
+    })
     expect(created.status).toBe(201)
     const id = String(created.json.id)
     expect((await admin(relay, "POST", `/admin/subscribers/${id}/disable`, { reason: "maintenance" })).status).toBe(200)
@@ -272,15 +310,24 @@ describe("relay with the guard on (the default)", () => {
 
   it("RELAY_SUBSCRIBERS are checked too: a relay seeded with a private URL does not start", async () => {
     await expect(
-      startRelay({ allowPrivateSubscribers: false, seedSubscribers: [{ url: "http://127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }] })
+      startRelay({
+        allowPrivateSubscribers: false,
+        seedSubscribers: [{ url: "http://127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }]
+      })
     ).rejects.toThrow(/RELAY_SUBSCRIBERS #1: url must use https:\/\//)
   })
 
   it("RELAY_SUBSCRIBERS: credentials are refused whatever the setting; a URL is stored as contacted", async () => {
     await expect(
-      startRelay({ seedSubscribers: [{ url: "http://ops:pw@127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }] })
+      startRelay({
+        seedSubscribers: [{ url: "http://ops:pw@127.0.0.1:1/x", secret: Redacted.make(newSecret()), events: ["*"] }]
+      })
     ).rejects.toThrow(/RELAY_SUBSCRIBERS #1: url must not carry credentials/)
-    const seeded = await startRelay({ seedSubscribers: [{ url: "HTTP://127.0.0.1:1/x/../hook", secret: Redacted.make(newSecret()), events: ["test.seed"] }] })
+    const seeded = await startRelay({
+      seedSubscribers: [
+        { url: "HTTP://127.0.0.1:1/x/../hook", secret: Redacted.make(newSecret()), events: ["test.seed"] }
+      ]
+    })
     try {
       const listed = await admin(seeded, "GET", "/admin/subscribers")
       const urls = Array.isArray(listed.json.items) ? listed.json.items.map((item) => asRecord(item).url) : []
@@ -305,7 +352,11 @@ describe("relay delivering to the checked address", () => {
       expect(created.status).toBe(201)
       const { deliveries } = await appendOutbound(relay, "8300", "test.pinned", {})
       const id = deliveries[0]?.deliveryId ?? ""
-      await eventually(async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined), 10_000, "delivery")
+      await eventually(
+        async () => ((await getDelivery(relay, id)).state === "delivered" ? true : undefined),
+        10_000,
+        "delivery"
+      )
       expect(receiver.received[0]?.headers.host).toBe(`receiver.example.test:${port}`)
     } finally {
       await relay.close()

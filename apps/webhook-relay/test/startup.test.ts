@@ -18,7 +18,6 @@ import * as RelayConfig from "../src/RelayConfig.js"
 import * as SubscriberUrl from "../src/SubscriberUrl.js"
 import { adminToken, asRecord, newSecret, signed } from "./support.js"
 
-
 const refused = (error: unknown) =>
   error instanceof Error && error.cause instanceof Error && "code" in error.cause && error.cause.code === "ECONNREFUSED"
 
@@ -49,7 +48,9 @@ describe("start-up", () => {
       release = resolve
     })
     const loopback: ReadonlyArray<SubscriberUrl.ResolvedAddress> = [{ address: "127.0.0.1", family: 4 }]
-    const resolver = SubscriberUrl.HostResolver.make({ lookup: () => Effect.promise(() => gate).pipe(Effect.as(loopback)) })
+    const resolver = SubscriberUrl.HostResolver.make({
+      lookup: () => Effect.promise(() => gate).pipe(Effect.as(loopback))
+    })
     const secret = newSecret()
     const config = RelayConfig.make({
       webhookSecrets: [secret],
@@ -77,16 +78,26 @@ describe("start-up", () => {
 
       // A webhook sent now is refused with a status the sender retries on, and not stored.
       const body = JSON.stringify({ type: "order.refunded", data: { order_number: 1 } })
-      const early = await firstAnswer(`${url}/webhooks/commerce`, { method: "POST", body, headers: signed(secret, "startup-1", body) })
+      const early = await firstAnswer(`${url}/webhooks/commerce`, {
+        method: "POST",
+        body,
+        headers: signed(secret, "startup-1", body)
+      })
       expect(early.status).toBe(503)
-      const admin = await firstAnswer(`${url}/admin/subscribers`, { headers: { authorization: `Bearer ${adminToken}` } })
+      const admin = await firstAnswer(`${url}/admin/subscribers`, {
+        headers: { authorization: `Bearer ${adminToken}` }
+      })
       expect(admin.status).toBe(503)
 
       release()
       await started
       const after = await firstAnswer(`${url}/health/ready`)
       expect(after.status).toBe(200)
-      const again = await firstAnswer(`${url}/webhooks/commerce`, { method: "POST", body, headers: signed(secret, "startup-1", body) })
+      const again = await firstAnswer(`${url}/webhooks/commerce`, {
+        method: "POST",
+        body,
+        headers: signed(secret, "startup-1", body)
+      })
       expect(again.status).toBe(202)
       const stored = await runtime.runPromise(Effect.flatMap(Inbox.Inbox, (inbox) => inbox.get("startup-1")))
       expect(Option.map(stored, (e) => e.eventId)).toEqual(Option.some("startup-1"))

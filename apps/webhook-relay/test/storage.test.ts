@@ -9,7 +9,10 @@ describe("storage failure", () => {
       {},
       {
         relay: {
-          inboxWriter: { kind: "store", appendBatch: () => Effect.fail(new StorageError({ message: "disk I/O error", cause: "test" })) }
+          inboxWriter: {
+            kind: "store",
+            appendBatch: () => Effect.fail(new StorageError({ message: "disk I/O error", cause: "test" }))
+          }
         }
       }
     )

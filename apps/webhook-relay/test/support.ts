@@ -59,7 +59,13 @@ export const enginesUnderTest = (prefix: string) => {
     { name: "sqlite", store: undefined },
     ...(url === undefined
       ? []
-      : [{ name: "pg", store: () => Store.layerPg({ url: Redacted.make(url), schema: `${prefix}_${randomBytes(6).toString("hex")}` }) }])
+      : [
+          {
+            name: "pg",
+            store: () =>
+              Store.layerPg({ url: Redacted.make(url), schema: `${prefix}_${randomBytes(6).toString("hex")}` })
+          }
+        ])
   ]
 }
 
@@ -111,9 +117,12 @@ export const startRelay = async (
     logs === undefined
       ? Logger.minimumLogLevel(process.env.RELAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
       : capturingLogs(logs)
-  const relayLayer = options.resolver === undefined ? Relay.layer(config, options.relay) : Relay.layer(config, options.relay).pipe(
-    Layer.provide(Layer.succeed(SubscriberUrl.HostResolver, options.resolver))
-  )
+  const relayLayer =
+    options.resolver === undefined
+      ? Relay.layer(config, options.relay)
+      : Relay.layer(config, options.relay).pipe(
+          Layer.provide(Layer.succeed(SubscriberUrl.HostResolver, options.resolver))
+        )
   const layer = relayLayer.pipe(
     Layer.provideMerge(Layer.mergeAll(Fulfilment.Default(defaultPolicy), Health.Health.Default)),
     Layer.provideMerge(HttpServing.serverLayer({ port: 0, host: "127.0.0.1", shutdownGrace: Duration.seconds(1) })),
@@ -122,12 +131,14 @@ export const startRelay = async (
     Layer.provide(logging)
   )
   const runtime = ManagedRuntime.make(layer)
-  const address = await runtime.runPromise(Effect.map(HttpServer.HttpServer, (s) => s.address)).catch(async (error: unknown) => {
-    await runtime.dispose()
-    await sandbox.close()
-    await rm(dir, { recursive: true, force: true })
-    throw error
-  })
+  const address = await runtime
+    .runPromise(Effect.map(HttpServer.HttpServer, (s) => s.address))
+    .catch(async (error: unknown) => {
+      await runtime.dispose()
+      await sandbox.close()
+      await rm(dir, { recursive: true, force: true })
+      throw error
+    })
   const url = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
   return {
     url,
@@ -157,7 +168,12 @@ export const post = async (relay: RunningRelay, body: string, headers: Record<st
   return { status: res.status, json }
 }
 
-export const send = (relay: RunningRelay, event: unknown, id = `msg_${randomBytes(8).toString("hex")}`, secret = relay.secrets[0] ?? "") => {
+export const send = (
+  relay: RunningRelay,
+  event: unknown,
+  id = `msg_${randomBytes(8).toString("hex")}`,
+  secret = relay.secrets[0] ?? ""
+) => {
   const body = JSON.stringify(event)
   return post(relay, body, signed(secret, id, body)).then((r) => ({ ...r, id }))
 }
@@ -174,14 +190,26 @@ export const admin = async (relay: RunningRelay, method: string, path: string, b
 
 /** A real validation token from the sandbox. */
 export const validToken = (relay: RunningRelay, assetId = 4000) =>
-  relay.run(
-    Effect.flatMap(HlConnect, (hl) => hl.validatePurchase({ asset_id: assetId, customer_ip: "192.0.2.1", quantity: 1 }))
-  ).then((t) => ({ token: t.token, exp: t.exp_date }))
+  relay
+    .run(
+      Effect.flatMap(HlConnect, (hl) =>
+        hl.validatePurchase({ asset_id: assetId, customer_ip: "192.0.2.1", quantity: 1 })
+      )
+    )
+    .then((t) => ({ token: t.token, exp: t.exp_date }))
 
 let orderCounter = Math.floor(Date.now() / 1000) % 1_000_000
 export const nextOrderNumber = () => ++orderCounter * 10
 
-export const paidEvent = (orderNumber: number, lines: ReadonlyArray<{ id: number; token: string; exp?: number; parts?: ReadonlyArray<{ asset_id: number; order_line_id: number }> }>) => ({
+export const paidEvent = (
+  orderNumber: number,
+  lines: ReadonlyArray<{
+    id: number
+    token: string
+    exp?: number
+    parts?: ReadonlyArray<{ asset_id: number; order_line_id: number }>
+  }>
+) => ({
   type: "order.paid",
   data: {
     order_number: orderNumber,
@@ -199,7 +227,11 @@ export const paidEvent = (orderNumber: number, lines: ReadonlyArray<{ id: number
   }
 })
 
-export const eventually = async <A>(check: () => Promise<A | undefined>, timeoutMs = 10_000, what = "condition"): Promise<A> => {
+export const eventually = async <A>(
+  check: () => Promise<A | undefined>,
+  timeoutMs = 10_000,
+  what = "condition"
+): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check().catch((error: unknown) => {
@@ -213,7 +245,11 @@ export const eventually = async <A>(check: () => Promise<A | undefined>, timeout
 }
 
 export const lineState = (relay: RunningRelay, orderNumber: number, lineId: number) =>
-  relay.run(Effect.flatMap(OrderLines.OrderLines, (l) => l.get({ orderNumber: String(orderNumber), orderLineId: String(lineId) })))
+  relay.run(
+    Effect.flatMap(OrderLines.OrderLines, (l) =>
+      l.get({ orderNumber: String(orderNumber), orderLineId: String(lineId) })
+    )
+  )
 
 export const inboxEvent = (relay: RunningRelay, id: string) =>
   relay.run(Effect.flatMap(Inbox.Inbox, (i) => i.get(id))).then(Option.getOrUndefined)
@@ -221,9 +257,11 @@ export const inboxEvent = (relay: RunningRelay, id: string) =>
 export const appendOutbound = (relay: RunningRelay, orderNumber: string, eventType: string, payload: unknown) =>
   relay.run(Effect.flatMap(Outbox.Outbox, (o) => o.append({ orderNumber, eventType, payload })))
 
-export const getDelivery = (relay: RunningRelay, id: string) => relay.run(Effect.flatMap(Outbox.Outbox, (o) => o.getDelivery(id)))
+export const getDelivery = (relay: RunningRelay, id: string) =>
+  relay.run(Effect.flatMap(Outbox.Outbox, (o) => o.getDelivery(id)))
 
-export const getSubscriber = (relay: RunningRelay, id: string) => relay.run(Effect.flatMap(Subscribers.Subscribers, (s) => s.get(id)))
+export const getSubscriber = (relay: RunningRelay, id: string) =>
+  relay.run(Effect.flatMap(Subscribers.Subscribers, (s) => s.get(id)))
 
 export interface Received {
   readonly at: number
@@ -250,7 +288,9 @@ export const fakeDns = (table: Map<string, string>) =>
   })
 
 /** A local subscriber endpoint; `respond` decides each answer. */
-export const startReceiver = async (respond: (n: number, req: Received, res: ServerResponse) => void = (_n, _r, res) => res.end("ok")) => {
+export const startReceiver = async (
+  respond: (n: number, req: Received, res: ServerResponse) => void = (_n, _r, res) => res.end("ok")
+) => {
   const received: Array<Received> = []
   const server = createServer((req, res) => {
     const chunks: Array<Buffer> = []

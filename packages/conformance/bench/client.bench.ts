@@ -141,7 +141,9 @@ const makeContenders = async (url: string) => {
     name,
     call: async (orderId) => {
       const items = await runtime.runPromise(
-        Effect.map(client.purchaseInfo({ order_id: orderId }), (outcome) => (outcome._tag === "Completed" ? outcome.items.length : -1))
+        Effect.map(client.purchaseInfo({ order_id: orderId }), (outcome) =>
+          outcome._tag === "Completed" ? outcome.items.length : -1
+        )
       )
       if (items < 0) throw new Error("core: order not completed")
       return items
@@ -163,15 +165,17 @@ const makeContenders = async (url: string) => {
       for (let i = 0; i < ORDERS; i++) {
         const orderId = 910_001 + i
         await coreRuntime.runPromise(
-          Effect.flatMap(coreClient.validatePurchase({ asset_id: 4000, customer_ip: "203.0.113.7", quantity: 1 }), (token) =>
-            coreClient.registerPurchase({
-              token: token.token,
-              order_number: orderId,
-              order_line_id: 1,
-              line_item_price: 3.99,
-              unit_price: 3.99,
-              customer: "Bench Customer"
-            })
+          Effect.flatMap(
+            coreClient.validatePurchase({ asset_id: 4000, customer_ip: "203.0.113.7", quantity: 1 }),
+            (token) =>
+              coreClient.registerPurchase({
+                token: token.token,
+                order_number: orderId,
+                order_line_id: 1,
+                line_item_price: 3.99,
+                unit_price: 3.99,
+                customer: "Bench Customer"
+              })
           )
         )
         ids.push(orderId)
@@ -190,7 +194,11 @@ const makeContenders = async (url: string) => {
 // ---------------------------------------------------------------------------------------------
 // Phases
 
-const latencyPhase = async (contender: Contender, orderIds: ReadonlyArray<number>, count: number): Promise<Float64Array> => {
+const latencyPhase = async (
+  contender: Contender,
+  orderIds: ReadonlyArray<number>,
+  count: number
+): Promise<Float64Array> => {
   const samples = new Float64Array(count)
   const deadline = performance.now() + LATENCY_MAX_MS
   let i = 0
@@ -253,12 +261,15 @@ const throughputPhase = async (
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN
 
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? Number.NaN)
+    : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2
 }
 
 interface Summary {
@@ -278,7 +289,11 @@ const fixed = (value: number, digits = 0) => value.toFixed(digits)
 const percent = (share: number | undefined) => (share === undefined ? "n/a" : `${fixed(share * 100)}%`)
 
 /** Every contender against one server: warm-up, then interleaved rounds. */
-const measure = async (server: ServerProcess, contenders: ReadonlyArray<Contender>, orderIds: ReadonlyArray<number>) => {
+const measure = async (
+  server: ServerProcess,
+  contenders: ReadonlyArray<Contender>,
+  orderIds: ReadonlyArray<number>
+) => {
   const pid = server.child.pid
   // Warm-up (and a check that every contender gets the same answer).
   const expected = await contenders[0]?.call(orderIds[0] ?? 1)
@@ -306,7 +321,9 @@ const measure = async (server: ServerProcess, contenders: ReadonlyArray<Contende
   }
 
   const summaries: Array<Summary> = contenders.map((contender) => {
-    const pooled = Float64Array.from((latencies.get(contender.name) ?? []).flatMap((samples) => Array.from(samples))).sort()
+    const pooled = Float64Array.from(
+      (latencies.get(contender.name) ?? []).flatMap((samples) => Array.from(samples))
+    ).sort()
     const rounds = throughputs.get(contender.name) ?? []
     const shares = rounds.flatMap((r) => (r.serverCpuShare === undefined ? [] : [r.serverCpuShare]))
     return {
@@ -382,17 +399,23 @@ const report = (title: string, summaries: ReadonlyArray<Summary>) => {
   } else if (unreadable) {
     console.log("server CPU share unreadable (no /proc): saturation unknown — cannot judge")
   } else {
-    console.log(`server below ${fixed(SATURATED * 100)}% of its CPU in every window (highest ${percent(Math.max(...summaries.map((s) => s.serverCpuShareMax ?? 0)))}): the clients are measured`)
+    console.log(
+      `server below ${fixed(SATURATED * 100)}% of its CPU in every window (highest ${percent(Math.max(...summaries.map((s) => s.serverCpuShareMax ?? 0)))}): the clients are measured`
+    )
   }
   const verdict = (ok: boolean) => (cannotJudge ? "CANNOT JUDGE" : ok ? "PASS" : "FAIL").padEnd(12)
   const throughputRatio = coreRow.requestsPerSecond / undiciRow.requestsPerSecond
   const p50Ratio = coreRow.p50 / undiciRow.p50
-  console.log(`${verdict(throughputRatio >= 0.5)}  core throughput ≥ 0.5× undici.request   (${fixed(throughputRatio, 2)}×)`)
+  console.log(
+    `${verdict(throughputRatio >= 0.5)}  core throughput ≥ 0.5× undici.request   (${fixed(throughputRatio, 2)}×)`
+  )
   console.log(`${verdict(p50Ratio <= 1.3)}  core p50 ≤ 1.3× undici.request          (${fixed(p50Ratio, 2)}×)`)
   console.log(
     `${verdict(coreRow.requestsPerSecond >= fetchRow.requestsPerSecond)}  core throughput ≥ fetch                 (${fixed(coreRow.requestsPerSecond / fetchRow.requestsPerSecond, 2)}×)`
   )
-  console.log(`${verdict(coreRow.p50 <= fetchRow.p50)}  core p50 ≤ fetch                        (${fixed(coreRow.p50 / fetchRow.p50, 2)}×)`)
+  console.log(
+    `${verdict(coreRow.p50 <= fetchRow.p50)}  core p50 ≤ fetch                        (${fixed(coreRow.p50 / fetchRow.p50, 2)}×)`
+  )
 }
 
 const main = async () => {
@@ -401,7 +424,11 @@ const main = async () => {
   const pinned = pinThisProcess(1)
   const env = { SANDBOX_TOKENS: TOKEN }
   const floor = await startServer(serverScripts.floor, env)
-  const sandbox = await startServer(serverScripts.sandbox, { ...env, SANDBOX_FULFILMENT_DELAY: "0 millis", LOG_LEVEL: "warn" })
+  const sandbox = await startServer(serverScripts.sandbox, {
+    ...env,
+    SANDBOX_FULFILMENT_DELAY: "0 millis",
+    LOG_LEVEL: "warn"
+  })
   const onFloor = await makeContenders(floor.url)
   const onSandbox = await makeContenders(sandbox.url)
   try {
@@ -411,9 +438,12 @@ const main = async () => {
     process.stdout.write("sandbox:\n")
     const sandboxRun = await measure(sandbox, onSandbox.contenders, orderIds)
 
-    const where = pinned && floor.pinned && sandbox.pinned ? "server pinned to CPU 0, client to CPU 1" : "unpinned (no taskset)"
+    const where =
+      pinned && floor.pinned && sandbox.pinned ? "server pinned to CPU 0, client to CPU 1" : "unpinned (no taskset)"
     console.log("")
-    console.log(`GET /purchase/info (200, ${floorRun.expected} item(s)), each server in its own process, ${where}, Node ${process.version}`)
+    console.log(
+      `GET /purchase/info (200, ${floorRun.expected} item(s)), each server in its own process, ${where}, Node ${process.version}`
+    )
     console.log(
       `${ROUNDS} interleaved rounds per server; latency: up to ${LATENCY_REQUESTS} requests (${LATENCY_MAX_MS} ms)/round at 1 in flight, pooled; throughput: ${THROUGHPUT_WINDOW_MS} ms/round at ${CONCURRENCY} in flight, median; load average at start ${fixed(loadAtStart, 1)}`
     )
@@ -421,13 +451,23 @@ const main = async () => {
     report("2. sandbox (the realistic server): for information; judged the same way", sandboxRun.summaries)
     console.log("")
     console.log("Notes:")
-    console.log("- core: HlConnect.purchaseInfo as users run it (retry schedule, attempt timeout, span, metrics, Schema decoding on), runPromise per call.")
+    console.log(
+      "- core: HlConnect.purchaseInfo as users run it (retry schedule, attempt timeout, span, metrics, Schema decoding on), runPromise per call."
+    )
     console.log("- core (tracer off): the same with Layer.setTracerEnabled(false); for information only.")
-    console.log("- core (traced): the same with every span exported (OTLP/HTTP protobuf, batched) to a local receiver; its cost per call is the difference to the core row.")
+    console.log(
+      "- core (traced): the same with every span exported (OTLP/HTTP protobuf, batched) to a local receiver; its cost per call is the difference to the core row."
+    )
     console.log("- undici.request / fetch: plain calls, bearer header, JSON parse; no validation (baselines).")
-    console.log("- openapi-fetch: typed by bench/hlconnect-openapi.d.ts; it parses JSON but does not validate it (by design).")
-    console.log("- CPU µs/req: the client's own CPU. srv CPU / srv max: the server's share of one CPU during the throughput")
-    console.log(`  windows, median and highest; at ≥ ${fixed(SATURATED * 100)}% the server caps req/s and that table judges nothing.`)
+    console.log(
+      "- openapi-fetch: typed by bench/hlconnect-openapi.d.ts; it parses JSON but does not validate it (by design)."
+    )
+    console.log(
+      "- CPU µs/req: the client's own CPU. srv CPU / srv max: the server's share of one CPU during the throughput"
+    )
+    console.log(
+      `  windows, median and highest; at ≥ ${fixed(SATURATED * 100)}% the server caps req/s and that table judges nothing.`
+    )
     console.log("  srv µs/req: the server's CPU per request (median share ÷ req/s).")
     console.log("")
     console.log(`bench took ${fixed((performance.now() - benchStarted) / 1000, 1)} s`)

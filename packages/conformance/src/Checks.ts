@@ -65,7 +65,8 @@ const expectAnswer = <A, I>(
   model: Schema.Schema<A, I>,
   describe: (value: A) => Either.Either<string, string>
 ): { readonly check: Check; readonly value: Option.Option<A> } => {
-  if (answer.status !== status) return { check: fail(name, `expected ${status}, got ${statusText(answer)}`), value: Option.none() }
+  if (answer.status !== status)
+    return { check: fail(name, `expected ${status}, got ${statusText(answer)}`), value: Option.none() }
   const decoded = decode(model, answer)
   if (Either.isLeft(decoded)) return { check: fail(name, `${status}, but ${decoded.left}`), value: Option.none() }
   const verdict = describe(decoded.right)
@@ -76,7 +77,9 @@ const expectAnswer = <A, I>(
 }
 
 const expectNotFound = (name: string, answer: Answer): Check =>
-  expectAnswer(name, answer, 404, ErrorResponse, (body) => Either.right(`404${body.message === undefined ? "" : `: ${body.message}`}`)).check
+  expectAnswer(name, answer, 404, ErrorResponse, (body) =>
+    Either.right(`404${body.message === undefined ? "" : `: ${body.message}`}`)
+  ).check
 
 const emptySuccess = (name: string, answer: Answer): Check =>
   answer.status === 201 ? pass(name, "201") : fail(name, `expected 201, got ${statusText(answer)}`)
@@ -97,7 +100,10 @@ interface Catalog {
 }
 
 /** The keyset of a page as sent, to keep paging past a page the model rejects (its drift is the point). */
-const Keyset = Schema.Struct({ last_id: AssetsListResponse.fields.last_id, next_page: AssetsListResponse.fields.next_page })
+const Keyset = Schema.Struct({
+  last_id: AssetsListResponse.fields.last_id,
+  next_page: AssetsListResponse.fields.next_page
+})
 
 const catalog = (target: Target, ledger: DriftLedger, maxPages: number) =>
   Effect.gen(function* () {
@@ -108,7 +114,12 @@ const catalog = (target: Target, ledger: DriftLedger, maxPages: number) =>
     let pages = 0
     let end = "--max-pages reached"
     while (pages < maxPages) {
-      const answer: Answer = yield* call(target, ledger, "listAssets", lastId === null ? {} : { query: { last_id: lastId } })
+      const answer: Answer = yield* call(
+        target,
+        ledger,
+        "listAssets",
+        lastId === null ? {} : { query: { last_id: lastId } }
+      )
       pages++
       if (pages === 1 && answer.status === 401) {
         return yield* new ContractCannotRun({ message: `${target.baseUrl.origin} refused the given token (401)` })
@@ -180,17 +191,36 @@ export const runChecks = (
       })
       const now = yield* Clock.currentTimeMillis
       const validated = expectAnswer(`validate before payment`, answer, 200, ValidationToken, (t) =>
-        Either.right(`asset ${assetId} × ${quantity} from ${options.customerIp}: a token for ${Math.round((t.exp_date * 1000 - now) / 60_000)} min`)
+        Either.right(
+          `asset ${assetId} × ${quantity} from ${options.customerIp}: a token for ${Math.round((t.exp_date * 1000 - now) / 60_000)} min`
+        )
       )
       checks.push(validated.check)
       token = validated.value
     }
 
     const unknown = { order_id: UnknownOrderNumber, order_line_id: 1 }
-    checks.push(expectNotFound("info of an unknown order is 404", yield* call(target, ledger, "purchaseInfo", { query: { order_id: UnknownOrderNumber } })))
-    checks.push(expectNotFound("download-url of an unknown order is 404", yield* call(target, ledger, "downloadUrl", { query: unknown })))
-    checks.push(expectNotFound("view-url of an unknown order is 404", yield* call(target, ledger, "viewUrl", { query: unknown })))
-    checks.push(expectNotFound("cancel of an unknown order is 404", yield* call(target, ledger, "cancelOrderLine", { query: unknown })))
+    checks.push(
+      expectNotFound(
+        "info of an unknown order is 404",
+        yield* call(target, ledger, "purchaseInfo", { query: { order_id: UnknownOrderNumber } })
+      )
+    )
+    checks.push(
+      expectNotFound(
+        "download-url of an unknown order is 404",
+        yield* call(target, ledger, "downloadUrl", { query: unknown })
+      )
+    )
+    checks.push(
+      expectNotFound("view-url of an unknown order is 404", yield* call(target, ledger, "viewUrl", { query: unknown }))
+    )
+    checks.push(
+      expectNotFound(
+        "cancel of an unknown order is 404",
+        yield* call(target, ledger, "cancelOrderLine", { query: unknown })
+      )
+    )
 
     if (options.purchase) {
       if (asset?.asset_id === undefined || Option.isNone(token)) {
@@ -269,8 +299,21 @@ const purchase = (
       const summary = `a URL came: host ${parsed.host}, ${https ? "https" : parsed.protocol.replace(":", "")}`
       return httpsRequired && !https ? Either.left(`${summary}, where the base URL is https`) : Either.right(summary)
     }
-    checks.push(expectAnswer("download-url", yield* call(target, ledger, "downloadUrl", { query: line }), 200, DownloadUrl, (d) => describeUrl(d.url)).check)
-    checks.push(expectAnswer("view-url", yield* call(target, ledger, "viewUrl", { query: line }), 200, ViewUrl, (v) => describeUrl(v.url)).check)
-    checks.push(emptySuccess(`cancel test order ${orderNumber} line 1`, yield* call(target, ledger, "cancelOrderLine", { query: line })))
+    checks.push(
+      expectAnswer("download-url", yield* call(target, ledger, "downloadUrl", { query: line }), 200, DownloadUrl, (d) =>
+        describeUrl(d.url)
+      ).check
+    )
+    checks.push(
+      expectAnswer("view-url", yield* call(target, ledger, "viewUrl", { query: line }), 200, ViewUrl, (v) =>
+        describeUrl(v.url)
+      ).check
+    )
+    checks.push(
+      emptySuccess(
+        `cancel test order ${orderNumber} line 1`,
+        yield* call(target, ledger, "cancelOrderLine", { query: line })
+      )
+    )
     return checks
   })

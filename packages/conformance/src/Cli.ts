@@ -42,14 +42,17 @@ const targetOf = (baseUrl: Option.Option<URL>, token: Option.Option<Redacted.Red
       const sandbox = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: () => startSandbox(),
-          catch: (cause) => new ContractCannotRun({ message: `could not start the in-process sandbox: ${String(cause)}` })
+          catch: (cause) =>
+            new ContractCannotRun({ message: `could not start the in-process sandbox: ${String(cause)}` })
         }),
         (running) => Effect.promise(() => running.close())
       )
       return { baseUrl: new URL(sandbox.url), token: Redacted.make(SandboxToken) } satisfies Target
     }
     if (Option.isNone(token)) {
-      return yield* new ContractCannotRun({ message: "no token: set HLCONNECT_TOKEN (or pass --token) for the base URL" })
+      return yield* new ContractCannotRun({
+        message: "no token: set HLCONNECT_TOKEN (or pass --token) for the base URL"
+      })
     }
     const url = Option.getOrElse(baseUrl, () => new URL(SandboxBaseUrl))
     if (purchase && url.origin === new URL(ProductionBaseUrl).origin) {
@@ -63,11 +66,15 @@ const contract = Command.make(
   {
     baseUrl: Options.text("base-url").pipe(
       Options.withSchema(Schema.URL),
-      Options.withDescription(`HL Connect to check (overrides HLCONNECT_BASE_URL; HL Connect's sandbox is ${SandboxBaseUrl})`),
+      Options.withDescription(
+        `HL Connect to check (overrides HLCONNECT_BASE_URL; HL Connect's sandbox is ${SandboxBaseUrl})`
+      ),
       Options.optional
     ),
     token: Options.redacted("token").pipe(
-      Options.withDescription("Bearer token (overrides HLCONNECT_TOKEN; prefer the environment variable: a flag shows in `ps`)"),
+      Options.withDescription(
+        "Bearer token (overrides HLCONNECT_TOKEN; prefer the environment variable: a flag shows in `ps`)"
+      ),
       Options.optional
     ),
     maxPages: Options.integer("max-pages").pipe(
@@ -77,7 +84,9 @@ const contract = Command.make(
     ),
     customerIp: Options.text("customer-ip").pipe(
       Options.withSchema(CustomerIp),
-      Options.withDescription(`The buyer's IP sent to validation (default ${DefaultCustomerIp}, a documentation address)`),
+      Options.withDescription(
+        `The buyer's IP sent to validation (default ${DefaultCustomerIp}, a documentation address)`
+      ),
       Options.withDefault(DefaultCustomerIp)
     ),
     purchase: Options.boolean("purchase").pipe(

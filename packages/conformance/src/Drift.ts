@@ -51,7 +51,11 @@ interface Finding {
 /** Where the walk is: the response it reads, and where its findings go. */
 interface Walk {
   readonly report: (finding: Finding) => void
-  readonly object: (path: string, model: string, fields: ReadonlyArray<{ readonly name: string; readonly optional: boolean }>) => ObjectTally
+  readonly object: (
+    path: string,
+    model: string,
+    fields: ReadonlyArray<{ readonly name: string; readonly optional: boolean }>
+  ) => ObjectTally
 }
 
 interface ObjectTally {
@@ -66,7 +70,8 @@ const elementPath = (path: string) => `${path}[]`
 
 const jsonType = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "array" : typeof value)
 
-const flatten = (ast: SchemaAST.AST): ReadonlyArray<SchemaAST.AST> => (SchemaAST.isUnion(ast) ? ast.types.flatMap(flatten) : [ast])
+const flatten = (ast: SchemaAST.AST): ReadonlyArray<SchemaAST.AST> =>
+  SchemaAST.isUnion(ast) ? ast.types.flatMap(flatten) : [ast]
 
 const isNullLiteral = (ast: SchemaAST.AST) => SchemaAST.isLiteral(ast) && ast.literal === null
 
@@ -168,7 +173,12 @@ const isPlainObject = (value: unknown): value is Readonly<Record<string, unknown
 
 const walkStruct = (node: StructNode, value: unknown, path: string, walk: Walk): void => {
   if (!isPlainObject(value)) {
-    walk.report({ severity: "breaking", kind: "wrong-type", path, detail: `expected ${node.model} (object), got ${jsonType(value)}` })
+    walk.report({
+      severity: "breaking",
+      kind: "wrong-type",
+      path,
+      detail: `expected ${node.model} (object), got ${jsonType(value)}`
+    })
     return
   }
   const decodedSide = new Map(node.decoded.propertySignatures.map((p) => [p.name, p.type] as const))
@@ -181,7 +191,12 @@ const walkStruct = (node: StructNode, value: unknown, path: string, walk: Walk):
     const at = fieldPath(path, field.name)
     if (!Object.hasOwn(value, field.name)) {
       if (!field.optional) {
-        walk.report({ severity: "breaking", kind: "missing-required", path: at, detail: `required by ${node.model}, absent` })
+        walk.report({
+          severity: "breaking",
+          kind: "missing-required",
+          path: at,
+          detail: `required by ${node.model}, absent`
+        })
       }
       continue
     }
@@ -200,14 +215,21 @@ const walkStruct = (node: StructNode, value: unknown, path: string, walk: Walk):
                 path: at,
                 detail: "null where the spec does not allow it (the client reads it as absent)"
               }
-            : { severity: "breaking", kind: "unexpected-null", path: at, detail: `null where ${describe(field.type)} is required` }
+            : {
+                severity: "breaking",
+                kind: "unexpected-null",
+                path: at,
+                detail: `null where ${describe(field.type)} is required`
+              }
         )
       }
       continue
     }
     // A null the client merely tolerates is not part of the type the spec gives.
     const specType =
-      wireAcceptsNull && !specAcceptsNull ? SchemaAST.Union.make(flatten(field.type).filter((m) => !isNullLiteral(m))) : field.type
+      wireAcceptsNull && !specAcceptsNull
+        ? SchemaAST.Union.make(flatten(field.type).filter((m) => !isNullLiteral(m)))
+        : field.type
     walkValue(specType, fieldValue, at, walk)
   }
   const known = new Set(fields.map((f) => f.name))
@@ -238,7 +260,12 @@ export const walkValue = (ast: SchemaAST.AST, value: unknown, path: string, walk
       const members = flatten(inner)
       if (value === null) {
         if (!members.some(isNullLiteral)) {
-          walk.report({ severity: "breaking", kind: "unexpected-null", path, detail: `null where ${describe(inner)} is required` })
+          walk.report({
+            severity: "breaking",
+            kind: "unexpected-null",
+            path,
+            detail: `null where ${describe(inner)} is required`
+          })
         }
         break
       }

@@ -90,7 +90,8 @@ export const call = (
     const { status, text } = response
     const contentType = response.headers.get("content-type") ?? undefined
     const json = parseJson(text)
-    if (status >= 200 && status < 300) ledger.environment(documented.label, status, response.headers.get("x-environment") ?? undefined)
+    if (status >= 200 && status < 300)
+      ledger.environment(documented.label, status, response.headers.get("x-environment") ?? undefined)
     const schemas = documented.statuses.get(status)
     if (schemas === undefined) {
       ledger.add(documented.label, status, {

@@ -43,7 +43,8 @@ export const ExitCode = { pass: 0, fail: 1, "cannot-run": 2 } as const satisfies
 export const verdictOf = (checks: ReadonlyArray<Check>, drift: ReadonlyArray<DriftRow>): Verdict =>
   checks.some((c) => c.result === "FAIL") || drift.some((d) => d.severity === "breaking") ? "fail" : "pass"
 
-export const toJson = (report: ContractReport): string => JSON.stringify(Schema.encodeSync(ContractReport)(report), null, 2)
+export const toJson = (report: ContractReport): string =>
+  JSON.stringify(Schema.encodeSync(ContractReport)(report), null, 2)
 
 const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
@@ -63,7 +64,13 @@ export const render = (report: ContractReport): string => {
     return lines.join("\n")
   }
   if (report.checks.length > 0) {
-    lines.push(table(["CHECK", "RESULT", "REASON"], report.checks.map((c) => [c.name, c.result, c.reason])), "")
+    lines.push(
+      table(
+        ["CHECK", "RESULT", "REASON"],
+        report.checks.map((c) => [c.name, c.result, c.reason])
+      ),
+      ""
+    )
   }
   if (report.drift.length === 0) {
     lines.push("Drift: none", "")

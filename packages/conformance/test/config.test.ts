@@ -36,7 +36,7 @@ describe("X-Environment", () => {
     )
   )
 
-  it.live("the right environment passes, and environment reads Some(\"sandbox\")", () =>
+  it.live('the right environment passes, and environment reads Some("sandbox")', () =>
     withClient(sandbox, { expectedEnvironment: "sandbox" }, (client) =>
       Effect.gen(function* () {
         yield* client.health()
@@ -55,7 +55,9 @@ describe("X-Environment", () => {
 
 describe("HlConnect.layerConfig()", () => {
   const fromEnv = (entries: Record<string, string>) =>
-    HlConnect.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))))
+    HlConnect.layerConfig().pipe(
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries)))))
+    )
 
   it.live("reads HLCONNECT_* and talks to the sandbox", () =>
     Effect.gen(function* () {
@@ -88,7 +90,11 @@ describe("HlConnect.layerConfig()", () => {
       yield* failsWith(client.health(), "EnvironmentMismatch")
     }).pipe(
       Effect.provide(
-        fromEnv({ HLCONNECT_BASE_URL: sandbox.url, HLCONNECT_TOKEN: SandboxToken, HLCONNECT_EXPECTED_ENVIRONMENT: "production" })
+        fromEnv({
+          HLCONNECT_BASE_URL: sandbox.url,
+          HLCONNECT_TOKEN: SandboxToken,
+          HLCONNECT_EXPECTED_ENVIRONMENT: "production"
+        })
       )
     )
   )
@@ -103,17 +109,23 @@ describe("HlConnect.layerConfig()", () => {
     ["HLCONNECT_REQUESTS_PER_SECOND", { HLCONNECT_REQUESTS_PER_SECOND: "-1" }]
   ]
   for (const [variable, override] of bad) {
-    it.live(`a bad ${variable} (${JSON.stringify(Object.values(override)[0])}) fails with a ConfigError naming it`, () =>
-      Effect.gen(function* () {
-        const env: Record<string, string> = { HLCONNECT_BASE_URL: sandbox.url, HLCONNECT_TOKEN: SandboxToken, ...override }
-        if (variable === "HLCONNECT_TOKEN") delete env.HLCONNECT_TOKEN
-        const result = yield* Effect.either(Effect.provide(HlConnect, fromEnv(env)))
-        assert.isTrue(Either.isLeft(result), "the layer was built")
-        if (Either.isLeft(result)) {
-          assert.include(String(result.left), variable)
-        }
-        assert.strictEqual(yield* totalRequests(sandbox), 0)
-      })
+    it.live(
+      `a bad ${variable} (${JSON.stringify(Object.values(override)[0])}) fails with a ConfigError naming it`,
+      () =>
+        Effect.gen(function* () {
+          const env: Record<string, string> = {
+            HLCONNECT_BASE_URL: sandbox.url,
+            HLCONNECT_TOKEN: SandboxToken,
+            ...override
+          }
+          if (variable === "HLCONNECT_TOKEN") delete env.HLCONNECT_TOKEN
+          const result = yield* Effect.either(Effect.provide(HlConnect, fromEnv(env)))
+          assert.isTrue(Either.isLeft(result), "the layer was built")
+          if (Either.isLeft(result)) {
+            assert.include(String(result.left), variable)
+          }
+          assert.strictEqual(yield* totalRequests(sandbox), 0)
+        })
     )
   }
 })
@@ -128,12 +140,34 @@ describe("invalid input fails before any request, naming the field", () => {
     customer: "John Customer"
   }
   const line = { order_id: 12345, order_line_id: 1 }
-  const cases: ReadonlyArray<readonly [string, string, (client: HlConnect) => Effect.Effect<unknown, { readonly _tag: string }>]> = [
-    ["validatePurchase", "quantity", (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 0 })],
-    ["validatePurchase", "quantity", (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1.5 })],
-    ["validatePurchase", "asset_id", (c) => c.validatePurchase({ asset_id: -1, customer_ip: "192.0.2.1", quantity: 1 })],
-    ["validatePurchase", "customer_ip", (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "not-an-ip", quantity: 1 })],
-    ["validatePurchase", "customer_ip", (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "256.1.1.1", quantity: 1 })],
+  const cases: ReadonlyArray<
+    readonly [string, string, (client: HlConnect) => Effect.Effect<unknown, { readonly _tag: string }>]
+  > = [
+    [
+      "validatePurchase",
+      "quantity",
+      (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 0 })
+    ],
+    [
+      "validatePurchase",
+      "quantity",
+      (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1.5 })
+    ],
+    [
+      "validatePurchase",
+      "asset_id",
+      (c) => c.validatePurchase({ asset_id: -1, customer_ip: "192.0.2.1", quantity: 1 })
+    ],
+    [
+      "validatePurchase",
+      "customer_ip",
+      (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "not-an-ip", quantity: 1 })
+    ],
+    [
+      "validatePurchase",
+      "customer_ip",
+      (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "256.1.1.1", quantity: 1 })
+    ],
     ["validatePurchase", "customer_ip", (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "", quantity: 1 })],
     ["registerPurchase", "customer", (c) => c.registerPurchase({ ...register, customer: "" })],
     ["registerPurchase", "customer", (c) => c.registerPurchase({ ...register, customer: "   " })],
@@ -142,10 +176,28 @@ describe("invalid input fails before any request, naming the field", () => {
     ["registerPurchase", "order_line_id", (c) => c.registerPurchase({ ...register, order_line_id: -1 })],
     ["registerPurchase", "unit_price", (c) => c.registerPurchase({ ...register, unit_price: -0.01 })],
     ["registerPurchase", "line_item_price", (c) => c.registerPurchase({ ...register, line_item_price: Number.NaN })],
-    ["registerPurchase", "line_item_price", (c) => c.registerPurchase({ ...register, line_item_price: Number.POSITIVE_INFINITY })],
-    ["registerPurchase", "parts.0.asset_id", (c) => c.registerPurchase({ ...register, parts: [{ asset_id: 0, order_line_id: 2 }] })],
-    ["registerPurchase", "parts.1.order_line_id", (c) =>
-      c.registerPurchase({ ...register, parts: [{ asset_id: 4004, order_line_id: 2 }, { asset_id: 4005, order_line_id: 0 }] })],
+    [
+      "registerPurchase",
+      "line_item_price",
+      (c) => c.registerPurchase({ ...register, line_item_price: Number.POSITIVE_INFINITY })
+    ],
+    [
+      "registerPurchase",
+      "parts.0.asset_id",
+      (c) => c.registerPurchase({ ...register, parts: [{ asset_id: 0, order_line_id: 2 }] })
+    ],
+    [
+      "registerPurchase",
+      "parts.1.order_line_id",
+      (c) =>
+        c.registerPurchase({
+          ...register,
+          parts: [
+            { asset_id: 4004, order_line_id: 2 },
+            { asset_id: 4005, order_line_id: 0 }
+          ]
+        })
+    ],
     ["purchaseInfo", "order_id", (c) => c.purchaseInfo({ order_id: -1 })],
     ["purchaseInfo", "order_id", (c) => c.purchaseInfo({ order_id: 2.5 })],
     ["downloadUrl", "order_id", (c) => c.downloadUrl({ ...line, order_id: 0 })],
@@ -218,7 +270,10 @@ describe("maxInFlight and requestsPerSecond", () => {
       Effect.gen(function* () {
         yield* setFaults(sandbox, FaultSettings.make({ latency_ms: 100 }))
         const { max, elapsed } = yield* maxServerConcurrency(
-          Effect.all(Array.from({ length: 10 }, () => client.health()), { concurrency: "unbounded" })
+          Effect.all(
+            Array.from({ length: 10 }, () => client.health()),
+            { concurrency: "unbounded" }
+          )
         )
         assert.strictEqual(max, 2, "observed server-side concurrency")
         assert.isAtLeast(elapsed, 5 * 100 - 20, `took ${elapsed} ms`)
@@ -232,7 +287,10 @@ describe("maxInFlight and requestsPerSecond", () => {
       Effect.gen(function* () {
         yield* setFaults(sandbox, FaultSettings.make({ latency_ms: 100 }))
         const { max, elapsed } = yield* maxServerConcurrency(
-          Effect.all(Array.from({ length: 10 }, () => client.health()), { concurrency: "unbounded" })
+          Effect.all(
+            Array.from({ length: 10 }, () => client.health()),
+            { concurrency: "unbounded" }
+          )
         )
         assert.isAbove(max, 2)
         assert.isBelow(elapsed, 10 * 100, "ten calls overlapped (one after another would take ≥ 1 s)")
@@ -244,7 +302,10 @@ describe("maxInFlight and requestsPerSecond", () => {
     withClient(sandbox, { requestsPerSecond: 20 }, (client) =>
       Effect.gen(function* () {
         const started = Date.now()
-        yield* Effect.all(Array.from({ length: 8 }, () => client.health()), { concurrency: "unbounded" })
+        yield* Effect.all(
+          Array.from({ length: 8 }, () => client.health()),
+          { concurrency: "unbounded" }
+        )
         const elapsed = Date.now() - started
         assert.isAtLeast(elapsed, 7 * 50 - 15, `took ${elapsed} ms`)
         assert.strictEqual((yield* stats(sandbox)).requests.health, 8)

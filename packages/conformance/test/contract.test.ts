@@ -22,9 +22,14 @@ interface Run {
 const contract = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}): Promise<Run> => {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("HLCONNECT_")))
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...clean, ...env }, timeout: 80_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { ...clean, ...env }, timeout: 80_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
+      }
+    )
   })
 }
 
@@ -114,8 +119,7 @@ const additiveDrift = (asset: Asset): Asset => ({
   instruments: (asset.instruments as ReadonlyArray<Asset>).map((i) => ({ ...i, code: "X1" }))
 })
 
-const rowsOf = (report: JsonReport) =>
-  report.drift.map((d) => `${d.severity} ${d.kind} ${d.endpoint} ${d.path}`).sort()
+const rowsOf = (report: JsonReport) => report.drift.map((d) => `${d.severity} ${d.kind} ${d.endpoint} ${d.path}`).sort()
 
 // Each case is its own child process and server: they run side by side.
 describe.concurrent("hlconnect-contract", { timeout: 90_000 }, () => {
@@ -167,12 +171,17 @@ describe.concurrent("hlconnect-contract", { timeout: 90_000 }, () => {
     expect(run.stderr).toMatch(/--purchase: registering test order \d+ line 1/)
     // Download and view URLs are credentials: only that one came, and its host.
     expect(`${run.stdout}${run.stderr}`).not.toMatch(/\/nf\/(download|view)\//)
-    expect(report.checks.find((c) => c.name === "download-url")?.reason).toMatch(/^a URL came: host 127\.0\.0\.1:\d+, http$/)
+    expect(report.checks.find((c) => c.name === "download-url")?.reason).toMatch(
+      /^a URL came: host 127\.0\.0\.1:\d+, http$/
+    )
   })
 
   it("reports a drifted catalog — a renamed field, a changed type, new fields — and exits 1 on the breaking one", async () => {
     const url = await serve(driftedProxy(sandbox, breakingDrift))
-    const run = await contract(["--json", "--max-pages", "2"], { HLCONNECT_BASE_URL: url, HLCONNECT_TOKEN: "sandbox-test-token-6f1c2a" })
+    const run = await contract(["--json", "--max-pages", "2"], {
+      HLCONNECT_BASE_URL: url,
+      HLCONNECT_TOKEN: "sandbox-test-token-6f1c2a"
+    })
     const report = parse(run)
     expect(run.code).toBe(1)
     expect(report.verdict).toBe("fail")
@@ -186,18 +195,27 @@ describe.concurrent("hlconnect-contract", { timeout: 90_000 }, () => {
     ])
     const pageCount = report.drift.find((d) => d.path === "assets[].page_count")
     expect(pageCount).toMatchObject({ status: 200, count: 40, detail: "expected Int | null, got string" })
-    expect(report.drift.find((d) => d.path === "assets[].name")).toMatchObject({ count: 40, detail: "not in AssetItem (string)" })
+    expect(report.drift.find((d) => d.path === "assets[].name")).toMatchObject({
+      count: 40,
+      detail: "not in AssetItem (string)"
+    })
     // The core model does not decode the page either: the catalog check fails too.
     expect(report.checks.find((c) => c.name === "catalog pages decode")).toMatchObject({ result: "FAIL" })
   })
 
   it("additions and a tolerated null are warnings: shown in the table, exit 0", async () => {
     const url = await serve(driftedProxy(sandbox, additiveDrift))
-    const run = await contract(["--base-url", url, "--max-pages", "1"], { HLCONNECT_TOKEN: "sandbox-test-token-6f1c2a" })
+    const run = await contract(["--base-url", url, "--max-pages", "1"], {
+      HLCONNECT_TOKEN: "sandbox-test-token-6f1c2a"
+    })
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/catalog pages decode\s+PASS/)
-    expect(run.stdout).toMatch(/WARNING\s+GET \/assets\/list\s+200\s+assets\[\]\.instruments\[\]\.code\s+unknown-field\s+\d+\s+not in InstrumentItem \(string\)/)
-    expect(run.stdout).toMatch(/WARNING\s+GET \/assets\/list\s+200\s+assets\[\]\.isbn\s+unknown-field\s+20\s+not in AssetItem \(string\)/)
+    expect(run.stdout).toMatch(
+      /WARNING\s+GET \/assets\/list\s+200\s+assets\[\]\.instruments\[\]\.code\s+unknown-field\s+\d+\s+not in InstrumentItem \(string\)/
+    )
+    expect(run.stdout).toMatch(
+      /WARNING\s+GET \/assets\/list\s+200\s+assets\[\]\.isbn\s+unknown-field\s+20\s+not in AssetItem \(string\)/
+    )
     expect(run.stdout).toMatch(
       /WARNING\s+GET \/assets\/list\s+200\s+assets\[\]\.description\s+unexpected-null\s+20\s+null where the spec does not allow it \(the client reads it as absent\)/
     )
@@ -207,7 +225,10 @@ describe.concurrent("hlconnect-contract", { timeout: 90_000 }, () => {
 
   it("exits 2 when HL Connect is unreachable", async () => {
     const port = await freePort()
-    const run = await contract(["--json"], { HLCONNECT_BASE_URL: `http://127.0.0.1:${port}`, HLCONNECT_TOKEN: "any-token" })
+    const run = await contract(["--json"], {
+      HLCONNECT_BASE_URL: `http://127.0.0.1:${port}`,
+      HLCONNECT_TOKEN: "any-token"
+    })
     expect(run.code).toBe(2)
     expect(parse(run)).toMatchObject({ verdict: "cannot-run", checks: [], drift: [] })
     expect(run.stderr).toMatch(/could not run: GET \/health: no answer from http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)

@@ -36,7 +36,14 @@ describe("the drift walk, along the models' AST", () => {
     const ledger = walk("listAssets", 200, {
       next_page: null,
       assets: [
-        { asset_id: 1.5, page_count: 12.5, instruments: [{ type: 3, name: "Piano" }], contributors: null, title: null, voicing: null }
+        {
+          asset_id: 1.5,
+          page_count: 12.5,
+          instruments: [{ type: 3, name: "Piano" }],
+          contributors: null,
+          title: null,
+          voicing: null
+        }
       ]
     })
     expect(rows(ledger)).toEqual([
@@ -48,8 +55,12 @@ describe("the drift walk, along the models' AST", () => {
       // `contributors` and `voicing` are nullable in the spec: no row.
       "warning unexpected-null GET /assets/list 200 assets[].title"
     ])
-    expect(ledger.report().find((d) => d.path === "assets[].asset_id")?.detail).toBe("expected Int, got a number outside it")
-    expect(ledger.report().find((d) => d.path === "assets[].instruments[].type")?.detail).toBe("expected string, got number")
+    expect(ledger.report().find((d) => d.path === "assets[].asset_id")?.detail).toBe(
+      "expected Int, got a number outside it"
+    )
+    expect(ledger.report().find((d) => d.path === "assets[].instruments[].type")?.detail).toBe(
+      "expected string, got number"
+    )
   })
 
   it("a null where the model requires a value is breaking", () => {
@@ -61,11 +72,21 @@ describe("the drift walk, along the models' AST", () => {
   it("an optional field absent from every object is reported once with the count; seen once is enough", () => {
     const ledger = walk("health", 200, [])
     expect(rows(ledger)).toEqual([])
-    const items = walk("purchaseInfo", 200, [{ order_id: 1, status: "COMPLETED" }, { order_id: 2, customer: "A" }])
+    const items = walk("purchaseInfo", 200, [
+      { order_id: 1, status: "COMPLETED" },
+      { order_id: 2, customer: "A" }
+    ])
     const neverSeen = items.report().filter((d) => d.kind === "never-seen")
-    expect(neverSeen.map((d) => d.path).sort()).toEqual(
-      ["[].asset_id", "[].country_code", "[].download_url", "[].line_item_price", "[].order_line_id", "[].quantity", "[].unit_price", "[].view_url"]
-    )
+    expect(neverSeen.map((d) => d.path).sort()).toEqual([
+      "[].asset_id",
+      "[].country_code",
+      "[].download_url",
+      "[].line_item_price",
+      "[].order_line_id",
+      "[].quantity",
+      "[].unit_price",
+      "[].view_url"
+    ])
     expect(neverSeen.every((d) => d.count === 2 && d.severity === "warning")).toBe(true)
   })
 })
@@ -103,7 +124,11 @@ describe("the raw probe", () => {
     expect((await run("purchaseInfo", { order_id: 1 })).documented).toBe(false)
     answer(201, { "x-environment": "sandbox", "content-type": "text/plain" }, "created")
     await run("cancelOrderLine", { order_id: 1, order_line_id: 1 })
-    answer(200, { "x-environment": "production", "content-type": "text/plain" }, JSON.stringify({ url: "https://example.test/v" }))
+    answer(
+      200,
+      { "x-environment": "production", "content-type": "text/plain" },
+      JSON.stringify({ url: "https://example.test/v" })
+    )
     await run("viewUrl", { order_id: 1, order_line_id: 1 })
 
     expect(rows(ledger)).toEqual([

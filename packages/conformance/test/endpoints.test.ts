@@ -16,7 +16,17 @@ import {
 } from "@hlconnect/core"
 import { Chunk, Duration, Effect, Option, Redacted, Stream } from "effect"
 import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
-import { assertTag, failsWith, liveSleep, orderNumber, reset, script, stats, validatedRegistration, withClient } from "./helpers.js"
+import {
+  assertTag,
+  failsWith,
+  liveSleep,
+  orderNumber,
+  reset,
+  script,
+  stats,
+  validatedRegistration,
+  withClient
+} from "./helpers.js"
 
 let sandbox: RunningSandbox
 /** Lines settle on the second poll: the first `purchaseInfo` is a 202. */
@@ -40,7 +50,14 @@ type AnyCallError =
 const anyCall: Record<EndpointName, (client: HlConnect) => Effect.Effect<unknown, AnyCallError>> = {
   validatePurchase: (c) => c.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 }),
   registerPurchase: (c) =>
-    c.registerPurchase({ token: "t", order_number: orderNumber(), order_line_id: 1, unit_price: 1, line_item_price: 1, customer: "C" }),
+    c.registerPurchase({
+      token: "t",
+      order_number: orderNumber(),
+      order_line_id: 1,
+      unit_price: 1,
+      line_item_price: 1,
+      customer: "C"
+    }),
   purchaseInfo: (c) => c.purchaseInfo({ order_id: orderNumber() }),
   downloadUrl: (c) => c.downloadUrl({ order_id: orderNumber(), order_line_id: 1 }),
   viewUrl: (c) => c.viewUrl({ order_id: orderNumber(), order_line_id: 1 }),
@@ -146,7 +163,11 @@ describe("validatePurchase", () => {
         Effect.promise(() =>
           fetch(`${sandbox.url}/purchase/validate-purchase-before-payment`, {
             method: "POST",
-            headers: { authorization: `Bearer ${SandboxToken}`, "content-type": "application/json", accept: "application/json" },
+            headers: {
+              authorization: `Bearer ${SandboxToken}`,
+              "content-type": "application/json",
+              accept: "application/json"
+            },
             body
           })
         )
@@ -176,10 +197,26 @@ describe("validatePurchase", () => {
     withClient(sandbox, {}, (client) =>
       Effect.gen(function* () {
         const cases = [
-          { input: { asset_id: 4000, customer_ip: "10.1.2.3", quantity: 1 }, reason: "InvalidCountry", message: "10.1.2.3" },
-          { input: { asset_id: 4002, customer_ip: "198.51.100.9", quantity: 1 }, reason: "NotSellableInCountry", message: "not sellable in GB" },
-          { input: { asset_id: 4008, customer_ip: "192.0.2.9", quantity: 1 }, reason: "NotSellableInCountry", message: "not sellable in US" },
-          { input: { asset_id: 4001, customer_ip: "192.0.2.9", quantity: 2 }, reason: "QuantityBelowMinimum", message: "at least 10" }
+          {
+            input: { asset_id: 4000, customer_ip: "10.1.2.3", quantity: 1 },
+            reason: "InvalidCountry",
+            message: "10.1.2.3"
+          },
+          {
+            input: { asset_id: 4002, customer_ip: "198.51.100.9", quantity: 1 },
+            reason: "NotSellableInCountry",
+            message: "not sellable in GB"
+          },
+          {
+            input: { asset_id: 4008, customer_ip: "192.0.2.9", quantity: 1 },
+            reason: "NotSellableInCountry",
+            message: "not sellable in US"
+          },
+          {
+            input: { asset_id: 4001, customer_ip: "192.0.2.9", quantity: 2 },
+            reason: "QuantityBelowMinimum",
+            message: "at least 10"
+          }
         ]
         for (const c of cases) {
           const error = yield* failsWith(client.validatePurchase(c.input), "ValidationRejected")
@@ -360,7 +397,9 @@ describe("purchaseInfo", () => {
           kind: "custom",
           endpoint: "purchaseInfo",
           status: 200,
-          body: JSON.stringify([{ order_id: 77, order_line_id: 1, status: "ON_HOLD", download_url: null, view_url: null }])
+          body: JSON.stringify([
+            { order_id: 77, order_line_id: 1, status: "ON_HOLD", download_url: null, view_url: null }
+          ])
         })
         const outcome = yield* client.purchaseInfo({ order_id: 77 })
         assertTag(outcome, "Completed")
@@ -460,7 +499,10 @@ describe("listAssets / assets / health", () => {
           const ids = all.map((a) => a.asset_id ?? -1)
           assert.strictEqual(ids.length, 210)
           assert.strictEqual(new Set(ids).size, 210)
-          assert.deepStrictEqual(ids, [...ids].sort((a, b) => a - b))
+          assert.deepStrictEqual(
+            ids,
+            [...ids].sort((a, b) => a - b)
+          )
           assert.strictEqual(ids[0], 4000)
           assert.strictEqual(ids.at(-1), 5199)
           const pages = Math.ceil(210 / (pageSize ?? 20))
@@ -582,7 +624,11 @@ describe("URLs and tokens expire", () => {
         const outcome = yield* client.purchaseInfo({ order_id: request.order_number })
         assertTag(outcome, "Completed")
         const line = { order_id: request.order_number, order_line_id: 1 }
-        const urls = [(yield* client.downloadUrl(line)).url, (yield* client.viewUrl(line)).url ?? "", outcome.items[0]?.download_url ?? ""]
+        const urls = [
+          (yield* client.downloadUrl(line)).url,
+          (yield* client.viewUrl(line)).url ?? "",
+          outcome.items[0]?.download_url ?? ""
+        ]
         for (const url of urls) assert.strictEqual((yield* Effect.promise(() => fetch(url))).status, 200)
         yield* liveSleep(1600)
         for (const url of urls) assert.strictEqual((yield* Effect.promise(() => fetch(url))).status, 410)

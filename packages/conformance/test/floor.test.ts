@@ -24,7 +24,9 @@ describe("floor server", () => {
     )
     expect(outcome._tag).toBe("Completed")
     if (outcome._tag === "Completed") {
-      expect(outcome.items.map((item) => [item.order_id, item.asset_id, item.status])).toEqual([[910_001, 4000, "COMPLETED"]])
+      expect(outcome.items.map((item) => [item.order_id, item.asset_id, item.status])).toEqual([
+        [910_001, 4000, "COMPLETED"]
+      ])
     }
   })
 

@@ -13,14 +13,18 @@ let nextOrder = 100_000 + Math.floor(Math.random() * 1_000_000_000)
 export const orderNumber = () => nextOrder++
 
 /** Waits on the wall clock, whatever clock the test runs on. */
-export const liveSleep = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+export const liveSleep = (millis: number) =>
+  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
 
-export const stats = (sandbox: RunningSandbox): Effect.Effect<SandboxStats> => Effect.promise(() => sandbox.run(sandbox.state.stats))
+export const stats = (sandbox: RunningSandbox): Effect.Effect<SandboxStats> =>
+  Effect.promise(() => sandbox.run(sandbox.state.stats))
 
 export const reset = (sandbox: RunningSandbox) => Effect.promise(() => sandbox.run(sandbox.state.resetFaultsAndStats))
 
-export const script = (sandbox: RunningSandbox, ...faults: ReadonlyArray<ConstructorParameters<typeof ScriptedFault>[0]>) =>
-  Effect.promise(() => sandbox.run(sandbox.state.scriptFaults(faults.map((f) => ScriptedFault.make(f)))))
+export const script = (
+  sandbox: RunningSandbox,
+  ...faults: ReadonlyArray<ConstructorParameters<typeof ScriptedFault>[0]>
+) => Effect.promise(() => sandbox.run(sandbox.state.scriptFaults(faults.map((f) => ScriptedFault.make(f)))))
 
 export const setFaults = (sandbox: RunningSandbox, settings: FaultSettings) =>
   Effect.promise(() => sandbox.run(sandbox.state.setFaults(settings)))
@@ -43,7 +47,8 @@ export const eventually = <A>(
     for (;;) {
       const value = yield* read
       if (predicate(value)) return value
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`condition not met within ${timeoutMillis} ms: ${JSON.stringify(value)}`)
+      if (Date.now() > deadline)
+        return yield* Effect.dieMessage(`condition not met within ${timeoutMillis} ms: ${JSON.stringify(value)}`)
       yield* liveSleep(10)
     }
   })
@@ -69,7 +74,11 @@ export const validatedRegistration = (
   options: { readonly asset_id?: number; readonly quantity?: number; readonly unit_price?: number } = {}
 ) =>
   Effect.map(
-    client.validatePurchase({ asset_id: options.asset_id ?? 4000, customer_ip: "192.0.2.10", quantity: options.quantity ?? 1 }),
+    client.validatePurchase({
+      asset_id: options.asset_id ?? 4000,
+      customer_ip: "192.0.2.10",
+      quantity: options.quantity ?? 1
+    }),
     (token): typeof PurchaseRegisterRequest.Encoded => {
       const unit = options.unit_price ?? 3.99
       return {
@@ -86,7 +95,10 @@ export const validatedRegistration = (
 type Tagged = { readonly _tag: string }
 
 /** Narrows an error to one tag, failing the test with the actual error otherwise. */
-export function assertTag<E extends Tagged, T extends E["_tag"]>(e: E, tag: T): asserts e is Extract<E, { readonly _tag: T }> {
+export function assertTag<E extends Tagged, T extends E["_tag"]>(
+  e: E,
+  tag: T
+): asserts e is Extract<E, { readonly _tag: T }> {
   assert.strictEqual(e._tag, tag, `expected ${tag}, got ${e._tag}: ${String(e)}`)
 }
 

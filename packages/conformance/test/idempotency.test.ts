@@ -34,7 +34,13 @@ describe("registerPurchase is idempotent", () => {
     withClient(sandbox, fastRetries(3), (client) =>
       Effect.gen(function* () {
         const base = yield* validatedRegistration(client, { asset_id: 4003, unit_price: 12.5 })
-        const request = { ...base, parts: [{ asset_id: 4004, order_line_id: 2 }, { asset_id: 4005, order_line_id: 3 }] }
+        const request = {
+          ...base,
+          parts: [
+            { asset_id: 4004, order_line_id: 2 },
+            { asset_id: 4005, order_line_id: 3 }
+          ]
+        }
         yield* script(sandbox, { kind: "resetAfter", endpoint: "registerPurchase" })
         assert.strictEqual((yield* client.registerPurchase(request))._tag, "AlreadyRegistered")
         const s = yield* stats(sandbox)
@@ -65,7 +71,10 @@ describe("registerPurchase is idempotent", () => {
         const request = yield* validatedRegistration(client)
         assert.strictEqual((yield* client.registerPurchase(request))._tag, "Registered")
         const again = yield* validatedRegistration(client)
-        const error = yield* failsWith(client.registerPurchase({ ...again, order_number: request.order_number }), "OrderAlreadyExists")
+        const error = yield* failsWith(
+          client.registerPurchase({ ...again, order_number: request.order_number }),
+          "OrderAlreadyExists"
+        )
         assert.include(error.message, "already registered")
         assert.strictEqual((yield* stats(sandbox)).requests.registerPurchase, 2)
       })
@@ -119,7 +128,10 @@ describe("registerPurchase is idempotent", () => {
       Effect.gen(function* () {
         const request = yield* validatedRegistration(client)
         yield* script(sandbox, { kind: "resetBefore", endpoint: "registerPurchase" })
-        const error = yield* failsWith(client.registerPurchase({ ...request, line_item_price: 99 }), "ValidationRejected")
+        const error = yield* failsWith(
+          client.registerPurchase({ ...request, line_item_price: 99 }),
+          "ValidationRejected"
+        )
         assert.strictEqual(error.reason, "PriceMismatch")
         assert.deepStrictEqual((yield* stats(sandbox)).registrations, {})
       })

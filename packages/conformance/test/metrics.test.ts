@@ -20,7 +20,10 @@ const tagsOf = (pair: MetricPair.MetricPair.Untyped) =>
 const metricValue = (name: string, tags: Record<string, string>) =>
   Effect.map(Metric.snapshot, (pairs) => {
     const pair = pairs.find(
-      (p) => p.metricKey.name === name && Object.entries(tags).every(([k, v]) => tagsOf(p)[k] === v) && p.metricKey.tags.length === Object.keys(tags).length
+      (p) =>
+        p.metricKey.name === name &&
+        Object.entries(tags).every(([k, v]) => tagsOf(p)[k] === v) &&
+        p.metricKey.tags.length === Object.keys(tags).length
     )
     if (pair === undefined) return 0
     const state = pair.metricState
@@ -35,8 +38,14 @@ describe("metrics", () => {
       Effect.gen(function* () {
         const before = {
           ok: yield* metricValue("hlconnect_client_calls_total", { endpoint: "health", outcome: "success" }),
-          notFound: yield* metricValue("hlconnect_client_calls_total", { endpoint: "purchaseInfo", outcome: "OrderNotFound" }),
-          unavailable: yield* metricValue("hlconnect_client_calls_total", { endpoint: "listAssets", outcome: "HlConnectUnavailable" }),
+          notFound: yield* metricValue("hlconnect_client_calls_total", {
+            endpoint: "purchaseInfo",
+            outcome: "OrderNotFound"
+          }),
+          unavailable: yield* metricValue("hlconnect_client_calls_total", {
+            endpoint: "listAssets",
+            outcome: "HlConnectUnavailable"
+          }),
           duration: yield* metricValue("hlconnect_client_call_duration_seconds", { endpoint: "health" }),
           attempts: yield* metricValue("hlconnect_client_attempts_total", { endpoint: "listAssets" })
         }
@@ -45,19 +54,35 @@ describe("metrics", () => {
         yield* Effect.either(client.purchaseInfo({ order_id: orderNumber() }))
         yield* script(sandbox, { kind: "error500", endpoint: "listAssets", times: 3 })
         yield* Effect.either(client.listAssets({}))
-        assert.strictEqual(yield* metricValue("hlconnect_client_calls_total", { endpoint: "health", outcome: "success" }), before.ok + 2)
+        assert.strictEqual(
+          yield* metricValue("hlconnect_client_calls_total", { endpoint: "health", outcome: "success" }),
+          before.ok + 2
+        )
         assert.strictEqual(
           yield* metricValue("hlconnect_client_calls_total", { endpoint: "purchaseInfo", outcome: "OrderNotFound" }),
           before.notFound + 1
         )
         assert.strictEqual(
-          yield* metricValue("hlconnect_client_calls_total", { endpoint: "listAssets", outcome: "HlConnectUnavailable" }),
+          yield* metricValue("hlconnect_client_calls_total", {
+            endpoint: "listAssets",
+            outcome: "HlConnectUnavailable"
+          }),
           before.unavailable + 1
         )
-        assert.strictEqual(yield* metricValue("hlconnect_client_call_duration_seconds", { endpoint: "health" }), before.duration + 2)
-        assert.strictEqual(yield* metricValue("hlconnect_client_attempts_total", { endpoint: "listAssets" }), before.attempts + 3)
+        assert.strictEqual(
+          yield* metricValue("hlconnect_client_call_duration_seconds", { endpoint: "health" }),
+          before.duration + 2
+        )
+        assert.strictEqual(
+          yield* metricValue("hlconnect_client_attempts_total", { endpoint: "listAssets" }),
+          before.attempts + 3
+        )
         const names = new Set((yield* Metric.snapshot).map((p) => p.metricKey.name))
-        for (const name of ["hlconnect_client_calls_total", "hlconnect_client_call_duration_seconds", "hlconnect_client_attempts_total"]) {
+        for (const name of [
+          "hlconnect_client_calls_total",
+          "hlconnect_client_call_duration_seconds",
+          "hlconnect_client_attempts_total"
+        ]) {
           assert.isTrue(names.has(name), name)
         }
       })

@@ -41,7 +41,9 @@ describe("/openapi.json", () => {
       const item = paths[path]
       if (!isRecord(item) || !isRecord(item[method])) return assert.fail(`${method.toUpperCase()} ${path} is missing`)
       const operation: Operation = item[method]
-      const listed = Object.keys(operation.responses ?? {}).map(Number).sort((a, b) => a - b)
+      const listed = Object.keys(operation.responses ?? {})
+        .map(Number)
+        .sort((a, b) => a - b)
       for (const status of statuses) assert.include(listed, status, `${method} ${path} lacks ${status}`)
       for (const status of listed) {
         if (!statuses.includes(status)) {
@@ -68,11 +70,15 @@ describe("/openapi.json", () => {
     const doc: unknown = await (await fetch(`${sandbox.url}/openapi.json`)).json()
     if (!isRecord(doc) || !isRecord(doc.paths)) return assert.fail("no paths")
     const register = doc.paths["/purchase/register"]
-    const created = isRecord(register) && isRecord(register.post) && isRecord(register.post.responses) ? register.post.responses["201"] : undefined
+    const created =
+      isRecord(register) && isRecord(register.post) && isRecord(register.post.responses)
+        ? register.post.responses["201"]
+        : undefined
     assert.isTrue(isRecord(created))
     if (isRecord(created)) assert.isUndefined(created.content)
     const info = doc.paths["/purchase/info"]
-    const accepted = isRecord(info) && isRecord(info.get) && isRecord(info.get.responses) ? info.get.responses["202"] : undefined
+    const accepted =
+      isRecord(info) && isRecord(info.get) && isRecord(info.get.responses) ? info.get.responses["202"] : undefined
     assert.isTrue(isRecord(accepted) && isRecord(accepted.content))
   })
 })

@@ -18,7 +18,11 @@ describe("makePromiseClient", () => {
     const hl = makePromiseClient({ baseUrl: sandbox.url, accessToken: Redacted.make(SandboxToken), maxAttempts: 1 })
     const health = await hl.health()
     assert.isTrue(health.ok)
-    if (health.ok) assert.deepStrictEqual(health.value.map((h) => h.name), ["api", "dam"])
+    if (health.ok)
+      assert.deepStrictEqual(
+        health.value.map((h) => h.name),
+        ["api", "dam"]
+      )
 
     const token = await hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 })
     assert.isTrue(token.ok)
@@ -45,11 +49,16 @@ describe("makePromiseClient", () => {
     }
     const rejected = await hl.validatePurchase({ asset_id: 4002, customer_ip: "198.51.100.1", quantity: 1 })
     assert.isFalse(rejected.ok)
-    if (!rejected.ok && rejected.error._tag === "ValidationRejected") assert.strictEqual(rejected.error.reason, "NotSellableInCountry")
+    if (!rejected.ok && rejected.error._tag === "ValidationRejected")
+      assert.strictEqual(rejected.error.reason, "NotSellableInCountry")
     else assert.fail("expected ValidationRejected")
     const invalid = await hl.cancelOrderLine({ order_id: 0, order_line_id: 1 })
     assert.isFalse(invalid.ok)
-    if (!invalid.ok) assert.deepStrictEqual([invalid.error._tag, invalid.error._tag === "InvalidRequest" ? invalid.error.field : ""], ["InvalidRequest", "order_id"])
+    if (!invalid.ok)
+      assert.deepStrictEqual(
+        [invalid.error._tag, invalid.error._tag === "InvalidRequest" ? invalid.error.field : ""],
+        ["InvalidRequest", "order_id"]
+      )
     const page = await hl.listAssets({ page_size: 3 })
     assert.strictEqual(page.ok ? page.value.assets.length : 0, 3)
 
@@ -64,7 +73,11 @@ describe("makePromiseClient", () => {
       const result = await hl.listAssets({})
       assert.isFalse(result.ok)
       if (!result.ok) assert.strictEqual(result.error._tag, "Unauthorized")
-      const unavailable = makePromiseClient({ baseUrl: "http://127.0.0.1:9", accessToken: Redacted.make("x"), maxAttempts: 2 })
+      const unavailable = makePromiseClient({
+        baseUrl: "http://127.0.0.1:9",
+        accessToken: Redacted.make("x"),
+        maxAttempts: 2
+      })
       const refused = await unavailable.health()
       await unavailable.close()
       assert.isFalse(refused.ok)

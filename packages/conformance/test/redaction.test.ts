@@ -9,7 +9,18 @@ import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted } from
 import { randomBytes } from "node:crypto"
 import { inspect } from "node:util"
 import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
-import { assertTag, failsWith, fastRetries, orderNumber, recordingTracer, reset, script, setFaults, validatedRegistration, withClient } from "./helpers.js"
+import {
+  assertTag,
+  failsWith,
+  fastRetries,
+  orderNumber,
+  recordingTracer,
+  reset,
+  script,
+  setFaults,
+  validatedRegistration,
+  withClient
+} from "./helpers.js"
 
 const secret = `hlc-SECRET-${randomBytes(12).toString("hex")}`
 const wrongSecret = `hlc-WRONG-${randomBytes(12).toString("hex")}`
@@ -103,7 +114,13 @@ describe("the bearer token appears nowhere", () => {
       yield* reset(sandbox)
       yield* observe("invalid", client.registerPurchase({ ...request, customer: "" }))
       const exits = yield* Effect.all([
-        observe("mismatch", Effect.provide(Effect.flatMap(HlConnect, (c) => c.health()), HlConnect.Default({ ...options, expectedEnvironment: "production" })))
+        observe(
+          "mismatch",
+          Effect.provide(
+            Effect.flatMap(HlConnect, (c) => c.health()),
+            HlConnect.Default({ ...options, expectedEnvironment: "production" })
+          )
+        )
       ])
       texts.push(JSON.stringify(exits))
     })
@@ -111,7 +128,11 @@ describe("the bearer token appears nowhere", () => {
     const wrong = Effect.flatMap(HlConnect, (client) =>
       Effect.gen(function* () {
         texts.push(inspect(client, { depth: 10, showHidden: true }))
-        const calls: ReadonlyArray<Effect.Effect<unknown, unknown>> = [client.health(), client.listAssets({}), client.purchaseInfo({ order_id: 1 })]
+        const calls: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+          client.health(),
+          client.listAssets({}),
+          client.purchaseInfo({ order_id: 1 })
+        ]
         for (const call of calls) {
           const exit = yield* observe("401", call)
           if (Exit.isFailure(exit)) assert.strictEqual(Cause.squash(exit.cause) instanceof Error, true)
@@ -126,7 +147,18 @@ describe("the bearer token appears nowhere", () => {
 
       // The capture is real: it holds the calls, their failures and their spans.
       const all = texts.join("\n")
-      for (const expected of ["HlConnect.registerPurchase", "HlConnect.health", "Unauthorized", "HlConnectUnavailable", "AttemptTimedOut", "ConnectionFailed", "Bad Gateway", "EnvironmentMismatch", "InvalidRequest", "<redacted>"]) {
+      for (const expected of [
+        "HlConnect.registerPurchase",
+        "HlConnect.health",
+        "Unauthorized",
+        "HlConnectUnavailable",
+        "AttemptTimedOut",
+        "ConnectionFailed",
+        "Bad Gateway",
+        "EnvironmentMismatch",
+        "InvalidRequest",
+        "<redacted>"
+      ]) {
         assert.include(all, expected)
       }
       assert.isAtLeast(spans.length, 20)
@@ -144,7 +176,12 @@ describe("download/view URLs never end up in errors", () => {
   const line = { order_id: 12345, order_line_id: 1 }
   const cases: ReadonlyArray<readonly [string, string, number, string]> = [
     ["an undocumented status, text", "downloadUrl", 418, `your file: ${url} (expires soon)`],
-    ["an undocumented status, JSON", "viewUrl", 418, JSON.stringify({ url, view_url: url.replace("download", "view") })],
+    [
+      "an undocumented status, JSON",
+      "viewUrl",
+      418,
+      JSON.stringify({ url, view_url: url.replace("download", "view") })
+    ],
     ["escaped slashes (as PHP writes JSON)", "downloadUrl", 418, `{"download_url":"${url.replaceAll("/", "\\/")}"}`],
     ["a 200 of the wrong shape", "downloadUrl", 200, JSON.stringify({ url: [url] })],
     ["a 502 page that links somewhere", "viewUrl", 502, `<a href="${url}">retry</a>`]
@@ -154,7 +191,9 @@ describe("download/view URLs never end up in errors", () => {
       withClient(sandbox, { accessToken: Redacted.make(secret), maxAttempts: 1 }, (client) =>
         Effect.gen(function* () {
           yield* script(sandbox, { kind: "custom", endpoint, status, body })
-          const failure = yield* Effect.flip(endpoint === "downloadUrl" ? client.downloadUrl(line) : client.viewUrl(line))
+          const failure = yield* Effect.flip(
+            endpoint === "downloadUrl" ? client.downloadUrl(line) : client.viewUrl(line)
+          )
           // A gateway status is transient: with one attempt allowed it is the last cause of HlConnectUnavailable.
           const error = failure._tag === "HlConnectUnavailable" ? failure.lastCause : failure
           assertTag(error, "UnexpectedResponse")
@@ -185,7 +224,12 @@ describe("download/view URLs never end up in errors", () => {
   it.live("documented errors whose message holds a URL: the message is redacted too", () =>
     withClient(sandbox, { accessToken: Redacted.make(secret), maxAttempts: 1 }, (client) =>
       Effect.gen(function* () {
-        const body = JSON.stringify({ name: "NotFound", message: `no such line; your old link was ${url}`, code: 404, status: 404 })
+        const body = JSON.stringify({
+          name: "NotFound",
+          message: `no such line; your old link was ${url}`,
+          code: 404,
+          status: 404
+        })
         yield* script(sandbox, { kind: "custom", endpoint: "downloadUrl", status: 404, body })
         const notFound = yield* failsWith(client.downloadUrl(line), "OrderNotFound")
         assert.strictEqual(notFound.message, "no such line; your old link was <url redacted>")

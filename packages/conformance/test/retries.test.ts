@@ -62,15 +62,18 @@ describe("transient failures are retried", () => {
   )
 
   it.live("a per-endpoint maxAttempts overrides the global one", () =>
-    withClient(sandbox, { ...fastRetries(5), retryPolicies: { health: { maxAttempts: 2, baseDelay: Duration.millis(5) } } }, (client) =>
-      Effect.gen(function* () {
-        assert.strictEqual(client.retryPolicy("health").maxAttempts, 2)
-        assert.strictEqual(client.retryPolicy("listAssets").maxAttempts, 5)
-        yield* script(sandbox, { kind: "error500", endpoint: "health", times: 100 })
-        const error = yield* failsWith(client.health(), "HlConnectUnavailable")
-        assert.strictEqual(error.attempts, 2)
-        assert.strictEqual(yield* requestsTo(sandbox, "health"), 2)
-      })
+    withClient(
+      sandbox,
+      { ...fastRetries(5), retryPolicies: { health: { maxAttempts: 2, baseDelay: Duration.millis(5) } } },
+      (client) =>
+        Effect.gen(function* () {
+          assert.strictEqual(client.retryPolicy("health").maxAttempts, 2)
+          assert.strictEqual(client.retryPolicy("listAssets").maxAttempts, 5)
+          yield* script(sandbox, { kind: "error500", endpoint: "health", times: 100 })
+          const error = yield* failsWith(client.health(), "HlConnectUnavailable")
+          assert.strictEqual(error.attempts, 2)
+          assert.strictEqual(yield* requestsTo(sandbox, "health"), 2)
+        })
     )
   )
 
@@ -190,19 +193,21 @@ describe("answers that are never retried", () => {
   )
 
   for (const endpoint of ["purchaseInfo", "validatePurchase"] as const) {
-    it.live(`${endpoint}: an HTML 502 from a proxy is a gateway fault, retried; every time → HlConnectUnavailable`, () =>
-      withClient(sandbox, fastRetries(5), (client) =>
-        Effect.gen(function* () {
-          yield* script(sandbox, { kind: "html502", endpoint, times: 5 })
-          const call: Effect.Effect<unknown, PurchaseInfoError | ValidatePurchaseError> =
-            endpoint === "purchaseInfo" ? client.purchaseInfo({ order_id: 3 }) : client.validatePurchase(validate)
-          const error = yield* failsWith(call, "HlConnectUnavailable")
-          assertTag(error.lastCause, "UnexpectedResponse")
-          assert.strictEqual(error.lastCause.status, 502)
-          assert.include(error.lastCause.excerpt, "502 Bad Gateway")
-          assert.strictEqual(yield* requestsTo(sandbox, endpoint), 5)
-        })
-      )
+    it.live(
+      `${endpoint}: an HTML 502 from a proxy is a gateway fault, retried; every time → HlConnectUnavailable`,
+      () =>
+        withClient(sandbox, fastRetries(5), (client) =>
+          Effect.gen(function* () {
+            yield* script(sandbox, { kind: "html502", endpoint, times: 5 })
+            const call: Effect.Effect<unknown, PurchaseInfoError | ValidatePurchaseError> =
+              endpoint === "purchaseInfo" ? client.purchaseInfo({ order_id: 3 }) : client.validatePurchase(validate)
+            const error = yield* failsWith(call, "HlConnectUnavailable")
+            assertTag(error.lastCause, "UnexpectedResponse")
+            assert.strictEqual(error.lastCause.status, 502)
+            assert.include(error.lastCause.excerpt, "502 Bad Gateway")
+            assert.strictEqual(yield* requestsTo(sandbox, endpoint), 5)
+          })
+        )
     )
   }
 
@@ -215,9 +220,17 @@ describe("answers that are never retried", () => {
         yield* client.registerPurchase(request)
         yield* failsWith(client.registerPurchase(request), "OrderAlreadyExists")
         yield* client.cancelOrderLine({ order_id: request.order_number, order_line_id: 1 })
-        yield* failsWith(client.cancelOrderLine({ order_id: request.order_number, order_line_id: 1 }), "InvalidOrderStatus")
+        yield* failsWith(
+          client.cancelOrderLine({ order_id: request.order_number, order_line_id: 1 }),
+          "InvalidOrderStatus"
+        )
         const s = yield* stats(sandbox)
-        assert.deepStrictEqual(s.requests, { purchaseInfo: 1, validatePurchase: 2, registerPurchase: 2, cancelOrderLine: 2 })
+        assert.deepStrictEqual(s.requests, {
+          purchaseInfo: 1,
+          validatePurchase: 2,
+          registerPurchase: 2,
+          cancelOrderLine: 2
+        })
       })
     )
   )
@@ -289,7 +302,11 @@ describe("maxRetryTime caps the time spent retrying", () => {
   it.live("500s forever: gives up within maxRetryTime, long before maxAttempts", () =>
     withClient(
       sandbox,
-      { maxAttempts: 1_000, maxRetryTime: "300 millis", retryPolicies: { health: { baseDelay: Duration.millis(20), maxDelay: Duration.millis(50) } } },
+      {
+        maxAttempts: 1_000,
+        maxRetryTime: "300 millis",
+        retryPolicies: { health: { baseDelay: Duration.millis(20), maxDelay: Duration.millis(50) } }
+      },
       (client) =>
         Effect.gen(function* () {
           yield* script(sandbox, { kind: "error500", endpoint: "health", times: 10_000 })

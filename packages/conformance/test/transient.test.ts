@@ -9,7 +9,17 @@ import { afterAll, assert, beforeAll, beforeEach, describe, it } from "@effect/v
 import type { HlConnect } from "@hlconnect/core"
 import { type RunningSandbox, type ScriptedFault, startSandbox } from "@hlconnect/sandbox"
 import { Duration, Effect } from "effect"
-import { assertTag, failsWith, fastRetries, requestsTo, reset, script, stats, validatedRegistration, withClient } from "./helpers.js"
+import {
+  assertTag,
+  failsWith,
+  fastRetries,
+  requestsTo,
+  reset,
+  script,
+  stats,
+  validatedRegistration,
+  withClient
+} from "./helpers.js"
 
 let sandbox: RunningSandbox
 beforeAll(async () => {
@@ -120,7 +130,9 @@ describe("info's 502: Failed only when HL Connect says so", () => {
     )
   )
 
-  for (const [name, fault] of faultsBeforeHlConnect.filter(([, f]) => f.kind === "html502" || f.kind === "empty502" || f.kind === "custom")) {
+  for (const [name, fault] of faultsBeforeHlConnect.filter(
+    ([, f]) => f.kind === "html502" || f.kind === "empty502" || f.kind === "custom"
+  )) {
     it.live(`${name} on every attempt: never Failed, HlConnectUnavailable`, () =>
       withClient(sandbox, fastRetries(3), (client) =>
         Effect.gen(function* () {
@@ -154,7 +166,9 @@ describe("registration: a 409 after an attempt that may have reached HL Connect 
 
   for (const [name, fault] of [...faultsBeforeHlConnect, ...faultsAfterHlConnect]) {
     const expected = fault.kind === "rateLimit429" ? "OrderAlreadyExists" : "AlreadyRegistered"
-    it.live(`${name}, then 409 → ${expected}`, () => Effect.map(afterFault(fault), (tag) => assert.strictEqual(tag, expected)))
+    it.live(`${name}, then 409 → ${expected}`, () =>
+      Effect.map(afterFault(fault), (tag) => assert.strictEqual(tag, expected))
+    )
   }
 
   it.live("an attempt timeout, then 409 → AlreadyRegistered", () =>

@@ -3,7 +3,15 @@
  * HttpApiBuilder; the client sends requests to the same paths with the same schemas; the OpenAPI
  * document is derived from it. Every documented status is declared.
  */
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
 import { Schema } from "effect"
 import {
   AssetNotFound,

@@ -59,7 +59,9 @@ export const HlConnectConfig: Config.Config<HlConnectOptions> = Config.all({
   accessToken: Config.redacted("HLCONNECT_TOKEN"),
   attemptTimeout: optional(Config.duration("HLCONNECT_ATTEMPT_TIMEOUT")),
   maxAttempts: optional(
-    Config.integer("HLCONNECT_MAX_ATTEMPTS").pipe(Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }))
+    Config.integer("HLCONNECT_MAX_ATTEMPTS").pipe(
+      Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
+    )
   ),
   maxRetryTime: optional(Config.duration("HLCONNECT_MAX_RETRY_TIME")),
   maxInFlight: Config.integer("HLCONNECT_MAX_IN_FLIGHT").pipe(
@@ -90,7 +92,11 @@ export const HlConnectConfig: Config.Config<HlConnectOptions> = Config.all({
 )
 
 /** The effective policy of one endpoint: defaults, then global overrides, then per-endpoint ones. */
-export const resolvePolicy = (defaults: RetryPolicy, options: HlConnectOptions, endpoint: EndpointName): RetryPolicy => {
+export const resolvePolicy = (
+  defaults: RetryPolicy,
+  options: HlConnectOptions,
+  endpoint: EndpointName
+): RetryPolicy => {
   const specific = options.retryPolicies?.[endpoint]
   return {
     maxAttempts: specific?.maxAttempts ?? options.maxAttempts ?? defaults.maxAttempts,

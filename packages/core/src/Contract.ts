@@ -28,7 +28,10 @@ export type { CallError } from "./Pipeline.js"
  * The errors an endpoint answers with, as declared: without the transient ones (retried, then
  * `HlConnectUnavailable`) and info's 502 `OrderProcessingFailed` (the `Failed` outcome).
  */
-export type AnsweredError<N extends DeclaredEndpointName> = Exclude<DeclaredError<N>, TransientFailure | OrderProcessingFailed>
+export type AnsweredError<N extends DeclaredEndpointName> = Exclude<
+  DeclaredError<N>,
+  TransientFailure | OrderProcessingFailed
+>
 
 export type ValidatePurchaseError = InvalidRequest | AnsweredError<"validatePurchase"> | CallError
 export type RegisterPurchaseError = InvalidRequest | AnsweredError<"registerPurchase"> | CallError
@@ -66,7 +69,10 @@ export interface HlConnectService {
   readonly downloadUrl: (input: OrderLineRef) => Effect.Effect<DownloadUrl, OrderLineUrlError>
   readonly viewUrl: (input: OrderLineRef) => Effect.Effect<ViewUrl, OrderLineUrlError>
   readonly cancelOrderLine: (input: OrderLineRef) => Effect.Effect<void, CancelOrderLineError>
-  readonly listAssets: (input?: { readonly page_size?: number; readonly last_id?: number }) => Effect.Effect<AssetsListResponse, ListAssetsError>
+  readonly listAssets: (input?: {
+    readonly page_size?: number
+    readonly last_id?: number
+  }) => Effect.Effect<AssetsListResponse, ListAssetsError>
   /** Every asset of the catalog, page after page (keyset paging on `last_id`). */
   readonly assets: (input?: { readonly pageSize?: number }) => Stream.Stream<AssetItem, ListAssetsError>
   readonly health: () => Effect.Effect<ReadonlyArray<HealthItem>, HealthError>

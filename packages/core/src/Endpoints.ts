@@ -20,7 +20,15 @@ import {
   PurchaseRegisterRequest,
   PurchaseValidateBeforePaymentRequest
 } from "./Models.js"
-import { AlreadyRegistered, Completed, Failed, Processing, type PurchaseOutcome, Registered, type RegistrationOutcome } from "./Outcomes.js"
+import {
+  AlreadyRegistered,
+  Completed,
+  Failed,
+  Processing,
+  type PurchaseOutcome,
+  Registered,
+  type RegistrationOutcome
+} from "./Outcomes.js"
 import { makeCallPipeline } from "./Pipeline.js"
 import { type Answer, type EndpointName, responseReader, unexpected } from "./Responses.js"
 import { DefaultRetryPolicies, EndpointNames } from "./RetryPolicy.js"
@@ -51,7 +59,8 @@ const asDeclared =
   <S, E>(read: (response: RawResponse) => Answer<S | undefined, E>) =>
   (response: RawResponse) => {
     const answer = read(response)
-    if (answer._tag === "Success") return answer.value === undefined ? Either.left(unexpected(response)) : Either.right(answer.value)
+    if (answer._tag === "Success")
+      return answer.value === undefined ? Either.left(unexpected(response)) : Either.right(answer.value)
     return Either.left(answer._tag === "Failure" ? answer.error : answer)
   }
 
@@ -62,7 +71,9 @@ const processing = Processing.make({})
 
 /** The order a call is about, as its span's attributes. */
 const orderAttributes = (
-  q: { readonly order_number: number; readonly order_line_id: number } | { readonly order_id: number; readonly order_line_id?: number }
+  q:
+    | { readonly order_number: number; readonly order_line_id: number }
+    | { readonly order_id: number; readonly order_line_id?: number }
 ): Record<string, number> =>
   "order_number" in q
     ? { "hlconnect.order_number": q.order_number, "hlconnect.order_line_id": q.order_line_id }
@@ -98,7 +109,9 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
   Effect.gen(function* () {
     const base = new URL(options.baseUrl ?? ProductionBaseUrl)
     const pathPrefix = base.pathname.replace(/\/+$/, "")
-    const policies = new Map(EndpointNames.map((name) => [name, resolvePolicy(DefaultRetryPolicies[name], options, name)]))
+    const policies = new Map(
+      EndpointNames.map((name) => [name, resolvePolicy(DefaultRetryPolicies[name], options, name)])
+    )
     const policyOf = (name: (typeof EndpointNames)[number]) => policies.get(name) ?? DefaultRetryPolicies[name]
     const dispatcher =
       options.dispatcher ??
@@ -110,7 +123,11 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     const headers = makeHeaders(options.accessToken)
     const reader = <N extends EndpointName>(name: N) => responseReader(name, definition)
 
-    const get = (path: string, query: string): PreparedRequest => ({ method: "GET", path: `${pathPrefix}${path}${query}`, headers: headers.get })
+    const get = (path: string, query: string): PreparedRequest => ({
+      method: "GET",
+      path: `${pathPrefix}${path}${query}`,
+      headers: headers.get
+    })
     const post = (path: string, payload: unknown): PreparedRequest => ({
       method: "POST",
       path: `${pathPrefix}${path}`,
@@ -121,7 +138,9 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     const readValidate = asDeclared(reader("validatePurchase"))
     const callValidate = endpoint("validatePurchase", "POST")
     const validatePurchase: HlConnectService["validatePurchase"] = (input) =>
-      Effect.flatMap(validValidateRequest(input), (payload) => callValidate(post("/purchase/validate-purchase-before-payment", payload), readValidate))
+      Effect.flatMap(validValidateRequest(input), (payload) =>
+        callValidate(post("/purchase/validate-purchase-before-payment", payload), readValidate)
+      )
 
     const readRegister = reader("registerPurchase")
     const callRegister = endpoint("registerPurchase", "POST")
@@ -137,7 +156,9 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
               const answer = readRegister(response)
               if (answer._tag === "Success") return Either.right(registered)
               if (answer._tag === "Failure") {
-                return mayHaveReachedServer && answer.error instanceof OrderAlreadyExists ? Either.right(alreadyRegistered) : Either.left(answer.error)
+                return mayHaveReachedServer && answer.error instanceof OrderAlreadyExists
+                  ? Either.right(alreadyRegistered)
+                  : Either.left(answer.error)
               }
               return Either.left(answer)
             },
@@ -175,24 +196,42 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
           // documented JSON with its `status` is `Failed`; anything else is transient.
           return error.status === undefined
             ? Either.left(unexpected(response))
-            : Either.right(Failed.make(error.message === undefined ? { status: error.status } : { status: error.status, message: error.message }, true))
+            : Either.right(
+                Failed.make(
+                  error.message === undefined
+                    ? { status: error.status }
+                    : { status: error.status, message: error.message },
+                  true
+                )
+              )
         }
         default:
           return Either.left(answer)
       }
     }
     const purchaseInfo: HlConnectService["purchaseInfo"] = (input) =>
-      Effect.flatMap(validOrderRef(input), (query) => callInfo(get("/purchase/info", `?order_id=${query.order_id}`), handleInfo, undefined, orderAttributes(query)))
+      Effect.flatMap(validOrderRef(input), (query) =>
+        callInfo(get("/purchase/info", `?order_id=${query.order_id}`), handleInfo, undefined, orderAttributes(query))
+      )
 
     const orderLineQuery = (query: OrderLineRef) => `?order_id=${query.order_id}&order_line_id=${query.order_line_id}`
     const readDownloadUrl = asDeclared(reader("downloadUrl"))
     const callDownloadUrl = endpoint("downloadUrl", "GET")
     const downloadUrl: HlConnectService["downloadUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) => callDownloadUrl(get("/purchase/download-url", orderLineQuery(query)), readDownloadUrl, undefined, orderAttributes(query)))
+      Effect.flatMap(validOrderLineRef(input), (query) =>
+        callDownloadUrl(
+          get("/purchase/download-url", orderLineQuery(query)),
+          readDownloadUrl,
+          undefined,
+          orderAttributes(query)
+        )
+      )
     const readViewUrl = asDeclared(reader("viewUrl"))
     const callViewUrl = endpoint("viewUrl", "GET")
     const viewUrl: HlConnectService["viewUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) => callViewUrl(get("/purchase/view-url", orderLineQuery(query)), readViewUrl, undefined, orderAttributes(query)))
+      Effect.flatMap(validOrderLineRef(input), (query) =>
+        callViewUrl(get("/purchase/view-url", orderLineQuery(query)), readViewUrl, undefined, orderAttributes(query))
+      )
 
     const readCancel = reader("cancelOrderLine")
     const callCancel = endpoint("cancelOrderLine", "DELETE")
@@ -203,7 +242,12 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     }
     const cancelOrderLine: HlConnectService["cancelOrderLine"] = (input) =>
       Effect.flatMap(validOrderLineRef(input), (query) =>
-        callCancel({ method: "DELETE", path: `${pathPrefix}/purchase/cancel${orderLineQuery(query)}`, headers: headers.get }, handleCancel, undefined, orderAttributes(query))
+        callCancel(
+          { method: "DELETE", path: `${pathPrefix}/purchase/cancel${orderLineQuery(query)}`, headers: headers.get },
+          handleCancel,
+          undefined,
+          orderAttributes(query)
+        )
       )
 
     const readAssets = asDeclared(reader("listAssets"))
@@ -216,11 +260,15 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     const assets: HlConnectService["assets"] = (input = {}): Stream.Stream<AssetItem, ListAssetsError> =>
       Stream.paginateChunkEffect(0, (lastId) =>
         Effect.map(
-          listAssets(input.pageSize === undefined ? { last_id: lastId } : { page_size: input.pageSize, last_id: lastId }),
+          listAssets(
+            input.pageSize === undefined ? { last_id: lastId } : { page_size: input.pageSize, last_id: lastId }
+          ),
           (page) =>
             [
               Chunk.unsafeFromArray(page.assets),
-              page.next_page === null || page.last_id === null || page.assets.length === 0 ? Option.none() : Option.some(page.last_id)
+              page.next_page === null || page.last_id === null || page.assets.length === 0
+                ? Option.none()
+                : Option.some(page.last_id)
             ] as const
         )
       )

@@ -87,7 +87,13 @@ export class UnexpectedResponse extends Schema.TaggedError<UnexpectedResponse>()
 }) {}
 
 /** The failures worth another attempt. */
-export const TransientFailure = Schema.Union(ServerError, RateLimited, ConnectionFailed, AttemptTimedOut, UnexpectedResponse)
+export const TransientFailure = Schema.Union(
+  ServerError,
+  RateLimited,
+  ConnectionFailed,
+  AttemptTimedOut,
+  UnexpectedResponse
+)
 export type TransientFailure = typeof TransientFailure.Type
 
 /** Transient failures ran out of attempts or time. `lastCause` is the last one seen. */
@@ -129,4 +135,9 @@ const describe = (cause: TransientFailure): string => {
 }
 
 /** Errors every authenticated call can end with, besides its own. */
-export type CommonError = HlConnectUnavailable | UnexpectedResponse | EnvironmentMismatch | InvalidRequest | Unauthorized
+export type CommonError =
+  | HlConnectUnavailable
+  | UnexpectedResponse
+  | EnvironmentMismatch
+  | InvalidRequest
+  | Unauthorized

@@ -20,7 +20,8 @@ export const hlIdOf = (value: string | number): number | undefined =>
 export const notAnHlId = (value: unknown): string => `${JSON.stringify(value)} is not an HL Connect id (an integer ≥ 1)`
 
 /** `text` as an id, or why it is none naming it as `what` (`order number "007" is not an HL Connect id …`). */
-export const hlIdOrReason = (what: string, text: string): number | string => parseHlId(text) ?? `${what} ${notAnHlId(text)}`
+export const hlIdOrReason = (what: string, text: string): number | string =>
+  parseHlId(text) ?? `${what} ${notAnHlId(text)}`
 
 /** An id as text (e.g. a GraphQL `ID`), kept as its text. */
 export const HlIdText = Schema.String.pipe(Schema.filter((text) => parseHlId(text) !== undefined || notAnHlId(text)))
@@ -30,7 +31,9 @@ export const HlIdNumberFromText = Schema.transformOrFail(Schema.String, Schema.I
   strict: true,
   decode: (text, _, ast) => {
     const id = parseHlId(text)
-    return id === undefined ? ParseResult.fail(new ParseResult.Type(ast, text, notAnHlId(text))) : ParseResult.succeed(id)
+    return id === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, text, notAnHlId(text)))
+      : ParseResult.succeed(id)
   },
   encode: (id) => ParseResult.succeed(String(id))
 })
@@ -40,7 +43,9 @@ export const HlIdTextFromJson = Schema.transformOrFail(Schema.Union(Schema.Strin
   strict: true,
   decode: (value, _, ast) => {
     const id = hlIdOf(typeof value === "string" ? value.trim() : value)
-    return id === undefined ? ParseResult.fail(new ParseResult.Type(ast, value, notAnHlId(value))) : ParseResult.succeed(String(id))
+    return id === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, value, notAnHlId(value)))
+      : ParseResult.succeed(String(id))
   },
   encode: (text) => ParseResult.succeed(text)
 })

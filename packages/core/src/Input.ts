@@ -34,10 +34,15 @@ export const decodeInput = <A, I, E>(schema: Schema.Schema<A, I, never>, onProbl
 }
 
 /** The same rule, synchronously: the client's hot path checks its input without entering an Effect. */
-export const decodeInputEither = <A, I, E>(schema: Schema.Schema<A, I, never>, onProblem: (problem: InputProblem) => E) => {
+export const decodeInputEither = <A, I, E>(
+  schema: Schema.Schema<A, I, never>,
+  onProblem: (problem: InputProblem) => E
+) => {
   const decode = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
-  return (input: unknown): Either.Either<A, E> => Either.mapLeft(decode(input), (error) => onProblem(firstProblem(error)))
+  return (input: unknown): Either.Either<A, E> =>
+    Either.mapLeft(decode(input), (error) => onProblem(firstProblem(error)))
 }
 
 /** Core's `InvalidRequest` for a problem; its message names the field too (what logs and `String(error)` show). */
-export const invalidRequest = ({ field, message }: InputProblem): InvalidRequest => new InvalidRequest({ field, message: `${field}: ${message}` })
+export const invalidRequest = ({ field, message }: InputProblem): InvalidRequest =>
+  new InvalidRequest({ field, message: `${field}: ${message}` })

@@ -27,7 +27,11 @@ export const OrderLineId = PositiveInt("OrderLineId")
 export const Quantity = PositiveInt("Quantity")
 
 /** A price must be a finite, non-negative number. */
-export const Price = Schema.Number.pipe(Schema.finite(), Schema.nonNegative(), Schema.annotations({ identifier: "Price" }))
+export const Price = Schema.Number.pipe(
+  Schema.finite(),
+  Schema.nonNegative(),
+  Schema.annotations({ identifier: "Price" })
+)
 
 /** The buyer's public IP (v4 or v6): HL Connect derives the country from it. */
 export const CustomerIp = Schema.String.pipe(
@@ -304,4 +308,3 @@ export const AssetsListQuery = Schema.Struct({
   page_size: Schema.optional(QueryInt(1)),
   last_id: Schema.optional(QueryInt(0))
 })
-

@@ -86,7 +86,10 @@ export const makeObserver = (endpoint: string, method: string) => {
      * The call, measured (duration, outcome) and in its span when a tracer is listening; the span
      * then carries `about` and the outcome (`hlconnect.outcome`).
      */
-    call: <A, E extends { readonly _tag: string }>(call: Effect.Effect<A, E>, about?: SpanAttributes): Effect.Effect<A, E> => {
+    call: <A, E extends { readonly _tag: string }>(
+      call: Effect.Effect<A, E>,
+      about?: SpanAttributes
+    ): Effect.Effect<A, E> => {
       const measured = (inSpan: boolean) =>
         Effect.suspend(() => {
           const started = performance.now()
@@ -103,7 +106,9 @@ export const makeObserver = (endpoint: string, method: string) => {
           : Effect.withSpan(
               measured(true),
               spanName,
-              about === undefined ? spanOptions : { ...spanOptions, attributes: { ...spanOptions.attributes, ...about } }
+              about === undefined
+                ? spanOptions
+                : { ...spanOptions, attributes: { ...spanOptions.attributes, ...about } }
             )
       )
     }

@@ -8,9 +8,22 @@
 import { Clock, Duration, Effect, type Either, Option, RateLimiter, type Scope } from "effect"
 import type { Dispatcher } from "undici"
 import type { HlConnectOptions } from "./ClientConfig.js"
-import { EnvironmentMismatch, HlConnectUnavailable, RateLimited, type TransientFailure, type UnexpectedResponse } from "./Errors.js"
+import {
+  EnvironmentMismatch,
+  HlConnectUnavailable,
+  RateLimited,
+  type TransientFailure,
+  type UnexpectedResponse
+} from "./Errors.js"
 import { makeObserver, type SpanAttributes } from "./Observability.js"
-import { type EndpointName, isTransient, parseRetryAfter, type RetryPolicy, retrySchedule, retryWhile } from "./RetryPolicy.js"
+import {
+  type EndpointName,
+  isTransient,
+  parseRetryAfter,
+  type RetryPolicy,
+  retrySchedule,
+  retryWhile
+} from "./RetryPolicy.js"
 import { type PreparedRequest, type RawResponse, sendInSpan } from "./Transport.js"
 
 /** Failures any call can end with once its own answers are exhausted. */
@@ -24,10 +37,16 @@ const firstHeader = (value: string | ReadonlyArray<string> | undefined): string 
  * attempt goes at once, the next when its slot comes); the identity when no rate is set. Rates
  * above 100/s take tokens in 10 ms windows, since the limiter's resolution is a millisecond.
  */
-const makePacing = (requestsPerSecond: number | undefined): Effect.Effect<<A, E>(attempt: Effect.Effect<A, E>) => Effect.Effect<A, E>, never, Scope.Scope> => {
+const makePacing = (
+  requestsPerSecond: number | undefined
+): Effect.Effect<<A, E>(attempt: Effect.Effect<A, E>) => Effect.Effect<A, E>, never, Scope.Scope> => {
   if (requestsPerSecond === undefined) return Effect.succeed((attempt) => attempt)
   const limit = Math.max(1, Math.ceil(requestsPerSecond / 100))
-  return RateLimiter.make({ limit, interval: Duration.millis((limit * 1000) / requestsPerSecond), algorithm: "token-bucket" })
+  return RateLimiter.make({
+    limit,
+    interval: Duration.millis((limit * 1000) / requestsPerSecond),
+    algorithm: "token-bucket"
+  })
 }
 
 export interface PipelineOptions {
@@ -64,7 +83,9 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
         // An HTTP-date Retry-After is relative to Effect's clock (so TestClock governs it too).
         return Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const retryAfter = parseRetryAfter(firstHeader(response.headers["retry-after"]), now)
-          return Effect.fail(new RateLimited(retryAfter === undefined ? { status } : { status, retryAfterMillis: retryAfter }))
+          return Effect.fail(
+            new RateLimited(retryAfter === undefined ? { status } : { status, retryAfterMillis: retryAfter })
+          )
         })
       }
       if (status >= 200 && status < 300) {
@@ -114,7 +135,9 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
                     return Effect.void
                   })
             return Effect.mapError(retryWhile(observed, schedule, isRetryable), (failure): E | CallError =>
-              isRetryable(failure) ? new HlConnectUnavailable({ endpoint: name, attempts, lastCause: failure }) : failure
+              isRetryable(failure)
+                ? new HlConnectUnavailable({ endpoint: name, attempts, lastCause: failure })
+                : failure
             )
           }),
           about

@@ -19,7 +19,14 @@ export type Result<A, E> = { readonly ok: true; readonly value: A } | { readonly
 
 type Methods = Pick<
   HlConnect,
-  "validatePurchase" | "registerPurchase" | "purchaseInfo" | "downloadUrl" | "viewUrl" | "cancelOrderLine" | "listAssets" | "health"
+  | "validatePurchase"
+  | "registerPurchase"
+  | "purchaseInfo"
+  | "downloadUrl"
+  | "viewUrl"
+  | "cancelOrderLine"
+  | "listAssets"
+  | "health"
 >
 
 /** Each method of `HlConnect`, as an async function returning a `Result`. */

@@ -87,13 +87,19 @@ const statusTable = <N extends EndpointName, Id extends string, G extends HttpAp
       errors.forEach(({ ast }, status) => {
         table.set(status, {
           success: false,
-          decode: Option.match(ast, { onNone: () => undefined, onSome: (ast) => bodyDecoder(Schema.make<DeclaredError<N>, unknown, never>(ast)) })
+          decode: Option.match(ast, {
+            onNone: () => undefined,
+            onSome: (ast) => bodyDecoder(Schema.make<DeclaredError<N>, unknown, never>(ast))
+          })
         })
       })
       successes.forEach(({ ast }, status) => {
         table.set(status, {
           success: true,
-          decode: Option.match(ast, { onNone: () => undefined, onSome: (ast) => bodyDecoder(Schema.make<DeclaredSuccess<N>, unknown, never>(ast)) })
+          decode: Option.match(ast, {
+            onNone: () => undefined,
+            onSome: (ast) => bodyDecoder(Schema.make<DeclaredSuccess<N>, unknown, never>(ast))
+          })
         })
       })
     }
@@ -110,7 +116,13 @@ const statusTable = <N extends EndpointName, Id extends string, G extends HttpAp
  *
  * The types come from `HlConnectApi`; `definition` is that, or in tests one derived from it.
  */
-export const responseReader = <N extends EndpointName, Id extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+export const responseReader = <
+  N extends EndpointName,
+  Id extends string,
+  G extends HttpApiGroup.HttpApiGroup.Any,
+  E,
+  R
+>(
   name: N,
   definition: HttpApi.HttpApi<Id, G, E, R>
 ): ((response: RawResponse) => Answer<DeclaredSuccess<N> | undefined, DeclaredError<N>>) => {
@@ -123,7 +135,9 @@ export const responseReader = <N extends EndpointName, Id extends string, G exte
     }
     if (entry.success) {
       const decoded = entry.decode(response.body)
-      return Either.isLeft(decoded) ? unexpected(response) : { _tag: "Success", status: response.status, value: decoded.right }
+      return Either.isLeft(decoded)
+        ? unexpected(response)
+        : { _tag: "Success", status: response.status, value: decoded.right }
     }
     const decoded = entry.decode(redactUrls(response.body))
     return Either.isLeft(decoded) || decoded.right instanceof HttpApiError.HttpApiDecodeError

@@ -105,7 +105,9 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, {
   // that ends past the cap gives up now instead of sleeping beyond it.
   return Schedule.delays(retries).pipe(
     Schedule.intersect(Schedule.elapsed),
-    Schedule.whileOutput(([delay, elapsed]) => Duration.lessThanOrEqualTo(Duration.sum(elapsed, delay), policy.maxElapsed))
+    Schedule.whileOutput(([delay, elapsed]) =>
+      Duration.lessThanOrEqualTo(Duration.sum(elapsed, delay), policy.maxElapsed)
+    )
   )
 }
 

@@ -51,7 +51,8 @@ export const textProblem = (text: string, kind: TextKind): string | undefined =>
     const control = unit < 0x20 || (unit >= 0x7f && unit <= 0x9f)
     if (!control && unit !== 0x2028 && unit !== 0x2029) continue
     if (kind === "multi-line" && multiLineAllowed.has(unit)) continue
-    if (kind === "single-line" && lineBreaks.has(unit)) return `contains the line break ${codePoint(unit)} at index ${i}; it must be a single line`
+    if (kind === "single-line" && lineBreaks.has(unit))
+      return `contains the line break ${codePoint(unit)} at index ${i}; it must be a single line`
     return `contains the control character ${codePoint(unit)} at index ${i}`
   }
   return undefined
@@ -71,7 +72,8 @@ export interface TextOptions {
 }
 
 const lengthProblem = (text: string, minLength: number, maxLength: number): string | undefined => {
-  if (text.length < minLength) return minLength === 1 ? "must not be empty" : `must be at least ${minLength} characters, got ${text.length}`
+  if (text.length < minLength)
+    return minLength === 1 ? "must not be empty" : `must be at least ${minLength} characters, got ${text.length}`
   if (text.length > maxLength) return `must be at most ${maxLength} characters, got ${text.length}`
   return undefined
 }
@@ -79,7 +81,9 @@ const lengthProblem = (text: string, minLength: number, maxLength: number): stri
 const makeText = (kind: TextKind) => (options: TextOptions) => {
   const { identifier, maxLength } = options
   const minLength = options.minLength ?? 1
-  const description = options.description ?? `${kind} text: well-formed, no control characters, NFC, trimmed, ${minLength}–${maxLength} characters`
+  const description =
+    options.description ??
+    `${kind} text: well-formed, no control characters, NFC, trimmed, ${minLength}–${maxLength} characters`
   // The decoded value: the rule holds and the spelling is already canonical.
   const Canonical = Schema.String.pipe(
     Schema.filter(
@@ -93,7 +97,9 @@ const makeText = (kind: TextKind) => (options: TextOptions) => {
     strict: true,
     decode: (raw, _, ast) => {
       const problem = textProblem(raw, kind)
-      return problem === undefined ? ParseResult.succeed(canonicalText(raw)) : ParseResult.fail(new ParseResult.Type(ast, raw, problem))
+      return problem === undefined
+        ? ParseResult.succeed(canonicalText(raw))
+        : ParseResult.fail(new ParseResult.Type(ast, raw, problem))
     },
     encode: ParseResult.succeed
   }).annotations({ identifier, description })
@@ -118,4 +124,7 @@ export const EmailAddress = SingleLineText({ identifier: "EmailAddressText", max
 )
 
 /** A validation token as HL Connect issued it and `registerPurchase` sends it back (a credential: redact it once decoded). */
-export const ValidationTokenText = SingleLineText({ identifier: "ValidationTokenText", maxLength: TextLimits.validationToken })
+export const ValidationTokenText = SingleLineText({
+  identifier: "ValidationTokenText",
+  maxLength: TextLimits.validationToken
+})

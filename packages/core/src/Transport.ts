@@ -31,7 +31,14 @@ export const makeAgent = (options: { readonly connections: number; readonly conn
 
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"])
 /** Failures that happen before anything was written: the server cannot have seen the request. */
-const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"])
+const NOT_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT"
+])
 
 /** TLS failures: the handshake never completed, so no request was written either. */
 const isTlsFailure = (code: string) =>
@@ -153,7 +160,8 @@ export const send = (
   })
 
 /** The W3C `traceparent` naming `span` as the parent of whatever receives it. */
-export const traceparentOf = (span: Tracer.AnySpan): string => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+export const traceparentOf = (span: Tracer.AnySpan): string =>
+  `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
 
 /**
  * `send`, inside the span the attempt runs in (the call's `HlConnect.<endpoint>` span when a
@@ -172,5 +180,7 @@ export const sendInSpan = (
     const span = parent.value
     const traced = { ...request, headers: { ...request.headers, traceparent: traceparentOf(span) } }
     const sent = send(dispatcher, origin, traced, timeoutMillis)
-    return span._tag === "Span" ? Effect.tap(sent, (response) => span.attribute("http.response.status_code", response.status)) : sent
+    return span._tag === "Span"
+      ? Effect.tap(sent, (response) => span.attribute("http.response.status_code", response.status))
+      : sent
   })

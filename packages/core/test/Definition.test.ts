@@ -11,15 +11,29 @@ import { Effect, Redacted, Schema } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
-import { AssetsGroup, Authorization, DownloadUrl, HealthGroup, HlConnectApi, OrderLineQuery, OrderNotFoundWire, ServerErrorWire, UnexpectedResponse } from "../src/index.js"
+import {
+  AssetsGroup,
+  Authorization,
+  DownloadUrl,
+  HealthGroup,
+  HlConnectApi,
+  OrderLineQuery,
+  OrderNotFoundWire,
+  ServerErrorWire,
+  UnexpectedResponse
+} from "../src/index.js"
 import { makeClient } from "../src/Endpoints.js"
 
 class OrderLineGone extends Schema.TaggedError<OrderLineGone>()("OrderLineGone", { message: Schema.String }) {}
-const OrderLineGoneWire = Schema.transform(Schema.Struct({ message: Schema.String }), Schema.typeSchema(OrderLineGone), {
-  strict: true,
-  decode: ({ message }) => new OrderLineGone({ message }),
-  encode: ({ message }) => ({ message })
-}).annotations(HttpApiSchema.annotations({ status: 410 }))
+const OrderLineGoneWire = Schema.transform(
+  Schema.Struct({ message: Schema.String }),
+  Schema.typeSchema(OrderLineGone),
+  {
+    strict: true,
+    decode: ({ message }) => new OrderLineGone({ message }),
+    encode: ({ message }) => ({ message })
+  }
+).annotations(HttpApiSchema.annotations({ status: 410 }))
 
 /** `downloadUrl` as `Api.ts` declares it, plus a 203 success and a 410 error. */
 const DerivedApi = HttpApi.make("HlConnect")
@@ -44,7 +58,10 @@ let baseUrl = ""
 beforeAll(async () => {
   server = createServer((request, response) => {
     const line = new URL(request.url ?? "/", "http://localhost").searchParams.get("order_line_id")
-    if (line === "203") response.writeHead(203, { "content-type": "application/json" }).end(JSON.stringify({ url: "https://dam.example/x" }))
+    if (line === "203")
+      response
+        .writeHead(203, { "content-type": "application/json" })
+        .end(JSON.stringify({ url: "https://dam.example/x" }))
     else response.writeHead(410, { "content-type": "application/json" }).end(JSON.stringify({ message: "line gone" }))
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
@@ -57,9 +74,8 @@ const downloadUrl = <Id extends string, G extends HttpApiGroup.HttpApiGroup.Any,
   order_line_id: number
 ) =>
   Effect.scoped(
-    Effect.flatMap(
-      makeClient({ baseUrl, accessToken: Redacted.make("t"), maxAttempts: 1 }, definition),
-      (client) => Effect.either(client.downloadUrl({ order_id: 1, order_line_id }))
+    Effect.flatMap(makeClient({ baseUrl, accessToken: Redacted.make("t"), maxAttempts: 1 }, definition), (client) =>
+      Effect.either(client.downloadUrl({ order_id: 1, order_line_id }))
     )
   )
 

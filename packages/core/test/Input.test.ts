@@ -17,13 +17,15 @@ describe("decodeInput: the first problem as { field, message }", () => {
         message: "Expected a number between 1 and 10, actual 0"
       })
       assert.strictEqual((yield* Effect.flip(decode({ quantity: 1, parts: [{ id: 1 }] }))).field, "parts.0.id")
-    }))
+    })
+  )
 
   it.effect("names the input as a whole `input`, ignores excess properties", () =>
     Effect.gen(function* () {
       assert.strictEqual((yield* Effect.flip(decode("nope"))).field, "input")
       assert.deepStrictEqual(yield* decode({ quantity: 2, parts: [], extra: true }), { quantity: 2, parts: [] })
-    }))
+    })
+  )
 
   it.effect("as core's InvalidRequest, the message names the field too", () =>
     Effect.gen(function* () {
@@ -31,5 +33,6 @@ describe("decodeInput: the first problem as { field, message }", () => {
       assert.strictEqual(error._tag, "InvalidRequest")
       assert.strictEqual(error.field, "quantity")
       assert.strictEqual(error.message, "quantity: Expected a number between 1 and 10, actual 11")
-    }))
+    })
+  )
 })

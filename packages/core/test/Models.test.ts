@@ -48,8 +48,16 @@ describe("wire models", () => {
     const bad = decode(PurchaseValidateBeforePaymentRequest)({ asset_id: 4000, customer_ip: "not-an-ip", quantity: 1 })
     assert.isTrue(Either.isLeft(bad))
     if (Either.isLeft(bad)) assert.include(String(bad.left), "customer_ip")
-    assert.isTrue(Either.isLeft(decode(PurchaseValidateBeforePaymentRequest)({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 0 })))
-    assert.isTrue(Either.isRight(decode(PurchaseValidateBeforePaymentRequest)({ asset_id: 4000, customer_ip: "2001:db8::1", quantity: 1 })))
+    assert.isTrue(
+      Either.isLeft(
+        decode(PurchaseValidateBeforePaymentRequest)({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 0 })
+      )
+    )
+    assert.isTrue(
+      Either.isRight(
+        decode(PurchaseValidateBeforePaymentRequest)({ asset_id: 4000, customer_ip: "2001:db8::1", quantity: 1 })
+      )
+    )
     const register = {
       token: "t",
       order_number: 12345,
@@ -69,7 +77,12 @@ describe("wire models", () => {
 
 describe("errors on the wire", () => {
   it("decode HL Connect's plain ErrorResponse into the tagged error, with the server's message", () => {
-    const e = decode(ValidationRejectedWire)({ name: "QuantityBelowMinimum", message: "at least 10", code: 422, status: 422 })
+    const e = decode(ValidationRejectedWire)({
+      name: "QuantityBelowMinimum",
+      message: "at least 10",
+      code: 422,
+      status: 422
+    })
     assert.isTrue(Either.isRight(e))
     if (Either.isRight(e)) {
       assert.instanceOf(e.right, ValidationRejected)
@@ -81,9 +94,13 @@ describe("errors on the wire", () => {
   })
 
   it("encode back to the wire shape, without _tag", () => {
-    const wire = Schema.encodeSync(ValidationRejectedWire)(new ValidationRejected({ message: "no", reason: "TokenExpired" }))
+    const wire = Schema.encodeSync(ValidationRejectedWire)(
+      new ValidationRejected({ message: "no", reason: "TokenExpired" })
+    )
     assert.deepStrictEqual({ ...wire }, { name: "TokenExpired", message: "no", code: 422, status: 422 })
-    const failed = Schema.encodeSync(OrderProcessingFailedWire)(Schema.decodeSync(OrderProcessingFailedWire)({ status: "FAILED" }))
+    const failed = Schema.encodeSync(OrderProcessingFailedWire)(
+      Schema.decodeSync(OrderProcessingFailedWire)({ status: "FAILED" })
+    )
     assert.deepStrictEqual({ ...failed }, { status: "FAILED" })
   })
 })
@@ -91,7 +108,11 @@ describe("errors on the wire", () => {
 describe("client options", () => {
   const base = { accessToken: Redacted.make("t") }
   it("global overrides apply to every endpoint, per-endpoint ones win", () => {
-    const p = resolvePolicy(DefaultRetryPolicies.registerPurchase, { ...base, maxAttempts: 2, attemptTimeout: "1 second" }, "registerPurchase")
+    const p = resolvePolicy(
+      DefaultRetryPolicies.registerPurchase,
+      { ...base, maxAttempts: 2, attemptTimeout: "1 second" },
+      "registerPurchase"
+    )
     assert.strictEqual(p.maxAttempts, 2)
     assert.strictEqual(Duration.toMillis(p.attemptTimeout), 1000)
     const q = resolvePolicy(

@@ -47,17 +47,29 @@ const cases: ReadonlyArray<readonly [string, Model, Fixture]> = [
   ["InstrumentItem", model(Models.InstrumentItem), officialFixtures.InstrumentItem],
   ["MedleyAssetItem", model(Models.MedleyAssetItem), officialFixtures.MedleyAssetItem],
   ["OrderItem", model(Models.OrderItem), officialFixtures.OrderItem],
-  ["OrderProcessingFailedResponse", model(Models.OrderProcessingFailedResponse), officialFixtures.OrderProcessingFailedResponse],
+  [
+    "OrderProcessingFailedResponse",
+    model(Models.OrderProcessingFailedResponse),
+    officialFixtures.OrderProcessingFailedResponse
+  ],
   ["PackageItem", model(Models.PackageItem), officialFixtures.PackageItem],
   ["PriceItem", model(Models.PriceItem), officialFixtures.PriceItem],
-  ["PurchaseInProcessingResponse", model(Models.PurchaseInProcessingResponse), officialFixtures.PurchaseInProcessingResponse],
+  [
+    "PurchaseInProcessingResponse",
+    model(Models.PurchaseInProcessingResponse),
+    officialFixtures.PurchaseInProcessingResponse
+  ],
   ["PurchaseRegisterRequest", model(Models.PurchaseRegisterRequest), officialFixtures.PurchaseRegisterRequest],
-  ["PurchaseValidateBeforePaymentRequest", model(Models.PurchaseValidateBeforePaymentRequest), officialFixtures.PurchaseValidateBeforePaymentRequest],
+  [
+    "PurchaseValidateBeforePaymentRequest",
+    model(Models.PurchaseValidateBeforePaymentRequest),
+    officialFixtures.PurchaseValidateBeforePaymentRequest
+  ],
   ["RelatedGoodItem", model(Models.RelatedGoodItem), officialFixtures.RelatedGoodItem],
   ["RenderingItem", model(Models.RenderingItem), officialFixtures.RenderingItem],
   ["UsergenItem", model(Models.UsergenItem), officialFixtures.UsergenItem],
   ["ValidationToken", model(Models.ValidationToken), officialFixtures.ValidationToken],
-  ["ViewUrl", model(Models.ViewUrl), officialFixtures.ViewUrl],
+  ["ViewUrl", model(Models.ViewUrl), officialFixtures.ViewUrl]
 ]
 
 describe("every wire model, as the official SDK's pages define it", () => {
@@ -71,7 +83,10 @@ describe("every wire model, as the official SDK's pages define it", () => {
     it(`${name}: exactly the documented fields, every one kept with its type`, () => {
       assert.sameMembers([...m.fields], Object.keys(fixture.full), "fields differ from the official page")
       const back = m.roundTrip(fixture.full)
-      assert.isTrue(Either.isRight(back), `${name} does not decode its full fixture: ${Either.isLeft(back) ? String(back.left) : ""}`)
+      assert.isTrue(
+        Either.isRight(back),
+        `${name} does not decode its full fixture: ${Either.isLeft(back) ? String(back.left) : ""}`
+      )
       if (Either.isRight(back)) assert.deepStrictEqual(JSON.parse(JSON.stringify(back.right)), fixture.full)
     })
     it(`${name}: only the required fields`, () => {

@@ -1,7 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Ref, Schedule, TestClock } from "effect"
-import { DefaultRetryPolicies, EndpointNames, isTransient, parseRetryAfter, type RetryPolicy, retrySchedule } from "../src/RetryPolicy.js"
-import { AttemptTimedOut, ConnectionFailed, InvalidOrderStatus, RateLimited, ServerError, UnexpectedResponse } from "../src/Errors.js"
+import {
+  DefaultRetryPolicies,
+  EndpointNames,
+  isTransient,
+  parseRetryAfter,
+  type RetryPolicy,
+  retrySchedule
+} from "../src/RetryPolicy.js"
+import {
+  AttemptTimedOut,
+  ConnectionFailed,
+  InvalidOrderStatus,
+  RateLimited,
+  ServerError,
+  UnexpectedResponse
+} from "../src/Errors.js"
 
 const policy = (overrides: Partial<RetryPolicy>): RetryPolicy => ({
   maxAttempts: 4,
@@ -101,7 +115,10 @@ describe("RetryPolicy", () => {
     assert.isTrue(isTransient(new AttemptTimedOut({ timeoutMillis: 10 })))
     assert.isTrue(isTransient(new UnexpectedResponse({ status: 500, excerpt: "" })), "an empty 500 is still a 500")
     for (const status of [408, 502, 503, 504]) {
-      assert.isTrue(isTransient(new UnexpectedResponse({ status, excerpt: "<html>" })), `a gateway's ${status} is transient`)
+      assert.isTrue(
+        isTransient(new UnexpectedResponse({ status, excerpt: "<html>" })),
+        `a gateway's ${status} is transient`
+      )
     }
     assert.isFalse(isTransient(new UnexpectedResponse({ status: 418, excerpt: "" })))
     assert.isFalse(isTransient(new InvalidOrderStatus({ message: "x" })))

@@ -36,10 +36,19 @@ describe("Text: the rule for caller-supplied text", () => {
   })
 
   it("single-line text has no line break of any kind; multi-line text may", () => {
-    assert.strictEqual(name("Ann\u0085Lee"), "problem: contains the line break U+0085 at index 3; it must be a single line")
-    assert.strictEqual(name("Ann\u2028Lee"), "problem: contains the line break U+2028 at index 3; it must be a single line")
+    assert.strictEqual(
+      name("Ann\u0085Lee"),
+      "problem: contains the line break U+0085 at index 3; it must be a single line"
+    )
+    assert.strictEqual(
+      name("Ann\u2028Lee"),
+      "problem: contains the line break U+2028 at index 3; it must be a single line"
+    )
     assert.strictEqual(name("Ann\nLee"), "problem: contains the line break U+000A at index 3; it must be a single line")
-    assert.strictEqual(name("Ann Lee\r\n"), "problem: contains the line break U+000D at index 7; it must be a single line")
+    assert.strictEqual(
+      name("Ann Lee\r\n"),
+      "problem: contains the line break U+000D at index 7; it must be a single line"
+    )
     const note = decode(MultiLineText({ identifier: "Note", maxLength: 100 }))
     assert.strictEqual(note("first\r\n\tsecond\u2028third"), "first\r\n\tsecond\u2028third")
     assert.strictEqual(note("first\u0085second"), "problem: contains the control character U+0085 at index 5")
@@ -58,8 +67,14 @@ describe("Text: the rule for caller-supplied text", () => {
     // 201 code units as written, 200 once composed.
     assert.strictEqual(name(`${"x".repeat(198)}e\u0308`), `${"x".repeat(198)}\u00eb`)
     assert.strictEqual(name("   "), "problem: must not be empty")
-    assert.strictEqual(decode(SingleLineText({ identifier: "Code", maxLength: 8, minLength: 3 }))("ab"), "problem: must be at least 3 characters, got 2")
-    assert.strictEqual(decode(ValidationTokenText)("t".repeat(4097)), "problem: must be at most 4096 characters, got 4097")
+    assert.strictEqual(
+      decode(SingleLineText({ identifier: "Code", maxLength: 8, minLength: 3 }))("ab"),
+      "problem: must be at least 3 characters, got 2"
+    )
+    assert.strictEqual(
+      decode(ValidationTokenText)("t".repeat(4097)),
+      "problem: must be at most 4096 characters, got 4097"
+    )
   })
 
   it("email addresses follow the rule and look like one", () => {
@@ -74,10 +89,23 @@ describe("Text: the rule for caller-supplied text", () => {
   })
 
   it("PurchaseRegisterRequest: customer and token follow the rule, naming the field", () => {
-    const request = { token: "t", order_number: 1, order_line_id: 1, line_item_price: 1, unit_price: 1, customer: "Ann" }
+    const request = {
+      token: "t",
+      order_number: 1,
+      order_line_id: 1,
+      line_item_price: 1,
+      unit_price: 1,
+      customer: "Ann"
+    }
     const register = decode(PurchaseRegisterRequest)
-    assert.strictEqual(register({ ...request, customer: "Ann \ud83c" }), "problem: customer: contains a lone surrogate at index 4")
-    assert.strictEqual(register({ ...request, token: "t\u0000" }), "problem: token: contains the control character U+0000 at index 1")
+    assert.strictEqual(
+      register({ ...request, customer: "Ann \ud83c" }),
+      "problem: customer: contains a lone surrogate at index 4"
+    )
+    assert.strictEqual(
+      register({ ...request, token: "t\u0000" }),
+      "problem: token: contains the control character U+0000 at index 1"
+    )
     const zoe = register({ ...request, customer: "Zoe\u0308" })
     assert.strictEqual(typeof zoe === "string" ? zoe : zoe.customer, "Zo\u00eb")
   })

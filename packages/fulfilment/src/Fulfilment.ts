@@ -47,7 +47,13 @@ export type FulfilmentError = FulfilmentHalted | StorageError | NotFound | Inval
  * The refusal behind a `NeedsAttention`, as HL Connect worded it (or as we would have, for an
  * expired token caught before sending), for callers that answer a person rather than a log.
  */
-export type Refusal = ValidationRejected | AssetNotFound | OrderAlreadyExists | InvalidRequest | OrderNotFound | InvalidOrderStatus
+export type Refusal =
+  | ValidationRejected
+  | AssetNotFound
+  | OrderAlreadyExists
+  | InvalidRequest
+  | OrderNotFound
+  | InvalidOrderStatus
 
 /** What became of a line the workflow acted on. */
 export type LineOutcome =
@@ -75,7 +81,8 @@ type Skipped = Extract<LineOutcome, { readonly _tag: "Skipped" }>
  */
 export type Conflict = StaleVersion | IllegalTransition
 
-const isConflict = (error: unknown): error is Conflict => error instanceof StaleVersion || error instanceof IllegalTransition
+const isConflict = (error: unknown): error is Conflict =>
+  error instanceof StaleVersion || error instanceof IllegalTransition
 
 /** The one conflict handler: a compare-and-set step on `line` that lost the race is `Skipped`. */
 export const skippedOnConflict =
@@ -117,9 +124,13 @@ const newTokenReasons = {
 /** A `needs_attention` line that a new validation token would unblock (see `newTokenReasons`). */
 export const awaitsNewToken = (line: OrderLines.OrderLine): boolean =>
   line.state === "needs_attention" &&
-  Option.exists(line.attentionReason, (reason) => Object.values(newTokenReasons).some((start) => reason.startsWith(start)))
+  Option.exists(line.attentionReason, (reason) =>
+    Object.values(newTokenReasons).some((start) => reason.startsWith(start))
+  )
 
-const isHalting = (error: { readonly _tag: string }): error is Unauthorized | { readonly _tag: "EnvironmentMismatch"; readonly message: string } =>
+const isHalting = (error: {
+  readonly _tag: string
+}): error is Unauthorized | { readonly _tag: "EnvironmentMismatch"; readonly message: string } =>
   error._tag === "Unauthorized" || error._tag === "EnvironmentMismatch"
 
 const halted = (error: { readonly _tag: string; readonly message: string }) =>
@@ -174,7 +185,11 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
               })
               const type = eventTypeOf(to)
               if (type !== undefined) {
-                yield* outbox.append({ orderNumber: next.orderNumber, eventType: type, payload: eventFor(type, next, now) })
+                yield* outbox.append({
+                  orderNumber: next.orderNumber,
+                  eventType: type,
+                  payload: eventFor(type, next, now)
+                })
               }
               return next
             })
@@ -183,8 +198,12 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
         })
 
       /** `move`, then `outcome` — or `Skipped` when another worker changed the line first. */
-      const moveTo = (line: OrderLines.OrderLine, to: OrderLines.OrderLineState, outcome: LineOutcome, extra: MoveExtra = {}) =>
-        move(line, to, extra).pipe(Effect.as<LineOutcome>(outcome), skippedOnConflict(line))
+      const moveTo = (
+        line: OrderLines.OrderLine,
+        to: OrderLines.OrderLineState,
+        outcome: LineOutcome,
+        extra: MoveExtra = {}
+      ) => move(line, to, extra).pipe(Effect.as<LineOutcome>(outcome), skippedOnConflict(line))
 
       const needsAttention = (
         line: OrderLines.OrderLine,
@@ -192,7 +211,12 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
         extra: { readonly remoteSnapshot?: unknown; readonly refusal?: Refusal; readonly remoteStatus?: string } = {}
       ) => {
         const { remoteSnapshot, ...why } = extra
-        return moveTo(line, "needs_attention", { _tag: "NeedsAttention", reason, ...why }, remoteSnapshot === undefined ? { reason } : { reason, remoteSnapshot })
+        return moveTo(
+          line,
+          "needs_attention",
+          { _tag: "NeedsAttention", reason, ...why },
+          remoteSnapshot === undefined ? { reason } : { reason, remoteSnapshot }
+        )
       }
 
       /** Records a transient failure and schedules the next try, backing off by attempts. */
@@ -222,7 +246,10 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             nextCheckAt: now,
             lastError
           })
-        ).pipe(Effect.asVoid, Effect.catchIf(isConflict, () => Effect.void)) // someone else has the line now
+        ).pipe(
+          Effect.asVoid,
+          Effect.catchIf(isConflict, () => Effect.void)
+        ) // someone else has the line now
 
       const describe = (error: CallError | InvalidRequest): string =>
         error._tag === "InvalidRequest" ? `${error.field}: ${error.message}` : error.message
@@ -233,10 +260,12 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
        */
       const registerLine = (current: OrderLines.OrderLine): Effect.Effect<LineOutcome, FulfilmentError> =>
         Effect.gen(function* () {
-          if (current.state !== "paid" && current.state !== "registering") return { _tag: "Skipped", state: current.state } as const
+          if (current.state !== "paid" && current.state !== "registering")
+            return { _tag: "Skipped", state: current.state } as const
           const now = yield* Clock.currentTimeMillis
           const token = Option.getOrUndefined(current.validationToken)
-          if (token === undefined) return yield* needsAttention(current, `${newTokenReasons.missing}: validate the purchase again`)
+          if (token === undefined)
+            return yield* needsAttention(current, `${newTokenReasons.missing}: validate the purchase again`)
           const customer = Option.getOrUndefined(current.customerName) ?? current.customerEmail
           const orderNumber = hlIdOrReason("order number", current.orderNumber)
           const orderLineId = hlIdOrReason("order line id", current.orderLineId)
@@ -253,7 +282,9 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           const mayHaveBeenSentBefore = current.state === "registering"
           if (!mayHaveBeenSentBefore && Option.exists(current.tokenExpiresAt, (exp) => exp <= now)) {
             const message = `${newTokenReasons.expired} before registration: validate the purchase again`
-            return yield* needsAttention(current, message, { refusal: new ValidationRejected({ message, reason: "TokenExpired" }) })
+            return yield* needsAttention(current, message, {
+              refusal: new ValidationRejected({ message, reason: "TokenExpired" })
+            })
           }
           // Record the intent before the call: after a crash, `registering` tells the next worker it may have been sent.
           const request = {
@@ -280,7 +311,9 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
                   // line must not wait out the grace period either; a retry is idempotent.
                   Effect.onInterrupt(() =>
                     dueAgainNow(line, "registration interrupted").pipe(
-                      Effect.catchAll((e) => Effect.logWarning(`could not reschedule an interrupted registration: ${e.message}`))
+                      Effect.catchAll((e) =>
+                        Effect.logWarning(`could not reschedule an interrupted registration: ${e.message}`)
+                      )
                     )
                   )
                 )
@@ -290,7 +323,11 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
                     line,
                     "registered",
                     { _tag: "Registered" },
-                    { nextCheckAt: registeredAt + backoff(policy.firstCheckDelay, policy.maxCheckDelay, 0), lastError: null, attempts: 0 }
+                    {
+                      nextCheckAt: registeredAt + backoff(policy.firstCheckDelay, policy.maxCheckDelay, 0),
+                      lastError: null,
+                      attempts: 0
+                    }
                   )
                 }
                 const error = result.left
@@ -309,22 +346,32 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
                       { refusal: error }
                     )
                   case "AssetNotFound":
-                    return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`, { refusal: error })
-                  case "OrderAlreadyExists":
-                    return yield* needsAttention(line, `HL Connect already has this order line, registered by someone else: ${error.message}`, {
+                    return yield* needsAttention(line, `HL Connect does not know the asset: ${error.message}`, {
                       refusal: error
                     })
+                  case "OrderAlreadyExists":
+                    return yield* needsAttention(
+                      line,
+                      `HL Connect already has this order line, registered by someone else: ${error.message}`,
+                      {
+                        refusal: error
+                      }
+                    )
                   case "InvalidRequest":
-                    return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`, { refusal: error })
+                    return yield* needsAttention(line, `the line cannot be registered as stored: ${describe(error)}`, {
+                      refusal: error
+                    })
                   default:
                     return yield* retryLater(line, describe(error))
                 }
-
               })
             // Not due for a reconciler while this call may be in flight: it would send it a second time.
             return mayHaveBeenSentBefore
               ? send(current)
-              : move(current, "registering", { lastError: null, nextCheckAt: now + Duration.toMillis(registrationGrace) }).pipe(
+              : move(current, "registering", {
+                  lastError: null,
+                  nextCheckAt: now + Duration.toMillis(registrationGrace)
+                }).pipe(
                   Effect.flatMap(send),
                   // Only the intent can conflict here: every step of `send` settles its own.
                   skippedOnConflict(current)
@@ -369,7 +416,9 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           Effect.map(remoteViewOf),
           Effect.catchAll((error): Effect.Effect<RemoteView, FulfilmentHalted> => {
             if (isHalting(error)) return Effect.fail(halted(error))
-            return Effect.succeed(error._tag === "OrderNotFound" ? { _tag: "NotFound" } : { _tag: "Unreadable", error: describe(error) })
+            return Effect.succeed(
+              error._tag === "OrderNotFound" ? { _tag: "NotFound" } : { _tag: "Unreadable", error: describe(error) }
+            )
           })
         )
       }
@@ -382,7 +431,9 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
           const orderLineId = hlIdOrReason("order line id", line.orderLineId)
           if (typeof orderNumber === "string") return yield* needsAttention(line, orderNumber)
           if (typeof orderLineId === "string") return yield* needsAttention(line, orderLineId)
-          const result = yield* hl.cancelOrderLine({ order_id: orderNumber, order_line_id: orderLineId }).pipe(Effect.either)
+          const result = yield* hl
+            .cancelOrderLine({ order_id: orderNumber, order_line_id: orderLineId })
+            .pipe(Effect.either)
           if (result._tag === "Right") return yield* moveTo(line, "cancelled", { _tag: "Cancelled" })
           const error = result.left
           if (isHalting(error)) return yield* Effect.fail(halted(error))
@@ -391,16 +442,24 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
               // Ask what the status is, so the record says why it could not be cancelled.
               const { status, item } = remoteStatusOf(yield* readRemote(line.orderNumber), line)
               if (status === "CANCELLED") return yield* moveTo(line, "cancelled", { _tag: "Cancelled" })
-              return yield* needsAttention(line, `HL Connect cannot cancel the line (status ${status}): ${error.message}`, {
-                remoteSnapshot: snapshotOf(item) ?? { status },
-                refusal: error,
-                remoteStatus: status
-              })
+              return yield* needsAttention(
+                line,
+                `HL Connect cannot cancel the line (status ${status}): ${error.message}`,
+                {
+                  remoteSnapshot: snapshotOf(item) ?? { status },
+                  refusal: error,
+                  remoteStatus: status
+                }
+              )
             }
             case "OrderNotFound":
-              return yield* needsAttention(line, `HL Connect has no such order line to cancel: ${error.message}`, { refusal: error })
+              return yield* needsAttention(line, `HL Connect has no such order line to cancel: ${error.message}`, {
+                refusal: error
+              })
             case "InvalidRequest":
-              return yield* needsAttention(line, `the line cannot be cancelled as stored: ${describe(error)}`, { refusal: error })
+              return yield* needsAttention(line, `the line cannot be cancelled as stored: ${describe(error)}`, {
+                refusal: error
+              })
             default:
               return yield* retryLater(line, describe(error))
           }
@@ -422,7 +481,9 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
             return moveTo(
               line,
               action.to,
-              action.to === "needs_attention" ? { _tag: "NeedsAttention", reason: action.reason ?? "" } : { _tag: "Transitioned", to: action.to },
+              action.to === "needs_attention"
+                ? { _tag: "NeedsAttention", reason: action.reason ?? "" }
+                : { _tag: "Transitioned", to: action.to },
               extra
             )
           }
@@ -437,7 +498,10 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
                 lastError: action.error ?? null,
                 ...(decision.remote === undefined ? {} : { remoteSnapshot: snapshotOf(decision.remote) })
               })
-              .pipe(Effect.as<LineOutcome>({ _tag: "Waiting", nextCheckAt: action.nextCheckAt }), skippedOnConflict(line))
+              .pipe(
+                Effect.as<LineOutcome>({ _tag: "Waiting", nextCheckAt: action.nextCheckAt }),
+                skippedOnConflict(line)
+              )
           case "Nothing":
             return Effect.succeed({ _tag: "Unchanged" })
         }
@@ -455,7 +519,9 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
         Effect.gen(function* () {
           const first = orderLines[0]
           if (first === undefined) return { orderNumber: "", remote: "NotAsked", lines: [] }
-          const remote: RemoteView = needsRemote(orderLines) ? yield* readRemote(first.orderNumber) : { _tag: "NotAsked" }
+          const remote: RemoteView = needsRemote(orderLines)
+            ? yield* readRemote(first.orderNumber)
+            : { _tag: "NotAsked" }
           const now = yield* Clock.currentTimeMillis
           const decisions = planOrder(orderLines, remote, now, policy)
           const reports = yield* Effect.forEach(decisions, (decision) =>

@@ -7,7 +7,12 @@
 import type { OrderLines } from "@hlconnect/store"
 import { Option, Schema } from "effect"
 
-export const OrderEventType = Schema.Literal("order.completed", "order.failed", "order.cancelled", "order.needs_attention")
+export const OrderEventType = Schema.Literal(
+  "order.completed",
+  "order.failed",
+  "order.cancelled",
+  "order.needs_attention"
+)
 export type OrderEventType = typeof OrderEventType.Type
 
 export class OrderEventLine extends Schema.Class<OrderEventLine>("OrderEventLine")({

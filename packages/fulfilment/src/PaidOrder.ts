@@ -21,7 +21,9 @@ export const minorFromMajor = (major: number | string): number | undefined => {
     return m === null ? undefined : Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"))
   }
   const minor = Math.round(major * 100)
-  return Number.isFinite(major) && major >= 0 && major <= 1e12 && Math.abs(minor - major * 100) < 1e-6 ? minor : undefined
+  return Number.isFinite(major) && major >= 0 && major <= 1e12 && Math.abs(minor - major * 100) < 1e-6
+    ? minor
+    : undefined
 }
 
 /** Minor units (399) in major units (3.99), as HL Connect and the shop's events state prices. */
@@ -30,7 +32,9 @@ export const majorFromMinor = (minor: number): number => minor / 100
 const toMinor = (major: number | string, ast: SchemaAST.AST) => {
   const minor = minorFromMajor(major)
   return minor === undefined
-    ? ParseResult.fail(new ParseResult.Type(ast, major, "must be a non-negative amount with at most 2 decimals, like 3.99"))
+    ? ParseResult.fail(
+        new ParseResult.Type(ast, major, "must be a non-negative amount with at most 2 decimals, like 3.99")
+      )
     : ParseResult.succeed(minor)
 }
 
@@ -90,7 +94,11 @@ export type PaidOrder = typeof PaidOrder.Type
 export const registrationGrace = Duration.minutes(2)
 
 /** The store's input for one line of a paid order: state `paid`, due for a check at `nextCheckAt`. */
-export const newOrderLine = (order: PaidOrder, line: PaidLine, options: { readonly nextCheckAt: number }): OrderLines.NewOrderLine => ({
+export const newOrderLine = (
+  order: PaidOrder,
+  line: PaidLine,
+  options: { readonly nextCheckAt: number }
+): OrderLines.NewOrderLine => ({
   orderNumber: order.order_number,
   orderLineId: line.order_line_id,
   asset: line.asset_id,
@@ -103,27 +111,44 @@ export const newOrderLine = (order: PaidOrder, line: PaidLine, options: { readon
   // A credential: redacted from here on.
   validationToken: Redacted.make(line.validation_token),
   ...(line.token_expires_at === undefined ? {} : { tokenExpiresAt: line.token_expires_at * 1000 }),
-  ...(line.parts === undefined ? {} : { parts: line.parts.map((p) => ({ asset: p.asset_id, orderLineId: p.order_line_id })) }),
+  ...(line.parts === undefined
+    ? {}
+    : { parts: line.parts.map((p) => ({ asset: p.asset_id, orderLineId: p.order_line_id })) }),
   nextCheckAt: options.nextCheckAt
 })
 
 /** `newOrderLine` for every line of the order. */
-export const newOrderLines = (order: PaidOrder, options: { readonly nextCheckAt: number }): ReadonlyArray<OrderLines.NewOrderLine> =>
-  order.lines.map((line) => newOrderLine(order, line, options))
+export const newOrderLines = (
+  order: PaidOrder,
+  options: { readonly nextCheckAt: number }
+): ReadonlyArray<OrderLines.NewOrderLine> => order.lines.map((line) => newOrderLine(order, line, options))
 
 /** What makes two records of a line the same purchase (the token is a credential for it, not part of it). */
-export type ContentField = "asset" | "quantity" | "unitPriceMinor" | "totalPriceMinor" | "currency" | "customerEmail" | "customerName" | "parts"
+export type ContentField =
+  | "asset"
+  | "quantity"
+  | "unitPriceMinor"
+  | "totalPriceMinor"
+  | "currency"
+  | "customerEmail"
+  | "customerName"
+  | "parts"
 
 const sameParts = (
   stored: ReadonlyArray<{ readonly asset: string; readonly orderLineId: string }>,
   wanted: ReadonlyArray<{ readonly asset: string; readonly orderLineId: string }>
-) => stored.length === wanted.length && stored.every((p, i) => p.asset === wanted[i]?.asset && p.orderLineId === wanted[i]?.orderLineId)
+) =>
+  stored.length === wanted.length &&
+  stored.every((p, i) => p.asset === wanted[i]?.asset && p.orderLineId === wanted[i]?.orderLineId)
 
 /**
  * The fields in which a stored line differs from a new record of it: empty when a repeated
  * request describes the same purchase (so it may be answered from the store).
  */
-export const contentDifferences = (stored: OrderLines.OrderLine, wanted: OrderLines.NewOrderLine): ReadonlyArray<ContentField> => {
+export const contentDifferences = (
+  stored: OrderLines.OrderLine,
+  wanted: OrderLines.NewOrderLine
+): ReadonlyArray<ContentField> => {
   const differs: Array<ContentField> = []
   if (stored.asset !== wanted.asset) differs.push("asset")
   if (stored.quantity !== wanted.quantity) differs.push("quantity")
@@ -132,7 +157,13 @@ export const contentDifferences = (stored: OrderLines.OrderLine, wanted: OrderLi
   if (stored.currency !== wanted.currency) differs.push("currency")
   if (stored.customerEmail !== wanted.customerEmail) differs.push("customerEmail")
   if (!Equal.equals(stored.customerName, Option.fromNullable(wanted.customerName))) differs.push("customerName")
-  if (!sameParts(Option.getOrElse(stored.parts, () => []), wanted.parts ?? [])) differs.push("parts")
+  if (
+    !sameParts(
+      Option.getOrElse(stored.parts, () => []),
+      wanted.parts ?? []
+    )
+  )
+    differs.push("parts")
   return differs
 }
 

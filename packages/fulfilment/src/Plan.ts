@@ -46,7 +46,10 @@ export const needsRemote = (lines: ReadonlyArray<OrderLines.OrderLine>): boolean
   lines.some((line) => line.state !== "paid" && line.state !== "registering" && line.state !== "needs_attention")
 
 /** The line's status in HL Connect's view (its item's status, or the whole order's answer in upper case). */
-export const remoteStatusOf = (remote: RemoteView, line: OrderLines.OrderLine): { status: string; item?: OrderItem } => {
+export const remoteStatusOf = (
+  remote: RemoteView,
+  line: OrderLines.OrderLine
+): { status: string; item?: OrderItem } => {
   switch (remote._tag) {
     case "Completed": {
       const item = remote.items.find((i) => String(i.order_line_id) === line.orderLineId)
@@ -76,12 +79,22 @@ export const planLine = (
   policy: FulfilmentPolicy
 ): Decision => {
   const { status, item } = remoteStatusOf(remote, line)
-  const decide = (d: Pick<Decision, "action" | "drift">): Decision => ({ line, ...d, ...(item === undefined ? {} : { remote: item }) })
+  const decide = (d: Pick<Decision, "action" | "drift">): Decision => ({
+    line,
+    ...d,
+    ...(item === undefined ? {} : { remote: item })
+  })
   const wait = (error?: string): Decision =>
     decide({
       action: {
         _tag: "Wait",
-        nextCheckAt: now + backoff(error === undefined ? policy.firstCheckDelay : policy.retryDelay, policy.maxCheckDelay, line.attempts),
+        nextCheckAt:
+          now +
+          backoff(
+            error === undefined ? policy.firstCheckDelay : policy.retryDelay,
+            policy.maxCheckDelay,
+            line.attempts
+          ),
         ...(error === undefined ? {} : { error })
       }
     })
@@ -102,29 +115,44 @@ export const planLine = (
         case "COMPLETED":
           return decide({ action: { _tag: "Transition", to: "completed" } })
         case "FAILED":
-          return decide({ action: { _tag: "Transition", to: "failed", reason: remote._tag === "Failed" ? (remote.message ?? "fulfilment failed") : "fulfilment failed" } })
+          return decide({
+            action: {
+              _tag: "Transition",
+              to: "failed",
+              reason: remote._tag === "Failed" ? (remote.message ?? "fulfilment failed") : "fulfilment failed"
+            }
+          })
         case "PROCESSING":
           if (pastDeadline) {
             return decide(attention(`not fulfilled within ${Duration.format(policy.fulfilmentDeadline)}`))
           }
-          return line.state === "registered"
-            ? decide({ action: { _tag: "Transition", to: "processing" } })
-            : wait()
+          return line.state === "registered" ? decide({ action: { _tag: "Transition", to: "processing" } }) : wait()
         case "UNREADABLE":
           return wait(remote._tag === "Unreadable" ? remote.error : "HL Connect was not asked")
         case "CANCELLED":
-          return decide(attention("HL Connect cancelled the line without a local request", { expected: line.state, observed: status }))
+          return decide(
+            attention("HL Connect cancelled the line without a local request", {
+              expected: line.state,
+              observed: status
+            })
+          )
         case "NOT_FOUND":
         case "ABSENT":
-          return decide(attention("HL Connect does not know this registered line", { expected: line.state, observed: status }))
+          return decide(
+            attention("HL Connect does not know this registered line", { expected: line.state, observed: status })
+          )
         default:
-          return decide(attention(`HL Connect reports an unknown status ${status}`, { expected: line.state, observed: status }))
+          return decide(
+            attention(`HL Connect reports an unknown status ${status}`, { expected: line.state, observed: status })
+          )
       }
     }
     case "completed":
       return status === "COMPLETED" || status === "UNREADABLE" || orderStillProcessing
         ? decide({ action: { _tag: "Nothing" } })
-        : decide(attention(`completed locally, but HL Connect says ${status}`, { expected: "COMPLETED", observed: status }))
+        : decide(
+            attention(`completed locally, but HL Connect says ${status}`, { expected: "COMPLETED", observed: status })
+          )
     case "failed":
       return status === "FAILED" || status === "UNREADABLE" || orderStillProcessing
         ? decide({ action: { _tag: "Nothing" } })
@@ -132,7 +160,9 @@ export const planLine = (
     case "cancelled":
       return status === "CANCELLED" || status === "UNREADABLE" || status === "NOT_FOUND" || orderStillProcessing
         ? decide({ action: { _tag: "Nothing" } })
-        : decide(attention(`cancelled locally, but HL Connect says ${status}`, { expected: "CANCELLED", observed: status }))
+        : decide(
+            attention(`cancelled locally, but HL Connect says ${status}`, { expected: "CANCELLED", observed: status })
+          )
     case "needs_attention":
       return decide({ action: { _tag: "Nothing" } })
   }

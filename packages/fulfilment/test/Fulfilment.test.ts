@@ -54,7 +54,9 @@ const storedLine = (overrides: Partial<OrderLines.NewOrderLine> = {}) =>
   }).pipe(Effect.map(({ line }) => line))
 
 /** A paid line with a real validation token from the sandbox. */
-const paidLine = (options: { readonly asset?: number; readonly expired?: boolean; readonly nextCheckAt?: number } = {}) =>
+const paidLine = (
+  options: { readonly asset?: number; readonly expired?: boolean; readonly nextCheckAt?: number } = {}
+) =>
   Effect.gen(function* () {
     const hl = yield* HlConnect
     const asset = options.asset ?? 4000
@@ -71,9 +73,11 @@ const registrations = (line: OrderLines.OrderLine) =>
   Effect.promise(() => sandbox.runPromise(state.stats)).pipe(
     Effect.map((stats) => stats.registrations[`${line.orderNumber}:${line.orderLineId}`] ?? 0)
   )
-const script = (...faults: ReadonlyArray<ScriptedFault>) => Effect.promise(() => sandbox.runPromise(state.scriptFaults(faults)))
+const script = (...faults: ReadonlyArray<ScriptedFault>) =>
+  Effect.promise(() => sandbox.runPromise(state.scriptFaults(faults)))
 const events = (orderNumber: string) => Outbox.Outbox.eventsForOrder(orderNumber)
-const reload = (line: OrderLines.OrderLine) => OrderLines.OrderLines.get({ orderNumber: line.orderNumber, orderLineId: line.orderLineId })
+const reload = (line: OrderLines.OrderLine) =>
+  OrderLines.OrderLines.get({ orderNumber: line.orderNumber, orderLineId: line.orderLineId })
 
 describe("Fulfilment", () => {
   it.live("registers a paid line once, then completes it with an order.completed event and no URL in it", () =>
@@ -121,7 +125,11 @@ describe("Fulfilment", () => {
       const inFlight = yield* Effect.fork(fulfilment.registerLine(line))
       yield* Effect.sleep("500 millis")
       assert.strictEqual((yield* reload(line)).state, "registering")
-      const claimed = yield* OrderLines.OrderLines.claimDueOrders({ owner: "a-reconciler", limit: 1000, leaseMs: 60_000 })
+      const claimed = yield* OrderLines.OrderLines.claimDueOrders({
+        owner: "a-reconciler",
+        limit: 1000,
+        leaseMs: 60_000
+      })
       assert.isFalse(
         claimed.some((claim) => claim.lease.itemId === line.orderNumber),
         "a reconciler must not take over a registration in flight (it would send it a second time)"
@@ -163,10 +171,14 @@ describe("Fulfilment", () => {
       const outcome = yield* fulfilment.registerLine(line)
       assert.strictEqual(outcome._tag, "NeedsAttention")
       // Worded for a person as HL Connect would: a caller can answer "validate again".
-      if (outcome._tag === "NeedsAttention") assert.strictEqual(outcome.refusal?._tag === "ValidationRejected" && outcome.refusal.reason, "TokenExpired")
+      if (outcome._tag === "NeedsAttention")
+        assert.strictEqual(outcome.refusal?._tag === "ValidationRejected" && outcome.refusal.reason, "TokenExpired")
       const after = yield* reload(line)
       assert.strictEqual(after.state, "needs_attention")
-      assert.include(Option.getOrElse(after.attentionReason, () => ""), "expired")
+      assert.include(
+        Option.getOrElse(after.attentionReason, () => ""),
+        "expired"
+      )
       assert.strictEqual(yield* registrations(line), 0)
       assert.strictEqual((yield* events(line.orderNumber))[0]?.eventType, "order.needs_attention")
     }).pipe(Effect.provide(workflow()))
@@ -198,7 +210,10 @@ describe("Fulfilment", () => {
       const after = yield* reload(line)
       assert.strictEqual(after.state, "registering")
       assert.strictEqual(after.attempts, 1)
-      assert.include(Option.getOrElse(after.lastError, () => ""), "unavailable")
+      assert.include(
+        Option.getOrElse(after.lastError, () => ""),
+        "unavailable"
+      )
       assert.deepStrictEqual(yield* fulfilment.registerLine(after), { _tag: "Registered" }, "the next try succeeds")
     }).pipe(Effect.provide(workflow()))
   )
@@ -213,7 +228,10 @@ describe("Fulfilment", () => {
 
       const sent = yield* paidLine()
       yield* fulfilment.registerLine(sent)
-      assert.deepStrictEqual(yield* fulfilment.requestCancel(yield* reload(sent)), { _tag: "Transitioned", to: "cancel_requested" })
+      assert.deepStrictEqual(yield* fulfilment.requestCancel(yield* reload(sent)), {
+        _tag: "Transitioned",
+        to: "cancel_requested"
+      })
       assert.deepStrictEqual(yield* fulfilment.cancelLine(yield* reload(sent)), { _tag: "Cancelled" })
       assert.strictEqual((yield* reload(sent)).state, "cancelled")
       const remote = yield* fulfilment.readRemote(sent.orderNumber)
@@ -255,7 +273,10 @@ describe("Fulfilment", () => {
         assert.strictEqual(outcome.remoteStatus, "FAILED")
       }
       const after = yield* reload(line)
-      assert.include(Option.getOrElse(after.attentionReason, () => ""), "FAILED")
+      assert.include(
+        Option.getOrElse(after.attentionReason, () => ""),
+        "FAILED"
+      )
     }).pipe(Effect.provide(workflow()))
   )
 
@@ -273,7 +294,10 @@ describe("Fulfilment", () => {
   it.live("halts on a token HL Connect refuses, saying what to check", () =>
     Effect.gen(function* () {
       const fulfilment = yield* Fulfilment
-      const line = yield* storedLine({ validationToken: Redacted.make("whatever"), tokenExpiresAt: Date.now() + 60_000 })
+      const line = yield* storedLine({
+        validationToken: Redacted.make("whatever"),
+        tokenExpiresAt: Date.now() + 60_000
+      })
       const error = yield* Effect.flip(fulfilment.registerLine(line))
       assert.strictEqual(error._tag, "FulfilmentHalted")
       if (error._tag === "FulfilmentHalted") assert.include(error.message, "HLCONNECT_TOKEN")

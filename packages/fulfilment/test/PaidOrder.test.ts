@@ -23,7 +23,10 @@ const order: PaidOrder.PaidOrder = {
 }
 
 /** The line as the store would hold it after `create` of the mapped input. */
-const stored = (input: OrderLines.NewOrderLine, extra: Partial<ConstructorParameters<typeof OrderLines.OrderLine>[0]> = {}) =>
+const stored = (
+  input: OrderLines.NewOrderLine,
+  extra: Partial<ConstructorParameters<typeof OrderLines.OrderLine>[0]> = {}
+) =>
   OrderLines.OrderLine.make({
     orderNumber: input.orderNumber,
     orderLineId: input.orderLineId,
@@ -81,7 +84,11 @@ describe("PaidOrder", () => {
     assert.isFalse(PaidOrder.holdsToken(same, wanted.validationToken))
     assert.isTrue(PaidOrder.holdsToken(stored(wanted), wanted.validationToken))
 
-    const other = stored(wanted, { unitPriceMinor: 400, customerName: Option.none(), parts: Option.some([{ asset: "4001", orderLineId: "3" }]) })
+    const other = stored(wanted, {
+      unitPriceMinor: 400,
+      customerName: Option.none(),
+      parts: Option.some([{ asset: "4001", orderLineId: "3" }])
+    })
     assert.deepStrictEqual(PaidOrder.contentDifferences(other, wanted), ["unitPriceMinor", "customerName", "parts"])
   })
 
@@ -111,7 +118,8 @@ describe("PaidOrder", () => {
   it("knows which parked lines a new validation token unblocks", () => {
     const [wanted] = PaidOrder.newOrderLines(order, { nextCheckAt: 42 })
     if (wanted === undefined) return assert.fail("one line expected")
-    const parked = (reason: string) => stored(wanted, { state: "needs_attention", attentionReason: Option.some(reason) })
+    const parked = (reason: string) =>
+      stored(wanted, { state: "needs_attention", attentionReason: Option.some(reason) })
     assert.isTrue(awaitsNewToken(parked("validation token expired: validate the purchase again (expired)")))
     assert.isTrue(awaitsNewToken(parked("HL Connect refused the registration: the validation token is unknown")))
     assert.isFalse(awaitsNewToken(parked("HL Connect does not know the asset: asset 1 does not exist")))

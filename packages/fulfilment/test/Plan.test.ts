@@ -6,7 +6,10 @@ import { planLine, type RemoteView } from "../src/Plan.js"
 import { defaultPolicy } from "../src/Policy.js"
 
 const now = 1_800_000_000_000
-const line = (state: OrderLines.OrderLineState, extra: Partial<ConstructorParameters<typeof OrderLines.OrderLine>[0]> = {}) =>
+const line = (
+  state: OrderLines.OrderLineState,
+  extra: Partial<ConstructorParameters<typeof OrderLines.OrderLine>[0]> = {}
+) =>
   OrderLines.OrderLine.make({
     orderNumber: "12345",
     orderLineId: "1",
@@ -37,7 +40,8 @@ const items = (...statuses: ReadonlyArray<string>): RemoteView => ({
   items: statuses.map((status, i): OrderItem => ({ order_id: 12345, order_line_id: i + 1, status }))
 })
 
-const plan = (state: OrderLines.OrderLineState, remote: RemoteView, extra = {}) => planLine(line(state, extra), remote, now, defaultPolicy)
+const plan = (state: OrderLines.OrderLineState, remote: RemoteView, extra = {}) =>
+  planLine(line(state, extra), remote, now, defaultPolicy)
 
 describe("planLine", () => {
   it("registers paid and registering lines whatever HL Connect says", () => {
@@ -51,7 +55,11 @@ describe("planLine", () => {
 
   it("follows HL Connect for registered and processing lines", () => {
     assert.deepStrictEqual(plan("registered", items("COMPLETED")).action, { _tag: "Transition", to: "completed" })
-    assert.deepStrictEqual(plan("processing", items("FAILED")).action, { _tag: "Transition", to: "failed", reason: "fulfilment failed" })
+    assert.deepStrictEqual(plan("processing", items("FAILED")).action, {
+      _tag: "Transition",
+      to: "failed",
+      reason: "fulfilment failed"
+    })
     assert.deepStrictEqual(plan("processing", { _tag: "Failed", message: "DAM error" }).action, {
       _tag: "Transition",
       to: "failed",
@@ -73,7 +81,11 @@ describe("planLine", () => {
   })
 
   it("gives up waiting past the deadline", () => {
-    const late = plan("processing", { _tag: "Processing" }, { createdAt: now - Duration.toMillis(defaultPolicy.fulfilmentDeadline) - 1 })
+    const late = plan(
+      "processing",
+      { _tag: "Processing" },
+      { createdAt: now - Duration.toMillis(defaultPolicy.fulfilmentDeadline) - 1 }
+    )
     assert.strictEqual(late.action._tag, "Transition")
     if (late.action._tag === "Transition") {
       assert.strictEqual(late.action.to, "needs_attention")
@@ -111,7 +123,11 @@ describe("planLine", () => {
     assert.strictEqual(plan("completed", items("COMPLETED")).action._tag, "Nothing")
     assert.strictEqual(plan("failed", { _tag: "Failed", message: undefined }).action._tag, "Nothing")
     assert.strictEqual(plan("cancelled", items("CANCELLED")).action._tag, "Nothing")
-    assert.strictEqual(plan("cancelled", { _tag: "NotFound" }).action._tag, "Nothing", "cancelled before it was ever registered")
+    assert.strictEqual(
+      plan("cancelled", { _tag: "NotFound" }).action._tag,
+      "Nothing",
+      "cancelled before it was ever registered"
+    )
     assert.strictEqual(plan("needs_attention", items("COMPLETED")).action._tag, "Nothing")
   })
 

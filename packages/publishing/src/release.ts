@@ -22,7 +22,9 @@ const run = (command: string, args: ReadonlyArray<string>, options: { cwd: strin
   new Promise<void>((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: "inherit" })
     child.on("error", reject)
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited with ${code}`))))
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited with ${code}`))
+    )
   })
 
 /** The registry configured for the scope, if any. */

@@ -11,7 +11,17 @@
  */
 import { freePort } from "@hlconnect/sandbox"
 import { type ChildProcess, spawn } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from "node:fs"
 import { createRequire } from "node:module"
 import { homedir, tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
@@ -53,7 +63,11 @@ const exec = (command: string, args: ReadonlyArray<string>, options: { cwd: stri
  * workspace's own `pnpm run` / `npm run` set for its scripts.
  */
 const outsideEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_(config|package|lifecycle|execpath|node_execpath|command)/.test(key))),
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !/^npm_(config|package|lifecycle|execpath|node_execpath|command)/.test(key)
+    )
+  ),
   ...extra
 })
 
@@ -185,13 +199,14 @@ const missingFiles = (packageDir: string): Array<string> => {
     }
     if (file.endsWith(".map")) {
       const map = JSON.parse(readFileSync(path, "utf8")) as { sources?: Array<string> }
-      for (const source of map.sources ?? []) need(relative(packageDir, resolve(dirname(path), source)), `source of ${file}`)
+      for (const source of map.sources ?? [])
+        need(relative(packageDir, resolve(dirname(path), source)), `source of ${file}`)
     }
   }
   return missing
 }
 
-describe("the root README's \"Using the client from another service\"", () => {
+describe('the root README\'s "Using the client from another service"', () => {
   it("shows each consumer's files as they are", () => {
     const readme = readFileSync(join(root, "README.md"), "utf8")
     const blocks = [...readme.matchAll(/<!-- consumer: (\S+) -->\n```\w*\n([\s\S]*?)\n```/g)]
@@ -204,13 +219,19 @@ describe("the root README's \"Using the client from another service\"", () => {
 
 describe("publishing @hlconnect/* to a real registry", () => {
   it("the release's publish step publishes every public package to the registry named for the scope", async () => {
-    const { stdout } = await exec(process.execPath, [join(root, "packages/publishing/dist/release.js"), "--no-git-tag"], {
-      cwd: root,
-      env: publishEnv
-    })
+    const { stdout } = await exec(
+      process.execPath,
+      [join(root, "packages/publishing/dist/release.js"), "--no-git-tag"],
+      {
+        cwd: root,
+        env: publishEnv
+      }
+    )
     expect(stdout).toContain(`Publishing to ${registry}`)
     for (const name of published) {
-      const manifest = JSON.parse(readFileSync(join(root, "packages", name.split("/")[1] ?? "", "package.json"), "utf8")) as {
+      const manifest = JSON.parse(
+        readFileSync(join(root, "packages", name.split("/")[1] ?? "", "package.json"), "utf8")
+      ) as {
         version: string
       }
       const packument = (await (await fetch(`${registry}${name.replace("/", "%2f")}`)).json()) as {
@@ -244,7 +265,8 @@ describe("publishing @hlconnect/* to a real registry", () => {
         for (const field of ["dependencies", "peerDependencies", "optionalDependencies"]) {
           for (const [dep, range] of Object.entries((manifest[field] ?? {}) as Record<string, string>)) {
             expect(range, `${name} ${field} ${dep}`).not.toMatch(/^(workspace|link|file):/)
-            if (dep.startsWith("@hlconnect/")) expect(published, `${name} depends on the unpublished ${dep}`).toContain(dep)
+            if (dep.startsWith("@hlconnect/"))
+              expect(published, `${name} depends on the unpublished ${dep}`).toContain(dep)
           }
         }
         const bin = (tool: string) => join(here, "..", "node_modules", ".bin", tool)
@@ -259,7 +281,10 @@ describe("publishing @hlconnect/* to a real registry", () => {
     rmSync(join(broken, "LICENSE"))
     rmSync(join(broken, "dist", "Errors.js"))
     expect(missingFiles(broken)).toEqual(
-      expect.arrayContaining(["LICENSE (licence)", expect.stringMatching(/^dist\/Errors\.js \(imported by dist\/\S+\.js\)$/)])
+      expect.arrayContaining([
+        "LICENSE (licence)",
+        expect.stringMatching(/^dist\/Errors\.js \(imported by dist\/\S+\.js\)$/)
+      ])
     )
     console.log(`published tarballs:\n  ${sizes.join("\n  ")}`)
   })
@@ -279,9 +304,15 @@ describe("publishing @hlconnect/* to a real registry", () => {
       expect(lastJsonLine(stdout)).toEqual({ consumer: "effect-service", status: "COMPLETED", download: 200 })
       const ls = await exec("npm", ["ls", "effect", "--all"], { cwd: dir, env: outsideEnv() })
       console.log(`effect-service: npm ls effect\n${ls.stdout}`)
-      const copies = new Set((await exec("npm", ["ls", "effect", "--all", "--parseable"], { cwd: dir, env: outsideEnv() })).stdout.trim().split("\n"))
+      const copies = new Set(
+        (await exec("npm", ["ls", "effect", "--all", "--parseable"], { cwd: dir, env: outsideEnv() })).stdout
+          .trim()
+          .split("\n")
+      )
       expect([...copies].map((p) => relative(dir, p))).toEqual(["node_modules/effect"])
-      const effect = JSON.parse(readFileSync(join(dir, "node_modules/effect/package.json"), "utf8")) as { version: string }
+      const effect = JSON.parse(readFileSync(join(dir, "node_modules/effect/package.json"), "utf8")) as {
+        version: string
+      }
       expect(effect.version).toBe("3.22.2") // the service's own patch, not the workspace's 3.22.4
     })
 

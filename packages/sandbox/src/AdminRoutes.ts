@@ -26,14 +26,24 @@ const problem = (status: number, error: string, message: string, headers: Record
 
 const badRequest = (error: { readonly message: string }) => problem(400, "BadRequest", error.message)
 
-const unauthorized = problem(401, "Unauthorized", "the sandbox's controls need Authorization: Bearer <one of SANDBOX_TOKENS>", {
-  "www-authenticate": 'Bearer realm="sandbox"'
-})
+const unauthorized = problem(
+  401,
+  "Unauthorized",
+  "the sandbox's controls need Authorization: Bearer <one of SANDBOX_TOKENS>",
+  {
+    "www-authenticate": 'Bearer realm="sandbox"'
+  }
+)
 
-const unsupportedMediaType = problem(415, "UnsupportedMediaType", "the sandbox's controls take Content-Type: application/json")
+const unsupportedMediaType = problem(
+  415,
+  "UnsupportedMediaType",
+  "the sandbox's controls take Content-Type: application/json"
+)
 
 /** `application/json`, parameters (charset) allowed, case-insensitive. */
-const isJson = (contentType: string | undefined) => contentType?.split(";")[0]?.trim().toLowerCase() === "application/json"
+const isJson = (contentType: string | undefined) =>
+  contentType?.split(";")[0]?.trim().toLowerCase() === "application/json"
 
 /** A request that announces no body at all (no type, no length or a zero one, not chunked). */
 const hasNoBody = (request: HttpServerRequest.HttpServerRequest) =>
@@ -65,7 +75,8 @@ export const AdminRoutesLive = HttpApiBuilder.Router.use((router) =>
     const control = <E, R>(body: Body, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         if (!state.authorize(request.headers.authorization)) return Effect.succeed(unauthorized)
-        const jsonOk = body === "none" || isJson(request.headers["content-type"]) || (body === "json-if-any" && hasNoBody(request))
+        const jsonOk =
+          body === "none" || isJson(request.headers["content-type"]) || (body === "json-if-any" && hasNoBody(request))
         return jsonOk ? handler : Effect.succeed(unsupportedMediaType)
       })
 
@@ -89,7 +100,10 @@ export const AdminRoutesLive = HttpApiBuilder.Router.use((router) =>
     )
     yield* router.get(
       "/_sandbox/faults",
-      control("none", Effect.flatMap(state.getFaults, (faults) => HttpServerResponse.json(Schema.encodeSync(FaultSettings)(faults))))
+      control(
+        "none",
+        Effect.flatMap(state.getFaults, (faults) => HttpServerResponse.json(Schema.encodeSync(FaultSettings)(faults)))
+      )
     )
     yield* router.put(
       "/_sandbox/faults",
@@ -113,7 +127,10 @@ export const AdminRoutesLive = HttpApiBuilder.Router.use((router) =>
         )
       )
     )
-    yield* router.post("/_sandbox/reset", control("json-if-any", Effect.as(state.resetFaultsAndStats, HttpServerResponse.empty({ status: 204 }))))
+    yield* router.post(
+      "/_sandbox/reset",
+      control("json-if-any", Effect.as(state.resetFaultsAndStats, HttpServerResponse.empty({ status: 204 })))
+    )
     yield* router.get("/nf/download/:id", issuedUrl(state, "download"))
     yield* router.get("/nf/view/:id", issuedUrl(state, "view"))
   })

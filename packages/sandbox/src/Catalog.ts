@@ -97,8 +97,20 @@ const assetOf = (e: Entry): SandboxAsset => {
       { is_primary: true, name: e.composer, mbid: null, role: "Composer" },
       ...(e.arranger === undefined ? [] : [{ is_primary: false, name: e.arranger, mbid: null, role: "Arranger" }])
     ],
-    keywords: e.title.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 2),
-    related_goods: [{ related_product_id: 10_000_000 + e.asset_id, group_type_id: 1, good_type: "H", sheet: true, featured: false, prime_src: false }],
+    keywords: e.title
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((w) => w.length > 2),
+    related_goods: [
+      {
+        related_product_id: 10_000_000 + e.asset_id,
+        group_type_id: 1,
+        good_type: "H",
+        sheet: true,
+        featured: false,
+        prime_src: false
+      }
+    ],
     renderings: [
       { type: "pdf", usage: "full" },
       { type: "pdf", usage: "preview" },
@@ -122,7 +134,14 @@ const assetOf = (e: Entry): SandboxAsset => {
               vendor_song_id: `SBX-${e.asset_id}`,
               commission_override_rate: 0.1,
               publisher_name: "Sandbox Music Publishing",
-              medley_assets: [{ name: e.title, song_catalog_id: `SC${e.asset_id}`, hl_song_id: String(100_000 + e.asset_id), sequence: 1 }]
+              medley_assets: [
+                {
+                  name: e.title,
+                  song_catalog_id: `SC${e.asset_id}`,
+                  hl_song_id: String(100_000 + e.asset_id),
+                  sequence: 1
+                }
+              ]
             }
           ],
     prices: [
@@ -138,7 +157,9 @@ const assetOf = (e: Entry): SandboxAsset => {
     world,
     countries: e.countries ?? [],
     partIds: new Set(
-      item.partable === true ? packages.flatMap((p) => (p.score === true || p.asset_id === undefined ? [] : [p.asset_id])) : []
+      item.partable === true
+        ? packages.flatMap((p) => (p.score === true || p.asset_id === undefined ? [] : [p.asset_id]))
+        : []
     )
   }
 }
@@ -165,112 +186,129 @@ const quartetPart = (part: (typeof QuartetParts)[number]): Entry => ({
 })
 
 const entries: ReadonlyArray<Entry> = [
-    {
-      asset_id: 4000,
-      title: "Für Elise",
-      description: "Bagatelle No. 25 in A minor, WoO 59, for solo piano.",
-      format_short_name: "PS",
-      format: "Piano Solo",
+  {
+    asset_id: 4000,
+    title: "Für Elise",
+    description: "Bagatelle No. 25 in A minor, WoO 59, for solo piano.",
+    format_short_name: "PS",
+    format: "Piano Solo",
+    asset_type: "SHEET",
+    composer: "Ludwig van Beethoven",
+    instruments: [["PF", "Piano"]],
+    price: 3.99,
+    public_domain: true
+  },
+  {
+    asset_id: 4001,
+    title: "Hallelujah (SATB)",
+    description: "A choral arrangement for mixed voices and piano; sold in sets of at least 10 copies.",
+    format_short_name: "SATB",
+    format: "Soprano/Alto/Tenor/Bass",
+    asset_type: "CHORAL",
+    composer: "Leonard Cohen",
+    arranger: "Roger Emerson",
+    instruments: [
+      ["CHOIR", "Choir"],
+      ["PF", "Piano"]
+    ],
+    price: 2.15,
+    min_qty: 10,
+    voicing: "SATB",
+    categories: ["Pop", "Choral"]
+  },
+  {
+    asset_id: 4002,
+    title: "Yesterday",
+    description: "Piano/vocal/guitar arrangement with lyrics and chord frames.",
+    format_short_name: "PVG",
+    format: "Piano/Vocal/Guitar",
+    asset_type: "SHEET",
+    composer: "Paul McCartney",
+    instruments: [
+      ["PF", "Piano"],
+      ["VOC", "Voice"],
+      ["GTR", "Guitar"]
+    ],
+    price: 4.99,
+    countries: ["US", "CA"],
+    categories: ["Pop", "Rock"]
+  },
+  {
+    asset_id: 4003,
+    title: "String Quartet No. 1",
+    description: "Full score and parts; the parts may be bought one by one.",
+    format_short_name: "SQ",
+    format: "String Quartet",
+    asset_type: "ENSEMBLE",
+    composer: "Sandbox Quartet Society",
+    instruments: QuartetParts.map((p) => [p.code, p.name] as const),
+    price: 12.5,
+    page_count: 24,
+    partable: true,
+    packages: [
+      {
+        asset_id: 4003,
+        instrumentation_part_code: "SCORE",
+        instrumentation_part_name: "Full Score",
+        count: 1,
+        sequence: 0,
+        score: true
+      },
+      ...QuartetParts.map((p, i) => ({
+        asset_id: p.asset_id,
+        instrumentation_part_code: p.code,
+        instrumentation_part_name: p.name,
+        count: 1,
+        sequence: i + 1,
+        score: false
+      }))
+    ]
+  },
+  ...QuartetParts.map(quartetPart),
+  {
+    asset_id: 4008,
+    title: "Jerusalem",
+    description: "Hymn for choir and organ.",
+    format_short_name: "SATB",
+    format: "Choir and Organ",
+    asset_type: "CHORAL",
+    composer: "Hubert Parry",
+    instruments: [
+      ["ORG", "Organ"],
+      ["CHOIR", "Choir"]
+    ],
+    price: 3.99,
+    countries: ["GB"],
+    voicing: "SATB",
+    public_domain: true,
+    categories: ["Sacred", "Choral"]
+  },
+  {
+    asset_id: FailingAssetId,
+    title: "Always Fails (sandbox)",
+    description: "Registrations of this asset fail fulfilment: info answers 502.",
+    format_short_name: "PS",
+    format: "Piano Solo",
+    asset_type: "SHEET",
+    composer: "Sandbox",
+    instruments: [["PF", "Piano"]],
+    price: 3.99
+  },
+  ...Array.from(
+    { length: 200 },
+    (_, i): Entry => ({
+      asset_id: 5000 + i,
+      title: `Sandbox Title ${5000 + i}`,
+      description: "A generated title, to page through the catalog.",
+      format_short_name: i % 2 === 0 ? "PS" : "PVG",
+      format: i % 2 === 0 ? "Piano Solo" : "Piano/Vocal/Guitar",
       asset_type: "SHEET",
-      composer: "Ludwig van Beethoven",
-      instruments: [["PF", "Piano"]],
-      price: 3.99,
-      public_domain: true
-    },
-    {
-      asset_id: 4001,
-      title: "Hallelujah (SATB)",
-      description: "A choral arrangement for mixed voices and piano; sold in sets of at least 10 copies.",
-      format_short_name: "SATB",
-      format: "Soprano/Alto/Tenor/Bass",
-      asset_type: "CHORAL",
-      composer: "Leonard Cohen",
-      arranger: "Roger Emerson",
-      instruments: [["CHOIR", "Choir"], ["PF", "Piano"]],
-      price: 2.15,
-      min_qty: 10,
-      voicing: "SATB",
-      categories: ["Pop", "Choral"]
-    },
-    {
-      asset_id: 4002,
-      title: "Yesterday",
-      description: "Piano/vocal/guitar arrangement with lyrics and chord frames.",
-      format_short_name: "PVG",
-      format: "Piano/Vocal/Guitar",
-      asset_type: "SHEET",
-      composer: "Paul McCartney",
-      instruments: [["PF", "Piano"], ["VOC", "Voice"], ["GTR", "Guitar"]],
-      price: 4.99,
-      countries: ["US", "CA"],
-      categories: ["Pop", "Rock"]
-    },
-    {
-      asset_id: 4003,
-      title: "String Quartet No. 1",
-      description: "Full score and parts; the parts may be bought one by one.",
-      format_short_name: "SQ",
-      format: "String Quartet",
-      asset_type: "ENSEMBLE",
-      composer: "Sandbox Quartet Society",
-      instruments: QuartetParts.map((p) => [p.code, p.name] as const),
-      price: 12.5,
-      page_count: 24,
-      partable: true,
-      packages: [
-        { asset_id: 4003, instrumentation_part_code: "SCORE", instrumentation_part_name: "Full Score", count: 1, sequence: 0, score: true },
-        ...QuartetParts.map((p, i) => ({
-          asset_id: p.asset_id,
-          instrumentation_part_code: p.code,
-          instrumentation_part_name: p.name,
-          count: 1,
-          sequence: i + 1,
-          score: false
-        }))
-      ]
-    },
-    ...QuartetParts.map(quartetPart),
-    {
-      asset_id: 4008,
-      title: "Jerusalem",
-      description: "Hymn for choir and organ.",
-      format_short_name: "SATB",
-      format: "Choir and Organ",
-      asset_type: "CHORAL",
-      composer: "Hubert Parry",
-      instruments: [["ORG", "Organ"], ["CHOIR", "Choir"]],
-      price: 3.99,
-      countries: ["GB"],
-      voicing: "SATB",
-      public_domain: true,
-      categories: ["Sacred", "Choral"]
-    },
-    {
-      asset_id: FailingAssetId,
-      title: "Always Fails (sandbox)",
-      description: "Registrations of this asset fail fulfilment: info answers 502.",
-      format_short_name: "PS",
-      format: "Piano Solo",
-      asset_type: "SHEET",
-      composer: "Sandbox",
+      composer: `Sandbox Composer ${i % 17}`,
       instruments: [["PF", "Piano"]],
       price: 3.99
-    },
-    ...Array.from(
-      { length: 200 },
-      (_, i): Entry => ({
-        asset_id: 5000 + i,
-        title: `Sandbox Title ${5000 + i}`,
-        description: "A generated title, to page through the catalog.",
-        format_short_name: i % 2 === 0 ? "PS" : "PVG",
-        format: i % 2 === 0 ? "Piano Solo" : "Piano/Vocal/Guitar",
-        asset_type: "SHEET",
-        composer: `Sandbox Composer ${i % 17}`,
-        instruments: [["PF", "Piano"]],
-        price: 3.99
-      })
-    )
-  ]
+    })
+  )
+]
 
 export const seedCatalog = (): ReadonlyArray<SandboxAsset> => entries.map(assetOf)
 

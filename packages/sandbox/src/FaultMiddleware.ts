@@ -86,7 +86,10 @@ const faults = (state: SandboxState, app: HttpApp.Default): HttpApp.Default =>
     switch (fault?.kind) {
       case "error500":
         return respond(
-          HttpServerResponse.unsafeJson({ name: "InternalServerError", message: "injected fault", code: 500, status: 500 }, { status: 500 })
+          HttpServerResponse.unsafeJson(
+            { name: "InternalServerError", message: "injected fault", code: 500, status: 500 },
+            { status: 500 }
+          )
         )
       case "empty500":
         return respond(HttpServerResponse.empty({ status: 500 }))
@@ -113,7 +116,9 @@ const faults = (state: SandboxState, app: HttpApp.Default): HttpApp.Default =>
         return respond(gatewayResponse(504, "Gateway Time-out"))
       case "unavailable503After":
         yield* Effect.exit(app)
-        return respond(HttpServerResponse.empty({ status: 503, headers: { "retry-after": String(fault.retryAfterSeconds) } }))
+        return respond(
+          HttpServerResponse.empty({ status: 503, headers: { "retry-after": String(fault.retryAfterSeconds) } })
+        )
       case "teapot418":
         return respond(HttpServerResponse.text("I'm a teapot", { status: 418 }))
       case "custom":

@@ -17,7 +17,8 @@ export const AuthorizationLive = Layer.effect(
   Effect.map(SandboxState, (state) =>
     Authorization.of({
       // The raw header, read by the one bearer rule (the middleware's own parse only slices a prefix off).
-      bearer: () => BearerAuth.authorizeRequest(state, () => new Unauthorized({ message: "missing or invalid bearer token" }))
+      bearer: () =>
+        BearerAuth.authorizeRequest(state, () => new Unauthorized({ message: "missing or invalid bearer token" }))
     })
   )
 )
@@ -31,7 +32,9 @@ export const PurchaseLive = HttpApiBuilder.group(HlConnectApi, "purchase", (hand
         Effect.map(state.purchaseInfo(urlParams.order_id, publicBaseUrl(request)), (answer) =>
           // 202 is answered explicitly: its schema and 200's both come back from one union.
           answer === "PROCESSING"
-            ? HttpServerResponse.unsafeJson(PurchaseInProcessingResponse.make({ status: "PROCESSING" }), { status: 202 })
+            ? HttpServerResponse.unsafeJson(PurchaseInProcessingResponse.make({ status: "PROCESSING" }), {
+                status: 202
+              })
             : answer
         )
       )

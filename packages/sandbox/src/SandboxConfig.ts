@@ -62,9 +62,15 @@ export const SandboxConfig: Config.Config<SandboxOptions> = Config.all({
     Config.withDefault(defaultSandboxOptions.accessTokens)
   ),
   environment: Config.nonEmptyString("SANDBOX_ENVIRONMENT").pipe(Config.withDefault(defaultSandboxOptions.environment)),
-  fulfilmentDelay: Config.duration("SANDBOX_FULFILMENT_DELAY").pipe(Config.withDefault(defaultSandboxOptions.fulfilmentDelay)),
-  fulfilmentPolls: Config.integer("SANDBOX_FULFILMENT_POLLS").pipe(Config.withDefault(defaultSandboxOptions.fulfilmentPolls)),
-  validationTokenTtl: Config.duration("SANDBOX_TOKEN_TTL").pipe(Config.withDefault(defaultSandboxOptions.validationTokenTtl)),
+  fulfilmentDelay: Config.duration("SANDBOX_FULFILMENT_DELAY").pipe(
+    Config.withDefault(defaultSandboxOptions.fulfilmentDelay)
+  ),
+  fulfilmentPolls: Config.integer("SANDBOX_FULFILMENT_POLLS").pipe(
+    Config.withDefault(defaultSandboxOptions.fulfilmentPolls)
+  ),
+  validationTokenTtl: Config.duration("SANDBOX_TOKEN_TTL").pipe(
+    Config.withDefault(defaultSandboxOptions.validationTokenTtl)
+  ),
   urlTtl: Config.duration("SANDBOX_URL_TTL").pipe(Config.withDefault(defaultSandboxOptions.urlTtl)),
   failingAssets: Config.array(Config.integer(), "SANDBOX_FAILING_ASSETS").pipe(
     Config.withDefault(defaultSandboxOptions.failingAssets)

@@ -142,7 +142,12 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
         // 122 random bits, as 32 hex digits: randomUUID draws from a batch of random bytes Node keeps,
         // where randomBytes(16) asked the CSPRNG for every URL (two per `/purchase/info` line).
         const id = randomUUID().replaceAll("-", "")
-        urls.set(id, { kind, order_id: line.order_id, order_line_id: line.order_line_id, expiresAtMillis: now + urlTtlMillis })
+        urls.set(id, {
+          kind,
+          order_id: line.order_id,
+          order_line_id: line.order_line_id,
+          expiresAtMillis: now + urlTtlMillis
+        })
         return `${publicBaseUrl}/nf/${kind}/${id}`
       }
 
@@ -150,19 +155,22 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
         const status = statusOf(line, now)
         const fulfilled = status === "COMPLETED"
         // The line's fields were validated when it was registered: no second check per response.
-        return OrderItem.make({
-          order_id: line.order_id,
-          order_line_id: line.order_line_id,
-          asset_id: line.asset_id,
-          customer: line.customer,
-          unit_price: line.unit_price,
-          line_item_price: line.line_item_price,
-          quantity: line.quantity,
-          country_code: line.country_code,
-          download_url: fulfilled ? issueUrl("download", line, now, publicBaseUrl) : null,
-          view_url: fulfilled ? issueUrl("view", line, now, publicBaseUrl) : null,
-          status
-        }, true)
+        return OrderItem.make(
+          {
+            order_id: line.order_id,
+            order_line_id: line.order_line_id,
+            asset_id: line.asset_id,
+            customer: line.customer,
+            unit_price: line.unit_price,
+            line_item_price: line.line_item_price,
+            quantity: line.quantity,
+            country_code: line.country_code,
+            download_url: fulfilled ? issueUrl("download", line, now, publicBaseUrl) : null,
+            view_url: fulfilled ? issueUrl("view", line, now, publicBaseUrl) : null,
+            status
+          },
+          true
+        )
       }
 
       const findLine = (orderId: number, lineId: number) => {
@@ -173,99 +181,117 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
       }
 
       const validatePurchase = (request: PurchaseValidateBeforePaymentRequest) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<ValidationToken, AssetNotFound | ValidationRejected> => {
-          const asset = catalog.get(request.asset_id)
-          if (asset === undefined) return Effect.fail(new AssetNotFound({ message: `asset ${request.asset_id} does not exist` }))
-          const country = countryOf(request.customer_ip)
-          if (country === undefined) {
-            return Effect.fail(rejected("InvalidCountry", `cannot determine the buyer's country from ${request.customer_ip}`))
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now): Effect.Effect<ValidationToken, AssetNotFound | ValidationRejected> => {
+            const asset = catalog.get(request.asset_id)
+            if (asset === undefined)
+              return Effect.fail(new AssetNotFound({ message: `asset ${request.asset_id} does not exist` }))
+            const country = countryOf(request.customer_ip)
+            if (country === undefined) {
+              return Effect.fail(
+                rejected("InvalidCountry", `cannot determine the buyer's country from ${request.customer_ip}`)
+              )
+            }
+            if (!asset.world && !asset.countries.includes(country)) {
+              return Effect.fail(
+                rejected("NotSellableInCountry", `asset ${asset.asset_id} is not sellable in ${country}`)
+              )
+            }
+            if (request.quantity < asset.min_qty) {
+              return Effect.fail(
+                rejected(
+                  "QuantityBelowMinimum",
+                  `asset ${asset.asset_id} requires a quantity of at least ${asset.min_qty}`
+                )
+              )
+            }
+            const token = randomBytes(24).toString("base64url")
+            const expiresAtMillis = now + tokenTtlMillis
+            tokens.set(token, { asset_id: asset.asset_id, quantity: request.quantity, country, expiresAtMillis })
+            return Effect.succeed(ValidationToken.make({ token, exp_date: Math.floor(expiresAtMillis / 1000) }))
           }
-          if (!asset.world && !asset.countries.includes(country)) {
-            return Effect.fail(rejected("NotSellableInCountry", `asset ${asset.asset_id} is not sellable in ${country}`))
-          }
-          if (request.quantity < asset.min_qty) {
-            return Effect.fail(
-              rejected("QuantityBelowMinimum", `asset ${asset.asset_id} requires a quantity of at least ${asset.min_qty}`)
-            )
-          }
-          const token = randomBytes(24).toString("base64url")
-          const expiresAtMillis = now + tokenTtlMillis
-          tokens.set(token, { asset_id: asset.asset_id, quantity: request.quantity, country, expiresAtMillis })
-          return Effect.succeed(ValidationToken.make({ token, exp_date: Math.floor(expiresAtMillis / 1000) }))
-        })
+        )
 
       const checkToken = (request: PurchaseRegisterRequest, now: number) => {
         const issued = tokens.get(request.token)
         if (issued === undefined) return rejected("InvalidToken", "the validation token is unknown")
-        if (issued.expiresAtMillis <= now) return rejected("TokenExpired", "the validation token has expired; validate again")
+        if (issued.expiresAtMillis <= now)
+          return rejected("TokenExpired", "the validation token has expired; validate again")
         return issued
       }
 
       const registerPurchase = (request: PurchaseRegisterRequest) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, AssetNotFound | OrderAlreadyExists | ValidationRejected> => {
-          const parts = request.parts ?? []
-          // The line's own asset comes from its validation token; parts name theirs.
-          const missingPart = parts.find((p) => !catalog.has(p.asset_id))
-          if (missingPart !== undefined) {
-            return Effect.fail(new AssetNotFound({ message: `asset ${missingPart.asset_id} does not exist` }))
-          }
-          const issued = checkToken(request, now)
-          if (issued instanceof ValidationRejected) return Effect.fail(issued)
-          const asset = catalog.get(issued.asset_id)
-          if (asset === undefined) return Effect.fail(new AssetNotFound({ message: `asset ${issued.asset_id} does not exist` }))
-          if (Math.abs(request.unit_price * issued.quantity - request.line_item_price) > PRICE_TOLERANCE) {
-            return Effect.fail(
-              rejected(
-                "PriceMismatch",
-                `line_item_price ${request.line_item_price} is not unit_price × quantity (${request.unit_price} × ${issued.quantity})`
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now): Effect.Effect<void, AssetNotFound | OrderAlreadyExists | ValidationRejected> => {
+            const parts = request.parts ?? []
+            // The line's own asset comes from its validation token; parts name theirs.
+            const missingPart = parts.find((p) => !catalog.has(p.asset_id))
+            if (missingPart !== undefined) {
+              return Effect.fail(new AssetNotFound({ message: `asset ${missingPart.asset_id} does not exist` }))
+            }
+            const issued = checkToken(request, now)
+            if (issued instanceof ValidationRejected) return Effect.fail(issued)
+            const asset = catalog.get(issued.asset_id)
+            if (asset === undefined)
+              return Effect.fail(new AssetNotFound({ message: `asset ${issued.asset_id} does not exist` }))
+            if (Math.abs(request.unit_price * issued.quantity - request.line_item_price) > PRICE_TOLERANCE) {
+              return Effect.fail(
+                rejected(
+                  "PriceMismatch",
+                  `line_item_price ${request.line_item_price} is not unit_price × quantity (${request.unit_price} × ${issued.quantity})`
+                )
               )
-            )
-          }
-          const foreignPart = parts.find((p) => !asset.partIds.has(p.asset_id))
-          if (foreignPart !== undefined) {
-            return Effect.fail(
-              rejected(
-                "PartNotInAsset",
-                asset.partIds.size === 0
-                  ? `asset ${asset.asset_id} is not partable: its parts cannot be bought one by one`
-                  : `asset ${foreignPart.asset_id} is not a part of asset ${asset.asset_id}`
+            }
+            const foreignPart = parts.find((p) => !asset.partIds.has(p.asset_id))
+            if (foreignPart !== undefined) {
+              return Effect.fail(
+                rejected(
+                  "PartNotInAsset",
+                  asset.partIds.size === 0
+                    ? `asset ${asset.asset_id} is not partable: its parts cannot be bought one by one`
+                    : `asset ${foreignPart.asset_id} is not a part of asset ${asset.asset_id}`
+                )
               )
-            )
+            }
+            const lineIds = [request.order_line_id, ...parts.map((p) => p.order_line_id)]
+            if (new Set(lineIds).size !== lineIds.length) {
+              return Effect.fail(rejected("RepeatedOrderLine", "order_line_id repeats within the request"))
+            }
+            const order = orders.get(request.order_number) ?? new Map<number, Line>()
+            const existing = lineIds.find((id) => order.has(id))
+            if (existing !== undefined) {
+              return Effect.fail(
+                new OrderAlreadyExists({
+                  message: `order ${request.order_number} line ${existing} is already registered`
+                })
+              )
+            }
+            const entries: ReadonlyArray<readonly [number, number]> = [
+              [request.order_line_id, asset.asset_id],
+              ...parts.map((p) => [p.order_line_id, p.asset_id] as const)
+            ]
+            for (const [lineId, assetId] of entries) {
+              order.set(lineId, {
+                order_id: request.order_number,
+                order_line_id: lineId,
+                asset_id: assetId,
+                customer: request.customer,
+                unit_price: lineId === request.order_line_id ? request.unit_price : 0,
+                line_item_price: lineId === request.order_line_id ? request.line_item_price : 0,
+                quantity: issued.quantity,
+                country_code: issued.country,
+                registeredAtMillis: now,
+                polls: 0,
+                settled: undefined
+              })
+              increment(registrations, `${request.order_number}:${lineId}`)
+            }
+            orders.set(request.order_number, order)
+            return Effect.void
           }
-          const lineIds = [request.order_line_id, ...parts.map((p) => p.order_line_id)]
-          if (new Set(lineIds).size !== lineIds.length) {
-            return Effect.fail(rejected("RepeatedOrderLine", "order_line_id repeats within the request"))
-          }
-          const order = orders.get(request.order_number) ?? new Map<number, Line>()
-          const existing = lineIds.find((id) => order.has(id))
-          if (existing !== undefined) {
-            return Effect.fail(
-              new OrderAlreadyExists({ message: `order ${request.order_number} line ${existing} is already registered` })
-            )
-          }
-          const entries: ReadonlyArray<readonly [number, number]> = [
-            [request.order_line_id, asset.asset_id],
-            ...parts.map((p) => [p.order_line_id, p.asset_id] as const)
-          ]
-          for (const [lineId, assetId] of entries) {
-            order.set(lineId, {
-              order_id: request.order_number,
-              order_line_id: lineId,
-              asset_id: assetId,
-              customer: request.customer,
-              unit_price: lineId === request.order_line_id ? request.unit_price : 0,
-              line_item_price: lineId === request.order_line_id ? request.line_item_price : 0,
-              quantity: issued.quantity,
-              country_code: issued.country,
-              registeredAtMillis: now,
-              polls: 0,
-              settled: undefined
-            })
-            increment(registrations, `${request.order_number}:${lineId}`)
-          }
-          orders.set(request.order_number, order)
-          return Effect.void
-        })
+        )
 
       /** 200 items, or 202 while any line is processing, or 502 when every line failed. */
       const purchaseInfo = (orderId: number, publicBaseUrl: string) =>
@@ -281,7 +307,9 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
             const statuses = lines.map((line) => statusOf(line, now))
             if (statuses.includes("PROCESSING")) return Effect.succeed("PROCESSING")
             if (statuses.every((s) => s === "FAILED")) {
-              return Effect.fail(new OrderProcessingFailed({ status: "FAILED", message: `order ${orderId} processing failed` }))
+              return Effect.fail(
+                new OrderProcessingFailed({ status: "FAILED", message: `order ${orderId} processing failed` })
+              )
             }
             return Effect.succeed(lines.map((line) => toItem(line, now, publicBaseUrl)))
           }
@@ -301,7 +329,9 @@ export class SandboxState extends Effect.Service<SandboxState>()("@hlconnect/san
           Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, InvalidOrderStatus> => {
             const status = statusOf(line, now)
             if (status === "FAILED" || status === "CANCELLED") {
-              return Effect.fail(new InvalidOrderStatus({ message: `order line ${lineId} is ${status} and cannot be cancelled` }))
+              return Effect.fail(
+                new InvalidOrderStatus({ message: `order line ${lineId} is ${status} and cannot be cancelled` })
+              )
             }
             line.settled = "CANCELLED"
             return Effect.void

@@ -43,7 +43,8 @@ export interface RunningSandbox {
   readonly close: () => Promise<void>
 }
 
-const toRedacted = (token: string | Redacted.Redacted<string>) => (typeof token === "string" ? Redacted.make(token) : token)
+const toRedacted = (token: string | Redacted.Redacted<string>) =>
+  typeof token === "string" ? Redacted.make(token) : token
 
 const toSandboxOptions = (options: StartSandboxOptions): Partial<SandboxOptions> => {
   const { accessTokens, fulfilmentDelay, validationTokenTtl, urlTtl, ...rest } = options

@@ -13,7 +13,9 @@ import { SandboxState } from "./SandboxState.js"
 
 const Announce = Layer.effectDiscard(
   Effect.flatMap(SandboxServer, ({ url }) =>
-    Effect.logInfo(`HL Connect sandbox ready at ${url} — docs ${url}/docs, OpenAPI ${url}/openapi.json, metrics ${url}/metrics`)
+    Effect.logInfo(
+      `HL Connect sandbox ready at ${url} — docs ${url}/docs, OpenAPI ${url}/openapi.json, metrics ${url}/metrics`
+    )
   )
 )
 

@@ -60,7 +60,8 @@ describe("issued URLs", () => {
       yield* TestClock.adjust(Duration.sum(ttl, Duration.millis(1)))
       yield* issue(1)
       expect(only(yield* validities(ids))).toEqual(["expired"])
-    }).pipe(Effect.provide(withState)))
+    }).pipe(Effect.provide(withState))
+  )
 
   it.effect("once more than 10 000 are held, the next issue forgets the expired ones and keeps the valid ones", () =>
     Effect.gen(function* () {
@@ -76,7 +77,8 @@ describe("issued URLs", () => {
       expect(only(yield* validities(old))).toEqual(["unknown"])
       expect(only(yield* validities(recent))).toEqual(["valid"])
       expect(only(yield* validities(more))).toEqual(["valid"])
-    }).pipe(Effect.provide(withState)))
+    }).pipe(Effect.provide(withState))
+  )
 
   it.effect("keeps every valid URL however many are held, and none past its TTL", () =>
     Effect.gen(function* () {
@@ -87,5 +89,6 @@ describe("issued URLs", () => {
       const after = yield* issue(1)
       expect((yield* validities(ids)).filter((validity) => validity === "valid")).toEqual([])
       expect(only(yield* validities(after))).toEqual(["valid"])
-    }).pipe(Effect.provide(withState)))
+    }).pipe(Effect.provide(withState))
+  )
 })

@@ -26,7 +26,11 @@ const post = (url: string, body: unknown, headers: Record<string, string> = auth
   fetch(url, { method: "POST", headers, body: JSON.stringify(body) })
 
 const buy = async (base: string, assetId = 4000, extra: Record<string, unknown> = {}) => {
-  const v = await post(`${base}/purchase/validate-purchase-before-payment`, { asset_id: assetId, customer_ip: "192.0.2.7", quantity: 1 })
+  const v = await post(`${base}/purchase/validate-purchase-before-payment`, {
+    asset_id: assetId,
+    customer_ip: "192.0.2.7",
+    quantity: 1
+  })
   expect(v.status).toBe(200)
   const { token: validation } = (await v.json()) as { token: string }
   const order = nextOrder()
@@ -84,7 +88,13 @@ describe("sandbox over HTTP", () => {
     const second = await fetch(`${s.url}/purchase/info?order_id=${order}`, { headers: auth })
     expect(second.status).toBe(200)
     const [item] = (await second.json()) as Array<Record<string, unknown>>
-    expect(item).toMatchObject({ order_id: order, order_line_id: 1, asset_id: 4000, status: "COMPLETED", country_code: "US" })
+    expect(item).toMatchObject({
+      order_id: order,
+      order_line_id: 1,
+      asset_id: 4000,
+      status: "COMPLETED",
+      country_code: "US"
+    })
     expect(String(item?.download_url)).toMatch(/\/nf\/download\/[0-9a-f]{32}$/)
   })
 
@@ -124,7 +134,11 @@ describe("sandbox over HTTP", () => {
       [2, 4004],
       [3, 4005]
     ])
-    const v = await post(`${s.url}/purchase/validate-purchase-before-payment`, { asset_id: 4005, customer_ip: "192.0.2.7", quantity: 1 })
+    const v = await post(`${s.url}/purchase/validate-purchase-before-payment`, {
+      asset_id: 4005,
+      customer_ip: "192.0.2.7",
+      quantity: 1
+    })
     const { token: validation } = (await v.json()) as { token: string }
     const again = await post(`${s.url}/purchase/register`, {
       token: validation,
@@ -139,13 +153,20 @@ describe("sandbox over HTTP", () => {
   })
 
   it("lets faults be set and scripted over HTTP, validating what it is sent", async () => {
-    const bad = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", headers: auth, body: JSON.stringify({ error_rate: 2 }) })
+    const bad = await fetch(`${s.url}/_sandbox/faults`, {
+      method: "PUT",
+      headers: auth,
+      body: JSON.stringify({ error_rate: 2 })
+    })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { message: string }).message).toContain("error_rate")
     const script = await fetch(`${s.url}/_sandbox/faults/script`, {
       method: "POST",
       headers: auth,
-      body: JSON.stringify([{ kind: "teapot418", endpoint: "health", times: 2 }, { kind: "html502", endpoint: "health" }])
+      body: JSON.stringify([
+        { kind: "teapot418", endpoint: "health", times: 2 },
+        { kind: "html502", endpoint: "health" }
+      ])
     })
     expect(script.status).toBe(204)
     expect((await fetch(`${s.url}/health`)).status).toBe(418)
@@ -154,16 +175,27 @@ describe("sandbox over HTTP", () => {
     expect(html.status).toBe(502)
     expect(await html.text()).toContain("502 Bad Gateway")
     expect((await fetch(`${s.url}/health`)).status).toBe(200)
-    const stats = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: auth })).json()) as { faults: Record<string, number> }
+    const stats = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: auth })).json()) as {
+      faults: Record<string, number>
+    }
     expect(stats.faults).toMatchObject({ teapot418: 2, html502: 1 })
-    const set = await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", headers: auth, body: JSON.stringify({ error_rate: 1, endpoints: ["health"] }) })
+    const set = await fetch(`${s.url}/_sandbox/faults`, {
+      method: "PUT",
+      headers: auth,
+      body: JSON.stringify({ error_rate: 1, endpoints: ["health"] })
+    })
     expect(set.status).toBe(204)
     const failing = await fetch(`${s.url}/health`)
     expect(failing.status).toBe(500)
     expect(await failing.json()).toMatchObject({ status: 500 })
-    expect((await fetch(`${s.url}/_sandbox/faults`, { headers: { authorization: auth.authorization } })).status).toBe(200)
+    expect((await fetch(`${s.url}/_sandbox/faults`, { headers: { authorization: auth.authorization } })).status).toBe(
+      200
+    )
     // Reset takes no body: the token is enough.
-    expect((await fetch(`${s.url}/_sandbox/reset`, { method: "POST", headers: { authorization: auth.authorization } })).status).toBe(204)
+    expect(
+      (await fetch(`${s.url}/_sandbox/reset`, { method: "POST", headers: { authorization: auth.authorization } }))
+        .status
+    ).toBe(204)
     expect((await fetch(`${s.url}/health`)).status).toBe(200)
   })
 
@@ -193,12 +225,22 @@ describe("sandbox over HTTP", () => {
       const r = await fetch(`${s.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
       expect(r.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(status)
       if (status === 401) expect(r.headers.get("www-authenticate")).toContain("Bearer")
-      expect(((await r.json()) as { error: string }).error).toBe(status === 401 ? "Unauthorized" : "UnsupportedMediaType")
+      expect(((await r.json()) as { error: string }).error).toBe(
+        status === 401 ? "Unauthorized" : "UnsupportedMediaType"
+      )
     }
     expect(await errorRate()).toBe(0)
     expect((await fetch(`${s.url}/health`)).status).toBe(200)
     // The same requests with the token and JSON go through.
-    expect((await fetch(`${s.url}/_sandbox/faults`, { method: "PUT", headers: { ...auth, "content-type": "application/json; charset=utf-8" }, body: faults })).status).toBe(204)
+    expect(
+      (
+        await fetch(`${s.url}/_sandbox/faults`, {
+          method: "PUT",
+          headers: { ...auth, "content-type": "application/json; charset=utf-8" },
+          body: faults
+        })
+      ).status
+    ).toBe(204)
     expect(await errorRate()).toBe(1)
     expect((await fetch(`${s.url}/_sandbox/reset`, { method: "POST", headers: auth, body: "{}" })).status).toBe(204)
     expect(await errorRate()).toBe(0)
@@ -209,20 +251,43 @@ describe("sandbox over HTTP", () => {
     const open = await fetch(`${s.url}/_sandbox/stats`)
     expect(open.status).toBe(200)
     const counts = (await open.json()) as Record<string, unknown>
-    expect(Object.keys(counts).sort()).toEqual(["abandoned", "faults", "registered_lines", "registrations_total", "requests", "responses"])
+    expect(Object.keys(counts).sort()).toEqual([
+      "abandoned",
+      "faults",
+      "registered_lines",
+      "registrations_total",
+      "requests",
+      "responses"
+    ])
     expect(counts.registered_lines).toBeGreaterThanOrEqual(1)
     expect(JSON.stringify(counts)).not.toContain(String(order))
-    const full = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: { authorization: auth.authorization } })).json()) as {
+    const full = (await (
+      await fetch(`${s.url}/_sandbox/stats`, { headers: { authorization: auth.authorization } })
+    ).json()) as {
       registrations: Record<string, number>
     }
     expect(full.registrations[`${order}:1`]).toBe(1)
-    const wrong = (await (await fetch(`${s.url}/_sandbox/stats`, { headers: { authorization: "Bearer wrong" } })).json()) as Record<string, unknown>
+    const wrong = (await (
+      await fetch(`${s.url}/_sandbox/stats`, { headers: { authorization: "Bearer wrong" } })
+    ).json()) as Record<string, unknown>
     expect(wrong.registrations).toBeUndefined()
   })
 
   it("counts a request its client gave up on before the answer as abandoned", async () => {
     await s.runtime.runPromise(s.state.resetFaultsAndStats)
-    await s.runtime.runPromise(s.state.scriptFaults([{ kind: "teapot418", endpoint: "health", times: 1, retry_after_seconds: 1, delay_ms: 600_000, status: 200, body: "" }]))
+    await s.runtime.runPromise(
+      s.state.scriptFaults([
+        {
+          kind: "teapot418",
+          endpoint: "health",
+          times: 1,
+          retry_after_seconds: 1,
+          delay_ms: 600_000,
+          status: 200,
+          body: ""
+        }
+      ])
+    )
     const stats = () => s.runtime.runPromise(s.state.stats)
     const client = new AbortController()
     const pending = fetch(`${s.url}/health`, { signal: client.signal })
@@ -240,7 +305,19 @@ describe("sandbox over HTTP", () => {
 
   it("resets the connection when told to (its own reset is not a client abandoning the request)", async () => {
     await s.runtime.runPromise(s.state.resetFaultsAndStats)
-    await s.runtime.runPromise(s.state.scriptFaults([{ kind: "resetBefore", endpoint: "health", times: 1, retry_after_seconds: 1, delay_ms: 0, status: 200, body: "" }]))
+    await s.runtime.runPromise(
+      s.state.scriptFaults([
+        {
+          kind: "resetBefore",
+          endpoint: "health",
+          times: 1,
+          retry_after_seconds: 1,
+          delay_ms: 0,
+          status: 200,
+          body: ""
+        }
+      ])
+    )
     await expect(fetch(`${s.url}/health`)).rejects.toThrow()
     expect((await fetch(`${s.url}/health`)).status).toBe(200)
     expect((await s.runtime.runPromise(s.state.stats)).abandoned).toEqual({})
@@ -254,7 +331,9 @@ describe("sandbox over HTTP", () => {
     }
     expect(first.assets.map((a) => a.asset_id)).toEqual([4000, 4001, 4002, 4003, 4004])
     expect(first.last_id).toBe(4004)
-    const second = (await (await fetch(first.next_page, { headers: auth })).json()) as { assets: Array<{ asset_id: number }> }
+    const second = (await (await fetch(first.next_page, { headers: auth })).json()) as {
+      assets: Array<{ asset_id: number }>
+    }
     expect(second.assets[0]?.asset_id).toBe(4005)
     const last = (await (await fetch(`${s.url}/assets/list?page_size=5&last_id=5195`, { headers: auth })).json()) as {
       assets: Array<unknown>

@@ -28,7 +28,9 @@ describe("startSandbox", () => {
     const sandbox = await startSandbox()
     try {
       // As a caller in plain JavaScript would pass it: the second fault is of no known kind.
-      const fromJavaScript: Parameters<typeof sandbox.scriptFaults>[0] = JSON.parse('[{"kind":"teapot418"},{"kind":"no-such-fault"}]')
+      const fromJavaScript: Parameters<typeof sandbox.scriptFaults>[0] = JSON.parse(
+        '[{"kind":"teapot418"},{"kind":"no-such-fault"}]'
+      )
       await expect(sandbox.scriptFaults(fromJavaScript)).rejects.toThrow(/no-such-fault/)
       await expect(sandbox.setFaults({ error_rate: 2 })).rejects.toThrow(/error_rate/)
       expect((await listAssets(sandbox.url, sandbox.token)).status).toBe(200) // nothing was queued or set

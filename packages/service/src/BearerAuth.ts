@@ -54,4 +54,6 @@ export const make = (tokens: ReadonlyArray<Redacted.Redacted<string>>): BearerCh
  * the handler ignores that value and the header is read here, by the one rule above.
  */
 export const authorizeRequest = <E>(check: BearerCheck, refuse: () => E): Effect.Effect<void, E, HttpServerRequest> =>
-  Effect.flatMap(HttpServerRequest, (request) => (check.authorize(request.headers.authorization) ? Effect.void : Effect.fail(refuse())))
+  Effect.flatMap(HttpServerRequest, (request) =>
+    check.authorize(request.headers.authorization) ? Effect.void : Effect.fail(refuse())
+  )

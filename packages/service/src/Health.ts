@@ -39,9 +39,10 @@ export const defaultCheckTimeout: Duration.Duration = Duration.seconds(2)
 // Checks may fail with anything; show the most useful human-readable text.
 const describeFailure = (error: unknown): string => {
   const tag = Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : undefined
-  const message = Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message !== ""
-    ? error.message
-    : undefined
+  const message =
+    Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message !== ""
+      ? error.message
+      : undefined
   if (tag !== undefined && message !== undefined) return `${tag}: ${message}`
   return message ?? tag ?? String(error)
 }
@@ -53,21 +54,20 @@ const runCheck = (registered: RegisteredCheck): Effect.Effect<CheckResult> =>
       onTimeout: () => `timed out after ${Duration.format(registered.timeout)}`
     }),
     Effect.exit,
-    Effect.map((exit): CheckResult =>
-      Exit.isSuccess(exit)
-        ? { name: registered.name, ok: true }
-        : {
-          name: registered.name,
-          ok: false,
-          error: Cause.isInterruptedOnly(exit.cause)
-            ? "interrupted"
-            : describeFailure(Cause.squash(exit.cause))
-        }
+    Effect.map(
+      (exit): CheckResult =>
+        Exit.isSuccess(exit)
+          ? { name: registered.name, ok: true }
+          : {
+              name: registered.name,
+              ok: false,
+              error: Cause.isInterruptedOnly(exit.cause) ? "interrupted" : describeFailure(Cause.squash(exit.cause))
+            }
     )
   )
 
 export class Health extends Effect.Service<Health>()("@hlconnect/service/Health", {
-  effect: Effect.gen(function*() {
+  effect: Effect.gen(function* () {
     const checks = yield* Ref.make<ReadonlyMap<string, RegisteredCheck>>(new Map())
 
     /** Adds (or replaces) the readiness check called `name`. */
@@ -81,7 +81,8 @@ export class Health extends Effect.Service<Health>()("@hlconnect/service/Health"
           name,
           check,
           timeout: options.timeout === undefined ? defaultCheckTimeout : Duration.decode(options.timeout)
-        }))
+        })
+      )
 
     const unregister = (name: string): Effect.Effect<void> =>
       Ref.update(checks, (current) => {
@@ -91,7 +92,7 @@ export class Health extends Effect.Service<Health>()("@hlconnect/service/Health"
       })
 
     /** Runs every check concurrently; `degraded` as soon as one fails or times out. */
-    const report: Effect.Effect<HealthReport> = Effect.gen(function*() {
+    const report: Effect.Effect<HealthReport> = Effect.gen(function* () {
       const registered = Array.from((yield* Ref.get(checks)).values())
       const results = yield* Effect.forEach(registered, runCheck, { concurrency: "unbounded" })
       const failed = results.filter((result) => !result.ok)

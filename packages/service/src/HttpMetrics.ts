@@ -28,7 +28,8 @@ export const requestDuration = Metric.histogram(
 const unmatchedRoute = "unmatched"
 
 // Path segments that look like identifiers are collapsed so each route stays one series.
-const identifierSegment = /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}|[0-9A-Za-z_-]{24,})$/i
+const identifierSegment =
+  /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}|[0-9A-Za-z_-]{24,})$/i
 
 /** Collapses identifier-like path segments to `:id` (used when the matched route template is unknown). */
 export const normalizePath = (url: string): string => {
@@ -57,15 +58,14 @@ const matchedRoute = Effect.map(
  * `(app) => HttpMetrics.middleware(HttpMiddleware.logger(app))`.
  */
 export const middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const startedAt = yield* Clock.currentTimeNanos
     const exit = yield* Effect.exit(app)
     const seconds = Number((yield* Clock.currentTimeNanos) - startedAt) / 1e9
     const status = HttpServerError.exitResponse(exit).status
-    const route = Option.getOrElse(
-      yield* matchedRoute,
-      () => (status === 404 ? unmatchedRoute : normalizePath(request.url))
+    const route = Option.getOrElse(yield* matchedRoute, () =>
+      status === 404 ? unmatchedRoute : normalizePath(request.url)
     )
     const labels = [
       MetricLabel.make("method", request.method),

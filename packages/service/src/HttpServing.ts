@@ -98,7 +98,7 @@ const gracefulClose = (
   tracker: ReturnType<typeof trackInFlight>,
   grace: Duration.Duration
 ): Effect.Effect<void> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (!server.listening) return
     tracker.beginShutdown()
     yield* Effect.logInfo("shutting down HTTP server", {
@@ -196,10 +196,13 @@ const makeDispatch = (server: Server, handlers: ReadonlyArray<RawHandler>) => {
   })
   /** Runs `attach` (the platform's serve) and takes over the listeners it added to "request". */
   return <A, E, R>(attach: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Scope.Scope> =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const before = new Set(server.listeners("request"))
       const result = yield* attach
-      const added = server.listeners("request").filter((l) => !before.has(l)).filter(isRequestListener)
+      const added = server
+        .listeners("request")
+        .filter((l) => !before.has(l))
+        .filter(isRequestListener)
       for (const l of added) server.off("request", l)
       app = [...app, ...added]
       served = true
@@ -214,7 +217,7 @@ const makeDispatch = (server: Server, handlers: ReadonlyArray<RawHandler>) => {
 
 /** A scoped `HttpServer` whose shutdown drains in-flight requests first; 503 (never silence) until it serves. */
 export const make = (options: ServerOptions): Effect.Effect<HttpServer.HttpServer, ListenError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const server = createServer()
     const tracker = trackInFlight(server)
     const handlers: Array<RawHandler> = []

@@ -50,7 +50,12 @@ export const logLevel = (name: string): Config.Config<LogLevel.LogLevel> =>
     Config.mapOrFail((raw) => {
       const level = levelsByName.get(raw.trim().toLowerCase())
       return level === undefined
-        ? Either.left(ConfigError.InvalidData([], `Expected a log level (${acceptedLevels}, any case) but received ${JSON.stringify(raw)}`))
+        ? Either.left(
+            ConfigError.InvalidData(
+              [],
+              `Expected a log level (${acceptedLevels}, any case) but received ${JSON.stringify(raw)}`
+            )
+          )
         : Either.right(level)
     })
   )
@@ -64,9 +69,8 @@ export const config: Config.Config<Settings> = Config.all({
 /** The settings used when the configured ones are invalid, so the problem itself can still be logged. */
 export const fallbackSettings = (): Settings => ({ format: detectFormat(), level: LogLevel.Info })
 
-export const loadSettings: Effect.Effect<Settings, ServiceConfig.InvalidConfiguration> = ServiceConfig.loadConfig(
-  config
-)
+export const loadSettings: Effect.Effect<Settings, ServiceConfig.InvalidConfiguration> =
+  ServiceConfig.loadConfig(config)
 
 // This is the logger itself, so writing straight to stdout is intended.
 const writeToStdout: LineSink = (line) => {
@@ -75,8 +79,8 @@ const writeToStdout: LineSink = (line) => {
 
 /** The span the entry was logged in, if any: its ids join the line to its trace. */
 const spanOf = (context: FiberRefs.FiberRefs): Tracer.AnySpan | undefined =>
-  Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan).pipe(
-    (span) => (span._tag === "Some" ? span.value : undefined)
+  Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan).pipe((span) =>
+    span._tag === "Some" ? span.value : undefined
   )
 
 /**
@@ -87,16 +91,19 @@ export const jsonLogger = (sink: LineSink = writeToStdout): Logger.Logger<unknow
   Logger.make((options) => {
     const span = spanOf(options.context)
     if (span === undefined) return sink(Logger.jsonLogger.log(options))
-    sink(Inspectable.stringifyCircular({ ...Logger.structuredLogger.log(options), trace_id: span.traceId, span_id: span.spanId }))
+    sink(
+      Inspectable.stringifyCircular({
+        ...Logger.structuredLogger.log(options),
+        trace_id: span.traceId,
+        span_id: span.spanId
+      })
+    )
   })
 
 /** Replaces Effect's default logger according to `settings`; `sink` redirects JSON lines (tests). */
 export const layerWith = (settings: Settings, sink?: LineSink): Layer.Layer<never> =>
   Layer.merge(
-    Logger.replace(
-      Logger.defaultLogger,
-      settings.format === "json" ? jsonLogger(sink) : Logger.prettyLoggerDefault
-    ),
+    Logger.replace(Logger.defaultLogger, settings.format === "json" ? jsonLogger(sink) : Logger.prettyLoggerDefault),
     Logger.minimumLogLevel(settings.level)
   )
 

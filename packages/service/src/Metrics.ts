@@ -36,7 +36,7 @@ export const sanitizeLabelName = (name: string): string => {
 
 /** Escapes `\`, `"` and newlines in a label value. */
 export const escapeLabelValue = (value: string): string =>
-  value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
+  value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 
 // HELP text escapes only backslash and newline.
 const escapeHelp = (text: string): string => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
@@ -84,7 +84,11 @@ const render = (
   }
   if (MetricState.isSummaryState(state)) {
     const quantiles = state.quantiles.map(([quantile, value]) =>
-      sample(name, [...labels, ["quantile", formatValue(quantile)]], Option.getOrElse(value, () => Number.NaN))
+      sample(
+        name,
+        [...labels, ["quantile", formatValue(quantile)]],
+        Option.getOrElse(value, () => Number.NaN)
+      )
     )
     return {
       type: "summary",
@@ -155,15 +159,18 @@ export const renderSnapshot = (
   const sorted = Array.from(families.values()).sort((a, b) => a.name.localeCompare(b.name))
   const text = sorted
     .map((family) =>
-      [`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`, ...family.lines]
-        .join("\n")
+      [
+        `# HELP ${family.name} ${escapeHelp(family.help)}`,
+        `# TYPE ${family.name} ${family.type}`,
+        ...family.lines
+      ].join("\n")
     )
     .join("\n")
   return { text: text === "" ? "" : `${text}\n`, conflicts }
 }
 
 /** All Effect metrics (plus process gauges) in Prometheus text format 0.0.4. */
-export const prometheus: Effect.Effect<string> = Effect.gen(function*() {
+export const prometheus: Effect.Effect<string> = Effect.gen(function* () {
   const pairs = yield* Metric.snapshot
   const { conflicts, text } = renderSnapshot(pairs)
   if (conflicts.length > 0) {

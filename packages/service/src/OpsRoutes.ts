@@ -24,16 +24,15 @@ export const live: Effect.Effect<HttpServerResponse.HttpServerResponse> = Effect
 )
 
 /** `GET /health/ready`: the health report, 200 when every check passes, 503 otherwise. */
-export const ready: Effect.Effect<HttpServerResponse.HttpServerResponse, never, Health> = Effect.gen(function*() {
+export const ready: Effect.Effect<HttpServerResponse.HttpServerResponse, never, Health> = Effect.gen(function* () {
   const health = yield* Health
   const report = yield* health.report
   return HttpServerResponse.unsafeJson(report, { status: report.status === "ok" ? 200 : 503, headers: noStore })
 })
 
 /** `GET /metrics`: Prometheus text format 0.0.4. */
-export const metrics: Effect.Effect<HttpServerResponse.HttpServerResponse> = Effect.map(
-  Metrics.prometheus,
-  (body) => HttpServerResponse.text(body, { contentType: Metrics.contentType, headers: noStore })
+export const metrics: Effect.Effect<HttpServerResponse.HttpServerResponse> = Effect.map(Metrics.prometheus, (body) =>
+  HttpServerResponse.text(body, { contentType: Metrics.contentType, headers: noStore })
 )
 
 /** The ops routes for a plain router app: `HttpRouter.concat(appRouter, OpsRoutes.router)`. */

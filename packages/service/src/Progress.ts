@@ -132,6 +132,8 @@ export const during = <A, E, R>(
       Effect.flatMap((text) => Effect.sync(() => out.draw(text)))
     )
     const painter = yield* Effect.fork(Effect.repeat(draw, Schedule.spaced(options.interval ?? defaultInterval)))
-    return yield* body.pipe(Effect.ensuring(Fiber.interrupt(painter).pipe(Effect.zipRight(draw), Effect.zipRight(Effect.sync(out.end)))))
+    return yield* body.pipe(
+      Effect.ensuring(Fiber.interrupt(painter).pipe(Effect.zipRight(draw), Effect.zipRight(Effect.sync(out.end))))
+    )
   })
 }

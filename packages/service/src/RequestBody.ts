@@ -24,7 +24,10 @@ const ContentLength = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegat
 const declaredLength = Schema.decodeUnknownOption(ContentLength)
 
 /** The request declares (content-length) a body longer than `limit`: refuse it without reading. */
-export const declaredTooLarge = (headers: IncomingHttpHeaders | Readonly<Record<string, string | undefined>>, limit: number): boolean => {
+export const declaredTooLarge = (
+  headers: IncomingHttpHeaders | Readonly<Record<string, string | undefined>>,
+  limit: number
+): boolean => {
   const declared = declaredLength(headers["content-length"])
   return Option.isSome(declared) && declared.value > limit
 }
@@ -62,7 +65,8 @@ export const readNodeCallback = (
     if (size > limit) finish(Either.left(new BodyTooLarge({ limit })))
     else chunks.push(chunk)
   }
-  const onEnd = () => finish(Either.right(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)))
+  const onEnd = () =>
+    finish(Either.right(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)))
   const onError = (error: Error) => finish(Either.left(new BodyUnreadable({ message: error.message })))
   message.on("data", onData)
   message.on("end", onEnd)
@@ -75,7 +79,10 @@ export const readNode = (message: IncomingMessage, limit: number): Effect.Effect
   Effect.async((resume) => Effect.sync(readNodeCallback(message, limit, (result) => resume(result))))
 
 /** Any other platform: its body stream, given up at the limit. */
-const readStream = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Buffer<ArrayBuffer>, BodyError> =>
+const readStream = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number
+): Effect.Effect<Buffer<ArrayBuffer>, BodyError> =>
   Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0
@@ -92,7 +99,10 @@ const readStream = (request: HttpServerRequest.HttpServerRequest, limit: number)
   })
 
 /** The whole body of an Effect server request, or `BodyTooLarge` as soon as it is known to exceed `limit` bytes. */
-export const read = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Buffer<ArrayBuffer>, BodyError> =>
+export const read = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number
+): Effect.Effect<Buffer<ArrayBuffer>, BodyError> =>
   Effect.suspend(() => {
     if (declaredTooLarge(request.headers, limit)) return Effect.fail(new BodyTooLarge({ limit }))
     return request.source instanceof IncomingMessage ? readNode(request.source, limit) : readStream(request, limit)

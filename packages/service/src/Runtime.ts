@@ -29,7 +29,9 @@ const isOperatorProblem = (failure: unknown): failure is InvalidConfiguration | 
 export const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const problem = Array.from(Cause.failures(cause)).find(isOperatorProblem)
-  return problem === undefined ? Effect.logError("stopped after an unexpected failure", cause) : Effect.logError(problem.message)
+  return problem === undefined
+    ? Effect.logError("stopped after an unexpected failure", cause)
+    : Effect.logError(problem.message)
 }
 
 /**
@@ -45,15 +47,15 @@ export const withServiceRuntime = <A, E>(
     Effect.provide(program, options.tracing ?? Tracing.layer(`hlconnect-${options.name}`))
   )
   const reported = Effect.tapErrorCause(traced, reportFailure)
-  const run = options.logging !== undefined
-    ? Effect.provide(reported, options.logging)
-    : Effect.flatMap(
-      Effect.tapError(
-        Logging.loadSettings,
-        (error) => Effect.provide(reportFailure(Cause.fail(error)), Logging.layerWith(Logging.fallbackSettings()))
-      ),
-      (settings) => Effect.provide(reported, Logging.layerWith(settings))
-    )
+  const run =
+    options.logging !== undefined
+      ? Effect.provide(reported, options.logging)
+      : Effect.flatMap(
+          Effect.tapError(Logging.loadSettings, (error) =>
+            Effect.provide(reportFailure(Cause.fail(error)), Logging.layerWith(Logging.fallbackSettings()))
+          ),
+          (settings) => Effect.provide(reported, Logging.layerWith(settings))
+        )
   return Effect.annotateLogs(run, "service", options.name)
 }
 

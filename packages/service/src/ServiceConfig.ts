@@ -43,10 +43,8 @@ export const loadConfig = <A>(config: Config.Config<A>): Effect.Effect<A, Invali
   Effect.mapError(config, fromConfigError)
 
 /** A layer providing `tag` with the validated configuration. */
-export const layer = <I, A>(
-  tag: Context.Tag<I, A>,
-  config: Config.Config<A>
-): Layer.Layer<I, InvalidConfiguration> => Layer.effect(tag, loadConfig(config))
+export const layer = <I, A>(tag: Context.Tag<I, A>, config: Config.Config<A>): Layer.Layer<I, InvalidConfiguration> =>
+  Layer.effect(tag, loadConfig(config))
 
 /** A TCP port (integer 0–65535); `0` asks the OS for a free port. */
 export const port = (name: string, defaultPort: number): Config.Config<number> =>
@@ -56,8 +54,8 @@ export const port = (name: string, defaultPort: number): Config.Config<number> =
       return raw.trim() !== "" && Number.isInteger(value) && value >= 0 && value <= 65535
         ? Either.right(value)
         : Either.left(
-          ConfigError.InvalidData([], `Expected an integer between 0 and 65535, got ${JSON.stringify(raw)}`)
-        )
+            ConfigError.InvalidData([], `Expected an integer between 0 and 65535, got ${JSON.stringify(raw)}`)
+          )
     }),
     Config.withDefault(defaultPort)
   )

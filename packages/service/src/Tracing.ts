@@ -50,19 +50,19 @@ export type SamplerName = (typeof samplerNames)[number]
 export type Settings =
   | { readonly _tag: "Off"; readonly reason: "no endpoint" | "OTEL_SDK_DISABLED" }
   | {
-    readonly _tag: "Otlp"
-    /** The traces URL spans are posted to (`…/v1/traces` under `OTEL_EXPORTER_OTLP_ENDPOINT`). */
-    readonly url: string
-    readonly protocol: Protocol
-    /** `OTEL_EXPORTER_OTLP_HEADERS`: often an API key, so never logged. */
-    readonly headers: Redacted.Redacted<Readonly<Record<string, string>>>
-    /** `OTEL_SERVICE_NAME`, when set (else the app's name). */
-    readonly serviceName: Option.Option<string>
-    /** `OTEL_RESOURCE_ATTRIBUTES`. */
-    readonly resourceAttributes: Readonly<Record<string, string>>
-    readonly sampler: SamplerName
-    readonly samplerArg: Option.Option<number>
-  }
+      readonly _tag: "Otlp"
+      /** The traces URL spans are posted to (`…/v1/traces` under `OTEL_EXPORTER_OTLP_ENDPOINT`). */
+      readonly url: string
+      readonly protocol: Protocol
+      /** `OTEL_EXPORTER_OTLP_HEADERS`: often an API key, so never logged. */
+      readonly headers: Redacted.Redacted<Readonly<Record<string, string>>>
+      /** `OTEL_SERVICE_NAME`, when set (else the app's name). */
+      readonly serviceName: Option.Option<string>
+      /** `OTEL_RESOURCE_ATTRIBUTES`. */
+      readonly resourceAttributes: Readonly<Record<string, string>>
+      readonly sampler: SamplerName
+      readonly samplerArg: Option.Option<number>
+    }
 
 const invalid = (message: string) => Either.left(ConfigError.InvalidData([], message))
 
@@ -111,7 +111,10 @@ export const config: Config.Config<Settings> = Config.all({
   disabled: Config.boolean("OTEL_SDK_DISABLED").pipe(Config.withDefault(false)),
   endpoint: httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT"),
   tracesEndpoint: httpUrl("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-  protocol: Config.literal("http/protobuf", "http/json")("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").pipe(
+  protocol: Config.literal(
+    "http/protobuf",
+    "http/json"
+  )("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").pipe(
     Config.orElse(() => Config.literal("http/protobuf", "http/json")("OTEL_EXPORTER_OTLP_PROTOCOL")),
     Config.withDefault<Protocol>("http/protobuf")
   ),
@@ -146,7 +149,8 @@ export const config: Config.Config<Settings> = Config.all({
   })
 )
 
-export const loadSettings: Effect.Effect<Settings, ServiceConfig.InvalidConfiguration> = ServiceConfig.loadConfig(config)
+export const loadSettings: Effect.Effect<Settings, ServiceConfig.InvalidConfiguration> =
+  ServiceConfig.loadConfig(config)
 
 /** One line for a banner or a log: whether traces are exported, and where (the URL without credentials). */
 export const describe = (settings: Settings): string =>
@@ -187,7 +191,8 @@ export const spansExported = Metric.counter("otel_spans_exported_total", {
   incremental: true
 })
 export const spansDropped = Metric.counter("otel_spans_dropped_total", {
-  description: "Spans the OTLP exporter could not deliver (collector unreachable or refusing); dropped, never retried by a request",
+  description:
+    "Spans the OTLP exporter could not deliver (collector unreachable or refusing); dropped, never retried by a request",
   incremental: true
 })
 
@@ -211,7 +216,9 @@ class CountingExporter implements SpanExporter {
 
 const exporterFor = (settings: Extract<Settings, { _tag: "Otlp" }>): SpanExporter => {
   const options = { url: settings.url, headers: { ...Redacted.value(settings.headers) } }
-  return new CountingExporter(settings.protocol === "http/json" ? new JsonExporter(options) : new ProtobufExporter(options))
+  return new CountingExporter(
+    settings.protocol === "http/json" ? new JsonExporter(options) : new ProtobufExporter(options)
+  )
 }
 
 /**

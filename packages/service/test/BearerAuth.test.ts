@@ -57,7 +57,9 @@ describe("BearerAuth", () => {
           Effect.either,
           Effect.provideService(
             HttpServerRequest,
-            fromWeb(new Request("http://relay.test/admin", authorization === undefined ? {} : { headers: { authorization } }))
+            fromWeb(
+              new Request("http://relay.test/admin", authorization === undefined ? {} : { headers: { authorization } })
+            )
           )
         )
       expect(yield* outcome("bearer  second ")).toEqual(Either.right(undefined))

@@ -54,8 +54,7 @@ const startFixture = (env: Record<string, string>): RunningFixture => {
 }
 
 // Entries logged with extra values have an array message whose first element is the text.
-const messageText = (entry: LogEntry): string =>
-  String(Array.isArray(entry.message) ? entry.message[0] : entry.message)
+const messageText = (entry: LogEntry): string => String(Array.isArray(entry.message) ? entry.message[0] : entry.message)
 
 const messageIncludes = (text: string) => (entry: LogEntry) => messageText(entry).includes(text)
 
@@ -78,7 +77,10 @@ describe.concurrent("graceful shutdown", () => {
       fixture.child.kill("SIGTERM")
       await fixture.waitForLog(messageIncludes("shutting down HTTP server"))
 
-      const refused = await fetch(`${url}/health/live`).then(() => false, () => true)
+      const refused = await fetch(`${url}/health/live`).then(
+        () => false,
+        () => true
+      )
       assert.isTrue(refused, "new connections must be refused while draining")
       assert.deepStrictEqual(await slow, { status: 200, body: "done" })
       assert.strictEqual(await fixture.exited, 0)
@@ -93,7 +95,10 @@ describe.concurrent("graceful shutdown", () => {
     try {
       const listening = await fixture.waitForLog(messageIncludes("listening on http://127.0.0.1:"))
       const url = messageText(listening).replace("listening on ", "")
-      const slow = fetch(`${url}/slow`).then(() => "answered", () => "cut off")
+      const slow = fetch(`${url}/slow`).then(
+        () => "answered",
+        () => "cut off"
+      )
       await sleep(300)
       fixture.child.kill("SIGTERM")
       assert.strictEqual(await slow, "cut off")
@@ -116,8 +121,8 @@ describe.concurrent("graceful shutdown", () => {
         report?.message,
         [
           "Invalid configuration:",
-          "  - PORT: Expected an integer between 0 and 65535, got \"abc\"",
-          "  - SHUTDOWN_GRACE: Expected a duration but received \"soon\""
+          '  - PORT: Expected an integer between 0 and 65535, got "abc"',
+          '  - SHUTDOWN_GRACE: Expected a duration but received "soon"'
         ].join("\n")
       )
     } finally {

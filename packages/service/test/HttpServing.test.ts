@@ -22,13 +22,23 @@ class NoAnswer extends Error {}
  */
 const probe = (url: string, boundMs = 5_000): Effect.Effect<Answer, NoAnswer> =>
   Effect.async<Answer, NoAnswer>((resume) => {
-    const req = request(`${url}/probe`, { method: "POST", agent: false, headers: { "content-type": "application/json" } }, (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (c: Buffer) => chunks.push(c))
-      res.on("end", () =>
-        resume(Effect.succeed({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body: Buffer.concat(chunks).toString("utf8") }))
-      )
-    })
+    const req = request(
+      `${url}/probe`,
+      { method: "POST", agent: false, headers: { "content-type": "application/json" } },
+      (res) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () =>
+          resume(
+            Effect.succeed({
+              status: res.statusCode ?? 0,
+              retryAfter: res.headers["retry-after"],
+              body: Buffer.concat(chunks).toString("utf8")
+            })
+          )
+        )
+      }
+    )
     req.setTimeout(boundMs, () => {
       req.destroy()
       resume(Effect.fail(new NoAnswer(`connection accepted but no answer within ${boundMs} ms`)))
@@ -41,36 +51,39 @@ const probe = (url: string, boundMs = 5_000): Effect.Effect<Answer, NoAnswer> =>
 const serverLayer = HttpServing.serverLayer({ port: 0, host: "127.0.0.1", shutdownGrace: "1 second" })
 
 describe("HttpServing while starting", () => {
-  it.live("a request before the app is served is answered 503 + Retry-After (never left hanging); then the app answers", () =>
-    Effect.gen(function*() {
-      const context = yield* Layer.build(serverLayer)
-      const server = yield* Effect.provide(HttpServer.HttpServer, context)
-      const url = HttpServer.formatAddress(server.address)
+  it.live(
+    "a request before the app is served is answered 503 + Retry-After (never left hanging); then the app answers",
+    () =>
+      Effect.gen(function* () {
+        const context = yield* Layer.build(serverLayer)
+        const server = yield* Effect.provide(HttpServer.HttpServer, context)
+        const url = HttpServer.formatAddress(server.address)
 
-      // Listening, but the app's routes are not served yet (the relay is still building them).
-      const early = yield* probe(url)
-      assert.strictEqual(early.status, 503)
-      assert.strictEqual(early.retryAfter, "1")
-      assert.include(early.body, "starting")
+        // Listening, but the app's routes are not served yet (the relay is still building them).
+        const early = yield* probe(url)
+        assert.strictEqual(early.status, 503)
+        assert.strictEqual(early.retryAfter, "1")
+        assert.include(early.body, "starting")
 
-      // A raw handler registered before serving does not take requests early either.
-      const raw = yield* HttpServing.addRawHandler(server, (req, res) => {
-        if (req.url !== "/raw") return false
-        res.end("raw")
-        return true
-      })
-      assert.isTrue(raw)
-      assert.strictEqual((yield* probe(url)).status, 503)
+        // A raw handler registered before serving does not take requests early either.
+        const raw = yield* HttpServing.addRawHandler(server, (req, res) => {
+          if (req.url !== "/raw") return false
+          res.end("raw")
+          return true
+        })
+        assert.isTrue(raw)
+        assert.strictEqual((yield* probe(url)).status, 503)
 
-      yield* server.serve(HttpServerResponse.text("served")).pipe(Effect.provide(context))
-      const later = yield* probe(url)
-      assert.deepStrictEqual([later.status, later.body], [200, "served"])
-    }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.None))))
+        yield* server.serve(HttpServerResponse.text("served")).pipe(Effect.provide(context))
+        const later = yield* probe(url)
+        assert.deepStrictEqual([later.status, later.body], [200, "served"])
+      }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.None)))
+  )
 })
 
 describe("HttpServing when the port cannot be had", () => {
   it.live("a port in use: PortUnavailable naming the address and the variable that sets it", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const first = yield* Layer.build(serverLayer)
       const taken = (yield* Effect.provide(HttpServer.HttpServer, first)).address
       if (taken._tag !== "TcpAddress") return assert.fail("not a TCP address")
@@ -81,5 +94,6 @@ describe("HttpServing when the port cannot be had", () => {
         error.message,
         `127.0.0.1:${taken.port} is already in use — set GRAPHQL_PORT to another port, or stop the other process`
       )
-    }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.None))))
+    }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.None)))
+  )
 })

@@ -6,10 +6,10 @@ import { Logging } from "../src/index.js"
 
 describe("Logging", () => {
   it.effect("the JSON logger writes one parseable JSON object per entry, honouring the minimum level", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const lines: Array<string> = []
       const logging = Logging.layerWith({ format: "json", level: LogLevel.Info }, (line) => lines.push(line))
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         yield* Effect.logDebug("not shown")
         yield* Effect.logInfo("relay started").pipe(Effect.annotateLogs("service", "relay"))
         yield* Effect.logWarning("token", Redacted.make("s3cret"))
@@ -23,5 +23,6 @@ describe("Logging", () => {
       assert.deepStrictEqual(started.annotations, { service: "relay" })
       assert.strictEqual(warning.logLevel, "WARN")
       assert.notInclude(JSON.stringify(warning), "s3cret")
-    }))
+    })
+  )
 })

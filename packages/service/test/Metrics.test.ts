@@ -7,7 +7,7 @@ const linesOf = (text: string, name: string) => text.split("\n").filter((line) =
 
 describe("Metrics.prometheus", () => {
   it.effect("groups every series of a metric under one HELP and TYPE line", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const requests = Metric.counter("grouped_requests_total", { description: "Requests\nby route \\ kind." })
       yield* Metric.increment(Metric.tagged(requests, "route", "/a"))
       yield* Metric.incrementBy(Metric.tagged(requests, "route", "/b"), 2)
@@ -18,10 +18,11 @@ describe("Metrics.prometheus", () => {
         'grouped_requests_total{route="/a"} 1',
         'grouped_requests_total{route="/b"} 2'
       ])
-    }))
+    })
+  )
 
   it.effect("renders summaries with quantiles, and frequencies as one series per key", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const summary = Metric.summary({
         name: "job_duration_ms",
         maxAge: "1 minute",
@@ -45,13 +46,15 @@ describe("Metrics.prometheus", () => {
       assert.include(outcomeLines, "# TYPE job_outcome counter")
       assert.include(outcomeLines, 'job_outcome{key="ok"} 2')
       assert.include(outcomeLines, 'job_outcome{key="failed"} 1')
-    }))
+    })
+  )
 
   it.effect("sanitises metric and label names", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* Metric.set(Metric.tagged(Metric.gauge("9cache.hit-ratio"), "cache-name", "users"), 0.5)
       const text = yield* Metrics.prometheus
-      assert.include(text, "# TYPE _9cache_hit_ratio gauge\n_9cache_hit_ratio{cache_name=\"users\"} 0.5\n")
+      assert.include(text, '# TYPE _9cache_hit_ratio gauge\n_9cache_hit_ratio{cache_name="users"} 0.5\n')
       assert.match(text, /^process_uptime_seconds \d+(\.\d+)?$/m)
-    }))
+    })
+  )
 })

@@ -15,16 +15,14 @@ import { Health, HttpMetrics, HttpServing, OpsRoutes } from "../src/index.js"
 import { baseUrl, fetchText } from "./utils.js"
 
 class Greetings extends HttpApiGroup.make("greetings").add(
-  HttpApiEndpoint.get("hello", "/hello/:name").setPath(Schema.Struct({ name: Schema.String })).addSuccess(
-    Schema.String
-  )
+  HttpApiEndpoint.get("hello", "/hello/:name")
+    .setPath(Schema.Struct({ name: Schema.String }))
+    .addSuccess(Schema.String)
 ) {}
 class SandboxApi extends HttpApi.make("sandbox").add(Greetings) {}
 
-const GreetingsLive = HttpApiBuilder.group(
-  SandboxApi,
-  "greetings",
-  (handlers) => handlers.handle("hello", ({ path }) => Effect.succeed(`hello ${path.name}`))
+const GreetingsLive = HttpApiBuilder.group(SandboxApi, "greetings", (handlers) =>
+  handlers.handle("hello", ({ path }) => Effect.succeed(`hello ${path.name}`))
 )
 
 const HttpApiApp = HttpApiBuilder.serve(HttpMetrics.middleware).pipe(
@@ -48,23 +46,25 @@ type ServerIt = Vitest.MethodsNonLive<Health.Health | HttpServer.HttpServer, tru
 // The same ops behaviour is expected whichever way the app is built.
 const opsScenarios = (it: ServerIt) => {
   it.effect("GET /health/live answers 200 {status: ok}", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const response = yield* fetchText(`${yield* baseUrl}/health/live`)
       assert.strictEqual(response.status, 200)
       assert.deepStrictEqual(JSON.parse(response.body), { status: "ok" })
-    }))
+    })
+  )
 
   it.effect("GET /health/ready is 200 when every check passes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const health = yield* Health.Health
       yield* health.register("database", Effect.void)
       const response = yield* fetchText(`${yield* baseUrl}/health/ready`)
       assert.strictEqual(response.status, 200)
       assert.deepStrictEqual(JSON.parse(response.body), { status: "ok", checks: [{ name: "database", ok: true }] })
-    }))
+    })
+  )
 
   it.effect("GET /health/ready is 503 with the failing check named", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const health = yield* Health.Health
       yield* health.register("upstream", Effect.fail(new Error("connection refused")))
       const response = yield* fetchText(`${yield* baseUrl}/health/ready`)
@@ -72,12 +72,16 @@ const opsScenarios = (it: ServerIt) => {
       assert.strictEqual(response.status, 503)
       assert.deepStrictEqual(JSON.parse(response.body), {
         status: "degraded",
-        checks: [{ name: "database", ok: true }, { name: "upstream", ok: false, error: "connection refused" }]
+        checks: [
+          { name: "database", ok: true },
+          { name: "upstream", ok: false, error: "connection refused" }
+        ]
       })
-    }))
+    })
+  )
 
   it.effect("GET /health/ready is 503 when a check times out", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const health = yield* Health.Health
       yield* health.register("queue", Effect.never, { timeout: "100 millis" })
       const response = yield* fetchText(`${yield* baseUrl}/health/ready`)
@@ -86,17 +90,19 @@ const opsScenarios = (it: ServerIt) => {
       const report = JSON.parse(response.body)
       assert.strictEqual(report.status, "degraded")
       assert.deepStrictEqual(report.checks[1], { name: "queue", ok: false, error: "timed out after 100ms" })
-    }))
+    })
+  )
 
   it.effect("GET /metrics serves the Prometheus text format", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const response = yield* fetchText(`${yield* baseUrl}/metrics`)
       assert.strictEqual(response.status, 200)
       assert.strictEqual(response.contentType, "text/plain; version=0.0.4; charset=utf-8")
       assert.include(response.body, "# TYPE http_server_requests_total counter")
       assert.include(response.body, "# TYPE http_server_request_duration_seconds histogram")
       assert.include(response.body, "# TYPE process_resident_memory_bytes gauge")
-    }))
+    })
+  )
 }
 
 describe("OpsRoutes", () => {
@@ -104,11 +110,11 @@ describe("OpsRoutes", () => {
     opsScenarios(it)
 
     it.effect("GET /metrics shows counters, gauges and histograms created by the app", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const jobs = Metric.counter("relay_jobs_total", { description: "Jobs relayed." })
         const queueDepth = Metric.gauge("relay_queue_depth")
         const latency = Metric.histogram("relay_latency_seconds", MetricBoundaries.fromIterable([0.1, 1, 10]))
-        yield* Metric.incrementBy(Metric.tagged(jobs, "target", "a \"quoted\" \\ path\nx"), 3)
+        yield* Metric.incrementBy(Metric.tagged(jobs, "target", 'a "quoted" \\ path\nx'), 3)
         yield* Metric.set(queueDepth, 7)
         for (const seconds of [0.05, 0.5, 0.5, 5, 50]) yield* Metric.update(latency, seconds)
 
@@ -128,10 +134,11 @@ describe("OpsRoutes", () => {
             "relay_latency_seconds_count 5"
           ].join("\n")
         )
-      }))
+      })
+    )
 
     it.effect("the API keeps working and its requests are counted by route template", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const url = yield* baseUrl
         const hello = yield* fetchText(`${url}/hello/world`)
         assert.strictEqual(hello.status, 200)
@@ -145,20 +152,22 @@ describe("OpsRoutes", () => {
           metrics.body,
           /^http_server_request_duration_seconds_count\{method="GET",route="\/hello\/:name",status="200"\} 1$/m
         )
-      }))
+      })
+    )
   })
 
   layer(PlainRouterApp, { excludeTestServices: true })("in a plain HttpRouter app", (it) => {
     opsScenarios(it)
 
     it.effect("unknown paths are counted under one `unmatched` route", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const url = yield* baseUrl
         assert.strictEqual((yield* fetchText(`${url}/relay/42`)).status, 200)
         assert.strictEqual((yield* fetchText(`${url}/no/such/path/123`)).status, 404)
         const metrics = yield* fetchText(`${url}/metrics`)
         assert.match(metrics.body, /^http_server_requests_total\{method="GET",route="\/relay\/:id",status="200"\} 1$/m)
         assert.match(metrics.body, /^http_server_requests_total\{method="GET",route="unmatched",status="404"\} 1$/m)
-      }))
+      })
+    )
   })
 })

@@ -82,7 +82,9 @@ describe("Progress.line and Progress.during", () => {
       const out = stream(true)
       const done = yield* Ref.make(0)
       const render = (elapsedMs: number) =>
-        Effect.map(Ref.get(done), (n) => Progress.countLine({ label: "x", unit: "items", done: n, total: 20, elapsedMs }))
+        Effect.map(Ref.get(done), (n) =>
+          Progress.countLine({ label: "x", unit: "items", done: n, total: 20, elapsedMs })
+        )
       // 20 items, one every 50 ms of (test) time: 1 s of work, so at most 1 s / 200 ms + 1 timed redraws.
       const work = Effect.forEach(
         Array.from({ length: 20 }, (_, i) => i + 1),
@@ -96,7 +98,8 @@ describe("Progress.line and Progress.during", () => {
       assert.strictEqual(redraws.at(-1), "\rx 20/20 items (100%) · 20.0/s · done\u001b[K")
       assert.strictEqual(out.chunks.at(-1), "\n")
       for (const chunk of redraws) assert.notInclude(chunk, "\n")
-    }))
+    })
+  )
 
   it.effect("during on a pipe: the work alone, nothing written", () =>
     Effect.gen(function* () {
@@ -104,5 +107,6 @@ describe("Progress.line and Progress.during", () => {
       const result = yield* Progress.during(out, () => Effect.succeed("never"), Effect.succeed(42))
       assert.strictEqual(result, 42)
       assert.deepStrictEqual(out.chunks, [])
-    }))
+    })
+  )
 })

@@ -9,12 +9,23 @@ describe("request body", () => {
   const post = (body: string, headers: Record<string, string> = {}) =>
     HttpServerRequest.fromWeb(new Request("http://localhost/body", { method: "POST", body, headers }))
   const read = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-    Effect.runPromise(RequestBody.read(request, limit).pipe(Effect.map((bytes) => Buffer.from(bytes).toString("utf8")), Effect.either))
+    Effect.runPromise(
+      RequestBody.read(request, limit).pipe(
+        Effect.map((bytes) => Buffer.from(bytes).toString("utf8")),
+        Effect.either
+      )
+    )
 
   it("reads a body up to the limit, refuses one over it, declared or streamed", async () => {
     expect(await read(post("x".repeat(10)), 10)).toMatchObject({ _tag: "Right", right: "x".repeat(10) })
-    expect(await read(post("x".repeat(11)), 10)).toMatchObject({ _tag: "Left", left: { _tag: "BodyTooLarge", limit: 10 } })
-    expect(await read(post("x", { "content-length": "11" }), 10)).toMatchObject({ _tag: "Left", left: { _tag: "BodyTooLarge" } })
+    expect(await read(post("x".repeat(11)), 10)).toMatchObject({
+      _tag: "Left",
+      left: { _tag: "BodyTooLarge", limit: 10 }
+    })
+    expect(await read(post("x", { "content-length": "11" }), 10)).toMatchObject({
+      _tag: "Left",
+      left: { _tag: "BodyTooLarge" }
+    })
   })
 })
 
@@ -54,7 +65,10 @@ describe("request body on node:http", () => {
   it("counts a chunked body, answers 413 over the limit on the same connection (drained, not reset)", async () => {
     await withServer(10, async (port) => {
       expect(await post(port, ["12345", "12345"])).toEqual({ status: 200, body: "read 10" })
-      expect(await post(port, ["12345", "123456", "x".repeat(64 * 1024)])).toEqual({ status: 413, body: "BodyTooLarge" })
+      expect(await post(port, ["12345", "123456", "x".repeat(64 * 1024)])).toEqual({
+        status: 413,
+        body: "BodyTooLarge"
+      })
     })
   })
 })

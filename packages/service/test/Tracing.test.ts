@@ -17,15 +17,22 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Logging, Tracing } from "../src/index.js"
 
-const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
 /** OTLP JSON as the exporter posts it: the part this test reads. */
 const ExportBody = Schema.parseJson(
   Schema.Struct({
     resourceSpans: Schema.Array(
       Schema.Struct({
-        resource: Schema.Struct({ attributes: Schema.Array(Schema.Struct({ key: Schema.String, value: Schema.Struct({ stringValue: Schema.optional(Schema.String) }) })) }),
-        scopeSpans: Schema.Array(Schema.Struct({ spans: Schema.Array(Schema.Struct({ name: Schema.String, traceId: Schema.String })) }))
+        resource: Schema.Struct({
+          attributes: Schema.Array(
+            Schema.Struct({ key: Schema.String, value: Schema.Struct({ stringValue: Schema.optional(Schema.String) }) })
+          )
+        }),
+        scopeSpans: Schema.Array(
+          Schema.Struct({ spans: Schema.Array(Schema.Struct({ name: Schema.String, traceId: Schema.String })) })
+        )
       })
     )
   })
@@ -38,13 +45,17 @@ interface Received {
 }
 
 /** A real HTTP collector on a free port, keeping what it is sent. */
-const receiver = Effect.gen(function*() {
+const receiver = Effect.gen(function* () {
   const bodies: Array<Received> = []
   const server = createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
-      bodies.push({ type: req.headers["content-type"] ?? "", body: Buffer.concat(chunks).toString("utf8"), apiKey: String(req.headers["x-api-key"]) })
+      bodies.push({
+        type: req.headers["content-type"] ?? "",
+        body: Buffer.concat(chunks).toString("utf8"),
+        apiKey: String(req.headers["x-api-key"])
+      })
       res.writeHead(200, { "content-type": "application/json" }).end("{}")
     })
   })
@@ -61,80 +72,107 @@ const receiver = Effect.gen(function*() {
 
 describe("Tracing", () => {
   it.effect("unset: off; OTEL_SDK_DISABLED wins; every bad value named at once", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       assert.deepStrictEqual(yield* Tracing.loadSettings.pipe(withEnv({})), { _tag: "Off", reason: "no endpoint" })
-      const disabled = yield* Tracing.loadSettings.pipe(withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }))
+      const disabled = yield* Tracing.loadSettings.pipe(
+        withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" })
+      )
       assert.strictEqual(disabled._tag, "Off")
-      const on = yield* Tracing.loadSettings.pipe(withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }))
+      const on = yield* Tracing.loadSettings.pipe(
+        withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })
+      )
       assert.strictEqual(on._tag === "Otlp" ? on.url : "", "http://c:4318/v1/traces")
       assert.strictEqual(Tracing.describe(on), "exported to http://c:4318/v1/traces (OTLP http/json)")
       const error = yield* Tracing.loadSettings.pipe(
-        withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://x", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_TRACES_SAMPLER: "sometimes", OTEL_TRACES_SAMPLER_ARG: "2" }),
+        withEnv({
+          OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://x",
+          OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+          OTEL_TRACES_SAMPLER: "sometimes",
+          OTEL_TRACES_SAMPLER_ARG: "2"
+        }),
         Effect.flip
       )
       const text = error.problems.join("\n")
-      for (const name of ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"]) assert.include(text, name)
-    }))
+      for (const name of [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG"
+      ])
+        assert.include(text, name)
+    })
+  )
 
-  it.scoped("exports spans as OTLP JSON to the collector, with the headers and resource configured; closing flushes", () =>
-    Effect.gen(function*() {
-      const r = yield* receiver
-      const env = withEnv({
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${r.url}/v1/traces`,
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-        OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=s%3Dcret",
-        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test"
-      })
-      const id = yield* Effect.map(Effect.currentSpan, (s) => s.traceId).pipe(
-        Effect.withSpan("unit.work"),
-        Effect.provide(Tracing.layer("hlconnect-test")),
-        env
-      )
-      // The layer closed with the effect: its flush posted the span.
-      assert.strictEqual(r.bodies.length, 1)
-      const [sent] = r.bodies
-      assert.strictEqual(sent?.type, "application/json")
-      assert.strictEqual(sent?.apiKey, "s=cret")
-      const body = Schema.decodeUnknownSync(ExportBody)(sent?.body)
-      const resource = Object.fromEntries(body.resourceSpans[0]?.resource.attributes.map((a) => [a.key, a.value.stringValue]) ?? [])
-      assert.strictEqual(resource["service.name"], "hlconnect-test")
-      assert.strictEqual(resource["deployment.environment"], "test")
-      const span = body.resourceSpans[0]?.scopeSpans[0]?.spans[0]
-      assert.strictEqual(span?.name, "unit.work")
-      assert.strictEqual(span?.traceId, id)
-    }))
-
-  it.live("an unreachable collector fails nothing; its spans are dropped and counted", () =>
-    Effect.gen(function*() {
-      const before = (yield* Metric.value(Tracing.spansDropped)).count
-      const exit = yield* Effect.exit(
-        Effect.succeed(42).pipe(
-          Effect.withSpan("unit.unreachable"),
-          Effect.provide(Tracing.layerWith(
-            {
-              _tag: "Otlp",
-              // Nothing listens on port 9 of loopback (discard): the connection is refused.
-              url: "http://127.0.0.1:9/v1/traces",
-              protocol: "http/protobuf",
-              headers: Redacted.make({}),
-              serviceName: Option.none(),
-              resourceAttributes: {},
-              sampler: "always_on",
-              samplerArg: Option.none()
-            },
-            // Long enough for the exporter's own retries to give up, so the flush reports the failure.
-            { defaultServiceName: "hlconnect-test", shutdownTimeout: 30_000 }
-          ))
+  it.scoped(
+    "exports spans as OTLP JSON to the collector, with the headers and resource configured; closing flushes",
+    () =>
+      Effect.gen(function* () {
+        const r = yield* receiver
+        const env = withEnv({
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${r.url}/v1/traces`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+          OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=s%3Dcret",
+          OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test"
+        })
+        const id = yield* Effect.map(Effect.currentSpan, (s) => s.traceId).pipe(
+          Effect.withSpan("unit.work"),
+          Effect.provide(Tracing.layer("hlconnect-test")),
+          env
         )
-      )
-      assert.deepStrictEqual(exit, Exit.succeed(42))
-      assert.isAbove((yield* Metric.value(Tracing.spansDropped)).count, before)
-    }), 60_000)
+        // The layer closed with the effect: its flush posted the span.
+        assert.strictEqual(r.bodies.length, 1)
+        const [sent] = r.bodies
+        assert.strictEqual(sent?.type, "application/json")
+        assert.strictEqual(sent?.apiKey, "s=cret")
+        const body = Schema.decodeUnknownSync(ExportBody)(sent?.body)
+        const resource = Object.fromEntries(
+          body.resourceSpans[0]?.resource.attributes.map((a) => [a.key, a.value.stringValue]) ?? []
+        )
+        assert.strictEqual(resource["service.name"], "hlconnect-test")
+        assert.strictEqual(resource["deployment.environment"], "test")
+        const span = body.resourceSpans[0]?.scopeSpans[0]?.spans[0]
+        assert.strictEqual(span?.name, "unit.work")
+        assert.strictEqual(span?.traceId, id)
+      })
+  )
+
+  it.live(
+    "an unreachable collector fails nothing; its spans are dropped and counted",
+    () =>
+      Effect.gen(function* () {
+        const before = (yield* Metric.value(Tracing.spansDropped)).count
+        const exit = yield* Effect.exit(
+          Effect.succeed(42).pipe(
+            Effect.withSpan("unit.unreachable"),
+            Effect.provide(
+              Tracing.layerWith(
+                {
+                  _tag: "Otlp",
+                  // Nothing listens on port 9 of loopback (discard): the connection is refused.
+                  url: "http://127.0.0.1:9/v1/traces",
+                  protocol: "http/protobuf",
+                  headers: Redacted.make({}),
+                  serviceName: Option.none(),
+                  resourceAttributes: {},
+                  sampler: "always_on",
+                  samplerArg: Option.none()
+                },
+                // Long enough for the exporter's own retries to give up, so the flush reports the failure.
+                { defaultServiceName: "hlconnect-test", shutdownTimeout: 30_000 }
+              )
+            )
+          )
+        )
+        assert.deepStrictEqual(exit, Exit.succeed(42))
+        assert.isAbove((yield* Metric.value(Tracing.spansDropped)).count, before)
+      }),
+    60_000
+  )
 
   it.effect("a JSON log line inside a span carries its trace_id and span_id", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const lines: Array<string> = []
-      const span = yield* Effect.gen(function*() {
+      const span = yield* Effect.gen(function* () {
         yield* Effect.logInfo("outside")
         return yield* Effect.zipLeft(Effect.currentSpan, Effect.logInfo("inside")).pipe(Effect.withSpan("logged"))
       }).pipe(Effect.provide(Logging.layerWith({ format: "json", level: LogLevel.Info }, (line) => lines.push(line))))
@@ -143,5 +181,6 @@ describe("Tracing", () => {
       assert.strictEqual(inside.trace_id, span.traceId)
       assert.strictEqual(inside.span_id, span.spanId)
       assert.strictEqual(inside.message, "inside")
-    }))
+    })
+  )
 })

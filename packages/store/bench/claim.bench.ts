@@ -71,7 +71,12 @@ const claimComplete = (run: string, items: number, workers: number, batch: numbe
     for (let i = 0; i < items; i += 500) {
       const n = Math.min(500, items - i)
       yield* inbox.appendBatch(
-        Array.from({ length: n }, (_, k) => ({ eventId: `${run}-${i + k}`, source: run, eventType: "order.paid", body: "{}" }))
+        Array.from({ length: n }, (_, k) => ({
+          eventId: `${run}-${i + k}`,
+          source: run,
+          eventType: "order.paid",
+          body: "{}"
+        }))
       )
     }
     const result = yield* race(workers, (w) =>
@@ -105,9 +110,19 @@ const printTable = (rows: ReadonlyArray<Row>) =>
   Effect.gen(function* () {
     const header = ["engine", "workload", "workers", "items", "seconds", "items/s", "vs baseline"]
     const lines = rows.map((r) => {
-      const base = rows.find((b) => b.engine === r.engine && b.workers === r.workers && b.workload.startsWith("baseline"))
+      const base = rows.find(
+        (b) => b.engine === r.engine && b.workers === r.workers && b.workload.startsWith("baseline")
+      )
       const ratio = base === undefined ? "" : `${(r.perSecond / base.perSecond).toFixed(2)}×`
-      return [r.engine, r.workload, String(r.workers), String(r.items), r.seconds.toFixed(2), r.perSecond.toFixed(0), ratio]
+      return [
+        r.engine,
+        r.workload,
+        String(r.workers),
+        String(r.items),
+        r.seconds.toFixed(2),
+        r.perSecond.toFixed(0),
+        ratio
+      ]
     })
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)))
     const fmt = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")
@@ -128,7 +143,11 @@ const sqliteRun = (items: number) =>
 const pgRun = (url: string, items: number) =>
   Effect.gen(function* () {
     const schema = `bench_${randomBytes(4).toString("hex")}`
-    const store: Layer.Layer<StoreServices | SqlClient, unknown> = layerPg({ url: Redacted.make(url), schema, maxConnections: 8 })
+    const store: Layer.Layer<StoreServices | SqlClient, unknown> = layerPg({
+      url: Redacted.make(url),
+      schema,
+      maxConnections: 8
+    })
     const drop = Effect.gen(function* () {
       const sql = yield* SqlClient
       yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`

@@ -31,7 +31,12 @@ const Rejection = {
 /** An admission function's verdict on one request. */
 export const Verdict = Schema.Union(
   Schema.TaggedStruct("Admit", {
-    event: Schema.Struct({ eventId: Schema.String, source: Schema.String, eventType: Schema.String, body: Schema.String })
+    event: Schema.Struct({
+      eventId: Schema.String,
+      source: Schema.String,
+      eventType: Schema.String,
+      body: Schema.String
+    })
   }),
   Schema.TaggedStruct("Reject", Rejection)
 )

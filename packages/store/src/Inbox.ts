@@ -5,14 +5,7 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Schema } from "effect"
 import { IllegalTransition, type InvalidInput, type LeaseLost, NotFound, type StorageError } from "./Errors.js"
-import {
-  DbInt,
-  DbMillis,
-  decodeInput,
-  decodeRows,
-  Identifier,
-  storage
-} from "./internal/codec.js"
+import { DbInt, DbMillis, decodeInput, decodeRows, Identifier, storage } from "./internal/codec.js"
 import { NewInboundBatch, type NewInboundEvent } from "./internal/inboundEvent.js"
 import { type AppendOutcome, inboxOnConflict, outcomesFor, rowsForBatch } from "./internal/inboxRows.js"
 import * as Keyset from "./internal/keyset.js"
@@ -77,7 +70,7 @@ const inboxLeases: Leases.LeaseTable = {
 
 const inboxEnded: EndedTable = {
   table: "webhook_inbox",
-  key: "event_id",
+  key: "event_id"
 }
 
 export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
@@ -98,7 +91,9 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         const batch = yield* decodeInput(NewInboundBatch)(events)
         const now = yield* Clock.currentTimeMillis
         const inserted = yield* sql.withTransaction(
-          sql<{ eventId: string }>`INSERT INTO webhook_inbox ${sql.insert(rowsForBatch(batch, now))} ${sql.literal(inboxOnConflict)}`
+          sql<{
+            eventId: string
+          }>`INSERT INTO webhook_inbox ${sql.insert(rowsForBatch(batch, now))} ${sql.literal(inboxOnConflict)}`
         )
         return outcomesFor(
           batch,
@@ -115,7 +110,9 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
       )
 
     /** Lease up to `limit` pending events that are due, oldest first. */
-    const claim = (request: InboxClaimRequest): Effect.Effect<ReadonlyArray<ClaimedInboxEvent>, InvalidInput | StorageError> =>
+    const claim = (
+      request: InboxClaimRequest
+    ): Effect.Effect<ReadonlyArray<ClaimedInboxEvent>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(InboxClaimRequest)(request)
         const claimed = yield* sql.withTransaction(
@@ -161,15 +158,20 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
       )
 
     /** Give up on the event; it stays queryable and can be replayed. Requires the lease. */
-    const deadLetter = (lease: Lease, options: { readonly error: string }): Effect.Effect<void, LeaseLost | StorageError> =>
-      Leases.finish(sql, inboxLeases, lease, () => ({ state: "dead", lastError: options.error.slice(0, MaxErrorChars) })).pipe(
-        Effect.asVoid,
-        storage
-      )
+    const deadLetter = (
+      lease: Lease,
+      options: { readonly error: string }
+    ): Effect.Effect<void, LeaseLost | StorageError> =>
+      Leases.finish(sql, inboxLeases, lease, () => ({
+        state: "dead",
+        lastError: options.error.slice(0, MaxErrorChars)
+      })).pipe(Effect.asVoid, storage)
 
     const listDead = (limit: number): Effect.Effect<ReadonlyArray<InboxEvent>, InvalidInput | StorageError> =>
       decodeInput(Schema.Int.pipe(Schema.between(1, 500)))(limit).pipe(
-        Effect.flatMap((n) => sql`SELECT * FROM webhook_inbox WHERE state = 'dead' ORDER BY received_at, event_id LIMIT ${n}`),
+        Effect.flatMap(
+          (n) => sql`SELECT * FROM webhook_inbox WHERE state = 'dead' ORDER BY received_at, event_id LIMIT ${n}`
+        ),
         Effect.flatMap(decodeEvents),
         storage
       )
@@ -178,7 +180,9 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
      * Events in one state, oldest received first, keyset-paged on (received_at, event_id):
      * stable while events are added or change state between pages.
      */
-    const listByState = (request: ListByStateRequest): Effect.Effect<Keyset.Page<InboxEvent>, InvalidInput | StorageError> =>
+    const listByState = (
+      request: ListByStateRequest
+    ): Effect.Effect<Keyset.Page<InboxEvent>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListByStateRequest)(request)
         const after = yield* Keyset.timeId.decode(req.cursor)
@@ -193,11 +197,14 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
       }).pipe(storage, Effect.withSpan("Inbox.listByState"))
 
     /** Put a dead event back in the queue, due now. */
-    const replay = (eventId: string): Effect.Effect<InboxEvent, NotFound | IllegalTransition | InvalidInput | StorageError> =>
+    const replay = (
+      eventId: string
+    ): Effect.Effect<InboxEvent, NotFound | IllegalTransition | InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const id = yield* decodeInput(Identifier)(eventId)
         const now = yield* Clock.currentTimeMillis
-        const rows = yield* sql`UPDATE webhook_inbox SET state = 'pending', next_attempt_at = ${now}, updated_at = ${now}
+        const rows =
+          yield* sql`UPDATE webhook_inbox SET state = 'pending', next_attempt_at = ${now}, updated_at = ${now}
           WHERE event_id = ${id} AND state = 'dead' RETURNING *`.pipe(Effect.flatMap(decodeEvents))
         const replayed = rows[0]
         if (replayed !== undefined) return replayed
@@ -220,6 +227,18 @@ export class Inbox extends Effect.Service<Inbox>()("@hlconnect/store/Inbox", {
         Effect.withSpan("Inbox.purgeEnded")
       )
 
-    return { appendBatch, get, claim, renew, complete, retryLater, deadLetter, listDead, listByState, replay, purgeEnded } as const
+    return {
+      appendBatch,
+      get,
+      claim,
+      renew,
+      complete,
+      retryLater,
+      deadLetter,
+      listDead,
+      listByState,
+      replay,
+      purgeEnded
+    } as const
   })
 }) {}

@@ -20,15 +20,22 @@ export interface InboxWriterService {
   /** `store`: `Inbox.appendBatch` on the caller's thread; `sqlite-worker`: a worker thread. */
   readonly kind: "store" | "sqlite-worker"
   /** Same contract as `Inbox.appendBatch`: one transaction, one outcome per event, bad input writes nothing. */
-  readonly appendBatch: (events: ReadonlyArray<NewInboundEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, InvalidInput | StorageError>
+  readonly appendBatch: (
+    events: ReadonlyArray<NewInboundEvent>
+  ) => Effect.Effect<ReadonlyArray<AppendOutcome>, InvalidInput | StorageError>
   /**
    * Present when an admission module runs next to the commits (a SQLite worker started with
    * one): raw requests in, one outcome per request, in order. Batches are committed in the
    * order they are submitted; several handed over close together may share one commit.
    */
-  readonly admitBatch?: (items: ReadonlyArray<RawInbound>) => Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError>
+  readonly admitBatch?: (
+    items: ReadonlyArray<RawInbound>
+  ) => Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError>
   /** `admitBatch` for callers outside any fiber (the ingest fast path): `done` is called exactly once. */
-  readonly admitCallback?: (items: ReadonlyArray<RawInbound>, done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void) => void
+  readonly admitCallback?: (
+    items: ReadonlyArray<RawInbound>,
+    done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void
+  ) => void
 }
 
 export class InboxWriter extends Context.Tag("@hlconnect/store/InboxWriter")<InboxWriter, InboxWriterService>() {}
@@ -79,7 +86,9 @@ export const makeSqliteWorker = (
     let nextId = 0
 
     const start = Effect.async<Running, StorageError>((resume) => {
-      const worker = startWorker(options.admission === undefined ? { filename } : { filename, admission: options.admission })
+      const worker = startWorker(
+        options.admission === undefined ? { filename } : { filename, admission: options.admission }
+      )
       const self: Running = { worker, pending: new Map(), admitting: new Map() }
       let started = false
       const stop = (message: string) => {
@@ -125,7 +134,10 @@ export const makeSqliteWorker = (
             const done = self.pending.get(m.id)
             if (done === undefined) return
             self.pending.delete(m.id)
-            Deferred.unsafeDone(done, m._tag === "Appended" ? Effect.succeed(m.inserted) : Effect.fail(failure(m.message)))
+            Deferred.unsafeDone(
+              done,
+              m._tag === "Appended" ? Effect.succeed(m.inserted) : Effect.fail(failure(m.message))
+            )
             return
           }
         }
@@ -161,7 +173,9 @@ export const makeSqliteWorker = (
       })
     )
 
-    const appendBatch = (events: ReadonlyArray<NewInboundEvent>): Effect.Effect<ReadonlyArray<AppendOutcome>, InvalidInput | StorageError> =>
+    const appendBatch = (
+      events: ReadonlyArray<NewInboundEvent>
+    ): Effect.Effect<ReadonlyArray<AppendOutcome>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const batch = yield* decodeInput(NewInboundBatch)(events)
         const now = yield* Clock.currentTimeMillis
@@ -174,7 +188,11 @@ export const makeSqliteWorker = (
         return outcomesFor(batch, yield* Deferred.await(done))
       }).pipe(Effect.withSpan("InboxWriter.appendBatch"))
 
-    const handOver = (r: Running, items: ReadonlyArray<RawInbound>, done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void) => {
+    const handOver = (
+      r: Running,
+      items: ReadonlyArray<RawInbound>,
+      done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void
+    ) => {
       const id = nextId++
       r.admitting.set(id, done)
       r.worker.postMessage({ _tag: "Admit", id, items } satisfies Request)
@@ -184,13 +202,20 @@ export const makeSqliteWorker = (
     const runCallback = Runtime.runCallback(yield* Effect.runtime<never>())
 
     /** Callback-shaped: no fiber or Deferred per batch on the receiving thread's hot path. */
-    const admitCallback = (items: ReadonlyArray<RawInbound>, done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void) => {
+    const admitCallback = (
+      items: ReadonlyArray<RawInbound>,
+      done: (exit: Exit.Exit<ReadonlyArray<AdmissionOutcome>, StorageError>) => void
+    ) => {
       if (closed) return done(Exit.fail(failure("closed")))
       if (running !== undefined) return handOver(running, items, done)
-      runCallback(current, { onExit: (exit) => (Exit.isSuccess(exit) ? handOver(exit.value, items, done) : done(Exit.failCause(exit.cause))) })
+      runCallback(current, {
+        onExit: (exit) => (Exit.isSuccess(exit) ? handOver(exit.value, items, done) : done(Exit.failCause(exit.cause)))
+      })
     }
 
-    const admitBatch = (items: ReadonlyArray<RawInbound>): Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError> =>
+    const admitBatch = (
+      items: ReadonlyArray<RawInbound>
+    ): Effect.Effect<ReadonlyArray<AdmissionOutcome>, StorageError> =>
       Effect.async((resume) => admitCallback(items, resume))
 
     return options.admission === undefined

@@ -251,17 +251,13 @@ export const migrationsTable = "store_migrations"
  * replicas starting at the same time, and the bookkeeping table is created
  * under that lock so concurrent first starts cannot race on it.
  */
-export const run = (options?: { readonly upTo?: number }): Effect.Effect<
-  ReadonlyArray<readonly [id: number, name: string]>,
-  StorageError,
-  SqlClient
-> =>
+export const run = (options?: {
+  readonly upTo?: number
+}): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StorageError, SqlClient> =>
   Effect.gen(function* () {
     const sql = yield* SqlClient
     const upTo = options?.upTo ?? Number.POSITIVE_INFINITY
-    const selected = Object.fromEntries(
-      Object.entries(all).filter(([key]) => Number.parseInt(key, 10) <= upTo)
-    )
+    const selected = Object.fromEntries(Object.entries(all).filter(([key]) => Number.parseInt(key, 10) <= upTo))
     const migrate = Migrator.make({})({ loader: Migrator.fromRecord(selected), table: migrationsTable })
     return yield* sql.onDialectOrElse({
       pg: () =>
@@ -278,10 +274,8 @@ export const run = (options?: { readonly upTo?: number }): Effect.Effect<
       orElse: () => migrate
     })
   }).pipe(
-    Effect.mapError(
-      (cause) => new StorageError({ message: `Store migration failed: ${cause.message}`, cause })
-    ),
-    Effect.catchAllDefect(
-      (cause) => Effect.fail(new StorageError({ message: `Store migration failed: ${String(cause)}`, cause }))
+    Effect.mapError((cause) => new StorageError({ message: `Store migration failed: ${cause.message}`, cause })),
+    Effect.catchAllDefect((cause) =>
+      Effect.fail(new StorageError({ message: `Store migration failed: ${String(cause)}`, cause }))
     )
   )

@@ -4,7 +4,6 @@
  */
 import { Schema } from "effect"
 
-
 export const OrderLineState = Schema.Literal(
   "paid",
   "registering",

@@ -8,7 +8,16 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Redacted, Schema } from "effect"
 import { IllegalTransition, InvalidInput, type LeaseLost, NotFound, StaleVersion, type StorageError } from "./Errors.js"
 import { atomically } from "./internal/atomically.js"
-import { DbInt, DbMillis, decodeInput, decodeRows, encodeJson, Identifier, NonNegativeInt, storage } from "./internal/codec.js"
+import {
+  DbInt,
+  DbMillis,
+  decodeInput,
+  decodeRows,
+  encodeJson,
+  Identifier,
+  NonNegativeInt,
+  storage
+} from "./internal/codec.js"
 import * as Keyset from "./internal/keyset.js"
 import * as Leases from "./internal/leaseTable.js"
 import { ClaimRequest, type Lease, LeaseMillis } from "./Lease.js"
@@ -100,14 +109,17 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
       selectLine(key).pipe(
         Effect.flatMap(
           Option.match({
-            onNone: () => Effect.fail(new NotFound({ entity: "order line", id: `${key.orderNumber}/${key.orderLineId}` })),
+            onNone: () =>
+              Effect.fail(new NotFound({ entity: "order line", id: `${key.orderNumber}/${key.orderLineId}` })),
             onSome: Effect.succeed
           })
         )
       )
 
     /** Insert a line (and its order). Re-delivering the same line is not an error: `created` tells. */
-    const create = (input: NewOrderLine): Effect.Effect<{ readonly line: OrderLine; readonly created: boolean }, InvalidInput | StorageError> =>
+    const create = (
+      input: NewOrderLine
+    ): Effect.Effect<{ readonly line: OrderLine; readonly created: boolean }, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const line = yield* decodeInput(NewOrderLine)(input)
         const now = yield* Clock.currentTimeMillis
@@ -156,31 +168,43 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
     const findOrder = (orderNumber: string): Effect.Effect<Option.Option<Order>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const id = yield* decodeInput(Identifier)(orderNumber)
-        const rows = yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE order_number = ${id}`.pipe(
-          Effect.flatMap(decodeOrders)
-        )
+        const rows =
+          yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE order_number = ${id}`.pipe(
+            Effect.flatMap(decodeOrders)
+          )
         const order = rows[0]
         if (order === undefined) return Option.none()
         const lines = yield* linesOf([id])
-        return Option.some({ orderNumber: order.orderNumber, nextCheckAt: order.nextCheckAt, lines: lines.get(id) ?? [] })
+        return Option.some({
+          orderNumber: order.orderNumber,
+          nextCheckAt: order.nextCheckAt,
+          lines: lines.get(id) ?? []
+        })
       }).pipe(storage)
 
     /**
      * Many orders in two queries (for batch readers such as the GraphQL facade), keyed by order
      * number; unknown numbers are absent. At most 500 numbers per call.
      */
-    const findOrders = (orderNumbers: ReadonlyArray<string>): Effect.Effect<ReadonlyMap<string, Order>, InvalidInput | StorageError> =>
+    const findOrders = (
+      orderNumbers: ReadonlyArray<string>
+    ): Effect.Effect<ReadonlyMap<string, Order>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const ids = yield* decodeInput(OrderNumbers)(orderNumbers)
         if (ids.length === 0) return new Map<string, Order>()
-        const orders = yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE ${sql.in("order_number", ids)}`.pipe(
-          Effect.flatMap(decodeOrders)
-        )
+        const orders =
+          yield* sql`SELECT order_number, next_check_at, attempts FROM orders WHERE ${sql.in("order_number", ids)}`.pipe(
+            Effect.flatMap(decodeOrders)
+          )
         const byOrder = yield* linesOf(ids)
         return new Map(
           orders.map((order): [string, Order] => [
             order.orderNumber,
-            { orderNumber: order.orderNumber, nextCheckAt: order.nextCheckAt, lines: byOrder.get(order.orderNumber) ?? [] }
+            {
+              orderNumber: order.orderNumber,
+              nextCheckAt: order.nextCheckAt,
+              lines: byOrder.get(order.orderNumber) ?? []
+            }
           ])
         )
       }).pipe(storage)
@@ -191,32 +215,42 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
      */
     const listOrdersByState = (
       request: ListByStateRequest
-    ): Effect.Effect<Keyset.Page<{ readonly orderNumber: string; readonly cursor: string }>, InvalidInput | StorageError> =>
+    ): Effect.Effect<
+      Keyset.Page<{ readonly orderNumber: string; readonly cursor: string }>,
+      InvalidInput | StorageError
+    > =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListByStateRequest)(request)
         const after = yield* orderKeyset.decode(req.cursor)
-        const rows = yield* (after === undefined
-          ? sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state}
+        const rows = yield* (
+          after === undefined
+            ? sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state}
                 ORDER BY order_number LIMIT ${req.limit + 1}`
-          : sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state} AND order_number > ${after.after}
+            : sql`SELECT DISTINCT order_number FROM order_lines WHERE state = ${req.state} AND order_number > ${after.after}
                 ORDER BY order_number LIMIT ${req.limit + 1}`
         ).pipe(Effect.flatMap(decodeOrderNumbers))
         const page = orderKeyset.page(rows, req.limit, (row) => ({ after: row.orderNumber }))
         return {
-          items: page.items.map((row) => ({ orderNumber: row.orderNumber, cursor: orderKeyset.encode({ after: row.orderNumber }) })),
+          items: page.items.map((row) => ({
+            orderNumber: row.orderNumber,
+            cursor: orderKeyset.encode({ after: row.orderNumber })
+          })),
           nextCursor: page.nextCursor
         }
       }).pipe(storage)
 
     /** Lines in one state, in key order, cursor-paged (stable under concurrent inserts). */
-    const listByState = (request: ListByStateRequest): Effect.Effect<Keyset.Page<OrderLine>, InvalidInput | StorageError> =>
+    const listByState = (
+      request: ListByStateRequest
+    ): Effect.Effect<Keyset.Page<OrderLine>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListByStateRequest)(request)
         const after = yield* lineKeyset.decode(req.cursor)
-        const rows = yield* (after === undefined
-          ? sql`SELECT * FROM order_lines WHERE state = ${req.state}
+        const rows = yield* (
+          after === undefined
+            ? sql`SELECT * FROM order_lines WHERE state = ${req.state}
                 ORDER BY order_number, order_line_id LIMIT ${req.limit + 1}`
-          : sql`SELECT * FROM order_lines WHERE state = ${req.state}
+            : sql`SELECT * FROM order_lines WHERE state = ${req.state}
                 AND (order_number > ${after[0]} OR (order_number = ${after[0]} AND order_line_id > ${after[1]}))
                 ORDER BY order_number, order_line_id LIMIT ${req.limit + 1}`
         ).pipe(Effect.flatMap(decodeLines))
@@ -239,7 +273,10 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         const snapshot =
           req.remoteSnapshot === undefined ? undefined : yield* encodeJson(req.remoteSnapshot, "remoteSnapshot")
         if (snapshot !== undefined && Buffer.byteLength(snapshot, "utf8") > MaxSnapshotBytes) {
-          return yield* new InvalidInput({ field: "remoteSnapshot", message: `must be at most ${MaxSnapshotBytes} bytes as JSON` })
+          return yield* new InvalidInput({
+            field: "remoteSnapshot",
+            message: `must be at most ${MaxSnapshotBytes} bytes as JSON`
+          })
         }
         const now = yield* Clock.currentTimeMillis
         const id = `${req.orderNumber}/${req.orderLineId}`
@@ -249,8 +286,14 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         const fromStates = to === undefined ? undefined : OrderLineState.literals.filter((s) => canTransition(s, to))
         const nextCheckAt =
           // Terminal and parked lines are nobody's to check again unless the caller says when.
-          to !== undefined && (terminalStates.includes(to) || to === "needs_attention") && req.nextCheckAt === undefined ? null : req.nextCheckAt
-        const changes: Record<string, unknown> = { version: req.expectedVersion + 1, updatedAt: now, traceContext: yield* TraceContext.current }
+          to !== undefined && (terminalStates.includes(to) || to === "needs_attention") && req.nextCheckAt === undefined
+            ? null
+            : req.nextCheckAt
+        const changes: Record<string, unknown> = {
+          version: req.expectedVersion + 1,
+          updatedAt: now,
+          traceContext: yield* TraceContext.current
+        }
         if (to !== undefined) {
           changes.state = to
           changes.attentionReason = to === "needs_attention" ? (reason ?? null) : null
@@ -275,7 +318,12 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
               if (to !== undefined && current.version === req.expectedVersion && !canTransition(current.state, to)) {
                 return yield* new IllegalTransition({ entity: "order line", id, from: current.state, to })
               }
-              return yield* new StaleVersion({ entity: "order line", id, expected: req.expectedVersion, actual: current.version })
+              return yield* new StaleVersion({
+                entity: "order line",
+                id,
+                expected: req.expectedVersion,
+                actual: current.version
+              })
             }
             if (nextCheckAt !== undefined && nextCheckAt !== null) {
               yield* scheduleOrder(req.orderNumber, nextCheckAt, now)
@@ -335,9 +383,19 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
             if (line === undefined) {
               const current = yield* mustExist(req)
               if (current.version === req.expectedVersion) {
-                return yield* new IllegalTransition({ entity: "order line", id, from: current.state, to: "paid (new validation token)" })
+                return yield* new IllegalTransition({
+                  entity: "order line",
+                  id,
+                  from: current.state,
+                  to: "paid (new validation token)"
+                })
               }
-              return yield* new StaleVersion({ entity: "order line", id, expected: req.expectedVersion, actual: current.version })
+              return yield* new StaleVersion({
+                entity: "order line",
+                id,
+                expected: req.expectedVersion,
+                actual: current.version
+              })
             }
             yield* scheduleOrder(req.orderNumber, nextCheckAt, now)
             return line
@@ -349,7 +407,9 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
      * Lease up to `limit` orders whose next check is due. One worker then owns
      * every line of each claimed order until the lease expires or is released.
      */
-    const claimDueOrders = (request: ClaimRequest): Effect.Effect<ReadonlyArray<OrderClaim>, InvalidInput | StorageError> =>
+    const claimDueOrders = (
+      request: ClaimRequest
+    ): Effect.Effect<ReadonlyArray<OrderClaim>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ClaimRequest)(request)
         return yield* sql.withTransaction(
@@ -377,7 +437,10 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
         storage
       )
 
-    const renewOrderLease = (lease: Lease, leaseMs: number): Effect.Effect<Lease, LeaseLost | InvalidInput | StorageError> =>
+    const renewOrderLease = (
+      lease: Lease,
+      leaseMs: number
+    ): Effect.Effect<Lease, LeaseLost | InvalidInput | StorageError> =>
       decodeInput(LeaseMillis)(leaseMs).pipe(
         Effect.flatMap((ms) => Leases.renew(sql, orderLeases, lease, ms)),
         storage
@@ -414,7 +477,9 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
      * the audit pass's candidates, least recently audited first (never audited before all), at most
      * `limit`. Nothing else reads ended lines again.
      */
-    const listAuditCandidates = (request: AuditCandidatesRequest): Effect.Effect<ReadonlyArray<string>, InvalidInput | StorageError> =>
+    const listAuditCandidates = (
+      request: AuditCandidatesRequest
+    ): Effect.Effect<ReadonlyArray<string>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(AuditCandidatesRequest)(request)
         const rows = yield* sql`SELECT o.order_number FROM orders o
@@ -422,7 +487,9 @@ export class OrderLines extends Effect.Service<OrderLines>()("@hlconnect/store/O
             WHERE state IN ('completed', 'failed', 'cancelled') AND updated_at >= ${req.endedSince})
           AND NOT EXISTS (SELECT 1 FROM order_lines a WHERE a.order_number = o.order_number
             AND a.state NOT IN ('completed', 'failed', 'cancelled'))
-          ORDER BY COALESCE(o.audited_at, -1), o.order_number LIMIT ${req.limit}`.pipe(Effect.flatMap(decodeOrderNumbers))
+          ORDER BY COALESCE(o.audited_at, -1), o.order_number LIMIT ${req.limit}`.pipe(
+          Effect.flatMap(decodeOrderNumbers)
+        )
         return rows.map((row) => row.orderNumber)
       }).pipe(storage)
 

@@ -10,7 +10,6 @@ import { OrderLineState } from "./OrderLineState.js"
 
 export type { Page } from "./internal/keyset.js"
 
-
 /** One vendor order line as stored. Field encodings match the database columns. */
 export class OrderLine extends Schema.Class<OrderLine>("OrderLine")({
   orderNumber: Schema.String,
@@ -32,7 +31,9 @@ export class OrderLine extends Schema.Class<OrderLine>("OrderLine")({
   lastError: Schema.OptionFromNullOr(Schema.String),
   remoteSnapshot: Schema.OptionFromNullOr(DbJson),
   /** Ensemble parts registered with this line (each an HL Connect order line of its own). */
-  parts: Schema.OptionFromNullOr(Schema.parseJson(Schema.Array(Schema.Struct({ asset: Schema.String, orderLineId: Schema.String })))),
+  parts: Schema.OptionFromNullOr(
+    Schema.parseJson(Schema.Array(Schema.Struct({ asset: Schema.String, orderLineId: Schema.String })))
+  ),
   version: DbInt,
   createdAt: DbMillis,
   updatedAt: DbMillis,
@@ -79,9 +80,7 @@ export const NewOrderLine = Schema.Struct({
   validationToken: Schema.optional(Schema.RedactedFromSelf(ValidationTokenText)),
   tokenExpiresAt: Schema.optional(Millis),
   parts: Schema.optional(
-    Schema.Array(Schema.Struct({ asset: AssetText, orderLineId: Identifier })).pipe(
-      Schema.maxItems(64)
-    )
+    Schema.Array(Schema.Struct({ asset: AssetText, orderLineId: Identifier })).pipe(Schema.maxItems(64))
   ),
   /** When the line is first due for a check; defaults to now, so an abandoned line is picked up. */
   nextCheckAt: Schema.optional(Millis)

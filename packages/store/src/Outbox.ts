@@ -86,7 +86,10 @@ const RetryRequest = Schema.Struct({
   error: Schema.String,
   nextAttemptAt: Schema.Int.pipe(Schema.nonNegative())
 })
-const DeadLetterRequest = Schema.Struct({ statusCode: Schema.optional(Schema.NullOr(StatusCode)), error: Schema.String })
+const DeadLetterRequest = Schema.Struct({
+  statusCode: Schema.optional(Schema.NullOr(StatusCode)),
+  error: Schema.String
+})
 const ListDeadRequest = Schema.Struct({
   subscriberId: Schema.optional(Identifier),
   limit: Schema.Int.pipe(Schema.between(1, 500)),
@@ -119,7 +122,7 @@ const deliveryLeases: Leases.LeaseTable = {
 
 const deliveriesEnded: EndedTable = {
   table: "deliveries",
-  key: "delivery_id",
+  key: "delivery_id"
 }
 
 export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", {
@@ -139,12 +142,18 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
      */
     const append = (
       input: NewOutboundEvent
-    ): Effect.Effect<{ readonly event: OutboundEvent; readonly deliveries: ReadonlyArray<Delivery> }, InvalidInput | StorageError> =>
+    ): Effect.Effect<
+      { readonly event: OutboundEvent; readonly deliveries: ReadonlyArray<Delivery> },
+      InvalidInput | StorageError
+    > =>
       Effect.gen(function* () {
         const req = yield* decodeInput(NewOutboundEvent)(input)
         const payload = yield* encodeJson(req.payload, "payload")
         if (Buffer.byteLength(payload, "utf8") > MaxPayloadBytes) {
-          return yield* new InvalidInput({ field: "payload", message: `must be at most ${MaxPayloadBytes} bytes as JSON` })
+          return yield* new InvalidInput({
+            field: "payload",
+            message: `must be at most ${MaxPayloadBytes} bytes as JSON`
+          })
         }
         const now = yield* Clock.currentTimeMillis
         const eventId = yield* newId
@@ -188,7 +197,9 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
             const deliveries =
               rows.length === 0
                 ? []
-                : yield* sql`INSERT INTO deliveries ${sql.insert(rows)} RETURNING *`.pipe(Effect.flatMap(decodeDeliveries))
+                : yield* sql`INSERT INTO deliveries ${sql.insert(rows)} RETURNING *`.pipe(
+                    Effect.flatMap(decodeDeliveries)
+                  )
             const event = events[0]
             if (event === undefined) return yield* Effect.dieMessage("INSERT … RETURNING returned no row")
             return { event, deliveries }
@@ -196,7 +207,9 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
         )
       }).pipe(storage, Effect.withSpan("Outbox.append"))
 
-    const eventsForOrder = (orderNumber: string): Effect.Effect<ReadonlyArray<OutboundEvent>, InvalidInput | StorageError> =>
+    const eventsForOrder = (
+      orderNumber: string
+    ): Effect.Effect<ReadonlyArray<OutboundEvent>, InvalidInput | StorageError> =>
       decodeInput(Identifier)(orderNumber).pipe(
         Effect.flatMap((id) => sql`SELECT * FROM outbound_events WHERE order_number = ${id} ORDER BY sequence`),
         Effect.flatMap(decodeEvents),
@@ -206,14 +219,18 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
     const getDelivery = (deliveryId: string): Effect.Effect<Delivery, NotFound | InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const id = yield* decodeInput(Identifier)(deliveryId)
-        const rows = yield* sql`SELECT * FROM deliveries WHERE delivery_id = ${id}`.pipe(Effect.flatMap(decodeDeliveries))
+        const rows = yield* sql`SELECT * FROM deliveries WHERE delivery_id = ${id}`.pipe(
+          Effect.flatMap(decodeDeliveries)
+        )
         const row = rows[0]
         if (row === undefined) return yield* new NotFound({ entity: "delivery", id })
         return row
       }).pipe(storage)
 
     /** Lease due deliveries (optionally for one subscriber), each with its event. */
-    const claimDue = (request: DeliveryClaimRequest): Effect.Effect<ReadonlyArray<ClaimedDelivery>, InvalidInput | StorageError> =>
+    const claimDue = (
+      request: DeliveryClaimRequest
+    ): Effect.Effect<ReadonlyArray<ClaimedDelivery>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(DeliveryClaimRequest)(request)
         return yield* sql.withTransaction(
@@ -251,7 +268,9 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
     const finishWith = (lease: Lease, changes: (now: number) => Record<string, unknown>) =>
       Leases.finish(sql, deliveryLeases, lease, changes).pipe(
         Effect.flatMap((row) => decodeDeliveries([row])),
-        Effect.flatMap((rows) => (rows[0] === undefined ? Effect.dieMessage("no delivery row") : Effect.succeed(rows[0]))),
+        Effect.flatMap((rows) =>
+          rows[0] === undefined ? Effect.dieMessage("no delivery row") : Effect.succeed(rows[0])
+        ),
         storage
       )
 
@@ -262,7 +281,12 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
     ): Effect.Effect<Delivery, LeaseLost | InvalidInput | StorageError> =>
       decodeInput(DeliveredRequest)(options).pipe(
         Effect.flatMap((o) =>
-          finishWith(lease, (now) => ({ state: "delivered", lastStatusCode: o.statusCode, lastError: null, deliveredAt: now }))
+          finishWith(lease, (now) => ({
+            state: "delivered",
+            lastStatusCode: o.statusCode,
+            lastError: null,
+            deliveredAt: now
+          }))
         )
       )
 
@@ -319,7 +343,9 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
      * Deliveries in one state (optionally of one subscriber), oldest first, keyset-paged on
      * (created_at, delivery_id): stable while deliveries are added or change state between pages.
      */
-    const listDeliveries = (request: ListDeliveriesRequest): Effect.Effect<Keyset.Page<Delivery>, InvalidInput | StorageError> =>
+    const listDeliveries = (
+      request: ListDeliveriesRequest
+    ): Effect.Effect<Keyset.Page<Delivery>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(ListDeliveriesRequest)(request)
         const after = yield* Keyset.timeId.decode(req.cursor)
@@ -335,7 +361,9 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
       }).pipe(storage, Effect.withSpan("Outbox.listDeliveries"))
 
     /** Re-queue a dead-lettered delivery, due now, with a fresh attempt count. */
-    const replay = (deliveryId: string): Effect.Effect<Delivery, NotFound | IllegalTransition | InvalidInput | StorageError> =>
+    const replay = (
+      deliveryId: string
+    ): Effect.Effect<Delivery, NotFound | IllegalTransition | InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const id = yield* decodeInput(Identifier)(deliveryId)
         const now = yield* Clock.currentTimeMillis

@@ -28,12 +28,17 @@ const posix = process.platform !== "win32"
 
 export const formatMode = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, "0")}`
 
-const isMissing = (error: unknown) => typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT"
+const isMissing = (error: unknown) =>
+  typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT"
 
 /** The permission bits of `path`, or `undefined` when there is nothing there. */
 const modeOf = (path: string): Effect.Effect<number | undefined, PrivateFileError> =>
   Effect.tryPromise({
-    try: () => stat(path).then((s) => s.mode & 0o777, (error: unknown) => (isMissing(error) ? undefined : Promise.reject(error))),
+    try: () =>
+      stat(path).then(
+        (s) => s.mode & 0o777,
+        (error: unknown) => (isMissing(error) ? undefined : Promise.reject(error))
+      ),
     catch: (cause) => new PrivateFileError({ message: `cannot stat ${path}`, cause })
   })
 
@@ -75,7 +80,9 @@ export const tightenFiles = (paths: ReadonlyArray<string>): Effect.Effect<void, 
           try: () => chmod(path, fileMode),
           catch: (cause) => new PrivateFileError({ message: `cannot chmod ${path} to ${formatMode(fileMode)}`, cause })
         })
-        yield* Effect.logWarning(`${path} was mode ${formatMode(mode)}: tightened to ${formatMode(fileMode)} (it holds secrets and customer data)`)
+        yield* Effect.logWarning(
+          `${path} was mode ${formatMode(mode)}: tightened to ${formatMode(fileMode)} (it holds secrets and customer data)`
+        )
       }),
     { discard: true }
   )

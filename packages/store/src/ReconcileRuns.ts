@@ -5,7 +5,19 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, Schema } from "effect"
 import { IllegalTransition, InvalidInput, NotFound, type StorageError } from "./Errors.js"
-import { boundedText, DbInt, DbJson, DbMillis, decodeInput, decodeRows, encodeJson, Identifier, NonNegativeInt, newId, storage } from "./internal/codec.js"
+import {
+  boundedText,
+  DbInt,
+  DbJson,
+  DbMillis,
+  decodeInput,
+  decodeRows,
+  encodeJson,
+  Identifier,
+  NonNegativeInt,
+  newId,
+  storage
+} from "./internal/codec.js"
 
 export const RunStatus = Schema.Literal("running", "completed", "failed")
 export type RunStatus = typeof RunStatus.Type
@@ -76,27 +88,30 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
       sql`SELECT * FROM reconcile_runs WHERE run_id = ${runId}`.pipe(
         Effect.flatMap(decodeRuns),
         Effect.flatMap((rows) =>
-          rows[0] === undefined ? Effect.fail(new NotFound({ entity: "reconcile run", id: runId })) : Effect.succeed(rows[0])
+          rows[0] === undefined
+            ? Effect.fail(new NotFound({ entity: "reconcile run", id: runId }))
+            : Effect.succeed(rows[0])
         )
       )
 
-    const startKind = (kind: RunKind): Effect.Effect<ReconcileRun, StorageError> => Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      const runId = yield* newId
-      const rows = yield* sql`INSERT INTO reconcile_runs ${sql.insert({
-        runId,
-        kind,
-        startedAt: now,
-        status: "running",
-        examined: 0,
-        drifted: 0,
-        repaired: 0,
-        failed: 0
-      })} RETURNING *`.pipe(Effect.flatMap(decodeRuns))
-      yield* sql`INSERT INTO reconcile_starts (kind, started_at) VALUES (${kind}, ${now})
+    const startKind = (kind: RunKind): Effect.Effect<ReconcileRun, StorageError> =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const runId = yield* newId
+        const rows = yield* sql`INSERT INTO reconcile_runs ${sql.insert({
+          runId,
+          kind,
+          startedAt: now,
+          status: "running",
+          examined: 0,
+          drifted: 0,
+          repaired: 0,
+          failed: 0
+        })} RETURNING *`.pipe(Effect.flatMap(decodeRuns))
+        yield* sql`INSERT INTO reconcile_starts (kind, started_at) VALUES (${kind}, ${now})
         ON CONFLICT (kind) DO UPDATE SET started_at = excluded.started_at`
-      return rows[0] ?? (yield* Effect.dieMessage("INSERT … RETURNING returned no row"))
-    }).pipe(storage)
+        return rows[0] ?? (yield* Effect.dieMessage("INSERT … RETURNING returned no row"))
+      }).pipe(storage)
 
     /** When a run of this kind last started, stored or discarded since (the schedule's missed ticks count from it). */
     const lastStartedAt = (kind: RunKind): Effect.Effect<Option.Option<number>, StorageError> =>
@@ -115,7 +130,10 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         const req = yield* decodeInput(NewDrift)(input)
         const expected = yield* encodeJson(req.expected, "expected")
         const observed = yield* encodeJson(req.observed, "observed")
-        for (const [field, value] of [["expected", expected], ["observed", observed]] as const) {
+        for (const [field, value] of [
+          ["expected", expected],
+          ["observed", observed]
+        ] as const) {
           if (Buffer.byteLength(value, "utf8") > MaxDriftValueBytes) {
             return yield* new InvalidInput({ field, message: `must be at most ${MaxDriftValueBytes} bytes as JSON` })
           }
@@ -138,7 +156,9 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
       }).pipe(storage)
 
     /** Close a running run with its counts. Finishing twice is an `IllegalTransition`. */
-    const finish = (input: FinishRun): Effect.Effect<ReconcileRun, InvalidInput | NotFound | IllegalTransition | StorageError> =>
+    const finish = (
+      input: FinishRun
+    ): Effect.Effect<ReconcileRun, InvalidInput | NotFound | IllegalTransition | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(FinishRun)(input)
         const now = yield* Clock.currentTimeMillis
@@ -154,7 +174,12 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         const run = rows[0]
         if (run !== undefined) return run
         const current = yield* find(req.runId)
-        return yield* new IllegalTransition({ entity: "reconcile run", id: req.runId, from: current.status, to: req.status })
+        return yield* new IllegalTransition({
+          entity: "reconcile run",
+          id: req.runId,
+          from: current.status,
+          to: req.status
+        })
       }).pipe(storage)
 
     /**
@@ -210,6 +235,18 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         storage
       )
 
-    return { start, startKind, lastStartedAt, recordDrift, finish, discardEmpty, get, listRuns, driftsOf, latest, latestWithWork } as const
+    return {
+      start,
+      startKind,
+      lastStartedAt,
+      recordDrift,
+      finish,
+      discardEmpty,
+      get,
+      listRuns,
+      driftsOf,
+      latest,
+      latestWithWork
+    } as const
   })
 }) {}

@@ -55,7 +55,8 @@ const keyIdOf = (key: Buffer): string =>
   createHash("sha256").update("hlconnect secret box key id\0").update(key).digest("hex").slice(0, 8)
 
 /** A fresh key in the form the ring reads: `rsk_` + base64 of 32 random bytes. */
-export const generateKey = (): Redacted.Redacted<string> => Redacted.make(`${keyPrefix}${randomBytes(keyBytes).toString("base64")}`)
+export const generateKey = (): Redacted.Redacted<string> =>
+  Redacted.make(`${keyPrefix}${randomBytes(keyBytes).toString("base64")}`)
 
 /**
  * Reads a comma-separated key list (`rsk_…,rsk_…`). The message of a `Left` says which key is
@@ -69,11 +70,13 @@ export const parseKeyRing = (raw: Redacted.Redacted<string>): Either.Either<Secr
   const keys: Array<SecretKey> = []
   for (const [i, part] of parts.entries()) {
     const label = parts.length === 1 ? "the key" : `key #${i + 1}`
-    if (!part.startsWith(keyPrefix)) return Either.left(`${label} must start with ${keyPrefix} (make one: ${keyPrefix} + base64 of 32 random bytes)`)
+    if (!part.startsWith(keyPrefix))
+      return Either.left(`${label} must start with ${keyPrefix} (make one: ${keyPrefix} + base64 of 32 random bytes)`)
     const body = part.slice(keyPrefix.length)
     const key = Buffer.from(body, "base64")
     // Buffer.from skips what is not base64: re-encoding shows whether it read everything.
-    if (key.toString("base64").replace(/=+$/, "") !== body.replace(/=+$/, "")) return Either.left(`${label} is not valid base64 after ${keyPrefix}`)
+    if (key.toString("base64").replace(/=+$/, "") !== body.replace(/=+$/, ""))
+      return Either.left(`${label} is not valid base64 after ${keyPrefix}`)
     if (key.length !== keyBytes) return Either.left(`${label} must be ${keyBytes} bytes (it has ${key.length})`)
     const id = keyIdOf(key)
     const earlier = keys.findIndex((k) => k.id === id)
@@ -81,7 +84,9 @@ export const parseKeyRing = (raw: Redacted.Redacted<string>): Either.Either<Secr
     keys.push({ id, key: Redacted.make(key) })
   }
   const [current, ...older] = keys
-  return current === undefined ? Either.left(`must list at least one ${keyPrefix}… key`) : Either.right([current, ...older])
+  return current === undefined
+    ? Either.left(`must list at least one ${keyPrefix}… key`)
+    : Either.right([current, ...older])
 }
 
 export interface SecretBoxService {
@@ -122,7 +127,8 @@ export const make = (ring: SecretKeyRing): SecretBoxService => {
         const parsed = parse(sealed)
         if (parsed === undefined) return Effect.fail(new SealedSecretUnreadable({ secretId, reason: "malformed" }))
         const key = byId.get(parsed.keyId)
-        if (key === undefined) return Effect.fail(new SealedSecretUnreadable({ secretId, keyId: parsed.keyId, reason: "unknown-key" }))
+        if (key === undefined)
+          return Effect.fail(new SealedSecretUnreadable({ secretId, keyId: parsed.keyId, reason: "unknown-key" }))
         const nonce = parsed.data.subarray(0, nonceBytes)
         const tag = parsed.data.subarray(parsed.data.length - tagBytes)
         const body = parsed.data.subarray(nonceBytes, parsed.data.length - tagBytes)

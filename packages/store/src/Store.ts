@@ -35,7 +35,9 @@ export class Store extends Effect.Service<Store>()("@hlconnect/store/Store", {
     const sqliteFile: Option.Option<string> =
       engine === "sqlite"
         ? yield* sql<{ name: string; file: string }>`PRAGMA database_list`.pipe(
-            Effect.map((rows) => Option.fromNullable(rows.find((r) => r.name === "main")?.file).pipe(Option.filter((f) => f !== ""))),
+            Effect.map((rows) =>
+              Option.fromNullable(rows.find((r) => r.name === "main")?.file).pipe(Option.filter((f) => f !== ""))
+            ),
             Effect.orElseSucceed(() => Option.none())
           )
         : Option.none()
@@ -79,7 +81,10 @@ const memoized = (convert: (name: string) => string): ((name: string) => string)
 }
 
 // Repositories write snake_case SQL and read camelCase rows.
-const nameTransforms = { transformQueryNames: memoized(Str.camelToSnake), transformResultNames: memoized(Str.snakeToCamel) } as const
+const nameTransforms = {
+  transformQueryNames: memoized(Str.camelToSnake),
+  transformResultNames: memoized(Str.snakeToCamel)
+} as const
 
 const toStorageError = (what: string) => (cause: unknown) =>
   new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
@@ -94,15 +99,21 @@ const sqliteFiles = (filename: string) => [filename, `${filename}-wal`, `${filen
  * Private at rest (`PrivateFiles`): the parent directory is created 0700 on first run (an
  * existing wider one is warned about), the database and its `-wal`/`-shm`/`-journal` are 0600.
  */
-export const sqliteClient = (options: { readonly filename: string }): Layer.Layer<SqlClient | SqliteClient.SqliteClient, StorageError> =>
+export const sqliteClient = (options: {
+  readonly filename: string
+}): Layer.Layer<SqlClient | SqliteClient.SqliteClient, StorageError> =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const onDisk = options.filename !== ":memory:"
       const files = onDisk ? sqliteFiles(options.filename) : []
       if (onDisk) {
-        yield* PrivateFiles.ensureDirectory(dirname(options.filename)).pipe(Effect.mapError(toStorageError(`Cannot create data directory for ${options.filename}`)))
+        yield* PrivateFiles.ensureDirectory(dirname(options.filename)).pipe(
+          Effect.mapError(toStorageError(`Cannot create data directory for ${options.filename}`))
+        )
         // Before opening: SQLite creates the -wal/-shm with the database file's mode.
-        yield* PrivateFiles.tightenFiles(files).pipe(Effect.mapError(toStorageError("Cannot make the SQLite files private")))
+        yield* PrivateFiles.tightenFiles(files).pipe(
+          Effect.mapError(toStorageError("Cannot make the SQLite files private"))
+        )
       }
       const client = SqliteClient.layer({ filename: options.filename, ...nameTransforms }).pipe(
         Layer.tap((context) =>
@@ -116,7 +127,9 @@ export const sqliteClient = (options: { readonly filename: string }): Layer.Laye
         Layer.mapError(toStorageError("Cannot open SQLite store"))
       )
       return PrivateFiles.buildOwnerOnly(client).pipe(
-        Layer.tap(() => PrivateFiles.tightenFiles(files).pipe(Effect.mapError(toStorageError("Cannot make the SQLite files private"))))
+        Layer.tap(() =>
+          PrivateFiles.tightenFiles(files).pipe(Effect.mapError(toStorageError("Cannot make the SQLite files private")))
+        )
       )
     })
   )
@@ -171,13 +184,19 @@ export const pgClient = (options: {
               // IF NOT EXISTS still races between sessions; the advisory lock serialises replicas.
               const schema = options.schema
               yield* sql.withTransaction(
-                Effect.zipRight(sql`SELECT pg_advisory_xact_lock(7206431981)`, sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`)
+                Effect.zipRight(
+                  sql`SELECT pg_advisory_xact_lock(7206431981)`,
+                  sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
+                )
               )
             }
             const rows = yield* sql<{ synchronousCommit: string }>`SHOW synchronous_commit`
             const mode = rows[0]?.synchronousCommit
             if (mode === "off" || mode === "local" || mode === undefined) {
-              return yield* new StorageError({ message: `synchronous_commit is ${mode}; the store requires it on`, cause: mode })
+              return yield* new StorageError({
+                message: `synchronous_commit is ${mode}; the store requires it on`,
+                cause: mode
+              })
             }
           }).pipe(storage)
         ),
@@ -189,12 +208,15 @@ export const pgClient = (options: {
 /** Run migrations (idempotent) once the client is up; the repositories are built after. */
 export const layerMigrations: Layer.Layer<never, StorageError, SqlClient> = Layer.effectDiscard(Migrations.run())
 
-const withMigratedClient = <E>(client: Layer.Layer<SqlClient, E>): Layer.Layer<StoreServices | SqlClient, E | StorageError> =>
+const withMigratedClient = <E>(
+  client: Layer.Layer<SqlClient, E>
+): Layer.Layer<StoreServices | SqlClient, E | StorageError> =>
   layerServices.pipe(Layer.provideMerge(layerMigrations), Layer.provideMerge(client))
 
 /** The store on a SQLite file, migrated. */
-export const layerSqlite = (options: { readonly filename: string }): Layer.Layer<StoreServices | SqlClient, StorageError> =>
-  withMigratedClient(sqliteClient(options))
+export const layerSqlite = (options: {
+  readonly filename: string
+}): Layer.Layer<StoreServices | SqlClient, StorageError> => withMigratedClient(sqliteClient(options))
 
 /** The store on PostgreSQL, migrated. */
 export const layerPg = (options: {
@@ -211,7 +233,11 @@ export const layerFor = (target: StoreTarget): Layer.Layer<StoreServices | SqlCl
 export const layer: Layer.Layer<StoreServices | SqlClient, StorageError | ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.gen(function* () {
     const target = yield* StoreConfig
-    yield* Effect.logInfo(target._tag === "Postgres" ? "store: using PostgreSQL (DATABASE_URL)" : `store: using SQLite at ${target.filename}`)
+    yield* Effect.logInfo(
+      target._tag === "Postgres"
+        ? "store: using PostgreSQL (DATABASE_URL)"
+        : `store: using SQLite at ${target.filename}`
+    )
     return layerFor(target)
   })
 )

@@ -39,9 +39,10 @@ export const StoreConfig: Config.Config<StoreTarget> = Config.all({
   ),
   dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data"))
 }).pipe(
-  Config.map(({ databaseUrl, dataDir }): StoreTarget =>
-    databaseUrl._tag === "Some"
-      ? { _tag: "Postgres", url: databaseUrl.value }
-      : { _tag: "Sqlite", dataDir, filename: join(dataDir, SqliteFileName) }
+  Config.map(
+    ({ databaseUrl, dataDir }): StoreTarget =>
+      databaseUrl._tag === "Some"
+        ? { _tag: "Postgres", url: databaseUrl.value }
+        : { _tag: "Sqlite", dataDir, filename: join(dataDir, SqliteFileName) }
   )
 )

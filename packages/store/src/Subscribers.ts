@@ -7,11 +7,23 @@ import { MultiLineText, SingleLineText } from "@hlconnect/core"
 import { Clock, Effect, Redacted, Schema } from "effect"
 import { InvalidInput, NotFound, type StorageError } from "./Errors.js"
 import { SecretBox, type SealedSecretUnreadable } from "./SecretBox.js"
-import { DbFlag, DbInt, DbJson, DbMillis, decodeInput, decodeRows, Identifier, newId, storage } from "./internal/codec.js"
+import {
+  DbFlag,
+  DbInt,
+  DbJson,
+  DbMillis,
+  decodeInput,
+  decodeRows,
+  Identifier,
+  newId,
+  storage
+} from "./internal/codec.js"
 
 /** An event filter entry: an exact type (`order.paid`), a prefix (`order.*`) or everything (`*`). */
 export const EventPattern = Schema.String.pipe(
-  Schema.pattern(/^(\*|[A-Za-z0-9][A-Za-z0-9._:-]*(\.\*)?)$/, { message: () => "must be like order.paid, order.* or *" }),
+  Schema.pattern(/^(\*|[A-Za-z0-9][A-Za-z0-9._:-]*(\.\*)?)$/, {
+    message: () => "must be like order.paid, order.* or *"
+  }),
   Schema.maxLength(128)
 )
 
@@ -73,11 +85,16 @@ export const NewSubscriber = Schema.Struct({
 export type NewSubscriber = typeof NewSubscriber.Type
 
 const Millis = Schema.Int.pipe(Schema.nonNegative())
-const DisableRequest = Schema.Struct({ subscriberId: Identifier, reason: MultiLineText({ identifier: "DisabledReason", maxLength: 1000 }) })
+const DisableRequest = Schema.Struct({
+  subscriberId: Identifier,
+  reason: MultiLineText({ identifier: "DisabledReason", maxLength: 1000 })
+})
 const RotateRequest = Schema.Struct({
   subscriberId: Identifier,
   secret: NewSubscriber.fields.signingSecret,
-  overlapMs: Schema.Int.pipe(Schema.between(0, MaxOverlapMillis, { message: () => `must be between 0 and ${MaxOverlapMillis} ms (30 days)` }))
+  overlapMs: Schema.Int.pipe(
+    Schema.between(0, MaxOverlapMillis, { message: () => `must be between 0 and ${MaxOverlapMillis} ms (30 days)` })
+  )
 })
 const SubscriberIds = Schema.Array(Identifier).pipe(Schema.maxItems(1000))
 const WarningRequest = Schema.Struct({
@@ -104,7 +121,11 @@ const secretInfoColumns = "secret_id, subscriber_id, secret_hint, created_at, ex
  * A secret as stored: `secret` sealed under the key `keyId` (`SecretBox`), or — `keyId` NULL — in
  * plaintext, written before secrets were sealed (migration 0007); `resealSecrets` seals those.
  */
-const StoredSecret = Schema.Struct({ secretId: Schema.String, secret: Schema.Redacted(Schema.String), keyId: Schema.NullOr(Schema.String) })
+const StoredSecret = Schema.Struct({
+  secretId: Schema.String,
+  secret: Schema.Redacted(Schema.String),
+  keyId: Schema.NullOr(Schema.String)
+})
 
 export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store/Subscribers", {
   accessors: true,
@@ -177,7 +198,11 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
      */
     const seed = (
       input: NewSubscriber
-    ): Effect.Effect<{ readonly subscriber: Subscriber; readonly created: boolean }, InvalidInput | StorageError, SecretBox> =>
+    ): Effect.Effect<
+      { readonly subscriber: Subscriber; readonly created: boolean },
+      InvalidInput | StorageError,
+      SecretBox
+    > =>
       Effect.gen(function* () {
         const sub = yield* decodeInput(NewSubscriber)(input)
         const now = yield* Clock.currentTimeMillis
@@ -199,7 +224,9 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
           })
         )
         if (inserted) return { subscriber: yield* find(subscriberId).pipe(Effect.orDie), created: true }
-        const seeded = yield* sql`SELECT ${select} FROM subscribers WHERE seed_key = ${sub.url}`.pipe(Effect.flatMap(decodeSubscribers))
+        const seeded = yield* sql`SELECT ${select} FROM subscribers WHERE seed_key = ${sub.url}`.pipe(
+          Effect.flatMap(decodeSubscribers)
+        )
         const existing = seeded[0]
         if (existing === undefined) return yield* Effect.die(new Error(`subscriber seeded for ${sub.url} vanished`))
         return { subscriber: existing, created: false }
@@ -208,7 +235,9 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
     const get = (subscriberId: string): Effect.Effect<Subscriber, NotFound | InvalidInput | StorageError> =>
       decodeInput(Identifier)(subscriberId).pipe(Effect.flatMap(find), storage)
 
-    const list = (options: { readonly includeDisabled?: boolean } = {}): Effect.Effect<ReadonlyArray<Subscriber>, StorageError> =>
+    const list = (
+      options: { readonly includeDisabled?: boolean } = {}
+    ): Effect.Effect<ReadonlyArray<Subscriber>, StorageError> =>
       (options.includeDisabled === false
         ? sql`SELECT ${select} FROM subscribers WHERE enabled = 1 ORDER BY created_at, subscriber_id`
         : sql`SELECT ${select} FROM subscribers ORDER BY created_at, subscriber_id`
@@ -221,12 +250,17 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
      */
     const signingSecrets = (
       subscriberId: string
-    ): Effect.Effect<ReadonlyArray<Redacted.Redacted<string>>, NotFound | InvalidInput | SealedSecretUnreadable | StorageError, SecretBox> =>
+    ): Effect.Effect<
+      ReadonlyArray<Redacted.Redacted<string>>,
+      NotFound | InvalidInput | SealedSecretUnreadable | StorageError,
+      SecretBox
+    > =>
       Effect.gen(function* () {
         const box = yield* SecretBox
         const id = yield* decodeInput(Identifier)(subscriberId)
         const now = yield* Clock.currentTimeMillis
-        const rows = yield* sql`SELECT secret_id, secret, key_id FROM subscriber_secrets WHERE subscriber_id = ${id} AND ${active(now)}
+        const rows =
+          yield* sql`SELECT secret_id, secret, key_id FROM subscriber_secrets WHERE subscriber_id = ${id} AND ${active(now)}
           ORDER BY created_at DESC, secret_id`.pipe(Effect.flatMap(decodeStored))
         // None at all: say whether the subscriber exists (one query on the hot path otherwise).
         if (rows.length === 0) yield* find(id)
@@ -275,7 +309,9 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
     }).pipe(storage)
 
     /** The active secrets of these subscribers as hints (never the secrets), newest first per subscriber. */
-    const secretHints = (subscriberIds: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<SubscriberSecret>, InvalidInput | StorageError> =>
+    const secretHints = (
+      subscriberIds: ReadonlyArray<string>
+    ): Effect.Effect<ReadonlyArray<SubscriberSecret>, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const ids = yield* decodeInput(SubscriberIds)(subscriberIds)
         if (ids.length === 0) return []
@@ -284,7 +320,10 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
           ORDER BY subscriber_id, created_at DESC, secret_id`.pipe(Effect.flatMap(decodeSecretInfos))
       }).pipe(storage)
 
-    const disable = (subscriberId: string, reason: string): Effect.Effect<Subscriber, NotFound | InvalidInput | StorageError> =>
+    const disable = (
+      subscriberId: string,
+      reason: string
+    ): Effect.Effect<Subscriber, NotFound | InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(DisableRequest)({ subscriberId, reason })
         const now = yield* Clock.currentTimeMillis
@@ -326,9 +365,10 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
             yield* sql`UPDATE subscriber_secrets SET expires_at = ${until}
               WHERE subscriber_id = ${req.subscriberId} AND (expires_at IS NULL OR expires_at > ${until})`
             yield* sql`DELETE FROM subscriber_secrets WHERE subscriber_id = ${req.subscriberId} AND expires_at <= ${now}`
-            const [remaining] = yield* sql`SELECT COUNT(*) AS n FROM subscriber_secrets WHERE subscriber_id = ${req.subscriberId}`.pipe(
-              Effect.flatMap(decodeCount)
-            )
+            const [remaining] =
+              yield* sql`SELECT COUNT(*) AS n FROM subscriber_secrets WHERE subscriber_id = ${req.subscriberId}`.pipe(
+                Effect.flatMap(decodeCount)
+              )
             if ((remaining?.n ?? 0) + 1 > MaxActiveSecrets) {
               return yield* new InvalidInput({
                 field: "secret",
@@ -345,7 +385,8 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
     /** Drop rotated-out secrets whose overlap has ended; returns how many. */
     const purgeExpiredSecrets: Effect.Effect<number, StorageError> = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const rows = yield* sql`DELETE FROM subscriber_secrets WHERE expires_at IS NOT NULL AND expires_at <= ${now} RETURNING secret_id`
+      const rows =
+        yield* sql`DELETE FROM subscriber_secrets WHERE expires_at IS NOT NULL AND expires_at <= ${now} RETURNING secret_id`
       return rows.length
     }).pipe(storage)
 
@@ -353,8 +394,10 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
     const recordSuccess = (subscriberId: string): Effect.Effect<void, InvalidInput | StorageError> =>
       decodeInput(Identifier)(subscriberId).pipe(
         // Conditional: a healthy subscriber costs no write.
-        Effect.flatMap((id) => sql`UPDATE subscribers SET failing_since = NULL, last_failure_at = NULL, failure_warning = 0
-          WHERE subscriber_id = ${id} AND failing_since IS NOT NULL`),
+        Effect.flatMap(
+          (id) => sql`UPDATE subscribers SET failing_since = NULL, last_failure_at = NULL, failure_warning = 0
+          WHERE subscriber_id = ${id} AND failing_since IS NOT NULL`
+        ),
         Effect.asVoid,
         storage
       )
@@ -381,7 +424,9 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
      * True for exactly one caller (one replica logs and counts it); false when already given,
      * the streak ended or the subscriber is disabled.
      */
-    const markFailureWarning = (request: typeof WarningRequest.Type): Effect.Effect<boolean, InvalidInput | StorageError> =>
+    const markFailureWarning = (
+      request: typeof WarningRequest.Type
+    ): Effect.Effect<boolean, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(WarningRequest)(request)
         const rows = yield* sql`UPDATE subscribers SET failure_warning = ${req.level}
@@ -394,11 +439,14 @@ export class Subscribers extends Effect.Service<Subscribers>()("@hlconnect/store
      * Disable a subscriber for failing, unless it recovered (or was disabled) meanwhile: only
      * while the streak that began at `failingSince` is still on. True when this call disabled it.
      */
-    const disableIfStillFailing = (request: typeof AutoDisableRequest.Type): Effect.Effect<boolean, InvalidInput | StorageError> =>
+    const disableIfStillFailing = (
+      request: typeof AutoDisableRequest.Type
+    ): Effect.Effect<boolean, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(AutoDisableRequest)(request)
         const now = yield* Clock.currentTimeMillis
-        const rows = yield* sql`UPDATE subscribers SET enabled = 0, disabled_reason = ${req.reason}, disabled_at = ${now}, updated_at = ${now}
+        const rows =
+          yield* sql`UPDATE subscribers SET enabled = 0, disabled_reason = ${req.reason}, disabled_at = ${now}, updated_at = ${now}
           WHERE subscriber_id = ${req.subscriberId} AND enabled = 1 AND failing_since = ${req.failingSince}
           RETURNING subscriber_id`
         return rows.length > 0

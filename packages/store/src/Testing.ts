@@ -17,7 +17,9 @@ export const postgresUrl = (what: string): string | undefined => {
   const url = process.env.DATABASE_URL
   if (url !== undefined && url !== "") return url
   if (isSet(process.env.CI) || isSet(process.env.REQUIRE_POSTGRES)) {
-    throw new Error(`DATABASE_URL is required for ${what} (CI/REQUIRE_POSTGRES is set). Start PostgreSQL and set DATABASE_URL.`)
+    throw new Error(
+      `DATABASE_URL is required for ${what} (CI/REQUIRE_POSTGRES is set). Start PostgreSQL and set DATABASE_URL.`
+    )
   }
   process.stderr.write(`\n⚠ DATABASE_URL not set: SKIPPING ${what}.\n\n`)
   return undefined

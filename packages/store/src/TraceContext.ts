@@ -17,7 +17,9 @@ const isTraceparent = (s: string): boolean => {
   return m !== null && m[1] !== zeroTrace && m[2] !== zeroSpan
 }
 /** A `tracestate` we keep: at most 512 printable ASCII characters (so never a newline). */
-const isTracestate = Schema.is(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(512), Schema.pattern(/^[\x20-\x7e]*$/)))
+const isTracestate = Schema.is(
+  Schema.String.pipe(Schema.minLength(1), Schema.maxLength(512), Schema.pattern(/^[\x20-\x7e]*$/))
+)
 
 /** The stored form as a column value: `traceparent` [`\n` `tracestate`], or NULL. */
 export const Column = Schema.OptionFromNullOr(Schema.String.pipe(Schema.maxLength(600)))
@@ -35,7 +37,9 @@ export const current: Effect.Effect<string | null> = Effect.map(Effect.serviceOp
 )
 
 /** A stored context as a span to parent or link to; none when absent or malformed (never a failure). */
-export const toSpan = (stored: Option.Option<string> | string | null | undefined): Option.Option<Tracer.ExternalSpan> => {
+export const toSpan = (
+  stored: Option.Option<string> | string | null | undefined
+): Option.Option<Tracer.ExternalSpan> => {
   const text = Option.isOption(stored) ? Option.getOrUndefined(stored) : (stored ?? undefined)
   const parent = text?.split("\n", 1)[0]
   const m = parent === undefined ? null : traceparentPattern.exec(parent)
@@ -51,12 +55,20 @@ export const toSpan = (stored: Option.Option<string> | string | null | undefined
  * by several traces meet in one piece of work). Without any stored context, a plain span.
  */
 export const continueFrom =
-  (name: string, stored: ReadonlyArray<Option.Option<string> | string | null | undefined>, attributes: Record<string, unknown> = {}) =>
+  (
+    name: string,
+    stored: ReadonlyArray<Option.Option<string> | string | null | undefined>,
+    attributes: Record<string, unknown> = {}
+  ) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     // One span per trace: records written in one trace (an order's lines, each by its own span) are one origin.
     const distinct = [...new Map(stored.flatMap((s) => Option.toArray(toSpan(s))).map((s) => [s.traceId, s])).values()]
     const [first] = distinct
     if (first === undefined) return Effect.withSpan(effect, name, { attributes })
     if (distinct.length === 1) return Effect.withSpan(effect, name, { parent: first, attributes })
-    return Effect.withSpan(effect, name, { root: true, links: distinct.map((span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })), attributes })
+    return Effect.withSpan(effect, name, {
+      root: true,
+      links: distinct.map((span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })),
+      attributes
+    })
   }

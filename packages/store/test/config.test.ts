@@ -8,7 +8,8 @@ import { OrderLines } from "../src/OrderLines.js"
 import * as Store from "../src/Store.js"
 import { StoreConfig } from "../src/StoreConfig.js"
 
-const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
 describe("StoreConfig", () => {
   it.effect("no DATABASE_URL: SQLite file hlconnect.db under DATA_DIR (default .data)", () =>
@@ -17,7 +18,8 @@ describe("StoreConfig", () => {
       assert.deepStrictEqual(target, { _tag: "Sqlite", dataDir: ".data", filename: join(".data", "hlconnect.db") })
       const custom = yield* StoreConfig.pipe(withEnv({ DATA_DIR: "/var/lib/hl" }))
       assert.strictEqual(custom._tag === "Sqlite" && custom.filename, "/var/lib/hl/hlconnect.db")
-    }))
+    })
+  )
 
   it.effect("postgres:// and postgresql:// select PostgreSQL; the URL stays redacted", () =>
     Effect.gen(function* () {
@@ -29,7 +31,8 @@ describe("StoreConfig", () => {
           assert.notInclude(String(target.url), "pw")
         }
       }
-    }))
+    })
+  )
 
   it.effect("anything else is a config error naming DATABASE_URL", () =>
     Effect.gen(function* () {
@@ -43,7 +46,8 @@ describe("StoreConfig", () => {
         ])
         assert.notInclude(String(error), "secret")
       }
-    }))
+    })
+  )
 
   it.effect("Store.layer on SQLite creates DATA_DIR on first run and migrates", () =>
     Effect.gen(function* () {
@@ -54,10 +58,17 @@ describe("StoreConfig", () => {
       const dataDir = join(root, "nested", "data")
       const env = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATA_DIR", dataDir]])))
       const created = yield* OrderLines.create({
-        orderNumber: "C-1", orderLineId: "A", asset: "a", quantity: 1,
-        unitPriceMinor: 1, totalPriceMinor: 1, currency: "EUR", customerEmail: "a@b.example"
+        orderNumber: "C-1",
+        orderLineId: "A",
+        asset: "a",
+        quantity: 1,
+        unitPriceMinor: 1,
+        totalPriceMinor: 1,
+        currency: "EUR",
+        customerEmail: "a@b.example"
       }).pipe(Effect.provide(Store.layer.pipe(Layer.provide(env))))
       assert.isTrue(created.created)
       assert.isTrue(existsSync(join(dataDir, "hlconnect.db")))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

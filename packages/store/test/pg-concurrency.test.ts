@@ -8,7 +8,12 @@ import { childWorker, postgresUrl, scopedSchema } from "./utils.js"
 const url = postgresUrl()
 
 const events = (prefix: string, n: number) =>
-  Array.from({ length: n }, (_, i) => ({ eventId: `${prefix}-${i}`, source: "vendor", eventType: "order.paid", body: "{}" }))
+  Array.from({ length: n }, (_, i) => ({
+    eventId: `${prefix}-${i}`,
+    source: "vendor",
+    eventType: "order.paid",
+    body: "{}"
+  }))
 
 /** Claim until the queue looks empty; long leases so nothing comes back during the test. */
 const drain = (owner: string) =>
@@ -50,25 +55,35 @@ if (url === undefined) {
       withSchema((schema) =>
         Effect.gen(function* () {
           yield* Inbox.appendBatch(events("multi", 400))
-          const claims = yield* Effect.all(Array.from({ length: 6 }, (_, i) => drain(`fiber-${i}`)), { concurrency: "unbounded" })
+          const claims = yield* Effect.all(
+            Array.from({ length: 6 }, (_, i) => drain(`fiber-${i}`)),
+            { concurrency: "unbounded" }
+          )
           assertClaimedOnce(claims, 400)
           assert.isTrue(claims.filter((c) => c.length > 0).length > 1, "work was spread over several connections")
         }).pipe(Effect.provide(storeIn(schema)))
-      ))
+      )
+    )
 
-    it.live("a second OS process claiming from the same database never overlaps", () =>
-      withSchema((schema) =>
-        Effect.gen(function* () {
-          yield* Inbox.appendBatch(events("proc", 500))
-          yield* Inbox.appendBatch(events("proc2", 500))
-          const child = yield* childWorker({ DATABASE_URL: url, STORE_SCHEMA: schema, WORKER_OWNER: "child-process" })
-          const local = yield* Effect.all([drain("parent-a"), drain("parent-b"), drain("parent-c")], { concurrency: "unbounded" })
-          const remote = yield* child
-          assertClaimedOnce([...local, remote], 1000)
-          assert.isAbove(remote.length, 0, "the second process got work")
-          assert.isAbove(local.flat().length, 0, "this process got work")
-        }).pipe(Effect.provide(storeIn(schema)))
-      ), { timeout: 30_000 })
+    it.live(
+      "a second OS process claiming from the same database never overlaps",
+      () =>
+        withSchema((schema) =>
+          Effect.gen(function* () {
+            yield* Inbox.appendBatch(events("proc", 500))
+            yield* Inbox.appendBatch(events("proc2", 500))
+            const child = yield* childWorker({ DATABASE_URL: url, STORE_SCHEMA: schema, WORKER_OWNER: "child-process" })
+            const local = yield* Effect.all([drain("parent-a"), drain("parent-b"), drain("parent-c")], {
+              concurrency: "unbounded"
+            })
+            const remote = yield* child
+            assertClaimedOnce([...local, remote], 1000)
+            assert.isAbove(remote.length, 0, "the second process got work")
+            assert.isAbove(local.flat().length, 0, "this process got work")
+          }).pipe(Effect.provide(storeIn(schema)))
+        ),
+      { timeout: 30_000 }
+    )
 
     it.live("an abandoned lease is reclaimed after its TTL, and the old holder can no longer complete", () =>
       withSchema((schema) =>
@@ -85,19 +100,37 @@ if (url === undefined) {
           assert.strictEqual((yield* Inbox.complete(first.lease).pipe(Effect.flip))._tag, "LeaseLost")
           yield* Effect.forEach(rescued, (c) => Inbox.complete(c.lease), { concurrency: 4 })
         }).pipe(Effect.provide(storeIn(schema)))
-      ))
+      )
+    )
 
     it.live("concurrent compare-and-set: exactly one writer wins, the rest get StaleVersion", () =>
       withSchema((schema) =>
         Effect.gen(function* () {
           yield* OrderLines.create({
-            orderNumber: "CAS-1", orderLineId: "A", asset: "a", quantity: 1,
-            unitPriceMinor: 1, totalPriceMinor: 1, currency: "EUR", customerEmail: "a@b.example"
+            orderNumber: "CAS-1",
+            orderLineId: "A",
+            asset: "a",
+            quantity: 1,
+            unitPriceMinor: 1,
+            totalPriceMinor: 1,
+            currency: "EUR",
+            customerEmail: "a@b.example"
           })
-          const targets = ["registering", "cancel_requested", "failed", "registering", "cancel_requested", "failed", "registering", "failed"] as const
+          const targets = [
+            "registering",
+            "cancel_requested",
+            "failed",
+            "registering",
+            "cancel_requested",
+            "failed",
+            "registering",
+            "failed"
+          ] as const
           const results = yield* Effect.all(
             targets.map((to) =>
-              OrderLines.transition({ orderNumber: "CAS-1", orderLineId: "A", expectedVersion: 1, to }).pipe(Effect.either)
+              OrderLines.transition({ orderNumber: "CAS-1", orderLineId: "A", expectedVersion: 1, to }).pipe(
+                Effect.either
+              )
             ),
             { concurrency: "unbounded" }
           )
@@ -108,7 +141,8 @@ if (url === undefined) {
           const final = yield* OrderLines.get({ orderNumber: "CAS-1", orderLineId: "A" })
           assert.strictEqual(final.version, 2)
         }).pipe(Effect.provide(storeIn(schema)))
-      ))
+      )
+    )
 
     it.live("replicas starting at once migrate safely (advisory lock)", () =>
       withSchema((schema) =>
@@ -119,6 +153,7 @@ if (url === undefined) {
           )
           assert.strictEqual(started.length, 3)
         })
-      ))
+      )
+    )
   })
 }

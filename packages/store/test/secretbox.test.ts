@@ -53,5 +53,6 @@ describe("SecretBox key ring", () => {
       assert.strictEqual(moved.reason, "authentication-failed")
       const garbage = yield* Effect.flip(box.open("whsec_plain", "row-1"))
       assert.strictEqual(garbage.reason, "malformed")
-    }))
+    })
+  )
 })

@@ -19,10 +19,16 @@ if (url === undefined) {
       Effect.gen(function* () {
         const sql = yield* SqlClient
         const rows = yield* Effect.all(
-          Array.from({ length: 3 }, () => sql.withTransaction(sql<{ synchronousCommit: string }>`SHOW synchronous_commit`)),
+          Array.from({ length: 3 }, () =>
+            sql.withTransaction(sql<{ synchronousCommit: string }>`SHOW synchronous_commit`)
+          ),
           { concurrency: 3 }
         )
-        assert.deepStrictEqual(rows.map((r) => r[0]?.synchronousCommit), ["on", "on", "on"])
-      }).pipe(Effect.provide(engine.store())))
+        assert.deepStrictEqual(
+          rows.map((r) => r[0]?.synchronousCommit),
+          ["on", "on", "on"]
+        )
+      }).pipe(Effect.provide(engine.store()))
+    )
   })
 }

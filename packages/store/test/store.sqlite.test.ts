@@ -26,42 +26,52 @@ describe("sqlite durability settings", () => {
       assert.strictEqual(sync?.synchronous, 2)
       assert.strictEqual(fk?.foreignKeys, 1)
       assert.strictEqual(busy?.timeout, 5000)
-    }).pipe(Effect.provide(sqliteEngine.store())))
+    }).pipe(Effect.provide(sqliteEngine.store()))
+  )
 })
 
 describe("sqlite shared by two OS processes", () => {
-  it.live("a second process claiming from the same file never overlaps (single writer + busy_timeout)", () =>
-    Effect.gen(function* () {
-      const dir = yield* Effect.acquireRelease(
-        Effect.promise(() => mkdtemp(join(tmpdir(), "hlconnect-sqlite-"))),
-        (d) => Effect.promise(() => rm(d, { recursive: true, force: true }))
-      )
-      const filename = join(dir, "hlconnect.db")
-      const store = yield* Layer.build(layerSqlite({ filename }))
-      yield* Inbox.appendBatch(
-        Array.from({ length: 400 }, (_, i) => ({ eventId: `e-${i}`, source: "s", eventType: "order.paid", body: "{}" }))
-      ).pipe(Effect.provide(store))
-      const child = yield* childWorker({ SQLITE_FILE: filename, WORKER_OWNER: "child-process" })
-      const drain = (owner: string) =>
-        Effect.gen(function* () {
-          const got: Array<string> = []
-          let idle = 0
-          while (idle < 3) {
-            const batch = yield* Inbox.claim({ owner, limit: 5, leaseMs: 60_000 })
-            if (batch.length === 0) idle++
-            else idle = 0
-            got.push(...batch.map((c) => c.event.eventId))
-            yield* Effect.sleep("2 millis")
-          }
-          return got
-        }).pipe(Effect.provide(store))
-      const local = yield* Effect.all([drain("parent-a"), drain("parent-b")], { concurrency: "unbounded" })
-      const remote = yield* child
-      const all = [...local.flat(), ...remote]
-      assert.strictEqual(new Set(all).size, all.length, "an item was claimed twice within a live lease")
-      assert.strictEqual(all.length, 400)
-      assert.isAbove(remote.length, 0)
-    }).pipe(Effect.scoped), { timeout: 30_000 })
+  it.live(
+    "a second process claiming from the same file never overlaps (single writer + busy_timeout)",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* Effect.acquireRelease(
+          Effect.promise(() => mkdtemp(join(tmpdir(), "hlconnect-sqlite-"))),
+          (d) => Effect.promise(() => rm(d, { recursive: true, force: true }))
+        )
+        const filename = join(dir, "hlconnect.db")
+        const store = yield* Layer.build(layerSqlite({ filename }))
+        yield* Inbox.appendBatch(
+          Array.from({ length: 400 }, (_, i) => ({
+            eventId: `e-${i}`,
+            source: "s",
+            eventType: "order.paid",
+            body: "{}"
+          }))
+        ).pipe(Effect.provide(store))
+        const child = yield* childWorker({ SQLITE_FILE: filename, WORKER_OWNER: "child-process" })
+        const drain = (owner: string) =>
+          Effect.gen(function* () {
+            const got: Array<string> = []
+            let idle = 0
+            while (idle < 3) {
+              const batch = yield* Inbox.claim({ owner, limit: 5, leaseMs: 60_000 })
+              if (batch.length === 0) idle++
+              else idle = 0
+              got.push(...batch.map((c) => c.event.eventId))
+              yield* Effect.sleep("2 millis")
+            }
+            return got
+          }).pipe(Effect.provide(store))
+        const local = yield* Effect.all([drain("parent-a"), drain("parent-b")], { concurrency: "unbounded" })
+        const remote = yield* child
+        const all = [...local.flat(), ...remote]
+        assert.strictEqual(new Set(all).size, all.length, "an item was claimed twice within a live lease")
+        assert.strictEqual(all.length, 400)
+        assert.isAbove(remote.length, 0)
+      }).pipe(Effect.scoped),
+    { timeout: 30_000 }
+  )
 })
 
 describe("sqlite: signing secrets from before sealing", () => {
@@ -75,7 +85,10 @@ describe("sqlite: signing secrets from before sealing", () => {
       const plaintext = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
       const body = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
       const onDisk = () =>
-        [filename, `${filename}-wal`].filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("")
+        [filename, `${filename}-wal`]
+          .filter(existsSync)
+          .map((f) => readFileSync(f).toString("latin1"))
+          .join("")
       // A database as an older version left it: the secret went in as plaintext (v3), then moved (v4).
       yield* Effect.gen(function* () {
         const sql = yield* SqlClient
@@ -95,5 +108,6 @@ describe("sqlite: signing secrets from before sealing", () => {
       }).pipe(Effect.provide(Layer.merge(layerSqlite({ filename }), testSecretBox)))
       assert.deepStrictEqual(counts, { sealed: 1, resealed: 0 })
       assert.notInclude(onDisk(), body, "after closing")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

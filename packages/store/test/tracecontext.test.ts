@@ -17,8 +17,18 @@ const spanIn = (stored: ReadonlyArray<string | null | undefined>) =>
 describe("TraceContext", () => {
   it("keeps a well-formed traceparent (and its tracestate), ignores anything else", () => {
     assert.strictEqual(TraceContext.ofHeaders(parent(1, 2), undefined), parent(1, 2))
-    assert.strictEqual(TraceContext.ofHeaders(` ${parent(1, 2).toUpperCase()} `, "vendor=abc"), `${parent(1, 2)}\nvendor=abc`)
-    for (const bad of [undefined, "", "00-xyz", `01-${trace(1)}-${span(2)}-01`, `00-${trace(0)}-${span(2)}-01`, `00-${trace(1)}-${span(0)}-01`]) {
+    assert.strictEqual(
+      TraceContext.ofHeaders(` ${parent(1, 2).toUpperCase()} `, "vendor=abc"),
+      `${parent(1, 2)}\nvendor=abc`
+    )
+    for (const bad of [
+      undefined,
+      "",
+      "00-xyz",
+      `01-${trace(1)}-${span(2)}-01`,
+      `00-${trace(0)}-${span(2)}-01`,
+      `00-${trace(1)}-${span(0)}-01`
+    ]) {
       assert.strictEqual(TraceContext.ofHeaders(bad, undefined), undefined, String(bad))
     }
     // A tracestate with a line break is dropped, the traceparent kept.
@@ -45,7 +55,13 @@ describe("TraceContext", () => {
       const s = yield* spanIn([parent(7, 8), parent(5, 6)])
       assert.isTrue(Option.isNone(s.parent))
       assert.notStrictEqual(s.traceId, trace(7))
-      assert.deepStrictEqual(s.links.map((l) => [l.span.traceId, l.span.spanId]), [[trace(7), span(8)], [trace(5), span(6)]])
+      assert.deepStrictEqual(
+        s.links.map((l) => [l.span.traceId, l.span.spanId]),
+        [
+          [trace(7), span(8)],
+          [trace(5), span(6)]
+        ]
+      )
     })
   )
 

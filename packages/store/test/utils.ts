@@ -32,8 +32,10 @@ const tempFile = Effect.acquireRelease(
 
 export const sqliteEngine: EngineUnderTest = {
   name: "sqlite",
-  store: () => Layer.unwrapScoped(Effect.map(tempFile, (filename) => Layer.merge(layerSqlite({ filename }), testSecretBox))),
-  emptyClient: () => Layer.unwrapScoped(Effect.map(tempFile, (filename) => Layer.merge(sqliteClient({ filename }), testSecretBox)))
+  store: () =>
+    Layer.unwrapScoped(Effect.map(tempFile, (filename) => Layer.merge(layerSqlite({ filename }), testSecretBox))),
+  emptyClient: () =>
+    Layer.unwrapScoped(Effect.map(tempFile, (filename) => Layer.merge(sqliteClient({ filename }), testSecretBox)))
 }
 
 /** The PostgreSQL URL, or `undefined` to skip the PG half (see `Testing.postgresUrl`). */
@@ -49,8 +51,18 @@ export const scopedSchema = (url: string) =>
 
 export const pgEngine = (url: string): EngineUnderTest => ({
   name: "pg",
-  store: () => Layer.unwrapScoped(Effect.map(scopedSchema(url), (schema) => Layer.merge(layerPg({ url: Redacted.make(url), schema }), testSecretBox))),
-  emptyClient: () => Layer.unwrapScoped(Effect.map(scopedSchema(url), (schema) => Layer.merge(pgClient({ url: Redacted.make(url), schema }), testSecretBox)))
+  store: () =>
+    Layer.unwrapScoped(
+      Effect.map(scopedSchema(url), (schema) =>
+        Layer.merge(layerPg({ url: Redacted.make(url), schema }), testSecretBox)
+      )
+    ),
+  emptyClient: () =>
+    Layer.unwrapScoped(
+      Effect.map(scopedSchema(url), (schema) =>
+        Layer.merge(pgClient({ url: Redacted.make(url), schema }), testSecretBox)
+      )
+    )
 })
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))

@@ -16,7 +16,9 @@ export const scripts = {
 } as const
 
 /** Where an app keeps its state: a SQLite directory, or a PostgreSQL URL (with its search_path). */
-export type StoreTarget = { readonly _tag: "sqlite"; readonly dataDir: string } | { readonly _tag: "pg"; readonly url: string }
+export type StoreTarget =
+  | { readonly _tag: "sqlite"; readonly dataDir: string }
+  | { readonly _tag: "pg"; readonly url: string }
 
 export interface Upstream {
   readonly url: string
@@ -102,12 +104,15 @@ export const relay = (o: RelayOptions): LaunchSpec => ({
     ...(o.subscriber === undefined
       ? { RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "false" }
       : {
-          RELAY_SUBSCRIBERS: JSON.stringify([{ url: o.subscriber.url, secret: o.subscriber.secret, events: ["order.*"] }]),
+          RELAY_SUBSCRIBERS: JSON.stringify([
+            { url: o.subscriber.url, secret: o.subscriber.secret, events: ["order.*"] }
+          ]),
           // The subscriber is a local http:// server.
           RELAY_ALLOW_PRIVATE_SUBSCRIBERS: "true"
         }),
     RELAY_POLL_INTERVAL: "200 millis",
-    RELAY_RETRY_SCHEDULE: "200 millis,500 millis,1 second,2 seconds,3 seconds,5 seconds,5 seconds,10 seconds,10 seconds",
+    RELAY_RETRY_SCHEDULE:
+      "200 millis,500 millis,1 second,2 seconds,3 seconds,5 seconds,5 seconds,10 seconds,10 seconds",
     RELAY_DISPATCH_RETRY_DELAY: "300 millis",
     // A killed relay's claimed events come back after this.
     RELAY_DISPATCH_LEASE: "5 seconds",

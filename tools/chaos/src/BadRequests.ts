@@ -122,14 +122,32 @@ const wrongFields: ReadonlyArray<readonly [ReadonlyArray<string | number>, Array
   [["data", "customer", "email"], ["", "no-at-sign", 5, null, "a b@c"], /email/],
   [["data", "customer", "name"], ["", 5, null, "x".repeat(600)], /name/],
   [["data", "currency"], ["usd", "US", 5, "DOLLARS", null], /currency/],
-  [["data", "lines"], [[], "x", null, {}, Array.from({ length: 101 }, (_, i) => ({ ...(isObject(goodLine) ? goodLine : {}), order_line_id: i + 1 }))], /lines/],
+  [
+    ["data", "lines"],
+    [
+      [],
+      "x",
+      null,
+      {},
+      Array.from({ length: 101 }, (_, i) => ({ ...(isObject(goodLine) ? goodLine : {}), order_line_id: i + 1 }))
+    ],
+    /lines/
+  ],
   [["data", "lines", 0, "quantity"], [0, -1, 1.5, "2", null, 100_001], /quantity/],
   [["data", "lines", 0, "unit_price"], ["3.999", -1, "abc", null, "1e3", "3,99"], /unit_price/],
   [["data", "lines", 0, "line_price"], ["0.01", "abc", -5, null], /line_price/],
   [["data", "lines", 0, "validation_token"], ["", 5, null, "t".repeat(5000)], /validation_token/],
   [["data", "lines", 0, "asset_id"], [0, -3, "x", 1.2, null], /asset_id/],
   [["data", "lines", 0, "order_line_id"], [0, "a", null, -7], /order_line_id/],
-  [["data", "lines", 0, "parts"], ["x", [{ asset_id: "x", order_line_id: 2 }], Array.from({ length: 65 }, (_, i) => ({ asset_id: 4004, order_line_id: i + 2 }))], /parts/],
+  [
+    ["data", "lines", 0, "parts"],
+    [
+      "x",
+      [{ asset_id: "x", order_line_id: 2 }],
+      Array.from({ length: 65 }, (_, i) => ({ asset_id: 4004, order_line_id: i + 2 }))
+    ],
+    /parts/
+  ],
   [["data", "lines", 0, "token_expires_at"], [-1, "soon", 1.5], /token_expires_at/],
   [["data", "lines", 1], [goodLine], /order_line_id|lines/],
   [["data"], [null, "x", [], 5], /data/],
@@ -152,30 +170,59 @@ const relay = (
 
 const malformedJson = (ctx: Context) =>
   fc
-    .tuple(webhookId, orderNumber, fc.nat(), fc.constantFrom("truncated", "garbage", "trailing"), fc.string({ maxLength: 20 }))
+    .tuple(
+      webhookId,
+      orderNumber,
+      fc.nat(),
+      fc.constantFrom("truncated", "garbage", "trailing"),
+      fc.string({ maxLength: 20 })
+    )
     .map(([id, n, cut, how, junk]) => {
       const valid = JSON.stringify(goodEvent(n))
       const body =
-        how === "truncated" ? valid.slice(0, 1 + (cut % (valid.length - 1))) : how === "garbage" ? `{${junk}:::` : `${valid}}${junk}`
-      return relay("relay: malformed JSON", ctx.sign(id, body), body, { status: [400], code: "malformed_body", says: /not JSON/ })
+        how === "truncated"
+          ? valid.slice(0, 1 + (cut % (valid.length - 1)))
+          : how === "garbage"
+            ? `{${junk}:::`
+            : `${valid}}${junk}`
+      return relay("relay: malformed JSON", ctx.sign(id, body), body, {
+        status: [400],
+        code: "malformed_body",
+        says: /not JSON/
+      })
     })
 
 const notAnEvent = (ctx: Context) =>
   fc
     .tuple(
       webhookId,
-      fc.jsonValue({ maxDepth: 2 }).filter((v) => !(typeof v === "object" && v !== null && !Array.isArray(v) && "type" in v))
+      fc
+        .jsonValue({ maxDepth: 2 })
+        .filter((v) => !(typeof v === "object" && v !== null && !Array.isArray(v) && "type" in v))
     )
     .map(([id, value]) => {
       const body = JSON.stringify(value)
-      return relay("relay: JSON that is no event", ctx.sign(id, body), body, { status: [400], code: "malformed_body", says: /JSON object with type and data/ })
+      return relay("relay: JSON that is no event", ctx.sign(id, body), body, {
+        status: [400],
+        code: "malformed_body",
+        says: /JSON object with type and data/
+      })
     })
 
 const unknownType = (ctx: Context) =>
-  fc.tuple(webhookId, fc.string({ maxLength: 30 }).filter((t) => !t.startsWith("order."))).map(([id, type]) => {
-    const body = JSON.stringify({ type, data: {} })
-    return relay("relay: unknown event type", ctx.sign(id, body), body, { status: [422], code: "invalid_event", says: /unknown event type/ })
-  })
+  fc
+    .tuple(
+      webhookId,
+      fc.string({ maxLength: 30 }).filter((t) => !t.startsWith("order."))
+    )
+    .map(([id, type]) => {
+      const body = JSON.stringify({ type, data: {} })
+      return relay("relay: unknown event type", ctx.sign(id, body), body, {
+        status: [422],
+        code: "invalid_event",
+        says: /unknown event type/
+      })
+    })
 
 const wrongTypes = (ctx: Context) =>
   fc
@@ -196,26 +243,51 @@ const wrongTypes = (ctx: Context) =>
 
 const refundsWrong = (ctx: Context) =>
   fc
-    .tuple(webhookId, orderNumber, fc.constantFrom<Array<Json>>([], [0], ["x"], [1, 1]), fc.constantFrom("order.refunded", "order.line_cancelled"))
+    .tuple(
+      webhookId,
+      orderNumber,
+      fc.constantFrom<Array<Json>>([], [0], ["x"], [1, 1]),
+      fc.constantFrom("order.refunded", "order.line_cancelled")
+    )
     .map(([id, n, ids, type]) => {
       const body = JSON.stringify({ type, data: { order_number: n, order_line_ids: ids } })
-      return relay("relay: wrong types and values (+ unknown fields)", ctx.sign(id, body), body, { status: [422], code: "invalid_event", says: /order_line_ids/ })
+      return relay("relay: wrong types and values (+ unknown fields)", ctx.sign(id, body), body, {
+        status: [422],
+        code: "invalid_event",
+        says: /order_line_ids/
+      })
     })
 
 /** One padding buffer reused for every huge body. */
 const padding = Buffer.alloc(3 * 1024 * 1024, "a")
 
 const hugeRelay = (ctx: Context) =>
-  fc.tuple(webhookId, fc.integer({ min: 1, max: 1024 * 1024 }), fc.boolean(), fc.boolean()).map(([id, over, chunked, signed]) => {
-    const body = padding.subarray(0, ctx.relayLimit + over)
-    const headers = signed ? ctx.sign(id, body) : { "content-type": "application/json" }
-    const category = `relay: body over ${ctx.relayLimit} bytes (${chunked ? "chunked" : "content-length"})`
-    return relay(category, headers, body, { status: [413], code: "payload_too_large", says: /exceeds/ }, chunked)
-  })
+  fc
+    .tuple(webhookId, fc.integer({ min: 1, max: 1024 * 1024 }), fc.boolean(), fc.boolean())
+    .map(([id, over, chunked, signed]) => {
+      const body = padding.subarray(0, ctx.relayLimit + over)
+      const headers = signed ? ctx.sign(id, body) : { "content-type": "application/json" }
+      const category = `relay: body over ${ctx.relayLimit} bytes (${chunked ? "chunked" : "content-length"})`
+      return relay(category, headers, body, { status: [413], code: "payload_too_large", says: /exceeds/ }, chunked)
+    })
 
 const forged = (ctx: Context) =>
   fc
-    .tuple(webhookId, orderNumber, fc.constantFrom("other secret", "random signature", "other body", "no id", "no timestamp", "no signature", "v2 only", "not seconds"), fc.uint8Array({ minLength: 32, maxLength: 32 }))
+    .tuple(
+      webhookId,
+      orderNumber,
+      fc.constantFrom(
+        "other secret",
+        "random signature",
+        "other body",
+        "no id",
+        "no timestamp",
+        "no signature",
+        "v2 only",
+        "not seconds"
+      ),
+      fc.uint8Array({ minLength: 32, maxLength: 32 })
+    )
     .map(([id, n, how, bytes]) => {
       const random = Buffer.from(bytes).toString("base64")
       const body = JSON.stringify(goodEvent(n))
@@ -237,7 +309,13 @@ const forged = (ctx: Context) =>
                     : how === "v2 only"
                       ? { ...good, "webhook-signature": `v2,${random}` }
                       : { ...good, "webhook-timestamp": "soon" }
-      const says = how.startsWith("no ") ? /missing/ : how === "v2 only" ? /no v1 signature/ : how === "not seconds" ? /whole seconds/ : /no signature .*matches/
+      const says = how.startsWith("no ")
+        ? /missing/
+        : how === "v2 only"
+          ? /no v1 signature/
+          : how === "not seconds"
+            ? /whole seconds/
+            : /no signature .*matches/
       return relay("relay: forged signature", headers, body, { status: [401], code: "invalid_signature", says })
     })
 
@@ -264,25 +342,32 @@ const resentAltered = (ctx: Context) =>
     const original = ctx.accepted[i % ctx.accepted.length] ?? { id: "none", body: "{}", headers: {} }
     const body = original.body.replace(/"name":"[^"]*"/, '"name":"Someone Else"')
     // Signed anew by the real sender: the id decides (Standard Webhooks idempotency), the original stays.
-    return relay("relay: known id re-signed with another body (→ 200 duplicate, original kept)", ctx.sign(original.id, body), body, {
-      status: [200],
-      says: /duplicate/
-    })
+    return relay(
+      "relay: known id re-signed with another body (→ 200 duplicate, original kept)",
+      ctx.sign(original.id, body),
+      body,
+      {
+        status: [200],
+        says: /duplicate/
+      }
+    )
   })
 
 // Requests are generated (and signed) before they are sent, possibly minutes earlier on a loaded
 // machine: a "future" stamp only 5 s beyond the tolerance drifted inside it before it arrived
 // (seen under load: 202 instead of 401). Five minutes of margin keeps every case out of tolerance.
 const staleTimestamp = (ctx: Context) =>
-  fc.tuple(webhookId, orderNumber, fc.integer({ min: ctx.toleranceSeconds + 300, max: 7 * 24 * 3600 }), fc.boolean()).map(([id, n, skew, past]) => {
-    const body = JSON.stringify(goodEvent(n))
-    const at = new Date(Date.now() + (past ? -skew : skew) * 1000)
-    return relay("relay: stale or future timestamp", ctx.sign(id, body, at), body, {
-      status: [401],
-      code: "stale_timestamp",
-      says: past ? /in the past/ : /in the future/
+  fc
+    .tuple(webhookId, orderNumber, fc.integer({ min: ctx.toleranceSeconds + 300, max: 7 * 24 * 3600 }), fc.boolean())
+    .map(([id, n, skew, past]) => {
+      const body = JSON.stringify(goodEvent(n))
+      const at = new Date(Date.now() + (past ? -skew : skew) * 1000)
+      return relay("relay: stale or future timestamp", ctx.sign(id, body, at), body, {
+        status: [401],
+        code: "stale_timestamp",
+        says: past ? /in the past/ : /in the future/
+      })
     })
-  })
 
 const badIds = (ctx: Context) =>
   fc
@@ -297,41 +382,82 @@ const badIds = (ctx: Context) =>
     )
     .map(([id, n]) => {
       const body = JSON.stringify(goodEvent(n))
-      return relay("relay: malformed webhook-id", ctx.sign(id, body), body, { status: [400], code: "invalid_webhook_id", says: /webhook-id/ })
+      return relay("relay: malformed webhook-id", ctx.sign(id, body), body, {
+        status: [400],
+        code: "invalid_webhook_id",
+        says: /webhook-id/
+      })
     })
 
 const notUtf8 = (ctx: Context) =>
   fc.tuple(webhookId, fc.uint8Array({ minLength: 1, maxLength: 8 })).map(([id, bytes]) => {
-    const body = Buffer.concat([Buffer.from('{"type":"order.paid","data":"'), Buffer.from([0xff, 0xfe]), Buffer.from(bytes), Buffer.from('"}')])
-    return relay("relay: body not UTF-8", ctx.sign(id, body), body, { status: [400], code: "malformed_body", says: /UTF-8/ })
+    const body = Buffer.concat([
+      Buffer.from('{"type":"order.paid","data":"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(bytes),
+      Buffer.from('"}')
+    ])
+    return relay("relay: body not UTF-8", ctx.sign(id, body), body, {
+      status: [400],
+      code: "malformed_body",
+      says: /UTF-8/
+    })
   })
 
 /** One character no store or printer should keep: lone surrogates (high, low), NUL and other C0, DEL, C1, line breaks. */
-const illFormedChar = fc.constantFrom("\ud83c", "\udf3b", "\u0000", "\u001b", "\t", "\n", "\u007f", "\u0085", "\u009b", "\u2028", "\u2029")
+const illFormedChar = fc.constantFrom(
+  "\ud83c",
+  "\udf3b",
+  "\u0000",
+  "\u001b",
+  "\t",
+  "\n",
+  "\u007f",
+  "\u0085",
+  "\u009b",
+  "\u2028",
+  "\u2029"
+)
 /** Text around it, in NFC and NFD spellings. */
 const textAround = fc.constantFrom("", "Ann", "Zo\u00eb", "Zoe\u0308", "Chaos ")
 
 /** A name, an email address or a token with one ill-formed character in it. */
 const illFormedText = (kind: "name" | "email" | "token") =>
-  fc.tuple(textAround, illFormedChar, textAround).map(([before, bad, after]) =>
-    kind === "name" ? `${before}${bad}${after}` : kind === "email" ? `${before}${bad}${after}x@example.com` : `tok${before}${bad}${after}en`
-  )
+  fc
+    .tuple(textAround, illFormedChar, textAround)
+    .map(([before, bad, after]) =>
+      kind === "name"
+        ? `${before}${bad}${after}`
+        : kind === "email"
+          ? `${before}${bad}${after}x@example.com`
+          : `tok${before}${bad}${after}en`
+    )
 
-const illFormed = /contains (a lone surrogate|the control character U\+[0-9A-F]{4}|the line break U\+[0-9A-F]{4}) at index \d+/
+const illFormed =
+  /contains (a lone surrogate|the control character U\+[0-9A-F]{4}|the line break U\+[0-9A-F]{4}) at index \d+/
 
 const relayIllFormedText = (ctx: Context) =>
   fc
-    .tuple(webhookId, orderNumber, fc.constantFrom("name", "email", "token") as fc.Arbitrary<"name" | "email" | "token">)
+    .tuple(
+      webhookId,
+      orderNumber,
+      fc.constantFrom("name", "email", "token") as fc.Arbitrary<"name" | "email" | "token">
+    )
     .chain(([id, n, kind]) => illFormedText(kind).map((text) => [id, n, kind, text] as const))
     .map(([id, n, kind, text]) => {
       const path = kind === "token" ? ["data", "lines", 0, "validation_token"] : ["data", "customer", kind]
       const body = JSON.stringify(setPath(goodEvent(n), path, text))
       const field = kind === "token" ? "validation_token" : `customer.${kind}`
-      return relay("relay: ill-formed text (lone surrogates, NUL, C0/C1 controls, line breaks)", ctx.sign(id, body), body, {
-        status: [422],
-        code: "invalid_event",
-        says: new RegExp(`${field.replace(".", "\\.")}: ${illFormed.source}`)
-      })
+      return relay(
+        "relay: ill-formed text (lone surrogates, NUL, C0/C1 controls, line breaks)",
+        ctx.sign(id, body),
+        body,
+        {
+          status: [422],
+          code: "invalid_event",
+          says: new RegExp(`${field.replace(".", "\\.")}: ${illFormed.source}`)
+        }
+      )
     })
 
 // ---------------------------------------------------------------------------
@@ -383,46 +509,99 @@ const embedding = (form: string, [a, b, c, d]: IPv4) => {
 
 const embeddedPrivate = (ctx: Context) =>
   fc
-    .tuple(fc.constantFrom("NAT64 64:ff9b::/96", "NAT64 local use 64:ff9b:1::/48", "SIIT ::ffff:0:0:0/96", "IPv4-mapped", "6to4 2002::/16"), fc.constantFrom(...privateIPv4), fc.webPath())
+    .tuple(
+      fc.constantFrom(
+        "NAT64 64:ff9b::/96",
+        "NAT64 local use 64:ff9b:1::/48",
+        "SIIT ::ffff:0:0:0/96",
+        "IPv4-mapped",
+        "6to4 2002::/16"
+      ),
+      fc.constantFrom(...privateIPv4),
+      fc.webPath()
+    )
     .map(([form, [v4, says], path]) =>
-      subscriber(ctx, "relay admin: subscriber URL on IPv6 carrying a private IPv4 (NAT64, SIIT, mapped, 6to4)", `https://[${embedding(form, v4)}]${path}`, {
-        status: [422],
-        code: "private_address",
-        says
-      })
+      subscriber(
+        ctx,
+        "relay admin: subscriber URL on IPv6 carrying a private IPv4 (NAT64, SIIT, mapped, 6to4)",
+        `https://[${embedding(form, v4)}]${path}`,
+        {
+          status: [422],
+          code: "private_address",
+          says
+        }
+      )
     )
 
 const teredo = (ctx: Context) =>
-  fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.webPath()).map(([x, y, z, path]) =>
-    subscriber(ctx, "relay admin: Teredo subscriber URL (2001::/32)", `https://[2001:0:${x.toString(16)}:${y.toString(16)}::${z.toString(16)}]${path}`, {
-      status: [422],
-      code: "private_address",
-      says: /Teredo/
-    })
-  )
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.webPath()
+    )
+    .map(([x, y, z, path]) =>
+      subscriber(
+        ctx,
+        "relay admin: Teredo subscriber URL (2001::/32)",
+        `https://[2001:0:${x.toString(16)}:${y.toString(16)}::${z.toString(16)}]${path}`,
+        {
+          status: [422],
+          code: "private_address",
+          says: /Teredo/
+        }
+      )
+    )
 
 const credentials = (ctx: Context) =>
   fc
-    .tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.option(fc.stringMatching(/^[A-Za-z0-9]{1,12}$/), { nil: undefined }), fc.domain(), fc.webPath())
+    .tuple(
+      fc.stringMatching(/^[a-z]{1,8}$/),
+      fc.option(fc.stringMatching(/^[A-Za-z0-9]{1,12}$/), { nil: undefined }),
+      fc.domain(),
+      fc.webPath()
+    )
     .map(([user, password, host, path]) =>
-      subscriber(ctx, "relay admin: subscriber URL with credentials", `https://${user}${password === undefined ? "" : `:${password}`}@${host}${path}`, {
-        status: [422],
-        code: "credentials_in_url",
-        says: /credentials in URLs are not accepted/
-      })
+      subscriber(
+        ctx,
+        "relay admin: subscriber URL with credentials",
+        `https://${user}${password === undefined ? "" : `:${password}`}@${host}${path}`,
+        {
+          status: [422],
+          code: "credentials_in_url",
+          says: /credentials in URLs are not accepted/
+        }
+      )
     )
 
 const controlCharacters = (ctx: Context) =>
   fc
-    .tuple(fc.constantFrom("\r\n", "\r", "\n", "\t", "\u0000", " ", "\u00a0", "\u200b", "\u007f"), fc.constantFrom("host", "path", "end", "start"), fc.domain(), fc.webPath())
+    .tuple(
+      fc.constantFrom("\r\n", "\r", "\n", "\t", "\u0000", " ", "\u00a0", "\u200b", "\u007f"),
+      fc.constantFrom("host", "path", "end", "start"),
+      fc.domain(),
+      fc.webPath()
+    )
     .map(([bad, where, host, path]) => {
       const url =
-        where === "host" ? `https://${host}${bad}.example${path}` : where === "path" ? `https://${host}/in${bad}X-Injected: 1` : where === "end" ? `https://${host}${path}${bad}` : `${bad}https://${host}${path}`
-      return subscriber(ctx, "relay admin: subscriber URL with control characters or whitespace (CR, LF, TAB, NUL, …)", url, {
-        status: [422],
-        code: "invalid_url",
-        says: /whitespace or control characters/
-      })
+        where === "host"
+          ? `https://${host}${bad}.example${path}`
+          : where === "path"
+            ? `https://${host}/in${bad}X-Injected: 1`
+            : where === "end"
+              ? `https://${host}${path}${bad}`
+              : `${bad}https://${host}${path}`
+      return subscriber(
+        ctx,
+        "relay admin: subscriber URL with control characters or whitespace (CR, LF, TAB, NUL, …)",
+        url,
+        {
+          status: [422],
+          code: "invalid_url",
+          says: /whitespace or control characters/
+        }
+      )
     })
 
 export const relayRequests = (ctx: Context): fc.Arbitrary<BadRequest> =>
@@ -458,7 +637,13 @@ const gqlHeaders = (ctx: Context): Record<string, string> => ({
   accept: "application/graphql-response+json"
 })
 
-const graphql = (ctx: Context, category: string, body: string, expect: Expectation, headers: Record<string, string> = gqlHeaders(ctx)): BadRequest => ({
+const graphql = (
+  ctx: Context,
+  category: string,
+  body: string,
+  expect: Expectation,
+  headers: Record<string, string> = gqlHeaders(ctx)
+): BadRequest => ({
   category,
   target: "graphql",
   method: "POST",
@@ -477,18 +662,30 @@ const validQueries = [
 ] as const
 
 const noKey = (ctx: Context) =>
-  fc.tuple(fc.constantFrom("none", "wrong", "basic", "empty bearer"), fc.constantFrom(...validQueries), fc.base64String({ minLength: 8, maxLength: 40 })).map(([how, query, random]) => {
-    const { authorization: _auth, ...rest } = gqlHeaders(ctx)
-    const headers =
-      how === "none"
-        ? rest
-        : how === "wrong"
-          ? { ...rest, authorization: `Bearer ${random}x` }
-          : how === "basic"
-            ? { ...rest, authorization: `Basic ${random}` }
-            : { ...rest, authorization: "Bearer " }
-    return graphql(ctx, "graphql: no or wrong API key", JSON.stringify({ query }), { status: [401], says: /API key/ }, headers)
-  })
+  fc
+    .tuple(
+      fc.constantFrom("none", "wrong", "basic", "empty bearer"),
+      fc.constantFrom(...validQueries),
+      fc.base64String({ minLength: 8, maxLength: 40 })
+    )
+    .map(([how, query, random]) => {
+      const { authorization: _auth, ...rest } = gqlHeaders(ctx)
+      const headers =
+        how === "none"
+          ? rest
+          : how === "wrong"
+            ? { ...rest, authorization: `Bearer ${random}x` }
+            : how === "basic"
+              ? { ...rest, authorization: `Basic ${random}` }
+              : { ...rest, authorization: "Bearer " }
+      return graphql(
+        ctx,
+        "graphql: no or wrong API key",
+        JSON.stringify({ query }),
+        { status: [401], says: /API key/ },
+        headers
+      )
+    })
 
 const gqlMalformedJson = (ctx: Context) =>
   fc.tuple(fc.constantFrom(...validQueries), fc.nat()).map(([query, cut]) => {
@@ -500,7 +697,16 @@ const gqlMalformedJson = (ctx: Context) =>
 const wrongShape = (ctx: Context) =>
   fc
     .tuple(
-      fc.constantFrom("query not a string", "variables not an object", "extensions not an object", "unknown parameter", "null", "batch", "no query", "operationName not a string"),
+      fc.constantFrom(
+        "query not a string",
+        "variables not an object",
+        "extensions not an object",
+        "unknown parameter",
+        "null",
+        "batch",
+        "no query",
+        "operationName not a string"
+      ),
       fc.constantFrom(...validQueries),
       unknownKey,
       fc.oneof(fc.integer(), fc.boolean(), fc.constant([1, 2]))
@@ -529,16 +735,26 @@ const wrongShape = (ctx: Context) =>
     })
 
 const syntaxError = (ctx: Context) =>
-  fc.tuple(fc.constantFrom(...validQueries), fc.nat(), fc.string({ maxLength: 20 }), fc.constantFrom("truncated", "extra brace", "bang")).map(([query, cut, junk, how]) => {
-    const opened = query.indexOf("{")
-    const text =
-      how === "truncated"
-        ? query.slice(0, opened + 1 + (cut % Math.max(1, query.length - opened - 2)))
-        : how === "extra brace"
-          ? `${query} }${junk}`
-          : `!${junk}`
-    return graphql(ctx, "graphql: syntax error", JSON.stringify({ query: text }), { status: [400], says: /Syntax Error/ })
-  })
+  fc
+    .tuple(
+      fc.constantFrom(...validQueries),
+      fc.nat(),
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom("truncated", "extra brace", "bang")
+    )
+    .map(([query, cut, junk, how]) => {
+      const opened = query.indexOf("{")
+      const text =
+        how === "truncated"
+          ? query.slice(0, opened + 1 + (cut % Math.max(1, query.length - opened - 2)))
+          : how === "extra brace"
+            ? `${query} }${junk}`
+            : `!${junk}`
+      return graphql(ctx, "graphql: syntax error", JSON.stringify({ query: text }), {
+        status: [400],
+        says: /Syntax Error/
+      })
+    })
 
 const unknownFields = (ctx: Context) =>
   fc.tuple(unknownKey, fc.constantFrom("top", "nested", "input")).map(([name, where]) => {
@@ -548,7 +764,10 @@ const unknownFields = (ctx: Context) =>
         : where === "nested"
           ? `{ health { ok ${name} } }`
           : `mutation { validatePurchase(input: { assetId: 4000, customerIp: "192.0.2.1", quantity: 1, ${name}: 1 }) { __typename } }`
-    return graphql(ctx, "graphql: unknown fields", JSON.stringify({ query }), { status: [400], says: /Cannot query field|is not defined by type/ })
+    return graphql(ctx, "graphql: unknown fields", JSON.stringify({ query }), {
+      status: [400],
+      says: /Cannot query field|is not defined by type/
+    })
   })
 
 const wrongArguments = (ctx: Context) =>
@@ -595,7 +814,10 @@ const wrongVariables = (ctx: Context) =>
       wrongVariableValues
     )
     // A string is an ID; null is a valid (nullable) Int.
-    .filter(([[query], value]) => !(query.includes("$n: ID!") && typeof value === "string") && !(query.includes("$f: Int)") && value === null))
+    .filter(
+      ([[query], value]) =>
+        !(query.includes("$n: ID!") && typeof value === "string") && !(query.includes("$f: Int)") && value === null)
+    )
     .map(([[query, name], value]) =>
       graphql(ctx, "graphql: wrong variable types", JSON.stringify({ query, variables: { [name]: value } }), {
         status: [400],
@@ -610,7 +832,10 @@ const wrongVariables = (ctx: Context) =>
 const outOfRange = (ctx: Context) =>
   fc
     .tuple(
-      fc.constantFrom("orders(state: completed, first: $) { nodes { orderNumber } }", "assets(first: $) { nodes { assetId } }"),
+      fc.constantFrom(
+        "orders(state: completed, first: $) { nodes { orderNumber } }",
+        "assets(first: $) { nodes { assetId } }"
+      ),
       fc.oneof(fc.integer({ min: -(2 ** 31), max: 0 }), fc.integer({ min: 101, max: 2 ** 31 - 1 }), fc.constant(null)),
       fc.boolean(),
       fc.integer({ min: 101, max: 3000 })
@@ -620,14 +845,22 @@ const outOfRange = (ctx: Context) =>
         inVariable || first === null
           ? { query: `query($f: Int) { ${field.replace("$", "$f")} }`, variables: { f: first } }
           : { query: `{ ${field.replace("$", String(first))} }` },
-        { query: "query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { orderNumber lines { downloadUrl } } }", variables: { n: Array.from({ length: count }, (_, i) => String(i + 1)) } }
+        {
+          query: "query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { orderNumber lines { downloadUrl } } }",
+          variables: { n: Array.from({ length: count }, (_, i) => String(i + 1)) }
+        }
       )
     )
     .map((body) =>
-      graphql(ctx, "graphql: out-of-range argument, literal or variable (→ 200, BAD_USER_INPUT)", JSON.stringify(body), {
-        status: [200],
-        says: /first must be between 1 and 100|at most 100 order numbers/
-      })
+      graphql(
+        ctx,
+        "graphql: out-of-range argument, literal or variable (→ 200, BAD_USER_INPUT)",
+        JSON.stringify(body),
+        {
+          status: [200],
+          says: /first must be between 1 and 100|at most 100 order numbers/
+        }
+      )
     )
 
 /**
@@ -636,46 +869,84 @@ const outOfRange = (ctx: Context) =>
  * refused field by field with the typed budget or rate error.
  */
 const amplification = (ctx: Context) =>
-  fc.tuple(fc.constantFrom(...(ctx.storedOrders.length === 0 ? ["1"] : ctx.storedOrders)), fc.boolean()).map(([order, inVariable]) => {
-    const urls = Array.from({ length: 14 }, (_, i) => `a${i}: downloadUrl`).join(" ")
-    const numbers = Array.from({ length: 100 }, () => order)
-    const body = inVariable
-      ? { query: `query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { lines { ${urls} } } }`, variables: { n: numbers } }
-      : { query: `{ ordersByNumber(orderNumbers: ${JSON.stringify(numbers)}) { lines { ${urls} } } }` }
-    return graphql(ctx, amplificationCategory, JSON.stringify(body), {
-      status: [200],
-      says: /budget of \d+ HL Connect calls|Too many HL Connect calls/,
-      mayAnswer: true
+  fc
+    .tuple(fc.constantFrom(...(ctx.storedOrders.length === 0 ? ["1"] : ctx.storedOrders)), fc.boolean())
+    .map(([order, inVariable]) => {
+      const urls = Array.from({ length: 14 }, (_, i) => `a${i}: downloadUrl`).join(" ")
+      const numbers = Array.from({ length: 100 }, () => order)
+      const body = inVariable
+        ? {
+            query: `query($n: [ID!]!) { ordersByNumber(orderNumbers: $n) { lines { ${urls} } } }`,
+            variables: { n: numbers }
+          }
+        : { query: `{ ordersByNumber(orderNumbers: ${JSON.stringify(numbers)}) { lines { ${urls} } } }` }
+      return graphql(ctx, amplificationCategory, JSON.stringify(body), {
+        status: [200],
+        says: /budget of \d+ HL Connect calls|Too many HL Connect calls/,
+        mayAnswer: true
+      })
     })
-  })
 
 export const amplificationCategory = "graphql: upstream amplification (one order ×100, 14 downloadUrl aliases)"
 
 /** Bodies a browser sends cross-site without a preflight: refused before they are read. */
 const notJson = (ctx: Context) =>
-  fc.tuple(fc.constantFrom("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain", "text/plain;charset=UTF-8"), fc.constantFrom(...validQueries)).map(([contentType, query]) =>
-    graphql(ctx, "graphql: form or text/plain body (→ 415)", contentType.startsWith("application/x-www") ? `query=${encodeURIComponent(query)}` : JSON.stringify({ query }), { status: [415], says: /application\/json/ }, {
-      ...gqlHeaders(ctx),
-      "content-type": contentType
-    })
-  )
+  fc
+    .tuple(
+      fc.constantFrom(
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        "text/plain;charset=UTF-8"
+      ),
+      fc.constantFrom(...validQueries)
+    )
+    .map(([contentType, query]) =>
+      graphql(
+        ctx,
+        "graphql: form or text/plain body (→ 415)",
+        contentType.startsWith("application/x-www") ? `query=${encodeURIComponent(query)}` : JSON.stringify({ query }),
+        { status: [415], says: /application\/json/ },
+        {
+          ...gqlHeaders(ctx),
+          "content-type": contentType
+        }
+      )
+    )
 
 const depthBomb = (ctx: Context) =>
   fc.integer({ min: 9, max: 120 }).map((depth) => {
     let selection = "ok"
     for (let i = 0; i < depth; i++) selection = `lines { ${selection} }`
-    return graphql(ctx, "graphql: depth bomb", JSON.stringify({ query: `{ order(orderNumber: "1") { ${selection} } }` }), {
-      status: [400],
-      says: /depth limit|Token limit/
-    })
+    return graphql(
+      ctx,
+      "graphql: depth bomb",
+      JSON.stringify({ query: `{ order(orderNumber: "1") { ${selection} } }` }),
+      {
+        status: [400],
+        says: /depth limit|Token limit/
+      }
+    )
   })
 
 const aliasBomb = (ctx: Context) =>
   // Not `__typename`: GraphQL Armor allows any number of those by design (the token limit bounds them).
-  fc.tuple(fc.integer({ min: 16, max: 300 }), fc.constantFrom("health { ok }", 'order(orderNumber: "1") { orderNumber }', 'purchaseStatus(orderNumber: "1") { __typename }')).map(([n, field]) => {
-    const aliases = Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ")
-    return graphql(ctx, "graphql: alias bomb", JSON.stringify({ query: `{ ${aliases} }` }), { status: [400], says: /Aliases limit|Token limit/ })
-  })
+  fc
+    .tuple(
+      fc.integer({ min: 16, max: 300 }),
+      fc.constantFrom(
+        "health { ok }",
+        'order(orderNumber: "1") { orderNumber }',
+        'purchaseStatus(orderNumber: "1") { __typename }'
+      )
+    )
+    .map(([n, field]) => {
+      const aliases = Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ")
+      return graphql(ctx, "graphql: alias bomb", JSON.stringify({ query: `{ ${aliases} }` }), {
+        status: [400],
+        says: /Aliases limit|Token limit/
+      })
+    })
 
 const mutationOverGet = (ctx: Context) =>
   fc.constantFrom('mutation { cancelOrderLine(orderNumber: "1", orderLineId: "1") { __typename } }').map(
@@ -697,8 +968,15 @@ const registerPurchase = `mutation($input: RegisterPurchaseInput!) { registerPur
 
 const gqlIllFormedText = (ctx: Context) =>
   fc
-    .tuple(orderNumber, fc.constantFrom("customer", "customerEmail", "token") as fc.Arbitrary<"customer" | "customerEmail" | "token">)
-    .chain(([n, field]) => illFormedText(field === "customer" ? "name" : field === "customerEmail" ? "email" : "token").map((text) => [n, field, text] as const))
+    .tuple(
+      orderNumber,
+      fc.constantFrom("customer", "customerEmail", "token") as fc.Arbitrary<"customer" | "customerEmail" | "token">
+    )
+    .chain(([n, field]) =>
+      illFormedText(field === "customer" ? "name" : field === "customerEmail" ? "email" : "token").map(
+        (text) => [n, field, text] as const
+      )
+    )
     .map(([n, field, text]) => {
       const input = {
         token: "chaos-not-a-real-token",
@@ -713,11 +991,16 @@ const gqlIllFormedText = (ctx: Context) =>
         customerEmail: "input@example.com",
         [field]: text
       }
-      return graphql(ctx, "graphql: registerPurchase with ill-formed text (→ InvalidInput)", JSON.stringify({ query: registerPurchase, variables: { input } }), {
-        status: [200],
-        answer: { field: "registerPurchase", typename: "InvalidInput" },
-        says: new RegExp(`"field":"${field}".*${illFormed.source}|${illFormed.source}.*"field":"${field}"`)
-      })
+      return graphql(
+        ctx,
+        "graphql: registerPurchase with ill-formed text (→ InvalidInput)",
+        JSON.stringify({ query: registerPurchase, variables: { input } }),
+        {
+          status: [200],
+          answer: { field: "registerPurchase", typename: "InvalidInput" },
+          says: new RegExp(`"field":"${field}".*${illFormed.source}|${illFormed.source}.*"field":"${field}"`)
+        }
+      )
     })
 
 /** A seed purchase's first line, as its `order.paid` body has it. */
@@ -761,14 +1044,21 @@ const knownPurchaseInNfd = (ctx: Context): ReadonlyArray<BadRequest> =>
           currency: data.currency,
           customer: data.customer.name.normalize("NFD"),
           customerEmail: data.customer.email.normalize("NFD"),
-          ...(line.parts === undefined ? {} : { parts: line.parts.map((p) => ({ assetId: p.asset_id, orderLineId: String(p.order_line_id) })) })
+          ...(line.parts === undefined
+            ? {}
+            : { parts: line.parts.map((p) => ({ assetId: p.asset_id, orderLineId: String(p.order_line_id) })) })
         }
         return [
-          graphql(ctx, "graphql: a known purchase, customer spelled NFD (→ AlreadyRegistered)", JSON.stringify({ query: registerPurchase, variables: { input } }), {
-            status: [200],
-            answer: { field: "registerPurchase", typename: "AlreadyRegistered" },
-            says: /AlreadyRegistered/
-          })
+          graphql(
+            ctx,
+            "graphql: a known purchase, customer spelled NFD (→ AlreadyRegistered)",
+            JSON.stringify({ query: registerPurchase, variables: { input } }),
+            {
+              status: [200],
+              answer: { field: "registerPurchase", typename: "AlreadyRegistered" },
+              says: /AlreadyRegistered/
+            }
+          )
         ]
       }
     })
@@ -799,7 +1089,11 @@ export const graphqlLimit = 25_000_000
 /** A few bodies over GraphQL's limit (they are big: not left to chance). */
 export const hugeGraphql = (ctx: Context): ReadonlyArray<BadRequest> =>
   [false, true].map((chunked) => {
-    const body = Buffer.concat([Buffer.from('{"query":"{ health { ok } }","pad":"'), Buffer.alloc(graphqlLimit + 1024, "a"), Buffer.from('"}')])
+    const body = Buffer.concat([
+      Buffer.from('{"query":"{ health { ok } }","pad":"'),
+      Buffer.alloc(graphqlLimit + 1024, "a"),
+      Buffer.from('"}')
+    ])
     const category = `graphql: body over ${graphqlLimit} bytes (${chunked ? "chunked" : "content-length"})`
     return { ...graphql(ctx, category, "", { status: [413], says: /too large/ }), body, chunked }
   })

@@ -19,9 +19,13 @@ const scenario = (name: ScenarioName, options: CampaignOptions): Effect.Effect<O
     case "faults":
       return Effect.scoped(Faults.run({ orders: options.orders, settleTimeout: options.settleTimeout }))
     case "crashes":
-      return Effect.scoped(Crashes.run({ orders: options.crashOrders, kills: options.kills, settleTimeout: options.settleTimeout }))
+      return Effect.scoped(
+        Crashes.run({ orders: options.crashOrders, kills: options.kills, settleTimeout: options.settleTimeout })
+      )
     case "replicas":
-      return Effect.scoped(Replicas.run({ orders: options.orders, databaseUrl: options.databaseUrl, settleTimeout: options.settleTimeout }))
+      return Effect.scoped(
+        Replicas.run({ orders: options.orders, databaseUrl: options.databaseUrl, settleTimeout: options.settleTimeout })
+      )
     case "bad-input":
       return Effect.scoped(BadInput.run({ requests: options.badInputs }))
     case "secrets":
@@ -56,13 +60,18 @@ export const runScenario = (name: ScenarioName, options: CampaignOptions): Effec
             faults: exit.value.faults,
             lost: exit.value.lost,
             duplicated: exit.value.duplicated,
-            result: exit.value.problems.length === 0 && (exit.value.lost ?? 0) === 0 && (exit.value.duplicated ?? 0) === 0 ? "PASS" : "FAIL",
+            result:
+              exit.value.problems.length === 0 && (exit.value.lost ?? 0) === 0 && (exit.value.duplicated ?? 0) === 0
+                ? "PASS"
+                : "FAIL",
             seconds,
             notes: [...exit.value.problems.map((p) => `FAIL: ${p}`), ...exit.value.facts]
           }
         : failedRow(
             name,
-            Cause.failureOption(exit.cause).pipe((f) => (f._tag === "Some" ? describeError(f.value) : Cause.pretty(exit.cause))),
+            Cause.failureOption(exit.cause).pipe((f) =>
+              f._tag === "Some" ? describeError(f.value) : Cause.pretty(exit.cause)
+            ),
             seconds
           )
     if (row.result === "FAIL") yield* ws.markFailed
@@ -75,4 +84,6 @@ export const run = (
   options: CampaignOptions,
   onScenario: (index: number, name: ScenarioName) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<ReadonlyArray<Row>, never, Workspace> =>
-  Effect.forEach(options.scenarios, (name, index) => Effect.zipRight(onScenario(index, name), runScenario(name, options)))
+  Effect.forEach(options.scenarios, (name, index) =>
+    Effect.zipRight(onScenario(index, name), runScenario(name, options))
+  )

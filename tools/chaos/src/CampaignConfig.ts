@@ -43,7 +43,12 @@ const scenarios = Config.string("CHAOS_SCENARIOS").pipe(
       .filter((s) => s !== "")
     const unknown = names.filter((n) => !isScenario(n))
     if (unknown.length > 0 || names.length === 0) {
-      return Either.left(ConfigError.InvalidData([], `unknown scenario(s) ${unknown.join(", ")}; choose from ${scenarioNames.join(", ")}`))
+      return Either.left(
+        ConfigError.InvalidData(
+          [],
+          `unknown scenario(s) ${unknown.join(", ")}; choose from ${scenarioNames.join(", ")}`
+        )
+      )
     }
     // Campaign order, whatever the order given: secrets scans what the others logged.
     return Either.right(scenarioNames.filter((n) => names.includes(n)))
@@ -55,7 +60,9 @@ export const CampaignConfig: Config.Config<CampaignOptions> = Config.all({
   scenarios,
   orders: positive("CHAOS_ORDERS", 1000),
   crashOrders: Config.option(
-    Config.integer("CHAOS_CRASH_ORDERS").pipe(Config.validate({ message: "must be a positive integer", validation: (n) => n >= 1 }))
+    Config.integer("CHAOS_CRASH_ORDERS").pipe(
+      Config.validate({ message: "must be a positive integer", validation: (n) => n >= 1 })
+    )
   ),
   kills: positive("CHAOS_KILLS", 20),
   badInputs: positive("CHAOS_BAD_INPUTS", 10_000),
@@ -65,12 +72,18 @@ export const CampaignConfig: Config.Config<CampaignOptions> = Config.all({
   ),
   seed: Config.integer("CHAOS_SEED").pipe(Config.withDefault(randomInt(1, 2 ** 31 - 1))),
   settleTimeout: Config.duration("CHAOS_SETTLE_TIMEOUT").pipe(Config.withDefault(Duration.minutes(4))),
-  keep: Config.literal("always", "never", "on-failure")("CHAOS_KEEP").pipe(Config.withDefault<CampaignOptions["keep"]>("on-failure"))
+  keep: Config.literal(
+    "always",
+    "never",
+    "on-failure"
+  )("CHAOS_KEEP").pipe(Config.withDefault<CampaignOptions["keep"]>("on-failure"))
 }).pipe(
-  Config.map(({ crashOrders, ...rest }): CampaignOptions => ({
-    ...rest,
-    crashOrders: Option.getOrElse(crashOrders, () => Math.min(300, rest.orders))
-  }))
+  Config.map(
+    ({ crashOrders, ...rest }): CampaignOptions => ({
+      ...rest,
+      crashOrders: Option.getOrElse(crashOrders, () => Math.min(300, rest.orders))
+    })
+  )
 )
 
 /** One line naming the options, for the results file. */

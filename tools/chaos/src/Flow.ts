@@ -66,7 +66,10 @@ export const purchases = (count: number, sandbox: RunningSandbox, label: string)
     const ws = yield* Workspace
     const orders = Purchases.plan(count, ws.random, Purchases.orderBase(ws.random))
     const validated = yield* Purchases.validate(orders, sandbox, label)
-    yield* ws.secrets.addTokens("a validation token", validated.flatMap((p) => p.tokens))
+    yield* ws.secrets.addTokens(
+      "a validation token",
+      validated.flatMap((p) => p.tokens)
+    )
     return { orders, purchases: validated }
   })
 
@@ -85,7 +88,11 @@ export interface Outcome {
 export const unexpectedExits = (processes: ReadonlyArray<Processes.AppProcess>) =>
   Effect.map(
     Effect.forEach(processes, (p) =>
-      Effect.map(p.exits, (exits) => exits.filter((e) => !e.caused).map((e) => `${p.name} exited on its own (code ${e.code}, signal ${e.signal}); see ${p.logFile}`))
+      Effect.map(p.exits, (exits) =>
+        exits
+          .filter((e) => !e.caused)
+          .map((e) => `${p.name} exited on its own (code ${e.code}, signal ${e.signal}); see ${p.logFile}`)
+      )
     ),
     (all) => all.flat()
   )

@@ -12,7 +12,9 @@ const Line = Schema.Struct({
 })
 const OrdersAnswer = Schema.Struct({
   data: Schema.Struct({
-    ordersByNumber: Schema.Array(Schema.NullOr(Schema.Struct({ orderNumber: Schema.String, lines: Schema.Array(Line) })))
+    ordersByNumber: Schema.Array(
+      Schema.NullOr(Schema.Struct({ orderNumber: Schema.String, lines: Schema.Array(Line) }))
+    )
   })
 })
 
@@ -26,7 +28,11 @@ export const ordersWithUrls = (graphqlUrl: string, apiKey: string, orderNumbers:
     {
       method: "POST",
       url: `${graphqlUrl}${path}`,
-      headers: { ...Http.bearer(apiKey), "content-type": "application/json", accept: "application/graphql-response+json" },
+      headers: {
+        ...Http.bearer(apiKey),
+        "content-type": "application/json",
+        accept: "application/graphql-response+json"
+      },
       body: JSON.stringify({ query: ordersQuery, variables: { numbers: orderNumbers } })
     },
     OrdersAnswer

@@ -33,7 +33,8 @@ export const request = (req: HttpRequest): Effect.Effect<HttpResponse, HttpFailu
   Effect.async<HttpResponse, HttpFailure>((resume) => {
     const body = req.body === undefined ? undefined : typeof req.body === "string" ? Buffer.from(req.body) : req.body
     const headers: Record<string, string | number> = { ...req.headers }
-    if (body !== undefined && req.chunked !== true && headers["content-length"] === undefined) headers["content-length"] = body.length
+    if (body !== undefined && req.chunked !== true && headers["content-length"] === undefined)
+      headers["content-length"] = body.length
     let settled = false
     const fail = (message: string) => {
       if (settled) return
@@ -60,7 +61,11 @@ export const request = (req: HttpRequest): Effect.Effect<HttpResponse, HttpFailu
         if (settled) return
         settled = true
         resume(
-          Effect.succeed({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString("utf8") })
+          Effect.succeed({
+            status: incoming.statusCode ?? 0,
+            headers: incoming.headers,
+            body: Buffer.concat(chunks).toString("utf8")
+          })
         )
       })
       incoming.on("error", (error) => fail(`response: ${error.message}`))
@@ -103,10 +108,12 @@ export const json = <A, I>(
   schema: Schema.Schema<A, I>,
   expect: ReadonlyArray<number> = [200]
 ): Effect.Effect<A, HttpFailure | UnexpectedResponse | DecodeFailure> =>
-  Effect.flatMap(request(req), (res): Effect.Effect<A, DecodeFailure | UnexpectedResponse> =>
-    expect.includes(res.status)
-      ? decodeJson(schema, `${req.method} ${req.url}`)(res.body)
-      : Effect.fail(new UnexpectedResponse({ url: req.url, status: res.status, body: res.body.slice(0, 500) }))
+  Effect.flatMap(
+    request(req),
+    (res): Effect.Effect<A, DecodeFailure | UnexpectedResponse> =>
+      expect.includes(res.status)
+        ? decodeJson(schema, `${req.method} ${req.url}`)(res.body)
+        : Effect.fail(new UnexpectedResponse({ url: req.url, status: res.status, body: res.body.slice(0, 500) }))
   )
 
 /** A request whose answer must be one of `expect` (default 2xx); the body is ignored. */
@@ -115,7 +122,9 @@ export const expectStatus = (
   expect: (status: number) => boolean = (s) => s >= 200 && s < 300
 ): Effect.Effect<HttpResponse, HttpFailure | UnexpectedResponse> =>
   Effect.flatMap(request(req), (res) =>
-    expect(res.status) ? Effect.succeed(res) : Effect.fail(new UnexpectedResponse({ url: req.url, status: res.status, body: res.body.slice(0, 500) }))
+    expect(res.status)
+      ? Effect.succeed(res)
+      : Effect.fail(new UnexpectedResponse({ url: req.url, status: res.status, body: res.body.slice(0, 500) }))
   )
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })

@@ -53,7 +53,11 @@ export const countLines = Effect.gen(function* () {
   for (const state of OrderLines.OrderLineState.literals) {
     let cursor: string | undefined
     do {
-      const page: OrderLines.Page<OrderLines.OrderLine> = yield* lines.listByState({ state, limit: 500, ...(cursor === undefined ? {} : { cursor }) })
+      const page: OrderLines.Page<OrderLines.OrderLine> = yield* lines.listByState({
+        state,
+        limit: 500,
+        ...(cursor === undefined ? {} : { cursor })
+      })
       total += page.items.length
       cursor = page.nextCursor._tag === "Some" ? page.nextCursor.value : undefined
     } while (cursor !== undefined)

@@ -26,11 +26,17 @@ export const parse = (text: string): ReadonlyArray<Sample> => {
 }
 
 /** The sum of `name` over samples whose labels include `where`. */
-export const sum = (samples: ReadonlyArray<Sample>, name: string, where: Readonly<Record<string, string>> = {}): number =>
+export const sum = (
+  samples: ReadonlyArray<Sample>,
+  name: string,
+  where: Readonly<Record<string, string>> = {}
+): number =>
   samples
     .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
     .reduce((n, s) => n + s.value, 0)
 
 /** A process's `/metrics`. */
 export const scrape = (baseUrl: string) =>
-  Effect.map(Http.expectStatus({ method: "GET", url: `${baseUrl}/metrics`, timeout: Duration.seconds(5) }), (res) => parse(res.body))
+  Effect.map(Http.expectStatus({ method: "GET", url: `${baseUrl}/metrics`, timeout: Duration.seconds(5) }), (res) =>
+    parse(res.body)
+  )

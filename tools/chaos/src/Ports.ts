@@ -9,6 +9,8 @@ export const free: Effect.Effect<number, SetupFailed> = Effect.async<number, Set
   server.listen(0, "127.0.0.1", () => {
     const address = server.address()
     const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(port === 0 ? Effect.fail(new SetupFailed({ message: "no free port" })) : Effect.succeed(port)))
+    server.close(() =>
+      resume(port === 0 ? Effect.fail(new SetupFailed({ message: "no free port" })) : Effect.succeed(port))
+    )
   })
 })

@@ -46,8 +46,13 @@ export const freshSchema = (url: string): Effect.Effect<FreshSchema, SetupFailed
     yield* Effect.acquireRelease(
       Layer.build(Store.layerPg({ url: Redacted.make(url), schema, maxConnections: 1 })).pipe(
         Effect.scoped,
-        Effect.timeoutFail({ duration: Duration.seconds(20), onTimeout: () => new SetupFailed({ message: `PostgreSQL at ${redact(url)}: no answer in 20 s` }) }),
-        Effect.mapError((e) => (e instanceof SetupFailed ? e : new SetupFailed({ message: `PostgreSQL at ${redact(url)}: ${e.message}` })))
+        Effect.timeoutFail({
+          duration: Duration.seconds(20),
+          onTimeout: () => new SetupFailed({ message: `PostgreSQL at ${redact(url)}: no answer in 20 s` })
+        }),
+        Effect.mapError((e) =>
+          e instanceof SetupFailed ? e : new SetupFailed({ message: `PostgreSQL at ${redact(url)}: ${e.message}` })
+        )
       ),
       () => drop(url, schema)
     )

@@ -77,11 +77,16 @@ const probe = (name: string, url: string, child: ChildProcess, logFile: string) 
   Effect.gen(function* () {
     if (!isRunning(child)) {
       return yield* Effect.fail(
-        new ProcessFailed({ name, message: `exited (${child.exitCode ?? child.signalCode}) before it was ready; log tail:\n${tail(logFile)}` })
+        new ProcessFailed({
+          name,
+          message: `exited (${child.exitCode ?? child.signalCode}) before it was ready; log tail:\n${tail(logFile)}`
+        })
       )
     }
     // Bounded probes: a connection made while an app is still starting may go unanswered.
-    const res = yield* Http.request({ method: "GET", url: `${url}/health/ready`, timeout: Duration.seconds(2) }).pipe(Effect.option)
+    const res = yield* Http.request({ method: "GET", url: `${url}/health/ready`, timeout: Duration.seconds(2) }).pipe(
+      Effect.option
+    )
     if (res._tag === "Some" && res.value.status === 200) return
     return yield* Effect.fail(new ProcessFailed({ name, message: "not ready" }))
   })
@@ -102,7 +107,10 @@ export const make = (spec: LaunchSpec, logDir: string): Effect.Effect<AppProcess
     const spawnOne = Effect.sync(() => {
       startCount++
       log.write(`\n=== chaos: start #${startCount} of ${spec.name} at ${new Date().toISOString()} ===\n`)
-      const proc = spawn(process.execPath, [spec.script, ...(spec.args ?? [])], { env: { ...spec.env }, stdio: ["ignore", "pipe", "pipe"] })
+      const proc = spawn(process.execPath, [spec.script, ...(spec.args ?? [])], {
+        env: { ...spec.env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
       proc.stdout?.pipe(log, { end: false })
       proc.stderr?.pipe(log, { end: false })
       proc.once("exit", (code, signal) => {
@@ -148,7 +156,8 @@ export const make = (spec: LaunchSpec, logDir: string): Effect.Effect<AppProcess
         }),
         Effect.timeoutFail({
           duration: Duration.seconds(60),
-          onTimeout: () => new ProcessFailed({ name: spec.name, message: `not ready after 60 s; log tail:\n${tail(logFile)}` })
+          onTimeout: () =>
+            new ProcessFailed({ name: spec.name, message: `not ready after 60 s; log tail:\n${tail(logFile)}` })
         })
       )
     })

@@ -47,7 +47,13 @@ const EnsembleParts = [4004, 4005, 4006, 4007] as const
 const planLine = (random: Random.Random, index: number): PlannedLine => {
   const orderLineId = index + 1
   const r = random.next()
-  const line = (asset: number, quantity: number, unitCents: number, expected: FinalState = "completed", parts: ReadonlyArray<PlannedPart> = []) => ({
+  const line = (
+    asset: number,
+    quantity: number,
+    unitCents: number,
+    expected: FinalState = "completed",
+    parts: ReadonlyArray<PlannedPart> = []
+  ) => ({
     orderLineId,
     asset,
     quantity,
@@ -83,7 +89,9 @@ export const orderBase = (random: Random.Random): number => 10_000_000 + random.
 
 /** Every HL Connect order line the sandbox should register for the plan (lines and parts): `order:line`. */
 export const expectedRegistrations = (orders: ReadonlyArray<PlannedOrder>): ReadonlyArray<string> =>
-  orders.flatMap((o) => o.lines.flatMap((l) => [l.orderLineId, ...l.parts.map((p) => p.orderLineId)].map((id) => `${o.orderNumber}:${id}`)))
+  orders.flatMap((o) =>
+    o.lines.flatMap((l) => [l.orderLineId, ...l.parts.map((p) => p.orderLineId)].map((id) => `${o.orderNumber}:${id}`))
+  )
 
 export const lineCount = (orders: ReadonlyArray<PlannedOrder>): number => orders.reduce((n, o) => n + o.lines.length, 0)
 
@@ -103,8 +111,19 @@ export const validate = (
         Effect.gen(function* () {
           const tokens = yield* Effect.forEach(order.lines, (line) =>
             hl
-              .validatePurchase({ asset_id: line.asset, customer_ip: `192.0.2.${(i % 250) + 1}`, quantity: line.quantity })
-              .pipe(Effect.mapError((e) => new SetupFailed({ message: `validating asset ${line.asset} at the sandbox: ${e._tag}: ${e.message}` })))
+              .validatePurchase({
+                asset_id: line.asset,
+                customer_ip: `192.0.2.${(i % 250) + 1}`,
+                quantity: line.quantity
+              })
+              .pipe(
+                Effect.mapError(
+                  (e) =>
+                    new SetupFailed({
+                      message: `validating asset ${line.asset} at the sandbox: ${e._tag}: ${e.message}`
+                    })
+                )
+              )
           )
           const body = JSON.stringify({
             type: "order.paid",
@@ -122,7 +141,9 @@ export const validate = (
                 line_price: price(line.unitCents * line.quantity),
                 validation_token: tokens[j]?.token ?? "",
                 token_expires_at: tokens[j]?.exp_date,
-                ...(line.parts.length === 0 ? {} : { parts: line.parts.map((p) => ({ asset_id: p.asset, order_line_id: p.orderLineId })) })
+                ...(line.parts.length === 0
+                  ? {}
+                  : { parts: line.parts.map((p) => ({ asset_id: p.asset, order_line_id: p.orderLineId })) })
               }))
             }
           })
@@ -136,7 +157,13 @@ export const validate = (
       { concurrency: 16 }
     )
   }).pipe(
-    Effect.provide(HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token), expectedEnvironment: "sandbox" }))
+    Effect.provide(
+      HlConnect.Default({
+        baseUrl: sandbox.url,
+        accessToken: Redacted.make(sandbox.token),
+        expectedEnvironment: "sandbox"
+      })
+    )
   )
 
 export type Signer = (id: string, body: string | Buffer, at?: Date) => Record<string, string>

@@ -65,7 +65,12 @@ export type DeliveryItem = AdminApi.Delivery
 
 /** Every page from the first to the one whose `next_cursor` is null, 500 items a page. */
 const allPages = <A>(
-  page: (cursor: string | undefined) => Effect.Effect<{ readonly items: ReadonlyArray<A>; readonly next_cursor: string | null }, HttpFailure | UnexpectedResponse | DecodeFailure>
+  page: (
+    cursor: string | undefined
+  ) => Effect.Effect<
+    { readonly items: ReadonlyArray<A>; readonly next_cursor: string | null },
+    HttpFailure | UnexpectedResponse | DecodeFailure
+  >
 ) =>
   Effect.gen(function* () {
     const all: Array<A> = []
@@ -90,7 +95,10 @@ export const inbox = (admin: Admin, state: InboxState) =>
 
 /** Every inbox event, whatever its state. */
 export const inboxAll = (admin: Admin) =>
-  Effect.map(Effect.forEach(inboxStates, (s) => inbox(admin, s)), (pages) => pages.flat())
+  Effect.map(
+    Effect.forEach(inboxStates, (s) => inbox(admin, s)),
+    (pages) => pages.flat()
+  )
 
 export const deliveries = (admin: Admin, state: AdminApi.Delivery["state"]) =>
   allPages((cursor) =>
@@ -100,12 +108,17 @@ export const deliveries = (admin: Admin, state: AdminApi.Delivery["state"]) =>
   )
 
 // What the campaign reads of an order event's payload (the outbox holds it as the relay sent it).
-const EventData = Schema.Struct({ line: Schema.optional(Schema.Struct({ order_line_id: Schema.String, state: Schema.String })) })
+const EventData = Schema.Struct({
+  line: Schema.optional(Schema.Struct({ order_line_id: Schema.String, state: Schema.String }))
+})
 export interface OrderEvent extends Omit<AdminApi.OrderEvent, "data"> {
   readonly data: typeof EventData.Type
 }
 
-export const orderEvents = (admin: Admin, orderNumber: string): Effect.Effect<ReadonlyArray<OrderEvent>, HttpFailure | UnexpectedResponse | DecodeFailure> => {
+export const orderEvents = (
+  admin: Admin,
+  orderNumber: string
+): Effect.Effect<ReadonlyArray<OrderEvent>, HttpFailure | UnexpectedResponse | DecodeFailure> => {
   const path = `/admin/orders/${orderNumber}/events`
   return call(admin, "GET", path, (client) => client.orders.events({ path: { id: orderNumber } })).pipe(
     Effect.flatMap(({ items }) =>

@@ -31,7 +31,9 @@ const encodeFaults = Schema.encode(FaultSettings)
 /** Replaces the fault settings (rates apply to every API request from now on). */
 export const setFaults = (sandbox: Upstream, settings: FaultSettings) =>
   Effect.gen(function* () {
-    const body = yield* encodeFaults(settings).pipe(Effect.mapError((e) => new DecodeFailure({ what: "fault settings", message: e.message })))
+    const body = yield* encodeFaults(settings).pipe(
+      Effect.mapError((e) => new DecodeFailure({ what: "fault settings", message: e.message }))
+    )
     yield* Http.expectStatus(
       {
         method: "PUT",
@@ -52,4 +54,5 @@ export const describeCounts = (counts: Readonly<Record<string, number>>): string
     .map(([k, n]) => `${n}×${k}`)
     .join(", ")
 
-export const total = (counts: Readonly<Record<string, number>>): number => Object.values(counts).reduce((a, b) => a + b, 0)
+export const total = (counts: Readonly<Record<string, number>>): number =>
+  Object.values(counts).reduce((a, b) => a + b, 0)

@@ -40,7 +40,10 @@ export const sendAll = (options: SendOptions): Effect.Effect<SendReport> =>
     let attempts = 0
     let retried = 0
     const t0 = yield* Clock.currentTimeMillis
-    const gap = options.spreadOver === undefined ? 0 : Duration.toMillis(options.spreadOver) / Math.max(1, options.purchases.length)
+    const gap =
+      options.spreadOver === undefined
+        ? 0
+        : Duration.toMillis(options.spreadOver) / Math.max(1, options.purchases.length)
     const giveUp = Duration.toMillis(options.giveUpAfter)
 
     const sendOne = (p: Purchase, index: number) =>

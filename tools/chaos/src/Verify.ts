@@ -36,13 +36,17 @@ export interface Sources {
 
 const eventTypeFor = { completed: "order.completed", failed: "order.failed" } as const
 
-const examples = (items: ReadonlyArray<string>, n = 5) => (items.length <= n ? items.join(", ") : `${items.slice(0, n).join(", ")} … (+${items.length - n})`)
+const examples = (items: ReadonlyArray<string>, n = 5) =>
+  items.length <= n ? items.join(", ") : `${items.slice(0, n).join(", ")} … (+${items.length - n})`
 
 /**
  * Waits until every planned line is in a final state and the subscriber has seen one event per
  * line (or `timeout` passes: the verdict then tells what is missing).
  */
-export const settle = (sources: Sources, timeout: Duration.Duration): Effect.Effect<boolean, never, OrderLines.OrderLines> =>
+export const settle = (
+  sources: Sources,
+  timeout: Duration.Duration
+): Effect.Effect<boolean, never, OrderLines.OrderLines> =>
   Effect.gen(function* () {
     const expectedLines = sources.orders.reduce((n, o) => n + o.lines.length, 0)
     const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(timeout)
@@ -57,7 +61,9 @@ export const settle = (sources: Sources, timeout: Duration.Duration): Effect.Eff
       const delivered = (yield* sources.subscriber.snapshot).received.size
       if (done >= expectedLines && delivered >= expectedLines) return true
       if ((yield* Clock.currentTimeMillis) > deadline) {
-        yield* Effect.logWarning(`settle: gave up with ${done}/${expectedLines} lines final, ${delivered} events delivered`)
+        yield* Effect.logWarning(
+          `settle: gave up with ${done}/${expectedLines} lines final, ${delivered} events delivered`
+        )
         return false
       }
       yield* Effect.sleep(Duration.seconds(1))
@@ -79,12 +85,18 @@ export const verify = (
     const facts: Array<string> = []
     const lost = new Set<string>()
     const duplicated = new Set<string>()
-    const linesOf = new Map(orders.map((o) => [o.orderNumber, o.lines.map((l) => Ledger.key(o.orderNumber, l.orderLineId))]))
+    const linesOf = new Map(
+      orders.map((o) => [o.orderNumber, o.lines.map((l) => Ledger.key(o.orderNumber, l.orderLineId))])
+    )
     const orderOf = new Map(purchases.map((p) => [p.webhookId, p.order.orderNumber]))
     /** HL line (a line or one of its parts) → the order line it belongs to. */
     const lineOfHlLine = new Map(
       orders.flatMap((o) =>
-        o.lines.flatMap((l) => [l.orderLineId, ...l.parts.map((p) => p.orderLineId)].map((id) => [Ledger.key(o.orderNumber, id), Ledger.key(o.orderNumber, l.orderLineId)] as const))
+        o.lines.flatMap((l) =>
+          [l.orderLineId, ...l.parts.map((p) => p.orderLineId)].map(
+            (id) => [Ledger.key(o.orderNumber, id), Ledger.key(o.orderNumber, l.orderLineId)] as const
+          )
+        )
       )
     )
     const report = (into: Set<string>, keys: ReadonlyArray<string>, what: string) => {
@@ -98,17 +110,29 @@ export const verify = (
     const unacked = purchases.filter((p) => !sent.acked.has(p.webhookId)).map((p) => p.webhookId)
     report(lost, ofEvents(unacked), `${unacked.length} order.paid never acknowledged: ${examples(unacked)}`)
     if (sent.rejected.length > 0) {
-      problems.push(`${sent.rejected.length} valid order.paid rejected: ${examples(sent.rejected.map((r) => `${r.status} ${r.body}`), 2)}`)
+      problems.push(
+        `${sent.rejected.length} valid order.paid rejected: ${examples(
+          sent.rejected.map((r) => `${r.status} ${r.body}`),
+          2
+        )}`
+      )
     }
     const inbox = yield* RelayAdmin.inboxAll(admin)
     const inboxIds = new Map(inbox.map((e) => [e.id, e]))
     const notStored = [...sent.acked].filter((id) => !inboxIds.has(id))
-    report(lost, ofEvents(notStored), `${notStored.length} acknowledged events missing from the inbox: ${examples(notStored)}`)
+    report(
+      lost,
+      ofEvents(notStored),
+      `${notStored.length} acknowledged events missing from the inbox: ${examples(notStored)}`
+    )
     const dead = inbox.filter((e) => e.state === "dead")
     report(
       lost,
       ofEvents(dead.map((e) => e.id)),
-      `${dead.length} inbox events dead-lettered: ${examples(dead.map((e) => `${e.id} (${e.last_error ?? ""})`), 2)}`
+      `${dead.length} inbox events dead-lettered: ${examples(
+        dead.map((e) => `${e.id} (${e.last_error ?? ""})`),
+        2
+      )}`
     )
     const pending = inbox.filter((e) => e.state === "pending")
     if (pending.length > 0) problems.push(`${pending.length} inbox events still pending`)
@@ -136,14 +160,20 @@ export const verify = (
     const stats = yield* SandboxAdmin.stats(sources.sandbox)
     const hlLines = [...lineOfHlLine.keys()]
     const unregistered = hlLines.filter((k) => (stats.registrations[k] ?? 0) === 0)
-    report(lost, unregistered.map((k) => lineOfHlLine.get(k) ?? k), `${unregistered.length} HL lines never registered at HL Connect: ${examples(unregistered)}`)
+    report(
+      lost,
+      unregistered.map((k) => lineOfHlLine.get(k) ?? k),
+      `${unregistered.length} HL lines never registered at HL Connect: ${examples(unregistered)}`
+    )
     const twice = hlLines.filter((k) => (stats.registrations[k] ?? 0) > 1)
     report(
       duplicated,
       twice.map((k) => lineOfHlLine.get(k) ?? k),
       `${twice.length} HL lines registered more than once: ${examples(twice.map((k) => `${k}×${stats.registrations[k] ?? 0}`))}`
     )
-    const stray = Object.keys(stats.registrations).filter((k) => linesOf.has(k.split(":")[0] ?? "") && !lineOfHlLine.has(k))
+    const stray = Object.keys(stats.registrations).filter(
+      (k) => linesOf.has(k.split(":")[0] ?? "") && !lineOfHlLine.has(k)
+    )
     report(duplicated, stray, `${stray.length} unexpected registrations: ${examples(stray)}`)
     const conflicts = stats.responses["registerPurchase 409"] ?? 0
     facts.push(
@@ -151,9 +181,13 @@ export const verify = (
     )
 
     // 4. The outbox: one final event per line.
-    const events = yield* Effect.forEach(orders, (o) => Effect.map(RelayAdmin.orderEvents(admin, o.orderNumber), (items) => [o, items] as const), {
-      concurrency: 16
-    })
+    const events = yield* Effect.forEach(
+      orders,
+      (o) => Effect.map(RelayAdmin.orderEvents(admin, o.orderNumber), (items) => [o, items] as const),
+      {
+        concurrency: 16
+      }
+    )
     const noEvent: Array<string> = []
     const extraEvents: Array<string> = []
     const attention: Array<string> = []
@@ -170,7 +204,11 @@ export const verify = (
       }
     }
     report(lost, noEvent, `${noEvent.length} lines without their final event: ${examples(noEvent)}`)
-    report(duplicated, extraEvents, `${extraEvents.length} lines with more than one final event: ${examples(extraEvents)}`)
+    report(
+      duplicated,
+      extraEvents,
+      `${extraEvents.length} lines with more than one final event: ${examples(extraEvents)}`
+    )
     if (attention.length > 0) problems.push(`${attention.length} order.needs_attention events: ${examples(attention)}`)
 
     // 5. The subscriber: every event delivered, signatures valid.
@@ -179,11 +217,19 @@ export const verify = (
     report(
       lost,
       undelivered.map(([k]) => k),
-      `${undelivered.length} events never delivered to the subscriber: ${examples(undelivered.map(([, e]) => `${e.type} ${e.id}`), 3)}`
+      `${undelivered.length} events never delivered to the subscriber: ${examples(
+        undelivered.map(([, e]) => `${e.type} ${e.id}`),
+        3
+      )}`
     )
     const deadDeliveries = yield* RelayAdmin.deliveries(admin, "dead")
     if (deadDeliveries.length > 0) {
-      problems.push(`${deadDeliveries.length} deliveries dead-lettered: ${examples(deadDeliveries.map((d) => d.last_error ?? d.id), 2)}`)
+      problems.push(
+        `${deadDeliveries.length} deliveries dead-lettered: ${examples(
+          deadDeliveries.map((d) => d.last_error ?? d.id),
+          2
+        )}`
+      )
     }
     if (seen.badSignatures > 0) problems.push(`${seen.badSignatures} deliveries with a signature that did not verify`)
     if (seen.malformed > 0) problems.push(`${seen.malformed} deliveries that were not outbound events`)

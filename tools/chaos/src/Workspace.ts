@@ -58,16 +58,23 @@ export const layer = (options: WorkspaceOptions): Layer.Layer<Workspace, FileFai
         })
       yield* mk(logDir)
       const secrets = yield* Secrets.make
-      return { runDir, logDir, secrets, random: Random.make(options.seed),
+      return {
+        runDir,
+        logDir,
+        secrets,
+        random: Random.make(options.seed),
         markFailed: Effect.sync(() => {
           failed = true
         }),
-        dir: (name: string) => mk(join(runDir, name)) }
+        dir: (name: string) => mk(join(runDir, name))
+      }
     })
   )
 
 /** A process under the scope, its log registered for the secret scan (not started yet). */
-export const managed = (spec: Processes.LaunchSpec): Effect.Effect<Processes.AppProcess, never, Workspace | Scope.Scope> =>
+export const managed = (
+  spec: Processes.LaunchSpec
+): Effect.Effect<Processes.AppProcess, never, Workspace | Scope.Scope> =>
   Effect.gen(function* () {
     const ws = yield* Workspace
     const p = yield* Processes.make(spec, ws.logDir)

@@ -21,7 +21,9 @@ const resultsFile = fileURLToPath(new URL("../RESULTS.md", import.meta.url))
 const terminal = Progress.line(process.stderr)
 
 const program = Effect.gen(function* () {
-  const options = yield* CampaignConfig.pipe(Effect.mapError((e) => new SetupFailed({ message: `invalid option: ${e}` })))
+  const options = yield* CampaignConfig.pipe(
+    Effect.mapError((e) => new SetupFailed({ message: `invalid option: ${e}` }))
+  )
   const startedAt = new Date(yield* Clock.currentTimeMillis)
   yield* Effect.logInfo(`chaos: ${describe(options)}`)
   // On a terminal, one line redrawn under the log lines: scenario i/n, time so far, the one running.
@@ -42,14 +44,18 @@ const program = Effect.gen(function* () {
     Clock.currentTimeMillis.pipe(
       Effect.flatMap((campaignStart) =>
         Campaign.run(options, (index, name) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(current, { index, name, since: now - campaignStart }))
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Ref.set(current, { index, name, since: now - campaignStart })
+          )
         )
       )
     )
   )
   const rows = yield* campaign.pipe(Effect.provide(Workspace.layer({ seed: options.seed, keep: options.keep })))
   const seconds = ((yield* Clock.currentTimeMillis) - startedAt.getTime()) / 1000
-  yield* Console.log(`\n${Table.render(rows)}\n\n${Table.renderNotes(rows)}\n\nTotal: ${seconds.toFixed(0)} s on ${Table.machine()}`)
+  yield* Console.log(
+    `\n${Table.render(rows)}\n\n${Table.renderNotes(rows)}\n\nTotal: ${seconds.toFixed(0)} s on ${Table.machine()}`
+  )
   // RESULTS.md holds the latest whole campaign, not a partial one.
   if (options.scenarios.length === scenarioNames.length) {
     yield* Effect.tryPromise({

@@ -46,6 +46,12 @@ describe("chaos campaign (reduced)", () => {
     )
     process.stderr.write(`\nchaos (seed ${seed}):\n${Table.render(rows)}\n\n${Table.renderNotes(rows)}\n`)
     expect(rows.map((r) => r.scenario)).toEqual(options.scenarios)
-    expect(rows.filter((r) => r.result === "FAIL").map((r) => `${r.scenario}: ${r.notes.filter((n) => n.startsWith("FAIL") || n.startsWith("stopped")).join("; ")}`)).toEqual([])
+    expect(
+      rows
+        .filter((r) => r.result === "FAIL")
+        .map(
+          (r) => `${r.scenario}: ${r.notes.filter((n) => n.startsWith("FAIL") || n.startsWith("stopped")).join("; ")}`
+        )
+    ).toEqual([])
   }, 240_000)
 })

@@ -80,8 +80,26 @@ describe("metrics", () => {
 describe("table", () => {
   it("renders one padded Markdown row per scenario", () => {
     const text = Table.render([
-      { scenario: "faults", load: "10 orders", faults: "3 injected", lost: 0, duplicated: 0, result: "PASS", seconds: 12, notes: [] },
-      { scenario: "bad-input", load: "5 requests", faults: "a | b", lost: undefined, duplicated: undefined, result: "FAIL", seconds: 3, notes: ["x"] }
+      {
+        scenario: "faults",
+        load: "10 orders",
+        faults: "3 injected",
+        lost: 0,
+        duplicated: 0,
+        result: "PASS",
+        seconds: 12,
+        notes: []
+      },
+      {
+        scenario: "bad-input",
+        load: "5 requests",
+        faults: "a | b",
+        lost: undefined,
+        duplicated: undefined,
+        result: "FAIL",
+        seconds: 3,
+        notes: ["x"]
+      }
     ])
     const lines = text.split("\n")
     expect(lines).toHaveLength(4)
@@ -112,7 +130,12 @@ describe("bad requests", () => {
     expect(a.length).toBe(600)
     for (const r of a) {
       // 200: a duplicate event, GraphQL requests whose execution started (GraphQL over HTTP), and mutations answered by a union member.
-      for (const s of r.expect.status) expect(s === 200 ? /duplicate|→ 200|amplification/.test(r.category) || r.expect.answer !== undefined : s >= 400 && s < 500).toBe(true)
+      for (const s of r.expect.status)
+        expect(
+          s === 200
+            ? /duplicate|→ 200|amplification/.test(r.category) || r.expect.answer !== undefined
+            : s >= 400 && s < 500
+        ).toBe(true)
     }
     expect(new Set(a.map((r) => r.category)).size).toBeGreaterThan(15)
   })
@@ -138,7 +161,16 @@ describe("bad requests", () => {
         order_number: "7",
         customer: { name: "Chaos Zo\u00eb 1", email: "chaos1@example.com" },
         currency: "USD",
-        lines: [{ order_line_id: 1, asset_id: 4000, quantity: 1, unit_price: "3.99", line_price: "3.99", validation_token: "tok" }]
+        lines: [
+          {
+            order_line_id: 1,
+            asset_id: 4000,
+            quantity: 1,
+            unit_price: "3.99",
+            line_price: "3.99",
+            validation_token: "tok"
+          }
+        ]
       }
     })
     const requests = BadRequests.generate({ ...ctx, accepted: [{ id: "seed-2", body: seed, headers: {} }] }, 2000, 7)
@@ -169,6 +201,11 @@ describe("bad requests", () => {
     expect(outOfRange.length).toBeGreaterThan(0)
     expect(amplifying.length).toBeGreaterThan(0)
     for (const r of outOfRange) expect(r.expect.status).toEqual([200])
-    for (const r of amplifying) expect([r.expect.status, r.expect.mayAnswer, String(r.body).split("downloadUrl").length - 1]).toEqual([[200], true, 14])
+    for (const r of amplifying)
+      expect([r.expect.status, r.expect.mayAnswer, String(r.body).split("downloadUrl").length - 1]).toEqual([
+        [200],
+        true,
+        14
+      ])
   })
 })

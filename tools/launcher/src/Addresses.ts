@@ -12,7 +12,10 @@ export interface Address {
 
 export class GraphqlAddress extends Context.Tag("@hlconnect/launcher/GraphqlAddress")<GraphqlAddress, Address>() {}
 export class RelayAddress extends Context.Tag("@hlconnect/launcher/RelayAddress")<RelayAddress, Address>() {}
-export class ReconcilerAddress extends Context.Tag("@hlconnect/launcher/ReconcilerAddress")<ReconcilerAddress, Address>() {}
+export class ReconcilerAddress extends Context.Tag("@hlconnect/launcher/ReconcilerAddress")<
+  ReconcilerAddress,
+  Address
+>() {}
 
 /** A wildcard bind is reached on loopback; IPv6 hosts need brackets in a URL. */
 export const localUrl = (address: HttpServer.Address): string => {

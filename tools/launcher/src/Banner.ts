@@ -51,11 +51,17 @@ export const announce = (input: BannerInput) =>
     yield* LauncherFile.write(input.filePath, { ...input.file, endpoints })
 
     const sandboxUrl = upstream.sandbox ? Option.some(upstream.baseUrl) : Option.none()
-    const metrics = [graphql.url, relay.url, reconciler.url, ...Option.toArray(sandboxUrl)].map((url) => `${url}/metrics`)
+    const metrics = [graphql.url, relay.url, reconciler.url, ...Option.toArray(sandboxUrl)].map(
+      (url) => `${url}/metrics`
+    )
     // The demo buys things: only ever from the sandbox.
     const command = upstream.sandbox ? Option.some(demoCommand(settings)) : Option.none()
     // Read as the runtime read it (the same variables): an invalid value stopped the start already.
-    const traces = Tracing.describe(yield* Tracing.loadSettings.pipe(Effect.orElseSucceed((): Tracing.Settings => ({ _tag: "Off", reason: "no endpoint" }))))
+    const traces = Tracing.describe(
+      yield* Tracing.loadSettings.pipe(
+        Effect.orElseSucceed((): Tracing.Settings => ({ _tag: "Off", reason: "no endpoint" }))
+      )
+    )
     const fields = {
       graphql: endpoints.graphql,
       relayIngest: endpoints.relayIngest,
@@ -93,8 +99,14 @@ export const announce = (input: BannerInput) =>
       `  Relay (webhooks in)  POST ${endpoints.relayIngest}   (Standard Webhooks)`,
       `  Relay admin          ${fields.relayAdmin}/subscribers   (header  Authorization: Bearer <relay admin token>)`,
       `  Reconciler           on "${input.schedule}", health ${reconciler.url}/health/ready`,
-      ...Option.match(sandboxUrl, { onNone: () => [], onSome: (url) => [`  Sandbox (HL Connect) ${url}   docs ${url}/docs`] }),
-      ...Option.match(demo, { onNone: () => [], onSome: (d) => [`  Demo subscriber      ${d.url}   (logs every event it receives)`] }),
+      ...Option.match(sandboxUrl, {
+        onNone: () => [],
+        onSome: (url) => [`  Sandbox (HL Connect) ${url}   docs ${url}/docs`]
+      }),
+      ...Option.match(demo, {
+        onNone: () => [],
+        onSome: (d) => [`  Demo subscriber      ${d.url}   (logs every event it receives)`]
+      }),
       `  Metrics              ${metrics.join("  ")}`,
       `  Traces               ${traces}`,
       "",

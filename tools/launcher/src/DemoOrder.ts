@@ -37,7 +37,11 @@ const ValidateResponse = Schema.Struct({
   data: Schema.NullOr(
     Schema.Struct({
       validatePurchase: Schema.Union(
-        Schema.Struct({ __typename: Schema.Literal("ValidationToken"), token: Schema.String, expiresAt: Schema.String }),
+        Schema.Struct({
+          __typename: Schema.Literal("ValidationToken"),
+          token: Schema.String,
+          expiresAt: Schema.String
+        }),
         Schema.Struct({ __typename: Schema.String, message: Schema.String })
       )
     })
@@ -48,7 +52,9 @@ const ValidateResponse = Schema.Struct({
 const OrderResponse = Schema.Struct({
   data: Schema.NullOr(
     Schema.Struct({
-      order: Schema.NullOr(Schema.Struct({ lines: Schema.Array(Schema.Struct({ orderLineId: Schema.String, state: Schema.String })) }))
+      order: Schema.NullOr(
+        Schema.Struct({ lines: Schema.Array(Schema.Struct({ orderLineId: Schema.String, state: Schema.String })) })
+      )
     })
   ),
   errors: GraphqlErrors
@@ -74,14 +80,20 @@ export const program = Effect.gen(function* () {
   }
   const { graphql, relayIngest, sandbox } = endpoints.value
   if (!sandbox) {
-    return yield* new DemoFailed({ message: "the launcher talks to a real HL Connect (HLCONNECT_BASE_URL): the demo only buys from the sandbox" })
+    return yield* new DemoFailed({
+      message: "the launcher talks to a real HL Connect (HLCONNECT_BASE_URL): the demo only buys from the sandbox"
+    })
   }
   const { apiKeys, keys } = yield* loadConfig(
-    Config.all({ apiKeys: Config.map(GraphqlConfig, (c) => c.apiKeys), keys: Config.map(RelayConfig.RelayConfig, (c) => c.webhookKeys) })
+    Config.all({
+      apiKeys: Config.map(GraphqlConfig, (c) => c.apiKeys),
+      keys: Config.map(RelayConfig.RelayConfig, (c) => c.webhookKeys)
+    })
   ).pipe(Effect.withConfigProvider(Secrets.provider(file.value.generated, { sandbox: false })))
   const apiKey = apiKeys[0]
   const key = keys[0]
-  if (apiKey === undefined || key === undefined) return yield* new DemoFailed({ message: "no GraphQL API key or relay webhook secret" })
+  if (apiKey === undefined || key === undefined)
+    return yield* new DemoFailed({ message: "no GraphQL API key or relay webhook secret" })
 
   const client = yield* HttpClient.HttpClient
   const ask = <A, I>(schema: Schema.Schema<A, I>, query: string, variables: Record<string, unknown>) =>
@@ -102,12 +114,15 @@ export const program = Effect.gen(function* () {
   const orderNumber = String(yield* Clock.currentTimeMillis)
   const lines: Array<Record<string, string | number>> = []
   for (const line of demoLines) {
-    const answer = yield* ask(ValidateResponse, validateMutation, { input: { assetId: line.assetId, customerIp, quantity: 1 } })
+    const answer = yield* ask(ValidateResponse, validateMutation, {
+      input: { assetId: line.assetId, customerIp, quantity: 1 }
+    })
     const result = answer.data?.validatePurchase
     if (result === undefined) {
       return yield* new DemoFailed({ message: `validatePurchase failed: ${answer.errors?.[0]?.message ?? "no data"}` })
     }
-    if (!("token" in result)) return yield* new DemoFailed({ message: `HL Connect refused ${line.title}: ${result.message}` })
+    if (!("token" in result))
+      return yield* new DemoFailed({ message: `HL Connect refused ${line.title}: ${result.message}` })
     lines.push({
       order_line_id: line.orderLineId,
       asset_id: line.assetId,
@@ -123,14 +138,26 @@ export const program = Effect.gen(function* () {
   const body = JSON.stringify({
     type: "order.paid",
     timestamp: new Date(yield* Clock.currentTimeMillis).toISOString(),
-    data: { order_number: orderNumber, customer: { name: "Demo Customer", email: "demo@example.com" }, currency: "USD", lines }
+    data: {
+      order_number: orderNumber,
+      customer: { name: "Demo Customer", email: "demo@example.com" },
+      currency: "USD",
+      lines
+    }
   })
   const now = yield* Clock.currentTimeMillis
   const response = yield* HttpClientRequest.post(relayIngest).pipe(
-    HttpClientRequest.setHeaders(Signature.signedHeaders([key], `msg_demo_${orderNumber}`, Math.floor(now / 1000), body)),
+    HttpClientRequest.setHeaders(
+      Signature.signedHeaders([key], `msg_demo_${orderNumber}`, Math.floor(now / 1000), body)
+    ),
     HttpClientRequest.bodyText(body, "application/json"),
     client.execute,
-    Effect.flatMap((r) => Effect.map(HttpClientResponse.schemaBodyJson(RelayAnswer)(r).pipe(Effect.option), (answer) => ({ status: r.status, answer }))),
+    Effect.flatMap((r) =>
+      Effect.map(HttpClientResponse.schemaBodyJson(RelayAnswer)(r).pipe(Effect.option), (answer) => ({
+        status: r.status,
+        answer
+      }))
+    ),
     Effect.scoped,
     Effect.catchTag("RequestError", unreachable("relay", relayIngest))
   )
@@ -150,13 +177,17 @@ export const program = Effect.gen(function* () {
       if (seen.get(line.orderLineId) !== line.state) {
         const before = seen.get(line.orderLineId)
         seen.set(line.orderLineId, line.state)
-        yield* Console.log(`  order ${orderNumber} line ${line.orderLineId}: ${before === undefined ? "" : `${before} → `}${line.state}`)
+        yield* Console.log(
+          `  order ${orderNumber} line ${line.orderLineId}: ${before === undefined ? "" : `${before} → `}${line.state}`
+        )
       }
     }
     const states = Array.from(seen.values())
     if (states.length === demoLines.length && states.every((s) => settledStates.has(s))) break
     if ((yield* Clock.currentTimeMillis) > deadline) {
-      return yield* new DemoFailed({ message: `order ${orderNumber} has not settled within ${Duration.format(timeout)}; see the launcher's log` })
+      return yield* new DemoFailed({
+        message: `order ${orderNumber} has not settled within ${Duration.format(timeout)}; see the launcher's log`
+      })
     }
     yield* Effect.sleep(Duration.millis(500))
   }

@@ -44,7 +44,11 @@ const handler = (key: Signature.SigningKey) =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const body = Buffer.from(yield* request.arrayBuffer)
     const verified = Signature.verify(
-      { id: request.headers["webhook-id"], timestamp: request.headers["webhook-timestamp"], signature: request.headers["webhook-signature"] },
+      {
+        id: request.headers["webhook-id"],
+        timestamp: request.headers["webhook-timestamp"],
+        signature: request.headers["webhook-signature"]
+      },
       body,
       { keys: [key], toleranceSeconds: Duration.toSeconds(tolerance), nowMillis: yield* Clock.currentTimeMillis }
     )
@@ -88,7 +92,9 @@ export const layer = (
       const router = HttpRouter.empty.pipe(HttpRouter.post(eventsPath, handler(key)))
       const where = Layer.effect(
         DemoSubscriber,
-        Effect.map(HttpServer.HttpServer, (server) => Option.some({ url: `${localUrl(server.address)}${eventsPath}`, secret }))
+        Effect.map(HttpServer.HttpServer, (server) =>
+          Option.some({ url: `${localUrl(server.address)}${eventsPath}`, secret })
+        )
       )
       return Layer.merge(HttpServer.serve(router, HttpMetrics.middleware), where)
     })

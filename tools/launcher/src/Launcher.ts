@@ -47,26 +47,36 @@ export interface Plan {
  * The launcher's settings, then every app's own configuration at once (each problem named by its
  * variable), with the generated secrets standing in for unset ones.
  */
-export const loadPlan: Effect.Effect<Plan, InvalidConfiguration | LauncherFile.LauncherFileError> = Effect.gen(function* () {
-  const settings = yield* loadConfig(LauncherConfig)
-  const filePath = LauncherFile.pathIn(settings.dataDir)
-  const file = yield* LauncherFile.loadOrCreate(filePath)
-  const provider = Secrets.provider(file.generated, { sandbox: Option.isNone(settings.upstream) })
-  const apps = yield* loadConfig(AppsConfig).pipe(Effect.withConfigProvider(provider))
-  // On SQLite the store checks DATA_DIR (its file's directory) as it opens; on PostgreSQL it holds launcher.json alone.
-  if (apps.store._tag === "Postgres") {
-    yield* PrivateFiles.ensureDirectory(settings.dataDir).pipe(
-      Effect.mapError((cause) => new LauncherFile.LauncherFileError({ message: `cannot check ${settings.dataDir}`, cause }))
-    )
+export const loadPlan: Effect.Effect<Plan, InvalidConfiguration | LauncherFile.LauncherFileError> = Effect.gen(
+  function* () {
+    const settings = yield* loadConfig(LauncherConfig)
+    const filePath = LauncherFile.pathIn(settings.dataDir)
+    const file = yield* LauncherFile.loadOrCreate(filePath)
+    const provider = Secrets.provider(file.generated, { sandbox: Option.isNone(settings.upstream) })
+    const apps = yield* loadConfig(AppsConfig).pipe(Effect.withConfigProvider(provider))
+    // On SQLite the store checks DATA_DIR (its file's directory) as it opens; on PostgreSQL it holds launcher.json alone.
+    if (apps.store._tag === "Postgres") {
+      yield* PrivateFiles.ensureDirectory(settings.dataDir).pipe(
+        Effect.mapError(
+          (cause) => new LauncherFile.LauncherFileError({ message: `cannot check ${settings.dataDir}`, cause })
+        )
+      )
+    }
+    return { settings, filePath, file, ...apps }
   }
-  return { settings, filePath, file, ...apps }
-})
+)
 
 /** The relay's configuration with the demo subscriber added to the subscribers it seeds. */
-const withDemoSubscriber = (config: RelayConfig.RelayConfig, demo: DemoSubscriber.DemoSubscriber["Type"]): RelayConfig.RelayConfig =>
+const withDemoSubscriber = (
+  config: RelayConfig.RelayConfig,
+  demo: DemoSubscriber.DemoSubscriber["Type"]
+): RelayConfig.RelayConfig =>
   Option.match(demo, {
     onNone: () => config,
-    onSome: ({ secret, url }) => ({ ...config, seedSubscribers: [...config.seedSubscribers, { url, secret, events: ["*"] }] })
+    onSome: ({ secret, url }) => ({
+      ...config,
+      seedSubscribers: [...config.seedSubscribers, { url, secret, events: ["*"] }]
+    })
   })
 
 export const layer = (plan: Plan) => {
@@ -80,9 +90,16 @@ export const layer = (plan: Plan) => {
     "demo-subscriber": "DEMO_SUBSCRIBER_PORT"
   }
   const server = (port: number, app: string) =>
-    HttpServing.serverLayer({ port, host, shutdownGrace, portVariable: portVariables[app] ?? "PORT" }).pipe(Layer.annotateLogs("app", app))
+    HttpServing.serverLayer({ port, host, shutdownGrace, portVariable: portVariables[app] ?? "PORT" }).pipe(
+      Layer.annotateLogs("app", app)
+    )
   /** An app on a server of its own: its logs named, its address published, a health registry of its own. */
-  const onItsServer = <A, E, R, I>(app: Layer.Layer<A, E, R>, name: string, port: number, address: Context.Tag<I, Addresses.Address>) =>
+  const onItsServer = <A, E, R, I>(
+    app: Layer.Layer<A, E, R>,
+    name: string,
+    port: number,
+    address: Context.Tag<I, Addresses.Address>
+  ) =>
     app.pipe(
       Layer.annotateLogs("app", name),
       Layer.merge(Addresses.fromServer(address)),
@@ -92,40 +109,48 @@ export const layer = (plan: Plan) => {
 
   // One store and one HL Connect client for every app: the same layer value is built once.
   const store = Store.layerFor(plan.store)
-  const upstream: Layer.Layer<HlConnect | Upstream.Upstream, HttpServing.ListenError> = Option.match(plan.settings.upstream, {
-    onNone: () => Upstream.sandbox(plan.hlconnect, { options: plan.sandbox, server: server(ports.sandbox, "sandbox") }),
-    onSome: (url) => Upstream.remote(plan.hlconnect, url)
-  })
+  const upstream: Layer.Layer<HlConnect | Upstream.Upstream, HttpServing.ListenError> = Option.match(
+    plan.settings.upstream,
+    {
+      onNone: () =>
+        Upstream.sandbox(plan.hlconnect, { options: plan.sandbox, server: server(ports.sandbox, "sandbox") }),
+      onSome: (url) => Upstream.remote(plan.hlconnect, url)
+    }
+  )
 
   // Provides the workflow (Fulfilment) too: the relay and GraphQL register and cancel through the same one.
   const reconciler = Scheduled.layerWith(
-    { schedule: plan.reconciler.schedule, settings: plan.reconciler.settings, audit: plan.reconciler.audit, quietTicks: true },
+    {
+      schedule: plan.reconciler.schedule,
+      settings: plan.reconciler.settings,
+      audit: plan.reconciler.audit,
+      quietTicks: true
+    },
     plan.reconciler.policy
-  ).pipe(
-    Layer.annotateLogs("app", "reconciler"),
-    Layer.provide(store),
-    Layer.provide(upstream)
+  ).pipe(Layer.annotateLogs("app", "reconciler"), Layer.provide(store), Layer.provide(upstream))
+  const reconcilerOps = onItsServer(
+    HttpServer.serve(OpsRoutes.router, HttpMetrics.middleware),
+    "reconciler",
+    ports.reconciler,
+    Addresses.ReconcilerAddress
   )
-  const reconcilerOps = onItsServer(HttpServer.serve(OpsRoutes.router, HttpMetrics.middleware), "reconciler", ports.reconciler, Addresses.ReconcilerAddress)
 
-  const demo: Layer.Layer<DemoSubscriber.DemoSubscriber, DemoSubscriber.InvalidDemoSecret | HttpServing.ListenError> = plan.settings
-      .demoSubscriber
-    ? DemoSubscriber.layer(plan.file.generated.demoSubscriberSecret).pipe(
-        Layer.annotateLogs("app", "demo-subscriber"),
-        Layer.provide(server(ports.demoSubscriber, "demo-subscriber"))
-      )
-    : DemoSubscriber.off
+  const demo: Layer.Layer<DemoSubscriber.DemoSubscriber, DemoSubscriber.InvalidDemoSecret | HttpServing.ListenError> =
+    plan.settings.demoSubscriber
+      ? DemoSubscriber.layer(plan.file.generated.demoSubscriberSecret).pipe(
+          Layer.annotateLogs("app", "demo-subscriber"),
+          Layer.provide(server(ports.demoSubscriber, "demo-subscriber"))
+        )
+      : DemoSubscriber.off
 
   const relay = onItsServer(
-    Layer.unwrapEffect(Effect.map(DemoSubscriber.DemoSubscriber, (d) => Relay.layer(withDemoSubscriber(plan.relay, d)))),
+    Layer.unwrapEffect(
+      Effect.map(DemoSubscriber.DemoSubscriber, (d) => Relay.layer(withDemoSubscriber(plan.relay, d)))
+    ),
     "relay",
     ports.relay,
     Addresses.RelayAddress
-  ).pipe(
-    Layer.provide(demo),
-    Layer.provide(reconciler),
-    Layer.provide(store)
-  )
+  ).pipe(Layer.provide(demo), Layer.provide(reconciler), Layer.provide(store))
 
   const graphql = onItsServer(graphqlLayer(plan.graphql), "graphql", ports.graphql, Addresses.GraphqlAddress).pipe(
     Layer.provide(reconciler),
@@ -141,7 +166,9 @@ export const layer = (plan: Plan) => {
     schedule: plan.reconciler.schedule.expression
   })
   // Announced once every app is up.
-  return Layer.effectDiscard(banner).pipe(Layer.provide(Layer.mergeAll(relay, graphql, reconciler, reconcilerOps, demo, upstream)))
+  return Layer.effectDiscard(banner).pipe(
+    Layer.provide(Layer.mergeAll(relay, graphql, reconciler, reconcilerOps, demo, upstream))
+  )
 }
 
 /** `loadPlan` then `layer`: the launcher as `main` runs it. */

@@ -7,7 +7,13 @@
 import { ServiceConfig } from "@hlconnect/service"
 import { Config, type Duration, Option } from "effect"
 
-export const defaultPorts = { graphql: 4000, sandbox: 4010, relay: 4020, reconciler: 4030, demoSubscriber: 4040 } as const
+export const defaultPorts = {
+  graphql: 4000,
+  sandbox: 4010,
+  relay: 4020,
+  reconciler: 4030,
+  demoSubscriber: 4040
+} as const
 
 /** Every 2 seconds: a demo order goes paid → completed while the user watches. */
 export const defaultSchedule = "*/2 * * * * *"
@@ -72,5 +78,8 @@ export const LauncherConfig: Config.Config<LauncherSettings> = Config.all({
   })
 }).pipe(
   // The demo belongs with the sandbox; against a real HL Connect it is opt-in.
-  Config.map(({ demoSubscriber, ...rest }) => ({ ...rest, demoSubscriber: Option.getOrElse(demoSubscriber, () => Option.isNone(rest.upstream)) }))
+  Config.map(({ demoSubscriber, ...rest }) => ({
+    ...rest,
+    demoSubscriber: Option.getOrElse(demoSubscriber, () => Option.isNone(rest.upstream))
+  }))
 )

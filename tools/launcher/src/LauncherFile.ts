@@ -75,13 +75,18 @@ const isMissing = (error: unknown) =>
 const readStored = (path: string): Effect.Effect<Option.Option<StoredFile>, LauncherFileError> =>
   Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
-      try: () => readFile(path, "utf8").then(Option.some, (error: unknown) => (isMissing(error) ? Option.none() : Promise.reject(error))),
+      try: () =>
+        readFile(path, "utf8").then(Option.some, (error: unknown) =>
+          isMissing(error) ? Option.none() : Promise.reject(error)
+        ),
       catch: (cause) => new LauncherFileError({ message: `cannot read ${path}`, cause })
     })
     if (Option.isNone(text)) return Option.none()
     const decoded = yield* Schema.decodeUnknown(StoredFileJson)(text.value).pipe(
       // The file holds secrets: name the problem, never echo the content.
-      Effect.mapError(() => new LauncherFileError({ message: `${path} is not a launcher file; delete it to generate new secrets` }))
+      Effect.mapError(
+        () => new LauncherFileError({ message: `${path} is not a launcher file; delete it to generate new secrets` })
+      )
     )
     return Option.some(decoded)
   })
@@ -96,7 +101,10 @@ const complete = (stored: StoredFile): { readonly file: LauncherFile; readonly a
 
 /** The file, or `None` when there is none yet. */
 export const read = (path: string): Effect.Effect<Option.Option<LauncherFile>, LauncherFileError> =>
-  Effect.map(readStored(path), Option.map((stored) => complete(stored).file))
+  Effect.map(
+    readStored(path),
+    Option.map((stored) => complete(stored).file)
+  )
 
 /** Writes atomically (a temporary file renamed over), readable by the owner only. */
 export const write = (path: string, file: LauncherFile): Effect.Effect<void, LauncherFileError> =>

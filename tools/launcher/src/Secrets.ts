@@ -25,5 +25,8 @@ export const fallbacks = (generated: GeneratedSecrets, options: { readonly sandb
 }
 
 /** The environment first, then the generated secrets: a variable that is set always wins. */
-export const provider = (generated: GeneratedSecrets, options: { readonly sandbox: boolean }): ConfigProvider.ConfigProvider =>
+export const provider = (
+  generated: GeneratedSecrets,
+  options: { readonly sandbox: boolean }
+): ConfigProvider.ConfigProvider =>
   ConfigProvider.fromEnv().pipe(ConfigProvider.orElse(() => ConfigProvider.fromMap(fallbacks(generated, options))))

@@ -32,11 +32,18 @@ const sandboxLayer = (plan: SandboxPlan): Layer.Layer<SandboxServer, HttpServing
   )
 
 /** Against the sandbox, the client's base URL and token are the sandbox's; the other `HLCONNECT_*` settings apply. */
-export const sandbox = (hlconnect: HlConnectOptions, plan: SandboxPlan): Layer.Layer<HlConnect | Upstream, HttpServing.ListenError> =>
+export const sandbox = (
+  hlconnect: HlConnectOptions,
+  plan: SandboxPlan
+): Layer.Layer<HlConnect | Upstream, HttpServing.ListenError> =>
   Layer.unwrapEffect(
     Effect.map(SandboxServer, ({ url }) =>
       Layer.merge(
-        HlConnect.layer({ ...hlconnect, baseUrl: url, accessToken: plan.options.accessTokens[0] ?? hlconnect.accessToken }),
+        HlConnect.layer({
+          ...hlconnect,
+          baseUrl: url,
+          accessToken: plan.options.accessTokens[0] ?? hlconnect.accessToken
+        }),
         Layer.succeed(Upstream, { baseUrl: url, sandbox: true })
       )
     )
@@ -44,4 +51,7 @@ export const sandbox = (hlconnect: HlConnectOptions, plan: SandboxPlan): Layer.L
 
 /** A real HL Connect (`HLCONNECT_BASE_URL`, `HLCONNECT_TOKEN`). */
 export const remote = (hlconnect: HlConnectOptions, baseUrl: URL): Layer.Layer<HlConnect | Upstream> =>
-  Layer.merge(HlConnect.layer({ ...hlconnect, baseUrl }), Layer.succeed(Upstream, { baseUrl: baseUrl.href, sandbox: false }))
+  Layer.merge(
+    HlConnect.layer({ ...hlconnect, baseUrl }),
+    Layer.succeed(Upstream, { baseUrl: baseUrl.href, sandbox: false })
+  )

@@ -48,15 +48,14 @@ export interface ReceivedSpan {
 }
 
 const valueText = (value: typeof AnyValue.Type | undefined): string =>
-  value === undefined
-    ? ""
-    : String(value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue ?? "")
+  value === undefined ? "" : String(value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue ?? "")
 
 const attributesOf = (list: ReadonlyArray<typeof KeyValue.Type> | undefined): Record<string, string> =>
   Object.fromEntries((list ?? []).map((kv) => [kv.key, valueText(kv.value)]))
 
 /** protobufjs renders bytes as base64; OTLP JSON carries ids as hex already. */
-const hexId = (id: string, encoding: "base64" | "hex"): string => (encoding === "hex" ? id.toLowerCase() : Buffer.from(id, "base64").toString("hex"))
+const hexId = (id: string, encoding: "base64" | "hex"): string =>
+  encoding === "hex" ? id.toLowerCase() : Buffer.from(id, "base64").toString("hex")
 
 const field = (value: unknown, key: string): unknown =>
   (typeof value === "object" || typeof value === "function") && value !== null && key in value
@@ -69,7 +68,8 @@ const protoRequestType = (): { decode: (bytes: Uint8Array) => unknown; toObject:
   const type = ["opentelemetry", "proto", "collector", "trace", "v1", "ExportTraceServiceRequest"].reduce(field, root)
   const decode = field(type, "decode")
   const toObject = field(type, "toObject")
-  if (typeof decode !== "function" || typeof toObject !== "function") throw new Error("the OTLP proto root has no ExportTraceServiceRequest")
+  if (typeof decode !== "function" || typeof toObject !== "function")
+    throw new Error("the OTLP proto root has no ExportTraceServiceRequest")
   return {
     decode: (bytes) => decode.call(type, bytes),
     toObject: (message) => toObject.call(type, message, { longs: String, bytes: String, defaults: false })
@@ -101,7 +101,10 @@ export const start = async (): Promise<OtlpReceiver> => {
             name: s.name,
             attributes: attributesOf(s.attributes),
             service,
-            links: (s.links ?? []).map((l) => ({ traceId: hexId(l.traceId, encoding), spanId: hexId(l.spanId, encoding) }))
+            links: (s.links ?? []).map((l) => ({
+              traceId: hexId(l.traceId, encoding),
+              spanId: hexId(l.spanId, encoding)
+            }))
           })
         }
       }

@@ -75,7 +75,11 @@ type Delivered = typeof Delivered.Type
 
 const ValidateAnswer = Schema.Struct({
   data: Schema.Struct({
-    validatePurchase: Schema.Struct({ __typename: Schema.Literal("ValidationToken"), token: Schema.String, expiresAt: Schema.String })
+    validatePurchase: Schema.Struct({
+      __typename: Schema.Literal("ValidationToken"),
+      token: Schema.String,
+      expiresAt: Schema.String
+    })
   })
 })
 
@@ -101,7 +105,8 @@ const OrderAnswer = Schema.Struct({
 
 /** The environment minus anything that would change what the launcher runs. */
 const cleanEnv = (): Record<string, string> => {
-  const owned = /^(DATABASE_URL|DATA_DIR|PORT|HOST|NODE_ENV|SHUTDOWN_GRACE|DEMO_|HLCONNECT_|RELAY_|GRAPHQL|SANDBOX_|RECONCILE|FULFILMENT_|LOG_)/
+  const owned =
+    /^(DATABASE_URL|DATA_DIR|PORT|HOST|NODE_ENV|SHUTDOWN_GRACE|DEMO_|HLCONNECT_|RELAY_|GRAPHQL|SANDBOX_|RECONCILE|FULFILMENT_|LOG_)/
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !owned.test(key)) env[key] = value
   return env
@@ -127,7 +132,11 @@ const launcherEnv = (): Record<string, string> => ({
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-const waitFor = async <A>(what: string, probe: () => A | undefined | Promise<A | undefined>, timeoutMs = settleMs): Promise<A> => {
+const waitFor = async <A>(
+  what: string,
+  probe: () => A | undefined | Promise<A | undefined>,
+  timeoutMs = settleMs
+): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const found = await probe()
@@ -175,9 +184,15 @@ const verifiedDeliveries = (): Array<Delivered> => {
 }
 
 const delivery = (orderNumber: string, type: string, line: string) =>
-  verifiedDeliveries().find((d) => d.order_number === orderNumber && d.type === type && d.data.line.order_line_id === line)
+  verifiedDeliveries().find(
+    (d) => d.order_number === orderNumber && d.type === type && d.data.line.order_line_id === line
+  )
 
-const graphql = async <A, I>(schema: Schema.Schema<A, I>, query: string, variables: Record<string, unknown>): Promise<A> => {
+const graphql = async <A, I>(
+  schema: Schema.Schema<A, I>,
+  query: string,
+  variables: Record<string, unknown>
+): Promise<A> => {
   const response = await fetch(running.graphql, {
     method: "POST",
     headers: {
@@ -215,7 +230,11 @@ const orderQuery = `query Order($n: ID!) {
 
 beforeAll(async () => {
   // The command under test is the built one; build it (turbo has built its dependencies).
-  execFileSync(process.execPath, [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: packageDir })
+  execFileSync(
+    process.execPath,
+    [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+    { cwd: packageDir }
+  )
 
   subscriberServer = createServer((request, response) => {
     const chunks: Array<Buffer> = []
@@ -243,7 +262,8 @@ beforeAll(async () => {
   running = await waitFor(
     "the launcher's banner",
     () => {
-      if (child.exitCode !== null) throw new Error(`the launcher exited with ${child.exitCode}:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`)
+      if (child.exitCode !== null)
+        throw new Error(`the launcher exited with ${child.exitCode}:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`)
       for (const line of stdout.split("\n")) {
         const decoded = Schema.decodeUnknownOption(Running)(line)
         if (decoded._tag === "Some") return decoded.value.message[1]
@@ -260,7 +280,9 @@ afterAll(async () => {
     child.kill("SIGKILL")
     await exited
   }
-  await new Promise<void>((resolve) => (subscriberServer === undefined ? resolve() : subscriberServer.close(() => resolve())))
+  await new Promise<void>((resolve) =>
+    subscriberServer === undefined ? resolve() : subscriberServer.close(() => resolve())
+  )
   rmSync(root, { recursive: true, force: true })
 })
 
@@ -270,7 +292,8 @@ describe("npm start: the whole product in one process", () => {
     expect(statSync(running.secretsFile).mode & 0o777).toBe(0o600)
     // Private at rest: DATA_DIR and the SQLite database with its WAL files are the owner's only.
     expect(statSync(dataDir).mode & 0o777).toBe(0o700)
-    for (const file of ["hlconnect.db", "hlconnect.db-wal", "hlconnect.db-shm"]) expect(statSync(join(dataDir, file)).mode & 0o777, file).toBe(0o600)
+    for (const file of ["hlconnect.db", "hlconnect.db-wal", "hlconnect.db-shm"])
+      expect(statSync(join(dataDir, file)).mode & 0o777, file).toBe(0o600)
     expect(Schema.encodeSync(Secret)(secrets.generated.relaySecretsKey)).toMatch(/^rsk_/)
     expect(secrets.endpoints).toEqual({ graphql: running.graphql, relayIngest: running.relayIngest, sandbox: true })
     expect(Schema.encodeSync(Secret)(secrets.generated.relayWebhookSecret)).toMatch(/^whsec_/)
@@ -288,133 +311,132 @@ describe("npm start: the whole product in one process", () => {
     await docs.text()
   })
 
-  it(
-    "validate → pay → register → reconcile → signed order.completed → order and a fresh download URL in GraphQL",
-    async () => {
-      const created = await fetch(`${running.relayAdmin}/subscribers`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${Schema.encodeSync(Secret)(secrets.generated.relayAdminToken)}`,
-          "content-type": "application/json"
-        },
-        body: JSON.stringify({ url: subscriberUrl, events: ["*"] })
-      })
-      expect(created.status).toBe(201)
-      subscriberSecret = Schema.decodeUnknownSync(CreatedSubscriber)(await created.json()).secret
+  it("validate → pay → register → reconcile → signed order.completed → order and a fresh download URL in GraphQL", async () => {
+    const created = await fetch(`${running.relayAdmin}/subscribers`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${Schema.encodeSync(Secret)(secrets.generated.relayAdminToken)}`,
+        "content-type": "application/json"
+      },
+      body: JSON.stringify({ url: subscriberUrl, events: ["*"] })
+    })
+    expect(created.status).toBe(201)
+    subscriberSecret = Schema.decodeUnknownSync(CreatedSubscriber)(await created.json()).secret
 
-      const validate = `mutation V($input: ValidatePurchaseInput!) {
+    const validate = `mutation V($input: ValidatePurchaseInput!) {
         validatePurchase(input: $input) { __typename ... on ValidationToken { token expiresAt } }
       }`
-      const orderNumber = String(Date.now())
-      const lines: Array<Record<string, string | number>> = []
-      for (const [i, assetId] of [4000, 4002].entries()) {
-        const answer = await graphql(ValidateAnswer, validate, { input: { assetId, customerIp: "192.0.2.1", quantity: 1 } })
-        const { expiresAt, token } = answer.data.validatePurchase
-        validationTokens.push(token)
-        lines.push({
-          order_line_id: i + 1,
-          asset_id: assetId,
-          quantity: 1,
-          unit_price: "2.50",
-          line_price: "2.50",
-          validation_token: token,
-          token_expires_at: Math.floor(Date.parse(expiresAt) / 1000)
-        })
-      }
-      const paid = {
+    const orderNumber = String(Date.now())
+    const lines: Array<Record<string, string | number>> = []
+    for (const [i, assetId] of [4000, 4002].entries()) {
+      const answer = await graphql(ValidateAnswer, validate, {
+        input: { assetId, customerIp: "192.0.2.1", quantity: 1 }
+      })
+      const { expiresAt, token } = answer.data.validatePurchase
+      validationTokens.push(token)
+      lines.push({
+        order_line_id: i + 1,
+        asset_id: assetId,
+        quantity: 1,
+        unit_price: "2.50",
+        line_price: "2.50",
+        validation_token: token,
+        token_expires_at: Math.floor(Date.parse(expiresAt) / 1000)
+      })
+    }
+    const paid = {
+      order_number: orderNumber,
+      customer: { name: "E2E Customer", email: "e2e@example.com" },
+      currency: "USD",
+      lines
+    }
+    expect(await sendCommerceEvent(`msg_e2e_paid_${orderNumber}`, "order.paid", paid)).toBe(202)
+
+    // The reconciler completes both lines against the sandbox; the relay delivers the events.
+    const completed = await waitFor("order.completed for both lines", () => {
+      const one = delivery(orderNumber, "order.completed", "1")
+      const two = delivery(orderNumber, "order.completed", "2")
+      return one !== undefined && two !== undefined ? [one, two] : undefined
+    })
+    expect(completed.map((d) => d.data.line.state)).toEqual(["completed", "completed"])
+    expect(new Set(completed.map((d) => d.sequence)).size).toBe(2)
+
+    const order = await graphql(OrderAnswer, orderQuery, { n: orderNumber })
+    expect(order.data.order.lines.map((l) => [l.orderLineId, l.state, l.remoteStatus])).toEqual([
+      ["1", "completed", "COMPLETED"],
+      ["2", "completed", "COMPLETED"]
+    ])
+    for (const line of order.data.order.lines) {
+      expect(line.downloadUrl).toMatch(/\/nf\/download\/[0-9a-f]{32}$/)
+      if (line.downloadUrl === null) continue
+      downloadUrls.push(line.downloadUrl)
+      // Fresh: the sandbox serves it right now.
+      const file = await fetch(line.downloadUrl)
+      expect(file.status).toBe(200)
+      await file.arrayBuffer()
+    }
+
+    // Refund line 2: HL Connect cancels it, the subscriber hears of it, GraphQL shows it.
+    expect(
+      await sendCommerceEvent(`msg_e2e_refund_${orderNumber}`, "order.refunded", {
         order_number: orderNumber,
-        customer: { name: "E2E Customer", email: "e2e@example.com" },
-        currency: "USD",
-        lines
-      }
-      expect(await sendCommerceEvent(`msg_e2e_paid_${orderNumber}`, "order.paid", paid)).toBe(202)
-
-      // The reconciler completes both lines against the sandbox; the relay delivers the events.
-      const completed = await waitFor("order.completed for both lines", () => {
-        const one = delivery(orderNumber, "order.completed", "1")
-        const two = delivery(orderNumber, "order.completed", "2")
-        return one !== undefined && two !== undefined ? [one, two] : undefined
+        order_line_ids: [2]
       })
-      expect(completed.map((d) => d.data.line.state)).toEqual(["completed", "completed"])
-      expect(new Set(completed.map((d) => d.sequence)).size).toBe(2)
+    ).toBe(202)
+    const cancelled = await waitFor("order.cancelled for line 2", () => delivery(orderNumber, "order.cancelled", "2"))
+    expect(cancelled.data.line.state).toBe("cancelled")
+    const after = await waitFor("line 2 cancelled at HL Connect", async () => {
+      const answer = await graphql(OrderAnswer, orderQuery, { n: orderNumber })
+      return answer.data.order.lines.find((l) => l.orderLineId === "2")?.remoteStatus === "CANCELLED"
+        ? answer
+        : undefined
+    })
+    expect(after.data.order.lines.map((l) => [l.orderLineId, l.state])).toEqual([
+      ["1", "completed"],
+      ["2", "cancelled"]
+    ])
+    expect(delivery(orderNumber, "order.cancelled", "1")).toBeUndefined()
+  }, 240_000)
 
-      const order = await graphql(OrderAnswer, orderQuery, { n: orderNumber })
-      expect(order.data.order.lines.map((l) => [l.orderLineId, l.state, l.remoteStatus])).toEqual([
-        ["1", "completed", "COMPLETED"],
-        ["2", "completed", "COMPLETED"]
-      ])
-      for (const line of order.data.order.lines) {
-        expect(line.downloadUrl).toMatch(/\/nf\/download\/[0-9a-f]{32}$/)
-        if (line.downloadUrl === null) continue
-        downloadUrls.push(line.downloadUrl)
-        // Fresh: the sandbox serves it right now.
-        const file = await fetch(line.downloadUrl)
-        expect(file.status).toBe(200)
-        await file.arrayBuffer()
-      }
-
-      // Refund line 2: HL Connect cancels it, the subscriber hears of it, GraphQL shows it.
-      expect(await sendCommerceEvent(`msg_e2e_refund_${orderNumber}`, "order.refunded", { order_number: orderNumber, order_line_ids: [2] })).toBe(202)
-      const cancelled = await waitFor("order.cancelled for line 2", () => delivery(orderNumber, "order.cancelled", "2"))
-      expect(cancelled.data.line.state).toBe("cancelled")
-      const after = await waitFor("line 2 cancelled at HL Connect", async () => {
-        const answer = await graphql(OrderAnswer, orderQuery, { n: orderNumber })
-        return answer.data.order.lines.find((l) => l.orderLineId === "2")?.remoteStatus === "CANCELLED" ? answer : undefined
+  it("the printed demo command sends a signed order.paid that completes, and the demo subscriber logs it", async () => {
+    const demo = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const run = spawn(process.execPath, [join(packageDir, "dist/demo.js")], {
+        cwd: packageDir,
+        env: { ...cleanEnv(), DATA_DIR: dataDir, LOG_FORMAT: "json", DEMO_TIMEOUT: "90 seconds" }
       })
-      expect(after.data.order.lines.map((l) => [l.orderLineId, l.state])).toEqual([
-        ["1", "completed"],
-        ["2", "cancelled"]
-      ])
-      expect(delivery(orderNumber, "order.cancelled", "1")).toBeUndefined()
-    },
-    240_000
-  )
-
-  it(
-    "the printed demo command sends a signed order.paid that completes, and the demo subscriber logs it",
-    async () => {
-      const demo = await new Promise<{ code: number | null; out: string }>((resolve) => {
-        const run = spawn(process.execPath, [join(packageDir, "dist/demo.js")], {
-          cwd: packageDir,
-          env: { ...cleanEnv(), DATA_DIR: dataDir, LOG_FORMAT: "json", DEMO_TIMEOUT: "90 seconds" }
-        })
-        let out = ""
-        run.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString()
-        })
-        run.stderr.on("data", (chunk: Buffer) => {
-          out += chunk.toString()
-        })
-        run.on("exit", (code) => resolve({ code, out }))
+      let out = ""
+      run.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString()
       })
-      expect(demo.code, demo.out).toBe(0)
-      expect(demo.out).toMatch(/Sent a signed order\.paid for order (\d+): the relay answered 202/)
-      expect(demo.out).toMatch(/line 1: .*completed/)
-      expect(demo.out).not.toMatch(/\/nf\/(download|view)\//)
-      const orderNumber = /order (\d+): the relay answered/.exec(demo.out)?.[1] ?? ""
-      // The launcher's own subscriber verified the delivery and logged it (order, type, sequence).
-      await waitFor("the demo subscriber's log line", () =>
-        stdout.split("\n").some((l) => l.includes("demo subscriber received order.completed") && l.includes(orderNumber)) ? true : undefined
-      )
-    },
-    180_000
-  )
+      run.stderr.on("data", (chunk: Buffer) => {
+        out += chunk.toString()
+      })
+      run.on("exit", (code) => resolve({ code, out }))
+    })
+    expect(demo.code, demo.out).toBe(0)
+    expect(demo.out).toMatch(/Sent a signed order\.paid for order (\d+): the relay answered 202/)
+    expect(demo.out).toMatch(/line 1: .*completed/)
+    expect(demo.out).not.toMatch(/\/nf\/(download|view)\//)
+    const orderNumber = /order (\d+): the relay answered/.exec(demo.out)?.[1] ?? ""
+    // The launcher's own subscriber verified the delivery and logged it (order, type, sequence).
+    await waitFor("the demo subscriber's log line", () =>
+      stdout.split("\n").some((l) => l.includes("demo subscriber received order.completed") && l.includes(orderNumber))
+        ? true
+        : undefined
+    )
+  }, 180_000)
 
-  it(
-    "SIGTERM shuts everything down cleanly with exit code 0",
-    async () => {
-      child.kill("SIGTERM")
-      const exit = await Promise.race([exited, sleep(60_000).then(() => undefined)])
-      expect(exit, "the launcher did not exit within 60 s of SIGTERM").toEqual({ code: 0, signal: null })
-      for (const app of ["graphql", "relay", "reconciler", "sandbox", "demo-subscriber"]) {
-        expect(
-          stdout.split("\n").some((l) => l.includes('"HTTP server closed"') && l.includes(`"app":"${app}"`)),
-          `${app} closed its server`
-        ).toBe(true)
-      }
-    },
-    90_000
-  )
+  it("SIGTERM shuts everything down cleanly with exit code 0", async () => {
+    child.kill("SIGTERM")
+    const exit = await Promise.race([exited, sleep(60_000).then(() => undefined)])
+    expect(exit, "the launcher did not exit within 60 s of SIGTERM").toEqual({ code: 0, signal: null })
+    for (const app of ["graphql", "relay", "reconciler", "sandbox", "demo-subscriber"]) {
+      expect(
+        stdout.split("\n").some((l) => l.includes('"HTTP server closed"') && l.includes(`"app":"${app}"`)),
+        `${app} closed its server`
+      ).toBe(true)
+    }
+  }, 90_000)
 
   it("the logs hold no secret, validation token or download/view URL", () => {
     const logs = `${stdout}\n${stderr}`

@@ -26,7 +26,11 @@ describe("launcher.json", () => {
   it("a file from before the secrets key gets one, stored at once; the next start reads the same key", async () => {
     const path = join(root, "launcher.json")
     const { relaySecretsKey: _, ...older } = LauncherFile.generate()
-    writeFileSync(path, JSON.stringify({ generated: Object.fromEntries(Object.entries(older).map(([k, v]) => [k, Redacted.value(v)])) }), { mode: 0o600 })
+    writeFileSync(
+      path,
+      JSON.stringify({ generated: Object.fromEntries(Object.entries(older).map(([k, v]) => [k, Redacted.value(v)])) }),
+      { mode: 0o600 }
+    )
     const first = await Effect.runPromise(LauncherFile.loadOrCreate(path))
     const key = Redacted.value(first.generated.relaySecretsKey)
     expect(key).toMatch(/^rsk_/)

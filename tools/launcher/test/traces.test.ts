@@ -55,19 +55,28 @@ const LauncherFile = Schema.parseJson(
 )
 const ValidateAnswer = Schema.Struct({
   data: Schema.Struct({
-    validatePurchase: Schema.Struct({ __typename: Schema.Literal("ValidationToken"), token: Schema.String, expiresAt: Schema.String })
+    validatePurchase: Schema.Struct({
+      __typename: Schema.Literal("ValidationToken"),
+      token: Schema.String,
+      expiresAt: Schema.String
+    })
   })
 })
 
 const cleanEnv = (): Record<string, string> => {
-  const owned = /^(DATABASE_URL|DATA_DIR|PORT|HOST|NODE_ENV|SHUTDOWN_GRACE|DEMO_|HLCONNECT_|RELAY_|GRAPHQL|SANDBOX_|RECONCILE|FULFILMENT_|LOG_|OTEL_)/
+  const owned =
+    /^(DATABASE_URL|DATA_DIR|PORT|HOST|NODE_ENV|SHUTDOWN_GRACE|DEMO_|HLCONNECT_|RELAY_|GRAPHQL|SANDBOX_|RECONCILE|FULFILMENT_|LOG_|OTEL_)/
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !owned.test(key)) env[key] = value
   return env
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-const waitFor = async <A>(what: string, probe: () => A | undefined | Promise<A | undefined>, timeoutMs = settleMs): Promise<A> => {
+const waitFor = async <A>(
+  what: string,
+  probe: () => A | undefined | Promise<A | undefined>,
+  timeoutMs = settleMs
+): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const found = await probe()
@@ -99,7 +108,11 @@ let subscriber: Server
 const delivered: Array<IncomingHttpHeaders> = []
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: packageDir })
+  execFileSync(
+    process.execPath,
+    [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+    { cwd: packageDir }
+  )
   receiver = await OtlpReceiver.start()
   subscriber = createServer((request, response) => {
     delivered.push(request.headers)
@@ -136,7 +149,8 @@ beforeAll(async () => {
   running = await waitFor(
     "the launcher's banner",
     () => {
-      if (child.exitCode !== null) throw new Error(`the launcher exited with ${child.exitCode}:\n${stdout.slice(-4000)}`)
+      if (child.exitCode !== null)
+        throw new Error(`the launcher exited with ${child.exitCode}:\n${stdout.slice(-4000)}`)
       for (const line of stdout.split("\n")) {
         const decoded = Schema.decodeUnknownOption(Running)(line)
         if (decoded._tag === "Some") return decoded.value.message[1]
@@ -200,7 +214,8 @@ describe("traces from the launcher to a real OTLP receiver", () => {
           body: JSON.stringify({ query: validate, variables: { input: { assetId, customerIp, quantity: 1 } } })
         })
         expect(response.status).toBe(200)
-        const { expiresAt, token } = Schema.decodeUnknownSync(ValidateAnswer)(await response.json()).data.validatePurchase
+        const { expiresAt, token } = Schema.decodeUnknownSync(ValidateAnswer)(await response.json()).data
+          .validatePurchase
         validationTokens.push(token)
         lines.push({
           order_line_id: i + 1,
@@ -217,7 +232,12 @@ describe("traces from the launcher to a real OTLP receiver", () => {
       const body = JSON.stringify({
         type: "order.paid",
         timestamp: new Date().toISOString(),
-        data: { order_number: orderNumber, customer: { name: "Trace Customer", email: "trace@example.com" }, currency: "USD", lines }
+        data: {
+          order_number: orderNumber,
+          customer: { name: "Trace Customer", email: "trace@example.com" },
+          currency: "USD",
+          lines
+        }
       })
       const id = `msg_traces_${orderNumber}`
       const now = new Date()
@@ -238,11 +258,16 @@ describe("traces from the launcher to a real OTLP receiver", () => {
       await waitFor("the order to be completed", async () => {
         const answer = await fetch(running.graphql, {
           method: "POST",
-          headers: { authorization: `Bearer ${reveal(secrets.generated.graphqlApiKey)}`, "content-type": "application/json" },
+          headers: {
+            authorization: `Bearer ${reveal(secrets.generated.graphqlApiKey)}`,
+            "content-type": "application/json"
+          },
           body: JSON.stringify({ query: `query { order(orderNumber: "${orderNumber}") { lines { state } } }` })
         })
         const text = await answer.text()
-        return text.includes('"completed"') && !text.includes('"registered"') && !text.includes('"paid"') ? true : undefined
+        return text.includes('"completed"') && !text.includes('"registered"') && !text.includes('"paid"')
+          ? true
+          : undefined
       })
       // Both lines' order.completed reached our subscriber.
       await waitFor("two deliveries", () => (delivered.length >= 2 ? true : undefined))
@@ -273,7 +298,9 @@ describe("traces from the launcher to a real OTLP receiver", () => {
       expect(sandboxServer?.attributes["url.path"]).toBe("/purchase/validate-purchase-before-payment")
 
       // The paid order: registered with its number and lines on the span, the sandbox's span under it.
-      const registers = spans.filter((s) => s.name === "HlConnect.registerPurchase" && s.attributes["hlconnect.order_number"] === orderNumber)
+      const registers = spans.filter(
+        (s) => s.name === "HlConnect.registerPurchase" && s.attributes["hlconnect.order_number"] === orderNumber
+      )
       expect(new Set(registers.map((s) => s.attributes["hlconnect.order_line_id"]))).toEqual(new Set(["1", "2"]))
       for (const r of registers) {
         expect(r.attributes["http.response.status_code"]).toBe("201")
@@ -281,7 +308,9 @@ describe("traces from the launcher to a real OTLP receiver", () => {
         expect(child?.attributes["url.path"]).toBe("/purchase/register")
         expect(child?.traceId).toBe(r.traceId)
       }
-      const infos = spans.filter((s) => s.name === "HlConnect.purchaseInfo" && s.attributes["hlconnect.order_number"] === orderNumber)
+      const infos = spans.filter(
+        (s) => s.name === "HlConnect.purchaseInfo" && s.attributes["hlconnect.order_number"] === orderNumber
+      )
       expect(infos.length).toBeGreaterThan(0)
 
       // One order, one story: every hop of the paid order is in the commerce platform's trace.
@@ -291,11 +320,15 @@ describe("traces from the launcher to a real OTLP receiver", () => {
       const dispatch = spans.find((s) => s.name === "Relay.dispatch" && s.parentSpanId === ingest?.spanId)
       expect(dispatch?.traceId).toBe(paidTrace)
       for (const r of registers) expect(r.traceId).toBe(paidTrace)
-      const reconciles = spans.filter((s) => s.name === "Fulfilment.reconcileOrder" && s.attributes["hlconnect.order_number"] === orderNumber)
+      const reconciles = spans.filter(
+        (s) => s.name === "Fulfilment.reconcileOrder" && s.attributes["hlconnect.order_number"] === orderNumber
+      )
       expect(reconciles.length).toBeGreaterThan(0)
       for (const r of reconciles) expect(r.traceId).toBe(paidTrace)
       for (const i of infos) expect(i.traceId).toBe(paidTrace)
-      const deliveries = spans.filter((s) => s.name === "Relay.deliver" && s.attributes["hlconnect.order_number"] === orderNumber)
+      const deliveries = spans.filter(
+        (s) => s.name === "Relay.deliver" && s.attributes["hlconnect.order_number"] === orderNumber
+      )
       // Ours and the demo subscriber's: each delivery its own span.
       expect(deliveries.length).toBeGreaterThanOrEqual(2)
       for (const d of deliveries) expect(d.traceId).toBe(paidTrace)
@@ -309,12 +342,7 @@ describe("traces from the launcher to a real OTLP receiver", () => {
       expect(admin?.name).toMatch(/^http\.server POST/)
 
       // No token, secret, customer IP or URL credential in any exported span.
-      const forbidden = [
-        ...Object.values(secrets.generated).map(reveal),
-        ...validationTokens,
-        customerIp,
-        "Bearer "
-      ]
+      const forbidden = [...Object.values(secrets.generated).map(reveal), ...validationTokens, customerIp, "Bearer "]
       const exported = JSON.stringify(spans)
       for (const value of forbidden) expect(exported, value.slice(0, 8)).not.toContain(value)
       expect(exported).not.toMatch(/download|signature=|expires=/i)

@@ -61,14 +61,19 @@ export const ImageType = objectType<ImageItem>({
 export const RenderingType = objectType<RenderingItem>({
   name: "Rendering",
   fields: {
-    type: { type: GraphQLString, description: "pdf, scorch, musicxml, embed, audio, streaming (open).", resolve: (r) => orNull(r.type) },
+    type: {
+      type: GraphQLString,
+      description: "pdf, scorch, musicxml, embed, audio, streaming (open).",
+      resolve: (r) => orNull(r.type)
+    },
     usage: { type: GraphQLString, description: "full or preview (open).", resolve: (r) => orNull(r.usage) }
   }
 })
 
 export const PackageType = objectType<PackageItem>({
   name: "Package",
-  description: "A part of an ensemble (or an item of a bundle); a partable asset's parts are bought as their own order lines.",
+  description:
+    "A part of an ensemble (or an item of a bundle); a partable asset's parts are bought as their own order lines.",
   fields: {
     assetId: { type: GraphQLInt, resolve: (p) => orNull(p.asset_id) },
     instrumentationPartCode: { type: GraphQLString, resolve: (p) => orNull(p.instrumentation_part_code) },
@@ -84,7 +89,11 @@ export const RelatedGoodType = objectType<RelatedGoodItem>({
   fields: {
     relatedProductId: { type: GraphQLInt, resolve: (g) => orNull(g.related_product_id) },
     groupTypeId: { type: GraphQLInt, resolve: (g) => orNull(g.group_type_id) },
-    goodType: { type: GraphQLString, description: "H hard goods, D digital, V virtual.", resolve: (g) => orNull(g.good_type) },
+    goodType: {
+      type: GraphQLString,
+      description: "H hard goods, D digital, V virtual.",
+      resolve: (g) => orNull(g.good_type)
+    },
     sheet: { type: GraphQLBoolean, resolve: (g) => orNull(g.sheet) },
     featured: { type: GraphQLBoolean, resolve: (g) => orNull(g.featured) },
     primeSource: { type: GraphQLBoolean, resolve: (g) => orNull(g.prime_src) }
@@ -127,23 +136,47 @@ export const AssetType = objectType<AssetItem>({
     assetId: { type: GraphQLInt, resolve: (a) => orNull(a.asset_id) },
     title: { type: GraphQLString, resolve: (a) => orNull(a.title) },
     description: { type: GraphQLString, resolve: (a) => orNull(a.description) },
-    formatShortName: { type: GraphQLString, description: "e.g. PVG, SSA.", resolve: (a) => orNull(a.format_short_name) },
+    formatShortName: {
+      type: GraphQLString,
+      description: "e.g. PVG, SSA.",
+      resolve: (a) => orNull(a.format_short_name)
+    },
     format: { type: GraphQLString, description: "e.g. Piano/Vocal/Guitar.", resolve: (a) => orNull(a.format) },
     assetType: { type: GraphQLString, description: "e.g. FOLIO, CHMBK, PCK.", resolve: (a) => orNull(a.asset_type) },
     pageCount: { type: GraphQLInt, resolve: (a) => orNull(a.page_count) },
-    songNumber: { type: GraphQLInt, description: "Hal Leonard's song identifier.", resolve: (a) => orNull(a.song_number) },
+    songNumber: {
+      type: GraphQLInt,
+      description: "Hal Leonard's song identifier.",
+      resolve: (a) => orNull(a.song_number)
+    },
     publicDomain: { type: GraphQLBoolean, resolve: (a) => orNull(a.public_domain) },
-    externalRef: { type: GraphQLString, description: "The company providing the asset.", resolve: (a) => orNull(a.external_ref) },
+    externalRef: {
+      type: GraphQLString,
+      description: "The company providing the asset.",
+      resolve: (a) => orNull(a.external_ref)
+    },
     externalRefId: { type: GraphQLInt, resolve: (a) => orNull(a.external_ref_id) },
     voicing: { type: GraphQLString, description: "Choral voicing, e.g. SATB.", resolve: (a) => orNull(a.voicing) },
     performanceTime: { type: GraphQLInt, description: "Seconds.", resolve: (a) => orNull(a.performance_time) },
     difficultyLevelLow: { type: GraphQLFloat, resolve: (a) => orNull(a.difficulty_level_low) },
     difficultyLevelHigh: { type: GraphQLFloat, resolve: (a) => orNull(a.difficulty_level_high) },
-    minQuantity: { type: GraphQLInt, description: "Minimum quantity per purchase (choral titles).", resolve: (a) => orNull(a.min_qty) },
+    minQuantity: {
+      type: GraphQLInt,
+      description: "Minimum quantity per purchase (choral titles).",
+      resolve: (a) => orNull(a.min_qty)
+    },
     tempo: { type: GraphQLInt, description: "Beats per minute.", resolve: (a) => orNull(a.tempo) },
-    world: { type: GraphQLBoolean, description: "Sellable world-wide; otherwise only in `countries`.", resolve: (a) => orNull(a.world) },
+    world: {
+      type: GraphQLBoolean,
+      description: "Sellable world-wide; otherwise only in `countries`.",
+      resolve: (a) => orNull(a.world)
+    },
     countries: { type: nullableListOf(GraphQLString), resolve: (a) => orNull(a.countries) },
-    retailPrice: { type: GraphQLFloat, description: "Suggested retail price in the vendor's currency.", resolve: (a) => orNull(a.retail_price) },
+    retailPrice: {
+      type: GraphQLFloat,
+      description: "Suggested retail price in the vendor's currency.",
+      resolve: (a) => orNull(a.retail_price)
+    },
     smdId: { type: GraphQLString, description: "Sheet Music Direct id.", resolve: (a) => orNull(a.smd_id) },
     explicit: { type: GraphQLBoolean, resolve: (a) => orNull(a.explicit) },
     partable: {
@@ -166,7 +199,11 @@ export const AssetType = objectType<AssetItem>({
   }
 })
 
-export const AssetConnectionType = connectionType(AssetType.name, AssetType, "HL Connect's catalog, one `/assets/list` page at a time.")
+export const AssetConnectionType = connectionType(
+  AssetType.name,
+  AssetType,
+  "HL Connect's catalog, one `/assets/list` page at a time."
+)
 
 /** A catalog page as a connection: each edge's cursor resumes right after its asset. */
 export const assetConnection = (page: AssetsListResponse): Connection<AssetItem> => ({

@@ -19,7 +19,11 @@ export const PageInfoType = objectType<Connection<unknown>>({
   name: "PageInfo",
   fields: {
     hasNextPage: { type: nonNull(GraphQLBoolean), resolve: (c) => c.hasNextPage },
-    endCursor: { type: GraphQLString, description: "Pass as `after` for the next page.", resolve: (c) => c.edges.at(-1)?.cursor ?? null }
+    endCursor: {
+      type: GraphQLString,
+      description: "Pass as `after` for the next page.",
+      resolve: (c) => c.edges.at(-1)?.cursor ?? null
+    }
   }
 })
 

@@ -23,7 +23,11 @@ export const ComponentHealthType = objectType<ComponentHealth>({
   fields: {
     name: { type: nonNull(GraphQLString), resolve: (c) => c.name },
     ok: { type: nonNull(GraphQLBoolean), resolve: (c) => c.ok },
-    detail: { type: GraphQLString, description: "Why it is not ok (an error tag, never a secret).", resolve: (c) => c.detail }
+    detail: {
+      type: GraphQLString,
+      description: "Why it is not ok (an error tag, never a secret).",
+      resolve: (c) => c.detail
+    }
   }
 })
 
@@ -43,9 +47,17 @@ const storeHealth = Effect.flatMap(SqlClient, (sql) => sql`SELECT 1`).pipe(
 /** HL Connect's own `/health` items, as `hlconnect:<name>`; unreachable is one failing component. */
 const upstreamHealth = Effect.flatMap(HlConnect, (hl) => hl.health()).pipe(
   Effect.map((items) =>
-    items.map((item): ComponentHealth => ({ name: `hlconnect:${item.name}`, ok: item.health, detail: item.health ? null : "unhealthy" }))
+    items.map(
+      (item): ComponentHealth => ({
+        name: `hlconnect:${item.name}`,
+        ok: item.health,
+        detail: item.health ? null : "unhealthy"
+      })
+    )
   ),
-  Effect.catchAll((error) => Effect.succeed<ReadonlyArray<ComponentHealth>>([{ name: "hlconnect", ok: false, detail: error._tag }]))
+  Effect.catchAll((error) =>
+    Effect.succeed<ReadonlyArray<ComponentHealth>>([{ name: "hlconnect", ok: false, detail: error._tag }])
+  )
 )
 
 export const healthReport: Effect.Effect<HealthReport, never, SqlClient | HlConnect> = Effect.map(

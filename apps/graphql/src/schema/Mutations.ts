@@ -25,7 +25,14 @@ import {
   GraphQLNonNull,
   GraphQLString
 } from "graphql"
-import { type InvalidInputData, invalidInputData, type ProblemData, problemData, type ValidationRejectedData, validationRejectedData } from "../Answers.js"
+import {
+  type InvalidInputData,
+  invalidInputData,
+  type ProblemData,
+  problemData,
+  type ValidationRejectedData,
+  validationRejectedData
+} from "../Answers.js"
 import { type Cancelled, type CancelResult, cancel } from "../Cancellation.js"
 import { inSchemaTerms } from "../MutationInput.js"
 import { type Registration, type RegisterResult, register } from "../Registration.js"
@@ -50,7 +57,8 @@ import { OrderLineBlockedType, OrderLineConflictType, RetryScheduledType } from 
  * that the request only joins: interrupting the request stops the waiting, not the write, and the
  * write stays interruptible inside (its timeouts still work).
  */
-const finishes = <A, E, R>(write: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.flatMap(Effect.forkDaemon(write), Fiber.join)
+const finishes = <A, E, R>(write: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.forkDaemon(write), Fiber.join)
 
 // ---------------------------------------------------------------------------
 // validatePurchase
@@ -85,7 +93,10 @@ const ValidatePurchaseInput = new GraphQLInputObjectType({
   name: "ValidatePurchaseInput",
   fields: {
     assetId: { type: nonNull(GraphQLInt) },
-    customerIp: { type: nonNull(GraphQLString), description: "The buyer's public IP (v4 or v6): HL Connect derives the country from it." },
+    customerIp: {
+      type: nonNull(GraphQLString),
+      description: "The buyer's public IP (v4 or v6): HL Connect derives the country from it."
+    },
     quantity: { type: nonNull(GraphQLInt), description: `1 to ${PaidOrder.MaxQuantity}.` }
   }
 })
@@ -204,7 +215,8 @@ const registerPurchase: GraphQLFieldConfig<unknown, Context, { readonly input: u
   args: { input: { type: nonNull(RegisterPurchaseInput) } },
   // Counted as one HL Connect call, made or not (it may be answered from the store).
   // A write finishes what it started even when its client goes away (see `finishes`).
-  resolve: (_source, { input }, ctx, info) => ctx.run(finishes(Effect.zipRight(ctx.upstream.admit, register(input))), info)
+  resolve: (_source, { input }, ctx, info) =>
+    ctx.run(finishes(Effect.zipRight(ctx.upstream.admit, register(input))), info)
 }
 
 // ---------------------------------------------------------------------------
@@ -220,7 +232,8 @@ export const OrderLineCancelledType = objectType<Cancelled>({
     orderLineId: { type: nonNull(GraphQLID), resolve: (c) => c.order_line_id },
     tracked: {
       type: nonNull(GraphQLBoolean),
-      description: "Whether the line is recorded locally. False: unknown here (e.g. registered by another system), cancelled at HL Connect only.",
+      description:
+        "Whether the line is recorded locally. False: unknown here (e.g. registered by another system), cancelled at HL Connect only.",
       resolve: (c) => c.tracked
     }
   }
@@ -228,7 +241,8 @@ export const OrderLineCancelledType = objectType<Cancelled>({
 
 export const CancelOrderLineResultType = taggedUnion<CancelResult>({
   name: "CancelOrderLineResult",
-  description: "The cancellation, why HL Connect refused it, or what the local workflow says (a blocked line, a retry scheduled).",
+  description:
+    "The cancellation, why HL Connect refused it, or what the local workflow says (a blocked line, a retry scheduled).",
   members: {
     OrderLineCancelled: OrderLineCancelledType,
     InvalidOrderStatus: InvalidOrderStatusType,
@@ -239,7 +253,11 @@ export const CancelOrderLineResultType = taggedUnion<CancelResult>({
   }
 })
 
-const cancelOrderLine: GraphQLFieldConfig<unknown, Context, { readonly orderNumber: string; readonly orderLineId: string }> = {
+const cancelOrderLine: GraphQLFieldConfig<
+  unknown,
+  Context,
+  { readonly orderNumber: string; readonly orderLineId: string }
+> = {
   type: nonNull(CancelOrderLineResultType),
   description:
     "Cancel one order line: through the local workflow when the line is recorded here, else directly at HL Connect (see `tracked`).",

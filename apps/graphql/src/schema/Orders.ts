@@ -76,8 +76,16 @@ export const OrderLineType = objectType<OrderLine>({
     orderLineId: { type: nonNull(GraphQLID), resolve: (l) => l.orderLineId },
     asset: { type: nonNull(GraphQLString), resolve: (l) => l.asset },
     quantity: { type: nonNull(GraphQLInt), resolve: (l) => l.quantity },
-    unitPriceMinor: { type: nonNull(GraphQLInt), description: "In minor units (cents).", resolve: (l) => l.unitPriceMinor },
-    totalPriceMinor: { type: nonNull(GraphQLInt), description: "In minor units (cents).", resolve: (l) => l.totalPriceMinor },
+    unitPriceMinor: {
+      type: nonNull(GraphQLInt),
+      description: "In minor units (cents).",
+      resolve: (l) => l.unitPriceMinor
+    },
+    totalPriceMinor: {
+      type: nonNull(GraphQLInt),
+      description: "In minor units (cents).",
+      resolve: (l) => l.totalPriceMinor
+    },
     currency: { type: nonNull(GraphQLString), description: "ISO 4217.", resolve: (l) => l.currency },
     customerName: { type: GraphQLString, resolve: (l) => text(l.customerName) },
     customerEmail: { type: GraphQLString, resolve: (l) => text(l.customerEmail) },
@@ -102,12 +110,14 @@ export const OrderLineType = objectType<OrderLine>({
     },
     downloadUrl: {
       type: GraphQLString,
-      description: "A fresh download URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
+      description:
+        "A fresh download URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
       resolve: freshUrl("download")
     },
     viewUrl: {
       type: GraphQLString,
-      description: "A fresh view URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
+      description:
+        "A fresh view URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
       resolve: freshUrl("view")
     }
   }
@@ -119,7 +129,11 @@ export const OrderType = objectType<Order>({
   fields: {
     orderNumber: { type: nonNull(GraphQLID), resolve: (o) => o.orderNumber },
     lines: { type: listOf(OrderLineType), resolve: (o) => o.lines },
-    nextCheckAt: { type: DateTimeType, description: "When the reconciler looks at it next.", resolve: (o) => Option.getOrNull(o.nextCheckAt) },
+    nextCheckAt: {
+      type: DateTimeType,
+      description: "When the reconciler looks at it next.",
+      resolve: (o) => Option.getOrNull(o.nextCheckAt)
+    },
     remote: {
       type: PurchaseStatusType,
       description: "HL Connect's live answer; null when the order number cannot be an HL Connect order id.",
@@ -132,9 +146,9 @@ export const OrderType = objectType<Order>({
       type: nonNull(GraphQLBoolean),
       description: "Whether any line drifted (see `OrderLine.drift`).",
       resolve: (o, _args, ctx, info) =>
-        Promise.all(o.lines.map((line) => remoteStatusOf(line, ctx, info).then((remote) => lineDrift(line.state, remote).drifted))).then(
-          (drifted) => drifted.includes(true)
-        )
+        Promise.all(
+          o.lines.map((line) => remoteStatusOf(line, ctx, info).then((remote) => lineDrift(line.state, remote).drifted))
+        ).then((drifted) => drifted.includes(true))
     }
   }
 })

@@ -20,7 +20,10 @@ const problem = <E extends { readonly _tag: string; readonly message: string }>(
 
 export const AssetNotFoundType = problem<AssetNotFound>("AssetNotFound", "HL Connect knows no such asset (404).")
 export const BadRequestType = problem<BadRequest>("BadRequest", "HL Connect refused the request as malformed (400).")
-export const OrderNotFoundType = problem<OrderNotFound>("OrderNotFound", "HL Connect knows no such order or order line (404).")
+export const OrderNotFoundType = problem<OrderNotFound>(
+  "OrderNotFound",
+  "HL Connect knows no such order or order line (404)."
+)
 export const OrderAlreadyExistsType = problem<OrderAlreadyExists>(
   "OrderAlreadyExists",
   "This order line was already registered, by another caller (409)."
@@ -33,7 +36,8 @@ export const InvalidOrderStatusType = objectType<InvalidOrderStatusData>({
     ...message,
     remoteStatus: {
       type: GraphQLString,
-      description: "HL Connect's status of the line (e.g. COMPLETED, FAILED), when the line is tracked locally and HL Connect said it.",
+      description:
+        "HL Connect's status of the line (e.g. COMPLETED, FAILED), when the line is tracked locally and HL Connect said it.",
       resolve: (e) => e.remoteStatus ?? null
     }
   }

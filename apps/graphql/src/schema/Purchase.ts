@@ -22,7 +22,11 @@ export const PurchaseItemType = objectType<OrderItem>({
     lineItemPrice: { type: GraphQLFloat, resolve: (i) => orNull(i.line_item_price) },
     quantity: { type: GraphQLFloat, resolve: (i) => orNull(i.quantity) },
     countryCode: { type: GraphQLString, description: "ISO 3166-1 alpha-2.", resolve: (i) => orNull(i.country_code) },
-    status: { type: GraphQLString, description: "COMPLETED, PROCESSING, FAILED, CANCELLED or another status HL Connect reports.", resolve: (i) => orNull(i.status) },
+    status: {
+      type: GraphQLString,
+      description: "COMPLETED, PROCESSING, FAILED, CANCELLED or another status HL Connect reports.",
+      resolve: (i) => orNull(i.status)
+    },
     downloadUrl: { type: GraphQLString, resolve: (i) => orNull(i.download_url) },
     viewUrl: { type: GraphQLString, resolve: (i) => orNull(i.view_url) }
   }

@@ -27,7 +27,9 @@ export const MaxPageSize = 100
 const pageSize = (first: number | null): Effect.Effect<number, BadUserInput> =>
   first !== null && first >= 1 && first <= MaxPageSize
     ? Effect.succeed(first)
-    : Effect.fail(new BadUserInput({ argument: "first", message: `first must be between 1 and ${MaxPageSize}, got ${first}` }))
+    : Effect.fail(
+        new BadUserInput({ argument: "first", message: `first must be between 1 and ${MaxPageSize}, got ${first}` })
+      )
 
 const decodeLocalOrderNumber = Schema.decodeUnknownEither(OrderLines.OrderLineKey.fields.orderNumber)
 
@@ -52,7 +54,9 @@ const order: GraphQLFieldConfig<unknown, Context, { readonly orderNumber: string
   description: "One order as stored locally, joined with HL Connect's live answer; null when unknown locally.",
   args: { orderNumber: { type: nonNull(GraphQLID) } },
   resolve: (_source, args, ctx, info) =>
-    ctx.run(localOrderNumber("orderNumber", args.orderNumber), info).then((n) => ctx.orders.load(n, info).then(Option.getOrNull))
+    ctx
+      .run(localOrderNumber("orderNumber", args.orderNumber), info)
+      .then((n) => ctx.orders.load(n, info).then(Option.getOrNull))
 }
 
 const ordersByNumber: GraphQLFieldConfig<unknown, Context, { readonly orderNumbers: ReadonlyArray<string> }> = {
@@ -71,7 +75,11 @@ const ordersByNumber: GraphQLFieldConfig<unknown, Context, { readonly orderNumbe
   }
 }
 
-export const OrderConnectionType = connectionType(OrderType.name, OrderType, "Local orders with at least one line in the given state.")
+export const OrderConnectionType = connectionType(
+  OrderType.name,
+  OrderType,
+  "Local orders with at least one line in the given state."
+)
 
 interface OrdersArgs {
   readonly state: OrderLines.OrderLineState
@@ -91,14 +99,18 @@ const orders: GraphQLFieldConfig<unknown, Context, OrdersArgs> = {
     const page = await ctx.run(
       Effect.flatMap(pageSize(args.first), (first) =>
         listOrders({ state: args.state, first, after: args.after ?? undefined }).pipe(
-          Effect.catchTag("InvalidInput", (e) => Effect.fail(new BadUserInput({ argument: "after", message: e.message })))
+          Effect.catchTag("InvalidInput", (e) =>
+            Effect.fail(new BadUserInput({ argument: "after", message: e.message }))
+          )
         )
       ),
       info
     )
     // An order that vanished between the two reads is left out.
     const edges = await Promise.all(
-      page.edges.map((edge) => ctx.orders.load(edge.node, info).then(Option.map((node) => ({ cursor: edge.cursor, node }))))
+      page.edges.map((edge) =>
+        ctx.orders.load(edge.node, info).then(Option.map((node) => ({ cursor: edge.cursor, node })))
+      )
     )
     return { edges: edges.flatMap(Option.toArray), hasNextPage: page.hasNextPage }
   }
@@ -113,7 +125,9 @@ const purchaseStatusField: GraphQLFieldConfig<unknown, Context, { readonly order
     // A number HL Connect cannot have issued names no order there.
     return orderId === undefined
       ? problemData(
-          new OrderNotFound({ message: `HL Connect order numbers are positive integers, got ${JSON.stringify(args.orderNumber)}` })
+          new OrderNotFound({
+            message: `HL Connect order numbers are positive integers, got ${JSON.stringify(args.orderNumber)}`
+          })
         )
       : ctx.purchaseStatus.load(orderId, info)
   }
@@ -141,7 +155,9 @@ const assets: GraphQLFieldConfig<unknown, Context, AssetsArgs> = {
         }
         const hl = yield* HlConnect
         yield* ctx.upstream.admit
-        const page = yield* hl.listAssets(after === undefined ? { page_size: first } : { page_size: first, last_id: Number(after) })
+        const page = yield* hl.listAssets(
+          after === undefined ? { page_size: first } : { page_size: first, last_id: Number(after) }
+        )
         return assetConnection(page)
       }),
       info

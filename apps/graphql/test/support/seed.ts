@@ -20,7 +20,11 @@ export const registerAtSandbox = (server: TestServer, orderNumber: number, lines
     Effect.gen(function* () {
       const hl = yield* HlConnect
       for (const line of lines) {
-        const { token } = yield* hl.validatePurchase({ asset_id: line.assetId ?? 4000, customer_ip: "192.0.2.10", quantity: 1 })
+        const { token } = yield* hl.validatePurchase({
+          asset_id: line.assetId ?? 4000,
+          customer_ip: "192.0.2.10",
+          quantity: 1
+        })
         yield* hl.registerPurchase({
           token,
           order_number: orderNumber,

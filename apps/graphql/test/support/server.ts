@@ -42,7 +42,9 @@ export interface TestServer {
   /** JSON log lines the server wrote. */
   readonly logs: ReadonlyArray<string>
   /** Runs an effect against the server's own store, client and workflow. */
-  readonly run: <A, E>(effect: Effect.Effect<A, E, Store.StoreServices | HlConnect | SqlClient | Fulfilment>) => Promise<A>
+  readonly run: <A, E>(
+    effect: Effect.Effect<A, E, Store.StoreServices | HlConnect | SqlClient | Fulfilment>
+  ) => Promise<A>
   /** POSTs a GraphQL operation with the API key (or `headers` instead). */
   readonly query: (
     query: string,
@@ -76,7 +78,14 @@ export const startServer = async (options: StartOptions = {}): Promise<TestServe
   const dir = await mkdtemp(join(tmpdir(), "hlconnect-graphql-"))
   const logs: Array<string> = []
   const services = Layer.mergeAll(Health.Health.Default, Fulfilment.Default()).pipe(
-    Layer.provideMerge(HlConnect.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(SandboxToken), maxAttempts: 1, ...options.client })),
+    Layer.provideMerge(
+      HlConnect.layer({
+        baseUrl: sandbox.url,
+        accessToken: Redacted.make(SandboxToken),
+        maxAttempts: 1,
+        ...options.client
+      })
+    ),
     Layer.provideMerge(Store.layerSqlite({ filename: join(dir, "store.db") }))
   )
   const layer = Server.layer(testSettings(options.settings)).pipe(

@@ -26,7 +26,8 @@ const tempDir = Effect.acquireRelease(
 
 export const sqliteEngine: Engine = {
   name: "sqlite",
-  store: () => Layer.unwrapScoped(Effect.map(tempDir, (dir) => Store.layerSqlite({ filename: join(dir, "hlconnect.db") })))
+  store: () =>
+    Layer.unwrapScoped(Effect.map(tempDir, (dir) => Store.layerSqlite({ filename: join(dir, "hlconnect.db") })))
 }
 
 /** The PostgreSQL URL, or undefined (skip, with a warning) unless CI / REQUIRE_POSTGRES demand it. */
@@ -66,7 +67,11 @@ export const fastClient: Partial<HlConnectOptions> = { maxAttempts: 2 }
 export const reconcilerEnv = (
   engine: Engine,
   sandbox: { readonly url: string },
-  options: { readonly policy?: FulfilmentPolicy; readonly client?: Partial<HlConnectOptions>; readonly token?: string } = {}
+  options: {
+    readonly policy?: FulfilmentPolicy
+    readonly client?: Partial<HlConnectOptions>
+    readonly token?: string
+  } = {}
 ) =>
   Reconciler.Default.pipe(
     Layer.provideMerge(Fulfilment.Default(options.policy ?? testPolicy)),
@@ -130,7 +135,9 @@ export const forceStates = (line: OrderLines.OrderLine, path: ReadonlyArray<Orde
 /** Everything about order lines that a pass could change, for before/after comparisons. */
 export const snapshotLines = Effect.gen(function* () {
   const sql = yield* SqlClientTag
-  const rows = yield* sql<Record<string, unknown>>`SELECT order_number, order_line_id, state, version, attempts, next_check_at, last_error, attention_reason FROM order_lines ORDER BY order_number, order_line_id`
+  const rows = yield* sql<
+    Record<string, unknown>
+  >`SELECT order_number, order_line_id, state, version, attempts, next_check_at, last_error, attention_reason FROM order_lines ORDER BY order_number, order_line_id`
   const events = yield* sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM outbound_events`
   return JSON.stringify({ rows, events: String(events[0]?.n) })
 })

@@ -66,7 +66,9 @@ export const cpuMeter = (pid: number | undefined) => {
     share: (): number | undefined => {
       const endCpu = processCpuMicros(pid)
       const elapsedMicros = (performance.now() - started) * 1000
-      return startCpu === undefined || endCpu === undefined || elapsedMicros <= 0 ? undefined : (endCpu - startCpu) / elapsedMicros
+      return startCpu === undefined || endCpu === undefined || elapsedMicros <= 0
+        ? undefined
+        : (endCpu - startCpu) / elapsedMicros
     }
   }
 }
@@ -96,7 +98,10 @@ export const startServerProcess = async (options: ServerProcessOptions): Promise
   const args = [...(options.nodeArgs ?? []), options.script]
   const pinned = options.cpu !== undefined && hasTaskset()
   const child = pinned
-    ? spawn("taskset", ["-c", String(options.cpu), process.execPath, ...args], { env, stdio: ["ignore", "ignore", "inherit"] })
+    ? spawn("taskset", ["-c", String(options.cpu), process.execPath, ...args], {
+        env,
+        stdio: ["ignore", "ignore", "inherit"]
+      })
     : spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "inherit"] })
   const url = `http://127.0.0.1:${port}`
   const stop = () => {

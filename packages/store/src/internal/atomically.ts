@@ -16,4 +16,6 @@ import { Effect, Option } from "effect"
 export const atomically =
   (sql: SqlClient) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-    Effect.flatMap(Effect.serviceOption(TransactionConnection), (open) => (Option.isSome(open) ? self : sql.withTransaction(self)))
+    Effect.flatMap(Effect.serviceOption(TransactionConnection), (open) =>
+      Option.isSome(open) ? self : sql.withTransaction(self)
+    )

@@ -47,12 +47,12 @@ export const PositiveInt = Schema.Int.pipe(Schema.positive())
 export const byteLength = (s: string): number => Buffer.byteLength(s, "utf8")
 
 export const boundedText = (maxBytes: number) =>
-  Schema.String.pipe(
-    Schema.filter((s) => byteLength(s) <= maxBytes || `must be at most ${maxBytes} bytes (UTF-8)`)
-  )
+  Schema.String.pipe(Schema.filter((s) => byteLength(s) <= maxBytes || `must be at most ${maxBytes} bytes (UTF-8)`))
 
 /** Decode caller input by core's one rule (`decodeInput`): its first problem is `InvalidInput` naming the field. */
-export const decodeInput = <A, I>(schema: Schema.Schema<A, I, never>): ((input: unknown) => Effect.Effect<A, InvalidInput>) =>
+export const decodeInput = <A, I>(
+  schema: Schema.Schema<A, I, never>
+): ((input: unknown) => Effect.Effect<A, InvalidInput>) =>
   decodeByCoreRule(schema, (problem) => new InvalidInput(problem))
 
 /**
@@ -63,14 +63,18 @@ export const decodeInput = <A, I>(schema: Schema.Schema<A, I, never>): ((input: 
 export const decodeRows = <A, I>(schema: Schema.Schema<A, I, never>, what: string) => {
   const decode = Schema.decodeUnknown(Schema.Array(schema))
   return (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, StorageError> =>
-    decode(rows).pipe(Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause })))
+    decode(rows).pipe(
+      Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause }))
+    )
 }
 
 /** `decodeRows` for one row; same advice. */
 export const decodeRow = <A, I>(schema: Schema.Schema<A, I, never>, what: string) => {
   const decode = Schema.decodeUnknown(schema)
   return (row: unknown): Effect.Effect<A, StorageError> =>
-    decode(row).pipe(Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause })))
+    decode(row).pipe(
+      Effect.mapError((cause) => new StorageError({ message: `Undecodable ${what} row: ${cause.message}`, cause }))
+    )
 }
 
 export const encodeJson = (value: unknown, field: string): Effect.Effect<string, InvalidInput> =>
@@ -80,7 +84,9 @@ export const encodeJson = (value: unknown, field: string): Effect.Effect<string,
   })
 
 /** Map driver failures to the domain's `StorageError`, leaving every other error untouched. */
-export const storage = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Extract<E, SqlError>> | StorageError, R> =>
+export const storage = <A, E, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, Exclude<E, Extract<E, SqlError>> | StorageError, R> =>
   Effect.catchIf(
     self,
     (e): e is Extract<E, SqlError> => e instanceof SqlError,

@@ -13,7 +13,9 @@ export const MaxBatchSize = 500
 export const NewInboundEvent = Schema.Struct({
   eventId: Identifier,
   source: Identifier,
-  eventType: boundedText(128).pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { message: () => "must be like order.paid" })),
+  eventType: boundedText(128).pipe(
+    Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { message: () => "must be like order.paid" })
+  ),
   /** Raw body exactly as received (signature checks need the original bytes). */
   body: boundedText(MaxBodyBytes),
   /** `TraceContext`'s stored form: where the dispatcher's work continues the trace. */

@@ -69,7 +69,12 @@ export const sqliteInsertOne = `INSERT INTO webhook_inbox (${inboxInsertColumns.
 export const eventIdPosition = inboxInsertColumns.indexOf("event_id")
 
 /** Per event of the batch, in order: new if this batch inserted it (first occurrence only), else duplicate. */
-export const outcomesFor = (batch: ReadonlyArray<InboundFields>, inserted: Iterable<string>): ReadonlyArray<AppendOutcome> => {
+export const outcomesFor = (
+  batch: ReadonlyArray<InboundFields>,
+  inserted: Iterable<string>
+): ReadonlyArray<AppendOutcome> => {
   const fresh = new Set(inserted)
-  return batch.map((event): AppendOutcome => ({ eventId: event.eventId, outcome: fresh.delete(event.eventId) ? "new" : "duplicate" }))
+  return batch.map(
+    (event): AppendOutcome => ({ eventId: event.eventId, outcome: fresh.delete(event.eventId) ? "new" : "duplicate" })
+  )
 }

@@ -118,14 +118,23 @@ if (db !== undefined) {
     return rows.flatMap((row, i) => (fresh[i] === true ? [String(row[eventIdPosition])] : []))
   }
   /** The admitted event, valid to store, with the request's trace context (not the admission's to decide). */
-  const storable = (event: unknown, traceContext: string | undefined): Either.Either<NewInboundEvent, AdmissionOutcome> =>
+  const storable = (
+    event: unknown,
+    traceContext: string | undefined
+  ): Either.Either<NewInboundEvent, AdmissionOutcome> =>
     Either.mapBoth(validateEvent(event), {
-      onLeft: (error): AdmissionOutcome => ({ _tag: "NotStored", message: `admitted event is not storable: ${problem(error)}` }),
+      onLeft: (error): AdmissionOutcome => ({
+        _tag: "NotStored",
+        message: `admitted event is not storable: ${problem(error)}`
+      }),
       onRight: (e) => (traceContext === undefined ? e : { ...e, traceContext })
     })
 
   /** One raw request's verdict: an event to store (right), or the outcome to answer at once (left). */
-  const verdictFor = (admit: (raw: RawInbound) => unknown, item: RawInbound): Either.Either<NewInboundEvent, AdmissionOutcome> => {
+  const verdictFor = (
+    admit: (raw: RawInbound) => unknown,
+    item: RawInbound
+  ): Either.Either<NewInboundEvent, AdmissionOutcome> => {
     let returned: unknown
     try {
       returned = admit(item)
@@ -133,11 +142,18 @@ if (db !== undefined) {
       return Either.left({ _tag: "NotStored", message: `admission failed: ${messageOf(e)}` })
     }
     // The usual verdict is checked where it matters, the event to store; any other is decoded whole.
-    if (isRecord(returned) && returned._tag === "Admit" && returned.event !== undefined) return storable(returned.event, item.traceContext)
+    if (isRecord(returned) && returned._tag === "Admit" && returned.event !== undefined)
+      return storable(returned.event, item.traceContext)
     const verdict = decodeVerdict(returned)
-    if (Either.isLeft(verdict)) return Either.left({ _tag: "NotStored", message: `admission returned a malformed verdict: ${problem(verdict.left)}` })
+    if (Either.isLeft(verdict))
+      return Either.left({
+        _tag: "NotStored",
+        message: `admission returned a malformed verdict: ${problem(verdict.left)}`
+      })
     const v = verdict.right
-    return v._tag === "Reject" ? Either.left({ _tag: "Rejected", status: v.status, error: v.error, message: v.message, reason: v.reason }) : storable(v.event, item.traceContext)
+    return v._tag === "Reject"
+      ? Either.left({ _tag: "Rejected", status: v.status, error: v.error, message: v.message, reason: v.reason })
+      : storable(v.event, item.traceContext)
   }
 
   /**
@@ -163,7 +179,12 @@ if (db !== undefined) {
         const fresh = insertAll(group.events.map((event) => rowValues(newInboxRow(event, now))))
         group.slots.forEach((slot, k) => {
           const event = group.events[k]
-          if (event !== undefined) slot.results[slot.at] = { _tag: "Stored", eventId: event.eventId, outcome: fresh[k] === true ? "new" : "duplicate" }
+          if (event !== undefined)
+            slot.results[slot.at] = {
+              _tag: "Stored",
+              eventId: event.eventId,
+              outcome: fresh[k] === true ? "new" : "duplicate"
+            }
         })
       } catch (e) {
         const message = messageOf(e)

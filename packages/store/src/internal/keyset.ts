@@ -30,12 +30,18 @@ export const keyset = <K, I>(key: Schema.Schema<K, I, never>): Keyset<K> => {
       cursor === undefined
         ? Effect.succeed(undefined)
         : decodeCursor(cursor).pipe(
-            Effect.mapError(() => new InvalidInput({ field: "cursor", message: "malformed cursor (pass back a next_cursor unchanged)" }))
+            Effect.mapError(
+              () =>
+                new InvalidInput({ field: "cursor", message: "malformed cursor (pass back a next_cursor unchanged)" })
+            )
           ),
     page: (rows, limit, keyOf) => {
       const items = rows.slice(0, limit)
       const last = items[items.length - 1]
-      return { items, nextCursor: rows.length > limit && last !== undefined ? Option.some(encode(keyOf(last))) : Option.none() }
+      return {
+        items,
+        nextCursor: rows.length > limit && last !== undefined ? Option.some(encode(keyOf(last))) : Option.none()
+      }
     }
   }
 }

@@ -70,7 +70,11 @@ export const claim = (
  * How many rows `claim` would take at `at` with no limit: the total a pass expects (progress).
  * A count, not a promise: other workers may claim some of them meanwhile.
  */
-export const countDue = (sql: SqlClient, spec: LeaseTable, at: number): Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> =>
+export const countDue = (
+  sql: SqlClient,
+  spec: LeaseTable,
+  at: number
+): Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> =>
   sql<Record<string, unknown>>`
     SELECT COUNT(*) AS n FROM ${sql(spec.table)}
     WHERE ${spec.eligible(sql)}

@@ -26,15 +26,29 @@ export interface Options {
   readonly requests: number
 }
 
-const RelayAnswer = Schema.parseJson(Schema.Struct({ error: Schema.optional(Schema.String), message: Schema.optional(Schema.String) }))
-const GraphqlAnswer = Schema.parseJson(Schema.Struct({ errors: Schema.NonEmptyArray(Schema.Struct({ message: Schema.String })) }))
+const RelayAnswer = Schema.parseJson(
+  Schema.Struct({ error: Schema.optional(Schema.String), message: Schema.optional(Schema.String) })
+)
+const GraphqlAnswer = Schema.parseJson(
+  Schema.Struct({ errors: Schema.NonEmptyArray(Schema.Struct({ message: Schema.String })) })
+)
 /** A mutation's answer in `data`: a union member, named by `__typename`. */
 const GraphqlData = Schema.parseJson(
-  Schema.Struct({ data: Schema.Record({ key: Schema.String, value: Schema.Struct({ __typename: Schema.String }).pipe(Schema.extend(Schema.Record({ key: Schema.String, value: Schema.Unknown }))) }) })
+  Schema.Struct({
+    data: Schema.Record({
+      key: Schema.String,
+      value: Schema.Struct({ __typename: Schema.String }).pipe(
+        Schema.extend(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+      )
+    })
+  })
 )
 /** A GraphQL result that may have succeeded: `data`, and errors only if something was refused. */
 const GraphqlResult = Schema.parseJson(
-  Schema.Struct({ data: Schema.Unknown, errors: Schema.optional(Schema.Array(Schema.Struct({ message: Schema.String }))) })
+  Schema.Struct({
+    data: Schema.Unknown,
+    errors: Schema.optional(Schema.Array(Schema.Struct({ message: Schema.String })))
+  })
 )
 const decodeRelay = Schema.decodeUnknownEither(RelayAnswer)
 const decodeGraphql = Schema.decodeUnknownEither(GraphqlAnswer)
@@ -51,7 +65,8 @@ const judge = (r: BadRequests.BadRequest, res: Either.Either<Http.HttpResponse, 
   if (r.target === "relay") {
     const answer = decodeRelay(body)
     if (Either.isLeft(answer)) return `answer is not the relay's JSON: ${show(body)}`
-    if (r.expect.code !== undefined && answer.right.error !== r.expect.code) return `expected error ${r.expect.code}, got ${show(body)}`
+    if (r.expect.code !== undefined && answer.right.error !== r.expect.code)
+      return `expected error ${r.expect.code}, got ${show(body)}`
     return r.expect.says.test(body) ? undefined : `the body does not say ${r.expect.says}: ${show(body)}`
   }
   const expected = r.expect.answer
@@ -59,8 +74,11 @@ const judge = (r: BadRequests.BadRequest, res: Either.Either<Http.HttpResponse, 
     const data = decodeGraphqlData(body)
     const member = Either.isRight(data) ? data.right.data[expected.field] : undefined
     if (member === undefined) return `answer has no data.${expected.field}.__typename: ${show(body)}`
-    if (member.__typename !== expected.typename) return `expected ${expected.typename}, got ${show(JSON.stringify(member))}`
-    return r.expect.says.test(JSON.stringify(member)) ? undefined : `the answer does not say ${r.expect.says}: ${show(JSON.stringify(member))}`
+    if (member.__typename !== expected.typename)
+      return `expected ${expected.typename}, got ${show(JSON.stringify(member))}`
+    return r.expect.says.test(JSON.stringify(member))
+      ? undefined
+      : `the answer does not say ${r.expect.says}: ${show(JSON.stringify(member))}`
   }
   if (r.expect.mayAnswer === true) {
     const result = decodeGraphqlResult(body)
@@ -83,7 +101,11 @@ interface Tally {
 const alive = (p: Processes.AppProcess) =>
   Effect.gen(function* () {
     if (!(yield* p.running)) return `${p.name} is not running`
-    const res = yield* Http.request({ method: "GET", url: `${p.url ?? ""}/health/live`, timeout: Duration.seconds(5) }).pipe(Effect.either)
+    const res = yield* Http.request({
+      method: "GET",
+      url: `${p.url ?? ""}/health/live`,
+      timeout: Duration.seconds(5)
+    }).pipe(Effect.either)
     return Either.isRight(res) && res.right.status === 200 ? undefined : `${p.name} does not answer /health/live`
   })
 
@@ -99,8 +121,26 @@ export const run = (options: Options) =>
     // No order completes here (no reconciler), so no subscriber: the relay's SSRF guard is on, as in production.
     const [relay, graphql] = yield* Effect.all(
       [
-        launch(Apps.relay({ name: "bad-input-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, secretsKey: credentials.secretsKey })),
-        launch(Apps.graphql({ name: "bad-input-graphql", port: graphqlPort, store, upstream, apiKey: credentials.graphqlKey }))
+        launch(
+          Apps.relay({
+            name: "bad-input-relay",
+            port: relayPort,
+            store,
+            upstream,
+            webhookSecret: credentials.webhookSecret,
+            adminToken: credentials.adminToken,
+            secretsKey: credentials.secretsKey
+          })
+        ),
+        launch(
+          Apps.graphql({
+            name: "bad-input-graphql",
+            port: graphqlPort,
+            store,
+            upstream,
+            apiKey: credentials.graphqlKey
+          })
+        )
       ],
       { concurrency: 2 }
     )
@@ -114,11 +154,18 @@ export const run = (options: Options) =>
     const accepted = yield* Effect.forEach(purchases, (p) =>
       Effect.gen(function* () {
         const headers = sign(p.webhookId, p.body)
-        yield* Http.expectStatus({ method: "POST", url: `${relayUrl}/webhooks/commerce`, headers, body: p.body }, (s) => s === 202)
+        yield* Http.expectStatus(
+          { method: "POST", url: `${relayUrl}/webhooks/commerce`, headers, body: p.body },
+          (s) => s === 202
+        )
         return { id: p.webhookId, body: p.body, headers } satisfies BadRequests.Accepted
       })
     )
-    const expectedKeys = orders.flatMap((o) => o.lines.flatMap((l) => [l.orderLineId, ...l.parts.map((x) => x.orderLineId)].map((id) => `${o.orderNumber}:${id}`)))
+    const expectedKeys = orders.flatMap((o) =>
+      o.lines.flatMap((l) =>
+        [l.orderLineId, ...l.parts.map((x) => x.orderLineId)].map((id) => `${o.orderNumber}:${id}`)
+      )
+    )
     yield* SandboxAdmin.stats(sandbox).pipe(
       Effect.filterOrFail(
         (s) => expectedKeys.every((k) => (s.registrations[k] ?? 0) > 0),
@@ -168,7 +215,11 @@ export const run = (options: Options) =>
             chunked: r.chunked,
             timeout: Duration.seconds(60)
           }).pipe(Effect.either)
-          const tally: Tally = tallies.get(r.category) ?? { count: 0, statuses: new Map<string, number>(), mismatches: [] }
+          const tally: Tally = tallies.get(r.category) ?? {
+            count: 0,
+            statuses: new Map<string, number>(),
+            mismatches: []
+          }
           tallies.set(r.category, tally)
           tally.count++
           const status = Either.isRight(res) ? String(res.right.status) : "no answer"
@@ -184,7 +235,8 @@ export const run = (options: Options) =>
     const inboxAfter = (yield* RelayAdmin.inboxAll(admin)).length
     if (inboxAfter !== inboxBefore) problems.push(`the inbox went from ${inboxBefore} to ${inboxAfter} events`)
     const subscribersAfter = (yield* RelayAdmin.subscribers(admin)).length
-    if (subscribersAfter !== subscribersBefore) problems.push(`the relay went from ${subscribersBefore} to ${subscribersAfter} subscribers`)
+    if (subscribersAfter !== subscribersBefore)
+      problems.push(`the relay went from ${subscribersBefore} to ${subscribersAfter} subscribers`)
     const linesAfter = yield* Ledger.countLines.pipe(Effect.provide(storeContext))
     if (linesAfter !== linesBefore) problems.push(`the store went from ${linesBefore} to ${linesAfter} order lines`)
     const altered = yield* Effect.forEach(accepted, (a) =>
@@ -196,7 +248,8 @@ export const run = (options: Options) =>
       Effect.mapError((e) => new StoreFailure({ message: `reading the inbox: ${e.message}` }))
     )
     const changed = altered.filter((id) => id !== undefined)
-    if (changed.length > 0) problems.push(`${changed.length} stored events changed or gone: ${changed.slice(0, 3).join(", ")}`)
+    if (changed.length > 0)
+      problems.push(`${changed.length} stored events changed or gone: ${changed.slice(0, 3).join(", ")}`)
     const requestsAfter = (yield* SandboxAdmin.stats(sandbox)).requests
     for (const endpoint of ["validatePurchase", "registerPurchase", "cancelOrderLine"]) {
       const before = requestsBefore[endpoint] ?? 0
@@ -207,16 +260,25 @@ export const run = (options: Options) =>
     const linesOf = new Map(orders.map((o) => [o.orderNumber, o.lines.length]))
     const amplifying = requests.filter((r) => r.category === BadRequests.amplificationCategory)
     const names = (body: string, order: string) => new RegExp(`(^|[^0-9])${order}([^0-9]|$)`).test(body)
-    const urlBound = amplifying.reduce((n, r) => n + Math.max(0, ...[...linesOf].filter(([order]) => names(String(r.body), order)).map(([, lines]) => lines)), 0)
+    const urlBound = amplifying.reduce(
+      (n, r) =>
+        n + Math.max(0, ...[...linesOf].filter(([order]) => names(String(r.body), order)).map(([, lines]) => lines)),
+      0
+    )
     const urlCalls = (requestsAfter.downloadUrl ?? 0) - (requestsBefore.downloadUrl ?? 0)
-    if (urlCalls > urlBound) problems.push(`${amplifying.length} amplification queries made ${urlCalls} downloadUrl calls, more than one per distinct line (${urlBound})`)
+    if (urlCalls > urlBound)
+      problems.push(
+        `${amplifying.length} amplification queries made ${urlCalls} downloadUrl calls, more than one per distinct line (${urlBound})`
+      )
     const dead = (yield* Effect.forEach([sandbox.process, relay, graphql], alive)).filter((d) => d !== undefined)
     problems.push(...dead, ...(yield* Flow.unexpectedExits([sandbox.process, relay, graphql])))
 
     const categories = [...tallies.entries()].sort(([a], [b]) => a.localeCompare(b))
     for (const [category, t] of categories) {
       if (t.mismatches.length > 0) {
-        problems.push(`${category}: ${t.mismatches.length}/${t.count} wrong, e.g. ${t.mismatches.slice(0, 2).join("; ")}`)
+        problems.push(
+          `${category}: ${t.mismatches.length}/${t.count} wrong, e.g. ${t.mismatches.slice(0, 2).join("; ")}`
+        )
       }
     }
     const relayCount = requests.filter((r) => r.target === "relay").length

@@ -83,7 +83,9 @@ export const run = (options: Options) =>
         logLevel: "Debug"
       })
     )
-    const reconciler = yield* managed(Apps.reconciler({ name: "crashes-reconciler", store, upstream, logLevel: "Debug" }))
+    const reconciler = yield* managed(
+      Apps.reconciler({ name: "crashes-reconciler", store, upstream, logLevel: "Debug" })
+    )
     const loop = yield* Effect.forkScoped(onceLoop(reconciler))
 
     // Orders keep coming for about as long as the killing goes on.
@@ -104,7 +106,14 @@ export const run = (options: Options) =>
       const neverRelay = !kills.includes("relay")
       const neverReconciler = !kills.includes("reconciler")
       const last = i === options.kills - 1
-      const target: Target = last && neverRelay ? "relay" : last && neverReconciler ? "reconciler" : ws.random.chance(0.5) ? "relay" : "reconciler"
+      const target: Target =
+        last && neverRelay
+          ? "relay"
+          : last && neverReconciler
+            ? "reconciler"
+            : ws.random.chance(0.5)
+              ? "relay"
+              : "reconciler"
       if (target === "relay") {
         yield* relay.kill
         yield* relay.start
@@ -116,7 +125,9 @@ export const run = (options: Options) =>
     }
     const sent = yield* Fiber.join(sender)
     const settleStart = yield* Clock.currentTimeMillis
-    yield* Effect.logInfo(`crashes: ${options.kills} kills done, ${sent.acked.size}/${purchases.length} acknowledged; settling`)
+    yield* Effect.logInfo(
+      `crashes: ${options.kills} kills done, ${sent.acked.size}/${purchases.length} acknowledged; settling`
+    )
 
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
     const sources: Verify.Sources = {

@@ -37,15 +37,22 @@ export const faults = FaultSettings.make({
   spike_ms: 1500
 })
 
-const describeFaults = "20 % 500s, 3 % HTML 502s, 3 % HTML 504s after handling, 5 % resets (½ after handling), latency 2–12 ms + 3 % spikes of 1.5 s; subscriber 10 % 500s"
+const describeFaults =
+  "20 % 500s, 3 % HTML 502s, 3 % HTML 504s after handling, 5 % resets (½ after handling), latency 2–12 ms + 3 % spikes of 1.5 s; subscriber 10 % 500s"
 
 /** A few completed orders' fresh URLs through GraphQL (so the URLs pass through its process and logs), one fetched. */
 const fetchUrls = (graphqlUrl: string, apiKey: string, orderNumbers: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const ws = yield* Workspace
     const answer = yield* Graphql.ordersWithUrls(graphqlUrl, apiKey, orderNumbers)
-    const urls = answer.data.ordersByNumber.flatMap((o) => o?.lines ?? []).flatMap((l) => [l.downloadUrl, l.viewUrl]).filter((u) => u !== null)
-    yield* ws.secrets.addTokens("a download/view URL", urls.map((u) => u.split("/").pop() ?? u))
+    const urls = answer.data.ordersByNumber
+      .flatMap((o) => o?.lines ?? [])
+      .flatMap((l) => [l.downloadUrl, l.viewUrl])
+      .filter((u) => u !== null)
+    yield* ws.secrets.addTokens(
+      "a download/view URL",
+      urls.map((u) => u.split("/").pop() ?? u)
+    )
     const first = urls[0]
     const fetched = first === undefined ? undefined : yield* Http.request({ method: "GET", url: first })
     return { urls: urls.length, firstStatus: fetched?.status }
@@ -67,9 +74,29 @@ export const run = (options: Options) =>
     const [relayPort, reconcilerPort, graphqlPort] = yield* Effect.all([Ports.free, Ports.free, Ports.free])
     const [relay, reconciler, graphql] = yield* Effect.all(
       [
-        launch(Apps.relay({ name: "faults-relay", port: relayPort, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, secretsKey: credentials.secretsKey, subscriber })),
-        launch(Apps.reconciler({ name: "faults-reconciler", store, upstream, schedule: { cron: "* * * * * *", port: reconcilerPort } })),
-        launch(Apps.graphql({ name: "faults-graphql", port: graphqlPort, store, upstream, apiKey: credentials.graphqlKey }))
+        launch(
+          Apps.relay({
+            name: "faults-relay",
+            port: relayPort,
+            store,
+            upstream,
+            webhookSecret: credentials.webhookSecret,
+            adminToken: credentials.adminToken,
+            secretsKey: credentials.secretsKey,
+            subscriber
+          })
+        ),
+        launch(
+          Apps.reconciler({
+            name: "faults-reconciler",
+            store,
+            upstream,
+            schedule: { cron: "* * * * * *", port: reconcilerPort }
+          })
+        ),
+        launch(
+          Apps.graphql({ name: "faults-graphql", port: graphqlPort, store, upstream, apiKey: credentials.graphqlKey })
+        )
       ],
       { concurrency: 3 }
     )
@@ -82,7 +109,9 @@ export const run = (options: Options) =>
       concurrency: 16,
       giveUpAfter: Duration.minutes(2)
     })
-    yield* Effect.logInfo(`faults: ${sent.acked.size}/${purchases.length} acknowledged; waiting for every line to finish`)
+    yield* Effect.logInfo(
+      `faults: ${sent.acked.size}/${purchases.length} acknowledged; waiting for every line to finish`
+    )
 
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
     const admin = { url: Apps.urlOf(relayPort), token: credentials.adminToken }
@@ -91,12 +120,19 @@ export const run = (options: Options) =>
     const injected = (yield* SandboxAdmin.stats(sandbox)).faults
     yield* SandboxAdmin.noFaults(sandbox)
 
-    const completed = orders.filter((o) => o.lines.every((l) => l.expected === "completed")).slice(0, 20).map((o) => o.orderNumber)
+    const completed = orders
+      .filter((o) => o.lines.every((l) => l.expected === "completed"))
+      .slice(0, 20)
+      .map((o) => o.orderNumber)
     const urls = yield* fetchUrls(Apps.urlOf(graphqlPort), credentials.graphqlKey, completed)
     const verdict = yield* Verify.verify(sources).pipe(Effect.provide(storeContext))
     const died = yield* Flow.unexpectedExits([sandbox.process, relay, reconciler, graphql])
     const urlProblem =
-      urls.urls === 0 ? ["GraphQL returned no download/view URLs for completed orders"] : urls.firstStatus === 200 ? [] : [`a fresh download URL answered ${urls.firstStatus}`]
+      urls.urls === 0
+        ? ["GraphQL returned no download/view URLs for completed orders"]
+        : urls.firstStatus === 200
+          ? []
+          : [`a fresh download URL answered ${urls.firstStatus}`]
     const lines = orders.reduce((n, o) => n + o.lines.length, 0)
     return {
       load: `${Flow.count(orders.length)} orders, ${Flow.count(lines)} lines`,

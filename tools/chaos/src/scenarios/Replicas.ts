@@ -53,7 +53,10 @@ const reconcilerShare = (p: Processes.AppProcess) =>
     }
   }))
 
-const describeShare = (s: Share) => `${s.name}: ${Object.entries(s.figures).map(([k, v]) => `${Flow.count(v)} ${k}`).join(", ")}`
+const describeShare = (s: Share) =>
+  `${s.name}: ${Object.entries(s.figures)
+    .map(([k, v]) => `${Flow.count(v)} ${k}`)
+    .join(", ")}`
 
 export const run = (options: Options) =>
   Effect.gen(function* () {
@@ -83,7 +86,12 @@ export const run = (options: Options) =>
         subscriber
       })
     const reconcilerSpec = (i: number) =>
-      Apps.reconciler({ name: `replicas-reconciler-${i + 1}`, store, upstream, schedule: { cron: "* * * * * *", port: ports[2 + i] ?? 0 } })
+      Apps.reconciler({
+        name: `replicas-reconciler-${i + 1}`,
+        store,
+        upstream,
+        schedule: { cron: "* * * * * *", port: ports[2 + i] ?? 0 }
+      })
     // Replicas start together, as a deployment starts them (seeding the subscriber races).
     const relays = yield* Effect.all([launch(relaySpec(0)), launch(relaySpec(1))], { concurrency: 2 })
     const reconcilers = yield* Effect.all([launch(reconcilerSpec(0)), launch(reconcilerSpec(1))], { concurrency: 2 })
@@ -99,7 +107,9 @@ export const run = (options: Options) =>
     })
     yield* Effect.logInfo(`replicas: ${sent.acked.size}/${purchases.length} acknowledged; settling`)
 
-    const storeContext = yield* Layer.build(Ledger.layer({ _tag: "pg", url: options.databaseUrl, schema: fresh.schema }))
+    const storeContext = yield* Layer.build(
+      Ledger.layer({ _tag: "pg", url: options.databaseUrl, schema: fresh.schema })
+    )
     const admin = { url: relayUrls[0] ?? "", token: credentials.adminToken }
     const sources: Verify.Sources = { orders, purchases, sent, admin, sandbox, subscriber }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))
@@ -115,7 +125,10 @@ export const run = (options: Options) =>
       ...shares.slice(2).filter((s) => (s.figures["orders examined"] ?? 0) === 0)
     ].map((s) => `${s.name} did none of the work`)
     const seeded = (yield* RelayAdmin.subscribers(admin)).filter((s) => s.url === subscriber.url)
-    const seedProblem = seeded.length === 1 ? [] : [`${seeded.length} subscribers for one RELAY_SUBSCRIBERS entry (replicas seeding at once)`]
+    const seedProblem =
+      seeded.length === 1
+        ? []
+        : [`${seeded.length} subscribers for one RELAY_SUBSCRIBERS entry (replicas seeding at once)`]
     const died = yield* Flow.unexpectedExits([sandbox.process, ...relays, ...reconcilers])
     const lines = orders.reduce((n, o) => n + o.lines.length, 0)
     return {

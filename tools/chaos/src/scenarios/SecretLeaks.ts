@@ -30,7 +30,10 @@ const exitOf = ({ readyUrl: _notProbed, ...spec }: Processes.LaunchSpec) =>
   Effect.gen(function* () {
     const p = yield* managed(spec)
     yield* p.start
-    yield* p.awaitExit.pipe(Effect.timeout(Duration.seconds(60)), Effect.catchTag("TimeoutException", () => p.kill))
+    yield* p.awaitExit.pipe(
+      Effect.timeout(Duration.seconds(60)),
+      Effect.catchTag("TimeoutException", () => p.kill)
+    )
     const exits = yield* p.exits
     return { code: exits[0]?.code ?? null, log: readFileSync(p.logFile, "utf8"), file: p.logFile }
   })
@@ -45,7 +48,16 @@ export const run = Effect.gen(function* () {
   const port = yield* Ports.free
   const subscriber = { url: "http://127.0.0.1:9/unused", secret: Secrets.newWebhookSecret() }
   yield* ws.secrets.add("the subscriber's signing secret", subscriber.secret)
-  const base = Apps.relay({ name: "x", port, store, upstream, webhookSecret: credentials.webhookSecret, adminToken: credentials.adminToken, secretsKey: credentials.secretsKey, subscriber })
+  const base = Apps.relay({
+    name: "x",
+    port,
+    store,
+    upstream,
+    webhookSecret: credentials.webhookSecret,
+    adminToken: credentials.adminToken,
+    secretsKey: credentials.secretsKey,
+    subscriber
+  })
 
   // One real order, registered by a relay, so the reconciler below has something to ask HL Connect about.
   const relay = yield* launch({ ...base, name: "secrets-relay" })
@@ -98,7 +110,10 @@ export const run = Effect.gen(function* () {
     },
     {
       name: "secrets-relay-malformed-subscribers",
-      spec: { ...base, env: { ...base.env, RELAY_SUBSCRIBERS: `[{"url":"http://127.0.0.1:9/x","secret":"${subscriberSecret}"` } },
+      spec: {
+        ...base,
+        env: { ...base.env, RELAY_SUBSCRIBERS: `[{"url":"http://127.0.0.1:9/x","secret":"${subscriberSecret}"` }
+      },
       code: 1,
       names: "RELAY_SUBSCRIBERS"
     },
@@ -118,7 +133,8 @@ export const run = Effect.gen(function* () {
   const problems: Array<string> = []
   for (const probe of probes) {
     const result = yield* exitOf({ ...probe.spec, name: probe.name })
-    if (result.code !== probe.code) problems.push(`${probe.name}: exited ${result.code}, expected ${probe.code}; see ${result.file}`)
+    if (result.code !== probe.code)
+      problems.push(`${probe.name}: exited ${result.code}, expected ${probe.code}; see ${result.file}`)
     if (!result.log.includes(probe.names)) problems.push(`${probe.name}: the message does not name ${probe.names}`)
   }
 
@@ -127,7 +143,9 @@ export const run = Effect.gen(function* () {
   for (const hit of report.hits) byWhat.set(hit.what, [...(byWhat.get(hit.what) ?? []), hit])
   for (const [what, hits] of byWhat) {
     const first = hits[0]
-    problems.push(`${hits.length}× ${what} in the logs, e.g. ${first === undefined ? "" : `${first.file}:${first.line}`}`)
+    problems.push(
+      `${hits.length}× ${what} in the logs, e.g. ${first === undefined ? "" : `${first.file}:${first.line}`}`
+    )
   }
   return {
     load: `${report.files} logs, ${(report.bytes / 2 ** 20).toFixed(1)} MiB`,
