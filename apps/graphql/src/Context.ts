@@ -10,7 +10,7 @@ import type { OrderLines } from "@hlconnect/store"
 import { Effect, type Option, type Runtime } from "effect"
 import type { PurchaseStatus } from "./Answers.js"
 import * as Loader from "./Loader.js"
-import { Loaders, type UrlRef, urlIdentity } from "./Loaders.js"
+import { BatchSources, type UrlRef, urlIdentity } from "./BatchSources.js"
 import * as Runner from "./Runner.js"
 import type { Gate } from "./Upstream.js"
 
@@ -37,15 +37,15 @@ export const make = (
     run: Runner.make(fork),
     upstream,
     orders: Loader.make(fork, "orders", (numbers: ReadonlyArray<string>) =>
-      Effect.flatMap(Loaders, (loaders) => loaders.orders(numbers))
+      Effect.flatMap(BatchSources, (sources) => sources.orders(numbers))
     ),
     purchaseStatus: Loader.make(fork, "purchaseInfo", (ids: ReadonlyArray<number>) =>
-      Effect.flatMap(Loaders, (loaders) => loaders.purchaseStatuses(ids, upstream))
+      Effect.flatMap(BatchSources, (sources) => sources.purchaseStatuses(ids, upstream))
     ),
     url: Loader.make(
       fork,
       "url",
-      (refs: ReadonlyArray<UrlRef>) => Effect.flatMap(Loaders, (loaders) => loaders.freshUrls(refs, upstream)),
+      (refs: ReadonlyArray<UrlRef>) => Effect.flatMap(BatchSources, (sources) => sources.freshUrls(refs, upstream)),
       urlIdentity
     )
   }

@@ -11,10 +11,10 @@ import type { OrderLines } from "@hlconnect/store"
 import { Cause, Effect, Exit, Runtime } from "effect"
 import { GraphQLError, type GraphQLResolveInfo } from "graphql"
 import { toGraphQLError } from "./Errors.js"
-import type { Loaders } from "./Loaders.js"
+import type { BatchSources } from "./BatchSources.js"
 
 /** What resolver effects may use. */
-export type ResolverServices = Loaders | HlConnect | OrderLines.OrderLines | SqlClient | Fulfilment
+export type ResolverServices = BatchSources | HlConnect | OrderLines.OrderLines | SqlClient | Fulfilment
 
 export type Run = <A, E>(effect: Effect.Effect<A, E, ResolverServices>, info?: GraphQLResolveInfo) => Promise<A>
 

@@ -18,7 +18,7 @@ import { Effect, identity, Layer, Option } from "effect"
 import type { ResolverServices } from "./Runner.js"
 import type { GraphqlSettings } from "./Config.js"
 import * as GraphiqlAssets from "./GraphiqlAssets.js"
-import { Loaders } from "./Loaders.js"
+import { BatchSources } from "./BatchSources.js"
 import * as Upstream from "./Upstream.js"
 import * as Yoga from "./Yoga.js"
 
@@ -194,4 +194,4 @@ export const layer = (
       const router = yield* makeRouter(settings)
       return HttpServer.serve(router, HttpMetrics.middleware)
     })
-  ).pipe(Layer.provide(Loaders.Default({ upstreamConcurrency: settings.upstreamConcurrency })))
+  ).pipe(Layer.provide(BatchSources.Default({ upstreamConcurrency: settings.upstreamConcurrency })))

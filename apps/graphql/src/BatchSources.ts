@@ -26,13 +26,13 @@ export interface UrlRef {
 /** Two references to the same URL, as one key. */
 export const urlIdentity = (ref: UrlRef): string => `${ref.kind}:${ref.orderId}:${ref.orderLineId}`
 
-export interface LoaderOptions {
+export interface BatchSourceOptions {
   /** Upstream calls one batch may have in flight at once. */
   readonly upstreamConcurrency: number
 }
 
-export class Loaders extends Effect.Service<Loaders>()("@hlconnect/graphql/Loaders", {
-  effect: (options: LoaderOptions) =>
+export class BatchSources extends Effect.Service<BatchSources>()("@hlconnect/graphql/BatchSources", {
+  effect: (options: BatchSourceOptions) =>
     Effect.gen(function* () {
       const hl = yield* HlConnect
       const orderLines = yield* OrderLines.OrderLines
