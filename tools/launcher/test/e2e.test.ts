@@ -8,8 +8,8 @@
  * cancelled; then the demo command, SIGTERM, and the logs checked for secrets and URLs.
  */
 import { Schema } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
@@ -17,51 +17,26 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Webhook } from "standardwebhooks"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  cleanEnv,
+  freePorts,
+  type LauncherFile,
+  type LauncherProcess,
+  type Running,
+  reveal,
+  sleep,
+  startLauncher,
+  waitFor
+} from "./LauncherProcess.js"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const root = mkdtempSync(join(tmpdir(), "launcher-e2e-"))
 // Not there yet: the launcher creates it (private).
 const dataDir = join(root, "data")
-// Generous: CI is a busy 2-core machine.
-const settleMs = 90_000
 
 // ---------------------------------------------------------------------------
 // What the test reads, decoded (no casts)
 // ---------------------------------------------------------------------------
-
-const Running = Schema.parseJson(
-  Schema.Struct({
-    message: Schema.Tuple(
-      Schema.Literal("HL Connect is running"),
-      Schema.Struct({
-        graphql: Schema.String,
-        relayIngest: Schema.String,
-        relayAdmin: Schema.String,
-        sandboxDocs: Schema.NullOr(Schema.String),
-        demoSubscriber: Schema.NullOr(Schema.String),
-        metrics: Schema.Array(Schema.String),
-        secretsFile: Schema.String,
-        demoCommand: Schema.NullOr(Schema.String)
-      })
-    )
-  })
-)
-type Running = (typeof Running.Type)["message"][1]
-
-const Secret = Schema.Redacted(Schema.String)
-const LauncherFile = Schema.parseJson(
-  Schema.Struct({
-    generated: Schema.Struct({
-      relayWebhookSecret: Secret,
-      relayAdminToken: Secret,
-      graphqlApiKey: Secret,
-      sandboxToken: Secret,
-      demoSubscriberSecret: Secret,
-      relaySecretsKey: Secret
-    }),
-    endpoints: Schema.Struct({ graphql: Schema.String, relayIngest: Schema.String, sandbox: Schema.Boolean })
-  })
-)
 
 const CreatedSubscriber = Schema.Struct({ id: Schema.String, secret: Schema.String })
 
@@ -103,23 +78,9 @@ const OrderAnswer = Schema.Struct({
 // The launcher as a child process, and a subscriber of our own
 // ---------------------------------------------------------------------------
 
-/** The environment minus anything that would change what the launcher runs. */
-const cleanEnv = (): Record<string, string> => {
-  const owned =
-    /^(DATABASE_URL|DATA_DIR|PORT|HOST|NODE_ENV|SHUTDOWN_GRACE|DEMO_|HLCONNECT_|RELAY_|GRAPHQL|SANDBOX_|RECONCILE|FULFILMENT_|LOG_)/
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !owned.test(key)) env[key] = value
-  return env
-}
-
 const launcherEnv = (): Record<string, string> => ({
-  ...cleanEnv(),
   DATA_DIR: dataDir,
-  GRAPHQL_PORT: "0",
-  RELAY_PORT: "0",
-  RECONCILER_PORT: "0",
-  SANDBOX_PORT: "0",
-  DEMO_SUBSCRIBER_PORT: "0",
+  ...freePorts,
   LOG_FORMAT: "json",
   // Everything the apps log is checked for secrets below, debug included.
   LOG_LEVEL: "debug",
@@ -130,28 +91,9 @@ const launcherEnv = (): Record<string, string> => ({
   RELAY_RETRY_SCHEDULE: "1 second,2 seconds,4 seconds,8 seconds"
 })
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-const waitFor = async <A>(
-  what: string,
-  probe: () => A | undefined | Promise<A | undefined>,
-  timeoutMs = settleMs
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const found = await probe()
-    if (found !== undefined) return found
-    await sleep(250)
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
-
-let child: ChildProcess
-let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-let stdout = ""
-let stderr = ""
+let launcher: LauncherProcess
 let running: Running
-let secrets: typeof LauncherFile.Type
+let secrets: LauncherFile
 
 interface Received {
   readonly headers: IncomingHttpHeaders
@@ -196,7 +138,7 @@ const graphql = async <A, I>(
   const response = await fetch(running.graphql, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${Schema.encodeSync(Secret)(secrets.generated.graphqlApiKey)}`,
+      authorization: `Bearer ${reveal(secrets.generated.graphqlApiKey)}`,
       "content-type": "application/json"
     },
     body: JSON.stringify({ query, variables })
@@ -208,7 +150,7 @@ const graphql = async <A, I>(
 /** A commerce event signed by the peer implementation, as a commerce platform would send it. */
 const sendCommerceEvent = async (id: string, type: string, data: unknown): Promise<number> => {
   const body = JSON.stringify({ type, timestamp: new Date().toISOString(), data })
-  const signer = new Webhook(Schema.encodeSync(Secret)(secrets.generated.relayWebhookSecret))
+  const signer = new Webhook(reveal(secrets.generated.relayWebhookSecret))
   const now = new Date()
   const response = await fetch(running.relayIngest, {
     method: "POST",
@@ -230,11 +172,6 @@ const orderQuery = `query Order($n: ID!) {
 
 beforeAll(async () => {
   // The command under test is the built one; build it (turbo has built its dependencies).
-  execFileSync(
-    process.execPath,
-    [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
-    { cwd: packageDir }
-  )
 
   subscriberServer = createServer((request, response) => {
     const chunks: Array<Buffer> = []
@@ -249,37 +186,13 @@ beforeAll(async () => {
   if (address === null || typeof address === "string") throw new Error("subscriber has no TCP address")
   subscriberUrl = `http://127.0.0.1:${address.port}/hooks`
 
-  child = spawn(process.execPath, [join(packageDir, "dist/main.js")], { cwd: packageDir, env: launcherEnv() })
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const current = child
-  exited = new Promise((resolve) => current.on("exit", (code, signal) => resolve({ code, signal })))
-
-  running = await waitFor(
-    "the launcher's banner",
-    () => {
-      if (child.exitCode !== null)
-        throw new Error(`the launcher exited with ${child.exitCode}:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`)
-      for (const line of stdout.split("\n")) {
-        const decoded = Schema.decodeUnknownOption(Running)(line)
-        if (decoded._tag === "Some") return decoded.value.message[1]
-      }
-      return undefined
-    },
-    120_000
-  )
-  secrets = Schema.decodeUnknownSync(LauncherFile)(readFileSync(running.secretsFile, "utf8"))
+  launcher = await startLauncher(launcherEnv())
+  running = launcher.running
+  secrets = launcher.secrets
 }, 180_000)
 
 afterAll(async () => {
-  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-    child.kill("SIGKILL")
-    await exited
-  }
+  await launcher?.kill()
   await new Promise<void>((resolve) =>
     subscriberServer === undefined ? resolve() : subscriberServer.close(() => resolve())
   )
@@ -294,9 +207,9 @@ describe("npm start: the whole product in one process", () => {
     expect(statSync(dataDir).mode & 0o777).toBe(0o700)
     for (const file of ["hlconnect.db", "hlconnect.db-wal", "hlconnect.db-shm"])
       expect(statSync(join(dataDir, file)).mode & 0o777, file).toBe(0o600)
-    expect(Schema.encodeSync(Secret)(secrets.generated.relaySecretsKey)).toMatch(/^rsk_/)
+    expect(reveal(secrets.generated.relaySecretsKey)).toMatch(/^rsk_/)
     expect(secrets.endpoints).toEqual({ graphql: running.graphql, relayIngest: running.relayIngest, sandbox: true })
-    expect(Schema.encodeSync(Secret)(secrets.generated.relayWebhookSecret)).toMatch(/^whsec_/)
+    expect(reveal(secrets.generated.relayWebhookSecret)).toMatch(/^whsec_/)
     expect(running.demoSubscriber).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/events$/)
     expect(running.demoCommand).toContain("demo.js")
     // Every app answers on its own port.
@@ -315,7 +228,7 @@ describe("npm start: the whole product in one process", () => {
     const created = await fetch(`${running.relayAdmin}/subscribers`, {
       method: "POST",
       headers: {
-        authorization: `Bearer ${Schema.encodeSync(Secret)(secrets.generated.relayAdminToken)}`,
+        authorization: `Bearer ${reveal(secrets.generated.relayAdminToken)}`,
         "content-type": "application/json"
       },
       body: JSON.stringify({ url: subscriberUrl, events: ["*"] })
@@ -420,33 +333,37 @@ describe("npm start: the whole product in one process", () => {
     const orderNumber = /order (\d+): the relay answered/.exec(demo.out)?.[1] ?? ""
     // The launcher's own subscriber verified the delivery and logged it (order, type, sequence).
     await waitFor("the demo subscriber's log line", () =>
-      stdout.split("\n").some((l) => l.includes("demo subscriber received order.completed") && l.includes(orderNumber))
+      launcher.output.stdout
+        .split("\n")
+        .some((l) => l.includes("demo subscriber received order.completed") && l.includes(orderNumber))
         ? true
         : undefined
     )
   }, 180_000)
 
   it("SIGTERM shuts everything down cleanly with exit code 0", async () => {
-    child.kill("SIGTERM")
-    const exit = await Promise.race([exited, sleep(60_000).then(() => undefined)])
+    launcher.child.kill("SIGTERM")
+    const exit = await Promise.race([launcher.exited, sleep(60_000).then(() => undefined)])
     expect(exit, "the launcher did not exit within 60 s of SIGTERM").toEqual({ code: 0, signal: null })
     for (const app of ["graphql", "relay", "reconciler", "sandbox", "demo-subscriber"]) {
       expect(
-        stdout.split("\n").some((l) => l.includes('"HTTP server closed"') && l.includes(`"app":"${app}"`)),
+        launcher.output.stdout
+          .split("\n")
+          .some((l) => l.includes('"HTTP server closed"') && l.includes(`"app":"${app}"`)),
         `${app} closed its server`
       ).toBe(true)
     }
   }, 90_000)
 
   it("the logs hold no secret, validation token or download/view URL", () => {
-    const logs = `${stdout}\n${stderr}`
-    const generated = Object.values(secrets.generated).map((s) => Schema.encodeSync(Secret)(s))
+    const logs = `${launcher.output.stdout}\n${launcher.output.stderr}`
+    const generated = Object.values(secrets.generated).map((s) => reveal(s))
     const forbidden = [...generated, subscriberSecret, ...validationTokens, ...downloadUrls]
     expect(forbidden.length).toBeGreaterThan(8)
     for (const secret of forbidden) expect(logs.includes(secret), "a secret in the logs").toBe(false)
     expect(logs).not.toMatch(/\/nf\/(download|view)\//)
     expect(logs).not.toMatch(/whsec_/)
     // Nothing failed along the way.
-    expect(stdout.split("\n").filter((l) => l.includes('"logLevel":"ERROR"'))).toEqual([])
+    expect(launcher.output.stdout.split("\n").filter((l) => l.includes('"logLevel":"ERROR"'))).toEqual([])
   })
 })

@@ -11,48 +11,27 @@
 import { Schema } from "effect"
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { randomBytes } from "node:crypto"
 import { Webhook } from "standardwebhooks"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  freePorts,
+  type LauncherFile,
+  type LauncherProcess,
+  type Running,
+  reveal,
+  startLauncher,
+  waitFor
+} from "./LauncherProcess.js"
 import * as OtlpReceiver from "./OtlpReceiver.js"
 
-const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const root = mkdtempSync(join(tmpdir(), "launcher-traces-"))
 const dataDir = join(root, "data")
 const settleMs = 90_000
 
-const Running = Schema.parseJson(
-  Schema.Struct({
-    message: Schema.Tuple(
-      Schema.Literal("HL Connect is running"),
-      Schema.Struct({
-        graphql: Schema.String,
-        relayIngest: Schema.String,
-        relayAdmin: Schema.String,
-        secretsFile: Schema.String,
-        traces: Schema.String
-      })
-    )
-  })
-)
-const Secret = Schema.Redacted(Schema.String)
-const LauncherFile = Schema.parseJson(
-  Schema.Struct({
-    generated: Schema.Struct({
-      relayWebhookSecret: Secret,
-      relayAdminToken: Secret,
-      graphqlApiKey: Secret,
-      sandboxToken: Secret,
-      demoSubscriberSecret: Secret,
-      relaySecretsKey: Secret
-    })
-  })
-)
 const ValidateAnswer = Schema.Struct({
   data: Schema.Struct({
     validatePurchase: Schema.Struct({
@@ -63,35 +42,10 @@ const ValidateAnswer = Schema.Struct({
   })
 })
 
-const cleanEnv = (): Record<string, string> => {
-  const owned =
-    /^(DATABASE_URL|DATA_DIR|PORT|HOST|NODE_ENV|SHUTDOWN_GRACE|DEMO_|HLCONNECT_|RELAY_|GRAPHQL|SANDBOX_|RECONCILE|FULFILMENT_|LOG_|OTEL_)/
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !owned.test(key)) env[key] = value
-  return env
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-const waitFor = async <A>(
-  what: string,
-  probe: () => A | undefined | Promise<A | undefined>,
-  timeoutMs = settleMs
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const found = await probe()
-    if (found !== undefined) return found
-    await sleep(250)
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
-
 let receiver: OtlpReceiver.OtlpReceiver
-let child: ChildProcess
-let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-let stdout = ""
-let running: (typeof Running.Type)["message"][1]
-let secrets: typeof LauncherFile.Type
+let launcher: LauncherProcess
+let running: Running
+let secrets: LauncherFile
 const customerIp = "192.0.2.1"
 const validationTokens: Array<string> = []
 
@@ -108,11 +62,6 @@ let subscriber: Server
 const delivered: Array<IncomingHttpHeaders> = []
 
 beforeAll(async () => {
-  execFileSync(
-    process.execPath,
-    [join(packageDir, "../../node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
-    { cwd: packageDir }
-  )
   receiver = await OtlpReceiver.start()
   subscriber = createServer((request, response) => {
     delivered.push(request.headers)
@@ -120,59 +69,29 @@ beforeAll(async () => {
     request.on("end", () => response.writeHead(204).end())
   })
   await new Promise<void>((resolve) => subscriber.listen(0, "127.0.0.1", resolve))
-  child = spawn(process.execPath, [join(packageDir, "dist/main.js")], {
-    cwd: packageDir,
-    env: {
-      ...cleanEnv(),
-      DATA_DIR: dataDir,
-      GRAPHQL_PORT: "0",
-      RELAY_PORT: "0",
-      RECONCILER_PORT: "0",
-      SANDBOX_PORT: "0",
-      DEMO_SUBSCRIBER_PORT: "0",
-      LOG_FORMAT: "json",
-      RECONCILE_SCHEDULE: "* * * * * *",
-      SANDBOX_FULFILMENT_DELAY: "1 second",
-      FULFILMENT_FIRST_CHECK: "500 millis",
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-      OTEL_SERVICE_NAME: "hlconnect-traces-test",
-      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test",
-      // A long batch delay: what is still queued at SIGTERM must be flushed by the shutdown.
-      OTEL_BSP_SCHEDULE_DELAY: "60000"
-    }
+  launcher = await startLauncher({
+    DATA_DIR: dataDir,
+    ...freePorts,
+    LOG_FORMAT: "json",
+    RECONCILE_SCHEDULE: "* * * * * *",
+    SANDBOX_FULFILMENT_DELAY: "1 second",
+    FULFILMENT_FIRST_CHECK: "500 millis",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    OTEL_SERVICE_NAME: "hlconnect-traces-test",
+    OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test",
+    // A long batch delay: what is still queued at SIGTERM must be flushed by the shutdown.
+    OTEL_BSP_SCHEDULE_DELAY: "60000"
   })
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  const current = child
-  exited = new Promise((resolve) => current.on("exit", (code, signal) => resolve({ code, signal })))
-  running = await waitFor(
-    "the launcher's banner",
-    () => {
-      if (child.exitCode !== null)
-        throw new Error(`the launcher exited with ${child.exitCode}:\n${stdout.slice(-4000)}`)
-      for (const line of stdout.split("\n")) {
-        const decoded = Schema.decodeUnknownOption(Running)(line)
-        if (decoded._tag === "Some") return decoded.value.message[1]
-      }
-      return undefined
-    },
-    120_000
-  )
-  secrets = Schema.decodeUnknownSync(LauncherFile)(readFileSync(running.secretsFile, "utf8"))
+  running = launcher.running
+  secrets = launcher.secrets
 }, 180_000)
 
 afterAll(async () => {
-  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-    child.kill("SIGKILL")
-    await exited
-  }
+  await launcher?.kill()
   await receiver?.close()
   await new Promise<void>((resolve) => (subscriber === undefined ? resolve() : subscriber.close(() => resolve())))
   rmSync(root, { recursive: true, force: true })
 })
-
-const reveal = (secret: typeof Secret.Type) => Schema.encodeSync(Secret)(secret)
 
 describe("traces from the launcher to a real OTLP receiver", () => {
   it("announces where traces go", () => {
@@ -273,8 +192,8 @@ describe("traces from the launcher to a real OTLP receiver", () => {
       await waitFor("two deliveries", () => (delivered.length >= 2 ? true : undefined))
 
       // Nothing is exported before the 60 s batch delay: the spans arrive with the shutdown's flush.
-      child.kill("SIGTERM")
-      expect(await exited).toEqual({ code: 0, signal: null })
+      launcher.child.kill("SIGTERM")
+      expect(await launcher.exited).toEqual({ code: 0, signal: null })
       const spans = receiver.spans
       expect(spans.length).toBeGreaterThan(0)
       expect(receiver.requests.every((type) => type.startsWith("application/x-protobuf"))).toBe(true)
