@@ -51,6 +51,32 @@ export const LauncherFile = Schema.parseJson(
 )
 export type LauncherFile = typeof LauncherFile.Type
 
+/** GraphQL's answer to `validatePurchase` when it validated. */
+export const ValidateAnswer = Schema.Struct({
+  data: Schema.Struct({
+    validatePurchase: Schema.Struct({
+      __typename: Schema.Literal("ValidationToken"),
+      token: Schema.String,
+      expiresAt: Schema.String
+    })
+  })
+})
+
+/** One line of a signed `order.paid`, bought at 2.50 with the validation GraphQL gave for it. */
+export const paidLine = (
+  orderLineId: number,
+  assetId: number,
+  validation: { readonly token: string; readonly expiresAt: string }
+): Record<string, string | number> => ({
+  order_line_id: orderLineId,
+  asset_id: assetId,
+  quantity: 1,
+  unit_price: "2.50",
+  line_price: "2.50",
+  validation_token: validation.token,
+  token_expires_at: Math.floor(Date.parse(validation.expiresAt) / 1000)
+})
+
 /** The environment minus anything that would change what the launcher runs. */
 export const cleanEnv = (): Record<string, string> => {
   const owned =

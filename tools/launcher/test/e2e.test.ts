@@ -20,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   cleanEnv,
   freePorts,
+  paidLine,
+  ValidateAnswer,
   type LauncherFile,
   type LauncherProcess,
   type Running,
@@ -47,16 +49,6 @@ const Delivered = Schema.Struct({
   data: Schema.Struct({ line: Schema.Struct({ order_line_id: Schema.String, state: Schema.String }) })
 })
 type Delivered = typeof Delivered.Type
-
-const ValidateAnswer = Schema.Struct({
-  data: Schema.Struct({
-    validatePurchase: Schema.Struct({
-      __typename: Schema.Literal("ValidationToken"),
-      token: Schema.String,
-      expiresAt: Schema.String
-    })
-  })
-})
 
 const OrderAnswer = Schema.Struct({
   data: Schema.Struct({
@@ -245,17 +237,9 @@ describe("npm start: the whole product in one process", () => {
       const answer = await graphql(ValidateAnswer, validate, {
         input: { assetId, customerIp: "192.0.2.1", quantity: 1 }
       })
-      const { expiresAt, token } = answer.data.validatePurchase
-      validationTokens.push(token)
-      lines.push({
-        order_line_id: i + 1,
-        asset_id: assetId,
-        quantity: 1,
-        unit_price: "2.50",
-        line_price: "2.50",
-        validation_token: token,
-        token_expires_at: Math.floor(Date.parse(expiresAt) / 1000)
-      })
+      const validation = answer.data.validatePurchase
+      validationTokens.push(validation.token)
+      lines.push(paidLine(i + 1, assetId, validation))
     }
     const paid = {
       order_number: orderNumber,

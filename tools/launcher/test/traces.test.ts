@@ -19,6 +19,8 @@ import { Webhook } from "standardwebhooks"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   freePorts,
+  paidLine,
+  ValidateAnswer,
   type LauncherFile,
   type LauncherProcess,
   type Running,
@@ -31,16 +33,6 @@ import * as OtlpReceiver from "./OtlpReceiver.js"
 const root = mkdtempSync(join(tmpdir(), "launcher-traces-"))
 const dataDir = join(root, "data")
 const settleMs = 90_000
-
-const ValidateAnswer = Schema.Struct({
-  data: Schema.Struct({
-    validatePurchase: Schema.Struct({
-      __typename: Schema.Literal("ValidationToken"),
-      token: Schema.String,
-      expiresAt: Schema.String
-    })
-  })
-})
 
 let receiver: OtlpReceiver.OtlpReceiver
 let launcher: LauncherProcess
@@ -133,18 +125,9 @@ describe("traces from the launcher to a real OTLP receiver", () => {
           body: JSON.stringify({ query: validate, variables: { input: { assetId, customerIp, quantity: 1 } } })
         })
         expect(response.status).toBe(200)
-        const { expiresAt, token } = Schema.decodeUnknownSync(ValidateAnswer)(await response.json()).data
-          .validatePurchase
-        validationTokens.push(token)
-        lines.push({
-          order_line_id: i + 1,
-          asset_id: assetId,
-          quantity: 1,
-          unit_price: "2.50",
-          line_price: "2.50",
-          validation_token: token,
-          token_expires_at: Math.floor(Date.parse(expiresAt) / 1000)
-        })
+        const validation = Schema.decodeUnknownSync(ValidateAnswer)(await response.json()).data.validatePurchase
+        validationTokens.push(validation.token)
+        lines.push(paidLine(i + 1, assetId, validation))
       }
 
       const orderNumber = String(Date.now())
