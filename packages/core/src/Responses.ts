@@ -11,6 +11,7 @@
 import { HttpApi, type HttpApiEndpoint, HttpApiError, type HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Either, Option, type ParseResult, Schema } from "effect"
 import type { HlConnectApi } from "./Api.js"
+import { compileDecoder } from "./CompiledDecoder.js"
 import { UnexpectedResponse } from "./Errors.js"
 import type { RawResponse } from "./Transport.js"
 
@@ -56,9 +57,11 @@ type StatusEntry<S, E> =
   | { readonly success: true; readonly decode: Decode<S> | undefined }
   | { readonly success: false; readonly decode: Decode<E> | undefined }
 
+/** JSON bodies go through the compiled decoder first; Schema's decoder decides whatever it leaves. */
 const bodyDecoder = <A>(schema: Schema.Schema<A, unknown>) => {
   const decode = Schema.decodeUnknownEither(schema)
   if (HttpApiSchema.getEncoding(schema.ast).kind === "Text") return decode
+  const compiled = compileDecoder(schema)
   return (body: string): Either.Either<A, ParseResult.ParseError | SyntaxError> => {
     let json: unknown
     try {
@@ -66,7 +69,7 @@ const bodyDecoder = <A>(schema: Schema.Schema<A, unknown>) => {
     } catch (error) {
       return Either.left(error instanceof SyntaxError ? error : new SyntaxError(String(error)))
     }
-    return decode(json)
+    return compiled?.(json) ?? decode(json)
   }
 }
 
