@@ -7,6 +7,7 @@
  * Small and free of the client, so a worker thread can load it alone (`@hlconnect/core/Input`).
  */
 import { Either, type Effect, ParseResult, Schema } from "effect"
+import { compileDecoder } from "./CompiledDecoder.js"
 import { InvalidRequest } from "./Errors.js"
 
 /** The first problem of an input: where, and what. */
@@ -39,8 +40,10 @@ export const decodeInputEither = <A, I, E>(
   onProblem: (problem: InputProblem) => E
 ) => {
   const decode = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+  // Valid input takes the compiled decoder's happy path; a problem is always Schema's to name.
+  const compiled = compileDecoder(schema)
   return (input: unknown): Either.Either<A, E> =>
-    Either.mapLeft(decode(input), (error) => onProblem(firstProblem(error)))
+    compiled?.(input) ?? Either.mapLeft(decode(input), (error) => onProblem(firstProblem(error)))
 }
 
 /** Core's `InvalidRequest` for a problem; its message names the field too (what logs and `String(error)` show). */

@@ -3,7 +3,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck, Option, Schema } from "effect"
 import { HlConnectApi } from "../src/Api.js"
 import { compileDecoder } from "../src/CompiledDecoder.js"
-import { OrderItem, OrderItems } from "../src/Models.js"
+import {
+  AssetsListQuery,
+  OrderItem,
+  OrderItems,
+  OrderLineQuery,
+  OrderQuery,
+  PurchaseRegisterRequest,
+  PurchaseValidateBeforePaymentRequest
+} from "../src/Models.js"
 
 /** Every body the definition declares, success or error, by endpoint and status. */
 const declaredBodies = (): ReadonlyArray<readonly [string, Schema.Schema<unknown, unknown>]> => {
@@ -23,6 +31,15 @@ const declaredBodies = (): ReadonlyArray<readonly [string, Schema.Schema<unknown
   })
   return bodies
 }
+
+/** What callers hand the client, decoded by `Input` on every call. */
+const inputs: ReadonlyArray<readonly [string, Schema.Schema<unknown, unknown>]> = [
+  ["validatePurchase input", Schema.make(PurchaseValidateBeforePaymentRequest.ast)],
+  ["registerPurchase input", Schema.make(PurchaseRegisterRequest.ast)],
+  ["order query", Schema.make(Schema.typeSchema(OrderQuery).ast)],
+  ["order line query", Schema.make(Schema.typeSchema(OrderLineQuery).ast)],
+  ["assets query", Schema.make(Schema.typeSchema(AssetsListQuery).ast)]
+]
 
 /**
  * Same value, same classes, same fields in the same order, all the way down (enumerable fields:
@@ -96,7 +113,11 @@ describe("CompiledDecoder", () => {
     }
   })
 
-  for (const [name, schema] of bodies) {
+  it("compiles every input a client method decodes", () => {
+    for (const [name, schema] of inputs) assert.isDefined(compileDecoder(schema), name)
+  })
+
+  for (const [name, schema] of [...bodies, ...inputs]) {
     const compiled = compileDecoder(schema)
     if (compiled === undefined) continue
     const decode = Schema.decodeUnknownEither(schema)
