@@ -51,6 +51,15 @@ const queryString = (params: Readonly<Record<string, number | undefined>>) => {
   return parts.length === 0 ? "" : `?${parts.join("&")}`
 }
 
+/**
+ * The call for valid input, or the input's problem. Decoding is pure, so it is decided when the
+ * call is made rather than as a step of the call's fiber.
+ */
+const withValid = <A, E, B, E2, R>(
+  valid: Either.Either<A, E>,
+  call: (input: A) => Effect.Effect<B, E2, R>
+): Effect.Effect<B, E | E2, R> => (Either.isLeft(valid) ? Effect.fail(valid.left) : call(valid.right))
+
 /** An endpoint's reading of a response: its outcome, or an answered error, or a fault to retry. */
 type Reading<A, N extends EndpointName> = Either.Either<A, AnsweredError<N> | TransientFailure>
 
@@ -138,14 +147,14 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     const readValidate = asDeclared(reader("validatePurchase"))
     const callValidate = endpoint("validatePurchase", "POST")
     const validatePurchase: HlConnectService["validatePurchase"] = (input) =>
-      Effect.flatMap(validValidateRequest(input), (payload) =>
+      withValid(validValidateRequest(input), (payload) =>
         callValidate(post("/purchase/validate-purchase-before-payment", payload), readValidate)
       )
 
     const readRegister = reader("registerPurchase")
     const callRegister = endpoint("registerPurchase", "POST")
     const registerPurchase: HlConnectService["registerPurchase"] = (input, registerOptions) =>
-      Effect.flatMap(validRegisterRequest(input), (payload) =>
+      withValid(validRegisterRequest(input), (payload) =>
         Effect.suspend(() => {
           // Idempotency: once an attempt may have reached HL Connect, a 409 means our own earlier
           // attempt registered it. A 409 on a first, clean attempt is someone else's order.
@@ -210,7 +219,7 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
       }
     }
     const purchaseInfo: HlConnectService["purchaseInfo"] = (input) =>
-      Effect.flatMap(validOrderRef(input), (query) =>
+      withValid(validOrderRef(input), (query) =>
         callInfo(get("/purchase/info", `?order_id=${query.order_id}`), handleInfo, undefined, orderAttributes(query))
       )
 
@@ -218,7 +227,7 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     const readDownloadUrl = asDeclared(reader("downloadUrl"))
     const callDownloadUrl = endpoint("downloadUrl", "GET")
     const downloadUrl: HlConnectService["downloadUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) =>
+      withValid(validOrderLineRef(input), (query) =>
         callDownloadUrl(
           get("/purchase/download-url", orderLineQuery(query)),
           readDownloadUrl,
@@ -229,7 +238,7 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     const readViewUrl = asDeclared(reader("viewUrl"))
     const callViewUrl = endpoint("viewUrl", "GET")
     const viewUrl: HlConnectService["viewUrl"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) =>
+      withValid(validOrderLineRef(input), (query) =>
         callViewUrl(get("/purchase/view-url", orderLineQuery(query)), readViewUrl, undefined, orderAttributes(query))
       )
 
@@ -241,7 +250,7 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
       return Either.left(answer._tag === "Failure" ? answer.error : answer)
     }
     const cancelOrderLine: HlConnectService["cancelOrderLine"] = (input) =>
-      Effect.flatMap(validOrderLineRef(input), (query) =>
+      withValid(validOrderLineRef(input), (query) =>
         callCancel(
           { method: "DELETE", path: `${pathPrefix}/purchase/cancel${orderLineQuery(query)}`, headers: headers.get },
           handleCancel,
@@ -253,7 +262,7 @@ export const makeClient = <Id extends string, G extends HttpApiGroup.HttpApiGrou
     const readAssets = asDeclared(reader("listAssets"))
     const callAssets = endpoint("listAssets", "GET")
     const listAssets: HlConnectService["listAssets"] = (input = {}) =>
-      Effect.flatMap(validAssetsQuery(input), (query) =>
+      withValid(validAssetsQuery(input), (query) =>
         callAssets(get("/assets/list", queryString({ page_size: query.page_size, last_id: query.last_id })), readAssets)
       )
 

@@ -61,7 +61,16 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
   Effect.gen(function* () {
     const inFlight = yield* Effect.makeSemaphore(options.maxInFlight ?? 64)
     const paced = yield* makePacing(options.requestsPerSecond)
-    const withinLimits = <A, E>(attempt: Effect.Effect<A, E>) => inFlight.withPermits(1)(paced(attempt))
+    // A free permit is taken at once (`withPermits` always suspends the fiber to take one, ~10
+    // steps of the runtime per attempt); only when none is free does the attempt wait in line.
+    const withinLimits = <A, E>(attempt: Effect.Effect<A, E>) => {
+      const limited = paced(attempt)
+      const waiting = inFlight.withPermits(1)(limited)
+      return Effect.flatMap(
+        inFlight.withPermitsIfAvailable(1)(limited),
+        Option.match({ onNone: () => waiting, onSome: Effect.succeed })
+      )
+    }
 
     let observedEnvironment: string | undefined
     const expectedEnvironment = options.expectedEnvironment
