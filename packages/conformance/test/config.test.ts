@@ -5,7 +5,8 @@
 import { afterAll, assert, beforeAll, beforeEach, describe, it } from "@effect/vitest"
 import { HlConnect, type InvalidRequest } from "@hlconnect/core"
 import { FaultSettings } from "@hlconnect/sandbox"
-import { ConfigProvider, Duration, Effect, Either, Layer, Option, Stream } from "effect"
+import { ConfigProvider, Duration, Effect, Either, Fiber, Layer, Option, Stream } from "effect"
+import { Agent } from "undici"
 import { type RunningSandbox, SandboxToken, startSandbox } from "@hlconnect/sandbox"
 import { failsWith, liveSleep, setFaults, stats, totalRequests, validatedRegistration, withClient } from "./helpers.js"
 
@@ -296,6 +297,37 @@ describe("maxInFlight and requestsPerSecond", () => {
         assert.isBelow(elapsed, 10 * 100, "ten calls overlapped (one after another would take ≥ 1 s)")
       })
     )
+  )
+
+  it.live(
+    "the cap is the client's own: over a dispatcher with 32 connections, maxInFlight 2 still holds; an interrupted waiter leaves no permit behind",
+    () =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => new Agent({ connections: 32 })),
+        (dispatcher) =>
+          withClient(sandbox, { maxInFlight: 2, dispatcher }, (client) =>
+            Effect.gen(function* () {
+              yield* setFaults(sandbox, FaultSettings.make({ latency_ms: 100 }))
+              // A waiter interrupted while every permit is taken must not keep one when it leaves.
+              const holders = yield* Effect.fork(Effect.all([client.health(), client.health()], { concurrency: 2 }))
+              yield* liveSleep(30)
+              const waiter = yield* Effect.fork(client.health())
+              yield* liveSleep(10)
+              yield* Fiber.interrupt(waiter)
+              yield* Fiber.join(holders)
+              const { max, elapsed } = yield* maxServerConcurrency(
+                Effect.all(
+                  Array.from({ length: 10 }, () => client.health()),
+                  { concurrency: "unbounded" }
+                )
+              )
+              assert.strictEqual(max, 2, "observed server-side concurrency")
+              assert.isAtLeast(elapsed, 5 * 100 - 20, `took ${elapsed} ms: two at a time, both permits back`)
+              assert.isBelow(elapsed, 8 * 100, `took ${elapsed} ms: not one at a time (a permit lost)`)
+            })
+          ),
+        (dispatcher) => Effect.promise(() => dispatcher.close())
+      )
   )
 
   it.live("requestsPerSecond 20: eight calls are spaced 50 ms apart", () =>
