@@ -7,10 +7,15 @@
  *   PROFILE_OUT=/tmp/core.cpuprofile pnpm tsx bench/profile-core.ts   (PROFILE_SECONDS, default 8)
  *
  * PROFILE_CLIENT=undici runs `undici.request` + `body.json()` instead, the floor to compare with.
+ * PROFILE_CLIENT=traced runs the core client with every span exported, as the bench's `core (traced)`
+ * row does: `Tracing.layerWith` posting OTLP (PROFILE_OTLP=http/protobuf, the default, or http/json)
+ * to a local receiver in this process that accepts everything; the exported span count is printed.
  */
 import { HlConnect } from "@hlconnect/core"
+import { Tracing } from "@hlconnect/service"
 import { pinThisProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
-import { Effect, ManagedRuntime, Redacted } from "effect"
+import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted } from "effect"
+import { createServer } from "node:http"
 import { request } from "undici"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
@@ -21,16 +26,42 @@ const TOKEN = "bench-token"
 const main = async () => {
   pinThisProcess(1)
   const floor = await startServerProcess({ script: serverScripts.floor, env: { SANDBOX_TOKENS: TOKEN }, cpu: 0 })
-  const runtime = ManagedRuntime.make(HlConnect.Default({ baseUrl: floor.url, accessToken: Redacted.make(TOKEN) }))
-  const client = await runtime.runPromise(HlConnect)
+  const client = process.env.PROFILE_CLIENT ?? "core"
+  const core = HlConnect.Default({ baseUrl: floor.url, accessToken: Redacted.make(TOKEN) })
+  // The bench's receiver: accepts every OTLP post (its body read and discarded).
+  const receiver = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
+  })
+  let tracing: Layer.Layer<Tracing.Exporting> = Layer.succeed(Tracing.Exporting, false)
+  if (client === "traced") {
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
+    const address = receiver.address()
+    const port = address !== null && typeof address === "object" ? address.port : 0
+    tracing = Tracing.layerWith(
+      {
+        _tag: "Otlp",
+        url: `http://127.0.0.1:${port}/v1/traces`,
+        protocol: process.env.PROFILE_OTLP === "http/json" ? "http/json" : "http/protobuf",
+        headers: Redacted.make({}),
+        serviceName: Option.some("client-bench"),
+        resourceAttributes: {},
+        sampler: "parentbased_always_on",
+        samplerArg: Option.none()
+      },
+      { defaultServiceName: "client-bench" }
+    )
+  }
+  const runtime = ManagedRuntime.make(Layer.merge(core, tracing))
+  const hl = await runtime.runPromise(HlConnect)
   const headers = { accept: "application/json", authorization: `Bearer ${TOKEN}` }
   const call =
-    process.env.PROFILE_CLIENT === "undici"
+    client === "undici"
       ? async (orderId: number) => {
           const response = await request(`${floor.url}/purchase/info?order_id=${orderId}`, { headers })
           await response.body.json()
         }
-      : (orderId: number) => runtime.runPromise(Effect.asVoid(client.purchaseInfo({ order_id: orderId })))
+      : (orderId: number) => runtime.runPromise(Effect.asVoid(hl.purchaseInfo({ order_id: orderId })))
   let completed = 0
   let stop = false
   const worker = async (offset: number) => {
@@ -66,6 +97,12 @@ const main = async () => {
     `${completed} calls in ${seconds.toFixed(1)} s: ${(completed / seconds).toFixed(0)} req/s, ${((used.user + used.system) / completed).toFixed(0)} µs CPU/call\n`
   )
   await runtime.dispose()
+  if (client === "traced") {
+    const exported = await Effect.runPromise(Metric.value(Tracing.spansExported))
+    const dropped = await Effect.runPromise(Metric.value(Tracing.spansDropped))
+    process.stdout.write(`spans exported ${exported.count}, dropped ${dropped.count}\n`)
+    receiver.close()
+  }
   floor.stop()
 }
 
