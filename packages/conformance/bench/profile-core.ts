@@ -63,12 +63,14 @@ const main = async () => {
         }
       : (orderId: number) => runtime.runPromise(Effect.asVoid(hl.purchaseInfo({ order_id: orderId })))
   let completed = 0
+  let total = 0
   let stop = false
   const worker = async (offset: number) => {
     let i = offset
     while (!stop) {
       await call(910_001 + (i++ % 8))
       completed++
+      total++
     }
   }
   const workers = Array.from({ length: 64 }, (_, i) => worker(i))
@@ -100,7 +102,8 @@ const main = async () => {
   if (client === "traced") {
     const exported = await Effect.runPromise(Metric.value(Tracing.spansExported))
     const dropped = await Effect.runPromise(Metric.value(Tracing.spansDropped))
-    process.stdout.write(`spans exported ${exported.count}, dropped ${dropped.count}\n`)
+    // One span per call: every call's span must have reached the receiver (or been counted as dropped).
+    process.stdout.write(`${total} calls in all, spans exported ${exported.count}, dropped ${dropped.count}\n`)
     receiver.close()
   }
   floor.stop()

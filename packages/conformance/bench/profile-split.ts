@@ -50,13 +50,32 @@ const packageOf = (url: string): string => {
 const components: ReadonlyArray<readonly [string, (frame: CallFrame) => boolean]> = [
   ["otlp serialise (transformer/protobuf)", (f) => f.url.includes("otlp-transformer") || f.url.includes("protobufjs")],
   ["otlp http export", (f) => f.url.includes("otlp-exporter-base")],
-  ["otel span start (sdk)", (f) => f.url.includes("sdk-trace-base") && /startSpan|SpanImpl|_sampler|generate|shouldSample/.test(f.functionName)],
-  ["otel span end / processor", (f) => f.url.includes("sdk-trace-base") && /^(end|onEnd|_addToBuffer|_maybeStartTimer|_exportOneBatch|_flushOneBatch)$/.test(f.functionName)],
-  ["otel span attributes (sdk)", (f) => f.url.includes("sdk-trace-base") && /setAttribute|setStatus|_truncate/.test(f.functionName)],
+  [
+    "otel span start (sdk)",
+    (f) => f.url.includes("sdk-trace-base") && /startSpan|SpanImpl|_sampler|generate|shouldSample/.test(f.functionName)
+  ],
+  [
+    "otel span end / processor",
+    (f) =>
+      f.url.includes("sdk-trace-base") &&
+      /^(end|onEnd|_addToBuffer|_maybeStartTimer|_exportOneBatch|_flushOneBatch)$/.test(f.functionName)
+  ],
+  [
+    "otel span attributes (sdk)",
+    (f) => f.url.includes("sdk-trace-base") && /setAttribute|setStatus|_truncate/.test(f.functionName)
+  ],
   // Effect's run loop calls the tracer's `context(execution)` around every op: what the op itself
   // does is the op's, not the hook's.
-  ["other", (f) => f.url.includes("/effect/") && f.url.endsWith("fiberRuntime.js") && f.functionName === "" && f.lineNumber === 1141],
-  ["effect-otel tracer.context hook", (f) => f.url.includes("@effect/opentelemetry") && (f.functionName === "context" || f.functionName === "populateContext")],
+  [
+    "other",
+    (f) =>
+      f.url.includes("/effect/") && f.url.endsWith("fiberRuntime.js") && f.functionName === "" && f.lineNumber === 1141
+  ],
+  [
+    "effect-otel tracer.context hook",
+    (f) =>
+      f.url.includes("@effect/opentelemetry") && (f.functionName === "context" || f.functionName === "populateContext")
+  ],
   ["effect-otel OtelSpan new", (f) => f.url.includes("@effect/opentelemetry") && f.functionName === "OtelSpan"],
   ["effect-otel OtelSpan.end", (f) => f.url.includes("@effect/opentelemetry") && f.functionName === "end"],
   ["effect-otel OtelSpan.attribute", (f) => f.url.includes("@effect/opentelemetry") && f.functionName === "attribute"],
@@ -98,7 +117,7 @@ for (const [id, time] of self) {
   byComponent.set(component, (byComponent.get(component) ?? 0) + time)
 }
 
-const idle = (self.get(profile.nodes.find((n) => n.callFrame.functionName === "(idle)")?.id ?? -1) ?? 0)
+const idle = self.get(profile.nodes.find((n) => n.callFrame.functionName === "(idle)")?.id ?? -1) ?? 0
 const busy = total - idle
 const show = (title: string, entries: Map<string, number>, limit: number) => {
   console.log(`\n${title}`)
