@@ -10,6 +10,7 @@ import * as OtelResource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as Headers from "@effect/platform/Headers"
+import * as OtelApi from "@opentelemetry/api"
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core"
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { OTLPTraceExporter as ProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto"
@@ -32,6 +33,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Tracer from "effect/Tracer"
 import * as ServiceConfig from "./ServiceConfig.js"
 
 export type Protocol = "http/protobuf" | "http/json"
@@ -248,6 +250,37 @@ export class Exporting extends Context.Reference<Exporting>()("@hlconnect/servic
 }) {}
 
 /**
+ * Whether OpenTelemetry's context API carries a context into a callback, i.e. a global context
+ * manager is registered (the SDK's `register()`, `@opentelemetry/sdk-node`); without one,
+ * `context.with` ignores the context it is given and `context.active()` is always the root.
+ */
+const otelContextPropagates = (): boolean => {
+  const probe = OtelApi.createContextKey("@hlconnect/service/Tracing/probe")
+  return OtelApi.context.with(
+    OtelApi.ROOT_CONTEXT.setValue(probe, true),
+    () => OtelApi.context.active().getValue(probe) === true
+  )
+}
+
+/**
+ * Effect's spans as OpenTelemetry spans (`@effect/opentelemetry`'s tracer). Its `context` hook
+ * runs around every step of every fiber inside a span and builds an OTel context holding the
+ * span, so that OTel-instrumented code called from the fiber sees it as the active span; that
+ * context goes nowhere unless a context manager is registered, and building it per step was the
+ * largest part of exported tracing's cost per call. So without a context manager (this product
+ * registers none) the hook just runs the step; with one, it is kept as it is.
+ */
+const layerOtelTracer = Layer.unwrapEffect(
+  Effect.map(OtelTracer.make, (otel) =>
+    Layer.setTracer(
+      otelContextPropagates()
+        ? otel
+        : Tracer.make({ span: (...args) => otel.span(...args), context: (execution) => execution() })
+    )
+  )
+).pipe(Layer.provideMerge(OtelTracer.layerTracer))
+
+/**
  * The tracer for `settings`: Effect's spans exported through a batch span processor, flushed on
  * shutdown (at most `shutdownTimeout`). `Off`: the empty layer.
  */
@@ -260,7 +293,7 @@ export const layerWith = (
     serviceName: Option.getOrElse(settings.serviceName, () => options.defaultServiceName),
     attributes: settings.resourceAttributes
   })
-  return OtelTracer.layer.pipe(
+  return layerOtelTracer.pipe(
     Layer.provide(
       NodeSdk.layerTracerProvider(new BatchSpanProcessor(exporterFor(settings)), {
         sampler: sampler(settings),
