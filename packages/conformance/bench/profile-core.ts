@@ -10,11 +10,13 @@
  * PROFILE_CLIENT=traced runs the core client with every span exported, as the bench's `core (traced)`
  * row does: `Tracing.layerWith` posting OTLP (PROFILE_OTLP=http/protobuf, the default, or http/json)
  * to a local receiver in this process that accepts everything; the exported span count is printed.
+ * PROFILE_CLIENT=effect-spans runs it with a copy of Effect's built-in tracer: the client opens its
+ * span (Effect's own span objects, exported nowhere), so only Effect's span machinery is added.
  */
 import { HlConnect } from "@hlconnect/core"
 import { Tracing } from "@hlconnect/service"
 import { pinThisProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
-import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted } from "effect"
+import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted, Tracer } from "effect"
 import { createServer } from "node:http"
 import { request } from "undici"
 import { writeFileSync } from "node:fs"
@@ -52,6 +54,13 @@ const main = async () => {
       { defaultServiceName: "client-bench" }
     )
   }
+  if (client === "effect-spans") {
+    const builtIn = Effect.runSync(Effect.tracer)
+    tracing = Layer.merge(
+      Layer.setTracer(Tracer.make({ span: builtIn.span, context: builtIn.context })),
+      Layer.succeed(Tracing.Exporting, false)
+    )
+  }
   const runtime = ManagedRuntime.make(Layer.merge(core, tracing))
   const hl = await runtime.runPromise(HlConnect)
   const headers = { accept: "application/json", authorization: `Bearer ${TOKEN}` }
@@ -82,6 +91,16 @@ const main = async () => {
     await session.post("Profiler.enable")
     await session.post("Profiler.start")
   }
+  // PROFILE_HEAP_OUT: V8's sampling heap profiler (bytes allocated, by allocating stack) instead.
+  const heapOut = process.env.PROFILE_HEAP_OUT
+  if (heapOut !== undefined) {
+    await session.post("HeapProfiler.enable")
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true
+    })
+  }
   const startCount = completed
   const started = performance.now()
   const cpu = process.cpuUsage()
@@ -92,6 +111,10 @@ const main = async () => {
   if (out !== undefined) {
     const { profile } = await session.post("Profiler.stop")
     writeFileSync(out, JSON.stringify(profile))
+  }
+  if (heapOut !== undefined) {
+    const { profile } = await session.post("HeapProfiler.stopSampling")
+    writeFileSync(heapOut, JSON.stringify(profile))
   }
   stop = true
   await Promise.all(workers)

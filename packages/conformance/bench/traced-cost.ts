@@ -2,21 +2,38 @@
  * The cost of exported tracing per call, measured quickly and as fairly as a shared machine
  * allows: the core client untraced and traced (every span exported as OTLP to a local receiver,
  * as the bench's `core (traced)` row) in one process against the floor server, `purchaseInfo` at
- * 64 in flight, in alternating windows (ABAB…), so machine noise hits both alike. Per window:
- * client CPU µs per call (`process.cpuUsage`); at the end the median of each and of the
- * per-pair differences, and that every traced call's span reached the receiver.
+ * 64 in flight, in windows that take turns (the order rotating per round), so machine noise hits
+ * all alike. Per window: client CPU µs per call (`process.cpuUsage`); at the end the median of
+ * each variant, its median difference to `core` within a round, and that every exported call's
+ * span reached the receiver.
  *
- *   pnpm tsx bench/traced-cost.ts        (TRACED_PAIRS, default 10; TRACED_WINDOW_MS, default 1000;
- *                                         TRACED_OTLP=http/json for the JSON serialiser)
+ *   pnpm tsx bench/traced-cost.ts    (TRACED_ROUNDS, default 10; TRACED_WINDOW_MS, default 1000)
+ *
+ * TRACED_VARIANTS (comma-separated, default `core,traced`) picks the variants; the ones in
+ * between split the cost by subtraction:
+ *  - core: untraced (Effect's built-in tracer: the client opens no span).
+ *  - effect-spans: a copy of Effect's built-in tracer, so the client opens its span (Effect's
+ *    own span objects, kept by nobody): Effect's span machinery and the client's span code.
+ *  - otel-noexport: OpenTelemetry SDK spans (`@effect/opentelemetry`'s tracer, without the
+ *    per-step OTel context, as `Tracing` installs it) through the BatchSpanProcessor to an
+ *    exporter that takes each batch and reports success: + OTel span creation, end, batching.
+ *  - traced: `Tracing.layerWith`, OTLP http/protobuf to the receiver: + serialisation and HTTP.
+ *  - traced-json: the same with OTLP http/json.
  */
+import * as OtelResource from "@effect/opentelemetry/Resource"
+import * as OtelTracer from "@effect/opentelemetry/Tracer"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { HlConnect } from "@hlconnect/core"
 import { Tracing } from "@hlconnect/service"
-import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted } from "effect"
+import { ExportResultCode } from "@opentelemetry/core"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted, Tracer } from "effect"
 import { createServer } from "node:http"
 import { pinThisProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
 
-const PAIRS = Number(process.env.TRACED_PAIRS ?? 10)
+const ROUNDS = Number(process.env.TRACED_ROUNDS ?? 10)
 const WINDOW_MS = Number(process.env.TRACED_WINDOW_MS ?? 1000)
+const VARIANTS = (process.env.TRACED_VARIANTS ?? "core,traced").split(",").map((v) => v.trim())
 const TOKEN = "bench-token"
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
@@ -39,25 +56,57 @@ const main = async () => {
   const address = receiver.address()
   const port = address !== null && typeof address === "object" ? address.port : 0
   const core = HlConnect.Default({ baseUrl: floor.url, accessToken: Redacted.make(TOKEN) })
-  const tracing = Tracing.layerWith(
-    {
-      _tag: "Otlp",
-      url: `http://127.0.0.1:${port}/v1/traces`,
-      protocol: process.env.TRACED_OTLP === "http/json" ? "http/json" : "http/protobuf",
-      headers: Redacted.make({}),
-      serviceName: Option.some("client-bench"),
-      resourceAttributes: {},
-      sampler: "parentbased_always_on",
-      samplerArg: Option.none()
-    },
-    { defaultServiceName: "client-bench" }
+  const otlp = (protocol: Tracing.Protocol) =>
+    Tracing.layerWith(
+      {
+        _tag: "Otlp",
+        url: `http://127.0.0.1:${port}/v1/traces`,
+        protocol,
+        headers: Redacted.make({}),
+        serviceName: Option.some("client-bench"),
+        resourceAttributes: {},
+        sampler: "parentbased_always_on",
+        samplerArg: Option.none()
+      },
+      { defaultServiceName: "client-bench" }
+    )
+  let discarded = 0
+  const otelNoExport = Layer.unwrapEffect(
+    Effect.map(OtelTracer.make, (otel) =>
+      Layer.setTracer(Tracer.make({ span: (...args) => otel.span(...args), context: (execution) => execution() }))
+    )
+  ).pipe(
+    Layer.provideMerge(OtelTracer.layerTracer),
+    Layer.provide(
+      NodeSdk.layerTracerProvider(
+        new BatchSpanProcessor({
+          export: (spans, done) => {
+            discarded += spans.length
+            done({ code: ExportResultCode.SUCCESS })
+          },
+          shutdown: () => Promise.resolve()
+        })
+      )
+    ),
+    Layer.provide(OtelResource.layer({ serviceName: "client-bench" })),
+    Layer.discard
   )
-  const untraced = ManagedRuntime.make(core)
-  const traced = ManagedRuntime.make(Layer.merge(core, tracing))
-  const contenders = [
-    { name: "core", runtime: untraced, client: await untraced.runPromise(HlConnect), calls: 0 },
-    { name: "core (traced)", runtime: traced, client: await traced.runPromise(HlConnect), calls: 0 }
-  ]
+  const builtIn = Effect.runSync(Effect.tracer)
+  const layers: Record<string, Layer.Layer<never> | undefined> = {
+    core: Layer.empty,
+    "effect-spans": Layer.setTracer(Tracer.make({ span: builtIn.span, context: builtIn.context })),
+    "otel-noexport": otelNoExport,
+    traced: Layer.discard(otlp("http/protobuf")),
+    "traced-json": Layer.discard(otlp("http/json"))
+  }
+  const contenders = await Promise.all(
+    VARIANTS.map(async (name) => {
+      const layer = layers[name]
+      if (layer === undefined) throw new Error(`unknown variant ${name} (${Object.keys(layers).join(", ")})`)
+      const runtime = ManagedRuntime.make(Layer.merge(core, layer))
+      return { name, runtime, client: await runtime.runPromise(HlConnect), calls: 0 }
+    })
+  )
 
   const window = async (contender: (typeof contenders)[number], millis: number) => {
     let completed = 0
@@ -86,33 +135,45 @@ const main = async () => {
 
   for (const contender of contenders) await window(contender, 1000)
   const results = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
-  const differences: Array<number> = []
-  for (let pair = 0; pair < PAIRS; pair++) {
-    const order = pair % 2 === 0 ? contenders : [...contenders].reverse()
+  const differences = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]).filter((c) => c !== undefined)
     const perCall = new Map<string, number>()
     for (const contender of order) perCall.set(contender.name, await window(contender, WINDOW_MS))
-    for (const [name, value] of perCall) results.get(name)?.push(value)
-    differences.push((perCall.get("core (traced)") ?? 0) - (perCall.get("core") ?? 0))
+    for (const [name, value] of perCall) {
+      results.get(name)?.push(value)
+      differences.get(name)?.push(value - (perCall.get("core") ?? Number.NaN))
+    }
   }
-  const tracedCalls = contenders[1]?.calls ?? 0
-  await Promise.all([untraced.dispose(), traced.dispose()])
+  const exporting = contenders.filter((c) => c.name === "traced" || c.name === "traced-json")
+  const exportedCalls = exporting.reduce((sum, c) => sum + c.calls, 0)
+  const noExportCalls = contenders.find((c) => c.name === "otel-noexport")?.calls ?? 0
+  await Promise.all(contenders.map((c) => c.runtime.dispose()))
   const exported = (await Effect.runPromise(Metric.value(Tracing.spansExported))).count
   const dropped = (await Effect.runPromise(Metric.value(Tracing.spansDropped))).count
   receiver.close()
   floor.stop()
 
+  const base = median(results.get("core") ?? [])
+  process.stdout.write(`${ROUNDS} rounds of ${WINDOW_MS} ms windows, 64 in flight; client CPU µs per call\n`)
   for (const [name, values] of results) {
+    const difference = median(differences.get(name) ?? [])
     process.stdout.write(
-      `${name.padEnd(14)} CPU µs/call median ${median(values).toFixed(1)} (min ${Math.min(...values).toFixed(1)}, max ${Math.max(...values).toFixed(1)}): ${values.map((v) => v.toFixed(0)).join(" ")}\n`
+      `${name.padEnd(14)} median ${median(values).toFixed(1).padStart(6)} (min ${Math.min(...values).toFixed(1)}, max ${Math.max(...values).toFixed(1)})` +
+        `  −core per round: median ${Number.isNaN(difference) ? "n/a" : difference.toFixed(1).padStart(5)}` +
+        `  ×core ${(median(values) / base).toFixed(2)}  [${values.map((v) => v.toFixed(0)).join(" ")}]\n`
     )
   }
-  const base = median(results.get("core") ?? [])
-  process.stdout.write(
-    `traced − core per pair: median ${median(differences).toFixed(1)} µs (${differences.map((d) => d.toFixed(0)).join(" ")}); ratio of medians ${(median(results.get("core (traced)") ?? []) / base).toFixed(2)}\n`
-  )
-  process.stdout.write(
-    `traced calls ${tracedCalls}, spans exported ${exported}, dropped ${dropped}${exported + dropped === tracedCalls ? " (all accounted for)" : " — SPANS MISSING"}\n`
-  )
+  if (exporting.length > 0) {
+    process.stdout.write(
+      `exported variants' calls ${exportedCalls}, spans exported ${exported}, dropped ${dropped}${exported + dropped === exportedCalls ? " (all accounted for)" : " — SPANS MISSING"}\n`
+    )
+  }
+  if (noExportCalls > 0) {
+    process.stdout.write(
+      `otel-noexport calls ${noExportCalls}, spans handed to its exporter ${discarded}${discarded === noExportCalls ? " (all)" : " — SPANS MISSING"}\n`
+    )
+  }
 }
 
 main().then(
