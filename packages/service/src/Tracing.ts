@@ -18,6 +18,7 @@ import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
+  type BufferConfig,
   ParentBasedSampler,
   type ReadableSpan,
   type Sampler,
@@ -216,6 +217,49 @@ class CountingExporter implements SpanExporter {
   }
 }
 
+/**
+ * Counts the spans the batch processor drops because its queue is full (`maxQueueSize`, when the
+ * collector is slower than spans end) into `otel_spans_dropped_total`: the SDK reports them only
+ * through its own self-observability counter (`otel.sdk.processor.span.processed`, `error.type`
+ * `queue_full`), which this meter provider is handed; every other instrument is a no-op.
+ */
+const queueDropCounter: OtelApi.MeterProvider = {
+  getMeter: () => {
+    const noop = OtelApi.createNoopMeter()
+    return {
+      createCounter: (name, options) =>
+        name === "otel.sdk.processor.span.processed"
+          ? {
+              add: (value, attributes) => {
+                if (attributes?.["error.type"] === "queue_full") spansDropped.unsafeUpdate(value, [])
+              }
+            }
+          : noop.createCounter(name, options),
+      createGauge: (name, options) => noop.createGauge(name, options),
+      createHistogram: (name, options) => noop.createHistogram(name, options),
+      createUpDownCounter: (name, options) => noop.createUpDownCounter(name, options),
+      createObservableGauge: (name, options) => noop.createObservableGauge(name, options),
+      createObservableCounter: (name, options) => noop.createObservableCounter(name, options),
+      createObservableUpDownCounter: (name, options) => noop.createObservableUpDownCounter(name, options),
+      addBatchObservableCallback: (callback, observables) => noop.addBatchObservableCallback(callback, observables),
+      removeBatchObservableCallback: (callback, observables) =>
+        noop.removeBatchObservableCallback(callback, observables)
+    }
+  }
+}
+
+/**
+ * The batch span processor: the SDK's defaults and `OTEL_BSP_*` variables for its sizes and
+ * delays, and queue-full drops counted (`sdk-trace-base`'s processor hands its config on to
+ * `sdk-trace`'s, whose `selfObsMeterProvider` reports them).
+ */
+const batchProcessor = (exporter: SpanExporter): BatchSpanProcessor => {
+  const config: BufferConfig & { readonly selfObsMeterProvider: OtelApi.MeterProvider } = {
+    selfObsMeterProvider: queueDropCounter
+  }
+  return new BatchSpanProcessor(exporter, config)
+}
+
 const exporterFor = (settings: Extract<Settings, { _tag: "Otlp" }>): SpanExporter => {
   const options = { url: settings.url, headers: { ...Redacted.value(settings.headers) } }
   return new CountingExporter(
@@ -295,7 +339,7 @@ export const layerWith = (
   })
   return layerOtelTracer.pipe(
     Layer.provide(
-      NodeSdk.layerTracerProvider(new BatchSpanProcessor(exporterFor(settings)), {
+      NodeSdk.layerTracerProvider(batchProcessor(exporterFor(settings)), {
         sampler: sampler(settings),
         shutdownTimeout: options.shutdownTimeout ?? 5000
       })

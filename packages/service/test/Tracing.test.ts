@@ -169,6 +169,48 @@ describe("Tracing", () => {
     60_000
   )
 
+  it.scoped("spans the batch queue cannot hold are dropped and counted, none lost silently", () =>
+    Effect.gen(function* () {
+      const r = yield* receiver
+      const before = {
+        exported: (yield* Metric.value(Tracing.spansExported)).count,
+        dropped: (yield* Metric.value(Tracing.spansDropped)).count
+      }
+      // A queue of 2: the first 2 spans go out as a batch, 2 more wait, the other 6 find it full.
+      const saved = { queue: process.env.OTEL_BSP_MAX_QUEUE_SIZE, batch: process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE }
+      process.env.OTEL_BSP_MAX_QUEUE_SIZE = "2"
+      process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "2"
+      const tracing = Tracing.layerWith(
+        {
+          _tag: "Otlp",
+          url: `${r.url}/v1/traces`,
+          protocol: "http/json",
+          headers: Redacted.make({}),
+          serviceName: Option.none(),
+          resourceAttributes: {},
+          sampler: "always_on",
+          samplerArg: Option.none()
+        },
+        { defaultServiceName: "hlconnect-test" }
+      )
+      for (const [name, value] of [
+        ["OTEL_BSP_MAX_QUEUE_SIZE", saved.queue],
+        ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE", saved.batch]
+      ] as const) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+      yield* Effect.forEach(Array.from({ length: 10 }), () => Effect.withSpan(Effect.void, "unit.burst")).pipe(
+        Effect.provide(tracing)
+      )
+      const exported = (yield* Metric.value(Tracing.spansExported)).count - before.exported
+      const dropped = (yield* Metric.value(Tracing.spansDropped)).count - before.dropped
+      assert.strictEqual(exported + dropped, 10)
+      assert.isAbove(dropped, 0)
+      assert.isAbove(exported, 0)
+    })
+  )
+
   it.effect("a JSON log line inside a span carries its trace_id and span_id", () =>
     Effect.gen(function* () {
       const lines: Array<string> = []
