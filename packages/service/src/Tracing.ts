@@ -319,7 +319,7 @@ const layerOtelTracer = Layer.unwrapEffect(
     Layer.setTracer(
       otelContextPropagates()
         ? otel
-        : Tracer.make({ span: (...args) => otel.span(...args), context: (execution) => execution() })
+        : Tracer.make({ span: otel.span, context: (execution) => execution() })
     )
   )
 ).pipe(Layer.provideMerge(OtelTracer.layerTracer))

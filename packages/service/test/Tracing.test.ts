@@ -13,6 +13,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as OtelApi from "@opentelemetry/api"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Logging, Tracing } from "../src/index.js"
@@ -208,6 +209,53 @@ describe("Tracing", () => {
       assert.strictEqual(exported + dropped, 10)
       assert.isAbove(dropped, 0)
       assert.isAbove(exported, 0)
+    })
+  )
+
+  it.scoped("with an OTel context manager registered, OTel code inside an Effect span sees that span as active", () =>
+    Effect.gen(function* () {
+      const r = yield* receiver
+      // The smallest context manager: a stack, enough for synchronous code.
+      let stack: Array<OtelApi.Context> = [OtelApi.ROOT_CONTEXT]
+      const manager: OtelApi.ContextManager = {
+        active: () => stack[stack.length - 1] ?? OtelApi.ROOT_CONTEXT,
+        with: (context, fn, thisArg, ...args) => {
+          stack = [...stack, context]
+          try {
+            return fn.call(thisArg, ...args)
+          } finally {
+            stack = stack.slice(0, -1)
+          }
+        },
+        bind: (_context, target) => target,
+        enable: () => manager,
+        disable: () => {
+          stack = [OtelApi.ROOT_CONTEXT]
+          return manager
+        }
+      }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => OtelApi.context.setGlobalContextManager(manager)),
+        () => Effect.sync(() => OtelApi.context.disable())
+      )
+      const settings: Tracing.Settings = {
+        _tag: "Otlp",
+        url: `${r.url}/v1/traces`,
+        protocol: "http/json",
+        headers: Redacted.make({}),
+        serviceName: Option.none(),
+        resourceAttributes: {},
+        sampler: "always_on",
+        samplerArg: Option.none()
+      }
+      const [effectSpan, otelSpanId] = yield* Effect.all([
+        Effect.currentSpan,
+        Effect.sync(() => OtelApi.trace.getSpan(OtelApi.context.active())?.spanContext().spanId)
+      ]).pipe(
+        Effect.withSpan("unit.with-manager"),
+        Effect.provide(Tracing.layerWith(settings, { defaultServiceName: "t" }))
+      )
+      assert.strictEqual(otelSpanId, effectSpan.spanId)
     })
   )
 
