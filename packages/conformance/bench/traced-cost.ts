@@ -19,6 +19,8 @@
  *    exporter that takes each batch and reports success: + OTel span creation, end, batching.
  *  - traced: `Tracing.layerWith`, OTLP http/protobuf to the receiver: + serialisation and HTTP.
  *  - traced-json: the same with OTLP http/json.
+ *  - traced@N: `traced` with the batch processor's `maxExportBatchSize` N (as
+ *    OTEL_BSP_MAX_EXPORT_BATCH_SIZE=N would set it; the SDK's default is 512).
  */
 import * as OtelResource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
@@ -29,6 +31,7 @@ import { ExportResultCode } from "@opentelemetry/core"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted, Tracer } from "effect"
 import { createServer } from "node:http"
+import { constants, PerformanceObserver } from "node:perf_hooks"
 import { pinThisProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
 
 const ROUNDS = Number(process.env.TRACED_ROUNDS ?? 10)
@@ -92,6 +95,17 @@ const main = async () => {
     Layer.discard
   )
   const builtIn = Effect.runSync(Effect.tracer)
+  /** The processor reads OTEL_BSP_* when it is made, that is when the layer is. */
+  const withBatchSize = <A>(size: string, make: () => A): A => {
+    const saved = process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+    process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = size
+    try {
+      return make()
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+      else process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = saved
+    }
+  }
   const layers: Record<string, Layer.Layer<never> | undefined> = {
     core: Layer.empty,
     "effect-spans": Layer.setTracer(Tracer.make({ span: builtIn.span, context: builtIn.context })),
@@ -101,12 +115,27 @@ const main = async () => {
   }
   const contenders = await Promise.all(
     VARIANTS.map(async (name) => {
-      const layer = layers[name]
+      const batch = name.match(/^traced@(\d+)$/)?.[1]
+      const layer =
+        batch === undefined ? layers[name] : withBatchSize(batch, () => Layer.discard(otlp("http/protobuf")))
       if (layer === undefined) throw new Error(`unknown variant ${name} (${Object.keys(layers).join(", ")})`)
       const runtime = ManagedRuntime.make(Layer.merge(core, layer))
       return { name, runtime, client: await runtime.runPromise(HlConnect), calls: 0 }
     })
   )
+
+  // Garbage collection pauses on the main thread (ms), by kind, as V8 reports them.
+  const gcPauses = { minor: 0, major: 0 }
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // A gc entry's JSON carries its `detail.kind` (the typings do not declare `detail`).
+      const json: unknown = entry.toJSON()
+      const detail = typeof json === "object" && json !== null && "detail" in json ? json.detail : undefined
+      const kind = typeof detail === "object" && detail !== null && "kind" in detail ? detail.kind : undefined
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcPauses.minor += entry.duration
+      else gcPauses.major += entry.duration
+    }
+  }).observe({ entryTypes: ["gc"] })
 
   const window = async (contender: (typeof contenders)[number], millis: number) => {
     let completed = 0
@@ -123,29 +152,43 @@ const main = async () => {
     const workers = Array.from({ length: 64 }, (_, i) => worker(i))
     await sleep(200)
     const startCount = completed
+    const gcBefore = { ...gcPauses }
     const cpu = process.cpuUsage()
     await sleep(millis)
     const used = process.cpuUsage(cpu)
     const calls = completed - startCount
+    // The observer is told of pauses asynchronously: those of the window's last moments may be
+    // counted in the next window; over many windows it evens out.
+    const gc = {
+      minor: ((gcPauses.minor - gcBefore.minor) * 1000) / calls,
+      major: ((gcPauses.major - gcBefore.major) * 1000) / calls
+    }
     stop = true
     await Promise.all(workers)
     contender.calls += completed
-    return (used.user + used.system) / calls
+    return { cpu: (used.user + used.system) / calls, gc }
   }
 
   for (const contender of contenders) await window(contender, 1000)
   const results = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
+  const gcMinor = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
+  const gcMajor = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
   const differences = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
   for (let round = 0; round < ROUNDS; round++) {
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]).filter((c) => c !== undefined)
     const perCall = new Map<string, number>()
-    for (const contender of order) perCall.set(contender.name, await window(contender, WINDOW_MS))
+    for (const contender of order) {
+      const measured = await window(contender, WINDOW_MS)
+      perCall.set(contender.name, measured.cpu)
+      gcMinor.get(contender.name)?.push(measured.gc.minor)
+      gcMajor.get(contender.name)?.push(measured.gc.major)
+    }
     for (const [name, value] of perCall) {
       results.get(name)?.push(value)
       differences.get(name)?.push(value - (perCall.get("core") ?? Number.NaN))
     }
   }
-  const exporting = contenders.filter((c) => c.name === "traced" || c.name === "traced-json")
+  const exporting = contenders.filter((c) => c.name.startsWith("traced"))
   const exportedCalls = exporting.reduce((sum, c) => sum + c.calls, 0)
   const noExportCalls = contenders.find((c) => c.name === "otel-noexport")?.calls ?? 0
   await Promise.all(contenders.map((c) => c.runtime.dispose()))
@@ -161,7 +204,8 @@ const main = async () => {
     process.stdout.write(
       `${name.padEnd(14)} median ${median(values).toFixed(1).padStart(6)} (min ${Math.min(...values).toFixed(1)}, max ${Math.max(...values).toFixed(1)})` +
         `  −core per round: median ${Number.isNaN(difference) ? "n/a" : difference.toFixed(1).padStart(5)}` +
-        `  ×core ${(median(values) / base).toFixed(2)}  [${values.map((v) => v.toFixed(0)).join(" ")}]\n`
+        `  ×core ${(median(values) / base).toFixed(2)}  GC pauses minor/major ${median(gcMinor.get(name) ?? []).toFixed(1)}/${median(gcMajor.get(name) ?? []).toFixed(1)}` +
+        `  [${values.map((v) => v.toFixed(0)).join(" ")}]\n`
     )
   }
   if (exporting.length > 0) {
