@@ -317,9 +317,7 @@ const otelContextPropagates = (): boolean => {
 const layerOtelTracer = Layer.unwrapEffect(
   Effect.map(OtelTracer.make, (otel) =>
     Layer.setTracer(
-      otelContextPropagates()
-        ? otel
-        : Tracer.make({ span: otel.span, context: (execution) => execution() })
+      otelContextPropagates() ? otel : Tracer.make({ span: otel.span, context: (execution) => execution() })
     )
   )
 ).pipe(Layer.provideMerge(OtelTracer.layerTracer))
