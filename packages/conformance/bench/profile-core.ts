@@ -6,6 +6,7 @@
  *
  *   PROFILE_OUT=/tmp/core.cpuprofile pnpm tsx bench/profile-core.ts   (PROFILE_SECONDS, default 8)
  *
+ * PROFILE_CONCURRENCY (default 64) sets the calls in flight.
  * PROFILE_CLIENT=undici runs `undici.request` + `body.json()` instead, the floor to compare with.
  * PROFILE_CLIENT=traced runs the core client with every span exported, as the bench's `core (traced)`
  * row does: `Tracing.layerWith` posting OTLP (PROFILE_OTLP=http/protobuf, the default, or http/json)
@@ -82,7 +83,7 @@ const main = async () => {
       total++
     }
   }
-  const workers = Array.from({ length: 64 }, (_, i) => worker(i))
+  const workers = Array.from({ length: Number(process.env.PROFILE_CONCURRENCY ?? 64) }, (_, i) => worker(i))
   await new Promise((resolve) => setTimeout(resolve, 2000))
   const session = new Session()
   session.connect()

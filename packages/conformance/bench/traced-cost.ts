@@ -38,6 +38,8 @@ const ROUNDS = Number(process.env.TRACED_ROUNDS ?? 10)
 const WINDOW_MS = Number(process.env.TRACED_WINDOW_MS ?? 1000)
 const VARIANTS = (process.env.TRACED_VARIANTS ?? "core,traced").split(",").map((v) => v.trim())
 const TOKEN = "bench-token"
+/** Calls per round and variant at 1 in flight, for the p50. */
+const LATENCY_CALLS = Number(process.env.TRACED_LATENCY_CALLS ?? 300)
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 const median = (values: ReadonlyArray<number>) => {
@@ -169,6 +171,22 @@ const main = async () => {
     return { cpu: (used.user + used.system) / calls, gc }
   }
 
+  /** 1 in flight: the wall time of each call (µs), pooled over the rounds for the p50. */
+  const latencies = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
+  const sequentialCpu = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
+  const sequential = async (contender: (typeof contenders)[number], count: number) => {
+    const samples = latencies.get(contender.name)
+    const cpu = process.cpuUsage()
+    for (let i = 0; i < count; i++) {
+      const started = performance.now()
+      await contender.runtime.runPromise(Effect.asVoid(contender.client.purchaseInfo({ order_id: 910_001 + (i % 8) })))
+      samples?.push((performance.now() - started) * 1000)
+      contender.calls++
+    }
+    const used = process.cpuUsage(cpu)
+    sequentialCpu.get(contender.name)?.push((used.user + used.system) / count)
+  }
+
   for (const contender of contenders) await window(contender, 1000)
   const results = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
   const gcMinor = new Map<string, Array<number>>(contenders.map((c) => [c.name, []]))
@@ -178,6 +196,7 @@ const main = async () => {
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]).filter((c) => c !== undefined)
     const perCall = new Map<string, number>()
     for (const contender of order) {
+      await sequential(contender, LATENCY_CALLS)
       const measured = await window(contender, WINDOW_MS)
       perCall.set(contender.name, measured.cpu)
       gcMinor.get(contender.name)?.push(measured.gc.minor)
@@ -204,7 +223,7 @@ const main = async () => {
     process.stdout.write(
       `${name.padEnd(14)} median ${median(values).toFixed(1).padStart(6)} (min ${Math.min(...values).toFixed(1)}, max ${Math.max(...values).toFixed(1)})` +
         `  −core per round: median ${Number.isNaN(difference) ? "n/a" : difference.toFixed(1).padStart(5)}` +
-        `  ×core ${(median(values) / base).toFixed(2)}  GC pauses minor/major ${median(gcMinor.get(name) ?? []).toFixed(1)}/${median(gcMajor.get(name) ?? []).toFixed(1)}` +
+        `  ×core ${(median(values) / base).toFixed(2)}  p50 ${median(latencies.get(name) ?? []).toFixed(0)} µs (×core ${(median(latencies.get(name) ?? []) / median(latencies.get("core") ?? [])).toFixed(2)}, CPU ${median(sequentialCpu.get(name) ?? []).toFixed(0)} µs/call at 1 in flight)  GC pauses minor/major ${median(gcMinor.get(name) ?? []).toFixed(1)}/${median(gcMajor.get(name) ?? []).toFixed(1)}` +
         `  [${values.map((v) => v.toFixed(0)).join(" ")}]\n`
     )
   }
