@@ -36,27 +36,25 @@ const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 /** Attributes a call adds to its span (`hlconnect.order_number`, `hlconnect.order_line_id`). */
 export type SpanAttributes = Readonly<Record<string, number>>
 
-interface SpanOptions {
-  readonly kind: "client"
-  readonly attributes: Readonly<Record<string, string | number>>
-  readonly captureStackTrace: () => string | undefined
-}
-
 /**
- * The span's options, made once. Effect would otherwise capture a stack trace (a `new Error()`)
- * per call for the span's `code.stacktrace`; the frame it records is always the call pipeline, so
- * one capture per endpoint records the same.
+ * The span's options and its `code.stacktrace`, made once per endpoint. Effect would otherwise
+ * capture a stack trace (a `new Error()`) per call, and with a capture function it keeps one
+ * entry per span in a global WeakMap (work for every garbage collection); the frame it records is
+ * always the call pipeline, so the call records the same frame itself when it fails.
  */
-const spanOptionsOf = (endpoint: string, method: string): SpanOptions => {
+const spanOptionsOf = (endpoint: string, method: string) => {
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 3
   const site = new Error()
   Error.stackTraceLimit = limit
   let frame: string | undefined
   return {
-    kind: "client",
-    attributes: { "hlconnect.endpoint": endpoint, "http.request.method": method },
-    captureStackTrace: () => (frame ??= site.stack?.split("\n")[3]?.trim())
+    options: {
+      kind: "client",
+      attributes: { "hlconnect.endpoint": endpoint, "http.request.method": method },
+      captureStackTrace: false
+    } satisfies Tracer.SpanOptions,
+    stackTrace: () => (frame ??= site.stack?.split("\n")[3]?.trim() ?? "")
   }
 }
 
@@ -78,37 +76,44 @@ export const makeObserver = (endpoint: string, method: string) => {
     return labels
   }
   const spanName = `HlConnect.${endpoint}`
-  const spanOptions = spanOptionsOf(endpoint, method)
+  const { options: spanOptions, stackTrace } = spanOptionsOf(endpoint, method)
   return {
     /** Counts one attempt. */
     attempt: () => attemptsTotal.unsafeUpdate(1, endpointLabels),
     /**
      * The call, measured (duration, outcome) and in its span when a tracer is listening; the span
-     * then carries `about` and the outcome (`hlconnect.outcome`).
+     * then carries `about` and the outcome (`hlconnect.outcome`). The call is handed its span (or
+     * `undefined`) instead of finding it in its context: nothing inside a call but its requests
+     * reads the span, and making it the context's parent span copied the fiber's context and refs
+     * twice per call, the largest part of the span's cost.
      */
     call: <A, E extends { readonly _tag: string }>(
-      call: Effect.Effect<A, E>,
+      call: (span: Tracer.Span | undefined) => Effect.Effect<A, E>,
       about?: SpanAttributes
     ): Effect.Effect<A, E> => {
-      const measured = (inSpan: boolean) =>
+      const measured = (span: Tracer.Span | undefined) =>
         Effect.suspend(() => {
           const started = performance.now()
-          return Effect.onExit(call, (exit) => {
+          return Effect.onExit(call(span), (exit) => {
             const outcome = outcomeOf(exit)
             callDuration.unsafeUpdate((performance.now() - started) / 1000, endpointLabels)
             callsTotal.unsafeUpdate(1, outcomeLabels(outcome))
-            return inSpan ? Effect.annotateCurrentSpan("hlconnect.outcome", outcome) : Effect.void
+            if (span !== undefined) {
+              span.attribute("hlconnect.outcome", outcome)
+              if (exit._tag === "Failure") span.attribute("code.stacktrace", stackTrace())
+            }
+            return Effect.void
           })
         })
       return Effect.tracerWith((tracer) =>
         tracer === builtInTracer
-          ? measured(false)
-          : Effect.withSpan(
-              measured(true),
+          ? measured(undefined)
+          : Effect.useSpan(
               spanName,
               about === undefined
                 ? spanOptions
-                : { ...spanOptions, attributes: { ...spanOptions.attributes, ...about } }
+                : { ...spanOptions, attributes: { ...spanOptions.attributes, ...about } },
+              measured
             )
       )
     }

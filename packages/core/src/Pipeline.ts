@@ -5,7 +5,7 @@
  * nothing: without `requestsPerSecond` there is no rate limiter, and a call that succeeds at once
  * never builds a schedule driver.
  */
-import { Clock, Duration, Effect, type Either, Option, RateLimiter, type Scope } from "effect"
+import { Clock, Duration, Effect, type Either, Option, RateLimiter, type Scope, type Tracer } from "effect"
 import type { Dispatcher } from "undici"
 import type { HlConnectOptions } from "./ClientConfig.js"
 import {
@@ -126,14 +126,15 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
         type Failure = E | TransientFailure | EnvironmentMismatch
         const isRetryable = (failure: Failure): failure is TransientFailure => isTransient(failure)
         const read = (response: RawResponse) => answer(response, handle)
-        return observer.call(
+        /** The call, handed its span (see `makeObserver`). */
+        const call = (span: Tracer.Span | undefined) =>
           Effect.suspend(() => {
             let attempts = 0
             const attempt: Effect.Effect<A, Failure> = withinLimits(
               Effect.suspend(() => {
                 attempts++
                 observer.attempt()
-                return Effect.flatMap(sendInSpan(dispatcher, origin, request, timeoutMillis), read)
+                return Effect.flatMap(sendInSpan(dispatcher, origin, request, timeoutMillis, span), read)
               })
             )
             const observed =
@@ -148,9 +149,8 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
                 ? new HlConnectUnavailable({ endpoint: name, attempts, lastCause: failure })
                 : failure
             )
-          }),
-          about
-        )
+          })
+        return observer.call(call, about)
       }
     }
 

@@ -164,23 +164,36 @@ export const traceparentOf = (span: Tracer.AnySpan): string =>
   `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
 
 /**
- * `send`, inside the span the attempt runs in (the call's `HlConnect.<endpoint>` span when a
- * tracer is installed): the request carries its W3C `traceparent`, so HL Connect's side of the call
- * joins our trace as the client span's child, and the span records the response status. As is
- * without a span.
+ * `send`, inside the span the attempt runs in: the call's `HlConnect.<endpoint>` span when a
+ * tracer is installed (handed in as `span`), else whatever span the caller's context holds. The
+ * request carries its W3C `traceparent`, so HL Connect's side of the call joins our trace as the
+ * client span's child, and the span records the response status. As is without a span.
  */
 export const sendInSpan = (
   dispatcher: Dispatcher,
   origin: string,
   request: PreparedRequest,
-  timeoutMillis: number
+  timeoutMillis: number,
+  span: Tracer.Span | undefined
 ): Effect.Effect<RawResponse, ConnectionFailed | AttemptTimedOut> =>
-  Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) => {
-    if (Option.isNone(parent)) return send(dispatcher, origin, request, timeoutMillis)
-    const span = parent.value
-    const traced = { ...request, headers: { ...request.headers, traceparent: traceparentOf(span) } }
-    const sent = send(dispatcher, origin, traced, timeoutMillis)
-    return span._tag === "Span"
-      ? Effect.tap(sent, (response) => span.attribute("http.response.status_code", response.status))
-      : sent
-  })
+  span !== undefined
+    ? sendIn(span, dispatcher, origin, request, timeoutMillis)
+    : Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) =>
+        Option.isNone(parent)
+          ? send(dispatcher, origin, request, timeoutMillis)
+          : sendIn(parent.value, dispatcher, origin, request, timeoutMillis)
+      )
+
+const sendIn = (
+  span: Tracer.AnySpan,
+  dispatcher: Dispatcher,
+  origin: string,
+  request: PreparedRequest,
+  timeoutMillis: number
+): Effect.Effect<RawResponse, ConnectionFailed | AttemptTimedOut> => {
+  const traced = { ...request, headers: { ...request.headers, traceparent: traceparentOf(span) } }
+  const sent = send(dispatcher, origin, traced, timeoutMillis)
+  return span._tag === "Span"
+    ? Effect.tap(sent, (response) => span.attribute("http.response.status_code", response.status))
+    : sent
+}

@@ -10,6 +10,7 @@ import * as OtelResource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as Headers from "@effect/platform/Headers"
+import * as OtelApi from "@opentelemetry/api"
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core"
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { OTLPTraceExporter as ProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto"
@@ -17,6 +18,7 @@ import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
+  type BufferConfig,
   ParentBasedSampler,
   type ReadableSpan,
   type Sampler,
@@ -32,6 +34,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Tracer from "effect/Tracer"
 import * as ServiceConfig from "./ServiceConfig.js"
 
 export type Protocol = "http/protobuf" | "http/json"
@@ -214,6 +217,49 @@ class CountingExporter implements SpanExporter {
   }
 }
 
+/**
+ * Counts the spans the batch processor drops because its queue is full (`maxQueueSize`, when the
+ * collector is slower than spans end) into `otel_spans_dropped_total`: the SDK reports them only
+ * through its own self-observability counter (`otel.sdk.processor.span.processed`, `error.type`
+ * `queue_full`), which this meter provider is handed; every other instrument is a no-op.
+ */
+const queueDropCounter: OtelApi.MeterProvider = {
+  getMeter: () => {
+    const noop = OtelApi.createNoopMeter()
+    return {
+      createCounter: (name, options) =>
+        name === "otel.sdk.processor.span.processed"
+          ? {
+              add: (value, attributes) => {
+                if (attributes?.["error.type"] === "queue_full") spansDropped.unsafeUpdate(value, [])
+              }
+            }
+          : noop.createCounter(name, options),
+      createGauge: (name, options) => noop.createGauge(name, options),
+      createHistogram: (name, options) => noop.createHistogram(name, options),
+      createUpDownCounter: (name, options) => noop.createUpDownCounter(name, options),
+      createObservableGauge: (name, options) => noop.createObservableGauge(name, options),
+      createObservableCounter: (name, options) => noop.createObservableCounter(name, options),
+      createObservableUpDownCounter: (name, options) => noop.createObservableUpDownCounter(name, options),
+      addBatchObservableCallback: (callback, observables) => noop.addBatchObservableCallback(callback, observables),
+      removeBatchObservableCallback: (callback, observables) =>
+        noop.removeBatchObservableCallback(callback, observables)
+    }
+  }
+}
+
+/**
+ * The batch span processor: the SDK's defaults and `OTEL_BSP_*` variables for its sizes and
+ * delays, and queue-full drops counted (`sdk-trace-base`'s processor hands its config on to
+ * `sdk-trace`'s, whose `selfObsMeterProvider` reports them).
+ */
+const batchProcessor = (exporter: SpanExporter): BatchSpanProcessor => {
+  const config: BufferConfig & { readonly selfObsMeterProvider: OtelApi.MeterProvider } = {
+    selfObsMeterProvider: queueDropCounter
+  }
+  return new BatchSpanProcessor(exporter, config)
+}
+
 const exporterFor = (settings: Extract<Settings, { _tag: "Otlp" }>): SpanExporter => {
   const options = { url: settings.url, headers: { ...Redacted.value(settings.headers) } }
   return new CountingExporter(
@@ -248,6 +294,35 @@ export class Exporting extends Context.Reference<Exporting>()("@hlconnect/servic
 }) {}
 
 /**
+ * Whether OpenTelemetry's context API carries a context into a callback, i.e. a global context
+ * manager is registered (the SDK's `register()`, `@opentelemetry/sdk-node`); without one,
+ * `context.with` ignores the context it is given and `context.active()` is always the root.
+ */
+const otelContextPropagates = (): boolean => {
+  const probe = OtelApi.createContextKey("@hlconnect/service/Tracing/probe")
+  return OtelApi.context.with(
+    OtelApi.ROOT_CONTEXT.setValue(probe, true),
+    () => OtelApi.context.active().getValue(probe) === true
+  )
+}
+
+/**
+ * Effect's spans as OpenTelemetry spans (`@effect/opentelemetry`'s tracer). Its `context` hook
+ * runs around every step of every fiber inside a span and builds an OTel context holding the
+ * span, so that OTel-instrumented code called from the fiber sees it as the active span; that
+ * context goes nowhere unless a context manager is registered, and building it per step was the
+ * largest part of exported tracing's cost per call. So without a context manager (this product
+ * registers none) the hook just runs the step; with one, it is kept as it is.
+ */
+const layerOtelTracer = Layer.unwrapEffect(
+  Effect.map(OtelTracer.make, (otel) =>
+    Layer.setTracer(
+      otelContextPropagates() ? otel : Tracer.make({ span: otel.span, context: (execution) => execution() })
+    )
+  )
+).pipe(Layer.provideMerge(OtelTracer.layerTracer))
+
+/**
  * The tracer for `settings`: Effect's spans exported through a batch span processor, flushed on
  * shutdown (at most `shutdownTimeout`). `Off`: the empty layer.
  */
@@ -260,9 +335,9 @@ export const layerWith = (
     serviceName: Option.getOrElse(settings.serviceName, () => options.defaultServiceName),
     attributes: settings.resourceAttributes
   })
-  return OtelTracer.layer.pipe(
+  return layerOtelTracer.pipe(
     Layer.provide(
-      NodeSdk.layerTracerProvider(new BatchSpanProcessor(exporterFor(settings)), {
+      NodeSdk.layerTracerProvider(batchProcessor(exporterFor(settings)), {
         sampler: sampler(settings),
         shutdownTimeout: options.shutdownTimeout ?? 5000
       })

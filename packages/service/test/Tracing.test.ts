@@ -13,6 +13,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as OtelApi from "@opentelemetry/api"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Logging, Tracing } from "../src/index.js"
@@ -167,6 +168,95 @@ describe("Tracing", () => {
         assert.isAbove((yield* Metric.value(Tracing.spansDropped)).count, before)
       }),
     60_000
+  )
+
+  it.scoped("spans the batch queue cannot hold are dropped and counted, none lost silently", () =>
+    Effect.gen(function* () {
+      const r = yield* receiver
+      const before = {
+        exported: (yield* Metric.value(Tracing.spansExported)).count,
+        dropped: (yield* Metric.value(Tracing.spansDropped)).count
+      }
+      // A queue of 2: the first 2 spans go out as a batch, 2 more wait, the other 6 find it full.
+      const saved = { queue: process.env.OTEL_BSP_MAX_QUEUE_SIZE, batch: process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE }
+      process.env.OTEL_BSP_MAX_QUEUE_SIZE = "2"
+      process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "2"
+      const tracing = Tracing.layerWith(
+        {
+          _tag: "Otlp",
+          url: `${r.url}/v1/traces`,
+          protocol: "http/json",
+          headers: Redacted.make({}),
+          serviceName: Option.none(),
+          resourceAttributes: {},
+          sampler: "always_on",
+          samplerArg: Option.none()
+        },
+        { defaultServiceName: "hlconnect-test" }
+      )
+      for (const [name, value] of [
+        ["OTEL_BSP_MAX_QUEUE_SIZE", saved.queue],
+        ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE", saved.batch]
+      ] as const) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+      yield* Effect.forEach(Array.from({ length: 10 }), () => Effect.withSpan(Effect.void, "unit.burst")).pipe(
+        Effect.provide(tracing)
+      )
+      const exported = (yield* Metric.value(Tracing.spansExported)).count - before.exported
+      const dropped = (yield* Metric.value(Tracing.spansDropped)).count - before.dropped
+      assert.strictEqual(exported + dropped, 10)
+      assert.isAbove(dropped, 0)
+      assert.isAbove(exported, 0)
+    })
+  )
+
+  it.scoped("with an OTel context manager registered, OTel code inside an Effect span sees that span as active", () =>
+    Effect.gen(function* () {
+      const r = yield* receiver
+      // The smallest context manager: a stack, enough for synchronous code.
+      let stack: Array<OtelApi.Context> = [OtelApi.ROOT_CONTEXT]
+      const manager: OtelApi.ContextManager = {
+        active: () => stack[stack.length - 1] ?? OtelApi.ROOT_CONTEXT,
+        with: (context, fn, thisArg, ...args) => {
+          stack = [...stack, context]
+          try {
+            return fn.call(thisArg, ...args)
+          } finally {
+            stack = stack.slice(0, -1)
+          }
+        },
+        bind: (_context, target) => target,
+        enable: () => manager,
+        disable: () => {
+          stack = [OtelApi.ROOT_CONTEXT]
+          return manager
+        }
+      }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => OtelApi.context.setGlobalContextManager(manager)),
+        () => Effect.sync(() => OtelApi.context.disable())
+      )
+      const settings: Tracing.Settings = {
+        _tag: "Otlp",
+        url: `${r.url}/v1/traces`,
+        protocol: "http/json",
+        headers: Redacted.make({}),
+        serviceName: Option.none(),
+        resourceAttributes: {},
+        sampler: "always_on",
+        samplerArg: Option.none()
+      }
+      const [effectSpan, otelSpanId] = yield* Effect.all([
+        Effect.currentSpan,
+        Effect.sync(() => OtelApi.trace.getSpan(OtelApi.context.active())?.spanContext().spanId)
+      ]).pipe(
+        Effect.withSpan("unit.with-manager"),
+        Effect.provide(Tracing.layerWith(settings, { defaultServiceName: "t" }))
+      )
+      assert.strictEqual(otelSpanId, effectSpan.spanId)
+    })
   )
 
   it.effect("a JSON log line inside a span carries its trace_id and span_id", () =>
