@@ -46,6 +46,19 @@ describe("transient failures are retried", () => {
     )
   )
 
+  it.live("one call, run twice: each run has its own attempts (a call is a value; its state is per run)", () =>
+    withClient(sandbox, fastRetries(3), (client) =>
+      Effect.gen(function* () {
+        yield* script(sandbox, { kind: "error500", endpoint: "listAssets", times: 100 })
+        const call = client.listAssets({})
+        const first = yield* failsWith(call, "HlConnectUnavailable")
+        const second = yield* failsWith(call, "HlConnectUnavailable")
+        assert.deepStrictEqual([first.attempts, second.attempts], [3, 3])
+        assert.strictEqual(yield* requestsTo(sandbox, "listAssets"), 6)
+      })
+    )
+  )
+
   it.live("500 every time: HlConnectUnavailable after exactly maxAttempts, lastCause ServerError", () =>
     withClient(sandbox, fastRetries(4), (client) =>
       Effect.gen(function* () {

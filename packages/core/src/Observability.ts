@@ -82,7 +82,8 @@ export const makeObserver = (endpoint: string, method: string) => {
     attempt: () => attemptsTotal.unsafeUpdate(1, endpointLabels),
     /**
      * The call, measured (duration, outcome) and in its span when a tracer is listening; the span
-     * then carries `about` and the outcome (`hlconnect.outcome`). The call is handed its span (or
+     * then carries `about` and the outcome (`hlconnect.outcome`). `call` is invoked once per run of
+     * the returned effect, when it runs (so it may set up per-run state). The call is handed its span (or
      * `undefined`) instead of finding it in its context: nothing inside a call but its requests
      * reads the span, and making it the context's parent span copied the fiber's context and refs
      * twice per call, the largest part of the span's cost.
@@ -91,20 +92,21 @@ export const makeObserver = (endpoint: string, method: string) => {
       call: (span: Tracer.Span | undefined) => Effect.Effect<A, E>,
       about?: SpanAttributes
     ): Effect.Effect<A, E> => {
-      const measured = (span: Tracer.Span | undefined) =>
-        Effect.suspend(() => {
-          const started = performance.now()
-          return Effect.onExit(call(span), (exit) => {
-            const outcome = outcomeOf(exit)
-            callDuration.unsafeUpdate((performance.now() - started) / 1000, endpointLabels)
-            callsTotal.unsafeUpdate(1, outcomeLabels(outcome))
-            if (span !== undefined) {
-              span.attribute("hlconnect.outcome", outcome)
-              if (exit._tag === "Failure") span.attribute("code.stacktrace", stackTrace())
-            }
-            return Effect.void
-          })
+      // Run when the call runs (inside `tracerWith`, or by `useSpan` once the span is open): `call`
+      // builds the call's per-run state then, so no `suspend` is needed around either.
+      const measured = (span: Tracer.Span | undefined) => {
+        const started = performance.now()
+        return Effect.onExit(call(span), (exit) => {
+          const outcome = outcomeOf(exit)
+          callDuration.unsafeUpdate((performance.now() - started) / 1000, endpointLabels)
+          callsTotal.unsafeUpdate(1, outcomeLabels(outcome))
+          if (span !== undefined) {
+            span.attribute("hlconnect.outcome", outcome)
+            if (exit._tag === "Failure") span.attribute("code.stacktrace", stackTrace())
+          }
+          return Effect.void
         })
+      }
       return Effect.tracerWith((tracer) =>
         tracer === builtInTracer
           ? measured(undefined)

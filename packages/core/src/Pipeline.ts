@@ -126,30 +126,30 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
         type Failure = E | TransientFailure | EnvironmentMismatch
         const isRetryable = (failure: Failure): failure is TransientFailure => isTransient(failure)
         const read = (response: RawResponse) => answer(response, handle)
-        /** The call, handed its span (see `makeObserver`). */
-        const call = (span: Tracer.Span | undefined) =>
-          Effect.suspend(() => {
-            let attempts = 0
-            const attempt: Effect.Effect<A, Failure> = withinLimits(
-              Effect.suspend(() => {
-                attempts++
-                observer.attempt()
-                return Effect.flatMap(sendInSpan(dispatcher, origin, request, timeoutMillis, span), read)
-              })
-            )
-            const observed =
-              onTransientFailure === undefined
-                ? attempt
-                : Effect.tapError(attempt, (failure) => {
-                    if (isRetryable(failure)) onTransientFailure(failure)
-                    return Effect.void
-                  })
-            return Effect.mapError(retryWhile(observed, schedule, isRetryable), (failure): E | CallError =>
-              isRetryable(failure)
-                ? new HlConnectUnavailable({ endpoint: name, attempts, lastCause: failure })
-                : failure
-            )
-          })
+        /**
+         * The call, handed its span (see `makeObserver`). The observer invokes it once per run of
+         * the call, as the call runs, so `attempts` is this run's own.
+         */
+        const call = (span: Tracer.Span | undefined): Effect.Effect<A, E | CallError> => {
+          let attempts = 0
+          const attempt: Effect.Effect<A, Failure> = withinLimits(
+            Effect.suspend(() => {
+              attempts++
+              observer.attempt()
+              return Effect.flatMap(sendInSpan(dispatcher, origin, request, timeoutMillis, span), read)
+            })
+          )
+          const observed =
+            onTransientFailure === undefined
+              ? attempt
+              : Effect.tapError(attempt, (failure) => {
+                  if (isRetryable(failure)) onTransientFailure(failure)
+                  return Effect.void
+                })
+          return Effect.mapError(retryWhile(observed, schedule, isRetryable), (failure): E | CallError =>
+            isRetryable(failure) ? new HlConnectUnavailable({ endpoint: name, attempts, lastCause: failure }) : failure
+          )
+        }
         return observer.call(call, about)
       }
     }

@@ -4,7 +4,7 @@
  * request (plus undici's own connect / headers / body timeouts), instead of a racing
  * `Effect.timeout` fiber, which costs ~250 µs of CPU per call.
  */
-import { Effect, Option, Redacted, Tracer } from "effect"
+import { Context, Effect, Option, Redacted, Tracer } from "effect"
 import { Agent, type Dispatcher } from "undici"
 import { AttemptTimedOut, ConnectionFailed } from "./Errors.js"
 
@@ -178,11 +178,13 @@ export const sendInSpan = (
 ): Effect.Effect<RawResponse, ConnectionFailed | AttemptTimedOut> =>
   span !== undefined
     ? sendIn(span, dispatcher, origin, request, timeoutMillis)
-    : Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) =>
-        Option.isNone(parent)
+    : // One step of the fiber reads the caller's span (`serviceOption` takes five).
+      Effect.contextWithEffect((context) => {
+        const parent = Context.getOption(context, Tracer.ParentSpan)
+        return Option.isNone(parent)
           ? send(dispatcher, origin, request, timeoutMillis)
           : sendIn(parent.value, dispatcher, origin, request, timeoutMillis)
-      )
+      })
 
 const sendIn = (
   span: Tracer.AnySpan,
