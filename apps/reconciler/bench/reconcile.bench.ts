@@ -123,6 +123,18 @@ const cpuPressure = (): string => {
   }
 }
 
+/**
+ * How long this process' main thread has been runnable but not running (waiting for a CPU), in ms,
+ * from Linux's schedstat; undefined elsewhere. Time the host, not the code, took from the pass.
+ */
+const runDelayMs = (): number | undefined => {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]) / 1e6
+  } catch {
+    return undefined
+  }
+}
+
 /** Wall-time quantiles of a list of milliseconds, in words. */
 const distribution = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -194,6 +206,7 @@ const throughputAt = async (L: number) => {
     const callsBefore = await apiCalls(sandbox.url)
     const passServer = cpuMeter(sandbox.child.pid)
     const cpu = cpuSince()
+    const waitedBefore = runDelayMs()
     const lag = monitorEventLoopDelay({ resolution: 1 })
     lag.enable()
     const summary = await Effect.runPromise(
@@ -202,6 +215,11 @@ const throughputAt = async (L: number) => {
       ).pipe(Effect.provide(benchLayer(db, sandbox.url)))
     )
     lag.disable()
+    const waitedAfter = runDelayMs()
+    const waited =
+      waitedBefore === undefined || waitedAfter === undefined
+        ? "n/a"
+        : `${((waitedAfter - waitedBefore) / 1000).toFixed(1)} s`
     const cpuPerOrder = cpu() / summary.examined
     const passServerShare = passServer.share()
     const callsPerOrder = ((await apiCalls(sandbox.url)) - callsBefore) / summary.examined
@@ -218,7 +236,7 @@ const throughputAt = async (L: number) => {
       `  ${perSecond.toFixed(0)} orders/s vs limit C/(calls per order × L) = ${C}/(${callsPerOrder.toFixed(2)} × ${L}ms) = ${ceiling.toFixed(0)}/s → ${ratio.toFixed(2)}`
     )
     console.log(
-      `  reconciler: ${cpuPerOrder.toFixed(0)} µs CPU per order (${((cpuPerOrder * perSecond) / 10_000).toFixed(0)}% of a CPU), event-loop delay mean ${(lag.mean / 1e6).toFixed(1)} p99 ${(lag.percentile(99) / 1e6).toFixed(1)} max ${(lag.max / 1e6).toFixed(1)} ms`
+      `  reconciler: ${cpuPerOrder.toFixed(0)} µs CPU per order (${((cpuPerOrder * perSecond) / 10_000).toFixed(0)}% of a CPU), event-loop delay mean ${(lag.mean / 1e6).toFixed(1)} p99 ${(lag.percentile(99) / 1e6).toFixed(1)} max ${(lag.max / 1e6).toFixed(1)} ms, waited for a CPU ${waited} of the ${seconds.toFixed(1)} s`
     )
     console.log(
       `  a bare registerPurchase loop on this host at concurrency ${C} (warmed): ${raw.perSecond.toFixed(0)}/s (${(raw.perSecond / (C / (L / 1000))).toFixed(2)} of C/L), ${raw.cpuPerCall.toFixed(0)} µs CPU per call, call wall time ${distribution(raw.walls)} → reconciler at ${(perSecond / raw.perSecond).toFixed(2)} of it`
