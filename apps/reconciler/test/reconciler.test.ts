@@ -18,7 +18,7 @@ import {
   snapshotLines,
   testPolicy
 } from "./support/env.js"
-import { type RunningSandbox, startSandbox } from "@hlconnect/sandbox"
+import { type RunningSandbox, ScriptedFault, startSandbox } from "@hlconnect/sandbox"
 
 let sandbox: RunningSandbox
 
@@ -281,6 +281,32 @@ for (const engine of engines()) {
           [["FAILED", "COMPLETED"]]
         )
         assert.strictEqual((yield* lineOf(line.orderNumber)).state, "needs_attention")
+      }).pipe(Effect.provide(env()))
+    )
+
+    it.live("a slow order holds its own slot only: the next batch is claimed and worked meanwhile", () =>
+      Effect.gen(function* () {
+        const seeded = yield* Effect.forEach([1, 2, 3, 4], () => seedPaid(sandbox))
+        const firstBatch = seeded.slice(0, 2).map((line) => line.orderNumber)
+        // The first registration to arrive is answered after 1 s (a 500, then retried): one order of
+        // the first batch is slow; the other worker must go on to the next batch, not wait for it.
+        yield* Effect.promise(() =>
+          sandbox.run(
+            sandbox.state.scriptFaults([
+              ScriptedFault.make({ kind: "error500", endpoint: "registerPurchase", delay_ms: 1000 })
+            ])
+          )
+        )
+        const summary = yield* pass({ batch: 2, concurrency: 2, listOrders: true })
+        assert.strictEqual(summary.transitions["paid→registered"], 4)
+        // In the order they finished: the slow one last, after both of the second batch.
+        const finished = summary.orders ?? []
+        assert.strictEqual(finished.length, 4)
+        assert.include(firstBatch, finished[3])
+        assert.sameMembers(
+          finished.slice(1, 3),
+          seeded.slice(2).map((line) => line.orderNumber)
+        )
       }).pipe(Effect.provide(env()))
     )
 

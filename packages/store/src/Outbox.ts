@@ -205,7 +205,7 @@ export class Outbox extends Effect.Service<Outbox>()("@hlconnect/store/Outbox", 
             return { event, deliveries }
           })
         )
-      }).pipe(storage, Effect.withSpan("Outbox.append"))
+      }).pipe(storage, Effect.withSpan("Outbox.append", { captureStackTrace: false }))
 
     const eventsForOrder = (
       orderNumber: string

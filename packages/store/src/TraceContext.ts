@@ -64,10 +64,14 @@ export const continueFrom =
     // One span per trace: records written in one trace (an order's lines, each by its own span) are one origin.
     const distinct = [...new Map(stored.flatMap((s) => Option.toArray(toSpan(s))).map((s) => [s.traceId, s])).values()]
     const [first] = distinct
-    if (first === undefined) return Effect.withSpan(effect, name, { attributes })
-    if (distinct.length === 1) return Effect.withSpan(effect, name, { parent: first, attributes })
+    // No captured call site: it would always be this line (the name says what the span is), and
+    // capturing one costs ~25 µs CPU per reconciled order.
+    if (first === undefined) return Effect.withSpan(effect, name, { attributes, captureStackTrace: false })
+    if (distinct.length === 1)
+      return Effect.withSpan(effect, name, { parent: first, attributes, captureStackTrace: false })
     return Effect.withSpan(effect, name, {
       root: true,
+      captureStackTrace: false,
       links: distinct.map((span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })),
       attributes
     })
