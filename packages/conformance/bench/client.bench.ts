@@ -21,14 +21,19 @@
  * Latency samples are pooled over the rounds; the rest is the median of the rounds. It is a
  * report, not a test: it exits 0 whether the targets pass or not.
  */
-import { cpuMeter, pinThisProcess, type ServerProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
+import {
+  cpuMeter,
+  pinThisProcess,
+  type ServerProcess,
+  serverScripts,
+  startOtlpSink,
+  startServerProcess
+} from "../src/bench/index.js"
 import { loadavg } from "node:os"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { HlConnect } from "@hlconnect/core"
-import { Tracing } from "@hlconnect/service"
-import { Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
-import { createServer } from "node:http"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import createClient from "openapi-fetch"
 import { request } from "undici"
 import type { paths } from "./hlconnect-openapi.js"
@@ -115,26 +120,8 @@ const makeContenders = async (url: string) => {
   const tracerOffRuntime = ManagedRuntime.make(Layer.merge(HlConnect.Default(options), Layer.setTracerEnabled(false)))
   const tracerOffClient = await tracerOffRuntime.runPromise(HlConnect)
   // Spans exported: the batch exporter posting OTLP protobuf to a local receiver that accepts everything.
-  const receiver = createServer((req, res) => {
-    req.resume()
-    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
-  })
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
-  const receiverAddress = receiver.address()
-  const receiverPort = receiverAddress !== null && typeof receiverAddress === "object" ? receiverAddress.port : 0
-  const tracing = Tracing.layerWith(
-    {
-      _tag: "Otlp",
-      url: `http://127.0.0.1:${receiverPort}/v1/traces`,
-      protocol: "http/protobuf",
-      headers: Redacted.make({}),
-      serviceName: Option.some("client-bench"),
-      resourceAttributes: {},
-      sampler: "parentbased_always_on",
-      samplerArg: Option.none()
-    },
-    { defaultServiceName: "client-bench" }
-  )
+  const sink = await startOtlpSink()
+  const tracing = sink.tracing("http/protobuf")
   const tracedRuntime = ManagedRuntime.make(Layer.merge(HlConnect.Default(options), tracing))
   const tracedClient = await tracedRuntime.runPromise(HlConnect)
   const core = (name: string, runtime: typeof coreRuntime, client: HlConnect): Contender => ({
@@ -183,11 +170,7 @@ const makeContenders = async (url: string) => {
       return ids
     },
     close: () =>
-      Promise.all([
-        coreRuntime.dispose(),
-        tracerOffRuntime.dispose(),
-        tracedRuntime.dispose().then(() => new Promise<void>((resolve) => receiver.close(() => resolve())))
-      ])
+      Promise.all([coreRuntime.dispose(), tracerOffRuntime.dispose(), tracedRuntime.dispose().then(sink.close)])
   }
 }
 

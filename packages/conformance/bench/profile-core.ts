@@ -16,9 +16,8 @@
  */
 import { HlConnect } from "@hlconnect/core"
 import { Tracing } from "@hlconnect/service"
-import { pinThisProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
-import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted, Tracer } from "effect"
-import { createServer } from "node:http"
+import { pinThisProcess, serverScripts, startOtlpSink, startServerProcess } from "../src/bench/index.js"
+import { Effect, Layer, ManagedRuntime, Metric, Redacted, Tracer } from "effect"
 import { request } from "undici"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
@@ -32,29 +31,10 @@ const main = async () => {
   const client = process.env.PROFILE_CLIENT ?? "core"
   const core = HlConnect.Default({ baseUrl: floor.url, accessToken: Redacted.make(TOKEN) })
   // The bench's receiver: accepts every OTLP post (its body read and discarded).
-  const receiver = createServer((req, res) => {
-    req.resume()
-    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
-  })
+  const sink = client === "traced" ? await startOtlpSink() : undefined
   let tracing: Layer.Layer<Tracing.Exporting> = Layer.succeed(Tracing.Exporting, false)
-  if (client === "traced") {
-    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
-    const address = receiver.address()
-    const port = address !== null && typeof address === "object" ? address.port : 0
-    tracing = Tracing.layerWith(
-      {
-        _tag: "Otlp",
-        url: `http://127.0.0.1:${port}/v1/traces`,
-        protocol: process.env.PROFILE_OTLP === "http/json" ? "http/json" : "http/protobuf",
-        headers: Redacted.make({}),
-        serviceName: Option.some("client-bench"),
-        resourceAttributes: {},
-        sampler: "parentbased_always_on",
-        samplerArg: Option.none()
-      },
-      { defaultServiceName: "client-bench" }
-    )
-  }
+  if (sink !== undefined)
+    tracing = sink.tracing(process.env.PROFILE_OTLP === "http/json" ? "http/json" : "http/protobuf")
   if (client === "effect-spans") {
     const builtIn = Effect.runSync(Effect.tracer)
     tracing = Layer.merge(
@@ -128,7 +108,7 @@ const main = async () => {
     const dropped = await Effect.runPromise(Metric.value(Tracing.spansDropped))
     // One span per call: every call's span must have reached the receiver (or been counted as dropped).
     process.stdout.write(`${total} calls in all, spans exported ${exported.count}, dropped ${dropped.count}\n`)
-    receiver.close()
+    await sink?.close()
   }
   floor.stop()
 }

@@ -29,10 +29,9 @@ import { HlConnect } from "@hlconnect/core"
 import { Tracing } from "@hlconnect/service"
 import { ExportResultCode } from "@opentelemetry/core"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, ManagedRuntime, Metric, Option, Redacted, Tracer } from "effect"
-import { createServer } from "node:http"
+import { Effect, Layer, ManagedRuntime, Metric, Redacted, Tracer } from "effect"
 import { constants, PerformanceObserver } from "node:perf_hooks"
-import { pinThisProcess, serverScripts, startServerProcess } from "../src/bench/index.js"
+import { pinThisProcess, serverScripts, startOtlpSink, startServerProcess } from "../src/bench/index.js"
 
 const ROUNDS = Number(process.env.TRACED_ROUNDS ?? 10)
 const WINDOW_MS = Number(process.env.TRACED_WINDOW_MS ?? 1000)
@@ -53,28 +52,9 @@ const median = (values: ReadonlyArray<number>) => {
 const main = async () => {
   pinThisProcess(1)
   const floor = await startServerProcess({ script: serverScripts.floor, env: { SANDBOX_TOKENS: TOKEN }, cpu: 0 })
-  const receiver = createServer((req, res) => {
-    req.resume()
-    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end())
-  })
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
-  const address = receiver.address()
-  const port = address !== null && typeof address === "object" ? address.port : 0
+  const sink = await startOtlpSink()
   const core = HlConnect.Default({ baseUrl: floor.url, accessToken: Redacted.make(TOKEN) })
-  const otlp = (protocol: Tracing.Protocol) =>
-    Tracing.layerWith(
-      {
-        _tag: "Otlp",
-        url: `http://127.0.0.1:${port}/v1/traces`,
-        protocol,
-        headers: Redacted.make({}),
-        serviceName: Option.some("client-bench"),
-        resourceAttributes: {},
-        sampler: "parentbased_always_on",
-        samplerArg: Option.none()
-      },
-      { defaultServiceName: "client-bench" }
-    )
+  const otlp = sink.tracing
   let discarded = 0
   const otelNoExport = Layer.unwrapEffect(
     Effect.map(OtelTracer.make, (otel) =>
@@ -213,7 +193,7 @@ const main = async () => {
   await Promise.all(contenders.map((c) => c.runtime.dispose()))
   const exported = (await Effect.runPromise(Metric.value(Tracing.spansExported))).count
   const dropped = (await Effect.runPromise(Metric.value(Tracing.spansDropped))).count
-  receiver.close()
+  await sink.close()
   floor.stop()
 
   const base = median(results.get("core") ?? [])

@@ -1,2 +1,3 @@
 /** Bench helpers, exported as `@hlconnect/conformance/bench` (see ServerProcess.ts). */
 export * from "./ServerProcess.js"
+export * from "./OtlpSink.js"
