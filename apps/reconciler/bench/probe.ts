@@ -13,7 +13,7 @@
  *     bench on the host) and the event-loop stalls over 100 ms with the CPU used in each.
  * PROBE_PASS_ONLY=1 skips the bare loop. Prints figures only; it judges nothing (the bench does).
  */
-import { cpuMeter, pinThisProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
+import { cpuMeter, pinThisProcess } from "@hlconnect/conformance/bench"
 import { HlConnect } from "@hlconnect/core"
 import { Store } from "@hlconnect/store"
 import { Effect, Redacted, Tracer } from "effect"
@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { Reconciler } from "../src/Reconciler.js"
-import { BenchToken, benchLayer, seedPaid } from "./support.js"
+import { BenchToken, benchLayer, seedPaid, startLatentSandbox } from "./support.js"
 
 const L = Number(process.env.BENCH_LATENCY_MS ?? 100)
 const C = Number(process.env.BENCH_CONCURRENCY ?? 32)
@@ -61,16 +61,8 @@ const recordingTracer = (inner: Tracer.Tracer) => {
 
 const main = async () => {
   pinThisProcess(1)
-  const sandbox = await startServerProcess({
-    script: serverScripts.sandbox,
-    cpu: 0,
-    env: {
-      SANDBOX_TOKENS: BenchToken,
-      SANDBOX_LATENCY_MS: String(L),
-      SANDBOX_FULFILMENT_DELAY: "0 millis",
-      LOG_LEVEL: "error"
-    }
-  })
+  const sandbox = await startLatentSandbox(L)
+
   try {
     const client = HlConnect.Default({ baseUrl: sandbox.url, accessToken: Redacted.make(BenchToken), maxInFlight: 256 })
     const token = await Effect.runPromise(

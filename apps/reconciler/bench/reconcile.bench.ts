@@ -12,13 +12,7 @@
  *  2. memory — peak RSS of a child process reconciling 10k vs 100k orders (≤ 1.3×: it streams).
  * Exits 0 regardless; read the PASS/FAIL lines.
  */
-import {
-  cpuMeter,
-  pinThisProcess,
-  type ServerProcess,
-  serverScripts,
-  startServerProcess
-} from "@hlconnect/conformance/bench"
+import { cpuMeter, pinThisProcess } from "@hlconnect/conformance/bench"
 import { HlConnect } from "@hlconnect/core"
 import { Store } from "@hlconnect/store"
 import { Effect, Redacted, Schema } from "effect"
@@ -29,7 +23,7 @@ import { join } from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { Reconciler } from "../src/Reconciler.js"
-import { BenchToken, benchLayer, seedPaid } from "./support.js"
+import { BenchToken, benchLayer, seedPaid, startLatentSandbox } from "./support.js"
 
 // L large enough that HL Connect's latency, not this 2-core host's CPU, is the limit being
 // measured: the question is whether the reconciler keeps C calls in flight. At 100 ms the
@@ -50,19 +44,6 @@ const scratch = mkdtempSync(join(process.platform === "linux" ? "/dev/shm" : tmp
 
 /** At or above this share of its CPU the sandbox, not the client, is the limit. */
 const SATURATED = 0.9
-
-/** The sandbox in its own process, pinned to CPU 0 (this process is on CPU 1) when `taskset` exists. */
-const startSandbox = (L: number): Promise<ServerProcess> =>
-  startServerProcess({
-    script: serverScripts.sandbox,
-    cpu: 0,
-    env: {
-      SANDBOX_TOKENS: BenchToken,
-      SANDBOX_LATENCY_MS: String(L),
-      SANDBOX_FULFILMENT_DELAY: "0 millis",
-      LOG_LEVEL: "error"
-    }
-  })
 
 const percent = (share: number | undefined) => (share === undefined ? "n/a" : `${(share * 100).toFixed(0)}%`)
 
@@ -189,7 +170,7 @@ const bareLoop = (url: string, L: number, token: string) =>
 
 /** One throughput row: a sandbox adding `L` ms to every call, the reconciler at concurrency C. */
 const throughputAt = async (L: number) => {
-  const sandbox = await startSandbox(L)
+  const sandbox = await startLatentSandbox(L)
   try {
     const token = await Effect.runPromise(
       Effect.flatMap(HlConnect, (hl) =>

@@ -1,5 +1,6 @@
 /** Bench helpers: a bulk-seeded SQLite store and the reconciler wired over it. */
 import { SqlClient } from "@effect/sql/SqlClient"
+import { type ServerProcess, serverScripts, startServerProcess } from "@hlconnect/conformance/bench"
 import { HlConnect } from "@hlconnect/core"
 import { defaultPolicy, Fulfilment } from "@hlconnect/fulfilment"
 import { Store } from "@hlconnect/store"
@@ -7,6 +8,22 @@ import { Effect, Layer, Redacted } from "effect"
 import { Reconciler } from "../src/Reconciler.js"
 
 export const BenchToken = "bench-token"
+
+/**
+ * The sandbox in its own process, pinned to CPU 0 (the bench is on CPU 1) when `taskset` exists,
+ * adding a latency of `L` ms to every call and fulfilling at once.
+ */
+export const startLatentSandbox = (L: number): Promise<ServerProcess> =>
+  startServerProcess({
+    script: serverScripts.sandbox,
+    cpu: 0,
+    env: {
+      SANDBOX_TOKENS: BenchToken,
+      SANDBOX_LATENCY_MS: String(L),
+      SANDBOX_FULFILMENT_DELAY: "0 millis",
+      LOG_LEVEL: "error"
+    }
+  })
 
 /** `n` paid orders (one line each) due now, in chunks, inside one transaction per chunk. */
 export const seedPaid = (n: number, token: string) =>

@@ -71,6 +71,17 @@ const receiver = Effect.gen(function* () {
   return { url: `http://127.0.0.1:${port}`, bodies }
 })
 
+/** Export every span over OTLP to `url`, nothing else set. */
+const otlpTo = (url: string, protocol: Tracing.Protocol): Tracing.Settings => ({
+  _tag: "Otlp",
+  url,
+  protocol,
+  headers: Redacted.make({}),
+  serviceName: Option.none(),
+  resourceAttributes: {},
+  sampler: "always_on",
+  samplerArg: Option.none()
+})
 describe("Tracing", () => {
   it.effect("unset: off; OTEL_SDK_DISABLED wins; every bad value named at once", () =>
     Effect.gen(function* () {
@@ -147,17 +158,8 @@ describe("Tracing", () => {
             Effect.withSpan("unit.unreachable"),
             Effect.provide(
               Tracing.layerWith(
-                {
-                  _tag: "Otlp",
-                  // Nothing listens on port 9 of loopback (discard): the connection is refused.
-                  url: "http://127.0.0.1:9/v1/traces",
-                  protocol: "http/protobuf",
-                  headers: Redacted.make({}),
-                  serviceName: Option.none(),
-                  resourceAttributes: {},
-                  sampler: "always_on",
-                  samplerArg: Option.none()
-                },
+                // Nothing listens on port 9 of loopback (discard): the connection is refused.
+                otlpTo("http://127.0.0.1:9/v1/traces", "http/protobuf"),
                 // Long enough for the exporter's own retries to give up, so the flush reports the failure.
                 { defaultServiceName: "hlconnect-test", shutdownTimeout: 30_000 }
               )
@@ -181,19 +183,9 @@ describe("Tracing", () => {
       const saved = { queue: process.env.OTEL_BSP_MAX_QUEUE_SIZE, batch: process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE }
       process.env.OTEL_BSP_MAX_QUEUE_SIZE = "2"
       process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "2"
-      const tracing = Tracing.layerWith(
-        {
-          _tag: "Otlp",
-          url: `${r.url}/v1/traces`,
-          protocol: "http/json",
-          headers: Redacted.make({}),
-          serviceName: Option.none(),
-          resourceAttributes: {},
-          sampler: "always_on",
-          samplerArg: Option.none()
-        },
-        { defaultServiceName: "hlconnect-test" }
-      )
+      const tracing = Tracing.layerWith(otlpTo(`${r.url}/v1/traces`, "http/json"), {
+        defaultServiceName: "hlconnect-test"
+      })
       for (const [name, value] of [
         ["OTEL_BSP_MAX_QUEUE_SIZE", saved.queue],
         ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE", saved.batch]
@@ -238,16 +230,7 @@ describe("Tracing", () => {
         Effect.sync(() => OtelApi.context.setGlobalContextManager(manager)),
         () => Effect.sync(() => OtelApi.context.disable())
       )
-      const settings: Tracing.Settings = {
-        _tag: "Otlp",
-        url: `${r.url}/v1/traces`,
-        protocol: "http/json",
-        headers: Redacted.make({}),
-        serviceName: Option.none(),
-        resourceAttributes: {},
-        sampler: "always_on",
-        samplerArg: Option.none()
-      }
+      const settings = otlpTo(`${r.url}/v1/traces`, "http/json")
       const [effectSpan, otelSpanId] = yield* Effect.all([
         Effect.currentSpan,
         Effect.sync(() => OtelApi.trace.getSpan(OtelApi.context.active())?.spanContext().spanId)
