@@ -26,6 +26,7 @@ import {
   pinThisProcess,
   type ServerProcess,
   serverScripts,
+  median,
   startOtlpSink,
   startServerProcess
 } from "../src/bench/index.js"
@@ -246,14 +247,6 @@ const throughputPhase = async (
 
 const percentile = (sorted: Float64Array, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2
-}
 
 interface Summary {
   readonly name: string

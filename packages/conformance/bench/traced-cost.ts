@@ -31,7 +31,7 @@ import { ExportResultCode } from "@opentelemetry/core"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, ManagedRuntime, Metric, Redacted, Tracer } from "effect"
 import { constants, PerformanceObserver } from "node:perf_hooks"
-import { pinThisProcess, serverScripts, startOtlpSink, startServerProcess } from "../src/bench/index.js"
+import { median, pinThisProcess, serverScripts, startOtlpSink, startServerProcess } from "../src/bench/index.js"
 
 const ROUNDS = Number(process.env.TRACED_ROUNDS ?? 10)
 const WINDOW_MS = Number(process.env.TRACED_WINDOW_MS ?? 1000)
@@ -41,13 +41,6 @@ const TOKEN = "bench-token"
 const LATENCY_CALLS = Number(process.env.TRACED_LATENCY_CALLS ?? 300)
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2
-}
 
 const main = async () => {
   pinThisProcess(1)
