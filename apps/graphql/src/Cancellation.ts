@@ -15,6 +15,7 @@ import {
   type ProblemData,
   problemData
 } from "./Answers.js"
+import type { UpstreamBudgetExceeded, UpstreamRateLimited } from "./Errors.js"
 import { inSchemaTerms } from "./MutationInput.js"
 import {
   awaitingOperator,
@@ -54,13 +55,18 @@ const cancelUntracked = (ref: { readonly order_id: number; readonly order_line_i
     })
   )
 
-export const cancel = (args: unknown) =>
+export const cancel = (
+  args: unknown,
+  /** Admits the HL Connect call, once the arguments are valid (bad ones spend nothing of the caller's budget). */
+  admit: Effect.Effect<void, UpstreamBudgetExceeded | UpstreamRateLimited>
+) =>
   Effect.gen(function* () {
     const fulfilment = yield* Fulfilment
     const lines = yield* OrderLines.OrderLines
     const ref = yield* decodeCancelArgs(args).pipe(
       Effect.map(({ orderNumber, orderLineId }) => ({ order_id: orderNumber, order_line_id: orderLineId }))
     )
+    yield* admit
     const key = { orderNumber: String(ref.order_id), orderLineId: String(ref.order_line_id) }
     const local = yield* lines.get(key).pipe(
       Effect.asSome,

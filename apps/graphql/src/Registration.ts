@@ -28,6 +28,7 @@ import {
   type ValidationRejectedData,
   validationRejectedData
 } from "./Answers.js"
+import type { UpstreamBudgetExceeded, UpstreamRateLimited } from "./Errors.js"
 import { inSchemaTerms } from "./MutationInput.js"
 import {
   awaitingOperator,
@@ -141,12 +142,19 @@ const storeInputInSchemaTerms = (e: InvalidInput): InvalidRequest => {
 }
 
 export const register = (
-  args: unknown
-): Effect.Effect<RegisterResult, FulfilmentError, Fulfilment | OrderLines.OrderLines> =>
+  args: unknown,
+  /** Admits the HL Connect call, once the input is valid (bad input spends nothing of the caller's budget). */
+  admit: Effect.Effect<void, UpstreamBudgetExceeded | UpstreamRateLimited>
+): Effect.Effect<
+  RegisterResult,
+  FulfilmentError | UpstreamBudgetExceeded | UpstreamRateLimited,
+  Fulfilment | OrderLines.OrderLines
+> =>
   Effect.gen(function* () {
     const fulfilment = yield* Fulfilment
     const lines = yield* OrderLines.OrderLines
     const input = yield* decodeRegisterInput(args)
+    yield* admit
     const ids = { order_number: input.orderNumber, order_line_id: input.orderLineId }
     const now = yield* Clock.currentTimeMillis
     const { order, line } = paidOrderOf(input)

@@ -151,3 +151,44 @@ describe("upstream rate per API key", () => {
     expect(server.logs.some((line) => line.includes(ApiKey) || line.includes(OtherApiKey))).toBe(false)
   })
 })
+
+describe("upstream rate per API key: bad input spends nothing", () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer({ settings: { upstream: { maxCallsPerRequest: 200, ratePerSecond: 0.01, burst: 1 } } })
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  const register = `mutation($input: RegisterPurchaseInput!) { registerPurchase(input: $input) { __typename ... on InvalidInput { field } } }`
+  const cancel = `mutation($n: ID!, $l: ID!) { cancelOrderLine(orderNumber: $n, orderLineId: $l) { __typename ... on InvalidInput { field } } }`
+  const purchase = {
+    token: "dGVzdF90b2tlbg==",
+    orderNumber: "8301",
+    orderLineId: "1",
+    assetId: 4000,
+    quantity: 1,
+    unitPrice: 3.99,
+    lineItemPrice: 3.99,
+    currency: "EUR",
+    customer: "Clara Schumann",
+    customerEmail: "clara@example.com"
+  }
+
+  it("ill-formed mutations are InvalidInput however often they come, and the key's one token is still there after them", async () => {
+    for (let i = 0; i < 3; i++) {
+      const bad = await server.query(register, { input: { ...purchase, customer: "Clara\u0000" } })
+      expect(bad.body.errors, JSON.stringify(bad.body)).toBeUndefined()
+      expect(field(bad.body.data, "registerPurchase")).toEqual({ __typename: "InvalidInput", field: "customer" })
+      const badIds = await server.query(cancel, { n: "007", l: "1" })
+      expect(badIds.body.errors, JSON.stringify(badIds.body)).toBeUndefined()
+      expect(field(badIds.body.data, "cancelOrderLine", "__typename")).toBe("InvalidInput")
+    }
+    // The burst of 1 is unspent: a valid cancel is admitted (its line is unknown here and at HL Connect).
+    const valid = await server.query(cancel, { n: "8399", l: "1" })
+    expect(codes(valid.body)).not.toContain("RATE_LIMITED")
+    const limited = await server.query(cancel, { n: "8398", l: "1" })
+    expect(codes(limited.body)).toEqual(["RATE_LIMITED"])
+  })
+})

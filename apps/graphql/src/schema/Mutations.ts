@@ -213,10 +213,9 @@ const registerPurchase: GraphQLFieldConfig<unknown, Context, { readonly input: u
   description:
     "Record a paid purchase locally and register it with HL Connect, through the same workflow as the webhook relay (idempotent; followed by the reconciler).",
   args: { input: { type: nonNull(RegisterPurchaseInput) } },
-  // Counted as one HL Connect call, made or not (it may be answered from the store).
+  // Valid input counts as one HL Connect call, made or not (it may be answered from the store).
   // A write finishes what it started even when its client goes away (see `finishes`).
-  resolve: (_source, { input }, ctx, info) =>
-    ctx.run(finishes(Effect.zipRight(ctx.upstream.admit, register(input))), info)
+  resolve: (_source, { input }, ctx, info) => ctx.run(finishes(register(input, ctx.upstream.admit)), info)
 }
 
 // ---------------------------------------------------------------------------
@@ -262,8 +261,8 @@ const cancelOrderLine: GraphQLFieldConfig<
   description:
     "Cancel one order line: through the local workflow when the line is recorded here, else directly at HL Connect (see `tracked`).",
   args: { orderNumber: { type: nonNull(GraphQLID) }, orderLineId: { type: nonNull(GraphQLID) } },
-  // Counted as one HL Connect call, made or not (a line never sent is cancelled locally).
-  resolve: (_source, args, ctx, info) => ctx.run(finishes(Effect.zipRight(ctx.upstream.admit, cancel(args))), info)
+  // Valid arguments count as one HL Connect call, made or not (a line never sent is cancelled locally).
+  resolve: (_source, args, ctx, info) => ctx.run(finishes(cancel(args, ctx.upstream.admit)), info)
 }
 
 export const mutationFields = { validatePurchase, registerPurchase, cancelOrderLine }
