@@ -10,7 +10,7 @@ import { FaultSettings } from "@hlconnect/sandbox"
 import { OrderLines } from "@hlconnect/store"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { resetStats } from "./support/seed.js"
+import { purchaseInput, resetStats } from "./support/seed.js"
 import { ApiKey, startServer, type TestServer } from "./support/server.js"
 
 describe("a client disconnecting", () => {
@@ -72,18 +72,7 @@ describe("a client disconnecting", () => {
     const { token } = await server.run(
       Effect.flatMap(HlConnect, (hl) => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 }))
     )
-    const input = {
-      token,
-      orderNumber: "6101",
-      orderLineId: "1",
-      assetId: 4000,
-      quantity: 1,
-      unitPrice: 3.99,
-      lineItemPrice: 3.99,
-      currency: "EUR",
-      customer: "Clara Schumann",
-      customerEmail: "clara@example.com"
-    }
+    const input = purchaseInput(token, "6101")
     // Held long enough for the abort to land during the call, short enough to finish within the test.
     await abortDuringCall(
       "registerPurchase",

@@ -4,7 +4,7 @@
  * bucket per API key, each past its bound a typed error with no call made.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { registerAtSandbox, resetStats, settle, storeOrder, upstreamRequests } from "./support/seed.js"
+import { purchaseInput, registerAtSandbox, resetStats, settle, storeOrder, upstreamRequests } from "./support/seed.js"
 import { ApiKey, field, OtherApiKey, startServer, type TestServer } from "./support/server.js"
 
 const aliases = Array.from({ length: 14 }, (_, i) => `a${i}: downloadUrl`).join(" ")
@@ -163,22 +163,12 @@ describe("upstream rate per API key: bad input spends nothing", () => {
 
   const register = `mutation($input: RegisterPurchaseInput!) { registerPurchase(input: $input) { __typename ... on InvalidInput { field } } }`
   const cancel = `mutation($n: ID!, $l: ID!) { cancelOrderLine(orderNumber: $n, orderLineId: $l) { __typename ... on InvalidInput { field } } }`
-  const purchase = {
-    token: "dGVzdF90b2tlbg==",
-    orderNumber: "8301",
-    orderLineId: "1",
-    assetId: 4000,
-    quantity: 1,
-    unitPrice: 3.99,
-    lineItemPrice: 3.99,
-    currency: "EUR",
-    customer: "Clara Schumann",
-    customerEmail: "clara@example.com"
-  }
 
   it("ill-formed mutations are InvalidInput however often they come, and the key's one token is still there after them", async () => {
     for (let i = 0; i < 3; i++) {
-      const bad = await server.query(register, { input: { ...purchase, customer: "Clara\u0000" } })
+      const bad = await server.query(register, {
+        input: purchaseInput("dGVzdF90b2tlbg==", "8301", { customer: "Clara\u0000" })
+      })
       expect(bad.body.errors, JSON.stringify(bad.body)).toBeUndefined()
       expect(field(bad.body.data, "registerPurchase")).toEqual({ __typename: "InvalidInput", field: "customer" })
       const badIds = await server.query(cancel, { n: "007", l: "1" })

@@ -8,7 +8,7 @@ import { Fulfilment } from "@hlconnect/fulfilment"
 import { OrderLines, Outbox } from "@hlconnect/store"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { settle, storeOrder, upstreamRequests } from "./support/seed.js"
+import { purchaseInput, settle, storeOrder, upstreamRequests } from "./support/seed.js"
 import { field, startServer, type TestServer } from "./support/server.js"
 
 const register = `mutation($input: RegisterPurchaseInput!) { registerPurchase(input: $input) {
@@ -43,18 +43,7 @@ describe("mutations through the order workflow", () => {
       )
       .then((t) => t.token)
   const registerPurchase = async (orderNumber: string, tokenValue: string) => {
-    const input = {
-      token: tokenValue,
-      orderNumber,
-      orderLineId: "1",
-      assetId: 4000,
-      quantity: 1,
-      unitPrice: 3.99,
-      lineItemPrice: 3.99,
-      currency: "EUR",
-      customer: "Clara Schumann",
-      customerEmail: "clara@example.com"
-    }
+    const input = purchaseInput(tokenValue, orderNumber)
     const { body } = await server.query(register, { input })
     expect(body.errors).toBeUndefined()
     return field(body.data, "registerPurchase")

@@ -89,3 +89,18 @@ export const upstreamRequests = async (server: TestServer): Promise<Readonly<Rec
   (await server.sandbox.run(server.sandbox.state.stats)).requests
 
 export const resetStats = (server: TestServer) => server.sandbox.run(server.sandbox.state.resetFaultsAndStats)
+
+/** A `RegisterPurchaseInput` for line 1 of `orderNumber` (one asset 4000 at 3.99 EUR), overridable. */
+export const purchaseInput = (token: string, orderNumber: string, overrides: Record<string, unknown> = {}) => ({
+  token,
+  orderNumber,
+  orderLineId: "1",
+  assetId: 4000,
+  quantity: 1,
+  unitPrice: 3.99,
+  lineItemPrice: 3.99,
+  currency: "EUR",
+  customer: "Clara Schumann",
+  customerEmail: "clara@example.com",
+  ...overrides
+})
