@@ -72,7 +72,7 @@ describe("a client disconnecting", () => {
     const { token } = await server.run(
       Effect.flatMap(HlConnect, (hl) => hl.validatePurchase({ asset_id: 4000, customer_ip: "192.0.2.1", quantity: 1 }))
     )
-    const input = purchaseInput(token, "6101")
+    const input = purchaseInput({ token, orderNumber: "6101" })
     // Held long enough for the abort to land during the call, short enough to finish within the test.
     await abortDuringCall(
       "registerPurchase",

@@ -6,7 +6,7 @@
 import { OrderLines } from "@hlconnect/store"
 import { Duration, Effect, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { registerAtSandbox, upstreamRequests } from "./support/seed.js"
+import { purchaseInput, registerAtSandbox, upstreamRequests } from "./support/seed.js"
 import { field, startServer, type TestServer } from "./support/server.js"
 
 const validate = `mutation($input: ValidatePurchaseInput!) { validatePurchase(input: $input) {
@@ -58,18 +58,13 @@ describe("mutations", () => {
   }
   const token = async () =>
     String(field(await validatePurchase({ assetId: 4000, customerIp: "192.0.2.1", quantity: 1 }), "token"))
-  const purchase = (overrides: Record<string, unknown>) => ({
-    orderNumber: "2001",
-    orderLineId: "1",
-    assetId: 4000,
-    quantity: 1,
-    unitPrice: 3.99,
-    lineItemPrice: 3.99,
-    currency: "EUR",
-    customer: "Fanny Mendelssohn",
-    customerEmail: "fanny@example.com",
-    ...overrides
-  })
+  const purchase = (overrides: Record<string, unknown>) =>
+    purchaseInput({
+      orderNumber: "2001",
+      customer: "Fanny Mendelssohn",
+      customerEmail: "fanny@example.com",
+      ...overrides
+    })
   const localLine = (orderNumber: string, orderLineId = "1") =>
     server
       .run(Effect.flatMap(OrderLines.OrderLines, (lines) => lines.findOrder(orderNumber)))

@@ -167,7 +167,7 @@ describe("upstream rate per API key: bad input spends nothing", () => {
   it("ill-formed mutations are InvalidInput however often they come, and the key's one token is still there after them", async () => {
     for (let i = 0; i < 3; i++) {
       const bad = await server.query(register, {
-        input: purchaseInput("dGVzdF90b2tlbg==", "8301", { customer: "Clara\u0000" })
+        input: purchaseInput({ token: "dGVzdF90b2tlbg==", orderNumber: "8301", customer: "Clara\u0000" })
       })
       expect(bad.body.errors, JSON.stringify(bad.body)).toBeUndefined()
       expect(field(bad.body.data, "registerPurchase")).toEqual({ __typename: "InvalidInput", field: "customer" })

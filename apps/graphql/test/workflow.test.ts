@@ -43,7 +43,7 @@ describe("mutations through the order workflow", () => {
       )
       .then((t) => t.token)
   const registerPurchase = async (orderNumber: string, tokenValue: string) => {
-    const input = purchaseInput(tokenValue, orderNumber)
+    const input = purchaseInput({ token: tokenValue, orderNumber })
     const { body } = await server.query(register, { input })
     expect(body.errors).toBeUndefined()
     return field(body.data, "registerPurchase")

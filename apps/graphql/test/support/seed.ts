@@ -90,10 +90,11 @@ export const upstreamRequests = async (server: TestServer): Promise<Readonly<Rec
 
 export const resetStats = (server: TestServer) => server.sandbox.run(server.sandbox.state.resetFaultsAndStats)
 
-/** A `RegisterPurchaseInput` for line 1 of `orderNumber` (one asset 4000 at 3.99 EUR), overridable. */
-export const purchaseInput = (token: string, orderNumber: string, overrides: Record<string, unknown> = {}) => ({
-  token,
-  orderNumber,
+/**
+ * A `RegisterPurchaseInput` for line 1 (one asset 4000 at 3.99 EUR, for Clara Schumann); name the
+ * order and the token in `fields`, and anything else to change.
+ */
+export const purchaseInput = (fields: Record<string, unknown>) => ({
   orderLineId: "1",
   assetId: 4000,
   quantity: 1,
@@ -102,5 +103,5 @@ export const purchaseInput = (token: string, orderNumber: string, overrides: Rec
   currency: "EUR",
   customer: "Clara Schumann",
   customerEmail: "clara@example.com",
-  ...overrides
+  ...fields
 })
