@@ -65,10 +65,9 @@ export const makeCallPipeline = ({ options, dispatcher, origin, policyOf }: Pipe
     // steps of the runtime per attempt); only when none is free does the attempt wait in line.
     const withinLimits = <A, E>(attempt: Effect.Effect<A, E>) => {
       const limited = paced(attempt)
-      const waiting = inFlight.withPermits(1)(limited)
       return Effect.flatMap(
         inFlight.withPermitsIfAvailable(1)(limited),
-        Option.match({ onNone: () => waiting, onSome: Effect.succeed })
+        Option.match({ onNone: () => inFlight.withPermits(1)(limited), onSome: Effect.succeed })
       )
     }
 
