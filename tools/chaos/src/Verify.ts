@@ -40,8 +40,10 @@ const examples = (items: ReadonlyArray<string>, n = 5) =>
   items.length <= n ? items.join(", ") : `${items.slice(0, n).join(", ")} … (+${items.length - n})`
 
 /**
- * Waits until every planned line is in a final state and the subscriber has seen one event per
- * line (or `timeout` passes: the verdict then tells what is missing).
+ * Waits until every planned line is in a final state, the subscriber has seen one event per line
+ * and the relay's inbox holds nothing pending (or `timeout` passes: the verdict then tells what is
+ * missing). The inbox matters on its own: when the reconciler finishes a line first, the event that
+ * paid for it is still waiting for its retry, which finds the line final and completes it.
  */
 export const settle = (
   sources: Sources,
@@ -59,10 +61,16 @@ export const settle = (
       const done = [...states.values()].filter((l) => Ledger.terminal.includes(l.state)).length
       // Each line that reaches a final state (or needs attention) publishes one event.
       const delivered = (yield* sources.subscriber.snapshot).received.size
-      if (done >= expectedLines && delivered >= expectedLines) return true
+      // Unknown (the relay is restarting) counts as pending: read again next time.
+      const pending = yield* RelayAdmin.inbox(sources.admin, "pending").pipe(
+        Effect.map((items) => items.length),
+        Effect.tapError((e) => Effect.logWarning(`settle: the inbox could not be read (${e.message}); reading again`)),
+        Effect.orElseSucceed(() => Number.POSITIVE_INFINITY)
+      )
+      if (done >= expectedLines && delivered >= expectedLines && pending === 0) return true
       if ((yield* Clock.currentTimeMillis) > deadline) {
         yield* Effect.logWarning(
-          `settle: gave up with ${done}/${expectedLines} lines final, ${delivered} events delivered`
+          `settle: gave up with ${done}/${expectedLines} lines final, ${delivered} events delivered, ${pending} inbox events pending`
         )
         return false
       }
