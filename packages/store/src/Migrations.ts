@@ -228,6 +228,12 @@ const m0009_trace_context = ddl([
   `ALTER TABLE outbound_events ADD COLUMN trace_context TEXT`
 ])
 
+/**
+ * Retention of the reconciler's runs (`ReconcileRuns.purgeEnded`) picks them by `started_at`, the
+ * order the report lists them in too; their drift records go by `run_id`, already indexed.
+ */
+const m0010_reconcile_runs_by_start = ddl([`CREATE INDEX reconcile_runs_by_start ON reconcile_runs (started_at)`])
+
 /** All migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const all = {
   "0001_initial": m0001_initial,
@@ -238,10 +244,11 @@ export const all = {
   "0006_retention_indexes": m0006_retention_indexes,
   "0007_sealed_subscriber_secrets": m0007_sealed_subscriber_secrets,
   "0008_reconcile_audit": m0008_reconcile_audit,
-  "0009_trace_context": m0009_trace_context
+  "0009_trace_context": m0009_trace_context,
+  "0010_reconcile_runs_by_start": m0010_reconcile_runs_by_start
 } as const
 
-export const latestVersion = 9
+export const latestVersion = 10
 
 export const migrationsTable = "store_migrations"
 

@@ -18,6 +18,7 @@ import {
   newId,
   storage
 } from "./internal/codec.js"
+import { PurgeRequest, skipLocked } from "./internal/purge.js"
 
 export const RunStatus = Schema.Literal("running", "completed", "failed")
 export type RunStatus = typeof RunStatus.Type
@@ -235,6 +236,35 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
         storage
       )
 
+    const decodeRunIds = decodeRows(Schema.Struct({ runId: Schema.String }), "reconcile run")
+
+    /**
+     * Retention: delete up to `limit` runs, oldest first, that started and ended before `before`
+     * (epoch ms), with their drift records; returns how many of each. A run still `running` that
+     * started before the cutoff was left by a process that died (a pass renews its leases for
+     * minutes, not for a whole retention). When each kind last started (`lastStartedAt`) stays.
+     */
+    const purgeEnded = (
+      request: PurgeRequest
+    ): Effect.Effect<{ readonly runs: number; readonly drifts: number }, InvalidInput | StorageError> =>
+      Effect.gen(function* () {
+        const req = yield* decodeInput(PurgeRequest)(request)
+        return yield* sql.withTransaction(
+          Effect.gen(function* () {
+            const picked = yield* sql`SELECT run_id FROM reconcile_runs
+              WHERE started_at < ${req.before} AND (ended_at IS NULL OR ended_at < ${req.before})
+              ORDER BY started_at
+              LIMIT ${req.limit}
+              ${skipLocked(sql)}`.pipe(Effect.flatMap(decodeRunIds))
+            if (picked.length === 0) return { runs: 0, drifts: 0 }
+            const ids = picked.map((r) => r.runId)
+            const drifts = yield* sql`DELETE FROM reconcile_drifts WHERE ${sql.in("run_id", ids)} RETURNING drift_id`
+            const runs = yield* sql`DELETE FROM reconcile_runs WHERE ${sql.in("run_id", ids)} RETURNING run_id`
+            return { runs: runs.length, drifts: drifts.length }
+          })
+        )
+      }).pipe(storage, Effect.withSpan("ReconcileRuns.purgeEnded"))
+
     return {
       start,
       startKind,
@@ -246,7 +276,8 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
       listRuns,
       driftsOf,
       latest,
-      latestWithWork
+      latestWithWork,
+      purgeEnded
     } as const
   })
 }) {}

@@ -49,7 +49,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const first = yield* Migrations.run()
           assert.deepStrictEqual(
             first.map(([id]) => id),
-            [1, 2, 3, 4, 5, 6, 7, 8, 9]
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
           )
           const again = yield* Migrations.run()
           assert.strictEqual(again.length, 0)
@@ -83,7 +83,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
           const upgraded = yield* Migrations.run()
           assert.deepStrictEqual(
             upgraded.map(([id]) => id),
-            [2, 3, 4, 5, 6, 7, 8, 9]
+            [2, 3, 4, 5, 6, 7, 8, 9, 10]
           )
           const services = yield* Layer.build(layerServices)
           const found = yield* OrderLines.get({ orderNumber: "V1-1", orderLineId: "L1" }).pipe(Effect.provide(services))
@@ -107,7 +107,7 @@ export const storeSuite = (engine: EngineUnderTest) =>
             const upgraded = yield* Migrations.run()
             assert.deepStrictEqual(
               upgraded.map(([id]) => id),
-              [4, 5, 6, 7, 8, 9]
+              [4, 5, 6, 7, 8, 9, 10]
             )
             const services = yield* Layer.build(layerServices)
             const sub = yield* Subscribers.get("sub-v3").pipe(Effect.provide(services))
@@ -1765,6 +1765,73 @@ export const storeSuite = (engine: EngineUnderTest) =>
             )
             assert.isTrue(Option.isNone(yield* ReconcileRuns.latestWithWork()))
             assert.isTrue(Option.isNone(yield* ReconcileRuns.latest))
+          }).pipe(provideStore)
+      )
+
+      it.effect(
+        "purgeEnded: runs that started and ended before the cutoff go with their drifts, oldest first, at most limit; later and running ones stay",
+        () =>
+          Effect.gen(function* () {
+            const finished = (examined: number) =>
+              Effect.gen(function* () {
+                const run = yield* ReconcileRuns.start
+                yield* ReconcileRuns.recordDrift({
+                  runId: run.runId,
+                  orderNumber: `90${examined}`,
+                  expected: "registered",
+                  observed: "completed",
+                  action: "transition",
+                  result: "completed"
+                })
+                yield* TestClock.adjust(10)
+                return yield* ReconcileRuns.finish({
+                  runId: run.runId,
+                  status: "completed",
+                  examined,
+                  drifted: 1,
+                  repaired: 1,
+                  failed: 0
+                })
+              })
+            const oldest = yield* finished(1) // 0 → 10
+            yield* finished(2) // 10 → 20
+            const abandoned = yield* ReconcileRuns.start // 20, never finished: its process died
+            yield* TestClock.adjust(80)
+            const straddling = yield* finished(3) // 100 → 110
+            yield* TestClock.adjust(890)
+            const recent = yield* finished(4) // 1000 → 1010
+            const running = yield* ReconcileRuns.start // 1010
+
+            assert.strictEqual(
+              (yield* ReconcileRuns.purgeEnded({ before: 500, limit: 0 }).pipe(Effect.flip))._tag,
+              "InvalidInput"
+            )
+            assert.strictEqual(
+              (yield* ReconcileRuns.purgeEnded(fromJson('{"before":-1,"limit":10}')).pipe(Effect.flip))._tag,
+              "InvalidInput"
+            )
+            assert.strictEqual(yield* count("reconcile_runs"), 6, "bad input deletes nothing")
+
+            assert.deepStrictEqual(yield* ReconcileRuns.purgeEnded({ before: 10, limit: 10 }), { runs: 0, drifts: 0 })
+            assert.deepStrictEqual(
+              yield* ReconcileRuns.purgeEnded({ before: 105, limit: 1 }),
+              { runs: 1, drifts: 1 },
+              "at most limit, oldest first"
+            )
+            assert.strictEqual((yield* ReconcileRuns.get(oldest.runId).pipe(Effect.flip))._tag, "NotFound")
+            assert.deepStrictEqual(yield* ReconcileRuns.driftsOf(oldest.runId), [])
+            assert.deepStrictEqual(yield* ReconcileRuns.purgeEnded({ before: 105, limit: 10 }), { runs: 2, drifts: 1 })
+            assert.deepStrictEqual(yield* ReconcileRuns.purgeEnded({ before: 105, limit: 10 }), { runs: 0, drifts: 0 })
+            assert.deepStrictEqual(
+              (yield* ReconcileRuns.listRuns(10)).map((r) => r.runId),
+              [running.runId, recent.runId, straddling.runId],
+              "the run that ended after the cutoff, the recent and the running one stay"
+            )
+            assert.strictEqual((yield* ReconcileRuns.get(abandoned.runId).pipe(Effect.flip))._tag, "NotFound")
+            assert.strictEqual((yield* ReconcileRuns.driftsOf(straddling.runId)).length, 1)
+            assert.strictEqual(yield* count("reconcile_drifts"), 2)
+            // When the schedule last ran is kept apart from the runs.
+            assert.deepStrictEqual(yield* ReconcileRuns.lastStartedAt("pass"), Option.some(running.startedAt))
           }).pipe(provideStore)
       )
 
