@@ -27,6 +27,7 @@ import { isClean, type PassCounts, type PassOptions, type PassSummary, Reconcile
 import { makeOwnerId, ReconcilerConfig } from "./ReconcilerConfig.js"
 import { progressLine, renderRun, renderRunLines, renderSummary, runFieldsToJson, runToJson } from "./Report.js"
 import { parseCron } from "./CronRunner.js"
+import * as Retention from "./Retention.js"
 import * as Scheduled from "./Scheduled.js"
 
 export const ExitCode = { clean: 0, unexpected: 1, notClean: 2, halted: 3 } as const
@@ -142,6 +143,8 @@ const run = Command.make(
       }
       const settings = yield* loadConfig(ReconcilerConfig)
       const audit = args.audit ? Option.some(yield* loadConfig(Scheduled.AuditConfig)) : Option.none()
+      // A schedule is a service: it keeps its runs within RECONCILE_RETENTION too.
+      const retention = Option.isSome(args.schedule) ? yield* loadConfig(Retention.RetentionConfig) : undefined
       const startedAt = yield* Clock.currentTimeMillis
       const policy = yield* loadConfig(FulfilmentConfig)
       const limit = yield* positive("limit", args.limit)
@@ -183,7 +186,8 @@ const run = Command.make(
           owner,
           concurrency,
           dryRun: args.dryRun,
-          ...(limit === undefined ? {} : { limit })
+          ...(limit === undefined ? {} : { limit }),
+          ...(retention === undefined ? {} : { retention })
         })
         return yield* loop.pipe(Effect.provide(opsLayer))
       })
@@ -193,15 +197,15 @@ const run = Command.make(
 
 const serve = Command.make("serve", {}, () =>
   Effect.gen(function* () {
-    const { audit, policy, schedule, settings } = yield* loadConfig(Scheduled.ScheduledConfig())
-    const program = Effect.flatMap(Scheduled.prepare({ schedule, settings, audit }), (loop) =>
+    const { audit, policy, retention, schedule, settings } = yield* loadConfig(Scheduled.ScheduledConfig())
+    const program = Effect.flatMap(Scheduled.prepare({ schedule, settings, audit, retention }), (loop) =>
       Effect.provide(loop, opsLayer)
     )
     return yield* Effect.provide(program, appLayer(policy))
   })
 ).pipe(
   Command.withDescription(
-    `Reconcile on RECONCILE_SCHEDULE (default "${Scheduled.defaultSchedule}") and audit ended orders on RECONCILE_AUDIT_SCHEDULE (default "${Scheduled.defaultAuditSchedule}") until stopped; /health/*, /metrics on PORT (4030)`
+    `Reconcile on RECONCILE_SCHEDULE (default "${Scheduled.defaultSchedule}") and audit ended orders on RECONCILE_AUDIT_SCHEDULE (default "${Scheduled.defaultAuditSchedule}"), purging runs past RECONCILE_RETENTION, until stopped; /health/*, /metrics on PORT (4030)`
   )
 )
 

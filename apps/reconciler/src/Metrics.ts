@@ -21,3 +21,7 @@ export const missedTicks = Metric.counter("reconcile_missed_ticks_total", {
 export const emptyRuns = Metric.counter("reconcile_empty_runs_total", {
   description: "Passes that examined nothing: counted here, not stored as runs"
 })
+export const purged = Metric.counter("reconcile_purged_total", {
+  description: "Rows deleted past RECONCILE_RETENTION, by kind (run, drift)",
+  incremental: true
+})

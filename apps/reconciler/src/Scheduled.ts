@@ -10,6 +10,7 @@ import { Clock, Config, ConfigError, Cron, Duration, Effect, Either, Layer, Opti
 import { type PassOptions, Reconciler } from "./Reconciler.js"
 import { makeOwnerId, ReconcilerConfig, type ReconcilerSettings } from "./ReconcilerConfig.js"
 import { runOnSchedule } from "./CronRunner.js"
+import * as Retention from "./Retention.js"
 
 /** The standalone default: every minute. */
 export const defaultSchedule = "* * * * *"
@@ -86,6 +87,8 @@ export interface ScheduledOptions {
   readonly quietTicks?: boolean
   /** Also run the audit pass on its own schedule. */
   readonly audit?: AuditSettings
+  /** Also purge runs past retention (`Retention.loop`; not in a dry run). */
+  readonly retention?: Retention.RetentionSettings
 }
 
 /**
@@ -98,7 +101,8 @@ export const prepare = (
   Effect.gen(function* () {
     const reconciler = yield* Reconciler
     // Empty passes are not stored as runs: the last start is kept apart.
-    const lastStart = yield* ReconcileRuns.ReconcileRuns.pipe(Effect.flatMap((runs) => runs.lastStartedAt("pass")))
+    const runs = yield* ReconcileRuns.ReconcileRuns
+    const lastStart = yield* runs.lastStartedAt("pass")
     const owner = options.owner ?? makeOwnerId()
     const concurrency = options.concurrency ?? options.settings.concurrency
     const passOptions: PassOptions = {
@@ -125,8 +129,13 @@ export const prepare = (
       Effect.logInfo(`reconciling on schedule ${options.schedule.expression}`, { owner, concurrency }),
       runOnSchedule(options.schedule.cron, pass, scheduleOptions)
     )
+    // A dry run changes nothing, old runs included.
+    const retentionLoop =
+      options.retention === undefined || options.dryRun === true
+        ? []
+        : [Effect.provideService(Retention.loop(options.retention), ReconcileRuns.ReconcileRuns, runs)]
     const audit = options.audit
-    if (audit === undefined) return reconcileLoop
+    if (audit === undefined) return runAll([reconcileLoop, ...retentionLoop])
     const auditPass = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const summary = yield* reconciler.runPass({ ...passOptions, audit: auditPassOptions(audit, now) })
@@ -143,8 +152,12 @@ export const prepare = (
       }),
       runOnSchedule(audit.schedule.cron, auditPass, { quietTicks: options.quietTicks ?? false })
     )
-    return Effect.flatMap(Effect.all([reconcileLoop, auditLoop], { concurrency: 2, discard: true }), () => Effect.never)
+    return runAll([reconcileLoop, auditLoop, ...retentionLoop])
   })
+
+/** Loops that never end, side by side. */
+const runAll = <R>(loops: ReadonlyArray<Effect.Effect<never, never, R>>): Effect.Effect<never, never, R> =>
+  Effect.flatMap(Effect.all(loops, { concurrency: "unbounded", discard: true }), () => Effect.never)
 
 /** Runs the loop as a background fiber for as long as the layer's scope is open. */
 export const layer = (
@@ -167,18 +180,20 @@ export interface ScheduledSettings {
   readonly settings: ReconcilerSettings
   readonly policy: FulfilmentPolicy
   readonly audit: AuditSettings
+  readonly retention: Retention.RetentionSettings
 }
 
 /**
  * Everything `layerWith` takes, from the environment: `RECONCILE_SCHEDULE` (default
- * `fallbackSchedule`), `RECONCILE_AUDIT_*`, `RECONCILE_*`, `FULFILMENT_*`.
+ * `fallbackSchedule`), `RECONCILE_AUDIT_*`, `RECONCILE_RETENTION*`, `RECONCILE_*`, `FULFILMENT_*`.
  */
 export const ScheduledConfig = (fallbackSchedule: string = defaultSchedule): Config.Config<ScheduledSettings> =>
   Config.all({
     schedule: ScheduleConfig(fallbackSchedule),
     settings: ReconcilerConfig,
     policy: FulfilmentConfig,
-    audit: AuditConfig
+    audit: AuditConfig,
+    retention: Retention.RetentionConfig
   })
 
 /** `layerWith` configured from the environment (`ScheduledConfig`). */
@@ -186,7 +201,7 @@ export const layerConfig = (
   fallbackSchedule: string = defaultSchedule
 ): Layer.Layer<Reconciler | Fulfilment, StorageError | InvalidConfiguration, Store.StoreServices | HlConnect> =>
   Layer.unwrapEffect(
-    Effect.map(loadConfig(ScheduledConfig(fallbackSchedule)), ({ audit, policy, schedule, settings }) =>
-      layerWith({ schedule, settings, audit }, policy)
+    Effect.map(loadConfig(ScheduledConfig(fallbackSchedule)), ({ audit, policy, retention, schedule, settings }) =>
+      layerWith({ schedule, settings, audit, retention }, policy)
     )
   )

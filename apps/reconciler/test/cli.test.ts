@@ -162,7 +162,8 @@ describe("reconcile CLI on SQLite", () => {
           RECONCILE_SCHEDULE: "every second",
           RECONCILE_AUDIT_SCHEDULE: "hourly",
           RECONCILE_AUDIT_WINDOW: "a month",
-          RECONCILE_AUDIT_BUDGET: "0"
+          RECONCILE_AUDIT_BUDGET: "0",
+          RECONCILE_RETENTION: "1 hour"
         })
         assert.strictEqual(badSchedule.code, 1)
         // Every problem at once.
@@ -170,7 +171,8 @@ describe("reconcile CLI on SQLite", () => {
           "RECONCILE_SCHEDULE",
           "RECONCILE_AUDIT_SCHEDULE",
           "RECONCILE_AUDIT_WINDOW",
-          "RECONCILE_AUDIT_BUDGET"
+          "RECONCILE_AUDIT_BUDGET",
+          "RECONCILE_RETENTION"
         ]) {
           assert.match(badSchedule.stderr, new RegExp(name), name)
         }

@@ -124,6 +124,7 @@ export const layer = (plan: Plan) => {
       schedule: plan.reconciler.schedule,
       settings: plan.reconciler.settings,
       audit: plan.reconciler.audit,
+      retention: plan.reconciler.retention,
       quietTicks: true
     },
     plan.reconciler.policy
