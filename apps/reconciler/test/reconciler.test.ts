@@ -249,6 +249,34 @@ for (const engine of engines()) {
         }).pipe(Effect.provide(env()))
     )
 
+    it.live(
+      "a line cancelled while paid, in an order whose other line completed, stays cancelled: HL Connect not listing it is no drift",
+      () =>
+        Effect.gen(function* () {
+          const lines = yield* OrderLines.OrderLines
+          const first = yield* seedPaid(sandbox)
+          const n = first.orderNumber
+          const second = yield* seedPaid(sandbox, { orderNumber: n, orderLineId: "2" })
+          // Cancelled before it was registered: HL Connect is never told of it.
+          yield* Effect.flatMap(Fulfilment, (f) => f.requestCancel(second))
+          yield* pass({ order: n })
+          yield* pass({ order: n })
+          yield* settle(n, "COMPLETED")
+          // HL Connect now answers the order in full, listing line 1 only.
+          const last = yield* pass({ order: n })
+          const audit = yield* pass({ audit: { endedSince: 0, budget: 10 } })
+          assert.deepStrictEqual(
+            [last.drift, last.needsAttention, audit.examined, audit.drift, audit.needsAttention],
+            [0, 0, 1, 0, 0]
+          )
+          assert.deepStrictEqual(
+            [(yield* lineOf(n)).state, (yield* lines.get(second)).state],
+            ["completed", "cancelled"]
+          )
+          assert.notInclude(yield* eventsOf(n), "order.needs_attention")
+        }).pipe(Effect.provide(env()))
+    )
+
     it.live("drift: local completed, remote 404 → recorded and flagged", () =>
       Effect.gen(function* () {
         // An order the sandbox never saw, completed locally.

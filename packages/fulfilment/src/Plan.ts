@@ -67,6 +67,21 @@ export const remoteStatusOf = (
   }
 }
 
+/** A line's states that are its end. */
+export type EndedState = "completed" | "failed" | "cancelled"
+
+/**
+ * The remote statuses an ended line agrees with: any other is drift. A cancelled line may be unknown
+ * to HL Connect, because a line still `paid` is cancelled here without it: the order unknown as a
+ * whole (`NOT_FOUND`), or known by its other, registered lines (`ABSENT`). Nothing is delivered
+ * either way.
+ */
+export const remoteAgreesWithEnded: { readonly [S in EndedState]: ReadonlyArray<string> } = {
+  completed: ["COMPLETED"],
+  failed: ["FAILED"],
+  cancelled: ["CANCELLED", "NOT_FOUND", "ABSENT"]
+}
+
 const attention = (reason: string, drift?: Drift): Pick<Decision, "action" | "drift"> =>
   drift === undefined
     ? { action: { _tag: "Transition", to: "needs_attention", reason } }
@@ -148,20 +163,15 @@ export const planLine = (
       }
     }
     case "completed":
-      return status === "COMPLETED" || status === "UNREADABLE" || orderStillProcessing
-        ? decide({ action: { _tag: "Nothing" } })
-        : decide(
-            attention(`completed locally, but HL Connect says ${status}`, { expected: "COMPLETED", observed: status })
-          )
     case "failed":
-      return status === "FAILED" || status === "UNREADABLE" || orderStillProcessing
-        ? decide({ action: { _tag: "Nothing" } })
-        : decide(attention(`failed locally, but HL Connect says ${status}`, { expected: "FAILED", observed: status }))
     case "cancelled":
-      return status === "CANCELLED" || status === "UNREADABLE" || status === "NOT_FOUND" || orderStillProcessing
+      return remoteAgreesWithEnded[line.state].includes(status) || status === "UNREADABLE" || orderStillProcessing
         ? decide({ action: { _tag: "Nothing" } })
         : decide(
-            attention(`cancelled locally, but HL Connect says ${status}`, { expected: "CANCELLED", observed: status })
+            attention(`${line.state} locally, but HL Connect says ${status}`, {
+              expected: line.state.toUpperCase(),
+              observed: status
+            })
           )
     case "needs_attention":
       return decide({ action: { _tag: "Nothing" } })

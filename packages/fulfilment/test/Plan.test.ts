@@ -131,6 +131,19 @@ describe("planLine", () => {
     assert.strictEqual(plan("needs_attention", items("COMPLETED")).action._tag, "Nothing")
   })
 
+  it("takes a cancelled line HL Connect does not list, in an order it knows by other lines, as cancelled before it was registered", () => {
+    // Line 1 was registered and completed; line 2 was cancelled while still paid.
+    const decision = plan("cancelled", items("COMPLETED"), { orderLineId: "2" })
+    assert.strictEqual(decision.action._tag, "Nothing")
+    assert.isUndefined(decision.drift)
+    // A completed or failed line missing from the order's items is still drift.
+    for (const state of ["completed", "failed"] as const) {
+      const missing = plan(state, items("COMPLETED"), { orderLineId: "2" })
+      assert.strictEqual(missing.action._tag, "Transition", state)
+      assert.deepStrictEqual(missing.drift, { expected: state.toUpperCase(), observed: "ABSENT" }, state)
+    }
+  })
+
   it("takes HL Connect's order-level PROCESSING as no word on lines that have ended (another line may be on its way)", () => {
     for (const state of ["completed", "failed", "cancelled"] as const) {
       const decision = plan(state, { _tag: "Processing" })

@@ -93,7 +93,12 @@ export const freshOrderNumber = () => String(++nextOrder)
 /** A paid line with a real validation token (from its own, valid, client). */
 export const seedPaid = (
   sandbox: { readonly url: string },
-  options: { readonly asset?: number; readonly expired?: boolean; readonly orderNumber?: string } = {}
+  options: {
+    readonly asset?: number
+    readonly expired?: boolean
+    readonly orderNumber?: string
+    readonly orderLineId?: string
+  } = {}
 ) =>
   Effect.gen(function* () {
     const hl = yield* HlConnect
@@ -101,7 +106,7 @@ export const seedPaid = (
     const validation = yield* hl.validatePurchase({ asset_id: asset, customer_ip: "192.0.2.1", quantity: 1 })
     const { line } = yield* OrderLines.OrderLines.create({
       orderNumber: options.orderNumber ?? freshOrderNumber(),
-      orderLineId: "1",
+      orderLineId: options.orderLineId ?? "1",
       asset: String(asset),
       quantity: 1,
       unitPriceMinor: 399,
