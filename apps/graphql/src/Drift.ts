@@ -2,6 +2,7 @@
  * Drift between the local view of an order line and HL Connect's: what the reconciler has not
  * (yet) repaired, or cannot. Pure, so the rules are tested without a server.
  */
+import { remoteAgreesWithEnded } from "@hlconnect/fulfilment"
 import type { OrderLines } from "@hlconnect/store"
 import type { PurchaseStatus } from "./Answers.js"
 
@@ -45,18 +46,23 @@ export const remoteLineStatus = (outcome: PurchaseStatus, orderLineId: string): 
 
 const ended: ReadonlyArray<LineState> = ["completed", "failed", "cancelled"]
 
-/** Remote statuses each local state is consistent with; `undefined`: not registered yet, anything goes. */
+/**
+ * Remote statuses each local state is consistent with; `undefined`: not registered yet, anything
+ * goes. An ended line agrees with what the reconciler's plan accepts (`remoteAgreesWithEnded`), so
+ * what it leaves alone is never shown as drift; a line on its way shows the step it has not taken.
+ */
 const expected: { readonly [S in LineState]: ReadonlyArray<string> | undefined } = {
   paid: undefined,
   registering: undefined,
   registered: ["PROCESSING"],
   processing: ["PROCESSING"],
-  completed: ["COMPLETED"],
-  failed: ["FAILED"],
   cancel_requested: ["PROCESSING", "COMPLETED", "CANCELLED", "FAILED"],
-  cancelled: ["CANCELLED"],
-  needs_attention: undefined
+  needs_attention: undefined,
+  ...remoteAgreesWithEnded
 }
+
+/** The plan's name for a status HL Connect did not give: the whole order unknown, or this line not listed. */
+const unknownStatus = (remote: RemoteLineStatus) => (remote.orderLevel ? "NOT_FOUND" : "ABSENT")
 
 export const lineDrift = (state: LineState, remote: RemoteLineStatus): LineDrift => {
   const remoteStatus = remote.status
@@ -65,8 +71,9 @@ export const lineDrift = (state: LineState, remote: RemoteLineStatus): LineDrift
   // (registered later, say) may still be on its way.
   const orderStillProcessing = remote.orderLevel && remoteStatus === "PROCESSING" && ended.includes(state)
   const allowed = orderStillProcessing ? undefined : expected[state]
-  const missingRemotely = allowed !== undefined && remoteStatus === undefined
-  const stateMismatch = allowed !== undefined && remoteStatus !== undefined && !allowed.includes(remoteStatus)
+  const agrees = allowed === undefined || allowed.includes(remoteStatus ?? unknownStatus(remote))
+  const missingRemotely = !agrees && remoteStatus === undefined
+  const stateMismatch = !agrees && remoteStatus !== undefined
   const description = needsAttention
     ? "the line needs an operator's attention"
     : missingRemotely

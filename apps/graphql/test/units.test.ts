@@ -27,6 +27,13 @@ describe("drift", () => {
     expect(lineDrift("completed", line("PROCESSING"))).toMatchObject({ drifted: true, stateMismatch: true })
   })
 
+  it("shows no drift where the reconciler sees none: a line cancelled before it was registered is unknown to HL Connect", () => {
+    expect(lineDrift("cancelled", line(undefined)).drifted).toBe(false)
+    expect(lineDrift("cancelled", order(undefined)).drifted).toBe(false)
+    expect(lineDrift("completed", line(undefined))).toMatchObject({ drifted: true, missingRemotely: true })
+    expect(lineDrift("failed", order(undefined))).toMatchObject({ drifted: true, missingRemotely: true })
+  })
+
   it("takes a whole-order PROCESSING as no word on lines that have ended (another line may be on its way)", () => {
     for (const state of ["completed", "failed", "cancelled"] as const)
       expect(lineDrift(state, order("PROCESSING")).drifted).toBe(false)
