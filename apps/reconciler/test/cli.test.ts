@@ -178,6 +178,10 @@ describe("reconcile CLI on SQLite", () => {
         }
 
         const line = yield* seedPaid(sandbox)
+        // A run that ended in 1970: far past RECONCILE_RETENTION (90 days by default).
+        const sql = yield* SqlClient
+        yield* sql`INSERT INTO reconcile_runs (run_id, kind, started_at, ended_at, status, examined, drifted, repaired, failed)
+          VALUES ('run-from-1970', 'pass', 1000, 2000, 'completed', 1, 0, 0, 0)`
         const child = spawn(process.execPath, [join(packageDir, "dist/main.js"), "serve"], {
           cwd: packageDir,
           env: {
@@ -204,6 +208,12 @@ describe("reconcile CLI on SQLite", () => {
         yield* Effect.suspend(() => (/audit finished/.test(stderr) ? Effect.void : Effect.fail("no audit yet"))).pipe(
           Effect.retry(Schedule.spaced(Duration.millis(250)).pipe(Schedule.upTo(Duration.seconds(30))))
         )
+        // Retention purged the old run at start-up.
+        const ancient = yield* sql<{
+          n: number | string
+        }>`SELECT COUNT(*) AS n FROM reconcile_runs WHERE run_id = 'run-from-1970'`
+        assert.strictEqual(Number(ancient[0]?.n), 0)
+        assert.match(stderr, /retention: purged runs that ended before the cutoff/)
         child.kill("SIGTERM")
         const code = yield* Effect.promise(() => exited)
         assert.strictEqual(code, 0, stderr)
