@@ -19,6 +19,7 @@ import {
   storage
 } from "./internal/codec.js"
 import { PurgeRequest, skipLocked } from "./internal/purge.js"
+import { atomically } from "./internal/atomically.js"
 
 export const RunStatus = Schema.Literal("running", "completed", "failed")
 export type RunStatus = typeof RunStatus.Type
@@ -249,7 +250,7 @@ export class ReconcileRuns extends Effect.Service<ReconcileRuns>()("@hlconnect/s
     ): Effect.Effect<{ readonly runs: number; readonly drifts: number }, InvalidInput | StorageError> =>
       Effect.gen(function* () {
         const req = yield* decodeInput(PurgeRequest)(request)
-        return yield* sql.withTransaction(
+        return yield* atomically(sql)(
           Effect.gen(function* () {
             const picked = yield* sql`SELECT run_id FROM reconcile_runs
               WHERE started_at < ${req.before} AND (ended_at IS NULL OR ended_at < ${req.before})
