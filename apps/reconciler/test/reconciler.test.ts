@@ -277,6 +277,109 @@ for (const engine of engines()) {
         }).pipe(Effect.provide(env()))
     )
 
+    describe("a line with ensemble parts (each part its own HL Connect order line)", () => {
+      /** String Quartet No. 1 with its violin I and cello parts as lines 2 and 3. */
+      const seedQuartet = () =>
+        seedPaid(sandbox, {
+          asset: 4003,
+          parts: [
+            { asset: "4004", orderLineId: "2" },
+            { asset: "4007", orderLineId: "3" }
+          ]
+        })
+      const settlePart = (orderNumber: string, hlLine: number, status: "COMPLETED" | "FAILED" | "CANCELLED") =>
+        Effect.promise(() =>
+          sandbox.run(sandbox.state.settleLine(Number(orderNumber), hlLine, status).pipe(Effect.orDie))
+        )
+      const remoteStatuses = (orderNumber: string) =>
+        Effect.promise(() =>
+          sandbox.run(
+            sandbox.state.purchaseInfo(Number(orderNumber), sandbox.url).pipe(
+              Effect.map((items) => (items === "PROCESSING" ? items : items.map((i) => [i.order_line_id, i.status]))),
+              Effect.orDie
+            )
+          )
+        )
+
+      it.live("a part that failed while the rest completed is no completed line: it needs an operator", () =>
+        Effect.gen(function* () {
+          const line = yield* seedQuartet()
+          const n = line.orderNumber
+          yield* pass({ order: n })
+          yield* pass({ order: n })
+          yield* settlePart(n, 1, "COMPLETED")
+          yield* settlePart(n, 2, "COMPLETED")
+          yield* settlePart(n, 3, "FAILED")
+          const summary = yield* pass({ order: n })
+          const after = yield* lineOf(n)
+          assert.strictEqual(after.state, "needs_attention")
+          assert.match(
+            Option.getOrElse(after.attentionReason, () => ""),
+            /parts ended differently.*COMPLETED\+FAILED/
+          )
+          assert.strictEqual(summary.drift, 1)
+          assert.notInclude(yield* eventsOf(n), "order.completed")
+        }).pipe(Effect.provide(env()))
+      )
+
+      it.live("cancelling the line cancels its parts at HL Connect too", () =>
+        Effect.gen(function* () {
+          const line = yield* seedQuartet()
+          const n = line.orderNumber
+          yield* pass({ order: n })
+          const registered = yield* lineOf(n)
+          assert.strictEqual(registered.state, "registered")
+          const fulfilment = yield* Fulfilment
+          yield* fulfilment.requestCancel(registered)
+          yield* fulfilment.cancelLine(yield* lineOf(n))
+          assert.strictEqual((yield* lineOf(n)).state, "cancelled")
+          assert.deepStrictEqual(yield* remoteStatuses(n), [
+            [1, "CANCELLED"],
+            [2, "CANCELLED"],
+            [3, "CANCELLED"]
+          ])
+          // The audit finds HL Connect agreeing.
+          const audit = yield* pass({ audit: { endedSince: 0, budget: 10 } })
+          assert.deepStrictEqual([audit.examined, audit.drift], [1, 0])
+        }).pipe(Effect.provide(env()))
+      )
+
+      it.live(
+        "a cancellation cut short at one HL Connect line is sent again whole: the parts already cancelled count",
+        () =>
+          Effect.gen(function* () {
+            const line = yield* seedQuartet()
+            const n = line.orderNumber
+            yield* pass({ order: n })
+            const fulfilment = yield* Fulfilment
+            yield* fulfilment.requestCancel(yield* lineOf(n))
+            // The line's own DELETE fails both of the client's attempts; its parts' go through.
+            yield* Effect.promise(() =>
+              sandbox.run(
+                sandbox.state.scriptFaults([
+                  ScriptedFault.make({ kind: "error500", endpoint: "cancelOrderLine", times: 2 })
+                ])
+              )
+            )
+            const cancelsBefore = (yield* stats()).requests.cancelOrderLine ?? 0
+            const first = yield* fulfilment.cancelLine(yield* lineOf(n))
+            assert.strictEqual(first._tag, "RetryLater")
+            // Two attempts for the line's own DELETE, then one for each part: none was skipped.
+            assert.strictEqual(((yield* stats()).requests.cancelOrderLine ?? 0) - cancelsBefore, 4)
+            assert.strictEqual((yield* lineOf(n)).state, "cancel_requested")
+            // Sent again: the parts answer 400 (already cancelled), which HL Connect's view confirms.
+            const second = yield* fulfilment.cancelLine(yield* lineOf(n))
+            assert.strictEqual(second._tag, "Cancelled")
+            assert.deepStrictEqual(yield* remoteStatuses(n), [
+              [1, "CANCELLED"],
+              [2, "CANCELLED"],
+              [3, "CANCELLED"]
+            ])
+            assert.deepStrictEqual(yield* eventsOf(n), ["order.cancelled"])
+          }).pipe(Effect.provide(env()))
+      )
+    })
+
     it.live("drift: local completed, remote 404 → recorded and flagged", () =>
       Effect.gen(function* () {
         // An order the sandbox never saw, completed locally.

@@ -31,7 +31,7 @@ import {
 } from "@hlconnect/store"
 import { Clock, Data, Duration, Effect, Option, Redacted } from "effect"
 import { eventFor, eventTypeOf } from "./OrderEvents.js"
-import { type Decision, needsRemote, planOrder, type RemoteView, remoteStatusOf } from "./Plan.js"
+import { type Decision, hlLineIdsOf, needsRemote, planOrder, type RemoteView, remoteStatusOf } from "./Plan.js"
 import { majorFromMinor, registrationGrace } from "./PaidOrder.js"
 import { backoff, defaultPolicy, type FulfilmentPolicy } from "./Policy.js"
 
@@ -423,46 +423,69 @@ export class Fulfilment extends Effect.Service<Fulfilment>()("@hlconnect/fulfilm
         )
       }
 
-      /** Sends the cancellation of a `cancel_requested` line. */
+      /**
+       * Sends the cancellation of a `cancel_requested` line: one DELETE per HL Connect line it was
+       * registered as (its own, then each ensemble part's), so no part stays sold. Every one is sent
+       * whatever the others answer, and refusals are judged after: sent again after a partial
+       * failure, a line already `CANCELLED` at HL Connect counts as cancelled.
+       */
       const cancelLine = (line: OrderLines.OrderLine): Effect.Effect<LineOutcome, FulfilmentError> =>
         Effect.gen(function* () {
           if (line.state !== "cancel_requested") return { _tag: "Skipped", state: line.state } as const
           const orderNumber = hlIdOrReason("order number", line.orderNumber)
-          const orderLineId = hlIdOrReason("order line id", line.orderLineId)
           if (typeof orderNumber === "string") return yield* needsAttention(line, orderNumber)
-          if (typeof orderLineId === "string") return yield* needsAttention(line, orderLineId)
-          const result = yield* hl
-            .cancelOrderLine({ order_id: orderNumber, order_line_id: orderLineId })
-            .pipe(Effect.either)
-          if (result._tag === "Right") return yield* moveTo(line, "cancelled", { _tag: "Cancelled" })
-          const error = result.left
-          if (isHalting(error)) return yield* Effect.fail(halted(error))
-          switch (error._tag) {
-            case "InvalidOrderStatus": {
-              // Ask what the status is, so the record says why it could not be cancelled.
-              const { status, item } = remoteStatusOf(yield* readRemote(line.orderNumber), line)
-              if (status === "CANCELLED") return yield* moveTo(line, "cancelled", { _tag: "Cancelled" })
+          const hlLines: Array<number> = []
+          for (const id of hlLineIdsOf(line)) {
+            const hlLine = hlIdOrReason("order line id", id)
+            if (typeof hlLine === "string") return yield* needsAttention(line, hlLine)
+            hlLines.push(hlLine)
+          }
+          const ofLine = (hlLine: number) => (hlLines.length === 1 ? "" : ` (HL Connect line ${hlLine})`)
+          const answers = yield* Effect.forEach(hlLines, (hlLine) =>
+            Effect.match(hl.cancelOrderLine({ order_id: orderNumber, order_line_id: hlLine }), {
+              onFailure: (error) => [{ hlLine, error }],
+              onSuccess: () => []
+            })
+          )
+          const refusedByStatus: Array<{ readonly hlLine: number; readonly error: InvalidOrderStatus }> = []
+          let unavailable: string | undefined
+          for (const { hlLine, error } of answers.flat()) {
+            if (isHalting(error)) return yield* Effect.fail(halted(error))
+            switch (error._tag) {
+              case "InvalidOrderStatus":
+                refusedByStatus.push({ hlLine, error })
+                break
+              case "OrderNotFound":
+                return yield* needsAttention(
+                  line,
+                  `HL Connect has no such order line to cancel${ofLine(hlLine)}: ${error.message}`,
+                  { refusal: error }
+                )
+              case "InvalidRequest":
+                return yield* needsAttention(line, `the line cannot be cancelled as stored: ${describe(error)}`, {
+                  refusal: error
+                })
+              default:
+                unavailable ??= describe(error)
+            }
+          }
+          if (refusedByStatus.length > 0) {
+            // Ask what each refused line's status is, so the record says why it could not be cancelled.
+            const remote = yield* readRemote(line.orderNumber)
+            for (const { hlLine, error } of refusedByStatus) {
+              const item =
+                remote._tag === "Completed" ? remote.items.find((i) => i.order_line_id === hlLine) : undefined
+              const status = item === undefined ? remoteStatusOf(remote, line).status : (item.status ?? "UNKNOWN")
+              if (status === "CANCELLED") continue
               return yield* needsAttention(
                 line,
-                `HL Connect cannot cancel the line (status ${status}): ${error.message}`,
-                {
-                  remoteSnapshot: snapshotOf(item) ?? { status },
-                  refusal: error,
-                  remoteStatus: status
-                }
+                `HL Connect cannot cancel the line${ofLine(hlLine)} (status ${status}): ${error.message}`,
+                { remoteSnapshot: snapshotOf(item) ?? { status }, refusal: error, remoteStatus: status }
               )
             }
-            case "OrderNotFound":
-              return yield* needsAttention(line, `HL Connect has no such order line to cancel: ${error.message}`, {
-                refusal: error
-              })
-            case "InvalidRequest":
-              return yield* needsAttention(line, `the line cannot be cancelled as stored: ${describe(error)}`, {
-                refusal: error
-              })
-            default:
-              return yield* retryLater(line, describe(error))
           }
+          if (unavailable !== undefined) return yield* retryLater(line, unavailable)
+          return yield* moveTo(line, "cancelled", { _tag: "Cancelled" })
         })
 
       const apply = (decision: Decision): Effect.Effect<LineOutcome, FulfilmentError> => {

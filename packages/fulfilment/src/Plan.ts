@@ -5,7 +5,7 @@
  */
 import type { OrderItem } from "@hlconnect/core"
 import type { OrderLines } from "@hlconnect/store"
-import { Duration } from "effect"
+import { Duration, Option } from "effect"
 import { backoff, type FulfilmentPolicy } from "./Policy.js"
 
 /** What HL Connect says about the order (one `purchaseInfo` per order covers every line). */
@@ -45,15 +45,47 @@ export interface Decision {
 export const needsRemote = (lines: ReadonlyArray<OrderLines.OrderLine>): boolean =>
   lines.some((line) => line.state !== "paid" && line.state !== "registering" && line.state !== "needs_attention")
 
-/** The line's status in HL Connect's view (its item's status, or the whole order's answer in upper case). */
-export const remoteStatusOf = (
-  remote: RemoteView,
-  line: OrderLines.OrderLine
-): { status: string; item?: OrderItem } => {
+/** What of a line says which HL Connect order lines it was registered as. */
+export type RegisteredAs = Pick<OrderLines.OrderLine, "orderLineId" | "parts">
+
+/** The HL Connect order lines a line was registered as: its own id, then each ensemble part's. */
+export const hlLineIdsOf = (line: RegisteredAs): ReadonlyArray<string> => [
+  line.orderLineId,
+  ...Option.getOrElse(line.parts, () => []).map((part) => part.orderLineId)
+]
+
+/**
+ * One status for HL Connect lines that make up one local line: theirs when they agree; `ABSENT`
+ * when any is unknown; `PROCESSING` while any is on its way; else the ended statuses they are in,
+ * sorted and joined by `+` (`COMPLETED+FAILED`): they ended differently.
+ */
+const combinedStatus = (statuses: ReadonlyArray<string>): string => {
+  const distinct = [...new Set(statuses)].sort()
+  if (distinct.length === 1) return distinct[0] ?? "ABSENT"
+  if (distinct.includes("ABSENT")) return "ABSENT"
+  if (distinct.includes("PROCESSING")) return "PROCESSING"
+  return distinct.join("+")
+}
+
+/** Whether a combined status says the HL Connect lines of one local line ended differently. */
+const endedDifferently = (status: string) => status.includes("+")
+
+/**
+ * The line's status in HL Connect's view: its item's status, combined with its parts' items'
+ * (`combinedStatus`), or the whole order's answer in upper case. `item` is the line's own item.
+ */
+export const remoteStatusOf = (remote: RemoteView, line: RegisteredAs): { status: string; item?: OrderItem } => {
   switch (remote._tag) {
     case "Completed": {
-      const item = remote.items.find((i) => String(i.order_line_id) === line.orderLineId)
-      return item === undefined ? { status: "ABSENT" } : { status: item.status ?? "UNKNOWN", item }
+      const itemOf = (id: string) => remote.items.find((i) => String(i.order_line_id) === id)
+      const item = itemOf(line.orderLineId)
+      const status = combinedStatus(
+        hlLineIdsOf(line).map((id) => {
+          const found = itemOf(id)
+          return found === undefined ? "ABSENT" : (found.status ?? "UNKNOWN")
+        })
+      )
+      return item === undefined ? { status } : { status, item }
     }
     case "Processing":
       return { status: "PROCESSING" }
@@ -126,6 +158,15 @@ export const planLine = (
       return decide({ action: { _tag: "Cancel" } })
     case "registered":
     case "processing": {
+      // Some parts completed and some failed (or were cancelled): neither end is true of the line.
+      if (endedDifferently(status)) {
+        return decide(
+          attention(`the line's parts ended differently at HL Connect (${status})`, {
+            expected: line.state,
+            observed: status
+          })
+        )
+      }
       switch (status) {
         case "COMPLETED":
           return decide({ action: { _tag: "Transition", to: "completed" } })

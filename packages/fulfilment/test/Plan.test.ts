@@ -131,6 +131,45 @@ describe("planLine", () => {
     assert.strictEqual(plan("needs_attention", items("COMPLETED")).action._tag, "Nothing")
   })
 
+  it("judges a line with ensemble parts by all its HL Connect lines: one status when they agree, drift when they ended differently", () => {
+    const quartet = {
+      parts: Option.some([
+        { asset: "4004", orderLineId: "2" },
+        { asset: "4007", orderLineId: "3" }
+      ])
+    }
+    const judged = (state: OrderLines.OrderLineState, ...statuses: ReadonlyArray<string>) => {
+      const decision = plan(state, items(...statuses), quartet)
+      return [
+        decision.action._tag === "Transition" ? `→ ${decision.action.to}` : decision.action._tag,
+        decision.drift?.observed ?? null
+      ]
+    }
+    assert.deepStrictEqual(judged("processing", "COMPLETED", "COMPLETED", "COMPLETED"), ["→ completed", null])
+    assert.deepStrictEqual(judged("processing", "COMPLETED", "PROCESSING", "COMPLETED"), ["Wait", null])
+    assert.deepStrictEqual(judged("processing", "FAILED", "FAILED", "FAILED"), ["→ failed", null])
+    assert.deepStrictEqual(judged("processing", "COMPLETED", "COMPLETED", "FAILED"), [
+      "→ needs_attention",
+      "COMPLETED+FAILED"
+    ])
+    assert.deepStrictEqual(judged("registered", "CANCELLED", "COMPLETED", "COMPLETED"), [
+      "→ needs_attention",
+      "CANCELLED+COMPLETED"
+    ])
+    // A part HL Connect does not list: it does not know the whole line.
+    assert.deepStrictEqual(judged("processing", "COMPLETED", "COMPLETED"), ["→ needs_attention", "ABSENT"])
+    assert.deepStrictEqual(judged("completed", "COMPLETED", "COMPLETED", "COMPLETED"), ["Nothing", null])
+    assert.deepStrictEqual(judged("completed", "COMPLETED", "CANCELLED", "COMPLETED"), [
+      "→ needs_attention",
+      "CANCELLED+COMPLETED"
+    ])
+    assert.deepStrictEqual(judged("cancelled", "CANCELLED", "CANCELLED", "CANCELLED"), ["Nothing", null])
+    assert.deepStrictEqual(judged("cancelled", "CANCELLED", "COMPLETED", "CANCELLED"), [
+      "→ needs_attention",
+      "CANCELLED+COMPLETED"
+    ])
+  })
+
   it("takes a cancelled line HL Connect does not list, in an order it knows by other lines, as cancelled before it was registered", () => {
     // Line 1 was registered and completed; line 2 was cancelled while still paid.
     const decision = plan("cancelled", items("COMPLETED"), { orderLineId: "2" })

@@ -98,6 +98,8 @@ export const seedPaid = (
     readonly expired?: boolean
     readonly orderNumber?: string
     readonly orderLineId?: string
+    /** Ensemble parts registered with the line, each its own HL Connect order line. */
+    readonly parts?: ReadonlyArray<{ readonly asset: string; readonly orderLineId: string }>
   } = {}
 ) =>
   Effect.gen(function* () {
@@ -115,7 +117,8 @@ export const seedPaid = (
       customerEmail: "a@b.example",
       customerName: "John Customer",
       validationToken: Redacted.make(validation.token),
-      tokenExpiresAt: options.expired === true ? 1 : validation.exp_date * 1000
+      tokenExpiresAt: options.expired === true ? 1 : validation.exp_date * 1000,
+      ...(options.parts === undefined ? {} : { parts: options.parts })
     })
     return line
   }).pipe(Effect.provide(provideClient(sandbox)))
