@@ -2,7 +2,7 @@
  * Drift between the local view of an order line and HL Connect's: what the reconciler has not
  * (yet) repaired, or cannot. Pure, so the rules are tested without a server.
  */
-import { remoteAgreesWithEnded } from "@hlconnect/fulfilment"
+import { type RegisteredAs, remoteAgreesWithEnded, type RemoteView, remoteStatusOf } from "@hlconnect/fulfilment"
 import type { OrderLines } from "@hlconnect/store"
 import type { PurchaseStatus } from "./Answers.js"
 
@@ -28,19 +28,29 @@ export interface RemoteLineStatus {
   readonly orderLevel: boolean
 }
 
-export const remoteLineStatus = (outcome: PurchaseStatus, orderLineId: string): RemoteLineStatus => {
+/** HL Connect's answer as the reconciler's plan reads it. */
+const remoteViewOf = (outcome: PurchaseStatus): RemoteView => {
   switch (outcome._tag) {
     case "Completed":
-      return {
-        status: outcome.items.find((item) => String(item.order_line_id) === orderLineId)?.status,
-        orderLevel: false
-      }
+      return { _tag: "Completed", items: outcome.items }
     case "Processing":
-      return { status: "PROCESSING", orderLevel: true }
+      return { _tag: "Processing" }
     case "Failed":
-      return { status: "FAILED", orderLevel: true }
+      return { _tag: "Failed", message: outcome.message }
     case "OrderNotFound":
-      return { status: undefined, orderLevel: true }
+      return { _tag: "NotFound" }
+  }
+}
+
+/**
+ * The line's status at HL Connect as the plan reads it (`remoteStatusOf`: a line with ensemble
+ * parts has one status for all its HL Connect lines); `undefined` when HL Connect does not know it.
+ */
+export const remoteLineStatus = (outcome: PurchaseStatus, line: RegisteredAs): RemoteLineStatus => {
+  const { status } = remoteStatusOf(remoteViewOf(outcome), line)
+  return {
+    status: status === "ABSENT" || status === "NOT_FOUND" ? undefined : status,
+    orderLevel: outcome._tag !== "Completed"
   }
 }
 

@@ -2,7 +2,7 @@
  * Every query field and union member, over real HTTP, against the sandbox and a SQLite store.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { registerAtSandbox, settle, storeOrder } from "./support/seed.js"
+import { registerAtSandbox, type SeedLine, settle, storeOrder } from "./support/seed.js"
 import { ApiKey, field, type GraphqlBody, startServer, type TestServer } from "./support/server.js"
 
 const lineFields = `
@@ -40,6 +40,25 @@ describe("queries", () => {
     await storeOrder(server, "1003", [{ lineId: 1, state: "failed" }])
     // 1004: registered locally, unknown at HL Connect.
     await storeOrder(server, "1004", [{ lineId: 1, state: "registered" }])
+    // 1006: String Quartet No. 1 with two parts, all fulfilled; 1007: the same, its cello part failed.
+    for (const [orderNumber, cello] of [
+      [1006, "COMPLETED"],
+      [1007, "FAILED"]
+    ] as const) {
+      const quartet: SeedLine = {
+        lineId: 1,
+        assetId: 4003,
+        parts: [
+          { asset: "4004", orderLineId: "2" },
+          { asset: "4007", orderLineId: "3" }
+        ]
+      }
+      await registerAtSandbox(server, orderNumber, [quartet])
+      await settle(server, orderNumber, 1, "COMPLETED")
+      await settle(server, orderNumber, 2, "COMPLETED")
+      await settle(server, orderNumber, 3, cello)
+      await storeOrder(server, String(orderNumber), [{ ...quartet, state: "completed" }])
+    }
     // 1005: parked for an operator; web-77: not an HL Connect order number at all.
     await storeOrder(server, "1005", [{ lineId: 1, state: "needs_attention" }])
     await storeOrder(server, "web-77", [
@@ -93,6 +112,40 @@ describe("queries", () => {
       stateMismatch: true,
       description: "locally processing, but HL Connect reports COMPLETED"
     })
+  })
+
+  it("order: a line with ensemble parts — one status for all its HL Connect lines, each part's status and fresh URLs", async () => {
+    const partFields = "asset orderLineId remoteStatus downloadUrl viewUrl"
+    const { body } = await server.query(`{
+      fulfilled: order(orderNumber: "1006") { lines { remoteStatus drift { drifted } parts { ${partFields} } } }
+      celloFailed: order(orderNumber: "1007") { lines { remoteStatus drift { drifted description } parts { ${partFields} } } }
+    }`)
+    expect(body.errors).toBeUndefined()
+    const fulfilled = field(body.data, "fulfilled", "lines", 0)
+    expect(field(fulfilled, "remoteStatus")).toBe("COMPLETED")
+    expect(field(fulfilled, "drift", "drifted")).toBe(false)
+    const parts = field(fulfilled, "parts")
+    expect(
+      Array.isArray(parts)
+        ? parts.map((p) => [field(p, "asset"), field(p, "orderLineId"), field(p, "remoteStatus")])
+        : parts
+    ).toEqual([
+      ["4004", "2", "COMPLETED"],
+      ["4007", "3", "COMPLETED"]
+    ])
+    expect(field(fulfilled, "parts", 0, "downloadUrl")).toMatch(/\/nf\/download\//)
+    expect(field(fulfilled, "parts", 1, "viewUrl")).toMatch(/\/nf\/view\//)
+    expect(field(fulfilled, "parts", 0, "downloadUrl")).not.toBe(field(fulfilled, "parts", 1, "downloadUrl"))
+
+    const celloFailed = field(body.data, "celloFailed", "lines", 0)
+    expect(field(celloFailed, "remoteStatus")).toBe("COMPLETED+FAILED")
+    expect(field(celloFailed, "drift")).toEqual({
+      drifted: true,
+      description: "locally completed, but HL Connect reports COMPLETED+FAILED"
+    })
+    expect(field(celloFailed, "parts", 1, "remoteStatus")).toBe("FAILED")
+    expect(field(celloFailed, "parts", 1, "downloadUrl")).toBeNull()
+    expect(field(celloFailed, "parts", 0, "downloadUrl")).toMatch(/\/nf\/download\//)
   })
 
   it("order: processing, failed, unknown remotely, needs attention, not an HL Connect number, unknown locally", async () => {

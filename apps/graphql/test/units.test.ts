@@ -1,6 +1,6 @@
 /** Pure parts: drift rules, API key checks, the GraphiQL page rewrite, configuration, body reading. */
 import fc from "fast-check"
-import { ConfigProvider, Effect, Layer, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import { loadSettings } from "../src/Config.js"
 import { GraphqlLive } from "../src/Live.js"
@@ -41,11 +41,26 @@ describe("drift", () => {
   })
 
   it("reads a line's remote status from each outcome", () => {
+    const alone = (orderLineId: string) => ({ orderLineId, parts: Option.none() })
     const completed = Completed.make({ items: [OrderItem.make({ order_line_id: 2, status: "CANCELLED" })] })
-    expect(remoteLineStatus(completed, "2")).toEqual(line("CANCELLED"))
-    expect(remoteLineStatus(completed, "3")).toEqual(line(undefined))
-    expect(remoteLineStatus(Processing.make({}), "1")).toEqual(order("PROCESSING"))
-    expect(remoteLineStatus({ _tag: "OrderNotFound", message: "no" }, "1")).toEqual(order(undefined))
+    expect(remoteLineStatus(completed, alone("2"))).toEqual(line("CANCELLED"))
+    expect(remoteLineStatus(completed, alone("3"))).toEqual(line(undefined))
+    expect(remoteLineStatus(Processing.make({}), alone("1"))).toEqual(order("PROCESSING"))
+    expect(remoteLineStatus({ _tag: "OrderNotFound", message: "no" }, alone("1"))).toEqual(order(undefined))
+  })
+
+  it("reads a line with ensemble parts as the reconciler does: one status for all its HL Connect lines", () => {
+    const quartet = { orderLineId: "1", parts: Option.some([{ asset: "4004", orderLineId: "2" }]) }
+    const answer = (...statuses: ReadonlyArray<string>) =>
+      Completed.make({ items: statuses.map((status, i) => OrderItem.make({ order_line_id: i + 1, status })) })
+    expect(remoteLineStatus(answer("COMPLETED", "COMPLETED"), quartet)).toEqual(line("COMPLETED"))
+    expect(remoteLineStatus(answer("COMPLETED", "FAILED"), quartet)).toEqual(line("COMPLETED+FAILED"))
+    expect(remoteLineStatus(answer("COMPLETED"), quartet)).toEqual(line(undefined))
+    expect(lineDrift("completed", remoteLineStatus(answer("COMPLETED", "FAILED"), quartet))).toMatchObject({
+      drifted: true,
+      stateMismatch: true,
+      description: "locally completed, but HL Connect reports COMPLETED+FAILED"
+    })
   })
 })
 

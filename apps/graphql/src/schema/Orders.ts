@@ -26,11 +26,24 @@ export const OrderLineStateType = new GraphQLEnumType({
 const text = (value: string | Option.Option<string> | undefined): string | null =>
   value === undefined ? null : Option.isOption(value) ? Option.getOrNull(value) : value
 
-/** HL Connect's status of this line, through the request's loader; `undefined` when unknown there. */
-const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo): Promise<RemoteLineStatus> => {
+/** An ensemble part with the order it belongs to: it asks HL Connect about itself as a line does. */
+interface OrderPart {
+  readonly orderNumber: string
+  readonly asset: string
+  readonly orderLineId: string
+  /** None: a part has no parts of its own. */
+  readonly parts: Option.Option<never>
+}
+
+/** HL Connect's status of this line (or part), through the request's loader; `undefined` when unknown there. */
+const remoteStatusOf = (
+  line: OrderLine | OrderPart,
+  ctx: Context,
+  info: GraphQLResolveInfo
+): Promise<RemoteLineStatus> => {
   const orderId = parseHlId(line.orderNumber)
   if (orderId === undefined) return Promise.resolve({ status: undefined, orderLevel: true })
-  return ctx.purchaseStatus.load(orderId, info).then((outcome) => remoteLineStatus(outcome, line.orderLineId))
+  return ctx.purchaseStatus.load(orderId, info).then((outcome) => remoteLineStatus(outcome, line))
 }
 
 /**
@@ -39,7 +52,12 @@ const remoteStatusOf = (line: OrderLine, ctx: Context, info: GraphQLResolveInfo)
  */
 const freshUrl =
   (kind: "download" | "view") =>
-  (line: OrderLine, _args: unknown, ctx: Context, info: GraphQLResolveInfo): Promise<string | null> | null => {
+  (
+    line: OrderLine | OrderPart,
+    _args: unknown,
+    ctx: Context,
+    info: GraphQLResolveInfo
+  ): Promise<string | null> | null => {
     const orderId = parseHlId(line.orderNumber)
     const orderLineId = parseHlId(line.orderLineId)
     if (orderId === undefined || orderLineId === undefined) return null
@@ -58,14 +76,29 @@ export const LineDriftType = objectType<ReturnType<typeof lineDrift>>({
   }
 })
 
-type Part = Option.Option.Value<OrderLine["parts"]>[number]
+const remoteStatusField = {
+  type: GraphQLString,
+  description: "The line's status at HL Connect, live; null when HL Connect does not know the line.",
+  resolve: (l: OrderLine | OrderPart, _args: unknown, ctx: Context, info: GraphQLResolveInfo) =>
+    remoteStatusOf(l, ctx, info).then((remote) => remote.status ?? null)
+}
 
-export const OrderLinePartType = objectType<Part>({
+const urlField = (kind: "download" | "view") => ({
+  type: GraphQLString,
+  description: `A fresh ${kind} URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.`,
+  resolve: freshUrl(kind)
+})
+
+export const OrderLinePartType = objectType<OrderPart>({
   name: "OrderLinePart",
-  description: "An ensemble part registered with the line; each part is an HL Connect order line of its own.",
+  description:
+    "An ensemble part registered with the line; each part is an HL Connect order line of its own, fulfilled (and cancelled) with the line.",
   fields: {
     asset: { type: nonNull(GraphQLString), resolve: (p) => p.asset },
-    orderLineId: { type: nonNull(GraphQLID), resolve: (p) => p.orderLineId }
+    orderLineId: { type: nonNull(GraphQLID), resolve: (p) => p.orderLineId },
+    remoteStatus: remoteStatusField,
+    downloadUrl: urlField("download"),
+    viewUrl: urlField("view")
   }
 })
 
@@ -94,32 +127,29 @@ export const OrderLineType = objectType<OrderLine>({
     attempts: { type: nonNull(GraphQLInt), description: "Checks made so far.", resolve: (l) => l.attempts },
     nextCheckAt: { type: DateTimeType, resolve: (l) => Option.getOrNull(l.nextCheckAt) },
     lastError: { type: GraphQLString, resolve: (l) => Option.getOrNull(l.lastError) },
-    parts: { type: nullableListOf(OrderLinePartType), resolve: (l) => Option.getOrNull(l.parts) },
+    parts: {
+      type: nullableListOf(OrderLinePartType),
+      resolve: (l): ReadonlyArray<OrderPart> | null =>
+        Option.match(l.parts, {
+          onNone: () => null,
+          onSome: (parts) => parts.map((p) => ({ ...p, orderNumber: l.orderNumber, parts: Option.none() }))
+        })
+    },
     version: { type: nonNull(GraphQLInt), resolve: (l) => l.version },
     createdAt: { type: nonNull(DateTimeType), resolve: (l) => l.createdAt },
     updatedAt: { type: nonNull(DateTimeType), resolve: (l) => l.updatedAt },
     remoteStatus: {
-      type: GraphQLString,
-      description: "The line's status at HL Connect, live; null when HL Connect does not know the line.",
-      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((remote) => remote.status ?? null)
+      ...remoteStatusField,
+      description:
+        "The line's status at HL Connect, live; null when HL Connect does not know the line. A line with parts has one status for all its HL Connect lines: theirs when they agree, PROCESSING while any is, else the ones they ended in joined by `+` (COMPLETED+FAILED)."
     },
     drift: {
       type: nonNull(LineDriftType),
       description: "Local state against HL Connect's live status.",
       resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((remote) => lineDrift(l.state, remote))
     },
-    downloadUrl: {
-      type: GraphQLString,
-      description:
-        "A fresh download URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
-      resolve: freshUrl("download")
-    },
-    viewUrl: {
-      type: GraphQLString,
-      description:
-        "A fresh view URL from HL Connect, asked once per request (a credential valid ~30 min); null until fulfilled.",
-      resolve: freshUrl("view")
-    }
+    downloadUrl: urlField("download"),
+    viewUrl: urlField("view")
   }
 })
 

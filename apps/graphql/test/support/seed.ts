@@ -10,7 +10,7 @@ export interface SeedLine {
   readonly assetId?: number
   /** Local state to walk the line to (from `paid`). */
   readonly state?: OrderLines.OrderLineState
-  /** Ensemble parts registered with the line (store only). */
+  /** Ensemble parts registered with the line (each its own HL Connect line). */
   readonly parts?: ReadonlyArray<{ readonly asset: string; readonly orderLineId: string }>
 }
 
@@ -31,7 +31,10 @@ export const registerAtSandbox = (server: TestServer, orderNumber: number, lines
           order_line_id: line.lineId,
           unit_price: 3.99,
           line_item_price: 3.99,
-          customer: "Clara Schumann"
+          customer: "Clara Schumann",
+          ...(line.parts === undefined
+            ? {}
+            : { parts: line.parts.map((p) => ({ asset_id: Number(p.asset), order_line_id: Number(p.orderLineId) })) })
         })
       }
     })
