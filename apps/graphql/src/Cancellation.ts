@@ -5,7 +5,7 @@
  * another system) is still cancelled at HL Connect directly, and the result says so (`tracked`).
  */
 import { decodeInput, HlConnect, HlIdNumberFromText, invalidRequest, type OrderNotFound } from "@hlconnect/core"
-import { Fulfilment, type FulfilmentError, type LineOutcome } from "@hlconnect/fulfilment"
+import { Fulfilment, type FulfilmentError, type LineOutcome, lineOfPart } from "@hlconnect/fulfilment"
 import { OrderLines } from "@hlconnect/store"
 import { Clock, Effect, Option, Schema } from "effect"
 import {
@@ -72,7 +72,19 @@ export const cancel = (
       Effect.asSome,
       Effect.catchTag("NotFound", () => Effect.succeedNone)
     )
-    if (Option.isNone(local)) return yield* cancelUntracked(ref)
+    if (Option.isNone(local)) {
+      // A part of a line recorded here is no line of its own here: it goes with its line.
+      const order = yield* lines.findOrder(key.orderNumber)
+      const owner = Option.flatMap(order, (o) => Option.fromNullable(lineOfPart(o.lines, key.orderLineId)))
+      if (Option.isSome(owner)) {
+        return {
+          _tag: "OrderLineBlocked",
+          message: `order ${key.orderNumber} line ${key.orderLineId} is an ensemble part of line ${owner.value.orderLineId}: a part is cancelled with its line (cancel line ${owner.value.orderLineId})`,
+          state: owner.value.state
+        } satisfies CancelResult
+      }
+      return yield* cancelUntracked(ref)
+    }
 
     const cancelled: CancelResult = { _tag: "OrderLineCancelled", ...ref, tracked: true }
     const where = `order ${key.orderNumber} line ${key.orderLineId}`

@@ -109,6 +109,20 @@ describe("mutations through the order workflow", () => {
     expect((await upstreamRequests(server)).cancelOrderLine ?? 0).toBe(calls)
   })
 
+  it("cancelling an ensemble part on its own is refused: the part goes with its line; nothing is sent", async () => {
+    await storeOrder(server, "6010", [
+      { lineId: 1, assetId: 4003, state: "registered", parts: [{ asset: "4004", orderLineId: "2" }] }
+    ])
+    const calls = (await upstreamRequests(server)).cancelOrderLine ?? 0
+    expect(await cancelLine("6010", "2")).toEqual({
+      __typename: "OrderLineBlocked",
+      message: "order 6010 line 2 is an ensemble part of line 1: a part is cancelled with its line (cancel line 1)",
+      state: "registered"
+    })
+    expect((await line("6010")).state).toBe("registered")
+    expect((await upstreamRequests(server)).cancelOrderLine ?? 0).toBe(calls)
+  })
+
   it("a refused cancellation of a tracked line says HL Connect's status and parks the line", async () => {
     await registerPurchase("6003", await token())
     await settle(server, 6003, 1, "FAILED")

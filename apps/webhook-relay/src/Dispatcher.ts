@@ -4,7 +4,7 @@
  * Transient failures retry with exponential backoff; permanent ones (asset unknown, token
  * expired or refused…) dead-letter the event with the reason, replayable through the admin API.
  */
-import { backoff, Fulfilment, type FulfilmentError, PaidOrder } from "@hlconnect/fulfilment"
+import { backoff, Fulfilment, type FulfilmentError, lineOfPart, PaidOrder } from "@hlconnect/fulfilment"
 import { Inbox, type Lease, OrderLines, Store, TraceContext } from "@hlconnect/store"
 import { Clock, Duration, Effect, Either, Metric, Option, Redacted, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
@@ -147,8 +147,16 @@ export const make = (
         const results = yield* Effect.forEach(targets, (id) =>
           Effect.gen(function* () {
             const line = order.value.lines.find((l) => l.orderLineId === id)
-            if (line === undefined)
-              return { _tag: "Permanent", reason: `order ${orderNumber} has no line ${id}` } satisfies EventResult
+            if (line === undefined) {
+              const owner = lineOfPart(order.value.lines, id)
+              return {
+                _tag: "Permanent",
+                reason:
+                  owner === undefined
+                    ? `order ${orderNumber} has no line ${id}`
+                    : `order ${orderNumber} line ${id} is an ensemble part of line ${owner.orderLineId}: a part is cancelled with its line, not alone`
+              } satisfies EventResult
+            }
             const requested = yield* fulfilment.requestCancel(line)
             const current = yield* lines.get(line)
             const sent = current.state === "cancel_requested" ? yield* fulfilment.cancelLine(current) : requested

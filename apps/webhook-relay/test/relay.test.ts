@@ -203,6 +203,45 @@ describe.each(engines)("relay on $name", (engine) => {
       expect(Object.keys(requests).some((k) => k.includes("cancel"))).toBe(true)
     })
 
+    it("refund of an ensemble line: the line and each of its parts are cancelled at the sandbox; a part alone is refused", async () => {
+      const order = nextOrderNumber()
+      const t = await validToken(relay, 4003)
+      const parts = [
+        { asset_id: 4004, order_line_id: 2 },
+        { asset_id: 4007, order_line_id: 3 }
+      ]
+      await send(relay, paidEvent(order, [{ id: 1, token: t.token, asset: 4003, parts }]))
+      await eventually(async () => ((await lineState(relay, order, 1)).state === "registered" ? true : undefined))
+      // A part on its own: dead-lettered with the reason; nothing is cancelled.
+      const alone = await send(relay, {
+        type: "order.line_cancelled",
+        data: { order_number: String(order), order_line_ids: ["3"] }
+      })
+      await eventually(
+        async () => ((await inboxEvent(relay, alone.id))?.state === "dead" ? true : undefined),
+        10_000,
+        "dead letter"
+      )
+      const deadAlone = await inboxEvent(relay, alone.id)
+      expect(deadAlone === undefined ? "" : Option.getOrElse(deadAlone.lastError, () => "")).toContain(
+        `order ${order} line 3 is an ensemble part of line 1: a part is cancelled with its line, not alone`
+      )
+      expect((await lineState(relay, order, 1)).state).toBe("registered")
+
+      await send(relay, { type: "order.refunded", data: { order_number: String(order) } })
+      await eventually(
+        async () => ((await lineState(relay, order, 1)).state === "cancelled" ? true : undefined),
+        10_000,
+        "cancellation"
+      )
+      const remote = await relay.sandbox.run(relay.sandbox.state.purchaseInfo(order, relay.sandbox.url))
+      expect(remote === "PROCESSING" ? remote : remote.map((i) => [i.order_line_id, i.status])).toEqual([
+        [1, "CANCELLED"],
+        [2, "CANCELLED"],
+        [3, "CANCELLED"]
+      ])
+    })
+
     it("expired token and unknown asset: dead letter with the reason, listed and replayable via the admin API", async () => {
       const order = nextOrderNumber()
       const t = await validToken(relay)

@@ -207,6 +207,8 @@ export const paidEvent = (
     id: number
     token: string
     exp?: number
+    /** The asset the token was validated for (default 4000). */
+    asset?: number
     parts?: ReadonlyArray<{ asset_id: number; order_line_id: number }>
   }>
 ) => ({
@@ -216,7 +218,7 @@ export const paidEvent = (
     customer: { name: "Ada Customer", email: "ada@example.com" },
     lines: lines.map((l) => ({
       order_line_id: l.id,
-      asset_id: 4000,
+      asset_id: l.asset ?? 4000,
       quantity: 1,
       unit_price: "3.99",
       line_price: 3.99,

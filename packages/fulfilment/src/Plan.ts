@@ -55,6 +55,13 @@ export const hlLineIdsOf = (line: RegisteredAs): ReadonlyArray<string> => [
 ]
 
 /**
+ * The line among `lines` that `orderLineId` is an ensemble part of, if any: a part has no line of
+ * its own here and is cancelled with its line, not alone.
+ */
+export const lineOfPart = <L extends RegisteredAs>(lines: ReadonlyArray<L>, orderLineId: string): L | undefined =>
+  lines.find((line) => Option.exists(line.parts, (parts) => parts.some((part) => part.orderLineId === orderLineId)))
+
+/**
  * One status for HL Connect lines that make up one local line: theirs when they agree; `ABSENT`
  * when any is unknown; `PROCESSING` while any is on its way; else the ended statuses they are in,
  * sorted and joined by `+` (`COMPLETED+FAILED`): they ended differently.
