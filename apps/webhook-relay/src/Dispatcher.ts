@@ -57,27 +57,38 @@ export const make = (
     const fulfilment = yield* Fulfilment
     const owner = options.owner ?? `relay-dispatcher-${randomUUID()}`
 
-    /** Judges a line by the state it ended in (robust to races with the reconciler). */
-    const judge = (key: OrderLines.OrderLineKey, retryAt?: number) =>
+    /**
+     * Judges a line by the state it is in now (robust to races with the reconciler and other
+     * workers): done in one of `settled`, permanent when parked for an operator, else not yet.
+     */
+    const judge = (key: OrderLines.OrderLineKey, settled: ReadonlyArray<OrderLines.OrderLineState>, retryAt?: number) =>
       Effect.map(lines.get(key), (line): EventResult => {
-        switch (line.state) {
-          case "paid":
-          case "registering":
-          case "cancel_requested":
-            return {
-              _tag: "Transient",
-              error: `line ${line.orderLineId} is still ${line.state}${Option.match(line.lastError, { onNone: () => "", onSome: (e) => `: ${e}` })}`,
-              ...(retryAt === undefined ? {} : { at: retryAt })
-            }
-          case "needs_attention":
-            return {
-              _tag: "Permanent",
-              reason: `line ${line.orderLineId}: ${Option.getOrElse(line.attentionReason, () => "needs attention")}`
-            }
-          default:
-            return done
+        if (settled.includes(line.state)) return done
+        if (line.state === "needs_attention")
+          return {
+            _tag: "Permanent",
+            reason: `line ${line.orderLineId}: ${Option.getOrElse(line.attentionReason, () => "needs attention")}`
+          }
+        return {
+          _tag: "Transient",
+          error: `line ${line.orderLineId} is still ${line.state}${Option.match(line.lastError, { onNone: () => "", onSome: (e) => `: ${e}` })}`,
+          ...(retryAt === undefined ? {} : { at: retryAt })
         }
       })
+
+    /** An `order.paid` is done with a line once HL Connect has it (the reconciler follows it from there). */
+    const registeredOrEnded: ReadonlyArray<OrderLines.OrderLineState> = [
+      "registered",
+      "processing",
+      "completed",
+      "failed",
+      "cancelled"
+    ]
+    /**
+     * A refund is done with a line once it is cancelled (or failed: nothing to cancel). A line
+     * another worker moved meanwhile (registered, completed…) is asked again on the retry.
+     */
+    const cancelledOrFailed: ReadonlyArray<OrderLines.OrderLineState> = ["cancelled", "failed"]
 
     /**
      * A line parked in `needs_attention` because its token expired is stuck until the shop
@@ -131,7 +142,7 @@ export const make = (
             const source = data.lines.find((l) => l.order_line_id === line.orderLineId)
             const current = !isNew && source !== undefined ? yield* refreshExpiredToken(line, source, now) : line
             const outcome = yield* fulfilment.registerLine(current)
-            return yield* judge(current, outcome._tag === "RetryLater" ? outcome.at : undefined)
+            return yield* judge(current, registeredOrEnded, outcome._tag === "RetryLater" ? outcome.at : undefined)
           })
         )
         return combine(results)
@@ -160,8 +171,7 @@ export const make = (
             const requested = yield* fulfilment.requestCancel(line)
             const current = yield* lines.get(line)
             const sent = current.state === "cancel_requested" ? yield* fulfilment.cancelLine(current) : requested
-            if (current.state === "failed") return done
-            return yield* judge(line, sent._tag === "RetryLater" ? sent.at : undefined)
+            return yield* judge(line, cancelledOrFailed, sent._tag === "RetryLater" ? sent.at : undefined)
           })
         )
         return combine(results)
