@@ -60,17 +60,20 @@ export const sandbox = (name: string, credentials: Credentials, fulfilmentDelay?
     return { process, url: Apps.urlOf(port), token: credentials.sandboxToken } satisfies RunningSandbox
   })
 
-/** `count` planned orders, validated at the sandbox; their tokens registered with the secret scan. */
-export const purchases = (count: number, sandbox: RunningSandbox, label: string) =>
+/**
+ * `count` planned orders, validated at the sandbox; their tokens registered with the secret scan.
+ * `refunds` holds the `order.refunded` of the share `refundRate` of them.
+ */
+export const purchases = (count: number, sandbox: RunningSandbox, label: string, refundRate = 0) =>
   Effect.gen(function* () {
     const ws = yield* Workspace
-    const orders = Purchases.plan(count, ws.random, Purchases.orderBase(ws.random))
+    const orders = Purchases.plan(count, ws.random, Purchases.orderBase(ws.random), refundRate)
     const validated = yield* Purchases.validate(orders, sandbox, label)
     yield* ws.secrets.addTokens(
       "a validation token",
       validated.flatMap((p) => p.tokens)
     )
-    return { orders, purchases: validated }
+    return { orders, purchases: validated, refunds: Purchases.refunds(validated, label) }
   })
 
 /** What a scenario reports; `Campaign` turns it into a table row. */

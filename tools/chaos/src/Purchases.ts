@@ -1,7 +1,8 @@
 /**
  * The purchases a scenario makes: a seeded plan of orders (one to three lines; ordinary titles,
  * a choral title bought by ten, an ensemble score with four parts, and the asset whose fulfilment
- * always fails), each line validated at the sandbox for a real token, then a signed `order.paid`.
+ * always fails), each line validated at the sandbox for a real token, then a signed `order.paid`;
+ * a share of the orders is refunded after (`order.refunded`), whatever state its lines reached.
  */
 import { HlConnect } from "@hlconnect/core"
 import { Effect, Redacted } from "effect"
@@ -9,7 +10,7 @@ import { createHmac, randomBytes } from "node:crypto"
 import { SetupFailed } from "./Errors.js"
 import type * as Random from "./Random.js"
 
-export type FinalState = "completed" | "failed"
+export type FinalState = "completed" | "failed" | "cancelled"
 
 export interface PlannedPart {
   readonly asset: number
@@ -28,6 +29,8 @@ export interface PlannedLine {
 export interface PlannedOrder {
   readonly orderNumber: string
   readonly lines: ReadonlyArray<PlannedLine>
+  /** Refunded after its `order.paid` was acknowledged: every line ends cancelled. */
+  readonly refunded: boolean
 }
 
 export interface Purchase {
@@ -76,12 +79,22 @@ const planLine = (random: Random.Random, index: number): PlannedLine => {
   return line(5000 + random.int(0, 199), random.int(1, 2), random.int(250, 999))
 }
 
-/** `count` orders numbered from `base`: 60 % one line, 25 % two, 15 % three. */
-export const plan = (count: number, random: Random.Random, base: number): ReadonlyArray<PlannedOrder> =>
+/**
+ * `count` orders numbered from `base`: 60 % one line, 25 % two, 15 % three; `refundRate` of those
+ * whose lines all complete are refunded (an order with a failing line is not: whether its refund
+ * or its failure comes first is a race, so its end could not be known in advance).
+ */
+export const plan = (count: number, random: Random.Random, base: number, refundRate = 0): ReadonlyArray<PlannedOrder> =>
   Array.from({ length: count }, (_, i) => {
     const r = random.next()
-    const lines = r < 0.6 ? 1 : r < 0.85 ? 2 : 3
-    return { orderNumber: String(base + i), lines: Array.from({ length: lines }, (_, j) => planLine(random, j)) }
+    const lines = Array.from({ length: r < 0.6 ? 1 : r < 0.85 ? 2 : 3 }, (_, j) => planLine(random, j))
+    const refunded =
+      refundRate > 0 && random.next() < refundRate && lines.every((line) => line.expected === "completed")
+    return {
+      orderNumber: String(base + i),
+      lines: refunded ? lines.map((line) => ({ ...line, expected: "cancelled" as const })) : lines,
+      refunded
+    }
   })
 
 /** A random order-number base, so runs never share numbers. */
@@ -165,6 +178,21 @@ export const validate = (
       })
     )
   )
+
+/** The signed `order.refunded` of each refunded order (sent once its `order.paid` was acknowledged). */
+export const refunds = (purchases: ReadonlyArray<Purchase>, label: string): ReadonlyArray<Purchase> =>
+  purchases
+    .filter((p) => p.order.refunded)
+    .map((p) => ({
+      order: p.order,
+      webhookId: `chaos-${label}-refund-${p.order.orderNumber}-${randomBytes(3).toString("hex")}`,
+      body: JSON.stringify({
+        type: "order.refunded",
+        timestamp: new Date().toISOString(),
+        data: { order_number: p.order.orderNumber }
+      }),
+      tokens: []
+    }))
 
 export type Signer = (id: string, body: string | Buffer, at?: Date) => Record<string, string>
 

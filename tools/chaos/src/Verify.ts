@@ -5,7 +5,8 @@
  * reached the subscriber with a valid signature. Counted as lost and duplicated.
  */
 import type { OrderLines } from "@hlconnect/store"
-import { Clock, Duration, Effect } from "effect"
+import { HlConnect } from "@hlconnect/core"
+import { Clock, Duration, Effect, Redacted } from "effect"
 import type { Upstream } from "./Apps.js"
 import type { DecodeFailure, HttpFailure, StoreFailure, UnexpectedResponse } from "./Errors.js"
 import * as Ledger from "./Ledger.js"
@@ -28,22 +29,25 @@ export interface Sources {
   readonly orders: ReadonlyArray<PlannedOrder>
   readonly purchases: ReadonlyArray<Purchase>
   readonly sent: SendReport
+  /** The `order.refunded` sent for the refunded orders, and what the sender got for them. */
+  readonly refunds?: { readonly events: ReadonlyArray<Purchase>; readonly sent: SendReport }
   readonly admin: RelayAdmin.Admin
   /** The sandbox's address and token (its full stats need the token). */
   readonly sandbox: Upstream
   readonly subscriber: Subscriber.Subscriber
 }
 
-const eventTypeFor = { completed: "order.completed", failed: "order.failed" } as const
+const eventTypeFor = { completed: "order.completed", failed: "order.failed", cancelled: "order.cancelled" } as const
 
 const examples = (items: ReadonlyArray<string>, n = 5) =>
   items.length <= n ? items.join(", ") : `${items.slice(0, n).join(", ")} … (+${items.length - n})`
 
 /**
  * Waits until every planned line is in a final state, the subscriber has seen one event per line
- * and the relay's inbox holds nothing pending (or `timeout` passes: the verdict then tells what is
- * missing). The inbox matters on its own: when the reconciler finishes a line first, the event that
- * paid for it is still waiting for its retry, which finds the line final and completes it.
+ * and the relay holds no inbox event or delivery pending (or `timeout` passes: the verdict then
+ * tells what is missing). The inbox matters on its own: when the reconciler finishes a line first,
+ * the event that paid for it is still waiting for its retry, which finds the line final and
+ * completes it.
  */
 export const settle = (
   sources: Sources,
@@ -61,16 +65,20 @@ export const settle = (
       const done = [...states.values()].filter((l) => Ledger.terminal.includes(l.state)).length
       // Each line that reaches a final state (or needs attention) publishes one event.
       const delivered = (yield* sources.subscriber.snapshot).received.size
+      // Inbox events and deliveries still pending (a line completed, then refunded, has two events).
       // Unknown (the relay is restarting) counts as pending: read again next time.
-      const pending = yield* RelayAdmin.inbox(sources.admin, "pending").pipe(
-        Effect.map((items) => items.length),
-        Effect.tapError((e) => Effect.logWarning(`settle: the inbox could not be read (${e.message}); reading again`)),
+      const pending = yield* Effect.zipWith(
+        RelayAdmin.inbox(sources.admin, "pending"),
+        RelayAdmin.deliveries(sources.admin, "pending"),
+        (events, deliveries) => events.length + deliveries.length
+      ).pipe(
+        Effect.tapError((e) => Effect.logWarning(`settle: the relay could not be read (${e.message}); reading again`)),
         Effect.orElseSucceed(() => Number.POSITIVE_INFINITY)
       )
       if (done >= expectedLines && delivered >= expectedLines && pending === 0) return true
       if ((yield* Clock.currentTimeMillis) > deadline) {
         yield* Effect.logWarning(
-          `settle: gave up with ${done}/${expectedLines} lines final, ${delivered} events delivered, ${pending} inbox events pending`
+          `settle: gave up with ${done}/${expectedLines} lines final, ${delivered} events delivered, ${pending} inbox events and deliveries pending`
         )
         return false
       }
@@ -125,6 +133,24 @@ export const verify = (
         )}`
       )
     }
+    const refunds = sources.refunds
+    if (refunds !== undefined) {
+      const refundOf = new Map(refunds.events.map((r) => [r.webhookId, r.order.orderNumber]))
+      const unackedRefunds = refunds.events.filter((r) => !refunds.sent.acked.has(r.webhookId)).map((r) => r.webhookId)
+      report(
+        lost,
+        unackedRefunds.flatMap((id) => linesOf.get(refundOf.get(id) ?? "") ?? []),
+        `${unackedRefunds.length} order.refunded never acknowledged: ${examples(unackedRefunds)}`
+      )
+      if (refunds.sent.rejected.length > 0) {
+        problems.push(
+          `${refunds.sent.rejected.length} valid order.refunded rejected: ${examples(
+            refunds.sent.rejected.map((r) => `${r.status} ${r.body}`),
+            2
+          )}`
+        )
+      }
+    }
     const inbox = yield* RelayAdmin.inboxAll(admin)
     const inboxIds = new Map(inbox.map((e) => [e.id, e]))
     const notStored = [...sent.acked].filter((id) => !inboxIds.has(id))
@@ -167,7 +193,11 @@ export const verify = (
     // 3. The sandbox: each (order, line) registered exactly once, nothing else registered.
     const stats = yield* SandboxAdmin.stats(sources.sandbox)
     const hlLines = [...lineOfHlLine.keys()]
-    const unregistered = hlLines.filter((k) => (stats.registrations[k] ?? 0) === 0)
+    // A refunded line may have been cancelled before it was ever registered.
+    const refundedOrders = new Set(orders.filter((o) => o.refunded).map((o) => o.orderNumber))
+    const unregistered = hlLines.filter(
+      (k) => (stats.registrations[k] ?? 0) === 0 && !refundedOrders.has(k.split(":")[0] ?? "")
+    )
     report(
       lost,
       unregistered.map((k) => lineOfHlLine.get(k) ?? k),
@@ -183,6 +213,49 @@ export const verify = (
       (k) => linesOf.has(k.split(":")[0] ?? "") && !lineOfHlLine.has(k)
     )
     report(duplicated, stray, `${stray.length} unexpected registrations: ${examples(stray)}`)
+    // 3b. HL Connect's side of the refunds: every line it holds for a refunded order is CANCELLED
+    // (none at all when the refund came before the registration). Answers are data here.
+    const refunded = orders.filter((o) => o.refunded)
+    const notCancelled = (yield* Effect.forEach(
+      refunded,
+      (o) =>
+        Effect.flatMap(HlConnect, (hl) => Effect.either(hl.purchaseInfo({ order_id: Number(o.orderNumber) }))).pipe(
+          Effect.map((answer): ReadonlyArray<readonly [PlannedOrder, string]> => {
+            if (answer._tag === "Left")
+              return answer.left._tag === "OrderNotFound" ? [] : [[o, `${answer.left._tag}: ${answer.left.message}`]]
+            const outcome = answer.right
+            if (outcome._tag !== "Completed") return [[o, outcome._tag]]
+            const open = outcome.items.filter((i) => i.status !== "CANCELLED")
+            return open.length === 0 ? [] : [[o, open.map((i) => `line ${i.order_line_id} ${i.status}`).join(", ")]]
+          })
+        ),
+      { concurrency: 8 }
+    ).pipe(
+      Effect.provide(
+        HlConnect.Default({
+          baseUrl: sources.sandbox.url,
+          accessToken: Redacted.make(sources.sandbox.token),
+          expectedEnvironment: "sandbox"
+        })
+      )
+    )).flat()
+    report(
+      lost,
+      notCancelled.flatMap(([o]) => linesOf.get(o.orderNumber) ?? []),
+      `${notCancelled.length} refunded orders not cancelled at HL Connect: ${examples(
+        notCancelled.map(([o, what]) => `${o.orderNumber} (${what})`),
+        3
+      )}`
+    )
+    if (refunded.length > 0) {
+      const refundedLines = refunded.reduce((n, o) => n + o.lines.length, 0)
+      const neverRegistered = refunded
+        .flatMap((o) => o.lines.map((l) => Ledger.key(o.orderNumber, l.orderLineId)))
+        .filter((k) => (stats.registrations[k] ?? 0) === 0).length
+      facts.push(
+        `refunds: ${refunded.length} orders (${refundedLines} lines) refunded after payment; ${neverRegistered} lines cancelled before HL Connect registered them, the rest cancelled there (${stats.requests.cancelOrderLine ?? 0} cancelOrderLine calls)`
+      )
+    }
     const conflicts = stats.responses["registerPurchase 409"] ?? 0
     facts.push(
       `sandbox: ${hlLines.length - unregistered.length}/${hlLines.length} HL lines registered (${twice.length} more than once), ${stats.requests.registerPurchase ?? 0} registerPurchase calls (${conflicts} answered 409: sent again), ${stats.requests.purchaseInfo ?? 0} purchaseInfo`

@@ -20,6 +20,9 @@ import * as Subscriber from "../Subscriber.js"
 import * as Verify from "../Verify.js"
 import { launch, Workspace } from "../Workspace.js"
 
+/** The share of orders refunded after payment. */
+const refundRate = 0.1
+
 export interface Options {
   readonly orders: number
   readonly settleTimeout: Duration.Duration
@@ -68,7 +71,7 @@ export const run = (options: Options) =>
     const upstream = { url: sandbox.url, token: sandbox.token }
     const subscriber = yield* Subscriber.make({ failRate: 0.1, random: ws.random })
     yield* ws.secrets.add("the subscriber's signing secret", subscriber.secret)
-    const { orders, purchases } = yield* Flow.purchases(options.orders, sandbox, "faults")
+    const { orders, purchases, refunds } = yield* Flow.purchases(options.orders, sandbox, "faults", refundRate)
     yield* Effect.logInfo(`faults: ${orders.length} orders validated; starting relay, reconciler, GraphQL`)
 
     const [relayPort, reconcilerPort, graphqlPort] = yield* Effect.all([Ports.free, Ports.free, Ports.free])
@@ -102,20 +105,32 @@ export const run = (options: Options) =>
     )
     yield* SandboxAdmin.setFaults(sandbox, faults)
 
-    const sent = yield* Sender.sendAll({
-      purchases,
-      relays: [Apps.urlOf(relayPort)],
-      sign: Purchases.signer(credentials.webhookSecret),
-      concurrency: 16,
-      giveUpAfter: Duration.minutes(2)
-    })
+    // The refunds go alongside the payments: each may come before its order.paid, or find its
+    // lines anywhere between paid (not yet registered) and completed.
+    const send = (events: ReadonlyArray<Purchases.Purchase>) =>
+      Sender.sendAll({
+        purchases: events,
+        relays: [Apps.urlOf(relayPort)],
+        sign: Purchases.signer(credentials.webhookSecret),
+        concurrency: 16,
+        giveUpAfter: Duration.minutes(2)
+      })
+    const [sent, refundsSent] = yield* Effect.all([send(purchases), send(refunds)], { concurrency: 2 })
     yield* Effect.logInfo(
       `faults: ${sent.acked.size}/${purchases.length} acknowledged; waiting for every line to finish`
     )
 
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
     const admin = { url: Apps.urlOf(relayPort), token: credentials.adminToken }
-    const sources: Verify.Sources = { orders, purchases, sent, admin, sandbox, subscriber }
+    const sources: Verify.Sources = {
+      orders,
+      purchases,
+      sent,
+      refunds: { events: refunds, sent: refundsSent },
+      admin,
+      sandbox,
+      subscriber
+    }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))
     const injected = (yield* SandboxAdmin.stats(sandbox)).faults
     yield* SandboxAdmin.noFaults(sandbox)
@@ -135,7 +150,7 @@ export const run = (options: Options) =>
           : [`a fresh download URL answered ${urls.firstStatus}`]
     const lines = orders.reduce((n, o) => n + o.lines.length, 0)
     return {
-      load: `${Flow.count(orders.length)} orders, ${Flow.count(lines)} lines`,
+      load: `${Flow.count(orders.length)} orders, ${Flow.count(lines)} lines, ${Flow.count(refunds.length)} refunded`,
       faults: `${Flow.count(SandboxAdmin.total(injected))} injected`,
       lost: verdict.lost,
       duplicated: verdict.duplicated,

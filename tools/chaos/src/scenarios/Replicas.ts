@@ -20,6 +20,9 @@ import * as Subscriber from "../Subscriber.js"
 import * as Verify from "../Verify.js"
 import { launch, Workspace } from "../Workspace.js"
 
+/** The share of orders refunded after payment. */
+const refundRate = 0.1
+
 export interface Options {
   readonly orders: number
   readonly databaseUrl: string
@@ -70,7 +73,7 @@ export const run = (options: Options) =>
     const upstream = { url: sandbox.url, token: sandbox.token }
     const subscriber = yield* Subscriber.make({ failRate: 0.05, random: ws.random })
     yield* ws.secrets.add("the subscriber's signing secret", subscriber.secret)
-    const { orders, purchases } = yield* Flow.purchases(options.orders, sandbox, "replicas")
+    const { orders, purchases, refunds } = yield* Flow.purchases(options.orders, sandbox, "replicas", refundRate)
     yield* Effect.logInfo(`replicas: schema ${fresh.schema}; starting 2 relays and 2 reconcilers at once`)
 
     const ports = yield* Effect.all([Ports.free, Ports.free, Ports.free, Ports.free])
@@ -98,22 +101,36 @@ export const run = (options: Options) =>
     yield* SandboxAdmin.setFaults(sandbox, faults)
 
     const relayUrls = relays.map((r) => r.url ?? "")
-    const sent = yield* Sender.sendAll({
-      purchases,
-      relays: relayUrls,
-      sign: Purchases.signer(credentials.webhookSecret),
-      concurrency: 16,
-      giveUpAfter: Duration.minutes(2)
-    })
+    // The refunds go alongside the payments: each may come before its order.paid, or find its
+    // lines anywhere between paid (not yet registered) and completed.
+    const send = (events: ReadonlyArray<Purchases.Purchase>) =>
+      Sender.sendAll({
+        purchases: events,
+        relays: relayUrls,
+        sign: Purchases.signer(credentials.webhookSecret),
+        concurrency: 16,
+        giveUpAfter: Duration.minutes(2)
+      })
+    const [sent, refundsSent] = yield* Effect.all([send(purchases), send(refunds)], { concurrency: 2 })
     yield* Effect.logInfo(`replicas: ${sent.acked.size}/${purchases.length} acknowledged; settling`)
 
     const storeContext = yield* Layer.build(
       Ledger.layer({ _tag: "pg", url: options.databaseUrl, schema: fresh.schema })
     )
     const admin = { url: relayUrls[0] ?? "", token: credentials.adminToken }
-    const sources: Verify.Sources = { orders, purchases, sent, admin, sandbox, subscriber }
+    const sources: Verify.Sources = {
+      orders,
+      purchases,
+      sent,
+      refunds: { events: refunds, sent: refundsSent },
+      admin,
+      sandbox,
+      subscriber
+    }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))
     const injected = (yield* SandboxAdmin.stats(sandbox)).faults
+    // HL Connect's view of the refunds is read without faults.
+    yield* SandboxAdmin.noFaults(sandbox)
     const verdict = yield* Verify.verify(sources).pipe(Effect.provide(storeContext))
 
     const shares: ReadonlyArray<Share> = [
@@ -132,7 +149,7 @@ export const run = (options: Options) =>
     const died = yield* Flow.unexpectedExits([sandbox.process, ...relays, ...reconcilers])
     const lines = orders.reduce((n, o) => n + o.lines.length, 0)
     return {
-      load: `${Flow.count(orders.length)} orders, ${Flow.count(lines)} lines; 2 relays + 2 reconcilers`,
+      load: `${Flow.count(orders.length)} orders, ${Flow.count(lines)} lines, ${Flow.count(refunds.length)} refunded; 2 relays + 2 reconcilers`,
       faults: `${Flow.count(SandboxAdmin.total(injected))} injected`,
       lost: verdict.lost,
       duplicated: verdict.duplicated,
