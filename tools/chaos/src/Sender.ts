@@ -1,6 +1,7 @@
 /**
- * The commerce platform's side: every `order.paid` sent to the relay(s) until acknowledged (202
- * accepted or 200 duplicate), re-signed on each attempt, as a Standard Webhooks sender retries.
+ * The commerce platform's side: every `order.paid` (and `order.refunded`) sent to the relay(s)
+ * until acknowledged (202 accepted or 200 duplicate), re-signed on each attempt, as a Standard
+ * Webhooks sender retries.
  * Connection errors and 503s are retried; any other answer is a rejection and recorded.
  */
 import { Clock, Duration, Effect } from "effect"
@@ -79,3 +80,13 @@ export const sendAll = (options: SendOptions): Effect.Effect<SendReport> =>
     yield* Effect.forEach(options.purchases, sendOne, { concurrency: options.concurrency, discard: true })
     return { acked, attempts, retried, rejected }
   })
+
+/**
+ * The payments and the refunds side by side, as a shop sends them: a refund may come before its
+ * `order.paid`, or find its lines anywhere between paid (not yet registered) and completed.
+ */
+export const sendWithRefunds = (options: SendOptions & { readonly refunds: ReadonlyArray<Purchase> }) =>
+  Effect.map(
+    Effect.all([sendAll(options), sendAll({ ...options, purchases: options.refunds })], { concurrency: 2 }),
+    ([sent, refundsSent]) => ({ sent, refunds: { events: options.refunds, sent: refundsSent } })
+  )

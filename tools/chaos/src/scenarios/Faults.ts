@@ -105,17 +105,14 @@ export const run = (options: Options) =>
     )
     yield* SandboxAdmin.setFaults(sandbox, faults)
 
-    // The refunds go alongside the payments: each may come before its order.paid, or find its
-    // lines anywhere between paid (not yet registered) and completed.
-    const send = (events: ReadonlyArray<Purchases.Purchase>) =>
-      Sender.sendAll({
-        purchases: events,
-        relays: [Apps.urlOf(relayPort)],
-        sign: Purchases.signer(credentials.webhookSecret),
-        concurrency: 16,
-        giveUpAfter: Duration.minutes(2)
-      })
-    const [sent, refundsSent] = yield* Effect.all([send(purchases), send(refunds)], { concurrency: 2 })
+    const { sent, refunds: refunded } = yield* Sender.sendWithRefunds({
+      purchases,
+      refunds,
+      relays: [Apps.urlOf(relayPort)],
+      sign: Purchases.signer(credentials.webhookSecret),
+      concurrency: 16,
+      giveUpAfter: Duration.minutes(2)
+    })
     yield* Effect.logInfo(
       `faults: ${sent.acked.size}/${purchases.length} acknowledged; waiting for every line to finish`
     )
@@ -126,7 +123,7 @@ export const run = (options: Options) =>
       orders,
       purchases,
       sent,
-      refunds: { events: refunds, sent: refundsSent },
+      refunds: refunded,
       admin,
       sandbox,
       subscriber

@@ -101,17 +101,14 @@ export const run = (options: Options) =>
     yield* SandboxAdmin.setFaults(sandbox, faults)
 
     const relayUrls = relays.map((r) => r.url ?? "")
-    // The refunds go alongside the payments: each may come before its order.paid, or find its
-    // lines anywhere between paid (not yet registered) and completed.
-    const send = (events: ReadonlyArray<Purchases.Purchase>) =>
-      Sender.sendAll({
-        purchases: events,
-        relays: relayUrls,
-        sign: Purchases.signer(credentials.webhookSecret),
-        concurrency: 16,
-        giveUpAfter: Duration.minutes(2)
-      })
-    const [sent, refundsSent] = yield* Effect.all([send(purchases), send(refunds)], { concurrency: 2 })
+    const { sent, refunds: refunded } = yield* Sender.sendWithRefunds({
+      purchases,
+      refunds,
+      relays: relayUrls,
+      sign: Purchases.signer(credentials.webhookSecret),
+      concurrency: 16,
+      giveUpAfter: Duration.minutes(2)
+    })
     yield* Effect.logInfo(`replicas: ${sent.acked.size}/${purchases.length} acknowledged; settling`)
 
     const storeContext = yield* Layer.build(
@@ -122,7 +119,7 @@ export const run = (options: Options) =>
       orders,
       purchases,
       sent,
-      refunds: { events: refunds, sent: refundsSent },
+      refunds: refunded,
       admin,
       sandbox,
       subscriber
