@@ -98,6 +98,11 @@ interface Tally {
   mismatches: Array<string>
 }
 
+/**
+ * Whether the process still answers `/health/live`. A failed attempt is tried again twice: a pooled
+ * connection the server closed as idle at that very moment fails a request without saying anything
+ * about the process.
+ */
 const alive = (p: Processes.AppProcess) =>
   Effect.gen(function* () {
     if (!(yield* p.running)) return `${p.name} is not running`
@@ -105,8 +110,9 @@ const alive = (p: Processes.AppProcess) =>
       method: "GET",
       url: `${p.url ?? ""}/health/live`,
       timeout: Duration.seconds(5)
-    }).pipe(Effect.either)
-    return Either.isRight(res) && res.right.status === 200 ? undefined : `${p.name} does not answer /health/live`
+    }).pipe(Effect.retry({ times: 2, schedule: Schedule.spaced(Duration.millis(200)) }), Effect.either)
+    if (Either.isLeft(res)) return `${p.name} does not answer /health/live (${res.left.message})`
+    return res.right.status === 200 ? undefined : `${p.name} answers /health/live with ${res.right.status}`
   })
 
 export const run = (options: Options) =>
