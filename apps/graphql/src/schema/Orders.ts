@@ -36,7 +36,7 @@ interface OrderPart {
 }
 
 /** HL Connect's status of this line (or part), through the request's loader; `undefined` when unknown there. */
-const remoteStatusOf = (
+const liveStatusOf = (
   line: OrderLine | OrderPart,
   ctx: Context,
   info: GraphQLResolveInfo
@@ -80,7 +80,7 @@ const remoteStatusField = {
   type: GraphQLString,
   description: "The line's status at HL Connect, live; null when HL Connect does not know the line.",
   resolve: (l: OrderLine | OrderPart, _args: unknown, ctx: Context, info: GraphQLResolveInfo) =>
-    remoteStatusOf(l, ctx, info).then((remote) => remote.status ?? null)
+    liveStatusOf(l, ctx, info).then((remote) => remote.status ?? null)
 }
 
 const urlField = (kind: "download" | "view") => ({
@@ -146,7 +146,7 @@ export const OrderLineType = objectType<OrderLine>({
     drift: {
       type: nonNull(LineDriftType),
       description: "Local state against HL Connect's live status.",
-      resolve: (l, _args, ctx, info) => remoteStatusOf(l, ctx, info).then((remote) => lineDrift(l.state, remote))
+      resolve: (l, _args, ctx, info) => liveStatusOf(l, ctx, info).then((remote) => lineDrift(l.state, remote))
     },
     downloadUrl: urlField("download"),
     viewUrl: urlField("view")
@@ -177,7 +177,7 @@ export const OrderType = objectType<Order>({
       description: "Whether any line drifted (see `OrderLine.drift`).",
       resolve: (o, _args, ctx, info) =>
         Promise.all(
-          o.lines.map((line) => remoteStatusOf(line, ctx, info).then((remote) => lineDrift(line.state, remote).drifted))
+          o.lines.map((line) => liveStatusOf(line, ctx, info).then((remote) => lineDrift(line.state, remote).drifted))
         ).then((drifted) => drifted.includes(true))
     }
   }
