@@ -105,7 +105,7 @@ export const run = (options: Options) =>
     )
     yield* SandboxAdmin.setFaults(sandbox, faults)
 
-    const { sent, refunds: refunded } = yield* Sender.sendWithRefunds({
+    const sending = yield* Sender.sendWithRefunds({
       purchases,
       refunds,
       relays: [Apps.urlOf(relayPort)],
@@ -113,21 +113,14 @@ export const run = (options: Options) =>
       concurrency: 16,
       giveUpAfter: Duration.minutes(2)
     })
+    const { sent } = sending
     yield* Effect.logInfo(
       `faults: ${sent.acked.size}/${purchases.length} acknowledged; waiting for every line to finish`
     )
 
     const storeContext = yield* Layer.build(Ledger.layer({ _tag: "sqlite", filename: `${dataDir}/hlconnect.db` }))
     const admin = { url: Apps.urlOf(relayPort), token: credentials.adminToken }
-    const sources: Verify.Sources = {
-      orders,
-      purchases,
-      sent,
-      refunds: refunded,
-      admin,
-      sandbox,
-      subscriber
-    }
+    const sources: Verify.Sources = { orders, purchases, ...sending, admin, sandbox, subscriber }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))
     const injected = (yield* SandboxAdmin.stats(sandbox)).faults
     yield* SandboxAdmin.noFaults(sandbox)

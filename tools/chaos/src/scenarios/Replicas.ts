@@ -101,7 +101,7 @@ export const run = (options: Options) =>
     yield* SandboxAdmin.setFaults(sandbox, faults)
 
     const relayUrls = relays.map((r) => r.url ?? "")
-    const { sent, refunds: refunded } = yield* Sender.sendWithRefunds({
+    const sending = yield* Sender.sendWithRefunds({
       purchases,
       refunds,
       relays: relayUrls,
@@ -109,21 +109,14 @@ export const run = (options: Options) =>
       concurrency: 16,
       giveUpAfter: Duration.minutes(2)
     })
+    const { sent } = sending
     yield* Effect.logInfo(`replicas: ${sent.acked.size}/${purchases.length} acknowledged; settling`)
 
     const storeContext = yield* Layer.build(
       Ledger.layer({ _tag: "pg", url: options.databaseUrl, schema: fresh.schema })
     )
     const admin = { url: relayUrls[0] ?? "", token: credentials.adminToken }
-    const sources: Verify.Sources = {
-      orders,
-      purchases,
-      sent,
-      refunds: refunded,
-      admin,
-      sandbox,
-      subscriber
-    }
+    const sources: Verify.Sources = { orders, purchases, ...sending, admin, sandbox, subscriber }
     yield* Verify.settle(sources, options.settleTimeout).pipe(Effect.provide(storeContext))
     const injected = (yield* SandboxAdmin.stats(sandbox)).faults
     // HL Connect's view of the refunds is read without faults.
